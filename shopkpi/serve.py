@@ -1,0 +1,45 @@
+"""`shopkpi serve`: run the Streamlit dashboard (app.py) on one warehouse, in the foreground."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shopkpi.settings import REPO_ROOT
+
+
+def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
+    """The command line that serves app.py with this Python's Streamlit."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        # Users see the error's type and message, never a stack trace.
+        "--client.showErrorDetails",
+        "type",
+    ]
+
+
+def serve(db_path: Path, port: int = 8501, headless: bool = True) -> int:
+    """Serve the dashboard on `db_path` until it is stopped; returns Streamlit's exit code."""
+    env = {**os.environ, "SHOPKPI_DB": str(Path(db_path).expanduser().resolve())}
+    process = subprocess.Popen(streamlit_command(port, headless), env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches Streamlit too (same process group); give it time to shut down cleanly.
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
