@@ -47,11 +47,14 @@ def has_warehouse() -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=_MAX_CACHED_RESULTS)
-def _cached(query: Callable[..., Any], path: str, version: tuple[int, int, int] | None, args: tuple) -> Any:
-    # `version` is only part of the cache key: a writer publishing a new file changes it, so the next run re-queries.
+def _cached(
+    _query: Callable[..., Any], query_name: str, path: str, version: tuple[int, int, int] | None, args: tuple
+) -> Any:
+    # The key is (query_name, path, version, args); `_query` itself is not hashable. `version` changes whenever a
+    # writer publishes a new file, so the next run re-queries instead of showing the old result.
     cursor = _reader(path).cursor()
     try:
-        return query(cursor, *args)
+        return _query(cursor, *args)
     finally:
         cursor.close()
 
@@ -68,7 +71,7 @@ def load(query: Callable[..., T], *args: Any) -> T:
     """
     current = reader()
     try:
-        return _cached(query, str(current.path), current.version, args)
+        return _cached(query, f"{query.__module__}.{query.__qualname__}", str(current.path), current.version, args)
     except duckdb.Error as exc:
         raise _explained(current.path, exc) from exc
 
