@@ -9,6 +9,7 @@ from shopkpi.warehouse import WarehouseError
 ROW_ACCOUNTING = "For every file: rows read = inserted + updated + duplicates + rejected. Nothing is lost or doubled."
 LOADS_SHOWN = 20
 REJECTS_SHOWN = 500
+MISSING = "—"  # how a null cell reads: not "None"
 
 TABLE_COLUMNS = {
     "table": st.column_config.TextColumn("Table", help="Canonical table (SPEC §2); query it with SQL by this name."),
@@ -66,7 +67,7 @@ def tables_section() -> None:
     for index, row in enumerate(overview.iter_rows(named=True)):
         span = f"{row['first_date']} to {row['last_date']}" if row["first_date"] else "no dates"
         cards[index % 4].metric(row["table"], f"{row['rows']:,}", help=f"{row['rows']:,} rows; {span}", border=True)
-    st.dataframe(overview, column_config=TABLE_COLUMNS, hide_index=True)
+    st.dataframe(overview, column_config=TABLE_COLUMNS, hide_index=True, placeholder=MISSING)
     if overview["rows"].sum() == 0:
         ui.empty("The warehouse exists but every table is empty: load files with `shopkpi ingest TABLE FILE…`.")
 
@@ -77,7 +78,7 @@ def loads_section() -> None:
     if loads.is_empty():
         ui.empty("No file has been loaded yet: `shopkpi ingest TABLE FILE…` records each file here.")
         return
-    st.dataframe(loads, column_config=LOAD_COLUMNS, hide_index=True)
+    st.dataframe(loads, column_config=LOAD_COLUMNS, hide_index=True, placeholder=MISSING)
     st.caption(f"The {LOADS_SHOWN} newest loads from the `ingest_log` table. {ROW_ACCOUNTING}")
 
 
@@ -88,11 +89,12 @@ def rejects_section() -> None:
         ui.empty("No rejected rows: every row read was loaded.")
         return
     st.markdown(f"**{total:,}** rejected rows, by reason:")
-    st.dataframe(ui.load(status.reject_summary), column_config=REJECT_SUMMARY_COLUMNS, hide_index=True)
+    summary = ui.load(status.reject_summary)
+    st.dataframe(summary, column_config=REJECT_SUMMARY_COLUMNS, hide_index=True, placeholder=MISSING)
     rejects = ui.load(status.recent_rejects, REJECTS_SHOWN)
     shown = f"the newest {len(rejects):,} of {total:,}" if total > len(rejects) else f"all {total:,}"
     st.markdown(f"Rejected rows ({shown}), with the reason for each:")
-    st.dataframe(rejects, column_config=REJECT_COLUMNS, hide_index=True)
+    st.dataframe(rejects, column_config=REJECT_COLUMNS, hide_index=True, placeholder=MISSING)
     st.download_button(
         "Download all rejected rows (CSV)",
         data=ui.deferred_csv(status.recent_rejects, None),
