@@ -1,0 +1,569 @@
+"""Load export files into one canonical table: read with DuckDB's own readers, validate, upsert, account for every row.
+
+Every row read ends up inserted, updated, counted as an unchanged duplicate, or rejected with a reason in `rejects`.
+One file is one transaction on a private copy of the warehouse (see shopkpi.warehouse), so a file that fails, or a
+process killed mid-file, leaves the live warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from shopkpi.warehouse import TABLES, Column, Table, WarehouseError, open_read_only, writing
+
+Progress = Callable[[str, float], None]
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+ENCODINGS = {"utf-8", "utf8", "utf-8-sig", "gbk", "gb2312", "gb18030"}
+_SNIFF_BYTES = 1 << 20
+
+
+class IngestError(Exception):
+    """A file-level problem: nothing of the file was loaded. The message is one line for the user."""
+
+
+class _AlreadyLoaded(Exception):
+    pass
+
+
+@dataclass
+class FileResult:
+    """The row accounting of one file: rows_read = inserted + updated + duplicates + rejected."""
+
+    path: Path
+    table: str
+    status: str  # 'loaded' or 'already loaded'
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.inserted + self.updated + self.duplicates + self.rejected
+
+    def summary(self) -> str:
+        """One line a person reads after the load."""
+        if self.status == "already loaded":
+            return f"{self.path}: already loaded (same content), nothing changed"
+        text = (
+            f"{self.path} → {self.table}: {self.rows_read:,} rows read = {self.inserted:,} inserted + "
+            f"{self.updated:,} updated + {self.duplicates:,} unchanged duplicates + {self.rejected:,} rejected"
+        )
+        if self.rejected:
+            text += " (see table rejects)"
+        if self.ignored_columns:
+            text += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return text
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes: the identity of an export, whatever its name."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_format(path: Path) -> tuple[str, bool]:
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] == ".gz"
+    suffix = suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    if suffix in CSV_SUFFIXES:
+        return "csv", compressed
+    if suffix in JSON_SUFFIXES:
+        return "json", compressed
+    if suffix in PARQUET_SUFFIXES and not compressed:
+        return "parquet", False
+    raise IngestError(f"{path}: unknown file type {''.join(path.suffixes) or '(none)'}; use .csv, .parquet or .jsonl")
+
+
+def _open_bytes(path: Path, compressed: bool):
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def detect_encoding(path: Path, compressed: bool = False) -> str:
+    """'utf-8' or 'gb18030' (a superset of GBK and GB2312), from the first megabyte of the file."""
+    try:
+        with _open_bytes(path, compressed) as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise IngestError(f"{path}: cannot read the file ({exc})") from exc
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: neither UTF-8 nor GBK/GB18030 text (byte {exc.start}); pass --encoding") from exc
+
+
+def _transcode_to_utf8(path: Path, compressed: bool, encoding: str, workdir: Path) -> Path:
+    # DuckDB's CSV reader only knows UTF-8/UTF-16/Latin-1 without extensions it cannot download here.
+    target = workdir / (path.name.removesuffix(".gz") + ".utf8")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with _open_bytes(path, compressed) as source, open(target, "w", encoding="utf-8", newline="") as sink:
+            offset = 0
+            while chunk := source.read(1 << 22):
+                sink.write(decoder.decode(chunk))
+                offset += len(chunk)
+            sink.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
+    return target
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _normalise_header(name: str) -> str:
+    return name.replace("\ufeff", "").strip().lower()
+
+
+@dataclass
+class _Source:
+    """A file seen as a relation of VARCHAR columns, in file order."""
+
+    reader_sql: str  # a relation over the file whose columns are all VARCHAR
+    columns: list[str]
+    kind: str  # 'csv', 'json' or 'parquet'
+
+
+def _open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None) -> _Source:
+    literal = _sql_string(str(read_path))
+    if fmt == "csv":
+        options = "all_varchar = true, header = true, store_rejects = true"
+        if delimiter:
+            options += f", delim = {_sql_string(delimiter)}"
+        reader = f"read_csv({literal}, {options})"
+    elif fmt == "json":
+        reader = f"read_json({literal}, format = 'auto')"
+    else:
+        reader = f"read_parquet({literal})"
+    try:
+        described = con.sql(f"describe select * from {reader}").fetchall()
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: not a readable {fmt} file ({_first_line(exc)})") from exc
+    columns = [row[0] for row in described]
+    if fmt != "csv":
+        as_text = ", ".join(f"cast({_ident(c)} as varchar) as {_ident(c)}" for c in columns)
+        reader = f"(select {as_text} from {reader})"
+    return _Source(reader, columns, fmt)
+
+
+def _structural_rejects(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
+    """(line, reason, raw text) of the records the CSV reader itself could not split into the header's columns."""
+    return con.sql(
+        """
+        with errors as (
+            select line, column_idx, error_type, error_message, csv_line from reject_errors
+            where scan_id = (select max(scan_id) from reject_errors)
+        )
+        select line, arg_min(error_type || ': ' || error_message, column_idx), any_value(csv_line)
+        from errors group by line order by line
+        """
+    ).fetchall()
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection, kind: str, bad_lines: list[int]) -> None:
+    """Creates the view _lined: _checked with _line, the file line (CSV, header = line 1), JSON line or Parquet row of each row read.
+
+    Rows keep file order in _checked (DuckDB preserves insertion order), so rowid is the row's position among the
+    rows the reader returned; the CSV reader skips records it cannot split, so positions after them are shifted.
+    """
+    first = 2 if kind == "csv" else 1
+    base = "(select min(rowid) from _checked)"  # temporary tables do not number their rows from 0
+    if not bad_lines:
+        con.execute(f"create or replace temp view _lined as select rowid - {base} + {first} as _line, * from _checked")
+        return
+    con.execute("create or replace temp table _bad as select unnest(?::bigint[]) as line", [bad_lines])
+    con.execute(
+        f"""
+        create or replace temp view _lined as
+        with skipped as (
+            select line - {first} - (row_number() over (order by line) - 1) as good_before,
+                   row_number() over (order by line) as seen
+            from _bad
+        ),
+        shifts as (select good_before, max(seen) as seen from skipped group by good_before),
+        positioned as (select rowid - {base} as _pos, * from _checked)
+        select p._pos + {first} + coalesce(s.seen, 0) as _line, p.* exclude (_pos)
+        from positioned p asof left join shifts s on p._pos >= s.good_before
+        """
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300]
+
+
+def _map_columns(path: Path, table: Table, columns: list[str], column_map: dict[str, str]) -> tuple[dict, list]:
+    """Canonical column → file column, and the file's columns that map to nothing (ignored)."""
+    by_name: dict[str, str] = {}
+    for column in columns:
+        key = _normalise_header(column)
+        if key in by_name:
+            raise IngestError(f"{path}: columns {by_name[key]!r} and {column!r} have the same name; rename one")
+        by_name[key] = column
+    canonical = {c.name for c in table.columns}
+    unknown = sorted(set(column_map) - canonical)
+    if unknown:
+        raise IngestError(f"{path}: --map names {', '.join(unknown)}, not columns of {table.name}")
+    mapping: dict[str, str] = {}
+    for target, source in column_map.items():
+        found = by_name.get(_normalise_header(source))
+        if found is None:
+            raise IngestError(f"{path}: --map {target}={source}: the file has no column {source!r}")
+        mapping[target] = found
+    taken = set(mapping.values())
+    for col in table.columns:
+        if col.name not in mapping and col.name in by_name and by_name[col.name] not in taken:
+            mapping[col.name] = by_name[col.name]
+    missing = [name for name in table.required if name not in mapping]
+    if missing:
+        found = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+        hint = " ".join(f"--map {name}=COLUMN" for name in missing)
+        raise IngestError(
+            f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} for table "
+            f"{table.name} (file has: {found}); rename the column or pass {hint}"
+        )
+    used = set(mapping.values())
+    ignored = [column for column in columns if column not in used]
+    return mapping, ignored
+
+
+def _typed(col: Column, raw: str) -> str:
+    """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse)."""
+    if col.type == "VARCHAR":
+        value = f"lower({raw})" if col.lower else raw
+        if col.synonyms:
+            cases = " ".join(f"when {_sql_string(k)} then {_sql_string(v)}" for k, v in col.synonyms.items())
+            value = f"(case {value} {cases} else {value} end)"
+        return value
+    if col.type == "TIMESTAMP":
+        # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
+        return f"cast(try_cast({raw} as timestamptz) as timestamp)"
+    if col.type == "DATE":
+        return f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
+    if col.type in ("INTEGER", "BIGINT"):
+        whole = f"try_cast({raw} as double)"
+        return f"coalesce(try_cast({raw} as {col.type}), case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end)"
+    return f"try_cast({raw} as {col.type})"
+
+
+_TYPE_WORDS = {
+    "TIMESTAMP": "a date-time (ISO-8601, e.g. 2024-06-18 10:30:00)",
+    "DATE": "a date (YYYY-MM-DD)",
+    "INTEGER": "a whole number",
+    "BIGINT": "a whole number",
+    "DOUBLE": "a number",
+}
+
+
+def _checks(col: Column, raw: str, typed: str) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row."""
+    name = _sql_string(col.name)
+    checks: list[tuple[str, str]] = []
+    if col.required:
+        checks.append((f"{raw} is null", "'missing value'"))
+    wanted = _TYPE_WORDS.get(col.type, "a decimal number" if col.type.startswith("DECIMAL") else None)
+    if wanted:
+        checks.append((f"{raw} is not null and {typed} is null", f"'not {wanted}: ' || {raw}"))
+    if col.enum:
+        allowed = ", ".join(_sql_string(v) for v in col.enum)
+        checks.append(
+            (f"{typed} is not null and {typed} not in ({allowed})", f"'''' || {raw} || ''' is not one of {', '.join(col.enum)}'")
+        )
+    if col.rule == "nonneg":
+        checks.append((f"{typed} < 0", "'must be ≥ 0, got ' || " + raw))
+    elif col.rule == "positive":
+        checks.append((f"{typed} <= 0", "'must be > 0, got ' || " + raw))
+    elif col.rule == "month":
+        checks.append(
+            (
+                f"{raw} is not null and (not regexp_full_match({raw}, '\\d{{4}}-\\d{{2}}') "
+                f"or try_cast({raw} || '-01' as date) is null)",
+                "'not a month (YYYY-MM): ' || " + raw,
+            )
+        )
+    return [(cond, f"{{'col': {name}, 'reason': {reason}}}") for cond, reason in checks]
+
+
+def _row_key(table: Table, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    if table.name == "order_items":
+        # (order_id, line_no) where the export numbers its lines, else (order_id, sku).
+        line = f"coalesce('#' || cast({prefix}line_no as varchar), 'sku:' || {prefix}sku)"
+        return f"{prefix}order_id || chr(31) || {line}"
+    parts = [f"coalesce(cast({prefix}{k} as varchar), '')" for k in table.key]
+    return parts[0] if len(parts) == 1 else " || chr(31) || ".join(parts)
+
+
+def _row_hash(table: Table, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return f"hash({', '.join(prefix + c.name for c in table.columns)})"
+
+
+def _validate_sql(table: Table, source: _Source, mapping: dict[str, str]) -> str:
+    """One row per row read, in file order: its first error (null if valid), the typed canonical columns, raw text if bad."""
+    cleaned, typed, checks = [], [], []
+    for col in table.columns:
+        if col.name in mapping:
+            cleaned.append(f"nullif(trim({_ident(mapping[col.name])}), '') as __v_{col.name}")
+            raw = f"r.__v_{col.name}"
+            value = _typed(col, raw)
+            checks.extend(_checks(col, raw, value))
+            if col.default is not None:
+                value = f"coalesce({value}, {col.default})"
+        else:
+            value = col.default if col.default is not None else "null"
+        typed.append(f"cast({value} as {col.type}) as {col.name}")
+    raw_json = "json_object(" + ", ".join(f"{_sql_string(src)}, {_ident(src)}" for src in source.columns) + ")"
+    cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
+    first_error = f"case {cases} end" if checks else "null"
+    typed_list = ",\n            ".join(typed)
+    sql = f"""
+    with source as (select * from {source.reader_sql}),
+    cleaned as (
+        select *, {', '.join(cleaned)}
+        from source
+    ),
+    checked as (
+        select *, {first_error} as __error
+        from cleaned r
+    ),
+    typed as (
+        select __error as _error,
+            case when __error is not null then {raw_json} end as _raw_row,
+            {typed_list}
+        from checked r
+    )
+    select * from typed
+    """
+    if table.name == "events":
+        # Events without an id are identified by the hash of their values, so a re-export is not doubled.
+        values = ", ".join(f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name != "event_id")
+        sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
+    return sql
+
+
+def _record_rejects(
+    con: duckdb.DuckDBPyConnection, load_id: int, path: Path, table: Table, structural: list[tuple[int, str, str]]
+) -> None:
+    con.execute(
+        """
+        insert into rejects
+        select ?, ?, _line, ?, _error.col, _error.reason, _raw_row from _lined where _error is not null
+        """,
+        [load_id, str(path), table.name],
+    )
+    if structural:
+        con.executemany(
+            "insert into rejects values (?, ?, ?, ?, null, ?, ?)",
+            [(load_id, str(path), line, table.name, reason, raw) for line, reason, raw in structural],
+        )
+
+
+def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int, int]:
+    """Upserts the valid rows of _checked; returns (inserted, updated, duplicates), counted row by row in file order.
+
+    A row is compared with the previous row of the same key in the file, or else with the stored row: no such
+    row means inserted, a different one updated, an identical one an unchanged duplicate. The last row of each
+    key is what the table keeps.
+    """
+    columns = ", ".join(c.name for c in table.columns)
+    rows, keys = con.sql(f"select count(*), count(distinct {_row_key(table)}) from _checked where _error is null").fetchall()[0]
+    stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
+    if rows == keys and stored_rows == 0:
+        # The common first load: every row is new, so skip the comparisons.
+        con.execute(f"insert into {table.name} ({columns}) select {columns} from _checked where _error is null")
+        return rows, 0, 0
+    con.execute(
+        f"""
+        create or replace temp table _valid as
+        select {columns}, _line, {_row_key(table)} as _key, {_row_hash(table)} as _hash
+        from _lined where _error is null
+        """
+    )
+    previous_in_file = "lag(v._hash) over (partition by v._key order by v._line)" if rows != keys else "null"
+    last_in_file = "row_number() over (partition by v._key order by v._line desc) = 1" if rows != keys else "true"
+    con.execute(
+        f"""
+        create or replace temp table _ranked as
+        with stored as (
+            select {_row_key(table, 't')} as _key, {_row_hash(table, 't')} as _hash
+            from {table.name} t
+            where {_row_key(table, 't')} in (select _key from _valid)
+        ),
+        sequenced as (
+            select v.*,
+                coalesce({previous_in_file}, s._hash) as _previous,
+                {last_in_file} as _last,
+                s._hash as _stored
+            from _valid v left join stored s using (_key)
+        )
+        select * from sequenced
+        """
+    )
+    inserted, updated, duplicates = con.sql(
+        """
+        select count(*) filter (where _previous is null),
+               count(*) filter (where _previous is not null and _previous <> _hash),
+               count(*) filter (where _previous = _hash)
+        from _ranked
+        """
+    ).fetchall()[0]
+    con.execute(
+        f"""
+        delete from {table.name}
+        where {_row_key(table)} in (select _key from _ranked where _last and _stored is not null and _stored <> _hash)
+        """
+    )
+    con.execute(
+        f"""
+        insert into {table.name} ({columns})
+        select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)
+        """
+    )
+    return inserted, updated, duplicates
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str) -> bool:
+    found = con.sql("select count(*) from ingest_log where content_hash = ? and table_name = ?", params=[digest, table])
+    return found.fetchall()[0][0] > 0
+
+
+def ingest_file(
+    db_path: Path,
+    table: str,
+    path: Path,
+    *,
+    strict: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    column_map: dict[str, str] | None = None,
+    store_timezone: str = "UTC",
+    currency: str = "CNY",
+    progress: Progress | None = None,
+) -> FileResult:
+    """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError."""
+    started = time.perf_counter()
+    started_at = datetime.now()
+    report = progress or (lambda stage, done: None)
+    if table not in TABLES:
+        raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    spec = TABLES[table]
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: the file is empty")
+    fmt, compressed = _file_format(path)
+    if encoding is not None and encoding.lower() not in ENCODINGS:
+        raise IngestError(f"{path}: unsupported encoding {encoding!r}; use one of utf-8, gbk, gb18030")
+
+    report("hashing", 0.05)
+    digest = content_hash(path)
+    if Path(db_path).exists():
+        try:
+            with open_read_only(Path(db_path)) as con:
+                if _already_loaded(con, digest, table):
+                    return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
+        except WarehouseError:
+            pass  # reported with more context by the writer below
+
+    chosen = "utf-8"
+    with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
+        read_path = path
+        if fmt == "csv":
+            report("detecting encoding", 0.1)
+            chosen = (encoding or detect_encoding(path, compressed)).lower()
+            if chosen not in ("utf-8", "utf8", "utf-8-sig"):
+                report(f"converting from {chosen}", 0.15)
+                read_path = _transcode_to_utf8(path, compressed, "gb18030" if chosen in ("gbk", "gb2312") else chosen, Path(workdir))
+        try:
+            with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
+                if _already_loaded(con, digest, table):
+                    raise _AlreadyLoaded
+                con.execute("set enable_progress_bar = false")
+                con.execute("begin transaction")
+                report("reading", 0.25)
+                source = _open_source(con, path, fmt, read_path, delimiter)
+                mapping, ignored = _map_columns(path, spec, source.columns, column_map or {})
+                report("validating", 0.45)
+                try:
+                    con.execute(f"create or replace temp table _checked as {_validate_sql(spec, source, mapping)}")
+                except duckdb.Error as exc:
+                    raise IngestError(f"{path}: not a readable {fmt} file ({_first_line(exc)})") from exc
+                structural = _structural_rejects(con) if fmt == "csv" else []
+                _number_lines(con, fmt, [line for line, _, _ in structural])
+                rejected = con.sql("select count(*) from _checked where _error is not null").fetchall()[0][0]
+                rejected += len(structural)
+                if strict and rejected:
+                    first = _first_reject(con, structural)
+                    raise IngestError(f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})")
+                report("loading", 0.65)
+                inserted, updated, duplicates = _classify_and_write(con, spec)
+                load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
+                _record_rejects(con, load_id, path, spec, structural)
+                result = FileResult(
+                    path, table, "loaded", inserted + updated + duplicates + rejected, inserted, updated, duplicates,
+                    rejected, ignored, chosen,
+                )
+                con.execute(
+                    "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        load_id, str(path.resolve()), digest, table, started_at, datetime.now(), result.rows_read,
+                        inserted, updated, duplicates, rejected, ", ".join(ignored) or None,
+                    ],
+                )
+                report("committing", 0.9)
+                con.execute("commit")
+        except _AlreadyLoaded:
+            return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
+        except WarehouseError as exc:
+            raise IngestError(str(exc)) from exc
+        except duckdb.Error as exc:
+            raise IngestError(f"{path}: could not be loaded ({_first_line(exc)})") from exc
+    report("done", 1.0)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _first_reject(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, str, str]]) -> str:
+    rows = con.sql("select _line, _error.col, _error.reason from _lined where _error is not null order by _line limit 1").fetchall()
+    candidates = [(line, None, reason) for line, reason, _ in structural[:1]] + rows
+    line, column, reason = min(candidates, key=lambda item: item[0])
+    return f"line {line}" + (f", column {column}" if column else "") + f": {reason}"
+
+
+def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) -> list[FileResult]:
+    """Loads each file in turn, each in its own transaction; stops at the first file-level error."""
+    return [ingest_file(db_path, table, Path(path), **options) for path in paths]
+

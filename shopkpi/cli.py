@@ -1,0 +1,198 @@
+"""The `shopkpi` command line (SPEC §5): exit 0 on success, 1 on a data or file error, 2 on wrong usage."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from pipelines.ingest import FileResult, IngestError, ingest_file
+from shopkpi.settings import load_settings
+from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="E-commerce operations KPIs: load exports into a DuckDB warehouse, compute KPIs, serve the dashboard.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Prints one line on stderr and returns the exit for a data or file error (code 1)."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+class DelayedProgress:
+    """A progress bar on stderr that only appears once the work has taken more than `delay` seconds."""
+
+    def __init__(self, label: str, delay: float = 1.0) -> None:
+        self.label = label
+        self.delay = delay
+        self.started = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.bar is None and time.perf_counter() - self.started > self.delay and err.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                console=err, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=1.0)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=fraction, description=f"{self.label}: {stage}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise typer.BadParameter(f"{pair!r}: expected canonical=source_column", param_hint="--map")
+        mapping[target.strip().lower()] = source.strip()
+    return mapping
+
+
+def run_ingest(db_path: Path, table: str, files: list[Path], **options) -> list[FileResult]:
+    """Loads files one by one with a progress bar each, printing each file's row accounting."""
+    results = []
+    for path in files:
+        progress = DelayedProgress(f"{Path(path).name}")
+        try:
+            result = ingest_file(db_path, table, path, progress=progress, **options)
+        finally:
+            progress.close()
+        out.print(result.summary(), markup=False, soft_wrap=True)
+        results.append(result)
+    return results
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help=f"Canonical table: {', '.join(TABLES)}.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files, optionally .gz.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse a file if any of its rows is rejected.")] = False,
+    encoding: Annotated[str | None, typer.Option(help="utf-8, gbk or gb18030 (default: detected).")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV field separator (default: detected).")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="canonical=source_column, for exports with other column names.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Load export files into one canonical table, printing the row accounting of each file."""
+    if table.lower() not in TABLES:
+        raise typer.BadParameter(f"{table!r} is not one of {', '.join(TABLES)}", param_hint="TABLE")
+    settings = load_settings(db)
+    try:
+        run_ingest(
+            settings.db_path, table.lower(), files, strict=strict, encoding=encoding, delimiter=delimiter,
+            column_map=_parse_map(map_ or []), store_timezone=settings.timezone, currency=settings.currency,
+        )
+    except IngestError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same shop.")] = 7,
+    days: Annotated[int, typer.Option(min=7, help="Days of history, ending yesterday.")] = 730,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Only build the warehouse.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8501,
+    db: DbOption = None,
+) -> None:
+    """Generate a realistic demo shop (export files under data/demo/), load it, then serve the dashboard."""
+    from pipelines.demo import DEMO_TIMEZONE, write_demo_files
+
+    settings = load_settings(db)
+    started = time.perf_counter()
+    out_dir = settings.db_path.parent / "demo"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=err,
+        transient=True, disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("generating", total=1.0)
+        files = write_demo_files(
+            out_dir, seed=seed, days=days, end=date.today() - timedelta(days=1),
+            progress=lambda stage, done: bar.update(task, completed=0.5 * done, description=f"generating {stage}"),
+        )
+        generated = time.perf_counter() - started
+        # The demo replaces any warehouse at that path: build it aside, then publish it in one step.
+        fresh = settings.db_path.with_name(f".{settings.db_path.name}.demo")
+        for leftover in (fresh, fresh.with_name(fresh.name + ".lock")):
+            leftover.unlink(missing_ok=True)
+        tables = [(table, path) for table, paths in files.items() for path in paths]
+        try:
+            for index, (table, path) in enumerate(tables):
+                bar.update(task, completed=0.5 + 0.5 * index / len(tables), description=f"loading {table}")
+                result = ingest_file(fresh, table, path, store_timezone=DEMO_TIMEZONE, currency="CNY")
+                if result.rejected:
+                    raise fail(f"demo file {path} had {result.rejected} rejected rows: this is a bug in the demo")
+            replace_with(settings.db_path, fresh)
+        except (IngestError, WarehouseError) as exc:
+            raise fail(str(exc)) from None
+        finally:
+            fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+    loaded = time.perf_counter() - started - generated
+    out.print(
+        f"demo shop: {days} days (seed {seed}) generated in {generated:.1f} s and loaded in {loaded:.1f} s "
+        f"into {settings.db_path}",
+        markup=False,
+    )
+    if not no_serve:
+        serve(port=port, db=settings.db_path)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8501,
+    db: DbOption = None,
+) -> None:
+    """Serve the Streamlit dashboard on the warehouse (read-only; ingests may run beside it)."""
+    from shopkpi.serve import serve as run_server
+
+    settings = load_settings(db)
+    raise typer.Exit(run_server(settings.db_path, port=port))
+
+
+@app.command()
+def upgrade(db: DbOption = None) -> None:
+    """Upgrade a warehouse made by an older shopkpi to this version's schema."""
+    settings = load_settings(db)
+    if not settings.db_path.exists():
+        raise fail(f"no warehouse at {settings.db_path}")
+    try:
+        with writing(settings.db_path):
+            pass
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{settings.db_path} is up to date")
+
+
+def main() -> None:
+    """Entry point of the `shopkpi` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted: the warehouse is unchanged by the file in progress")
+        sys.exit(130)

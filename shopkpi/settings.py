@@ -1,0 +1,65 @@
+"""Configuration in one place: defaults, then an optional `shopkpi.toml`, then environment variables.
+
+Store facts that describe the data (time zone, currency) are written into the warehouse when it is created,
+so that every reader of one warehouse agrees on them; the values here only seed a new warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = Path("data") / "shopkpi.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for one command or one dashboard process."""
+
+    db_path: Path = DEFAULT_DB
+    timezone: str = "UTC"
+    currency: str = "CNY"
+    targets_path: Path | None = None
+    upload_dir: Path = Path("data") / "uploads"
+    upload_limit_mb: int = 200
+    extra: dict = field(default_factory=dict)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("SHOPKPI_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("shopkpi.toml")
+    return local if local.exists() else None
+
+
+def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
+    """The settings for this process: an explicit `db_path` wins over `SHOPKPI_DB`, which wins over the file."""
+    values: dict = {}
+    path = _config_file()
+    if path is not None:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    env = {
+        "db_path": os.environ.get("SHOPKPI_DB"),
+        "timezone": os.environ.get("SHOPKPI_TIMEZONE"),
+        "currency": os.environ.get("SHOPKPI_CURRENCY"),
+        "targets_path": os.environ.get("SHOPKPI_TARGETS"),
+        "upload_dir": os.environ.get("SHOPKPI_UPLOAD_DIR"),
+        "upload_limit_mb": os.environ.get("SHOPKPI_UPLOAD_LIMIT_MB"),
+    }
+    values.update({key: value for key, value in env.items() if value})
+    if db_path is not None:
+        values["db_path"] = db_path
+    known = {name for name in Settings.__dataclass_fields__ if name != "extra"}
+    extra = {key: value for key, value in values.items() if key not in known}
+    kwargs = {key: value for key, value in values.items() if key in known}
+    for key in ("db_path", "targets_path", "upload_dir"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = Path(kwargs[key])
+    if "upload_limit_mb" in kwargs:
+        kwargs["upload_limit_mb"] = int(kwargs["upload_limit_mb"])
+    return Settings(**kwargs, extra=extra)
