@@ -1,0 +1,632 @@
+"""KPIs of the registry computed in one SQL query: for a period, by a dimension, as a series, against other periods.
+
+The query is generated from the registry. Each *source* of rows has one facts CTE whose grain is stated where it is
+built (one row per session of the period, per valid order, per order line, …) and one aggregate CTE that computes
+that source's measures per bucket and group. The sources' results are stacked and summed per (bucket, group), then
+ratios and derived metrics are computed from them level by level, each from parts already computed.
+
+Attribution follows SPEC §4: an order takes the dimensions of the session its session_id names (none: group null);
+`region` is the order's own region, else its session's; order dimensions split order metrics only; ad spend splits by
+source, medium and campaign; operating expenses by none. A metric that cannot be split by the chosen dimension is
+null in grouped rows. `category` splits the order-line metrics (units, gross_sales, cogs) by product category; the
+order-level metrics (orders, discounts, refunds, …) and everything computed from them are null there, because an
+order with lines in two categories cannot be split without an allocation rule SPEC §4 does not give. An order
+without lines (counted by its subtotal) falls in category null.
+
+Only identifiers from the allow-lists below and the registry reach the SQL text; values are bound parameters.
+Calendar functions that are DuckDB's own live in metrics/dialect.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from metrics import dialect
+from metrics.periods import Period, add_months
+from metrics.registry import (
+    DIMENSIONS,
+    MEASURES,
+    METRICS,
+    SESSION_DIMENSIONS,
+    SOURCE_DIMENSIONS,
+    Metric,
+    dimensions_of,
+    measures_of,
+    names_in,
+)
+from shopkpi.warehouse import VALID_STATUSES
+
+# --- where each dimension comes from, per source of rows --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DimensionSql:
+    """The SQL expression of a dimension over each source's aliases (s = session, o = order, p = product, a = ad)."""
+
+    session: str | None = None  # over sessions s
+    order: str | None = None  # over valid_orders o, its session s and customer_orders c
+    line: str | None = None  # over order_facts f, order_items i and products p
+    ad: str | None = None  # over ad_spend a
+
+
+def _session_dimension(column: str, ad: str | None = None) -> DimensionSql:
+    return DimensionSql(session=f"s.{column}", order=f"s.{column}", line="f.grp", ad=ad)
+
+
+DIMENSION_SQL: dict[str, DimensionSql] = {
+    "source": _session_dimension("source", ad="a.source"),
+    "medium": _session_dimension("medium", ad="a.medium"),
+    "campaign": _session_dimension("campaign", ad="a.campaign"),
+    "device": _session_dimension("device"),
+    "landing_page": _session_dimension("landing_page"),
+    "region": DimensionSql(session="s.region", order="coalesce(o.region, s.region)", line="f.grp"),
+    "category": DimensionSql(line="p.category"),
+    "payment_method": DimensionSql(order="o.payment_method", line="f.grp"),
+    "coupon_code": DimensionSql(order="o.coupon_code", line="f.grp"),
+    "customer_type": DimensionSql(
+        order="case when c.orders_so_far = 1 then 'new' when c.orders_so_far > 1 then 'returning' end",
+        line="f.grp",
+    ),
+}
+assert set(DIMENSION_SQL) == set(DIMENSIONS)
+
+NO_GROUP = "cast(null as varchar)"
+
+# The facts CTE each source's measures are aggregated from.
+SOURCE_FACTS = {
+    "sessions": "session_facts",
+    "events": "event_facts",
+    "retention": "retention_facts",
+    "orders": "order_facts",
+    "items": "order_lines",
+    "ads": "ad_facts",
+    "opex": "opex_facts",
+}
+
+
+def _group(expression: str | None) -> str:
+    # An empty string means "none" as much as null does (e.g. ad_spend.campaign defaults to '').
+    return NO_GROUP if expression is None else f"nullif({expression}, '')"
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# --- query generation ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one query computes: which metrics, split by which dimension, in which buckets."""
+
+    metrics: tuple[str, ...]
+    by: str | None = None
+    grain: str | None = None  # None: the whole period is one bucket
+
+    def computable(self, name: str) -> bool:
+        return self.by is None or self.by in dimensions_of(name)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        needed: set[str] = set()
+        for name in self.metrics:
+            if self.computable(name):
+                needed |= measures_of(name)
+        return tuple(m for m in MEASURES if m in needed)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        found = {MEASURES[m].source for m in self.measures}
+        return tuple(s for s in SOURCE_FACTS if s in found)
+
+    def bucket(self, expression: str) -> str:
+        return "$first_day" if self.grain is None else dialect.truncate(self.grain, expression)
+
+
+def _ctes(plan: Plan) -> dict[str, str]:
+    """Every CTE the plan could need, by name, in dependency order (later ones only read earlier ones)."""
+    dim = DIMENSION_SQL[plan.by] if plan.by else DimensionSql()
+    session_grp = _group(dim.session)
+    sessions_joined = dim.session is not None
+    customer_type = plan.by == "customer_type"
+    order_grp = _group(dim.order)
+    line_grp = _group(dim.line)
+    previous_bucket = (
+        "$first_day"
+        if plan.grain is None
+        else dialect.add_grains(plan.grain, dialect.truncate(plan.grain, "s.started_at"), 1)
+    )
+    customers = "returning_buyers" in plan.measures or customer_type
+    session_join = "left join sessions s on s.session_id = {alias}.session_id"
+
+    ctes: dict[str, str] = {}
+    ctes["valid_orders"] = f"""
+        -- one row per valid (paid) order, of any date
+        select
+            order_id, ordered_at, status, region, payment_method, coupon_code, subtotal,
+            nullif(customer_id, '') as customer_id,
+            nullif(session_id, '') as session_id,
+            coalesce(discount, 0) as discount,
+            coalesce(refund_amount, 0) as refund_amount,
+            coalesce(shipping_fee, 0) as shipping_fee,
+            coalesce(shipping_cost, 0) + coalesce(payment_fee, 0) as fulfilment_cost
+        from orders
+        where status in ({_quoted(VALID_STATUSES)})"""
+    ctes["customer_orders"] = """
+        -- one row per valid order of a known customer: the customer's valid orders up to and including it
+        select
+            order_id,
+            count(*) over (
+                partition by customer_id order by ordered_at, order_id
+                rows between unbounded preceding and current row
+            ) as orders_so_far
+        from valid_orders
+        where customer_id is not null"""
+    ctes["period_orders"] = f"""
+        -- one row per valid order placed in the period
+        select
+            o.order_id, o.status, o.customer_id, o.subtotal, o.discount, o.refund_amount, o.shipping_fee,
+            o.fulfilment_cost,{" c.orders_so_far," if customers else ""}
+            {plan.bucket("o.ordered_at")} as bucket,
+            {order_grp} as grp
+        from valid_orders o
+        {session_join.format(alias="o") if dim.order and "s." in dim.order else ""}
+        {"left join customer_orders c on c.order_id = o.order_id" if customers else ""}
+        where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
+    customer_orders_to_date = (
+        ",\n            max(orders_so_far) over (partition by bucket, customer_id) as customer_orders_to_date"
+        if customers
+        else ""
+    )
+    ctes["order_facts"] = f"""
+        -- one row per valid order placed in the period, with its customer's valid orders up to the bucket's end
+        select *{customer_orders_to_date}
+        from period_orders"""
+    ctes["order_lines"] = f"""
+        -- one row per line of a valid order placed in the period, plus one per such order without lines
+        select
+            f.bucket,
+            {line_grp} as grp,
+            i.quantity,
+            i.quantity * i.unit_price as line_sales,
+            case when f.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost
+        from order_facts f
+        join order_items i on i.order_id = f.order_id
+        left join products p on p.sku = i.sku
+        union all
+        select
+            f.bucket,
+            {"f.grp" if dim.line == "f.grp" else NO_GROUP} as grp,
+            0 as quantity,
+            coalesce(f.subtotal, 0) as line_sales,
+            null as line_cost
+        from order_facts f
+        where not exists (select 1 from order_items i where i.order_id = f.order_id)"""
+    ctes["period_sessions"] = f"""
+        -- one row per session started in the period
+        select
+            s.session_id, s.visitor_id, s.pageviews,
+            {plan.bucket("s.started_at")} as bucket,
+            {session_grp} as grp
+        from sessions s
+        where s.started_at >= $start_ts and s.started_at < $end_ts"""
+    ctes["session_events"] = """
+        -- one row per session of the period with page views or add-to-carts: how many of each
+        select
+            session_id,
+            sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_events,
+            max(case when event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart
+        from events
+        where event_type in ('page_view', 'add_to_cart')
+            and session_id in (select session_id from period_sessions)
+        group by session_id"""
+    ctes["ordered_sessions"] = """
+        -- one row per session that some valid order (of any date) names
+        select distinct session_id
+        from valid_orders
+        where session_id is not null"""
+    ctes["session_facts"] = """
+        -- one row per session started in the period
+        select
+            ps.bucket, ps.grp, ps.visitor_id,
+            coalesce(ps.pageviews, se.page_view_events, 0) as page_views,
+            coalesce(se.added_to_cart, 0) as added_to_cart,
+            case when os.session_id is null then 0 else 1 end as converted
+        from period_sessions ps
+        left join session_events se on se.session_id = ps.session_id
+        left join ordered_sessions os on os.session_id = ps.session_id"""
+    ctes["event_facts"] = f"""
+        -- one row per impression or click event in the period
+        select
+            {plan.bucket("e.occurred_at")} as bucket,
+            {session_grp} as grp,
+            e.event_type
+        from events e
+        {session_join.format(alias="e") if sessions_joined else ""}
+        where e.occurred_at >= $start_ts and e.occurred_at < $end_ts
+            and e.event_type in ('impression', 'click')"""
+    ctes["previous_visitors"] = f"""
+        -- one row per visitor of the previous period (of each bucket, the bucket before) and group
+        select distinct
+            {previous_bucket} as bucket,
+            {session_grp} as grp,
+            s.visitor_id
+        from sessions s
+        where s.started_at >= $previous_start_ts and s.started_at < $previous_end_ts"""
+    ctes["current_visitors"] = """
+        -- one row per visitor of the period (of each bucket)
+        select distinct bucket, visitor_id
+        from period_sessions"""
+    ctes["retention_facts"] = """
+        -- one row per visitor of the previous period and group: did they visit again in this period?
+        select
+            pv.bucket, pv.grp,
+            case when cv.visitor_id is null then 0 else 1 end as retained
+        from previous_visitors pv
+        left join current_visitors cv on cv.bucket = pv.bucket and cv.visitor_id = pv.visitor_id"""
+    ctes["ad_facts"] = f"""
+        -- one row per day, source and campaign of ad spend in the period
+        select
+            {plan.bucket("a.date")} as bucket,
+            {_group(dim.ad)} as grp,
+            a.cost, a.clicks, a.impressions
+        from ad_spend a
+        where a.date >= $first_day and a.date <= $last_day"""
+    ctes["period_days"] = f"""
+        -- one row per date of the period
+        {dialect.day_spine("$first_day", "$last_day")}"""
+    ctes["month_days"] = f"""
+        -- one row per bucket and calendar month: how many of the month's days fall in the bucket
+        select
+            {plan.bucket("day")} as bucket,
+            {dialect.month_label("day")} as month,
+            {dialect.days_in_month("day")} as days_in_month,
+            count(*) as days
+        from period_days
+        group by 1, 2, 3"""
+    ctes["opex_facts"] = """
+        -- one row per bucket and month with expenses: the month's expenses pro rata by days
+        select
+            md.bucket,
+            cast(null as varchar) as grp,
+            e.amount * md.days / md.days_in_month as prorated_amount
+        from month_days md
+        join (select month, sum(amount) as amount from expenses group by month) e on e.month = md.month"""
+    ctes["buckets"] = f"""
+        -- one row per bucket of the period, so that a bucket without any data still has a row of zeros
+        select distinct {plan.bucket("day")} as bucket, cast(null as varchar) as grp
+        from period_days"""
+    return ctes
+
+
+DEPENDENCIES = {
+    "customer_orders": ("valid_orders",),
+    "period_orders": ("valid_orders",),
+    "order_facts": ("period_orders",),
+    "order_lines": ("order_facts",),
+    "session_events": ("period_sessions",),
+    "ordered_sessions": ("valid_orders",),
+    "session_facts": ("period_sessions", "session_events", "ordered_sessions"),
+    "current_visitors": ("period_sessions",),
+    "retention_facts": ("previous_visitors", "current_visitors"),
+    "month_days": ("period_days",),
+    "opex_facts": ("month_days",),
+    "buckets": ("period_days",),
+}
+
+
+def _needed(roots: Iterable[str], plan: Plan) -> set[str]:
+    """The CTEs the roots read, directly or not."""
+    dependencies = dict(DEPENDENCIES)
+    if "returning_buyers" in plan.measures or plan.by == "customer_type":
+        dependencies["period_orders"] = ("valid_orders", "customer_orders")
+    needed: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(dependencies.get(name, ()))
+    return needed
+
+
+def _levels(plan: Plan) -> list[list[str]]:
+    """The computable ratio and derived metrics of the plan, by level: each level reads only earlier ones."""
+    level_of: dict[str, int] = {m: 0 for m in plan.measures}
+
+    def level(name: str) -> int:
+        if name not in level_of:
+            level_of[name] = 1 + max(level(part) for part in METRICS[name].parts)
+        return level_of[name]
+
+    wanted: set[str] = set()
+    for name in plan.metrics:
+        if plan.computable(name):
+            wanted |= _composites(name)
+    levels: dict[int, list[str]] = {}
+    for name in METRICS:
+        if name in wanted:
+            levels.setdefault(level(name), []).append(name)
+    return [levels[k] for k in sorted(levels)]
+
+
+def _composites(name: str) -> set[str]:
+    entry = METRICS.get(name)
+    if entry is None or entry.kind == "base":
+        return set()
+    found = {name}
+    for part in entry.parts:
+        found |= _composites(part)
+    return found
+
+
+def _sql_of(text: str) -> str:
+    # Names were checked against the registry by names_in; the expression is only names, + - * / and parentheses.
+    names_in(text)
+    return text
+
+
+def _composite_sql(entry: Metric) -> str:
+    if entry.kind == "derived":
+        return _sql_of(entry.expression)
+    return (
+        f"case when {_sql_of(entry.denominator)} = 0 then null "
+        f"else cast({_sql_of(entry.numerator)} as double) / ({entry.denominator}) end"
+    )
+
+
+def _indent(sql: str) -> str:
+    lines = [line for line in sql.strip("\n").splitlines() if line.strip()]
+    return "\n".join("    " + line.strip() if i == 0 else line[4:] for i, line in enumerate(lines))
+
+
+def kpi_sql(plan: Plan) -> str:
+    """The query computing a plan: one row per bucket and group, columns bucket, grp and the plan's metrics."""
+    measures, sources = plan.measures, plan.sources
+    roots = [SOURCE_FACTS[s] for s in sources]
+    if plan.by is None:
+        roots.append("buckets")
+    all_ctes = _ctes(plan)
+    needed = _needed(roots, plan)
+    ctes = [(name, sql) for name, sql in all_ctes.items() if name in needed]
+
+    # One aggregate CTE per source, stacked with nulls for the other sources' measures.
+    stacked = []
+    for source in sources:
+        own = [m for m in measures if MEASURES[m].source == source]
+        aggregates = ",\n            ".join(f"{MEASURES[m].aggregate} as {m}" for m in own)
+        ctes.append(
+            (
+                f"{source}_measures",
+                f"""
+        -- one row per bucket and group: the measures of {source}
+        select
+            bucket, grp,
+            {aggregates}
+        from {SOURCE_FACTS[source]}
+        group by bucket, grp""",
+            )
+        )
+        columns = ", ".join(m if MEASURES[m].source == source else f"null as {m}" for m in measures)
+        stacked.append(f"select bucket, grp, {columns} from {source}_measures")
+    if plan.by is None:
+        stacked.append("select bucket, grp, " + ", ".join(f"null as {m}" for m in measures) + " from buckets")
+    union = "\n        union all\n        ".join(stacked)
+    ctes.append(("stacked_measures", f"\n        -- the sources' measures, one after the other\n        {union}"))
+
+    def total(m: str) -> str:
+        # A count or sum over no rows is 0 (SPEC §4); a measure only used inside ratios may stay null.
+        return f"coalesce(sum({m}), 0) as {m}" if m in METRICS else f"sum({m}) as {m}"
+
+    totals = ",\n            ".join(total(m) for m in measures)
+    ctes.append(
+        (
+            "group_measures",
+            f"""
+        -- one row per bucket and group: every measure
+        select
+            bucket, grp{"," if measures else ""}
+            {totals}
+        from stacked_measures
+        group by bucket, grp""",
+        )
+    )
+    previous = "group_measures"
+    for index, level in enumerate(_levels(plan), start=1):
+        columns = ",\n            ".join(f"{_composite_sql(METRICS[m])} as {m}" for m in level)
+        ctes.append(
+            (
+                f"metrics_{index}",
+                f"""
+        -- ratios and derived metrics whose parts are all computed above
+        select
+            *,
+            {columns}
+        from {previous}""",
+            )
+        )
+        previous = f"metrics_{index}"
+
+    def output(name: str) -> str:
+        sql_type = "bigint" if METRICS[name].unit == "count" else "double"
+        value = name if plan.computable(name) else "null"
+        return f"cast({value} as {sql_type}) as {name}"
+
+    outputs = ",\n            ".join(output(m) for m in plan.metrics)
+    ctes.append(
+        (
+            "kpis",
+            f"""
+        -- one row per bucket and group: the requested metrics, null where they cannot be split by the group
+        select
+            bucket, grp,
+            {outputs}
+        from {previous}""",
+        )
+    )
+    body = ",\n".join(f"{name} as (\n{_indent(sql)}\n)" for name, sql in ctes)
+    return f"with\n{body}\nselect * from kpis\norder by bucket, grp nulls last\n"
+
+
+# --- running it ------------------------------------------------------------------------------------------------
+
+
+def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
+    if metrics is None:
+        return tuple(METRICS)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s): {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    return tuple(metrics)
+
+
+def _check_by(by: str | None) -> str | None:
+    if by is not None and by not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {by!r}; known: {', '.join(DIMENSIONS)}")
+    return by
+
+
+def _parameters(sql: str, period: Period, grain: str | None) -> dict:
+    if grain is None:
+        previous_start, previous_end = period.previous().start, period.start
+    else:
+        # Each bucket's previous visitors are those of the bucket before it, the first bucket's included.
+        previous_start = _shift(grain, _bucket_start(grain, period.start), -1)
+        previous_end = _bucket_start(grain, period.end)
+    values = {
+        "start_ts": period.start_ts,
+        "end_ts": period.end_ts,
+        "first_day": period.start,
+        "last_day": period.end,
+        "previous_start_ts": datetime.combine(previous_start, time()),
+        "previous_end_ts": datetime.combine(previous_end, time()),
+    }
+    return {name: value for name, value in values.items() if dialect.param(name) in sql}
+
+
+def _bucket_start(grain: str, day: date) -> date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _shift(grain: str, day: date, count: int) -> date:
+    if grain == "day":
+        return day + timedelta(days=count)
+    if grain == "week":
+        return day + timedelta(weeks=count)
+    return add_months(day, count)
+
+
+def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period) -> pl.DataFrame:
+    sql = kpi_sql(plan)
+    return con.sql(sql, params=_parameters(sql, period, plan.grain)).pl().rename({"grp": "group"})
+
+
+def _period(start: date | Period, end: date | None) -> Period:
+    if isinstance(start, Period):
+        return start
+    if end is None:
+        raise TypeError("give an end date or a Period")
+    return Period(start, end)
+
+
+def compute_kpis(
+    con: duckdb.DuckDBPyConnection,
+    start: date | Period,
+    end: date | None = None,
+    by: str | None = None,
+    metrics: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """KPIs for the period [start, end] (local dates, inclusive). One row per group (one row, group null, if no `by`).
+
+    Columns: `group`, then each metric in registry order (or the order asked); counts are Int64, the rest Float64;
+    null where a metric is undefined (zero denominator) or cannot be split by `by`.
+    """
+    plan = Plan(_check_metrics(metrics), _check_by(by))
+    return _run(con, plan, _period(start, end)).drop("bucket")
+
+
+def kpi_series(
+    con: duckdb.DuckDBPyConnection,
+    start: date | Period,
+    end: date | None = None,
+    grain: str = "day",
+    metrics: Sequence[str] | None = None,
+    by: str | None = None,
+) -> pl.DataFrame:
+    """KPIs per day, ISO week or month of the period. One row per bucket (and group if `by`).
+
+    `period` is the bucket's first date (Monday for weeks); the first and last bucket are clipped to the period.
+    Each bucket's retention_rate is over the visitors of the bucket before it; returning_customer_rate counts orders
+    up to the bucket's end. Without `by` every bucket has a row, with zeros where nothing happened.
+    """
+    if grain not in dialect.GRAINS:
+        raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(dialect.GRAINS)}")
+    plan = Plan(_check_metrics(metrics), _check_by(by), grain)
+    frame = _run(con, plan, _period(start, end)).rename({"bucket": "period"})
+    return frame if by else frame.drop("group")
+
+
+def compare_periods(
+    con: duckdb.DuckDBPyConnection,
+    start: date | Period,
+    end: date | None = None,
+    by: str | None = None,
+    metrics: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The period's KPIs against the previous period and the same period last year. One row per group and metric.
+
+    Columns: group, metric, value, previous, previous_delta (value − previous), previous_change (relative, null when
+    the previous value is 0 or null), last_year, last_year_delta, last_year_change.
+    """
+    period = _period(start, end)
+    names = _check_metrics(metrics)
+    frames = {
+        "value": compute_kpis(con, period, by=by, metrics=names),
+        "previous": compute_kpis(con, period.previous(), by=by, metrics=names),
+        "last_year": compute_kpis(con, period.last_year(), by=by, metrics=names),
+    }
+    long = {
+        key: frame.with_columns(pl.col(list(names)).cast(pl.Float64)).unpivot(
+            index="group", on=list(names), variable_name="metric", value_name=key
+        )
+        for key, frame in frames.items()
+    }
+    joined = long["value"].join(long["previous"], on=["group", "metric"], how="full", coalesce=True, nulls_equal=True)
+    joined = joined.join(long["last_year"], on=["group", "metric"], how="full", coalesce=True, nulls_equal=True)
+    order = {name: i for i, name in enumerate(names)}
+    joined = joined.with_columns(
+        pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order")
+    ).sort(["group", "_order"], nulls_last=True)
+    for key in ("previous", "last_year"):
+        joined = joined.with_columns(
+            (pl.col("value") - pl.col(key)).alias(f"{key}_delta"),
+            pl.when(pl.col(key) != 0)
+            .then((pl.col("value") - pl.col(key)) / pl.col(key).abs())
+            .otherwise(None)
+            .alias(f"{key}_change"),
+        )
+    columns = ["group", "metric", "value"]
+    columns += [f"{key}{suffix}" for key in ("previous", "last_year") for suffix in ("", "_delta", "_change")]
+    return joined.select(columns)
+
+
+__all__ = [
+    "DIMENSION_SQL",
+    "Plan",
+    "compare_periods",
+    "compute_kpis",
+    "kpi_series",
+    "kpi_sql",
+    "SESSION_DIMENSIONS",
+    "SOURCE_DIMENSIONS",
+]

@@ -1,0 +1,428 @@
+"""The KPI registry: one declarative entry per metric of SPEC §4, read by everything that shows a number.
+
+A metric is either a *base* metric (one aggregate over one source of rows, e.g. `orders = count of valid orders`),
+a *ratio* (numerator / denominator, null when the denominator is 0 or missing), or *derived* (arithmetic over other
+metrics, e.g. `net_sales = gross_sales - discounts - refunds`). Ratios and derived metrics name their parts; which
+dimensions a metric can be split by follows from its parts. Measures are the building blocks of ratios that are
+not metrics themselves (e.g. bounced sessions).
+
+Run `python -m metrics.registry` to print the README definitions table, `--readme` to rewrite it in README.md.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+# --- dimensions ------------------------------------------------------------------------------------------------
+
+SESSION_DIMENSIONS = ("source", "medium", "campaign", "device", "landing_page")
+ORDER_DIMENSIONS = ("payment_method", "coupon_code", "customer_type")
+AD_DIMENSIONS = ("source", "medium", "campaign")
+DIMENSIONS = (*SESSION_DIMENSIONS, "region", "category", *ORDER_DIMENSIONS)
+
+# Which dimensions the rows of each source can be split by (SPEC §4 attribution rules):
+# sessions, their events and visitor retention split by session dimensions and the session's region;
+# orders also by order dimensions; order lines also by product category; ad spend only by what it carries;
+# operating expenses by none.
+SOURCE_DIMENSIONS: dict[str, frozenset[str]] = {
+    "sessions": frozenset({*SESSION_DIMENSIONS, "region"}),
+    "events": frozenset({*SESSION_DIMENSIONS, "region"}),
+    "retention": frozenset({*SESSION_DIMENSIONS, "region"}),
+    "orders": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS}),
+    "items": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS, "category"}),
+    "ads": frozenset(AD_DIMENSIONS),
+    "opex": frozenset(),
+}
+
+DIMENSION_LABELS = {
+    "source": ("Source", "来源"),
+    "medium": ("Medium", "媒介"),
+    "campaign": ("Campaign", "活动"),
+    "device": ("Device", "设备"),
+    "landing_page": ("Landing page", "着陆页"),
+    "region": ("Region", "地区"),
+    "category": ("Category", "品类"),
+    "payment_method": ("Payment method", "支付方式"),
+    "coupon_code": ("Coupon code", "优惠码"),
+    "customer_type": ("New / returning customer", "新客 / 老客"),
+}
+
+
+# --- entries ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate over the fact rows of one source (see metrics/compute.py for each source's grain)."""
+
+    name: str
+    source: str
+    aggregate: str  # SQL aggregate over the source's fact columns
+    additive: bool  # True where the sum over any split equals the total (False for distinct counts)
+
+    @property
+    def dimensions(self) -> frozenset[str]:
+        return SOURCE_DIMENSIONS[self.source]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One KPI: what it is called, how it is computed from its parts, how it is shown and which way is good."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    kind: str  # 'base' (one measure), 'ratio' (numerator / denominator) or 'derived' (arithmetic over metrics)
+    unit: str  # 'count', 'money', 'rate' (a share in [0, 1]), 'margin' (a share that can be negative), 'ratio'
+    direction: str  # 'higher' or 'lower' is better
+    description: str
+    expression: str = ""  # derived: arithmetic over metric names
+    numerator: str = ""  # ratio: arithmetic over metric or measure names
+    denominator: str = ""
+
+    @property
+    def formula(self) -> str:
+        """The definition as a person reads it: the formula over named parts, or the description for a base metric."""
+        if self.kind == "ratio":
+            top = f"({self.numerator})" if re.search(r"[-+]", self.numerator) else self.numerator
+            bottom = f"({self.denominator})" if re.search(r"[-+*/]", self.denominator) else self.denominator
+            return _pretty(f"{top} / {bottom}")
+        if self.kind == "derived":
+            return _pretty(self.expression)
+        return self.description
+
+    @property
+    def format(self) -> str:
+        """Python format spec for the value (money without currency sign; see `format_value`)."""
+        return UNIT_FORMATS[self.unit]
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The metric and measure names this metric is computed from (itself for a base metric)."""
+        if self.kind == "base":
+            return (self.name,)
+        text = self.expression if self.kind == "derived" else f"{self.numerator} {self.denominator}"
+        return tuple(dict.fromkeys(names_in(text)))
+
+    @property
+    def additive(self) -> bool:
+        """True where the values of the groups of any split add up to the total (sessions, orders, gross_sales…)."""
+        if self.kind == "base":
+            return MEASURES[self.name].additive
+        if self.kind == "derived":
+            return all(part_additive(p) for p in self.parts)
+        return False
+
+    @property
+    def dimensions(self) -> frozenset[str]:
+        """The dimensions this metric can be split by; in rows grouped by any other it is null."""
+        return dimensions_of(self.name)
+
+
+UNIT_FORMATS = {"count": ",.0f", "money": ",.2f", "rate": ".1%", "margin": ".1%", "ratio": ".2f"}
+
+
+def _pretty(text: str) -> str:
+    return text.replace(" - ", " − ")
+
+
+def names_in(text: str) -> list[str]:
+    """The identifiers of an expression, each checked to be a metric or a measure."""
+    names = re.findall(r"[a-z_][a-z0-9_]*", text)
+    unknown = [n for n in names if n not in METRICS and n not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown metric or measure in {text!r}: {', '.join(unknown)}")
+    if re.sub(r"[a-z_][a-z0-9_]*|[-+*/() ]", "", text):
+        raise ValueError(f"only names, + - * / and parentheses are allowed in {text!r}")
+    return names
+
+
+# Building blocks: every base metric is one measure of the same name; the others are parts of ratios.
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("sessions", "sessions", "count(*)", True),
+        Measure("visitors", "sessions", "count(distinct visitor_id)", False),
+        Measure("bounced_sessions", "sessions", "sum(case when page_views = 1 then 1 else 0 end)", True),
+        Measure("converted_sessions", "sessions", "sum(converted)", True),
+        Measure("cart_sessions", "sessions", "sum(added_to_cart)", True),
+        Measure("converted_cart_sessions", "sessions", "sum(added_to_cart * converted)", True),
+        Measure("clicks", "events", "sum(case when event_type = 'click' then 1 else 0 end)", True),
+        Measure("impressions", "events", "sum(case when event_type = 'impression' then 1 else 0 end)", True),
+        Measure("previous_visitors", "retention", "count(*)", False),
+        Measure("retained_visitors", "retention", "sum(retained)", False),
+        Measure("orders", "orders", "count(*)", True),
+        Measure("buyers", "orders", "count(distinct customer_id)", False),
+        Measure(
+            "returning_buyers",
+            "orders",
+            "count(distinct case when customer_orders_to_date >= 2 then customer_id end)",
+            False,
+        ),
+        Measure("discounts", "orders", "sum(discount)", True),
+        Measure("refunds", "orders", "sum(refund_amount)", True),
+        Measure("shipping_income", "orders", "sum(shipping_fee)", True),
+        Measure("fulfilment_cost", "orders", "sum(fulfilment_cost)", True),
+        Measure("units", "items", "sum(quantity)", True),
+        Measure("gross_sales", "items", "sum(line_sales)", True),
+        Measure("cogs", "items", "sum(line_cost)", True),
+        Measure("ad_spend", "ads", "sum(cost)", True),
+        Measure("ad_clicks", "ads", "sum(clicks)", True),
+        Measure("ad_impressions", "ads", "sum(impressions)", True),
+        Measure("operating_expenses", "opex", "sum(prorated_amount)", True),
+    )
+}
+
+
+def _base(name: str, en: str, zh: str, unit: str, direction: str, description: str) -> Metric:
+    return Metric(name, en, zh, "base", unit, direction, description)
+
+
+def _ratio(name: str, en: str, zh: str, unit: str, direction: str, num: str, den: str, description: str) -> Metric:
+    return Metric(name, en, zh, "ratio", unit, direction, description, numerator=num, denominator=den)
+
+
+def _derived(name: str, en: str, zh: str, unit: str, direction: str, expression: str, description: str) -> Metric:
+    return Metric(name, en, zh, "derived", unit, direction, description, expression=expression)
+
+
+# In SPEC §4 order; this order is the order of columns in every output.
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        _base("sessions", "Sessions", "访问次数", "count", "higher", "sessions with started_at in the period"),
+        _base("visitors", "Visitors", "访客数", "count", "higher", "distinct visitor_id over those sessions"),
+        _base(
+            "orders", "Orders", "支付订单数", "count", "higher",
+            "valid (paid, shipped, delivered or returned) orders with ordered_at in the period",
+        ),
+        _base(
+            "buyers", "Buyers", "支付买家数", "count", "higher",
+            "distinct non-empty customer_id over those orders (guests are not counted)",
+        ),
+        _base("units", "Units sold", "销售件数", "count", "higher", "Σ quantity over the items of those orders"),
+        _base(
+            "gross_sales", "Gross sales", "商品销售额", "money", "higher",
+            "Σ quantity × unit_price over the items of those orders; an order with no items counts its subtotal",
+        ),
+        _base("discounts", "Discounts", "优惠金额", "money", "lower", "Σ discount over those orders"),
+        _base("refunds", "Refunds", "退款金额", "money", "lower", "Σ refund_amount over those orders"),
+        _derived(
+            "net_sales", "Net sales", "净销售额", "money", "higher", "gross_sales - discounts - refunds",
+            "gross sales less discounts and refunds",
+        ),
+        _base("shipping_income", "Shipping income", "运费收入", "money", "higher", "Σ shipping_fee over those orders"),
+        _derived(
+            "total_revenue", "Total revenue", "总收入", "money", "higher", "net_sales + shipping_income",
+            "net sales plus shipping charged to customers",
+        ),
+        _ratio(
+            "aov", "Average order value", "客单价（每单）", "money", "higher", "gross_sales - discounts", "orders",
+            "average amount per order after discounts (Shopify's convention)",
+        ),
+        _ratio(
+            "revenue_per_buyer", "Revenue per buyer", "客单价（每买家）", "money", "higher",
+            "gross_sales - discounts", "buyers",
+            "amount after discounts per buyer (Sycm's and JD's convention)",
+        ),
+        _ratio(
+            "conversion_rate", "Conversion rate", "访问转化率", "rate", "higher", "converted_sessions", "sessions",
+            "share of the period's sessions that some valid order names in session_id",
+        ),
+        _ratio(
+            "buyer_conversion_rate", "Buyer conversion rate", "支付转化率", "rate", "higher", "buyers", "visitors",
+            "buyers per visitor (Sycm's 支付转化率 convention)",
+        ),
+        _ratio(
+            "cart_conversion_rate", "Cart conversion rate", "加购转化率", "rate", "higher",
+            "converted_cart_sessions", "cart_sessions",
+            "share of the period's sessions with an add_to_cart event that some valid order names",
+        ),
+        _ratio(
+            "ctr", "Click-through rate", "点击率", "rate", "higher", "clicks", "impressions",
+            "on-site click events / impression events in the period",
+        ),
+        _ratio(
+            "ad_ctr", "Ad click-through rate", "广告点击率", "rate", "higher", "ad_clicks", "ad_impressions",
+            "Σ ad_spend.clicks / Σ ad_spend.impressions",
+        ),
+        _ratio(
+            "bounce_rate", "Bounce rate", "跳失率", "rate", "lower", "bounced_sessions", "sessions",
+            "share of sessions with exactly one page view (pageviews if given, else count of page_view events)",
+        ),
+        _ratio(
+            "retention_rate", "Visitor retention", "访客留存率", "rate", "higher",
+            "retained_visitors", "previous_visitors",
+            "share of the previous period's visitors who also visit in this period",
+        ),
+        _ratio(
+            "returning_customer_rate", "Returning customer rate", "复购率", "rate", "higher",
+            "returning_buyers", "buyers",
+            "share of buyers with at least 2 valid orders up to the period's end",
+        ),
+        _base(
+            "cogs", "Cost of goods sold", "销售成本", "money", "lower",
+            "Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
+        ),
+        _derived(
+            "gross_profit", "Gross profit", "毛利", "money", "higher", "net_sales - cogs", "net sales less COGS",
+        ),
+        _ratio(
+            "gross_margin", "Gross margin", "毛利率", "margin", "higher", "gross_profit", "net_sales",
+            "gross profit per unit of net sales",
+        ),
+        _base(
+            "fulfilment_cost", "Fulfilment cost", "履约成本", "money", "lower",
+            "Σ shipping_cost + Σ payment_fee over those orders",
+        ),
+        _base("ad_spend", "Ad spend", "广告花费", "money", "lower", "Σ ad_spend.cost with date in the period"),
+        _ratio(
+            "roas", "ROAS", "广告投入产出比", "ratio", "higher", "gross_sales - discounts", "ad_spend",
+            "sales after discounts per unit of ad spend (by source: orders whose session has that source)",
+        ),
+        _ratio(
+            "cost_per_order", "Ad cost per order", "单均广告成本", "money", "lower", "ad_spend", "orders",
+            "ad spend per order (by source: orders whose session has that source)",
+        ),
+        _derived(
+            "contribution", "Contribution", "贡献利润", "money", "higher",
+            "total_revenue - cogs - fulfilment_cost - ad_spend",
+            "revenue less COGS, fulfilment and marketing",
+        ),
+        _base(
+            "operating_expenses", "Operating expenses", "运营费用", "money", "lower",
+            "Σ expenses.amount of the months in the period, pro rata by days for partial months",
+        ),
+        _derived(
+            "net_profit", "Net profit", "净利润", "money", "higher", "contribution - operating_expenses",
+            "contribution less operating expenses",
+        ),
+        _ratio(
+            "net_margin", "Net margin", "净利率", "margin", "higher", "net_profit", "total_revenue",
+            "net profit per unit of total revenue",
+        ),
+    )
+}
+
+# The monthly P&L statement, top to bottom: (metric, sign it enters the bottom line with, is it a subtotal).
+PNL_LINES: tuple[tuple[str, int, bool], ...] = (
+    ("gross_sales", +1, False),
+    ("discounts", -1, False),
+    ("refunds", -1, False),
+    ("net_sales", +1, True),
+    ("shipping_income", +1, False),
+    ("total_revenue", +1, True),
+    ("cogs", -1, False),
+    ("gross_profit", +1, True),
+    ("gross_margin", 0, False),
+    ("fulfilment_cost", -1, False),
+    ("ad_spend", -1, False),
+    ("contribution", +1, True),
+    ("operating_expenses", -1, False),
+    ("net_profit", +1, True),
+    ("net_margin", 0, False),
+)
+PNL_COLUMNS = tuple(name for name, _, _ in PNL_LINES)
+
+
+def part_additive(name: str) -> bool:
+    return METRICS[name].additive if name in METRICS else MEASURES[name].additive
+
+
+@cache
+def dimensions_of(name: str) -> frozenset[str]:
+    """The dimensions a metric or measure can be split by: a measure's source's, else those all its parts share."""
+    if name in MEASURES and (name not in METRICS or METRICS[name].kind == "base"):
+        return MEASURES[name].dimensions
+    dims = frozenset(DIMENSIONS)
+    for part in METRICS[name].parts:
+        dims &= dimensions_of(part)
+    return dims
+
+
+def measures_of(name: str) -> frozenset[str]:
+    """The measures a metric is computed from, all the way down."""
+    if name in MEASURES and (name not in METRICS or METRICS[name].kind == "base"):
+        return frozenset({name})
+    found: frozenset[str] = frozenset()
+    for part in METRICS[name].parts:
+        found |= measures_of(part)
+    return found
+
+
+def metric(name: str) -> Metric:
+    """The registry entry of one metric; KeyError names the known ones."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+
+
+def format_value(name: str, value: float | int | None, currency: str | None = None) -> str:
+    """A metric's value as shown on a card or in a table: '—' where it is undefined."""
+    if value is None or value != value:  # None or NaN
+        return "—"
+    entry = METRICS[name]
+    text = format(value, entry.format)
+    if entry.unit == "ratio":
+        return f"{text}×"
+    if entry.unit == "money" and currency:
+        return f"{text} {currency}"
+    return text
+
+
+def label(name: str, lang: str = "en") -> str:
+    """The metric's label in English ('en') or Chinese ('zh')."""
+    entry = METRICS[name]
+    return entry.label_zh if lang == "zh" else entry.label_en
+
+
+# --- README definitions table ----------------------------------------------------------------------------------
+
+README_START = "<!-- definitions:start -->"
+README_END = "<!-- definitions:end -->"
+README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def definitions_markdown() -> str:
+    """The README's metric definitions table (markdown), one row per metric of the registry."""
+    lines = [
+        "| metric | label | 中文 | definition | unit | better | splits by |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in METRICS.values():
+        definition = m.formula if m.kind == "base" else f"`{m.formula}` — {m.description}"
+        dims = ", ".join(d for d in DIMENSIONS if d in m.dimensions) or "—"
+        direction = "higher" if m.direction == "higher" else "lower"
+        definition = definition.replace("|", "\\|")
+        lines.append(f"| `{m.name}` | {m.label_en} | {m.label_zh} | {definition} | {m.unit} | {direction} | {dims} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_definitions(readme: str) -> str:
+    """The README text with the block between the definitions markers replaced by the current table."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README has no {README_START} … {README_END} block")
+    return readme[: start + len(README_START)] + "\n" + definitions_markdown() + readme[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--readme"]:
+        README_PATH.write_text(readme_with_definitions(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"rewrote the definitions table in {README_PATH}")
+        return 0
+    if args:
+        print("usage: python -m metrics.registry [--readme]", file=sys.stderr)
+        return 2
+    sys.stdout.write(definitions_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
