@@ -79,7 +79,7 @@ def loads_section() -> None:
         ui.empty("No file has been loaded yet: `shopkpi ingest TABLE FILE…` records each file here.")
         return
     st.dataframe(loads, column_config=LOAD_COLUMNS, hide_index=True, placeholder=MISSING)
-    st.caption(f"The {LOADS_SHOWN} newest loads from the `ingest_log` table. {ROW_ACCOUNTING}")
+    st.caption(f"The newest loads (up to {LOADS_SHOWN}) from the `ingest_log` table. {ROW_ACCOUNTING}")
 
 
 def rejects_section() -> None:
@@ -88,12 +88,12 @@ def rejects_section() -> None:
     if total == 0:
         ui.empty("No rejected rows: every row read was loaded.")
         return
-    st.markdown(f"**{total:,}** rejected rows, by reason:")
+    st.markdown(f"**{total:,}** rejected {'row' if total == 1 else 'rows'}, by reason:")
     summary = ui.load(status.reject_summary)
     st.dataframe(summary, column_config=REJECT_SUMMARY_COLUMNS, hide_index=True, placeholder=MISSING)
     rejects = ui.load(status.recent_rejects, REJECTS_SHOWN)
-    shown = f"the newest {len(rejects):,} of {total:,}" if total > len(rejects) else f"all {total:,}"
-    st.markdown(f"Rejected rows ({shown}), with the reason for each:")
+    shown = f"The newest {len(rejects):,} of them" if total > len(rejects) else "Each one"
+    st.markdown(f"{shown}, with the line it came from and the reason:")
     st.dataframe(rejects, column_config=REJECT_COLUMNS, hide_index=True, placeholder=MISSING)
     st.download_button(
         "Download all rejected rows (CSV)",

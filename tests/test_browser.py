@@ -128,7 +128,11 @@ def test_data_page_shows_rows_and_then_an_ingest_from_another_process(page, app_
 
     assert orders_card_value(page) == "3"
     assert page.get_by_test_id("stDataFrame").count() == 4, "tables, loads, reject summary, rejected rows"
-    assert page.get_by_text("rejected rows, by reason").is_visible()
+    assert page.get_by_text("rejected row, by reason").is_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all rejected rows (CSV)").click()
+    csv = Path(download.value.path()).read_text()
+    assert "status 'lost' is not one of" in csv and "A4,2024-01-07,lost" in csv
     assert page.locator("[data-testid='stException']").count() == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
