@@ -604,9 +604,9 @@ def compare_periods(
     joined = long["value"].join(long["previous"], on=["group", "metric"], how="full", coalesce=True, nulls_equal=True)
     joined = joined.join(long["last_year"], on=["group", "metric"], how="full", coalesce=True, nulls_equal=True)
     order = {name: i for i, name in enumerate(names)}
-    joined = joined.with_columns(
-        pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order")
-    ).sort(["group", "_order"], nulls_last=True)
+    joined = joined.with_columns(pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order")).sort(
+        ["group", "_order"], nulls_last=True
+    )
     for key in ("previous", "last_year"):
         joined = joined.with_columns(
             (pl.col("value") - pl.col(key)).alias(f"{key}_delta"),

@@ -63,6 +63,7 @@ class Measure:
     source: str
     aggregate: str  # SQL aggregate over the source's fact columns
     additive: bool  # True where the sum over any split equals the total (False for distinct counts)
+    description: str = ""
 
     @property
     def dimensions(self) -> frozenset[str]:
@@ -147,14 +148,54 @@ MEASURES: dict[str, Measure] = {
     for m in (
         Measure("sessions", "sessions", "count(*)", True),
         Measure("visitors", "sessions", "count(distinct visitor_id)", False),
-        Measure("bounced_sessions", "sessions", "sum(case when page_views = 1 then 1 else 0 end)", True),
-        Measure("converted_sessions", "sessions", "sum(converted)", True),
-        Measure("cart_sessions", "sessions", "sum(added_to_cart)", True),
-        Measure("converted_cart_sessions", "sessions", "sum(added_to_cart * converted)", True),
-        Measure("clicks", "events", "sum(case when event_type = 'click' then 1 else 0 end)", True),
-        Measure("impressions", "events", "sum(case when event_type = 'impression' then 1 else 0 end)", True),
-        Measure("previous_visitors", "retention", "count(*)", False),
-        Measure("retained_visitors", "retention", "sum(retained)", False),
+        Measure(
+            "bounced_sessions",
+            "sessions",
+            "sum(case when page_views = 1 then 1 else 0 end)",
+            True,
+            "sessions of the period with exactly one page view",
+        ),
+        Measure(
+            "converted_sessions",
+            "sessions",
+            "sum(converted)",
+            True,
+            "sessions of the period that some valid order (of any date) names in session_id",
+        ),
+        Measure(
+            "cart_sessions", "sessions", "sum(added_to_cart)", True, "sessions of the period with an add_to_cart event"
+        ),
+        Measure(
+            "converted_cart_sessions",
+            "sessions",
+            "sum(added_to_cart * converted)",
+            True,
+            "sessions of the period with an add_to_cart event that some valid order names",
+        ),
+        Measure(
+            "clicks",
+            "events",
+            "sum(case when event_type = 'click' then 1 else 0 end)",
+            True,
+            "on-site click events in the period",
+        ),
+        Measure(
+            "impressions",
+            "events",
+            "sum(case when event_type = 'impression' then 1 else 0 end)",
+            True,
+            "on-site impression events in the period",
+        ),
+        Measure(
+            "previous_visitors",
+            "retention",
+            "count(*)",
+            False,
+            "distinct visitors of the previous period (in the group)",
+        ),
+        Measure(
+            "retained_visitors", "retention", "sum(retained)", False, "of those, visitors with a session in this period"
+        ),
         Measure("orders", "orders", "count(*)", True),
         Measure("buyers", "orders", "count(distinct customer_id)", False),
         Measure(
@@ -162,6 +203,7 @@ MEASURES: dict[str, Measure] = {
             "orders",
             "count(distinct case when customer_orders_to_date >= 2 then customer_id end)",
             False,
+            "buyers of the period with at least 2 valid orders up to the period's end",
         ),
         Measure("discounts", "orders", "sum(discount)", True),
         Measure("refunds", "orders", "sum(refund_amount)", True),
@@ -171,139 +213,341 @@ MEASURES: dict[str, Measure] = {
         Measure("gross_sales", "items", "sum(line_sales)", True),
         Measure("cogs", "items", "sum(line_cost)", True),
         Measure("ad_spend", "ads", "sum(cost)", True),
-        Measure("ad_clicks", "ads", "sum(clicks)", True),
-        Measure("ad_impressions", "ads", "sum(impressions)", True),
+        Measure("ad_clicks", "ads", "sum(clicks)", True, "Σ ad_spend.clicks with date in the period"),
+        Measure("ad_impressions", "ads", "sum(impressions)", True, "Σ ad_spend.impressions with date in the period"),
         Measure("operating_expenses", "opex", "sum(prorated_amount)", True),
     )
 }
-
-
-def _base(name: str, en: str, zh: str, unit: str, direction: str, description: str) -> Metric:
-    return Metric(name, en, zh, "base", unit, direction, description)
-
-
-def _ratio(name: str, en: str, zh: str, unit: str, direction: str, num: str, den: str, description: str) -> Metric:
-    return Metric(name, en, zh, "ratio", unit, direction, description, numerator=num, denominator=den)
-
-
-def _derived(name: str, en: str, zh: str, unit: str, direction: str, expression: str, description: str) -> Metric:
-    return Metric(name, en, zh, "derived", unit, direction, description, expression=expression)
 
 
 # In SPEC §4 order; this order is the order of columns in every output.
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        _base("sessions", "Sessions", "访问次数", "count", "higher", "sessions with started_at in the period"),
-        _base("visitors", "Visitors", "访客数", "count", "higher", "distinct visitor_id over those sessions"),
-        _base(
-            "orders", "Orders", "支付订单数", "count", "higher",
-            "valid (paid, shipped, delivered or returned) orders with ordered_at in the period",
+        Metric(
+            name="sessions",
+            label_en="Sessions",
+            label_zh="访问次数",
+            kind="base",
+            unit="count",
+            direction="higher",
+            description="sessions with started_at in the period",
         ),
-        _base(
-            "buyers", "Buyers", "支付买家数", "count", "higher",
-            "distinct non-empty customer_id over those orders (guests are not counted)",
+        Metric(
+            name="visitors",
+            label_en="Visitors",
+            label_zh="访客数",
+            kind="base",
+            unit="count",
+            direction="higher",
+            description="distinct visitor_id over those sessions",
         ),
-        _base("units", "Units sold", "销售件数", "count", "higher", "Σ quantity over the items of those orders"),
-        _base(
-            "gross_sales", "Gross sales", "商品销售额", "money", "higher",
-            "Σ quantity × unit_price over the items of those orders; an order with no items counts its subtotal",
+        Metric(
+            name="orders",
+            label_en="Orders",
+            label_zh="支付订单数",
+            kind="base",
+            unit="count",
+            direction="higher",
+            description="valid (paid, shipped, delivered or returned) orders with ordered_at in the period",
         ),
-        _base("discounts", "Discounts", "优惠金额", "money", "lower", "Σ discount over those orders"),
-        _base("refunds", "Refunds", "退款金额", "money", "lower", "Σ refund_amount over those orders"),
-        _derived(
-            "net_sales", "Net sales", "净销售额", "money", "higher", "gross_sales - discounts - refunds",
-            "gross sales less discounts and refunds",
+        Metric(
+            name="buyers",
+            label_en="Buyers",
+            label_zh="支付买家数",
+            kind="base",
+            unit="count",
+            direction="higher",
+            description="distinct non-empty customer_id over those orders (guests are not counted)",
         ),
-        _base("shipping_income", "Shipping income", "运费收入", "money", "higher", "Σ shipping_fee over those orders"),
-        _derived(
-            "total_revenue", "Total revenue", "总收入", "money", "higher", "net_sales + shipping_income",
-            "net sales plus shipping charged to customers",
+        Metric(
+            name="units",
+            label_en="Units sold",
+            label_zh="销售件数",
+            kind="base",
+            unit="count",
+            direction="higher",
+            description="Σ quantity over the items of those orders",
         ),
-        _ratio(
-            "aov", "Average order value", "客单价（每单）", "money", "higher", "gross_sales - discounts", "orders",
-            "average amount per order after discounts (Shopify's convention)",
+        Metric(
+            name="gross_sales",
+            label_en="Gross sales",
+            label_zh="商品销售额",
+            kind="base",
+            unit="money",
+            direction="higher",
+            description=(
+                "Σ quantity × unit_price over the items of those orders; an order with no items counts its subtotal"
+            ),
         ),
-        _ratio(
-            "revenue_per_buyer", "Revenue per buyer", "客单价（每买家）", "money", "higher",
-            "gross_sales - discounts", "buyers",
-            "amount after discounts per buyer (Sycm's and JD's convention)",
+        Metric(
+            name="discounts",
+            label_en="Discounts",
+            label_zh="优惠金额",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ discount over those orders",
         ),
-        _ratio(
-            "conversion_rate", "Conversion rate", "访问转化率", "rate", "higher", "converted_sessions", "sessions",
-            "share of the period's sessions that some valid order names in session_id",
+        Metric(
+            name="refunds",
+            label_en="Refunds",
+            label_zh="退款金额",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ refund_amount over those orders",
         ),
-        _ratio(
-            "buyer_conversion_rate", "Buyer conversion rate", "支付转化率", "rate", "higher", "buyers", "visitors",
-            "buyers per visitor (Sycm's 支付转化率 convention)",
+        Metric(
+            name="net_sales",
+            label_en="Net sales",
+            label_zh="净销售额",
+            kind="derived",
+            expression="gross_sales - discounts - refunds",
+            unit="money",
+            direction="higher",
+            description="gross sales less discounts and refunds",
         ),
-        _ratio(
-            "cart_conversion_rate", "Cart conversion rate", "加购转化率", "rate", "higher",
-            "converted_cart_sessions", "cart_sessions",
-            "share of the period's sessions with an add_to_cart event that some valid order names",
+        Metric(
+            name="shipping_income",
+            label_en="Shipping income",
+            label_zh="运费收入",
+            kind="base",
+            unit="money",
+            direction="higher",
+            description="Σ shipping_fee over those orders",
         ),
-        _ratio(
-            "ctr", "Click-through rate", "点击率", "rate", "higher", "clicks", "impressions",
-            "on-site click events / impression events in the period",
+        Metric(
+            name="total_revenue",
+            label_en="Total revenue",
+            label_zh="总收入",
+            kind="derived",
+            expression="net_sales + shipping_income",
+            unit="money",
+            direction="higher",
+            description="net sales plus shipping charged to customers",
         ),
-        _ratio(
-            "ad_ctr", "Ad click-through rate", "广告点击率", "rate", "higher", "ad_clicks", "ad_impressions",
-            "Σ ad_spend.clicks / Σ ad_spend.impressions",
+        Metric(
+            name="aov",
+            label_en="Average order value",
+            label_zh="客单价（每单）",
+            kind="ratio",
+            numerator="gross_sales - discounts",
+            denominator="orders",
+            unit="money",
+            direction="higher",
+            description="average amount per order after discounts (Shopify's convention)",
         ),
-        _ratio(
-            "bounce_rate", "Bounce rate", "跳失率", "rate", "lower", "bounced_sessions", "sessions",
-            "share of sessions with exactly one page view (pageviews if given, else count of page_view events)",
+        Metric(
+            name="revenue_per_buyer",
+            label_en="Revenue per buyer",
+            label_zh="客单价（每买家）",
+            kind="ratio",
+            numerator="gross_sales - discounts",
+            denominator="buyers",
+            unit="money",
+            direction="higher",
+            description="amount after discounts per buyer (Sycm's and JD's convention)",
         ),
-        _ratio(
-            "retention_rate", "Visitor retention", "访客留存率", "rate", "higher",
-            "retained_visitors", "previous_visitors",
-            "share of the previous period's visitors who also visit in this period",
+        Metric(
+            name="conversion_rate",
+            label_en="Conversion rate",
+            label_zh="访问转化率",
+            kind="ratio",
+            numerator="converted_sessions",
+            denominator="sessions",
+            unit="rate",
+            direction="higher",
+            description="share of the period's sessions that some valid order names in session_id",
         ),
-        _ratio(
-            "returning_customer_rate", "Returning customer rate", "复购率", "rate", "higher",
-            "returning_buyers", "buyers",
-            "share of buyers with at least 2 valid orders up to the period's end",
+        Metric(
+            name="buyer_conversion_rate",
+            label_en="Buyer conversion rate",
+            label_zh="支付转化率",
+            kind="ratio",
+            numerator="buyers",
+            denominator="visitors",
+            unit="rate",
+            direction="higher",
+            description="buyers per visitor (Sycm's 支付转化率 convention)",
         ),
-        _base(
-            "cogs", "Cost of goods sold", "销售成本", "money", "lower",
-            "Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
+        Metric(
+            name="cart_conversion_rate",
+            label_en="Cart conversion rate",
+            label_zh="加购转化率",
+            kind="ratio",
+            numerator="converted_cart_sessions",
+            denominator="cart_sessions",
+            unit="rate",
+            direction="higher",
+            description="share of the period's sessions with an add_to_cart event that some valid order names",
         ),
-        _derived(
-            "gross_profit", "Gross profit", "毛利", "money", "higher", "net_sales - cogs", "net sales less COGS",
+        Metric(
+            name="ctr",
+            label_en="Click-through rate",
+            label_zh="点击率",
+            kind="ratio",
+            numerator="clicks",
+            denominator="impressions",
+            unit="rate",
+            direction="higher",
+            description="on-site click events / impression events in the period",
         ),
-        _ratio(
-            "gross_margin", "Gross margin", "毛利率", "margin", "higher", "gross_profit", "net_sales",
-            "gross profit per unit of net sales",
+        Metric(
+            name="ad_ctr",
+            label_en="Ad click-through rate",
+            label_zh="广告点击率",
+            kind="ratio",
+            numerator="ad_clicks",
+            denominator="ad_impressions",
+            unit="rate",
+            direction="higher",
+            description="Σ ad_spend.clicks / Σ ad_spend.impressions",
         ),
-        _base(
-            "fulfilment_cost", "Fulfilment cost", "履约成本", "money", "lower",
-            "Σ shipping_cost + Σ payment_fee over those orders",
+        Metric(
+            name="bounce_rate",
+            label_en="Bounce rate",
+            label_zh="跳失率",
+            kind="ratio",
+            numerator="bounced_sessions",
+            denominator="sessions",
+            unit="rate",
+            direction="lower",
+            description=(
+                "share of sessions with exactly one page view (pageviews if given, else count of page_view events)"
+            ),
         ),
-        _base("ad_spend", "Ad spend", "广告花费", "money", "lower", "Σ ad_spend.cost with date in the period"),
-        _ratio(
-            "roas", "ROAS", "广告投入产出比", "ratio", "higher", "gross_sales - discounts", "ad_spend",
-            "sales after discounts per unit of ad spend (by source: orders whose session has that source)",
+        Metric(
+            name="retention_rate",
+            label_en="Visitor retention",
+            label_zh="访客留存率",
+            kind="ratio",
+            numerator="retained_visitors",
+            denominator="previous_visitors",
+            unit="rate",
+            direction="higher",
+            description="share of the previous period's visitors who also visit in this period",
         ),
-        _ratio(
-            "cost_per_order", "Ad cost per order", "单均广告成本", "money", "lower", "ad_spend", "orders",
-            "ad spend per order (by source: orders whose session has that source)",
+        Metric(
+            name="returning_customer_rate",
+            label_en="Returning customer rate",
+            label_zh="复购率",
+            kind="ratio",
+            numerator="returning_buyers",
+            denominator="buyers",
+            unit="rate",
+            direction="higher",
+            description="share of buyers with at least 2 valid orders up to the period's end",
         ),
-        _derived(
-            "contribution", "Contribution", "贡献利润", "money", "higher",
-            "total_revenue - cogs - fulfilment_cost - ad_spend",
-            "revenue less COGS, fulfilment and marketing",
+        Metric(
+            name="cogs",
+            label_en="Cost of goods sold",
+            label_zh="销售成本",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
         ),
-        _base(
-            "operating_expenses", "Operating expenses", "运营费用", "money", "lower",
-            "Σ expenses.amount of the months in the period, pro rata by days for partial months",
+        Metric(
+            name="gross_profit",
+            label_en="Gross profit",
+            label_zh="毛利",
+            kind="derived",
+            expression="net_sales - cogs",
+            unit="money",
+            direction="higher",
+            description="net sales less COGS",
         ),
-        _derived(
-            "net_profit", "Net profit", "净利润", "money", "higher", "contribution - operating_expenses",
-            "contribution less operating expenses",
+        Metric(
+            name="gross_margin",
+            label_en="Gross margin",
+            label_zh="毛利率",
+            kind="ratio",
+            numerator="gross_profit",
+            denominator="net_sales",
+            unit="margin",
+            direction="higher",
+            description="gross profit per unit of net sales",
         ),
-        _ratio(
-            "net_margin", "Net margin", "净利率", "margin", "higher", "net_profit", "total_revenue",
-            "net profit per unit of total revenue",
+        Metric(
+            name="fulfilment_cost",
+            label_en="Fulfilment cost",
+            label_zh="履约成本",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ shipping_cost + Σ payment_fee over those orders",
+        ),
+        Metric(
+            name="ad_spend",
+            label_en="Ad spend",
+            label_zh="广告花费",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ ad_spend.cost with date in the period",
+        ),
+        Metric(
+            name="roas",
+            label_en="ROAS",
+            label_zh="广告投入产出比",
+            kind="ratio",
+            numerator="gross_sales - discounts",
+            denominator="ad_spend",
+            unit="ratio",
+            direction="higher",
+            description="sales after discounts per unit of ad spend (by source: orders whose session has that source)",
+        ),
+        Metric(
+            name="cost_per_order",
+            label_en="Ad cost per order",
+            label_zh="单均广告成本",
+            kind="ratio",
+            numerator="ad_spend",
+            denominator="orders",
+            unit="money",
+            direction="lower",
+            description="ad spend per order (by source: orders whose session has that source)",
+        ),
+        Metric(
+            name="contribution",
+            label_en="Contribution",
+            label_zh="贡献利润",
+            kind="derived",
+            expression="total_revenue - cogs - fulfilment_cost - ad_spend",
+            unit="money",
+            direction="higher",
+            description="revenue less COGS, fulfilment and marketing",
+        ),
+        Metric(
+            name="operating_expenses",
+            label_en="Operating expenses",
+            label_zh="运营费用",
+            kind="base",
+            unit="money",
+            direction="lower",
+            description="Σ expenses.amount of the months in the period, pro rata by days for partial months",
+        ),
+        Metric(
+            name="net_profit",
+            label_en="Net profit",
+            label_zh="净利润",
+            kind="derived",
+            expression="contribution - operating_expenses",
+            unit="money",
+            direction="higher",
+            description="contribution less operating expenses",
+        ),
+        Metric(
+            name="net_margin",
+            label_en="Net margin",
+            label_zh="净利率",
+            kind="ratio",
+            numerator="net_profit",
+            denominator="total_revenue",
+            unit="margin",
+            direction="higher",
+            description="net profit per unit of total revenue",
         ),
     )
 }
@@ -400,6 +644,10 @@ def definitions_markdown() -> str:
         direction = "higher" if m.direction == "higher" else "lower"
         definition = definition.replace("|", "\\|")
         lines.append(f"| `{m.name}` | {m.label_en} | {m.label_zh} | {definition} | {m.unit} | {direction} | {dims} |")
+    lines += ["", "Building blocks of the ratios above:", "", "| measure | definition |", "|---|---|"]
+    for measure in MEASURES.values():
+        if measure.name not in METRICS:
+            lines.append(f"| `{measure.name}` | {measure.description} |")
     return "\n".join(lines) + "\n"
 
 
