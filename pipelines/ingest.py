@@ -155,7 +155,9 @@ class _Source:
     kind: str  # 'csv', 'json' or 'parquet'
 
 
-def _open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None) -> _Source:
+def _open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None
+) -> _Source:
     literal = _sql_string(str(read_path))
     if fmt == "csv":
         options = "all_varchar = true, header = true, store_rejects = true"
@@ -192,7 +194,7 @@ def _structural_rejects(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, 
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, kind: str, bad_lines: list[int]) -> None:
-    """Creates the view _lined: _checked with _line, the file line (CSV, header = line 1), JSON line or Parquet row of each row read.
+    """Creates the view _lined: _checked plus _line, the CSV line (header = 1), JSON line or Parquet row of each row.
 
     Rows keep file order in _checked (DuckDB preserves insertion order), so rowid is the row's position among the
     rows the reader returned; the CSV reader skips records it cannot split, so positions after them are shifted.
@@ -273,7 +275,8 @@ def _typed(col: Column, raw: str) -> str:
         return f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
     if col.type in ("INTEGER", "BIGINT"):
         whole = f"try_cast({raw} as double)"
-        return f"coalesce(try_cast({raw} as {col.type}), case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end)"
+        integral = f"case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end"
+        return f"coalesce(try_cast({raw} as {col.type}), {integral})"
     return f"try_cast({raw} as {col.type})"
 
 
@@ -298,7 +301,10 @@ def _checks(col: Column, raw: str, typed: str) -> list[tuple[str, str]]:
     if col.enum:
         allowed = ", ".join(_sql_string(v) for v in col.enum)
         checks.append(
-            (f"{typed} is not null and {typed} not in ({allowed})", f"'''' || {raw} || ''' is not one of {', '.join(col.enum)}'")
+            (
+                f"{typed} is not null and {typed} not in ({allowed})",
+                f"'''' || {raw} || ''' is not one of {', '.join(col.enum)}'",
+            )
         )
     if col.rule == "nonneg":
         checks.append((f"{typed} < 0", "'must be ≥ 0, got ' || " + raw))
@@ -331,7 +337,7 @@ def _row_hash(table: Table, alias: str = "") -> str:
 
 
 def _validate_sql(table: Table, source: _Source, mapping: dict[str, str]) -> str:
-    """One row per row read, in file order: its first error (null if valid), the typed canonical columns, raw text if bad."""
+    """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
     cleaned, typed, checks = [], [], []
     for col in table.columns:
         if col.name in mapping:
@@ -351,7 +357,7 @@ def _validate_sql(table: Table, source: _Source, mapping: dict[str, str]) -> str
     sql = f"""
     with source as (select * from {source.reader_sql}),
     cleaned as (
-        select *, {', '.join(cleaned)}
+        select *, {", ".join(cleaned)}
         from source
     ),
     checked as (
@@ -398,7 +404,9 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     key is what the table keeps.
     """
     columns = ", ".join(c.name for c in table.columns)
-    rows, keys = con.sql(f"select count(*), count(distinct {_row_key(table)}) from _checked where _error is null").fetchall()[0]
+    rows, keys = con.sql(
+        f"select count(*), count(distinct {_row_key(table)}) from _checked where _error is null"
+    ).fetchall()[0]
     stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
     if rows == keys and stored_rows == 0:
         # The common first load: every row is new, so skip the comparisons.
@@ -417,9 +425,9 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
         f"""
         create or replace temp table _ranked as
         with stored as (
-            select {_row_key(table, 't')} as _key, {_row_hash(table, 't')} as _hash
+            select {_row_key(table, "t")} as _key, {_row_hash(table, "t")} as _hash
             from {table.name} t
-            where {_row_key(table, 't')} in (select _key from _valid)
+            where {_row_key(table, "t")} in (select _key from _valid)
         ),
         sequenced as (
             select v.*,
@@ -506,7 +514,9 @@ def ingest_file(
             chosen = (encoding or detect_encoding(path, compressed)).lower()
             if chosen not in ("utf-8", "utf8", "utf-8-sig"):
                 report(f"converting from {chosen}", 0.15)
-                read_path = _transcode_to_utf8(path, compressed, "gb18030" if chosen in ("gbk", "gb2312") else chosen, Path(workdir))
+                read_path = _transcode_to_utf8(
+                    path, compressed, "gb18030" if chosen in ("gbk", "gb2312") else chosen, Path(workdir)
+                )
         try:
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
                 if _already_loaded(con, digest, table):
@@ -527,20 +537,40 @@ def ingest_file(
                 rejected += len(structural)
                 if strict and rejected:
                     first = _first_reject(con, structural)
-                    raise IngestError(f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})")
+                    raise IngestError(
+                        f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})"
+                    )
                 report("loading", 0.65)
                 inserted, updated, duplicates = _classify_and_write(con, spec)
                 load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
                 _record_rejects(con, load_id, path, spec, structural)
                 result = FileResult(
-                    path, table, "loaded", inserted + updated + duplicates + rejected, inserted, updated, duplicates,
-                    rejected, ignored, chosen,
+                    path,
+                    table,
+                    "loaded",
+                    inserted + updated + duplicates + rejected,
+                    inserted,
+                    updated,
+                    duplicates,
+                    rejected,
+                    ignored,
+                    chosen,
                 )
                 con.execute(
                     "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        load_id, str(path.resolve()), digest, table, started_at, datetime.now(), result.rows_read,
-                        inserted, updated, duplicates, rejected, ", ".join(ignored) or None,
+                        load_id,
+                        str(path.resolve()),
+                        digest,
+                        table,
+                        started_at,
+                        datetime.now(),
+                        result.rows_read,
+                        inserted,
+                        updated,
+                        duplicates,
+                        rejected,
+                        ", ".join(ignored) or None,
                     ],
                 )
                 report("committing", 0.9)
@@ -557,7 +587,9 @@ def ingest_file(
 
 
 def _first_reject(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, str, str]]) -> str:
-    rows = con.sql("select _line, _error.col, _error.reason from _lined where _error is not null order by _line limit 1").fetchall()
+    rows = con.sql(
+        "select _line, _error.col, _error.reason from _lined where _error is not null order by _line limit 1"
+    ).fetchall()
     candidates = [(line, None, reason) for line, reason, _ in structural[:1]] + rows
     line, column, reason = min(candidates, key=lambda item: item[0])
     return f"line {line}" + (f", column {column}" if column else "") + f": {reason}"
@@ -566,4 +598,3 @@ def _first_reject(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, st
 def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) -> list[FileResult]:
     """Loads each file in turn, each in its own transaction; stops at the first file-level error."""
     return [ingest_file(db_path, table, Path(path), **options) for path in paths]
-

@@ -50,8 +50,12 @@ class DelayedProgress:
     def __call__(self, stage: str, fraction: float) -> None:
         if self.bar is None and time.perf_counter() - self.started > self.delay and err.is_terminal:
             self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                console=err, transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=1.0)
@@ -105,8 +109,15 @@ def ingest(
     settings = load_settings(db)
     try:
         run_ingest(
-            settings.db_path, table.lower(), files, strict=strict, encoding=encoding, delimiter=delimiter,
-            column_map=_parse_map(map_ or []), store_timezone=settings.timezone, currency=settings.currency,
+            settings.db_path,
+            table.lower(),
+            files,
+            strict=strict,
+            encoding=encoding,
+            delimiter=delimiter,
+            column_map=_parse_map(map_ or []),
+            store_timezone=settings.timezone,
+            currency=settings.currency,
         )
     except IngestError as exc:
         raise fail(str(exc)) from None
@@ -128,12 +139,20 @@ def demo(
     out_dir = settings.db_path.parent / "demo"
     shutil.rmtree(out_dir, ignore_errors=True)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=err,
-        transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("generating", total=1.0)
         files = write_demo_files(
-            out_dir, seed=seed, days=days, end=date.today() - timedelta(days=1),
+            out_dir,
+            seed=seed,
+            days=days,
+            end=date.today() - timedelta(days=1),
             progress=lambda stage, done: bar.update(task, completed=0.5 * done, description=f"generating {stage}"),
         )
         generated = time.perf_counter() - started

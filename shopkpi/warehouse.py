@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -266,7 +266,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection, store_timezone: str, currency
     con.execute(LEDGER_DDL)
     for table in TABLES.values():
         con.execute(table_ddl(table))
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     meta = {"schema_version": str(SCHEMA_VERSION), "timezone": store_timezone, "currency": currency, "created_at": now}
     con.executemany("insert or ignore into shopkpi_meta values (?, ?)", list(meta.items()))
 

@@ -1,0 +1,320 @@
+"""Each ingestion rule of SPEC §2, on small hand-written files, through the same code path as `shopkpi ingest`."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest import IngestError, ingest_file
+from shopkpi.warehouse import writing
+
+ORDERS_HEADER = "order_id,ordered_at,status,customer_id,discount\n"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(sql, params=params or []).fetchall()
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def test_bad_type_is_rejected_with_line_and_reason_and_the_rest_loads(db, tmp_path):
+    csv = write(
+        tmp_path / "orders.csv",
+        ORDERS_HEADER
+        + "o1,2024-06-18 10:00:00,paid,c1,5\n"
+        + "o2,yesterday,paid,c2,0\n"
+        + "o3,2024-06-18,paid,c3,abc\n",
+    )
+    result = ingest_file(db, "orders", csv)
+    # 3 rows read: o1 loads; o2 (line 3) has no valid timestamp; o3 (line 4) has a discount that is no number.
+    assert (result.rows_read, result.inserted, result.rejected) == (3, 1, 2)
+    assert query(db, "select order_id from orders") == [("o1",)]
+    rejects = query(db, "select line, table_name, column_name, reason, raw_row from rejects order by line")
+    assert [(r[0], r[1], r[2]) for r in rejects] == [(3, "orders", "ordered_at"), (4, "orders", "discount")]
+    assert "yesterday" in rejects[0][3] and "abc" in rejects[1][3]
+    assert json.loads(rejects[0][4])["order_id"] == "o2"
+
+
+def test_bad_enum_is_rejected_and_synonyms_are_mapped(db, tmp_path):
+    csv = write(tmp_path / "orders.csv", ORDERS_HEADER + "o1,2024-06-18,Canceled,,0\n" + "o2,2024-06-18,lost,,0\n")
+    result = ingest_file(db, "orders", csv)
+    assert (result.inserted, result.rejected) == (1, 1)
+    assert query(db, "select status from orders") == [("cancelled",)]
+    [(column, reason)] = query(db, "select column_name, reason from rejects")
+    assert column == "status" and "'lost' is not one of" in reason
+
+
+def test_negative_and_zero_quantity_are_rejected(db, tmp_path):
+    csv = write(
+        tmp_path / "items.csv",
+        "order_id,line_no,sku,quantity,unit_price\no1,1,A,2,10\no1,2,B,-1,10\no1,3,C,0,10\no1,4,D,1,-5\n",
+    )
+    result = ingest_file(db, "order_items", csv)
+    assert (result.rows_read, result.inserted, result.rejected) == (4, 1, 3)
+    assert query(db, "select line, column_name from rejects order by line") == [
+        (3, "quantity"),
+        (4, "quantity"),
+        (5, "unit_price"),
+    ]
+
+
+def test_missing_required_column_fails_the_file_and_loads_nothing(db, tmp_path):
+    ingest_file(db, "orders", write(tmp_path / "good.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
+    before = file_digest(db)
+    bad = write(tmp_path / "bad.csv", "order_id,ordered_at,customer_id\no2,2024-06-18,c2\n")
+    with pytest.raises(IngestError) as error:
+        ingest_file(db, "orders", bad)
+    message = str(error.value)
+    assert "bad.csv" in message and "status" in message and "--map status=" in message and "\n" not in message
+    assert file_digest(db) == before
+
+
+def test_missing_required_column_exits_1_with_one_line(db, tmp_path):
+    bad = write(tmp_path / "bad.csv", "order_id,ordered_at\no2,2024-06-18\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "shopkpi", "ingest", "orders", str(bad), "--db", str(db)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1 and "status" in run.stderr
+    assert not db.exists()
+
+
+def test_unknown_extra_columns_are_ignored_and_reported(db, tmp_path):
+    csv = write(tmp_path / "orders.csv", "ORDER_ID,Ordered_At,Status,note,tracking\no1,2024-06-18,paid,hi,X1\n")
+    result = ingest_file(db, "orders", csv)
+    assert result.ignored_columns == ["note", "tracking"]
+    assert "ignored columns: note, tracking" in result.summary()
+    assert query(db, "select ignored_columns from ingest_log") == [("note, tracking",)]
+    assert "note" not in [
+        name for (name,) in query(db, "select column_name from duckdb_columns() where table_name = 'orders'")
+    ]
+
+
+def test_same_file_twice_is_a_no_op(db, tmp_path):
+    csv = write(tmp_path / "orders.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\no2,2024-06-18,bogus,c1,0\n")
+    ingest_file(db, "orders", csv)
+    before = file_digest(db)
+    again = ingest_file(db, "orders", csv)
+    assert again.status == "already loaded" and "already loaded" in again.summary()
+    assert file_digest(db) == before
+    assert query(db, "select count(*) from ingest_log") == [(1,)]
+    assert query(db, "select count(*) from rejects") == [(1,)]
+
+
+def test_key_update_later_export_wins_and_identical_rows_are_duplicates(db, tmp_path):
+    first = write(tmp_path / "day1.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\no2,2024-06-18,paid,c2,0\n")
+    ingest_file(db, "orders", first)
+    second = write(
+        tmp_path / "day2.csv",
+        ORDERS_HEADER + "o1,2024-06-18,delivered,c1,0\no2,2024-06-18,paid,c2,0\no3,2024-06-19,paid,c3,0\n",
+    )
+    result = ingest_file(db, "orders", second)
+    # o1 changed status (updated), o2 is the same row again (duplicate), o3 is new (inserted).
+    assert (result.rows_read, result.inserted, result.updated, result.duplicates) == (3, 1, 1, 1)
+    third = write(tmp_path / "day3.csv", ORDERS_HEADER + "o1,2024-06-18,returned,c1,0\n")
+    ingest_file(db, "orders", third)
+    assert query(db, "select order_id, status from orders order by order_id") == [
+        ("o1", "returned"),
+        ("o2", "paid"),
+        ("o3", "paid"),
+    ]
+
+
+def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
+    csv = write(
+        tmp_path / "orders.csv",
+        ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\no1,2024-06-18,paid,c1,0\no1,2024-06-18,shipped,c1,0\n",
+    )
+    result = ingest_file(db, "orders", csv)
+    # Row by row: new (inserted), same as the previous (duplicate), changed (updated).
+    assert (result.inserted, result.duplicates, result.updated) == (1, 1, 1)
+    assert query(db, "select status from orders") == [("shipped",)]
+
+
+def test_gbk_file_with_chinese_text_is_detected_and_loaded(db, tmp_path):
+    csv = write(
+        tmp_path / "products.csv",
+        "sku,name,category,supplier\nA1,真丝睡衣,服饰,杭州丝绸有限公司\nA2,茶具套装,家居,景德镇陶瓷\n",
+        encoding="gbk",
+    )
+    with pytest.raises(UnicodeDecodeError):
+        csv.read_bytes().decode("utf-8")
+    result = ingest_file(db, "products", csv)
+    assert result.encoding == "gb18030" and result.inserted == 2
+    assert query(db, "select name, category from products order by sku") == [("真丝睡衣", "服饰"), ("茶具套装", "家居")]
+
+
+def test_structurally_bad_csv_lines_are_rejected_with_their_own_line_numbers(db, tmp_path):
+    # Every 997th record gets an extra field; the reader skips those, and the lines of all other rows must still
+    # be right, which we check through rows rejected later for a bad status that carry their own line number.
+    lines = ["event_id,session_id,occurred_at,event_type,page"]
+    expected_structural, expected_status = [], []
+    for i in range(20_000):
+        line_no = i + 2
+        event_type = "page_view"
+        extra = ""
+        if i % 997 == 5:
+            extra = ",surplus"
+            expected_structural.append(line_no)
+        elif i % 1009 == 7:
+            event_type = f"bogus{line_no}"
+            expected_status.append(line_no)
+        lines.append(f"e{i},s{i // 4},2024-06-18 10:00:00,{event_type},/p{extra}")
+    csv = write(tmp_path / "events.csv", "\n".join(lines) + "\n")
+    result = ingest_file(db, "events", csv)
+    assert result.rejected == len(expected_structural) + len(expected_status)
+    assert result.inserted == 20_000 - result.rejected
+    structural = query(db, "select line from rejects where column_name is null order by line")
+    assert [line for (line,) in structural] == expected_structural
+    by_status = query(db, "select line, raw_row from rejects where column_name = 'event_type' order by line")
+    assert [line for line, _ in by_status] == expected_status
+    assert all(json.loads(raw)["event_type"] == f"bogus{line}" for line, raw in by_status)
+
+
+def test_parquet_jsonl_and_gzip_load_the_same_rows(db, tmp_path):
+    rows = [
+        {"session_id": "s1", "visitor_id": "v1", "started_at": "2024-06-18 10:00:00", "source": "Organic_Search"},
+        {
+            "session_id": "s2",
+            "visitor_id": "v1",
+            "started_at": "2024-06-18 11:00:00",
+            "source": "email",
+            "device": "PC",
+        },
+    ]
+    jsonl = tmp_path / "sessions.jsonl"
+    jsonl.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from read_json('{jsonl}')) to '{tmp_path / 'sessions.parquet'}'")
+    gz = tmp_path / "sessions.csv.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write("session_id,visitor_id,started_at,source\ns1,v1,2024-06-18 10:00:00,organic_search\n")
+    assert ingest_file(db, "sessions", jsonl).inserted == 2
+    parquet = ingest_file(db, "sessions", tmp_path / "sessions.parquet")
+    assert (parquet.rows_read, parquet.duplicates) == (2, 2)
+    assert ingest_file(db, "sessions", gz).duplicates == 1
+    # Free-text source is lower-cased; a missing device is 'unknown'; 'PC' is a desktop.
+    assert query(db, "select session_id, source, device from sessions order by 1") == [
+        ("s1", "organic_search", "unknown"),
+        ("s2", "email", "desktop"),
+    ]
+
+
+def test_timestamps_with_offset_are_converted_to_store_time(db, tmp_path):
+    csv = write(
+        tmp_path / "orders.csv",
+        "order_id,ordered_at,status\no1,2024-06-18T02:00:00Z,paid\no2,2024-06-18 10:00:00,paid\n"
+        "o3,2024-06-18T10:00:00+08:00,paid\n",
+    )
+    ingest_file(db, "orders", csv, store_timezone="Asia/Shanghai")
+    # 02:00 UTC is 10:00 in Shanghai; a naive time is already local; +08:00 is local too.
+    assert {str(ts) for (ts,) in query(db, "select ordered_at from orders")} == {"2024-06-18 10:00:00"}
+
+
+def test_strict_refuses_a_file_with_any_rejected_row(db, tmp_path):
+    csv = write(tmp_path / "orders.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\no2,2024-06-18,lost,c1,0\n")
+    with pytest.raises(IngestError, match="line 3, column status"):
+        ingest_file(db, "orders", csv, strict=True)
+    assert not db.exists()
+
+
+def test_events_without_id_are_keyed_by_their_values(db, tmp_path):
+    csv = write(
+        tmp_path / "events.csv",
+        "session_id,occurred_at,event_type\ns1,2024-06-18 10:00:00,page_view\ns1,2024-06-18 10:00:00,page_view\n"
+        "s1,2024-06-18 10:01:00,click\n",
+    )
+    result = ingest_file(db, "events", csv)
+    assert (result.inserted, result.duplicates) == (2, 1)
+    assert query(db, "select count(distinct event_id), count(*) from events") == [(2, 2)]
+
+
+def test_order_items_without_line_numbers_are_keyed_by_sku(db, tmp_path):
+    first = write(tmp_path / "a.csv", "order_id,sku,quantity,unit_price\no1,A,1,10\no1,B,2,5\n")
+    second = write(tmp_path / "b.csv", "order_id,sku,quantity,unit_price\no1,A,3,10\n")
+    ingest_file(db, "order_items", first)
+    assert ingest_file(db, "order_items", second).updated == 1
+    assert query(db, "select sku, quantity from order_items order by sku") == [("A", 3), ("B", 2)]
+
+
+def test_file_level_errors_name_the_file(db, tmp_path):
+    with pytest.raises(IngestError, match="unknown file type"):
+        ingest_file(db, "orders", write(tmp_path / "orders.xlsx", "x"))
+    with pytest.raises(IngestError, match="empty"):
+        ingest_file(db, "orders", write(tmp_path / "empty.csv", ""))
+    with pytest.raises(IngestError, match="no such file"):
+        ingest_file(db, "orders", tmp_path / "missing.csv")
+    assert not db.exists()
+
+
+def test_newer_warehouse_schema_is_refused(db, tmp_path):
+    with writing(db) as con:
+        con.execute("update shopkpi_meta set value = '99' where key = 'schema_version'")
+    with pytest.raises(IngestError, match="newer shopkpi"):
+        ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
+
+
+def _big_events_file(path: Path, rows: int) -> Path:
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select 'e' || i as event_id, 's' || (i // 5) as session_id,
+                       timestamp '2024-01-01' + to_seconds(i) as occurred_at, 'page_view' as event_type
+                from range({rows}) t(i)
+            ) to '{path}' (header)
+            """
+        )
+    return path
+
+
+def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(db, tmp_path):
+    ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
+    before = file_digest(db)
+    big = _big_events_file(tmp_path / "events.csv", 2_000_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until the writer is working on its private copy of the warehouse, then kill it without warning.
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".warehouse.duckdb.*.tmp")):
+        assert process.poll() is None, "ingest finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.5)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert file_digest(db) == before
+    assert query(db, "select count(*) from events") == [(0,)]
+    result = ingest_file(db, "events", big)
+    assert (result.inserted, result.status) == (2_000_000, "loaded")
+    assert ingest_file(db, "events", big).status == "already loaded"
+    assert query(db, "select count(*), count(distinct event_id) from events") == [(2_000_000, 2_000_000)]
+    assert not list(tmp_path.glob(".warehouse.duckdb.*.tmp")), "the stale copy of the killed writer was not removed"
