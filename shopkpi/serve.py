@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from shopkpi.settings import REPO_ROOT
@@ -34,6 +36,9 @@ def serve(db_path: Path, port: int = 8501, headless: bool = True) -> int:
     """Serve the dashboard on `db_path` until it is stopped; returns Streamlit's exit code."""
     env = {**os.environ, "SHOPKPI_DB": str(Path(db_path).expanduser().resolve())}
     process = subprocess.Popen(streamlit_command(port, headless), env=env)
+    # `kill <pid of shopkpi serve>` must not leave an orphaned server holding the port: pass SIGTERM on.
+    forwarding = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: process.send_signal(signum)) if forwarding else None
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -43,3 +48,6 @@ def serve(db_path: Path, port: int = 8501, headless: bool = True) -> int:
         except subprocess.TimeoutExpired:
             process.kill()
             return process.wait()
+    finally:
+        if forwarding:
+            signal.signal(signal.SIGTERM, previous)
