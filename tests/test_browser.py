@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from shopkpi.settings import REPO_ROOT
 from tests.test_data_page import build_small_warehouse
@@ -104,8 +105,6 @@ def app_url(warehouse_path: Path, tmp_path: Path) -> Iterator[str]:
 def page():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (never `playwright install`)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -115,33 +114,35 @@ def page():
             browser.close()
 
 
-def orders_card_value(page) -> str:
-    """The value on the Data page's `orders` row-count card, once the script run has finished."""
+def wait_for_data_page(page, orders: str) -> None:
+    """Wait until the script run has finished and the `orders` row-count card and all four tables are drawn."""
     page.wait_for_selector(SCRIPT_DONE, timeout=30_000)
     card = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("orders"))
-    card.wait_for(timeout=30_000)
-    return card.get_by_test_id("stMetricValue").inner_text().strip()
+    expect(card.get_by_test_id("stMetricValue")).to_have_text(orders, timeout=30_000)
+    # The grid component loads lazily, after the metric cards: tables, loads, reject summary, rejected rows.
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(4, timeout=30_000)
+    expect(page.get_by_test_id("stDataFrame").locator("canvas").first).to_be_visible(timeout=30_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1)
 
 
 def test_data_page_shows_rows_and_then_an_ingest_from_another_process(page, app_url: str, warehouse_path: Path) -> None:
     page.goto(app_url)
 
-    assert orders_card_value(page) == "3"
-    assert page.get_by_test_id("stDataFrame").count() == 4, "tables, loads, reject summary, rejected rows"
-    assert page.get_by_text("rejected row, by reason").is_visible()
+    wait_for_data_page(page, orders="3")
+    expect(page.get_by_text("1 rejected row, by reason")).to_be_visible()
+    assert page.locator("[data-testid='stException']").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download all rejected rows (CSV)").click()
     csv = Path(download.value.path()).read_text()
     assert "status 'lost' is not one of" in csv and "A4,2024-01-07,lost" in csv
-    assert page.locator("[data-testid='stException']").count() == 0
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
 
     # The page (and its server-side reader) stays open while another process writes: the write must succeed.
     written = write_orders_in_another_process(warehouse_path, 3, 1200)
     assert written.returncode == 0, written.stderr
     page.reload()
 
-    assert orders_card_value(page) == "1,203"
+    wait_for_data_page(page, orders="1,203")
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "data-page-after-ingest.png"), full_page=True)
