@@ -454,7 +454,7 @@ def kpi_sql(plan: Plan) -> str:
         previous = f"metrics_{index}"
 
     def output(name: str) -> str:
-        sql_type = "bigint" if METRICS[name].unit == "count" else "double"
+        sql_type = "bigint" if name in METRICS and METRICS[name].unit == "count" else "double"
         value = name if plan.computable(name) else "null"
         return f"cast({value} as {sql_type}) as {name}"
 
@@ -478,9 +478,10 @@ def kpi_sql(plan: Plan) -> str:
 
 
 def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
+    """The names asked for: metrics of the registry, or measures (building blocks, e.g. for checking sums)."""
     if metrics is None:
         return tuple(METRICS)
-    unknown = [m for m in metrics if m not in METRICS]
+    unknown = [m for m in metrics if m not in METRICS and m not in MEASURES]
     if unknown:
         raise ValueError(f"unknown metric(s): {', '.join(unknown)}; known: {', '.join(METRICS)}")
     return tuple(metrics)

@@ -1,0 +1,135 @@
+"""KPI targets: the packaged defaults of SPEC §4 (metrics/targets.toml), overridden by the user's own file.
+
+A target is a range or a bound with a direction; a value's status is "on", "near" (within 10% of the bound it
+misses) or "off" target.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from metrics.registry import METRICS
+
+DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent / "targets.toml"
+NEAR = 0.10  # "near" target: within 10% of the bound
+DIRECTIONS = ("higher", "lower", "within")
+STATUSES = ("on", "near", "off")
+
+
+class TargetsError(ValueError):
+    """A targets file that cannot be used, explained in one line (which file, which metric, what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target of one metric: a range [min, max] or one bound, and which way is better."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    direction: str = "within"
+    note: str = ""
+
+    @property
+    def floor(self) -> float | None:
+        """The bound a value must not fall below (None where falling low is fine)."""
+        if self.min is None or (self.max is not None and self.direction == "lower"):
+            return None
+        return self.min
+
+    @property
+    def ceiling(self) -> float | None:
+        """The bound a value must not rise above (None where rising high is fine)."""
+        if self.max is None or (self.min is not None and self.direction == "higher"):
+            return None
+        return self.max
+
+    def status(self, value: float | None) -> str | None:
+        """'on', 'near' or 'off' target; None for an undefined value."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        for bound, missed in ((self.floor, lambda b: value < b), (self.ceiling, lambda b: value > b)):
+            if bound is not None and missed(bound):
+                return "near" if abs(value - bound) <= NEAR * abs(bound) else "off"
+        return "on"
+
+    def describe(self) -> str:
+        """The target as a card shows it, e.g. '30.0%–50.0%' or '≥ 100.00' (in the metric's format)."""
+        spec = METRICS[self.metric].format if self.metric in METRICS else "g"
+        if self.min is not None and self.max is not None:
+            return f"{format(self.min, spec)}–{format(self.max, spec)}"
+        if self.min is not None:
+            return f"≥ {format(self.min, spec)}"
+        return f"≤ {format(self.max, spec)}"
+
+
+def _number(raw: dict, key: str, where: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TargetsError(f"{where}: {key} must be a number, not {value!r}")
+    return float(value)
+
+
+def _target(metric: str, raw: dict, where: str) -> Target | None:
+    if not isinstance(raw, dict):
+        raise TargetsError(f"{where}: expected a table [{metric}] with min and/or max")
+    unknown = set(raw) - {"min", "max", "bound", "direction", "note", "enabled"}
+    if unknown:
+        raise TargetsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use min, max, direction, note")
+    if raw.get("enabled", True) is False:
+        return None
+    default_direction = METRICS[metric].direction if metric in METRICS else "within"
+    direction = raw.get("direction", default_direction)
+    if direction not in DIRECTIONS:
+        raise TargetsError(f"{where}: direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    low, high = _number(raw, "min", where), _number(raw, "max", where)
+    bound = _number(raw, "bound", where)
+    if bound is not None:
+        # "a bound with a direction": higher is better makes it a floor, lower is better a ceiling.
+        if low is not None or high is not None or direction == "within":
+            raise TargetsError(f"{where}: give either bound with direction higher/lower, or min and/or max")
+        low, high = (bound, None) if direction == "higher" else (None, bound)
+    if low is None and high is None:
+        raise TargetsError(f"{where}: give min, max or both")
+    if low is not None and high is not None and low > high:
+        raise TargetsError(f"{where}: min {low:g} is above max {high:g}")
+    return Target(metric, low, high, direction, str(raw.get("note", "")).strip())
+
+
+def read_targets(path: Path) -> dict[str, Target | None]:
+    """The targets of one file, by metric (None for a target switched off with `enabled = false`)."""
+    try:
+        with Path(path).open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise TargetsError(f"targets file {path} does not exist: fix targets_path or SHOPKPI_TARGETS") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetsError(f"targets file {path} is not valid TOML: {exc}") from None
+    return {metric: _target(metric, entry, f"{path} [{metric}]") for metric, entry in raw.items()}
+
+
+def load_targets(path: str | Path | None = None) -> dict[str, Target]:
+    """The targets in force, by metric: the packaged defaults, replaced metric by metric by the user's file.
+
+    The user's file is `path` if given, else settings `targets_path` (shopkpi.toml or env SHOPKPI_TARGETS).
+    """
+    targets: dict[str, Target | None] = dict(read_targets(DEFAULT_TARGETS_PATH))
+    if path is None:
+        from shopkpi.settings import load_settings
+
+        path = load_settings().targets_path
+    if path is not None:
+        targets.update(read_targets(Path(path)))
+    return {metric: target for metric, target in targets.items() if target is not None}
+
+
+def target_status(metric: str, value: float | None, targets: dict[str, Target] | None = None) -> str | None:
+    """'on', 'near' or 'off' target for a metric's value; None where the metric has no target or no value."""
+    targets = load_targets() if targets is None else targets
+    target = targets.get(metric)
+    return None if target is None else target.status(value)

@@ -1,0 +1,252 @@
+"""The `shopkpi kpis`, `pnl` and `cohorts` commands (SPEC §5): thin wrappers that ask metrics/ and render.
+
+Registered in shopkpi/cli.py with `app.command("kpis")(kpis)` etc. Exit 0 on success, 1 on a data or file error
+(one line on stderr), 2 on wrong usage (typer's usage errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from metrics.cohorts import cohort_retention
+from metrics.compute import compute_kpis
+from metrics.periods import Period, add_months, latest_date, parse_date, parse_month
+from metrics.pnl import pnl_statement
+from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
+from metrics.targets import TargetsError, load_targets
+from shopkpi.settings import load_settings
+from shopkpi.warehouse import WarehouseError, open_read_only
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DEFAULT_DAYS = 30
+DEFAULT_PNL_MONTHS = 12
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+Dimension = Enum("Dimension", {name: name for name in DIMENSIONS}, type=str)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+
+
+class DataError(Exception):
+    """A data or file problem, told to the user in one line (exit 1)."""
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _warehouse(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse; any data or file error ends the command with exit 1."""
+    try:
+        con = open_read_only(load_settings(db).db_path)
+    except (WarehouseError, duckdb.Error, OSError) as exc:
+        raise _fail(str(exc).splitlines()[0]) from None
+    try:
+        yield con
+    except (DataError, WarehouseError, TargetsError, ValueError, duckdb.Error) as exc:
+        raise _fail(str(exc).splitlines()[0]) from None
+    finally:
+        con.close()
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _json_rows(frame: pl.DataFrame) -> list[dict]:
+    return [{key: _json_value(value) for key, value in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def _print_json(document: dict) -> None:
+    print(json.dumps(document, ensure_ascii=False, allow_nan=False))
+
+
+def _print_csv(frame: pl.DataFrame) -> None:
+    buffer = io.StringIO()
+    frame.write_csv(buffer)
+    print(buffer.getvalue(), end="")
+
+
+def _value(text: str | Enum | None) -> str | None:
+    return text.value if isinstance(text, Enum) else text
+
+
+def _kpi_period(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> Period:
+    """The period asked for; the 30 days ending on the latest date in the warehouse by default (SPEC §5)."""
+    start = parse_date(first) if first else None
+    end = parse_date(last) if last else None
+    if end is None:
+        end = latest_date(con)
+        if end is None:
+            if start is None:
+                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+            end = start + timedelta(days=DEFAULT_DAYS - 1)
+        end = max(end, start) if start else end
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if end < start:
+        raise DataError(f"--to {end} is before --from {start}")
+    return Period(start, end)
+
+
+def kpis(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First date YYYY-MM-DD (default: 30 days to --to).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last date YYYY-MM-DD (default: latest date in the data).")
+    ] = None,
+    by: Annotated[Dimension | None, typer.Option("--by", help="Split by a dimension.", show_choices=True)] = None,
+    format: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """The KPIs of SPEC §4 for a period, optionally split by a dimension."""
+    by_name = _value(by)
+    if by_name is not None and by_name not in DIMENSIONS:
+        raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
+    with _warehouse(db) as con:
+        period = _kpi_period(con, from_, to)
+        frame = compute_kpis(con, period, by=by_name)
+        targets = load_targets() if _value(format) == "table" else {}
+    kind = _value(format)
+    if kind == "json":
+        _print_json(
+            {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": by_name, "rows": _json_rows(frame)}
+        )
+    elif kind == "csv":
+        _print_csv(frame)
+    else:
+        out.print(_kpi_table(frame, period, by_name, targets))
+
+
+def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dict) -> Table:
+    """Metrics down, groups across (one value column without --by, with target and status)."""
+    currency = None
+    title = f"KPIs {period.start} – {period.end}" + (f" by {by}" if by else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    groups = frame.get_column("group").to_list()
+    for group in groups:
+        table.add_column("value" if by is None else ("—" if group is None else str(group)), justify="right")
+    if by is None:
+        table.add_column("target", justify="right")
+        table.add_column("status")
+    for name, entry in METRICS.items():
+        values = [format_value(name, v, currency) for v in frame.get_column(name).to_list()]
+        row = [entry.label_en, *values]
+        if by is None:
+            target = targets.get(name)
+            status = target.status(frame.get_column(name)[0]) if target and len(frame) else None
+            row += [target.describe() if target else "", status or ""]
+        table.add_row(*row)
+    return table
+
+
+def _month_range(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> tuple[date, date]:
+    end = parse_month(last) if last else None
+    if end is None:
+        latest = latest_date(con)
+        if latest is None:
+            if first is None:
+                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+            latest = parse_month(first)
+        end = latest.replace(day=1)
+    start = parse_month(first) if first else add_months(end, -(DEFAULT_PNL_MONTHS - 1))
+    if end < start:
+        raise DataError(f"--to {end:%Y-%m} is before --from {start:%Y-%m}")
+    return start, end
+
+
+def pnl(
+    from_: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM (default: 11 before --to).")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last month YYYY-MM (default: latest month in the data).")
+    ] = None,
+    format: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """The monthly P&L statement: gross sales down to net profit, with margins."""
+    with _warehouse(db) as con:
+        first, last = _month_range(con, from_, to)
+        statement = pnl_statement(con, first, last)
+    kind = _value(format)
+    if kind == "json":
+        _print_json({"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}", "rows": _json_rows(statement)})
+    elif kind == "csv":
+        _print_csv(statement)
+    else:
+        table = Table(title=f"P&L {first:%Y-%m} – {last:%Y-%m}", title_justify="left")
+        table.add_column("line")
+        months = statement.get_column("month").to_list()
+        for month in months:
+            table.add_column(month, justify="right")
+        for name, sign, subtotal in PNL_LINES:
+            label = ("− " if sign < 0 else "  ") + METRICS[name].label_en
+            values = [format_value(name, v) for v in statement.get_column(name).to_list()]
+            style = "bold" if subtotal else ("italic" if sign == 0 else None)
+            table.add_row(label, *values, style=style)
+        out.print(table)
+
+
+def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
+    """The cohort retention matrix: customers by month of first order, share ordering again k months later."""
+    with _warehouse(db) as con:
+        matrix = cohort_retention(con)
+    kind = _value(format)
+    if kind == "json":
+        _print_json({"rows": _json_rows(matrix)})
+        return
+    width = max((len(r) for r in matrix.get_column("retention").to_list()), default=0)
+    wide = matrix.select(
+        "cohort",
+        "customers",
+        *[pl.col("retention").list.get(k, null_on_oob=True).alias(f"m{k}") for k in range(width)],
+    )
+    if kind == "csv":
+        _print_csv(wide)
+        return
+    table = Table(title="Cohort retention (share of the cohort ordering in month k)", title_justify="left")
+    table.add_column("cohort")
+    table.add_column("customers", justify="right")
+    for k in range(width):
+        table.add_column(f"m{k}", justify="right")
+    for row in wide.iter_rows():
+        cells = ["" if v is None else f"{v:.0%}" for v in row[2:]]
+        table.add_row(row[0], f"{row[1]:,}", *cells)
+    out.print(table)
