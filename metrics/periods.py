@@ -88,7 +88,7 @@ def month_period(first_month: date, last_month: date) -> Period:
 
 def latest_date(con: duckdb.DuckDBPyConnection) -> date | None:
     """The latest local date with any order, session or ad spend in the warehouse, or None if there is none."""
-    row = con.sql(
+    rows = con.sql(
         """
         with latest as (
             select cast(max(ordered_at) as date) as day from orders
@@ -99,8 +99,8 @@ def latest_date(con: duckdb.DuckDBPyConnection) -> date | None:
         )
         select max(day) from latest
         """
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def default_period(con: duckdb.DuckDBPyConnection, days: int = 30) -> Period | None:

@@ -103,6 +103,12 @@ def _print_csv(frame: pl.DataFrame) -> None:
     print(buffer.getvalue(), end="")
 
 
+def _print_table(table: Table) -> None:
+    # Wide tables (many groups, months or cohorts) keep their columns whole rather than squeezed to 80 characters.
+    width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
+    Console(highlight=False, width=width).print(table)
+
+
 def _value(text: str | Enum | None) -> str | None:
     return text.value if isinstance(text, Enum) else text
 
@@ -152,7 +158,7 @@ def kpis(
     elif kind == "csv":
         _print_csv(frame)
     else:
-        out.print(_kpi_table(frame, period, by_name, targets))
+        _print_table(_kpi_table(frame, period, by_name, targets))
 
 
 def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dict) -> Table:
@@ -221,7 +227,7 @@ def pnl(
             values = [format_value(name, v) for v in statement.get_column(name).to_list()]
             style = "bold" if subtotal else ("italic" if sign == 0 else None)
             table.add_row(label, *values, style=style)
-        out.print(table)
+        _print_table(table)
 
 
 def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
@@ -249,4 +255,4 @@ def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> N
     for row in wide.iter_rows():
         cells = ["" if v is None else f"{v:.0%}" for v in row[2:]]
         table.add_row(row[0], f"{row[1]:,}", *cells)
-    out.print(table)
+    _print_table(table)
