@@ -64,7 +64,7 @@ DIMENSION_SQL: dict[str, DimensionSql] = {
     "campaign": _session_dimension("campaign", ad="a.campaign"),
     "device": _session_dimension("device"),
     "landing_page": _session_dimension("landing_page"),
-    "region": DimensionSql(session="s.region", order="coalesce(o.region, s.region)", line="f.grp"),
+    "region": DimensionSql(session="s.region", order="coalesce(nullif(o.region, ''), s.region)", line="f.grp"),
     "category": DimensionSql(line="p.category"),
     "payment_method": DimensionSql(order="o.payment_method", line="f.grp"),
     "coupon_code": DimensionSql(order="o.coupon_code", line="f.grp"),
@@ -416,7 +416,10 @@ def kpi_sql(plan: Plan) -> str:
         columns = ", ".join(m if MEASURES[m].source == source else f"null as {m}" for m in measures)
         stacked.append(f"select bucket, grp, {columns} from {source}_measures")
     if plan.by is None:
-        stacked.append("select bucket, grp, " + ", ".join(f"null as {m}" for m in measures) + " from buckets")
+        stacked.append("select bucket, grp" + "".join(f", null as {m}" for m in measures) + " from buckets")
+    if not stacked:
+        # Nothing asked for can be split by this dimension: no groups, hence no rows.
+        stacked.append("select cast(null as date) as bucket, cast(null as varchar) as grp where 1 = 0")
     union = "\n        union all\n        ".join(stacked)
     ctes.append(("stacked_measures", f"\n        -- the sources' measures, one after the other\n        {union}"))
 
