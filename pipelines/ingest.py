@@ -8,10 +8,12 @@ process killed mid-file, leaves the live warehouse as it was.
 from __future__ import annotations
 
 import codecs
+import difflib
 import gzip
 import hashlib
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,6 +73,92 @@ class FileResult:
         if self.ignored_columns:
             text += f"; ignored columns: {', '.join(self.ignored_columns)}"
         return text
+
+
+@dataclass(frozen=True)
+class ValueFormat:
+    """How an export writes its values, where it differs from SPEC §2: decimal comma, date formats, own vocabulary."""
+
+    decimal_comma: bool = False  # 1.234,56: '.' (or a space) groups thousands, ',' is the decimal mark
+    date_formats: tuple[str, ...] = ()  # strptime formats tried before ISO-8601, e.g. '%d/%m/%Y %H:%M'
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # column → {export value → canonical value}
+
+
+@dataclass
+class SavedMapping:
+    """A mapping file (`--mapping FILE.toml`) saved for one source's exports: everything `shopkpi ingest` needs."""
+
+    path: Path
+    table: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical column → the export's column
+    encoding: str | None = None
+    delimiter: str | None = None
+    value_format: ValueFormat = field(default_factory=ValueFormat)
+
+
+_MAPPING_KEYS = {"table", "columns", "encoding", "delimiter", "decimal_comma", "date_format", "values"}
+
+
+def load_mapping(path: Path) -> SavedMapping:
+    """Reads a mapping file; raises IngestError with one line naming the file and the key that is wrong.
+
+    ```toml
+    table = "orders"                 # optional: the table this mapping is for
+    encoding = "gbk"                 # optional, like --encoding
+    delimiter = ";"                  # optional, like --delimiter
+    decimal_comma = true             # optional: 1.234,56
+    date_format = "%d.%m.%Y %H:%M"   # optional: one strptime format or a list of them
+    [columns]                        # canonical column = "the export's column"
+    order_id = "Auftragsnummer"
+    [values.status]                  # optional: the export's own values of an enumerated column
+    "Versendet" = "shipped"
+    ```
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read the mapping file ({exc.strerror or exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise IngestError(f"{path}: not a valid TOML mapping file ({exc})") from exc
+    unknown = sorted(set(data) - _MAPPING_KEYS)
+    if unknown:
+        known = ", ".join(sorted(_MAPPING_KEYS))
+        raise IngestError(f"{path}: unknown key {', '.join(unknown)}; a mapping file has {known}")
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise IngestError(f'{path}: {key} must be a string, e.g. {key} = "..."')
+        return value
+
+    table = text("table")
+    if table is not None and table.lower() not in TABLES:
+        raise IngestError(f"{path}: table = {table!r} is not one of {', '.join(TABLES)}")
+    columns = data.get("columns", {})
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise IngestError(f'{path}: [columns] must hold lines like order_id = "Order No."')
+    formats = data.get("date_format", [])
+    formats = [formats] if isinstance(formats, str) else formats
+    if not isinstance(formats, list) or not all(isinstance(f, str) and "%" in f for f in formats):
+        raise IngestError(f'{path}: date_format must be a strptime format or a list of them, e.g. "%d/%m/%Y %H:%M"')
+    values = data.get("values", {})
+    if not isinstance(values, dict) or not all(
+        isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in values.values()
+    ):
+        raise IngestError(f'{path}: [values.COLUMN] must hold lines like "Versendet" = "shipped"')
+    decimal_comma = data.get("decimal_comma", False)
+    if not isinstance(decimal_comma, bool):
+        raise IngestError(f"{path}: decimal_comma must be true or false")
+    return SavedMapping(
+        path,
+        table.lower() if table else None,
+        {k.lower(): v for k, v in columns.items()},
+        text("encoding"),
+        text("delimiter"),
+        ValueFormat(decimal_comma, tuple(formats), {k.lower(): dict(m) for k, m in values.items()}),
+    )
 
 
 def content_hash(path: Path) -> str:
@@ -236,12 +324,17 @@ def _map_columns(path: Path, table: Table, columns: list[str], column_map: dict[
     canonical = {c.name for c in table.columns}
     unknown = sorted(set(column_map) - canonical)
     if unknown:
-        raise IngestError(f"{path}: --map names {', '.join(unknown)}, not columns of {table.name}")
+        raise IngestError(
+            f"{path}: --map names {', '.join(unknown)}, not columns of {table.name} "
+            f"({', '.join(c.name for c in table.columns)})"
+        )
     mapping: dict[str, str] = {}
     for target, source in column_map.items():
         found = by_name.get(_normalise_header(source))
         if found is None:
-            raise IngestError(f"{path}: --map {target}={source}: the file has no column {source!r}")
+            raise IngestError(
+                f"{path}: --map {target}={source}: the file has no column {source!r} (file has: {_listing(columns)})"
+            )
         mapping[target] = found
     taken = set(mapping.values())
     for col in table.columns:
@@ -249,30 +342,67 @@ def _map_columns(path: Path, table: Table, columns: list[str], column_map: dict[
             mapping[col.name] = by_name[col.name]
     missing = [name for name in table.required if name not in mapping]
     if missing:
-        found = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
-        hint = " ".join(f"--map {name}=COLUMN" for name in missing)
+        free = [c for c in columns if c not in mapping.values()]
+        hint = " ".join(_map_hint(name, free) for name in missing)
+        optional = [c.name for c in table.columns if not c.required and c.name not in mapping]
         raise IngestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} for table "
-            f"{table.name} (file has: {found}); rename the column or pass {hint}"
+            f"{table.name}; rename the column or pass {hint} "
+            f"(optional columns not mapped: {', '.join(optional) or 'none'}; file has: {_listing(columns)})"
         )
     used = set(mapping.values())
     ignored = [column for column in columns if column not in used]
     return mapping, ignored
 
 
-def _typed(col: Column, raw: str) -> str:
+def _listing(columns: list[str]) -> str:
+    shown = ", ".join(repr(c) if c != c.strip() or "," in c else c for c in columns[:60])
+    return shown + (f", … ({len(columns)} columns)" if len(columns) > 60 else "")
+
+
+def _map_hint(canonical: str, free: list[str]) -> str:
+    """`--map canonical=COLUMN`, naming the file's column whose name is closest, if one is close."""
+    squashed = {_normalise_header(c).replace(" ", "_").replace("-", "_"): c for c in free}
+    close = difflib.get_close_matches(canonical, list(squashed), n=1, cutoff=0.6)
+    if not close:
+        return f"--map {canonical}=COLUMN"
+    guess = squashed[close[0]]
+    return f"--map '{canonical}={guess}'" if any(ch in guess for ch in " '\"$") else f"--map {canonical}={guess}"
+
+
+def _number_text(raw: str, value_format: ValueFormat) -> str:
+    if not value_format.decimal_comma:
+        return raw
+    # 1.234,56 / 1 234,56 → 1234.56 (also no-break and narrow no-break spaces, and the Swiss apostrophe).
+    return f"replace(regexp_replace({raw}, '[.\\s\u00a0\u202f'']', '', 'g'), ',', '.')"
+
+
+def _typed(col: Column, raw: str, value_format: ValueFormat = ValueFormat()) -> str:
     """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse)."""
     if col.type == "VARCHAR":
+        own = value_format.values.get(col.name)
+        if own:
+            # The export's own vocabulary first (matched case-insensitively), then SPEC's synonyms.
+            cases = " ".join(f"when {_sql_string(k.strip().lower())} then {_sql_string(v)}" for k, v in own.items())
+            raw = f"(case lower({raw}) {cases} else {raw} end)"
         value = f"lower({raw})" if col.lower else raw
         if col.synonyms:
             cases = " ".join(f"when {_sql_string(k)} then {_sql_string(v)}" for k, v in col.synonyms.items())
             value = f"(case {value} {cases} else {value} end)"
         return value
+    formats = "[" + ", ".join(_sql_string(f) for f in value_format.date_formats) + "]"
     if col.type == "TIMESTAMP":
         # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
-        return f"cast(try_cast({raw} as timestamptz) as timestamp)"
+        iso = f"try_cast({raw} as timestamptz)"
+        if value_format.date_formats:
+            iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
+        return f"cast({iso} as timestamp)"
     if col.type == "DATE":
-        return f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
+        iso = f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
+        if value_format.date_formats:
+            return f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})"
+        return iso
+    raw = _number_text(raw, value_format)
     if col.type in ("INTEGER", "BIGINT"):
         whole = f"try_cast({raw} as double)"
         integral = f"case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end"
@@ -289,13 +419,17 @@ _TYPE_WORDS = {
 }
 
 
-def _checks(col: Column, raw: str, typed: str) -> list[tuple[str, str]]:
+def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat = ValueFormat()) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row."""
     name = _sql_string(col.name)
     checks: list[tuple[str, str]] = []
     if col.required:
         checks.append((f"{raw} is null", "'missing value'"))
     wanted = _TYPE_WORDS.get(col.type, "a decimal number" if col.type.startswith("DECIMAL") else None)
+    if wanted and col.type in ("TIMESTAMP", "DATE") and value_format.date_formats:
+        wanted = f"a {'date-time' if col.type == 'TIMESTAMP' else 'date'} ({' or '.join(value_format.date_formats)})"
+    elif wanted and value_format.decimal_comma and col.type != "TIMESTAMP" and col.type != "DATE":
+        wanted += " with a decimal comma (e.g. 1.234,56)"
     if wanted:
         checks.append((f"{raw} is not null and {typed} is null", f"'not {wanted}: ' || {raw}"))
     if col.enum:
@@ -336,15 +470,17 @@ def _row_hash(table: Table, alias: str = "") -> str:
     return f"hash({', '.join(prefix + c.name for c in table.columns)})"
 
 
-def _validate_sql(table: Table, source: _Source, mapping: dict[str, str]) -> str:
+def _validate_sql(
+    table: Table, source: _Source, mapping: dict[str, str], value_format: ValueFormat = ValueFormat()
+) -> str:
     """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
     cleaned, typed, checks = [], [], []
     for col in table.columns:
         if col.name in mapping:
             cleaned.append(f"nullif(trim({_ident(mapping[col.name])}), '') as __v_{col.name}")
             raw = f"r.__v_{col.name}"
-            value = _typed(col, raw)
-            checks.extend(_checks(col, raw, value))
+            value = _typed(col, raw, value_format)
+            checks.extend(_checks(col, raw, value, value_format))
             if col.default is not None:
                 value = f"coalesce({value}, {col.default})"
         else:
@@ -479,8 +615,13 @@ def ingest_file(
     store_timezone: str = "UTC",
     currency: str = "CNY",
     progress: Progress | None = None,
+    value_format: ValueFormat | None = None,
 ) -> FileResult:
-    """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError."""
+    """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
+
+    `value_format` reads exports that write numbers with a decimal comma, dates in another format, or an enumerated
+    column (e.g. status) in their own words; see ValueFormat and load_mapping.
+    """
     started = time.perf_counter()
     started_at = datetime.now()
     report = progress or (lambda stage, done: None)
@@ -528,7 +669,8 @@ def ingest_file(
                 mapping, ignored = _map_columns(path, spec, source.columns, column_map or {})
                 report("validating", 0.45)
                 try:
-                    con.execute(f"create or replace temp table _checked as {_validate_sql(spec, source, mapping)}")
+                    checked = _validate_sql(spec, source, mapping, value_format or ValueFormat())
+                    con.execute(f"create or replace temp table _checked as {checked}")
                 except duckdb.Error as exc:
                     raise IngestError(f"{path}: not a readable {fmt} file ({_first_line(exc)})") from exc
                 structural = _structural_rejects(con) if fmt == "csv" else []
