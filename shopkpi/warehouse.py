@@ -380,13 +380,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the live warehouse, in the store's time zone."""
     path = Path(path)
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `shopkpi demo` or `shopkpi ingest` first")
-    con = duckdb.connect(str(path), read_only=True)
+    # A fresh in-memory instance that attaches the file: `duckdb.connect(path)` would hand back DuckDB's cached
+    # instance for that path (the replaced file) as long as any connection to it is still open.
+    con = duckdb.connect()
     try:
+        con.execute(f"attach '{_sql_string(path)}' as warehouse (read_only)")
+        con.execute("use warehouse")
         _check_version(con, path, can_upgrade=False)
         con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
     except BaseException:
@@ -407,6 +415,7 @@ class Reader:
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._inode: tuple[int, int, int] | None = None
+        self._timezone = "UTC"
 
     def _live_inode(self) -> tuple[int, int, int] | None:
         # mtime as well as the inode: a freed inode number can come back for a later copy.
@@ -424,7 +433,12 @@ class Reader:
                 # The old connection is not closed here: cursors other threads hold keep it alive until they finish.
                 self._con = open_read_only(self.path)
                 self._inode = inode
-            return self._con.cursor()
+                self._timezone = store_settings(self._con)["timezone"]
+            # A cursor is a new session: it starts on the in-memory catalog and in UTC.
+            cursor = self._con.cursor()
+            cursor.execute("use warehouse")
+            cursor.execute("set TimeZone = ?", [self._timezone])
+            return cursor
 
     @property
     def version(self) -> tuple[int, int, int] | None:
