@@ -1,0 +1,349 @@
+"""Benchmark: the full KPI set of a 30-day window, cold and warm, against one hand-written DuckDB query.
+
+    python -m metrics.bench --db data/shopkpi.duckdb [--from D --to D] [--repeat 5]
+    python -m metrics.bench --db /tmp/big.duckdb --synthetic 1500000   # first build a synthetic shop there
+
+The hand-written query below computes the same 32 numbers without the registry, grouping or series machinery; the
+benchmark checks that both give the same numbers, then prints both timings and their ratio. It doubles as an
+independent implementation of SPEC §4 for the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from metrics.compute import compute_kpis
+from metrics.periods import Period, default_period, parse_date
+from metrics.registry import METRICS
+
+REFERENCE_SQL = """
+with
+valid_orders as (
+    select * from orders where status in ('paid', 'shipped', 'delivered', 'returned')
+),
+period_orders as (
+    select * from valid_orders where ordered_at >= $start_ts and ordered_at < $end_ts
+),
+order_lines as (
+    select
+        i.order_id,
+        sum(i.quantity) as units,
+        sum(i.quantity * i.unit_price) as sales,
+        sum(case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end) as cost
+    from period_orders o
+    join order_items i on i.order_id = o.order_id
+    left join products p on p.sku = i.sku
+    group by i.order_id
+),
+order_totals as (
+    select
+        count(*) as orders,
+        count(distinct nullif(o.customer_id, '')) as buyers,
+        coalesce(sum(l.units), 0) as units,
+        coalesce(sum(case when l.order_id is null then coalesce(o.subtotal, 0) else l.sales end), 0) as gross_sales,
+        coalesce(sum(o.discount), 0) as discounts,
+        coalesce(sum(o.refund_amount), 0) as refunds,
+        coalesce(sum(o.shipping_fee), 0) as shipping_income,
+        coalesce(sum(l.cost), 0) as cogs,
+        coalesce(sum(coalesce(o.shipping_cost, 0) + coalesce(o.payment_fee, 0)), 0) as fulfilment_cost
+    from period_orders o
+    left join order_lines l on l.order_id = o.order_id
+),
+returning_buyers as (
+    select count(*) as returning_buyers
+    from (
+        select customer_id
+        from valid_orders
+        where ordered_at < $end_ts
+            and customer_id in (select nullif(customer_id, '') from period_orders)
+        group by customer_id
+        having count(*) >= 2
+    )
+),
+period_sessions as (
+    select * from sessions where started_at >= $start_ts and started_at < $end_ts
+),
+session_event_counts as (
+    select
+        session_id,
+        count(*) filter (where event_type = 'page_view') as page_view_events,
+        count(*) filter (where event_type = 'add_to_cart') as cart_events
+    from events
+    where session_id in (select session_id from period_sessions)
+    group by session_id
+),
+session_flags as (
+    select
+        s.visitor_id,
+        coalesce(s.pageviews, c.page_view_events, 0) = 1 as bounced,
+        coalesce(c.cart_events, 0) > 0 as carted,
+        s.session_id in (select session_id from valid_orders where session_id is not null) as converted
+    from period_sessions s
+    left join session_event_counts c on c.session_id = s.session_id
+),
+session_totals as (
+    select
+        count(*) as sessions,
+        count(distinct visitor_id) as visitors,
+        count(*) filter (where bounced) as bounced,
+        count(*) filter (where converted) as converted,
+        count(*) filter (where carted) as carted,
+        count(*) filter (where carted and converted) as carted_converted
+    from session_flags
+),
+event_totals as (
+    select
+        count(*) filter (where event_type = 'click') as clicks,
+        count(*) filter (where event_type = 'impression') as impressions
+    from events
+    where occurred_at >= $start_ts and occurred_at < $end_ts
+),
+retention as (
+    select
+        count(*) as previous_visitors,
+        count(*) filter (where visitor_id in (select visitor_id from period_sessions)) as retained
+    from (
+        select distinct visitor_id
+        from sessions
+        where started_at >= $previous_start_ts and started_at < $start_ts
+    )
+),
+ads as (
+    select coalesce(sum(cost), 0) as ad_spend, sum(clicks) as ad_clicks, sum(impressions) as ad_impressions
+    from ad_spend
+    where date between $first_day and $last_day
+),
+opex as (
+    select coalesce(sum(e.amount * d.days / d.month_days), 0) as operating_expenses
+    from (
+        select strftime(day, '%Y-%m') as month, dayofmonth(last_day(day)) as month_days, count(*) as days
+        from (select unnest(generate_series($first_day, $last_day, interval 1 day))::date as day)
+        group by all
+    ) d
+    join (select month, sum(amount) as amount from expenses group by month) e using (month)
+),
+totals as (
+    select
+        *,
+        gross_sales - discounts - refunds as net_sales,
+        gross_sales - discounts - refunds + shipping_income as total_revenue,
+        gross_sales - discounts - refunds - cogs as gross_profit,
+        gross_sales - discounts - refunds + shipping_income - cogs - fulfilment_cost - ad_spend as contribution
+    from order_totals, returning_buyers, session_totals, event_totals, retention, ads, opex
+)
+select
+    sessions, visitors, orders, buyers, units, gross_sales, discounts, refunds, net_sales, shipping_income,
+    total_revenue,
+    (gross_sales - discounts) / nullif(orders, 0) as aov,
+    (gross_sales - discounts) / nullif(buyers, 0) as revenue_per_buyer,
+    converted / nullif(sessions, 0) as conversion_rate,
+    buyers / nullif(visitors, 0) as buyer_conversion_rate,
+    carted_converted / nullif(carted, 0) as cart_conversion_rate,
+    clicks / nullif(impressions, 0) as ctr,
+    ad_clicks / nullif(ad_impressions, 0) as ad_ctr,
+    bounced / nullif(sessions, 0) as bounce_rate,
+    retained / nullif(previous_visitors, 0) as retention_rate,
+    returning_buyers / nullif(buyers, 0) as returning_customer_rate,
+    cogs,
+    gross_profit,
+    gross_profit / nullif(gross_sales - discounts - refunds, 0) as gross_margin,
+    fulfilment_cost,
+    ad_spend,
+    (gross_sales - discounts) / nullif(ad_spend, 0) as roas,
+    ad_spend / nullif(orders, 0) as cost_per_order,
+    contribution,
+    operating_expenses,
+    contribution - operating_expenses as net_profit,
+    (contribution - operating_expenses) / nullif(total_revenue, 0) as net_margin
+from totals
+"""
+
+
+def reference_kpis(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float | int | None]:
+    """The KPIs of one period by the hand-written query: one value per metric of SPEC §4."""
+    params = {
+        "start_ts": period.start_ts,
+        "end_ts": period.end_ts,
+        "previous_start_ts": period.previous().start_ts,
+        "first_day": period.start,
+        "last_day": period.end,
+    }
+    row = con.sql(REFERENCE_SQL, params=params).fetchall()[0]
+    columns = list(METRICS)
+    return {name: (None if value is None else float(value)) for name, value in zip(columns, row, strict=True)}
+
+
+def same_numbers(ours: dict, reference: dict) -> list[str]:
+    """The metrics on which the two results differ (beyond floating-point noise)."""
+    differ = []
+    for name in METRICS:
+        a, b = ours[name], reference[name]
+        if (a is None) != (b is None) or (a is not None and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)):
+            differ.append(f"{name}: {a} vs {b}")
+    return differ
+
+
+def _timed(action) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def run(db: Path, period: Period | None, repeat: int) -> int:
+    # Cold: a fresh connection (empty DuckDB buffer cache) and the first run of each query on it.
+    con = duckdb.connect(str(db), read_only=True)
+    period = period or default_period(con)
+    if period is None:
+        print(f"{db} has no data", file=sys.stderr)
+        return 1
+    cold_ours, ours = _timed(lambda: compute_kpis(con, period).row(0, named=True))
+    con.close()
+    con = duckdb.connect(str(db), read_only=True)
+    cold_reference, reference = _timed(lambda: reference_kpis(con, period))
+    warm_ours = [_timed(lambda: compute_kpis(con, period))[0] for _ in range(repeat)]
+    warm_reference = [_timed(lambda: reference_kpis(con, period))[0] for _ in range(repeat)]
+    sizes = {
+        table: con.sql(f"select count(*) from {table}").fetchall()[0][0]
+        for table in ("sessions", "events", "orders", "order_items")
+    }
+    con.close()
+
+    differ = same_numbers({k: (None if v is None else float(v)) for k, v in ours.items()}, reference)
+    print(f"warehouse {db}: " + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))
+    print(f"period {period} ({period.days} days), {len(METRICS)} metrics, warm = median of {repeat}")
+    print(f"{'':<28}{'cold':>10}{'warm':>10}")
+    print(f"{'metrics.compute_kpis':<28}{cold_ours:>9.3f}s{statistics.median(warm_ours):>9.3f}s")
+    print(f"{'hand-written single query':<28}{cold_reference:>9.3f}s{statistics.median(warm_reference):>9.3f}s")
+    ratio_cold = cold_ours / cold_reference
+    ratio_warm = statistics.median(warm_ours) / statistics.median(warm_reference)
+    print(f"{'ratio (ours / hand-written)':<28}{ratio_cold:>9.2f}×{ratio_warm:>9.2f}×")
+    if differ:
+        print("numbers differ: " + "; ".join(differ), file=sys.stderr)
+        return 1
+    print("same numbers: yes")
+    return 0
+
+
+# --- a synthetic shop of any size, for when the demo generator is not at hand ----------------------------------
+
+SYNTHETIC_SQL = [
+    """
+    insert into products
+    select 'K' || i, 'item ' || i, ['shoes', 'bags', 'hats', 'tops'][1 + i % 4], null,
+        case when i % 7 = 0 then null else 5 + i % 50 end, 20 + i % 120, null, null
+    from range(200) t(i)
+    """,
+    """
+    insert into sessions
+    select
+        'S' || i,
+        'V' || (hash(i, $seed, 'v') % ($n // 3)),
+        $first + to_seconds((hash(i, $seed, 't') % ($days * 86400))::bigint),
+        ['organic_search', 'paid_search', 'social', 'kol', 'email', 'direct', 'referral']
+            [1 + (hash(i, $seed, 's') % 7)::bigint],
+        null,
+        case when hash(i, $seed, 'c') % 3 = 0 then 'spring' end,
+        ['desktop', 'mobile', 'tablet', 'app', 'unknown'][1 + (hash(i, $seed, 'd') % 5)::bigint],
+        ['/', '/sale', '/p/1', '/p/2'][1 + (hash(i, $seed, 'l') % 4)::bigint],
+        ['north', 'south', 'east', 'west'][1 + (hash(i, $seed, 'r') % 4)::bigint],
+        null,
+        case when hash(i, $seed, 'p') % 3 = 0 then null else 1 + hash(i, $seed, 'p') % 6 end,
+        null
+    from range($n) t(i)
+    order by 3
+    """,
+    """
+    insert into events
+    select
+        s.session_id || '-' || k,
+        s.session_id,
+        s.started_at + to_seconds(k * 30),
+        ['page_view', 'impression', 'click', 'page_view', 'add_to_cart', 'begin_checkout', 'purchase'][1 + k],
+        null, null, null
+    from sessions s, range(0, (hash(s.session_id, $seed) % 8)::bigint) r(k)
+    where k < 7
+    order by 3
+    """,
+    """
+    insert into orders
+    select
+        'O' || s.session_id,
+        s.started_at + to_seconds(600),
+        ['paid', 'shipped', 'delivered', 'delivered', 'returned', 'cancelled', 'placed']
+            [1 + (hash(s.session_id, 'st') % 7)::bigint],
+        case when hash(s.session_id, 'g') % 10 = 0 then null else 'C' || s.visitor_id end,
+        s.session_id,
+        null, (hash(s.session_id, 'dc') % 20)::decimal(18, 2), 8, 6, 1.5, 0, null, null,
+        ['alipay', 'wechat_pay', 'card'][1 + (hash(s.session_id, 'pm') % 3)::bigint], null
+    from sessions s
+    where hash(s.session_id, $seed, 'o') % 100 < 3
+    order by 2
+    """,
+    """
+    insert into order_items
+    select o.order_id, k, 'K' || (hash(o.order_id, k) % 200), 1 + hash(o.order_id, k, 'q') % 3,
+        (20 + hash(o.order_id, k, 'p') % 200)::decimal(18, 2), null
+    from orders o, range(1, 1 + (hash(o.order_id) % 3)::bigint) r(k)
+    """,
+    """
+    insert into ad_spend
+    select ($first + to_days(d::int))::date, src, null, '', (100 + hash(d, src) % 900)::decimal(18, 2),
+        10000 + hash(d, src, 'i') % 5000, 100 + hash(d, src, 'c') % 400
+    from range($days) t(d), (values ('paid_search'), ('social'), ('kol')) v(src)
+    """,
+    """
+    insert into expenses
+    select distinct strftime($first + to_days(d::int), '%Y-%m'), c, 30000, null
+    from range($days) t(d), (values ('rent'), ('staff')) v(c)
+    """,
+]
+
+
+def make_synthetic_warehouse(path: Path, sessions: int, days: int = 730, seed: int = 1) -> None:
+    """Writes a synthetic shop of `sessions` sessions over `days` days ending yesterday into a new warehouse.
+
+    Rows are in time order, as exports are; a table in random order is slower to filter by date for any query.
+    """
+    from shopkpi.warehouse import writing
+
+    first = date.today() - timedelta(days=days)
+    with writing(path, store_timezone="UTC") as con:
+        for statement in SYNTHETIC_SQL:
+            values = {"n": sessions, "days": days, "seed": seed, "first": first}
+            con.execute(statement, {k: v for k, v in values.items() if f"${k}" in statement})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m metrics.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="warehouse file")
+    parser.add_argument("--from", dest="start", help="first date (default: 30 days to the latest date)")
+    parser.add_argument("--to", dest="end", help="last date")
+    parser.add_argument("--repeat", type=int, default=5, help="warm runs of each (default 5)")
+    parser.add_argument("--synthetic", type=int, metavar="SESSIONS", help="first build a synthetic shop at --db")
+    args = parser.parse_args(argv)
+    if args.synthetic:
+        if args.db.exists():
+            parser.error(f"{args.db} exists: --synthetic builds a new warehouse")
+        started = time.perf_counter()
+        make_synthetic_warehouse(args.db, args.synthetic)
+        print(f"built a synthetic shop of {args.synthetic:,} sessions in {time.perf_counter() - started:.1f} s")
+    if not args.db.exists():
+        parser.error(f"no warehouse at {args.db}")
+    period = None
+    if args.start or args.end:
+        if not (args.start and args.end):
+            parser.error("give both --from and --to, or neither")
+        period = Period(parse_date(args.start), parse_date(args.end))
+    return run(args.db, period, args.repeat)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The benchmark script runs and finds the same numbers as the hand-written query (tiny shop: a smoke test)."""
+
+from __future__ import annotations
+
+from metrics.bench import main
+from tests.metrics_fixtures import hand_made_shop
+
+
+def test_bench_runs_on_the_hand_made_shop(tmp_path, capsys):
+    db = hand_made_shop(tmp_path / "w.duckdb")
+    assert main(["--db", str(db), "--from", "2024-03-01", "--to", "2024-03-31", "--repeat", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "same numbers: yes" in printed and "ratio" in printed
+
+
+def test_bench_builds_a_synthetic_shop(tmp_path, capsys):
+    db = tmp_path / "synthetic.duckdb"
+    assert main(["--db", str(db), "--synthetic", "3000", "--repeat", "1"]) == 0
+    assert "same numbers: yes" in capsys.readouterr().out
