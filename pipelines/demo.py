@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from shopkpi.warehouse import STATUSES, VALID_STATUSES
+
 DEMO_TIMEZONE = "Asia/Shanghai"
 CURRENCY = "CNY"
 UTC_OFFSET_S = 8 * 3600  # Asia/Shanghai has no daylight saving time
@@ -75,6 +77,10 @@ LANDING_MIX = np.array(  # rows: sources
     ]
 )
 
+PLACED, PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = (
+    STATUSES.index(s) for s in ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
+)
+
 # Hour-of-day profile of a Chinese shop: quiet at night, peaks after dinner.
 HOURLY = np.array([2.6, 1.5, 0.8, 0.5, 0.4, 0.5, 1.1, 2.3, 3.4, 4.3, 4.8, 4.9, 5.3, 4.9, 4.5, 4.5, 4.6, 4.6, 5.0, 6.0])
 HOURLY = np.concatenate([HOURLY, [7.1, 7.6, 7.0, 5.0]])
@@ -109,11 +115,12 @@ COUPONS = (
     ("XINREN15", 9_900, 1_500, "new"),
     ("MAN200JIAN20", 20_000, 2_000, "all"),
     ("MAN300JIAN50", 30_000, 5_000, "all"),
-    ("618MAN299JIAN40", 29_900, 4_000, "618"),
+    ("618MAN199JIAN30", 19_900, 3_000, "618"),
     ("D11MAN399JIAN60", 39_900, 6_000, "d11"),
 )
 
-EVENT_TYPES = ("page_view", "impression", "click", "add_to_cart", "begin_checkout", "purchase")
+# Event types in funnel order: within one second of a session, events sort in this order.
+FUNNEL_EVENTS = ("page_view", "impression", "click", "add_to_cart", "begin_checkout", "purchase")
 FIXED_PAGES = ("/", "/search", "/cart", "/checkout", "/checkout/success")
 HOME, SEARCH, CART, CHECKOUT, SUCCESS = range(5)
 PROMO_PAGES = ("/promo/618", "/promo/double11", "/promo/double12", "/promo/spring-launch")
@@ -417,24 +424,24 @@ def write_demo_files(
     report("calendar and catalogue", 0.0)
     cal = _calendar(end - timedelta(days=days - 1), days)
     catalog = _catalog(rng)
-    report("sessions", 0.03)
+    report("sessions", 0.01)
     sessions = _sessions(rng, cal, catalog)
-    report("orders", 0.25)
+    report("orders", 0.17)
     orders = _orders(rng, cal, sessions)
     lines = _order_lines(rng, catalog, sessions, orders)
-    report("inventory", 0.32)
+    report("inventory", 0.18)
     inventory = _inventory(rng, cal, catalog, orders, lines)
-    report("prices and payments", 0.38)
+    report("prices and payments", 0.19)
     _order_money(rng, cal, catalog, orders, lines)
-    report("click events", 0.42)
+    report("click events", 0.2)
     session_ids = _session_ids(sessions)
     order_ids = _order_number(cal, orders)
     events = _events(rng, cal, catalog, sessions, orders, lines, session_ids)
-    report("ad spend and expenses", 0.6)
+    report("ad spend and expenses", 0.68)
     ad_spend = _ad_spend(rng, cal, sessions)
     expenses = _expenses(rng, cal, orders, lines, ad_spend)
 
-    frames = {
+    frames = {  # built one at a time while writing, to keep memory down
         "products": lambda: _products_frame(catalog),
         "orders": lambda: _orders_frame(cal, orders, order_ids, session_ids),
         "order_items": lambda: _order_items_frame(catalog, lines, order_ids),
@@ -445,11 +452,25 @@ def write_demo_files(
         "events": lambda: events,
     }
     written: dict[str, list[Path]] = {}
-    for i, (table, frame) in enumerate(frames.items()):
-        report(f"writing {table}", 0.62 + 0.38 * i / len(frames))
+    done = 0.7
+    for table, frame in frames.items():
+        report(f"writing {table}", done)
         written[table] = [_write(frame(), out_dir, table)]
+        done += 0.3 * WRITE_SHARE[table]
     report("done", 1.0)
     return written
+
+
+WRITE_SHARE = {  # of the time spent writing files, measured on the default size
+    "products": 0.01,
+    "orders": 0.06,
+    "order_items": 0.03,
+    "inventory": 0.03,
+    "ad_spend": 0.01,
+    "expenses": 0.01,
+    "sessions": 0.35,
+    "events": 0.5,
+}
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -550,10 +571,8 @@ def _calendar(start: date, days: int) -> Calendar:
     growth = YEARLY_GROWTH ** ((np.arange(days) - (days - 1)) / 365.0)
     promo = p618 + d11 + d12
     conversion = (1 + 0.5 * promo) * (1 - 0.25 * festival)
-    return Calendar(
-        start, days, dates, dates.astype("datetime64[M]"), p618, d11, d12, spring, festival, baseline, growth,
-        conversion, peak,
-    )  # fmt: skip
+    months = dates.astype("datetime64[M]")
+    return Calendar(start, days, dates, months, p618, d11, d12, spring, festival, baseline, growth, conversion, peak)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -620,7 +639,7 @@ def _catalog(rng: np.random.Generator) -> Catalog:
 
     weight = np.array([CATEGORIES[c].weight for c in category_arr])
     rank = rng.permutation(len(base)) + 1
-    popularity = weight / rank**0.9 / np.sqrt(list_cents / 15_000.0)  # cheap items sell more units
+    popularity = weight / rank**0.6 / (list_cents / 15_000.0) ** 0.9  # cheap items sell more units
     popularity /= popularity.sum()
 
     # The substitute is the next best seller of the same category (the shop's "similar items" slot).
@@ -679,7 +698,9 @@ def _draw_campaigns(rng: np.random.Generator, cal: Calendar, day: np.ndarray, so
     return campaign
 
 
-def _landing(rng: np.random.Generator, cal: Calendar, catalog: Catalog, day: np.ndarray, source: np.ndarray):
+def _landing(
+    rng: np.random.Generator, cal: Calendar, catalog: Catalog, day: np.ndarray, source: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Landing page (index into catalog.pages) of each session, and the product it shows (-1 if none)."""
     n = day.size
     kind = _draw_rows(rng, LANDING_MIX[source])
@@ -710,9 +731,8 @@ def _funnel_stage(rng: np.random.Generator, cal: Calendar, block: Block, purchas
     return (1 + (u < p2) + (u < p3) + (u < p4) + (u < p5)).astype(np.int64)
 
 
-def _attributes(rng: np.random.Generator, cal: Calendar, catalog: Catalog, block: Block) -> Block:
-    """Adds campaign, landing page and time of day to sessions that have day, source, device and region."""
-    block["sec"] = _time_of_day(rng, cal, block["day"])
+def _arrival(rng: np.random.Generator, cal: Calendar, catalog: Catalog, block: Block) -> Block:
+    """Adds campaign and landing page to sessions that have a day and a source."""
     block["campaign"] = _draw_campaigns(rng, cal, block["day"], block["source"])
     block["landing"], block["landing_sku"] = _landing(rng, cal, catalog, block["day"], block["source"])
     return block
@@ -754,8 +774,8 @@ def _prospect_sessions(rng: np.random.Generator, cal: Calendar, catalog: Catalog
     device = np.where(returning & (rng.random(n) < 0.75), own_device[visitor], own_device)
     region = np.where(returning & (rng.random(n) < 0.95), own_region[visitor], own_region)
     block = {"day": day, "source": source, "device": device, "region": region, "visitor": visitor}
-    block = _attributes(rng, cal, catalog, block)
     block["sec"] = sec
+    block = _arrival(rng, cal, catalog, block)
     block["returning"] = returning
     purchase = BASE_CONVERSION * SOURCE_CONVERSION[source] * DEVICE_CONVERSION[device] * np.where(returning, 1.5, 1.0)
     block["stage"] = _funnel_stage(rng, cal, block, purchase)
@@ -789,16 +809,23 @@ def _repeat_purchases(rng: np.random.Generator, cal: Calendar, visitor: np.ndarr
 
 
 def _customer_sessions(
-    rng: np.random.Generator, cal: Calendar, catalog: Catalog, prospects: Block, visitor: np.ndarray, day: np.ndarray,
+    rng: np.random.Generator,
+    cal: Calendar,
+    catalog: Catalog,
+    prospects: Block,
+    visitor: np.ndarray,
+    day: np.ndarray,
+    *,
     buys: bool,
-) -> Block:  # fmt: skip
+) -> Block:
     """Sessions of known customers (repeat purchases if `buys`, else browsing), on their usual device and region."""
     n = visitor.size
     source = rng.choice(len(SOURCES), size=n, p=REPEAT_SOURCE_MIX)
     usual_device = prospects["device"][visitor]
     device = np.where(rng.random(n) < 0.6, usual_device, rng.choice(len(DEVICES), size=n, p=REPEAT_DEVICE_MIX))
     block = {"day": day, "source": source, "device": device, "region": prospects["region"][visitor], "visitor": visitor}
-    block = _attributes(rng, cal, catalog, block)
+    block["sec"] = _time_of_day(rng, cal, day)
+    block = _arrival(rng, cal, catalog, block)
     block["returning"] = np.ones(n, dtype=bool)
     if buys:
         block["stage"] = np.full(n, 5, dtype=np.int64)
@@ -833,8 +860,8 @@ def _sessions(rng: np.random.Generator, cal: Calendar, catalog: Catalog) -> Bloc
     n = block["day"].size
     stage, source, device = block["stage"], block["source"], block["device"]
 
-    # An order is paid in buying sessions; a third of checkouts that stop leave an unpaid order behind.
-    block["order_kind"] = np.select([stage == 5, (stage == 4) & (rng.random(n) < 0.3)], [1, 2], 0)
+    # An order is paid in buying sessions; one in ten checkouts that stop leaves an unpaid order behind.
+    block["order_kind"] = np.select([stage == 5, (stage == 4) & (rng.random(n) < 0.1)], [1, 2], 0)
 
     bounce = np.clip(SOURCE_BOUNCE[source] + DEVICE_BOUNCE[device], 0.05, 0.95)
     pageviews = np.where(rng.random(n) < bounce, 1, 1 + rng.geometric(0.45, n))
@@ -849,6 +876,7 @@ def _sessions(rng: np.random.Generator, cal: Calendar, catalog: Catalog) -> Bloc
     # Orders are placed on the last page (the checkout, or the success page once paid).
     last_page = block["duration"] * (block["pageviews"] - 1) // np.maximum(block["pageviews"], 1)
     block["order_t"] = start + last_page
+    block["client"] = rng.integers(100_000_000, 2_147_483_647, prospects["day"].size)[block["visitor"]]
     return block
 
 
@@ -876,16 +904,11 @@ def _orders(rng: np.random.Generator, cal: Calendar, sessions: Block) -> Block:
     # Customers are visitors who ordered; a visitor's only order is sometimes a guest checkout.
     order_count = np.bincount(visitor, minlength=sessions["visitor"].max() + 1)
     guest = (order_count[visitor] == 1) & ~orders["phone"] & (rng.random(n) < 0.15)
-    first_of_visitor = np.zeros(n, dtype=bool)
     _, first_index = np.unique(visitor, return_index=True)  # orders are sorted by time
-    first_of_visitor[first_index] = True
-    paid_rank = np.zeros(n, dtype=np.int64)
     paid_rows = np.flatnonzero(orders["paid"])
     _, first_paid = np.unique(visitor[paid_rows], return_index=True)
-    paid_rank[paid_rows[first_paid]] = 1
     orders["guest"] = guest
-    orders["first_paid"] = paid_rank == 1
-    orders["first"] = first_of_visitor
+    orders["first_paid"] = np.isin(np.arange(n), paid_rows[first_paid])  # a new customer's first paid order
     # Customer numbers in order of their first order.
     customer_of_visitor = np.full(order_count.size, -1, dtype=np.int64)
     new_customers = first_index[np.argsort(first_index)]
@@ -912,7 +935,7 @@ def _order_lines(rng: np.random.Generator, catalog: Catalog, sessions: Block, or
     n = orders["t"].size
     score = SOURCE_BASKET[orders["source"]] + DEVICE_BASKET[orders["device"]] + 0.4 * orders["phone"]
     group = np.digitize(score + rng.normal(0, 0.35, n), [-0.25, 0.25])  # 0 thrifty, 1 typical, 2 generous
-    n_lines = 1 + np.minimum(rng.poisson(np.array([0.25, 0.4, 0.6])[group]), 5)
+    n_lines = 1 + np.minimum(rng.poisson(np.array([0.15, 0.3, 0.45])[group]), 5)
     order = np.repeat(np.arange(n), n_lines)
     line_no = np.arange(order.size) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1
 
@@ -962,9 +985,9 @@ def _inventory(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orders
     cumulative = np.concatenate([[0.0], np.cumsum(daily)])
 
     lead = catalog.lead_time
-    safety = rng.uniform(0.75, 1.5, n_sku)
+    safety = rng.uniform(0.9, 1.6, n_sku)
     pack = np.select([share * daily.mean() > 3, share * daily.mean() > 1], [24, 12], 6)
-    delays = np.where(rng.random((n_days, n_sku)) < 0.12, rng.integers(3, 16, (n_days, n_sku)), 0)
+    delays = np.where(rng.random((n_days, n_sku)) < 0.08, rng.integers(3, 16, (n_days, n_sku)), 0)
 
     on_hand = np.ceil(share * (cumulative[np.minimum(lead + 30, n_days)]) * rng.uniform(0.6, 1.3, n_sku))
     on_hand = on_hand.astype(np.int64)
@@ -1031,7 +1054,7 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
     discounts = np.zeros((n, len(COUPONS)), dtype=np.int64)
     for i, (_, minimum, value, who) in enumerate(COUPONS):
         if who == "new":
-            holds = orders["first_paid"] & ~orders["guest"] & (rng.random(n) < 0.6)
+            holds = orders["first_paid"] & ~orders["guest"] & (rng.random(n) < 0.45)
         elif who == "all":
             holds = holds_any
         else:
@@ -1057,11 +1080,11 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
     ship = rng.integers(0, 3, n) + np.round(2 * np.minimum(cal.promo[day], 1.0)).astype(np.int64)
     ship += np.round(6 * cal.festival[day]).astype(np.int64)
     deliver = 1 + rng.poisson(1.5, n) + 2 * (tier == 3)
-    status = np.select([age < ship, age < ship + deliver], [1, 2], 3)  # paid, shipped, delivered
+    status = np.select([age < ship, age < ship + deliver], [PAID, SHIPPED], DELIVERED)
     return_rate = np.array([cat.returns for cat in CATEGORIES])[catalog.category[sku]]
     order_return_rate = np.bincount(order, weights=return_rate, minlength=n) / np.bincount(order, minlength=n)
     returns = (rng.random(n) < order_return_rate * 1.4) & (age >= ship + deliver + rng.integers(2, 14, n))
-    returns &= status == 3
+    returns &= status == DELIVERED
     multi_line = np.bincount(order, minlength=n) > 1
     partial = returns & multi_line & (rng.random(n) < 0.5)  # one line of several sent back
     refund = np.zeros(n, dtype=np.int64)
@@ -1069,16 +1092,16 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
     first_line = np.cumsum(np.bincount(order, minlength=n)) - np.bincount(order, minlength=n)
     first_value = lines["unit_price"][first_line] * quantity[first_line]
     refund = np.where(partial, np.round(first_value * goods / np.maximum(subtotal, 1)).astype(np.int64), refund)
-    price_guard = (status == 3) & ~returns & (rng.random(n) < 0.025)  # 价保 / goodwill partial refunds
+    price_guard = (status == DELIVERED) & ~returns & (rng.random(n) < 0.025)  # 价保 / goodwill partial refunds
     refund = np.where(price_guard, np.round(goods * rng.uniform(0.05, 0.15, n)).astype(np.int64), refund)
-    status = np.where(returns & ~partial, 5, status)
+    status = np.where(returns & ~partial, RETURNED, status)
 
     cancelled = orders["customer_cancel"] | orders["oversold"]
-    status = np.where(cancelled, 4, status)
+    status = np.where(cancelled, CANCELLED, status)
     refund = np.where(cancelled, payment, refund)
     # Unpaid orders: cancelled automatically after a while; those of the last day may still be waiting.
     waiting = ~orders["paid"] & ((age == 0) | ((age == 1) & (rng.random(n) < 0.15)))
-    status = np.where(orders["paid"], status, np.where(waiting, 0, 4))
+    status = np.where(orders["paid"], status, np.where(waiting, PLACED, CANCELLED))
     refund = np.where(orders["paid"], refund, 0)
 
     orders.update(
@@ -1091,10 +1114,6 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
         method=method,
         status=status,  # index into STATUSES
     )
-
-
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
-VALID = np.array([False, True, True, True, False, True])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1225,7 +1244,7 @@ def _events(
             "event_id": _ids("E", np.arange(1, t.size + 1), 9),
             "session_id": session_ids.gather(real[session]),
             "occurred_at": _timestamps(cal, t),
-            "event_type": pl.Series(EVENT_TYPES).gather(kind),
+            "event_type": pl.Series(FUNNEL_EVENTS).gather(kind),
             "sku": pl.Series([*catalog.sku, None], dtype=pl.String).gather(np.where(sku < 0, catalog.size, sku)),
             "page": pl.Series(catalog.pages).gather(page),
             "position": pl.Series(position, dtype=pl.Int32),
@@ -1277,11 +1296,11 @@ def _expenses(
     coverage = covered / month_days
 
     # The month's contribution as the P&L computes it (SPEC §4), in CNY.
-    valid = VALID[orders["status"]]
+    valid = np.isin(orders["status"], [STATUSES.index(s) for s in VALID_STATUSES])
     m_order = month_of_day[orders["day"]]
     value = lines["quantity"] * lines["unit_price"]
     gross = np.bincount(lines["order"], weights=value, minlength=valid.size)
-    kept = valid & (orders["status"] != STATUSES.index("returned"))
+    kept = valid & (orders["status"] != RETURNED)
     cogs = np.bincount(lines["order"], weights=lines["quantity"] * lines["unit_cost"], minlength=valid.size)
     revenue = gross - orders["discount"] - orders["refund"] + orders["shipping_fee"]
     margin = revenue - np.where(kept, cogs, 0) - orders["shipping_cost"] - orders["payment_fee"]
@@ -1289,8 +1308,8 @@ def _expenses(
     def per_month(values: np.ndarray) -> np.ndarray:
         return np.bincount(m_order[valid], weights=values[valid], minlength=months.size) / 100
 
-    ad = np.bincount(month_of_day[(ad_spend["date"].to_numpy() - cal.dates[0]).astype(np.int64)],
-                     weights=ad_spend["cost"].to_numpy(), minlength=months.size)  # fmt: skip
+    ad_day = (ad_spend["date"].to_numpy() - cal.dates[0]).astype(np.int64)
+    ad = np.bincount(month_of_day[ad_day], weights=ad_spend["cost"].to_numpy(), minlength=months.size)
     revenue_m, contribution_m = per_month(revenue), per_month(margin) - ad
     orders_full = per_month(np.full(valid.size, 100.0)) / coverage  # orders of a whole month
 
@@ -1437,13 +1456,10 @@ def _sessions_frame(cal: Calendar, catalog: Catalog, sessions: Block, session_id
     start = sessions["start"][real]
     # GA-style client ids: a random number and the unix time of the visitor's first visit.
     keys, first_row, inverse = np.unique(visitor, return_index=True, return_inverse=True)
-    rng = np.random.default_rng(keys.size)  # decoration only; depends on the drawn data, so still deterministic
     unix = (np.datetime64(cal.start, "s") - np.datetime64("1970-01-01T00:00:00", "s")).astype(np.int64)
     unix = unix + start[first_row] - UTC_OFFSET_S
     client = pl.select(
-        pl.Series(rng.integers(100_000_000, 2_147_483_647, keys.size)).cast(pl.String)
-        + pl.lit(".")
-        + pl.Series(unix).cast(pl.String)
+        pl.Series(sessions["client"][real][first_row]).cast(pl.String) + pl.lit(".") + pl.Series(unix).cast(pl.String)
     ).to_series()
     campaign = sessions["campaign"][real]
     return pl.DataFrame(
