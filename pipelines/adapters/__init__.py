@@ -1,0 +1,46 @@
+"""Import adapters: known third-party exports (`shopkpi import FORMAT PATH`) turned into canonical tables.
+
+Each adapter module has NAME, SUMMARY and `build(con, path, workdir, options) -> Plan`; `import_export` runs one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from pipelines.adapters import online_retail
+from pipelines.adapters.common import ImportOptions, ImportResult, Progress, run_import
+from pipelines.ingest import IngestError
+
+ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (online_retail,)}
+
+
+def import_export(
+    db_path: Path,
+    format_name: str,
+    path: Path,
+    *,
+    options: ImportOptions | None = None,
+    strict: bool = False,
+    store_timezone: str | None = None,
+    currency: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Loads one export of a known format into the canonical tables and returns its row accounting per table."""
+    adapter = ADAPTERS.get(format_name.lower())
+    if adapter is None:
+        raise IngestError(f"unknown format {format_name!r}; choose one of {', '.join(ADAPTERS)}")
+    return run_import(
+        db_path,
+        adapter.NAME,
+        adapter.build,
+        Path(path),
+        options=options,
+        strict=strict,
+        store_timezone=store_timezone,
+        currency=currency,
+        progress=progress,
+    )
+
+
+__all__ = ["ADAPTERS", "ImportOptions", "ImportResult", "import_export"]

@@ -1,0 +1,444 @@
+"""What every import adapter shares: reading an export into DuckDB, writing canonical-table files, loading them.
+
+An adapter turns one third-party export into canonical-table CSV files with DuckDB SQL (no per-row Python), then
+`run_import` loads each through `ingest_file`, so SPEC §2's rules apply unchanged: row accounting, rejects with a
+reason, upsert by key, and "already loaded" for a file loaded before. The derived files are written in a fixed
+order with fixed formatting, so the same export gives byte-identical files and importing it again changes nothing.
+
+Rows the adapter itself refuses (e.g. an Online Retail line with UnitPrice ≤ 0) stay in the derived file with a
+required column emptied, so `ingest_file` rejects them inside its own transaction and the counts stay whole; a
+second, small transaction then gives those rejects the adapter's reason, the export's line and its raw row, and
+points the load ledger at the export instead of the temporary file ("provenance").
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest import FileResult, IngestError, content_hash, detect_encoding, ingest_file
+from shopkpi.warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class ImportOptions:
+    """The knobs of `shopkpi import`; each adapter reads the ones that concern it."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    session_gap_minutes: float = 30.0  # clickstream: inactivity that ends a session
+
+
+@dataclass
+class Derived:
+    """One canonical-table file an adapter made from the export."""
+
+    table: str
+    path: Path
+    unit: str  # what one row of the file is, for the summary: "lines", "invoices", "stock codes"
+    rows: int = 0
+    source_lines: bool = False  # row N of the file is record N of the export, so rejects keep the export's lines
+    new_only: bool = False  # add keys the warehouse does not have yet, leave the others as they are (products)
+    known: int = 0  # new_only: rows left out because the warehouse already has their key
+
+
+@dataclass
+class Plan:
+    """What an adapter made of an export: the derived files in load order, and what the summary must add."""
+
+    source_rows: int
+    source_unit: str  # "rows", "lines", "clicks"
+    tables: list[Derived]
+    notes: list[str] = field(default_factory=list)  # extra summary lines (e.g. credit notes and their value)
+    currency: str | None = None  # the export's currency, if it says or is known
+    timezone: str | None = None  # the time zone its naive timestamps are in, if known
+    adapter_rejects: int = 0
+    first_adapter_reject: str | None = None
+
+
+@dataclass
+class TableResult:
+    derived: Derived
+    result: FileResult | None  # None when there was nothing new to load
+
+    def summary(self) -> str:
+        d, r = self.derived, self.result
+        known = f" ({d.known:,} already in the warehouse, kept as they are)" if d.new_only else ""
+        if r is None:
+            return f"  {d.table}: {d.rows + d.known:,} {d.unit}, none new{known}"
+        if r.status == "already loaded":
+            return f"  {d.table}: {d.rows:,} {d.unit}: already loaded (same content), nothing changed{known}"
+        text = (
+            f"  {d.table}: {r.rows_read:,} {d.unit} read = {r.inserted:,} inserted + {r.updated:,} updated + "
+            f"{r.duplicates:,} unchanged duplicates + {r.rejected:,} rejected{known}"
+        )
+        return text + (" (see table rejects)" if r.rejected else "")
+
+
+@dataclass
+class ImportResult:
+    """The row accounting of one import, per canonical table."""
+
+    format: str
+    source: Path
+    plan: Plan
+    tables: list[TableResult]
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def already_imported(self) -> bool:
+        return all(t.result is None or t.result.status == "already loaded" for t in self.tables)
+
+    def summary(self) -> str:
+        """Lines a person reads after the import: the export, then one line per table, then the notes."""
+        plan = self.plan
+        head = f"{self.source} ({self.format}): {plan.source_rows:,} {plan.source_unit} read in {self.seconds:.1f} s"
+        if self.already_imported:
+            head += "; already imported, nothing changed"
+        lines = [head, *(t.summary() for t in self.tables), *(f"  {note}" for note in plan.notes)]
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading the export
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _squash(name: str) -> str:
+    """Header name as compared: no BOM, case, spaces, underscores or dashes (`Customer ID` = `CustomerID`)."""
+    return "".join(ch for ch in name.replace("\ufeff", "").lower() if ch not in " _-\t")
+
+
+def _utf8_copy(path: Path, encoding: str, workdir: Path) -> Path:
+    # DuckDB reads only UTF-8 (and UTF-16/Latin-1) without extensions that cannot be installed here.
+    target = workdir / "export.utf8.csv"
+    compressed = path.suffix.lower() == ".gz"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    try:
+        with (
+            gzip.open(path, "rb") if compressed else open(path, "rb") as source,
+            open(target, "w", encoding="utf-8", newline="") as sink,
+        ):
+            while chunk := source.read(1 << 22):
+                sink.write(decoder.decode(chunk))
+                offset += len(chunk)
+            sink.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
+    return target
+
+
+def read_export(
+    con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: ImportOptions, *, table: str = "src"
+) -> dict[str, str]:
+    """Creates `table`: the export's records as text, in file order, with `_line` (its line, header = 1).
+
+    Returns {squashed header name → column name}. CSV (any delimiter; UTF-8, GBK or GB18030; optionally .gz) or
+    XLSX. A record the reader cannot split is a file-level error: adapters need every record to account for it.
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".xlsx":
+        from pipelines.adapters.xlsx import xlsx_to_csv
+
+        read_path, encoding = xlsx_to_csv(path, workdir), "utf-8"
+    else:
+        read_path = path
+        encoding = (options.encoding or detect_encoding(path, suffixes[-1:] == [".gz"])).lower()
+    if encoding not in ("utf-8", "utf8", "utf-8-sig"):
+        read_path = _utf8_copy(path, "gb18030" if encoding in ("gbk", "gb2312") else encoding, workdir)
+    reader = f"read_csv({sql_string(str(read_path))}, all_varchar = true, header = true"
+    if options.delimiter:
+        reader += f", delim = {sql_string(options.delimiter)}"
+    reader += ")"
+    try:
+        columns = [row[0] for row in con.sql(f"describe select * from {reader}").fetchall()]
+        renamed = ", ".join(f"{ident(c)} as {ident(c.replace(chr(0xFEFF), '').strip())}" for c in columns)
+        con.execute(f"create or replace table {table}_raw as select {renamed} from {reader}")
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0][:300]
+        raise IngestError(f"{path}: not a readable export ({message})") from exc
+    base = con.sql(f"select min(rowid) from {table}_raw").fetchall()[0][0] or 0
+    con.execute(f"create or replace table {table} as select rowid - {base} + 2 as _line, * from {table}_raw")
+    con.execute(f"drop table {table}_raw")
+    names = [c.replace("\ufeff", "").strip() for c in columns]
+    return {_squash(name): name for name in names}
+
+
+def find_columns(
+    path: Path, header: dict[str, str], wanted: dict[str, tuple[str, ...]], required: tuple[str, ...], what: str
+) -> dict[str, str | None]:
+    """{role → the export's column or None}; a required role that no alias matches is a one-line IngestError."""
+    found: dict[str, str | None] = {}
+    for role, aliases in wanted.items():
+        found[role] = next((header[_squash(a)] for a in aliases if _squash(a) in header), None)
+    missing = [role for role in required if found[role] is None]
+    if missing:
+        need = "; ".join(f"{role} ({' or '.join(wanted[role])})" for role in missing)
+        listing = ", ".join(list(header.values())[:40])
+        raise IngestError(
+            f"{path}: not {what}: no column for {need} (file has: {listing}); "
+            f"for another layout use `shopkpi ingest TABLE FILE --map canonical=COLUMN`"
+        )
+    return found
+
+
+def col(found: dict[str, str | None], role: str) -> str:
+    """SQL for a role's column (trimmed, empty = null), or null when the export does not have it."""
+    name = found.get(role)
+    return f"nullif(trim({ident(name)}), '')" if name else "null::varchar"
+
+
+def raw_json(columns: list[str]) -> str:
+    """SQL: the export's record as a JSON object of its columns, as `rejects.raw_row` shows it."""
+    return "json_object(" + ", ".join(f"{sql_string(c)}, {ident(c)}" for c in columns) + ")"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing canonical-table files
+
+
+PROVENANCE_DDL = """
+create table if not exists _provenance (
+    table_name varchar, line bigint, source_line bigint, column_name varchar, reason varchar, raw_row varchar
+)
+"""
+
+
+def write_derived(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    workdir: Path,
+    *,
+    unit: str,
+    source_lines: bool = False,
+    new_only: bool = False,
+) -> Derived:
+    """Writes the canonical file of `table` from `relation` and returns it.
+
+    `relation` (a table or view name) has the table's columns (as text, missing ones may be left out) and:
+    `_line` (source_lines: the record's line in the export; else: the export line the row comes from, for rejects),
+    `_reason` and `_column` (non-null: the adapter refuses the row, saying why), `_raw` (the export's record, JSON).
+    Rows are written in `_line` order (then by key), so the same export always gives the same bytes.
+    """
+    spec = TABLES[table]
+    present = {row[0] for row in con.sql(f"describe {relation}").fetchall()}
+    poison = spec.required[0]
+    select = []
+    for column in spec.columns:
+        value = ident(column.name) if column.name in present else "null::varchar"
+        if column.name == poison:
+            # A refused row keeps its place (and line) in the file; an empty required column makes ingest reject it.
+            value = f"case when _reason is null then {value} end"
+        select.append(f"{value} as {column.name}")
+    order = "_line, " + ", ".join(ident(k) for k in spec.key if k in present)
+    path = workdir / f"{table}.csv"
+    con.execute(
+        f"""
+        copy (
+            with numbered as (
+                select *, row_number() over (order by {order}) + 1 as _file_line from {relation}
+            )
+            select {", ".join(select)} from numbered order by _file_line
+        ) to {sql_string(str(path))} (header, delimiter ',', quote '"')
+        """
+    )
+    con.execute(PROVENANCE_DDL)
+    # Aggregated tables (orders of an order-line export) map each file line to the export line it comes from.
+    keep = "_reason is not null" if source_lines else "true"
+    con.execute(
+        f"""
+        insert into _provenance
+        with numbered as (
+            select *, row_number() over (order by {order}) + 1 as _file_line from {relation}
+        )
+        select {sql_string(table)}, _file_line, _line, _column, _reason, _raw from numbered where {keep}
+        """
+    )
+    rows, lines_ok = con.sql(
+        f"select count(*), coalesce(min(_line) = 2 and max(_line) = count(*) + 1, true) from {relation}"
+    ).fetchall()[0]
+    if source_lines and not lines_ok:
+        raise AssertionError(f"{table}: a source-lines file must have one row per export record")
+    return Derived(table, path, unit, rows, source_lines=source_lines, new_only=new_only)
+
+
+def adapter_rejects(con: duckdb.DuckDBPyConnection) -> tuple[int, str | None]:
+    """How many rows the adapter refused, and the first as 'line N, column C: reason'."""
+    con.execute(PROVENANCE_DDL)
+    count = con.sql("select count(*) from _provenance where reason is not null").fetchall()[0][0]
+    first = con.sql(
+        "select source_line, column_name, reason from _provenance where reason is not null order by source_line limit 1"
+    ).fetchall()
+    text = f"line {first[0][0]}, column {first[0][1]}: {first[0][2]}" if first else None
+    return count, text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def _drop_known(derived: Derived, db_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrites a new_only file without the keys the warehouse already has."""
+    if not Path(db_path).exists():
+        return
+    spec = TABLES[derived.table]
+    key = ", ".join(spec.key)
+    with open_read_only(Path(db_path)) as warehouse:
+        known = warehouse.sql(f"select distinct {key} from {spec.name}").to_arrow_table()
+    if known.num_rows == 0:
+        return
+    con.register("known", known)
+    literal = sql_string(str(derived.path))
+    con.execute(f"create or replace temp table _derived as select * from read_csv({literal}, all_varchar = true)")
+    match = " and ".join(f"d.{k} = cast(k.{k} as varchar)" for k in spec.key)
+    before = derived.rows
+    con.execute(
+        f"""
+        copy (
+            select d.* from _derived d
+            where not exists (select 1 from known k where {match})
+            order by {", ".join(f"d.{k}" for k in spec.key)}
+        ) to {literal} (header, delimiter ',', quote '"')
+        """
+    )
+    derived.rows = con.sql(f"select count(*) from read_csv({literal}, all_varchar = true)").fetchall()[0][0]
+    derived.known = before - derived.rows
+
+
+def _store(db_path: Path, timezone: str | None, currency: str | None, plan: Plan) -> tuple[str, str, list[str]]:
+    """The time zone and currency to load with, and warnings when the export does not match the warehouse."""
+    if not Path(db_path).exists():
+        return timezone or plan.timezone or "UTC", currency or plan.currency or "CNY", []
+    with open_read_only(Path(db_path)) as con:
+        settings = store_settings(con)
+    warnings = []
+    if plan.currency and settings.get("currency") and plan.currency != settings["currency"]:
+        warnings.append(
+            f"the export is in {plan.currency} but the warehouse's currency is {settings['currency']}: "
+            "amounts are stored as they are, not converted"
+        )
+    return settings.get("timezone", "UTC"), settings.get("currency", "CNY"), warnings
+
+
+def _record_provenance(db_path: Path, source: Path, con: duckdb.DuckDBPyConnection, tables: list[TableResult]) -> None:
+    """Points the ledger and the rejects of the derived files at the export (line, reason and raw row of its own)."""
+    loads = []
+    with open_read_only(Path(db_path)) as warehouse:
+        for item in tables:
+            if item.result is None:
+                continue
+            rows = warehouse.sql(
+                "select load_id, path from ingest_log where content_hash = ? and table_name = ?",
+                params=[content_hash(item.derived.path), item.derived.table],
+            ).fetchall()
+            loads += [(load_id, item.derived.table) for load_id, path in rows if path != str(source)]
+    if not loads:
+        return  # already done: importing the same export again must not touch the warehouse
+    with tempfile.TemporaryDirectory(prefix="shopkpi-provenance-") as scratch:
+        provenance = Path(scratch) / "provenance.parquet"
+        con.execute(f"copy _provenance to {sql_string(str(provenance))} (format parquet)")
+        with writing(Path(db_path)) as warehouse:
+            warehouse.execute("begin transaction")
+            warehouse.execute(
+                f"create temp table _provenance as select * from read_parquet({sql_string(str(provenance))})"
+            )
+            for load_id, table in loads:
+                warehouse.execute(
+                    """
+                    update rejects r set
+                        line = coalesce(p.source_line, r.line),
+                        column_name = coalesce(p.column_name, r.column_name),
+                        reason = coalesce(p.reason, r.reason),
+                        raw_row = coalesce(p.raw_row, r.raw_row)
+                    from _provenance p
+                    where r.load_id = ? and p.table_name = ? and p.line = r.line
+                    """,
+                    [load_id, table],
+                )
+                warehouse.execute("update rejects set file = ? where load_id = ?", [str(source), load_id])
+                warehouse.execute("update ingest_log set path = ? where load_id = ?", [str(source), load_id])
+            warehouse.execute("commit")
+
+
+def run_import(
+    db_path: Path,
+    format_name: str,
+    build: Callable[[duckdb.DuckDBPyConnection, Path, Path, ImportOptions], Plan],
+    path: Path,
+    *,
+    options: ImportOptions | None = None,
+    strict: bool = False,
+    store_timezone: str | None = None,
+    currency: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Builds the canonical files of one export and loads each through ingest_file; raises IngestError."""
+    started = time.perf_counter()
+    report = progress or (lambda stage, done: None)
+    options = options or ImportOptions()
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: the file is empty")
+    source = path.resolve()
+    with tempfile.TemporaryDirectory(prefix="shopkpi-import-") as scratch, duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        report("reading the export", 0.05)
+        plan = build(con, path, Path(scratch), options)
+        plan.adapter_rejects, plan.first_adapter_reject = adapter_rejects(con)
+        if strict and plan.adapter_rejects:
+            raise IngestError(
+                f"{path}: {plan.adapter_rejects:,} rows rejected, nothing loaded because of --strict "
+                f"(first: {plan.first_adapter_reject})"
+            )
+        tz, cur, warnings = _store(db_path, store_timezone, currency, plan)
+        results: list[TableResult] = []
+        for index, derived in enumerate(plan.tables):
+            if derived.new_only:
+                try:
+                    _drop_known(derived, db_path, con)
+                except WarehouseError as exc:
+                    raise IngestError(str(exc)) from exc
+            if derived.new_only and derived.rows == 0:
+                results.append(TableResult(derived, None))
+                continue
+            share = 0.1 + 0.8 * index / len(plan.tables)
+            report(f"loading {derived.table}", share)
+            result = ingest_file(
+                db_path,
+                derived.table,
+                derived.path,
+                strict=strict,
+                encoding="utf-8",
+                delimiter=",",
+                store_timezone=tz,
+                currency=cur,
+            )
+            results.append(TableResult(derived, result))
+        report("recording where the rows came from", 0.95)
+        try:
+            _record_provenance(db_path, source, con, results)
+        except WarehouseError as exc:
+            raise IngestError(str(exc)) from exc
+    report("done", 1.0)
+    return ImportResult(format_name, path, plan, results, time.perf_counter() - started, warnings)
