@@ -142,7 +142,7 @@ def _ctes(plan: Plan) -> dict[str, str]:
         if plan.grain is None
         else dialect.add_grains(plan.grain, dialect.truncate(plan.grain, "s.started_at"), 1)
     )
-    customers = "returning_buyers" in plan.measures or customer_type
+    returning = "returning_buyers" in plan.measures
     session_join = "left join sessions s on s.session_id = {alias}.session_id"
 
     ctes: dict[str, str] = {}
@@ -159,7 +159,7 @@ def _ctes(plan: Plan) -> dict[str, str]:
         from orders
         where status in ({_quoted(VALID_STATUSES)})"""
     ctes["customer_orders"] = """
-        -- one row per valid order of a known customer: the customer's valid orders up to and including it
+        -- one row per valid order of a known customer: its rank among the customer's valid orders (1 = first)
         select
             order_id,
             count(*) over (
@@ -172,22 +172,39 @@ def _ctes(plan: Plan) -> dict[str, str]:
         -- one row per valid order placed in the period
         select
             o.order_id, o.status, o.customer_id, o.subtotal, o.discount, o.refund_amount, o.shipping_fee,
-            o.fulfilment_cost,{" c.orders_so_far," if customers else ""}
+            o.fulfilment_cost,
             {plan.bucket("o.ordered_at")} as bucket,
             {order_grp} as grp
         from valid_orders o
         {session_join.format(alias="o") if dim.order and "s." in dim.order else ""}
-        {"left join customer_orders c on c.order_id = o.order_id" if customers else ""}
+        {"left join customer_orders c on c.order_id = o.order_id" if customer_type else ""}
         where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
-    customer_orders_to_date = (
-        ",\n            max(orders_so_far) over (partition by bucket, customer_id) as customer_orders_to_date"
-        if customers
-        else ""
+    bucket_end = (
+        "$end_ts"
+        if plan.grain is None
+        else f"least(cast({dialect.add_grains(plan.grain, 'b.bucket', 1)} as timestamp), $end_ts)"
     )
-    ctes["order_facts"] = f"""
+    ctes["period_buyers"] = """
+        -- one row per bucket and customer with a valid order in it
+        select distinct bucket, customer_id
+        from period_orders
+        where customer_id is not null"""
+    ctes["buyer_history"] = f"""
+        -- one row per bucket and buyer: the buyer's valid orders up to the bucket's end (the period's, clipped)
+        select b.bucket, b.customer_id, count(*) as customer_orders_to_date
+        from period_buyers b
+        join valid_orders o on o.customer_id = b.customer_id and o.ordered_at < {bucket_end}
+        group by b.bucket, b.customer_id"""
+    if returning:
+        ctes["order_facts"] = """
         -- one row per valid order placed in the period, with its customer's valid orders up to the bucket's end
-        select *{customer_orders_to_date}
-        from period_orders"""
+        select po.*, bh.customer_orders_to_date
+        from period_orders po
+        left join buyer_history bh on bh.bucket = po.bucket and bh.customer_id = po.customer_id"""
+    else:
+        ctes["order_facts"] = """
+        -- one row per valid order placed in the period
+        select * from period_orders"""
     ctes["order_lines"] = f"""
         -- one row per line of a valid order placed in the period, plus one per such order without lines
         select
@@ -308,6 +325,8 @@ def _ctes(plan: Plan) -> dict[str, str]:
 DEPENDENCIES = {
     "customer_orders": ("valid_orders",),
     "period_orders": ("valid_orders",),
+    "period_buyers": ("period_orders",),
+    "buyer_history": ("period_buyers", "valid_orders"),
     "order_facts": ("period_orders",),
     "order_lines": ("order_facts",),
     "session_events": ("period_sessions",),
@@ -324,8 +343,10 @@ DEPENDENCIES = {
 def _needed(roots: Iterable[str], plan: Plan) -> set[str]:
     """The CTEs the roots read, directly or not."""
     dependencies = dict(DEPENDENCIES)
-    if "returning_buyers" in plan.measures or plan.by == "customer_type":
+    if plan.by == "customer_type":
         dependencies["period_orders"] = ("valid_orders", "customer_orders")
+    if "returning_buyers" in plan.measures:
+        dependencies["order_facts"] = ("period_orders", "buyer_history")
     needed: set[str] = set()
     stack = list(roots)
     while stack:
