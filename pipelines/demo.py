@@ -421,56 +421,45 @@ def write_demo_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
 
+    # Fractions of the total time each stage starts at, measured on the default size.
     report("calendar and catalogue", 0.0)
     cal = _calendar(end - timedelta(days=days - 1), days)
     catalog = _catalog(rng)
     report("sessions", 0.01)
     sessions = _sessions(rng, cal, catalog)
-    report("orders", 0.17)
+    report("orders", 0.2)
     orders = _orders(rng, cal, sessions)
     lines = _order_lines(rng, catalog, sessions, orders)
-    report("inventory", 0.18)
+    report("inventory", 0.21)
     inventory = _inventory(rng, cal, catalog, orders, lines)
-    report("prices and payments", 0.19)
+    report("prices and payments", 0.22)
     _order_money(rng, cal, catalog, orders, lines)
-    report("click events", 0.2)
     session_ids = _session_ids(sessions)
     order_ids = _order_number(cal, orders)
+
+    written: dict[str, list[Path]] = {}
+    report("click events", 0.24)
     events = _events(rng, cal, catalog, sessions, orders, lines, session_ids)
-    report("ad spend and expenses", 0.68)
+    report("writing events", 0.74)
+    written["events"] = [_write(events, out_dir, "events")]
+    del events  # the biggest table: written first, then freed
+    report("ad spend and expenses", 0.87)
     ad_spend = _ad_spend(rng, cal, sessions)
     expenses = _expenses(rng, cal, orders, lines, ad_spend)
-
-    frames = {  # built one at a time while writing, to keep memory down
-        "products": lambda: _products_frame(catalog),
-        "orders": lambda: _orders_frame(cal, orders, order_ids, session_ids),
-        "order_items": lambda: _order_items_frame(catalog, lines, order_ids),
-        "inventory": lambda: _inventory_frame(cal, catalog, inventory),
-        "ad_spend": lambda: ad_spend,
-        "expenses": lambda: expenses,
-        "sessions": lambda: _sessions_frame(cal, catalog, sessions, session_ids),
-        "events": lambda: events,
+    frames = {  # (frame builder, fraction of the total time when writing it starts)
+        "sessions": (lambda: _sessions_frame(cal, catalog, sessions, session_ids), 0.88),
+        "orders": (lambda: _orders_frame(cal, orders, order_ids, session_ids), 0.985),
+        "order_items": (lambda: _order_items_frame(catalog, lines, order_ids), 0.99),
+        "inventory": (lambda: _inventory_frame(cal, catalog, inventory), 0.993),
+        "products": (lambda: _products_frame(catalog), 0.996),
+        "ad_spend": (lambda: ad_spend, 0.997),
+        "expenses": (lambda: expenses, 0.998),
     }
-    written: dict[str, list[Path]] = {}
-    done = 0.7
-    for table, frame in frames.items():
+    for table, (frame, done) in frames.items():
         report(f"writing {table}", done)
         written[table] = [_write(frame(), out_dir, table)]
-        done += 0.3 * WRITE_SHARE[table]
     report("done", 1.0)
     return written
-
-
-WRITE_SHARE = {  # of the time spent writing files, measured on the default size
-    "products": 0.01,
-    "orders": 0.06,
-    "order_items": 0.03,
-    "inventory": 0.03,
-    "ad_spend": 0.01,
-    "expenses": 0.01,
-    "sessions": 0.35,
-    "events": 0.5,
-}
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -1099,8 +1088,9 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
     cancelled = orders["customer_cancel"] | orders["oversold"]
     status = np.where(cancelled, CANCELLED, status)
     refund = np.where(cancelled, payment, refund)
-    # Unpaid orders: cancelled automatically after a while; those of the last day may still be waiting.
-    waiting = ~orders["paid"] & ((age == 0) | ((age == 1) & (rng.random(n) < 0.15)))
+    # Unpaid orders are cancelled automatically after a while; those of the last two days, and a few awaiting a
+    # bank transfer, are still waiting for payment.
+    waiting = ~orders["paid"] & ((age <= 1) | ((age <= 7) & (rng.random(n) < 0.1)))
     status = np.where(orders["paid"], status, np.where(waiting, PLACED, CANCELLED))
     refund = np.where(orders["paid"], refund, 0)
 
