@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from pipelines.adapters import online_retail, taobao
+from pipelines.adapters import online_retail, shopify, taobao
 from pipelines.adapters.common import ImportOptions, ImportResult, Progress, run_import
 from pipelines.ingest import IngestError
 
-ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (online_retail, taobao)}
+ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (online_retail, shopify, taobao)}
 
 
 def import_export(
