@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from pipelines.adapters import online_retail, shopify, taobao
+from pipelines.adapters import clickstream, online_retail, shopify, taobao
 from pipelines.adapters.common import ImportOptions, ImportResult, Progress, run_import
 from pipelines.ingest import IngestError
 
-ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (online_retail, shopify, taobao)}
+ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (online_retail, shopify, taobao, clickstream)}
 
 
 def import_export(
@@ -35,6 +35,7 @@ def import_export(
         adapter.NAME,
         adapter.build,
         Path(path),
+        default_timezone=getattr(adapter, "TIMEZONE", None),
         options=options,
         strict=strict,
         store_timezone=store_timezone,

@@ -60,7 +60,6 @@ class Plan:
     tables: list[Derived]
     notes: list[str] = field(default_factory=list)  # extra summary lines (e.g. credit notes and their value)
     currency: str | None = None  # the export's currency, if it says or is known
-    timezone: str | None = None  # the time zone its naive timestamps are in, if known
     adapter_rejects: int = 0
     first_adapter_reject: str | None = None
 
@@ -324,10 +323,18 @@ def _drop_known(derived: Derived, db_path: Path, con: duckdb.DuckDBPyConnection)
     derived.known = before - derived.rows
 
 
-def _store(db_path: Path, timezone: str | None, currency: str | None, plan: Plan) -> tuple[str, str, list[str]]:
-    """The time zone and currency to load with, and warnings when the export does not match the warehouse."""
+def _store_timezone(db_path: Path, timezone: str | None, default: str | None) -> str:
+    """The store's time zone: the warehouse's own, else the one asked for, else the export's usual one, else UTC."""
+    if Path(db_path).exists():
+        with open_read_only(Path(db_path)) as con:
+            return store_settings(con).get("timezone", "UTC")
+    return timezone or default or "UTC"
+
+
+def _store_currency(db_path: Path, currency: str | None, plan: Plan) -> tuple[str, list[str]]:
+    """The currency to load with, and a warning when the export's is not the warehouse's."""
     if not Path(db_path).exists():
-        return timezone or plan.timezone or "UTC", currency or plan.currency or "CNY", []
+        return currency or plan.currency or "CNY", []
     with open_read_only(Path(db_path)) as con:
         settings = store_settings(con)
     warnings = []
@@ -336,7 +343,7 @@ def _store(db_path: Path, timezone: str | None, currency: str | None, plan: Plan
             f"the export is in {plan.currency} but the warehouse's currency is {settings['currency']}: "
             "amounts are stored as they are, not converted"
         )
-    return settings.get("timezone", "UTC"), settings.get("currency", "CNY"), warnings
+    return settings.get("currency", "CNY"), warnings
 
 
 def _record_provenance(db_path: Path, source: Path, con: duckdb.DuckDBPyConnection, tables: list[TableResult]) -> None:
@@ -385,6 +392,7 @@ def run_import(
     build: Callable[[duckdb.DuckDBPyConnection, Path, Path, ImportOptions], Plan],
     path: Path,
     *,
+    default_timezone: str | None = None,
     options: ImportOptions | None = None,
     strict: bool = False,
     store_timezone: str | None = None,
@@ -401,8 +409,14 @@ def run_import(
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: the file is empty")
     source = path.resolve()
+    try:
+        tz = _store_timezone(db_path, store_timezone, default_timezone)
+    except WarehouseError as exc:
+        raise IngestError(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="shopkpi-import-") as scratch, duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
+        # Adapters cast offset and Unix times to naive timestamps: in store time, as ingest itself would.
+        con.execute("set TimeZone = ?", [tz])
         report("reading the export", 0.05)
         plan = build(con, path, Path(scratch), options)
         plan.adapter_rejects, plan.first_adapter_reject = adapter_rejects(con)
@@ -411,7 +425,7 @@ def run_import(
                 f"{path}: {plan.adapter_rejects:,} rows rejected, nothing loaded because of --strict "
                 f"(first: {plan.first_adapter_reject})"
             )
-        tz, cur, warnings = _store(db_path, store_timezone, currency, plan)
+        cur, warnings = _store_currency(db_path, currency, plan)
         results: list[TableResult] = []
         for index, derived in enumerate(plan.tables):
             if derived.new_only:

@@ -177,7 +177,6 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
         tables=[items, orders, products],
         notes=_notes(con),
         currency=CURRENCY,
-        timezone=TIMEZONE,
     )
 
 

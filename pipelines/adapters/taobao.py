@@ -183,7 +183,7 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
         """
     )
     orders = write_derived(con, "orders", "orders_out", workdir, unit="orders", source_lines=True)
-    return Plan(orders.rows, "rows", [orders], notes=_notes(con), currency=CURRENCY, timezone=TIMEZONE)
+    return Plan(orders.rows, "rows", [orders], notes=_notes(con), currency=CURRENCY)
 
 
 def _notes(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -246,4 +246,4 @@ def _detail_list(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, head
     )
     items = write_derived(con, "order_items", "order_items_out", workdir, unit="lines", source_lines=True)
     products = write_derived(con, "products", "products_out", workdir, unit="products", new_only=True)
-    return Plan(items.rows, "rows", [items, products], currency=CURRENCY, timezone=TIMEZONE)
+    return Plan(items.rows, "rows", [items, products], currency=CURRENCY)
