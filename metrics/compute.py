@@ -75,7 +75,7 @@ DIMENSION_SQL: dict[str, DimensionSql] = {
 }
 assert set(DIMENSION_SQL) == set(DIMENSIONS)
 
-NO_GROUP = "cast(null as varchar)"
+NO_GROUP = f"cast(null as {dialect.TEXT})"
 
 # The facts CTE each source's measures are aggregated from.
 SOURCE_FACTS = {
@@ -307,17 +307,17 @@ def _ctes(plan: Plan) -> dict[str, str]:
             count(*) as days
         from period_days
         group by 1, 2, 3"""
-    ctes["opex_facts"] = """
+    ctes["opex_facts"] = f"""
         -- one row per bucket and month with expenses: the month's expenses pro rata by days
         select
             md.bucket,
-            cast(null as varchar) as grp,
+            {NO_GROUP} as grp,
             e.amount * md.days / md.days_in_month as prorated_amount
         from month_days md
         join (select month, sum(amount) as amount from expenses group by month) e on e.month = md.month"""
     ctes["buckets"] = f"""
         -- one row per bucket of the period, so that a bucket without any data still has a row of zeros
-        select distinct {plan.bucket("day")} as bucket, cast(null as varchar) as grp
+        select distinct {plan.bucket("day")} as bucket, {NO_GROUP} as grp
         from period_days"""
     return ctes
 
@@ -440,7 +440,7 @@ def kpi_sql(plan: Plan) -> str:
         stacked.append("select bucket, grp" + "".join(f", null as {m}" for m in measures) + " from buckets")
     if not stacked:
         # Nothing asked for can be split by this dimension: no groups, hence no rows.
-        stacked.append("select cast(null as date) as bucket, cast(null as varchar) as grp where 1 = 0")
+        stacked.append(f"select cast(null as date) as bucket, {NO_GROUP} as grp where 1 = 0")
     union = "\n        union all\n        ".join(stacked)
     ctes.append(("stacked_measures", f"\n        -- the sources' measures, one after the other\n        {union}"))
 

@@ -7,6 +7,7 @@ module (e.g. `sequence`/`explode` for the day spine, `date_format(d, 'yyyy-MM')`
 from __future__ import annotations
 
 GRAINS = ("day", "week", "month")
+TEXT = "varchar"  # the string type in casts (Spark: string)
 
 
 def param(name: str) -> str:

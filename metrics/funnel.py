@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from metrics.compute import DIMENSION_SQL
+from metrics.compute import DIMENSION_SQL, NO_GROUP
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
 from shopkpi.warehouse import VALID_STATUSES
@@ -27,12 +27,12 @@ def funnel_sql(by: str | None) -> str:
     """The funnel query: one row per group and step."""
     if by is not None and by not in FUNNEL_DIMENSIONS:
         raise ValueError(f"the funnel splits by a session dimension ({', '.join(FUNNEL_DIMENSIONS)}), not {by!r}")
-    group = f"nullif({DIMENSION_SQL[by].session}, '')" if by else "cast(null as varchar)"
+    group = f"nullif({DIMENSION_SQL[by].session}, '')" if by else NO_GROUP
     step_cases = " ".join(f"when '{step}' then {number}" for number, step in enumerate(STEPS, start=1))
     steps = ", ".join(f"({number}, '{step}')" for number, step in enumerate(STEPS, start=1))
     valid = ", ".join(f"'{s}'" for s in VALID_STATUSES)
     # Without a split there is always the one group, so an empty period still shows the five steps with zeros.
-    groups = "select distinct grp from furthest" if by else "select cast(null as varchar) as grp"
+    groups = "select distinct grp from furthest" if by else f"select {NO_GROUP} as grp"
     groups_note = "" if by else " (the one group of all sessions)"
     return f"""
 with

@@ -163,7 +163,6 @@ def kpis(
 
 def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dict) -> Table:
     """Metrics down, groups across (one value column without --by, with target and status)."""
-    currency = None
     title = f"KPIs {period.start} – {period.end}" + (f" by {by}" if by else "")
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
@@ -174,7 +173,7 @@ def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dic
         table.add_column("target", justify="right")
         table.add_column("status")
     for name, entry in METRICS.items():
-        values = [format_value(name, v, currency) for v in frame.get_column(name).to_list()]
+        values = [format_value(name, v) for v in frame.get_column(name).to_list()]
         row = [entry.label_en, *values]
         if by is None:
             target = targets.get(name)
