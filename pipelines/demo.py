@@ -82,8 +82,34 @@ PLACED, PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = (
 )
 
 # Hour-of-day profile of a Chinese shop: quiet at night, peaks after dinner.
-HOURLY = np.array([2.6, 1.5, 0.8, 0.5, 0.4, 0.5, 1.1, 2.3, 3.4, 4.3, 4.8, 4.9, 5.3, 4.9, 4.5, 4.5, 4.6, 4.6, 5.0, 6.0])
-HOURLY = np.concatenate([HOURLY, [7.1, 7.6, 7.0, 5.0]])
+HOURLY = np.array(
+    [
+        2.6,
+        1.5,
+        0.8,
+        0.5,
+        0.4,
+        0.5,
+        1.1,
+        2.3,
+        3.4,
+        4.3,
+        4.8,
+        4.9,
+        5.3,
+        4.9,
+        4.5,
+        4.5,
+        4.6,
+        4.6,
+        5.0,
+        6.0,
+        7.1,
+        7.6,
+        7.0,
+        5.0,
+    ]
+)
 WEEKDAY = np.array([1.00, 0.97, 0.96, 0.97, 0.95, 1.05, 1.10])  # Monday first
 
 BASE_SESSIONS = 1_620  # prospect sessions a day on an ordinary day at the end of the window
@@ -91,7 +117,7 @@ YEARLY_GROWTH = 1.4
 PROMO_TRAFFIC = 1.9  # traffic multiplier per unit of promotion intensity
 BASE_CONVERSION = 0.021
 REPEAT_PROBABILITY = (0.27, 0.36, 0.44, 0.50, 0.55, 0.58, 0.60, 0.60, 0.60, 0.60)  # per order generation
-MIN_PAGEVIEWS = np.array([1, 1, 2, 2, 3, 4])  # by funnel stage 0..5 (1 = page views only ... 5 = purchase)
+MIN_PAGEVIEWS = np.array([1, 1, 2, 2, 3, 4])  # indexed by funnel stage (1 = views only ... 5 = purchase)
 TAIL_PAGES = np.array([0, 0, 0, 1, 2, 3])  # /cart, /checkout, /checkout/success at the end of deeper sessions
 
 REGIONS = (  # (province, weight, shipping tier from the Hangzhou warehouse)
@@ -1301,29 +1327,34 @@ def _expenses(
     ad_day = (ad_spend["date"].to_numpy() - cal.dates[0]).astype(np.int64)
     ad = np.bincount(month_of_day[ad_day], weights=ad_spend["cost"].to_numpy(), minlength=months.size)
     revenue_m, contribution_m = per_month(revenue), per_month(margin) - ad
-    orders_full = per_month(np.full(valid.size, 100.0)) / coverage  # orders of a whole month
+    orders_full = np.bincount(m_order[valid], minlength=months.size) / coverage  # orders of a whole month
 
     variable = {name: per_order * orders_full + base for name, _, per_order, base in VARIABLE_EXPENSES}
     month_no = months.astype(np.int64) % 12 + 1
     year_no = months.astype("datetime64[Y]").astype(np.int64) - months.astype("datetime64[Y]").astype(np.int64)[0]
-    scale = np.sqrt(np.maximum(revenue_m / coverage, 1) / max(np.mean(revenue_m / coverage), 1))
+    # The team grows with the business: staff and tools follow the trailing three months' revenue.
+    full_revenue = np.maximum(revenue_m / coverage, 1.0)
+    trailing = np.array([full_revenue[max(0, i - 2) : i + 1].mean() for i in range(months.size)])
+    trend = trailing / trailing.mean()
     shapes = {
         "rent": 1.05**year_no,
-        "salaries": 0.7 + 0.3 * scale,
-        "software": 0.85 + 0.15 * scale,
+        "salaries": 0.2 + 0.8 * trend,
+        "software": 0.6 + 0.4 * trend,
         "utilities": 1 + 0.3 * np.isin(month_no, (7, 8, 1, 12)),
         "professional_services": np.ones(months.size),
         "office": rng.lognormal(0, 0.15, months.size),
-        "content": 1 + 0.8 * np.isin(month_no, (5, 10)),
+        "content": (0.5 + 0.5 * trend) * (1 + 0.8 * np.isin(month_no, (5, 10))),  # shoots before 618 and 双11
     }
+    # The P&L counts a month's expenses pro rata by the days the window covers; size the fixed costs (CNY a month)
+    # so that contribution - expenses = NET_MARGIN_TARGET x revenue, but keep a small team's floor.
     target = contribution_m.sum() - NET_MARGIN_TARGET * revenue_m.sum()
     variable_total = sum((coverage * v).sum() for v in variable.values())
     fixed_shape = sum(share * shapes[name] for name, _, share in EXPENSES)
-    base = max((target - variable_total) / (coverage * fixed_shape).sum(), 30_000.0)
+    fixed_base = max((target - variable_total) / (coverage * fixed_shape).sum(), 30_000.0)
 
     rows = []
     for name, note, share in EXPENSES:
-        rows.append((name, note, base * share * shapes[name] * rng.lognormal(0, 0.02, months.size)))
+        rows.append((name, note, fixed_base * share * shapes[name] * rng.lognormal(0, 0.02, months.size)))
     for name, note, *_ in VARIABLE_EXPENSES:
         rows.append((name, note, variable[name]))
     return pl.DataFrame(
