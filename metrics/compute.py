@@ -11,7 +11,8 @@ source, medium and campaign; operating expenses by none. A metric that cannot be
 null in grouped rows. `category` splits the order-line metrics (units, gross_sales, cogs) by product category; the
 order-level metrics (orders, discounts, refunds, …) and everything computed from them are null there, because an
 order with lines in two categories cannot be split without an allocation rule SPEC §4 does not give. An order
-without lines (counted by its subtotal) falls in category null.
+without lines (counted by its subtotal) falls in category null. `customer_type` is per order: 'new' for a customer's
+first valid order ever, 'returning' for a later one, null for a guest checkout.
 
 Only identifiers from the allow-lists below and the registry reach the SQL text; values are bound parameters.
 Calendar functions that are DuckDB's own live in metrics/dialect.py.
@@ -32,8 +33,6 @@ from metrics.registry import (
     DIMENSIONS,
     MEASURES,
     METRICS,
-    SESSION_DIMENSIONS,
-    SOURCE_DIMENSIONS,
     Metric,
     dimensions_of,
     measures_of,
@@ -645,13 +644,4 @@ def compare_periods(
     return joined.select(columns)
 
 
-__all__ = [
-    "DIMENSION_SQL",
-    "Plan",
-    "compare_periods",
-    "compute_kpis",
-    "kpi_series",
-    "kpi_sql",
-    "SESSION_DIMENSIONS",
-    "SOURCE_DIMENSIONS",
-]
+__all__ = ["DIMENSION_SQL", "Plan", "compare_periods", "compute_kpis", "kpi_series", "kpi_sql"]
