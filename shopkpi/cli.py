@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
+from shopkpi import cli_metrics
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
 
@@ -206,6 +207,11 @@ def upgrade(db: DbOption = None) -> None:
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     out.print(f"{settings.db_path} is up to date")
+
+
+app.command("kpis")(cli_metrics.kpis)
+app.command("pnl")(cli_metrics.pnl)
+app.command("cohorts")(cli_metrics.cohorts)
 
 
 def main() -> None:
