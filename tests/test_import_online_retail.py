@@ -85,7 +85,8 @@ def test_sample_follows_the_mapping_rules(db, tmp_path):
         (3, "79323P", 6, 6.75),
     ]
     # The credit note's lines are its items, with the credited quantity: 12 × 2.95 + 6 × 1.65 = 45.30.
-    assert query(db, "select sum(quantity * unit_price)::double from order_items where order_id = 'C489449'") == [(45.30,)]
+    credited = query(db, "select sum(quantity * unit_price)::double from order_items where order_id = 'C489449'")
+    assert credited == [(45.30,)]
     assert any("-45.30 GBP" in note for note in result.plan.notes)
     rejects = query(db, "select file, line, column_name, reason, raw_row from rejects order by line")
     assert [(r[0], r[1], r[2]) for r in rejects] == [
