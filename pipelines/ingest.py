@@ -343,7 +343,7 @@ def _map_columns(path: Path, table: Table, columns: list[str], column_map: dict[
     missing = [name for name in table.required if name not in mapping]
     if missing:
         free = [c for c in columns if c not in mapping.values()]
-        hint = " ".join(_map_hint(name, free) for name in missing)
+        hint = _map_hints(missing, free)
         optional = [c.name for c in table.columns if not c.required and c.name not in mapping]
         raise IngestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} for table "
@@ -360,14 +360,30 @@ def _listing(columns: list[str]) -> str:
     return shown + (f", … ({len(columns)} columns)" if len(columns) > 60 else "")
 
 
-def _map_hint(canonical: str, free: list[str]) -> str:
-    """`--map canonical=COLUMN`, naming the file's column whose name is closest, if one is close."""
+def _map_hints(missing: list[str], free: list[str]) -> str:
+    """`--map canonical=COLUMN` for each missing column, naming the file's closest column where one is close.
+
+    Each file column is guessed for at most one canonical column, the closest pairs first.
+    """
     squashed = {_normalise_header(c).replace(" ", "_").replace("-", "_"): c for c in free}
-    close = difflib.get_close_matches(canonical, list(squashed), n=1, cutoff=0.6)
-    if not close:
-        return f"--map {canonical}=COLUMN"
-    guess = squashed[close[0]]
-    return f"--map '{canonical}={guess}'" if any(ch in guess for ch in " '\"$") else f"--map {canonical}={guess}"
+    pairs = sorted(
+        (
+            (difflib.SequenceMatcher(None, name, key).ratio(), index, key)
+            for index, name in enumerate(missing)
+            for key in squashed
+        ),
+        reverse=True,
+    )
+    guesses: dict[str, str] = {}
+    for ratio, index, key in pairs:
+        if ratio >= 0.6 and missing[index] not in guesses and squashed[key] not in guesses.values():
+            guesses[missing[index]] = squashed[key]
+    hints = []
+    for name in missing:
+        guess = guesses.get(name, "COLUMN")
+        quoted = any(ch in guess for ch in " '\"$;&|<>()")
+        hints.append(f"--map '{name}={guess}'" if quoted else f"--map {name}={guess}")
+    return " ".join(hints)
 
 
 def _number_text(raw: str, value_format: ValueFormat) -> str:
