@@ -490,13 +490,14 @@ def _validate_sql(
     table: Table, source: _Source, mapping: dict[str, str], value_format: ValueFormat = ValueFormat()
 ) -> str:
     """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
-    cleaned, typed, checks = [], [], []
+    # Each value is parsed once (parsed), then checked against its parse (checked), then stored (typed).
+    cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
             cleaned.append(f"nullif(trim({_ident(mapping[col.name])}), '') as __v_{col.name}")
-            raw = f"r.__v_{col.name}"
-            value = _typed(col, raw, value_format)
-            checks.extend(_checks(col, raw, value, value_format))
+            parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format)} as __t_{col.name}")
+            checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format))
+            value = f"r.__t_{col.name}"
             if col.default is not None:
                 value = f"coalesce({value}, {col.default})"
         else:
@@ -512,9 +513,13 @@ def _validate_sql(
         select *, {", ".join(cleaned)}
         from source
     ),
+    parsed as (
+        select *, {", ".join(parsed)}
+        from cleaned r
+    ),
     checked as (
         select *, {first_error} as __error
-        from cleaned r
+        from parsed r
     ),
     typed as (
         select __error as _error,
