@@ -161,7 +161,8 @@ def demo(
         fresh = settings.db_path.with_name(f".{settings.db_path.name}.demo")
         for leftover in (fresh, fresh.with_name(fresh.name + ".lock")):
             leftover.unlink(missing_ok=True)
-        tables = [(table, path) for table, paths in files.items() for path in paths]
+        # Smallest files first: each load copies the warehouse, so the big ones are best copied fewest times.
+        tables = sorted(((t, p) for t, paths in files.items() for p in paths), key=lambda item: item[1].stat().st_size)
         try:
             for index, (table, path) in enumerate(tables):
                 bar.update(task, completed=0.5 + 0.5 * index / len(tables), description=f"loading {table}")
