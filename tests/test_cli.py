@@ -1,0 +1,77 @@
+"""The `shopkpi` command line as a user runs it: real processes, exit codes and messages of SPEC §5."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from shopkpi.warehouse import TABLES, Reader
+
+ENV = {key: value for key, value in os.environ.items() if not key.startswith("SHOPKPI_")}
+
+
+def shopkpi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shopkpi", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("demo") / "shopkpi.duckdb"
+    run = shopkpi("demo", "--days", "21", "--seed", "3", "--no-serve", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert "generated in" in run.stdout and "loaded in" in run.stdout
+    return db
+
+
+def test_demo_loads_every_table_through_ingest_with_nothing_rejected(demo_db):
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        for table in TABLES:
+            assert con.sql(f"select count(*) from {table}").fetchall()[0][0] > 0, table
+        loads = con.sql("select table_name, rows_read, inserted, rejected from ingest_log").fetchall()
+        assert sorted(table for table, *_ in loads) == sorted(TABLES)
+        assert all(read == inserted and rejected == 0 for _, read, inserted, rejected in loads)
+        assert con.sql("select value from shopkpi_meta where key = 'timezone'").fetchall() == [("Asia/Shanghai",)]
+        # 21 days ending yesterday, in the store's calendar.
+        days = con.sql("select count(distinct cast(started_at as date)) from sessions").fetchall()[0][0]
+        assert days == 21
+    assert (demo_db.parent / "demo" / "orders.csv").exists()
+
+
+def test_demo_replaces_the_warehouse_rather_than_adding_to_it(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    for _ in range(2):
+        assert shopkpi("demo", "--days", "7", "--no-serve", "--db", str(db)).returncode == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("select count(*) from ingest_log").fetchall() == [(len(TABLES),)]
+
+
+def test_ingest_from_another_process_succeeds_while_a_reader_is_open(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    first = tmp_path / "a.csv"
+    first.write_text("sku,name,category\nA,Tea,食品\n")
+    assert shopkpi("ingest", "products", str(first), "--db", str(db)).returncode == 0
+    reader = Reader(db)  # what the dashboard holds
+    assert reader.cursor().sql("select count(*) from products").fetchall() == [(1,)]
+    second = tmp_path / "b.csv"
+    second.write_text("sku,name,category\nB,Cup,家居\nC,Pot,家居\n")
+    run = shopkpi("ingest", "products", str(second), "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert "2 rows read = 2 inserted + 0 updated + 0 unchanged duplicates + 0 rejected" in run.stdout
+    assert reader.cursor().sql("select count(*) from products").fetchall() == [(3,)]
+
+
+def test_usage_errors_exit_2_and_data_errors_exit_1(tmp_path):
+    bad_table = shopkpi("ingest", "customers", str(tmp_path / "x.csv"), "--db", str(tmp_path / "w.duckdb"))
+    assert bad_table.returncode == 2 and "customers" in bad_table.stderr
+    missing = shopkpi("ingest", "orders", str(tmp_path / "nope.csv"), "--db", str(tmp_path / "w.duckdb"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.csv'}: no such file"]
+    no_warehouse = shopkpi("kpis", "--db", str(tmp_path / "none.duckdb"))
+    assert no_warehouse.returncode == 1 and "no warehouse" in no_warehouse.stderr
