@@ -26,6 +26,9 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
         "true" if headless else "false",
         "--browser.gatherUsageStats",
         "false",
+        # No "Deploy" button: this is a shop's own dashboard (the flag works from any working directory).
+        "--client.toolbarMode",
+        "minimal",
         # Users see the error's type and message, never a stack trace.
         "--client.showErrorDetails",
         "type",
