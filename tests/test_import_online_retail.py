@@ -268,3 +268,54 @@ def test_full_real_file_imports_in_time_with_every_line_accounted_for(db):
     before = digest(db)
     again = import_export(db, "online-retail", REAL)
     assert again.already_imported and digest(db) == before
+
+
+def test_a_run_killed_before_recording_provenance_is_completed_by_the_next(db, tmp_path, monkeypatch):
+    from pipelines.adapters import common
+
+    export = tmp_path / "online_retail.csv"
+    export.write_text(SAMPLE)
+    real_step = common._record_provenance
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the tables are loaded, the ledger still names the derived files
+
+    monkeypatch.setattr(common, "_record_provenance", killed)
+    with pytest.raises(KeyboardInterrupt):
+        import_export(db, "online-retail", export)
+    assert query(db, "select count(*) from ingest_log where path like '%shopkpi-import-%'") == [(3,)]
+    monkeypatch.setattr(common, "_record_provenance", real_step)
+    assert import_export(db, "online-retail", export).already_imported
+    assert query(db, "select distinct path from ingest_log") == [(str(export.resolve()),)]
+    assert query(db, "select line, reason like 'Quantity must be > 0%' from rejects order by line") == [
+        (6, True),
+        (7, False),
+    ]
+
+
+def test_an_identical_copy_of_an_export_under_another_name_changes_nothing(db, tmp_path):
+    first, copy = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(SAMPLE)
+    copy.write_text(SAMPLE)
+    import_export(db, "online-retail", first)
+    before = digest(db)
+    assert import_export(db, "online-retail", copy).already_imported
+    assert import_export(db, "online-retail", first).already_imported
+    assert digest(db) == before
+
+
+def test_products_already_in_the_warehouse_are_kept_and_new_ones_added(db, tmp_path):
+    catalogue = tmp_path / "products.csv"
+    catalogue.write_text("sku,name,category,unit_cost\n85048,Glass ball lights (20),Christmas,2.10\n")
+    from pipelines.ingest import ingest_file
+
+    ingest_file(db, "products", catalogue)
+    export = tmp_path / "online_retail.csv"
+    export.write_text(SAMPLE)
+    products = by_table(import_export(db, "online-retail", export))["products"]
+    # 6 stock codes: 85048 is in the catalogue already (its name, category and cost stay), 5 are new.
+    assert (products.derived.known, products.result.inserted) == (1, 5)
+    assert "1 already in the warehouse, kept as they are" in products.summary()
+    assert query(db, "select name, category, unit_cost::double from products where sku = '85048'") == [
+        ("Glass ball lights (20)", "Christmas", 2.1)
+    ]

@@ -28,6 +28,8 @@ from shopkpi.warehouse import TABLES, WarehouseError, open_read_only, store_sett
 
 Progress = Callable[[str, float], None]
 
+_SCRATCH_PREFIX = "shopkpi-import-"  # the folder of the derived files: how the ledger tells them from exports
+
 
 @dataclass
 class ImportOptions:
@@ -49,6 +51,7 @@ class Derived:
     source_lines: bool = False  # row N of the file is record N of the export, so rejects keep the export's lines
     new_only: bool = False  # add keys the warehouse does not have yet, leave the others as they are (products)
     known: int = 0  # new_only: rows left out because the warehouse already has their key
+    digests: list[str] = field(default_factory=list)  # content hashes this file had (before and after new_only)
 
 
 @dataclass
@@ -307,20 +310,24 @@ def _drop_known(derived: Derived, db_path: Path, con: duckdb.DuckDBPyConnection)
         return
     con.register("known", known)
     literal = sql_string(str(derived.path))
-    con.execute(f"create or replace temp table _derived as select * from read_csv({literal}, all_varchar = true)")
+    reader = f"read_csv({literal}, all_varchar = true, header = true)"
+    con.execute(f"create or replace temp table _derived as select row_number() over () as _n, * from {reader}")
     match = " and ".join(f"d.{k} = cast(k.{k} as varchar)" for k in spec.key)
     before = derived.rows
     con.execute(
         f"""
         copy (
-            select d.* from _derived d
+            select d.* exclude (_n) from _derived d
             where not exists (select 1 from known k where {match})
-            order by {", ".join(f"d.{k}" for k in spec.key)}
+            order by d._n
         ) to {literal} (header, delimiter ',', quote '"')
         """
     )
-    derived.rows = con.sql(f"select count(*) from read_csv({literal}, all_varchar = true)").fetchall()[0][0]
+    derived.rows = con.sql(f"select count(*) from {reader}").fetchall()[0][0]
     derived.known = before - derived.rows
+    if derived.known:
+        # The file's lines moved: rejects of this file keep its own line numbers rather than wrong export lines.
+        con.execute("delete from _provenance where table_name = ?", [derived.table])
 
 
 def _store_timezone(db_path: Path, timezone: str | None, default: str | None) -> str:
@@ -346,18 +353,22 @@ def _store_currency(db_path: Path, currency: str | None, plan: Plan) -> tuple[st
     return settings.get("currency", "CNY"), warnings
 
 
+def _is_derived(path: str) -> bool:
+    return Path(path).parent.name.startswith(_SCRATCH_PREFIX)
+
+
 def _record_provenance(db_path: Path, source: Path, con: duckdb.DuckDBPyConnection, tables: list[TableResult]) -> None:
     """Points the ledger and the rejects of the derived files at the export (line, reason and raw row of its own)."""
     loads = []
     with open_read_only(Path(db_path)) as warehouse:
         for item in tables:
-            if item.result is None:
-                continue
             rows = warehouse.sql(
-                "select load_id, path from ingest_log where content_hash = ? and table_name = ?",
-                params=[content_hash(item.derived.path), item.derived.table],
+                "select load_id, path from ingest_log where list_contains(?, content_hash) and table_name = ?",
+                params=[[*item.derived.digests, content_hash(item.derived.path)], item.derived.table],
             ).fetchall()
-            loads += [(load_id, item.derived.table) for load_id, path in rows if path != str(source)]
+            # Only loads still named after a derived file (of this run, or of a run killed before this step):
+            # a load already pointed at its export, this one or an identical other, is left as it is.
+            loads += [(load_id, item.derived.table) for load_id, path in rows if _is_derived(path)]
     if not loads:
         return  # already done: importing the same export again must not touch the warehouse
     with tempfile.TemporaryDirectory(prefix="shopkpi-provenance-") as scratch:
@@ -413,7 +424,7 @@ def run_import(
         tz = _store_timezone(db_path, store_timezone, default_timezone)
     except WarehouseError as exc:
         raise IngestError(str(exc)) from exc
-    with tempfile.TemporaryDirectory(prefix="shopkpi-import-") as scratch, duckdb.connect() as con:
+    with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as scratch, duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
         # Adapters cast offset and Unix times to naive timestamps: in store time, as ingest itself would.
         con.execute("set TimeZone = ?", [tz])
@@ -429,6 +440,8 @@ def run_import(
         results: list[TableResult] = []
         for index, derived in enumerate(plan.tables):
             if derived.new_only:
+                # A run killed before its provenance step loaded this file unfiltered: remember its hash.
+                derived.digests.append(content_hash(derived.path))
                 try:
                     _drop_known(derived, db_path, con)
                 except WarehouseError as exc:
