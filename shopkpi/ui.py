@@ -7,13 +7,20 @@ after the writer has published the new file, without a restart (SPEC §3).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import streamlit as st
 
+from metrics.periods import Period, latest_date
+from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
+from metrics.registry import DIMENSION_LABELS
+from metrics.registry import label as registry_label
+from metrics.segments import ALL, Segment, apply_segment, segment_options
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import Reader, WarehouseError
 
@@ -48,12 +55,18 @@ def has_warehouse() -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=_MAX_CACHED_RESULTS)
 def _cached(
-    _query: Callable[..., Any], query_name: str, path: str, version: tuple[int, int, int] | None, args: tuple
+    _query: Callable[..., Any],
+    query_name: str,
+    path: str,
+    version: tuple[int, int, int] | None,
+    args: tuple,
+    segment: tuple[str | None, str | None] = (None, None),
 ) -> Any:
-    # The key is (query_name, path, version, args); `_query` itself is not hashable. `version` changes whenever a
-    # writer publishes a new file, so the next run re-queries instead of showing the old result.
+    # The key is (query_name, path, version, args, segment); `_query` itself is not hashable. `version` changes
+    # whenever a writer publishes a new file, so the next run re-queries instead of showing the old result.
     cursor = _reader(path).cursor()
     try:
+        apply_segment(cursor, Segment(*segment))
         return _query(cursor, *args)
     finally:
         cursor.close()
@@ -64,14 +77,17 @@ def _explained(path: Path, exc: duckdb.Error) -> WarehouseError:
     return WarehouseError(f"could not read the warehouse at {path}: {first_line}")
 
 
-def load(query: Callable[..., T], *args: Any) -> T:
+def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
     """`query(cursor, *args)` on the newest published warehouse, cached until a writer publishes a new one.
 
+    With a `segment`, the query reads only that source's / device's rows (metrics/segments.py).
     Raises WarehouseError (with a message for the user) when there is no warehouse or it cannot be read.
     """
     current = reader()
+    name = f"{query.__module__}.{query.__qualname__}"
+    key = (segment.source, segment.device)
     try:
-        return _cached(query, f"{query.__module__}.{query.__qualname__}", str(current.path), current.version, args)
+        return _cached(query, name, str(current.path), current.version, args, key)
     except duckdb.Error as exc:
         raise _explained(current.path, exc) from exc
 
@@ -107,3 +123,160 @@ def empty(message: str) -> None:
 def warehouse_problem(error: WarehouseError) -> None:
     """A warehouse that exists but cannot be read, explained in one line instead of a traceback."""
     st.error(str(error), icon=":material/error:")
+
+
+# --- the shared sidebar: period, comparison, filters and language, kept in the URL --------------------------------
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+_ALL = ""  # the "all sources / all devices" choice; an empty string keeps it out of the URL
+
+
+@dataclass(frozen=True)
+class View:
+    """What every page shows: the period, the period compared with, the segment and the language."""
+
+    period: Period | None  # None: the warehouse has no dated rows yet
+    comparison: str
+    segment: Segment
+    lang: str
+    latest: date | None
+
+    @property
+    def compared(self) -> Period | None:
+        return None if self.period is None else comparison_period(self.period, self.comparison)
+
+    def t(self, en: str, zh: str) -> str:
+        return zh if self.lang == "zh" else en
+
+
+def lang() -> str:
+    """The language chosen in the sidebar ('en' or 'zh')."""
+    value = st.session_state.get("f_lang", "en")
+    return value if value in LANGUAGES else "en"
+
+
+def t(en: str, zh: str) -> str:
+    """The text in the language chosen in the sidebar."""
+    return zh if lang() == "zh" else en
+
+
+def label(name: str) -> str:
+    """A metric's label from the registry in the chosen language."""
+    return registry_label(name, lang())
+
+
+def dim_label(dimension: str) -> str:
+    """A dimension's label in the chosen language."""
+    en, zh = DIMENSION_LABELS[dimension]
+    return zh if lang() == "zh" else en
+
+
+def _from_url(key: str, allowed: Iterable[str], default: str) -> str:
+    value = st.query_params.get(key, default)
+    return value if value in set(allowed) else default
+
+
+def _url_date(key: str) -> date | None:
+    try:
+        return date.fromisoformat(st.query_params.get(key, ""))
+    except ValueError:
+        return None
+
+
+def _safe_latest() -> date | None:
+    try:
+        return load(latest_date) if has_warehouse() else None
+    except WarehouseError:
+        return None
+
+
+def _safe_options() -> dict[str, list[str]]:
+    try:
+        return load(segment_options) if has_warehouse() else {"source": [], "device": []}
+    except WarehouseError:
+        return {"source": [], "device": []}
+
+
+def sidebar() -> View:
+    """Draw the shared sidebar and return the view it selects; its state is mirrored in the URL query."""
+    state = st.session_state
+    latest = _safe_latest()
+    options = _safe_options()
+    if "f_lang" not in state:  # first run of this browser session: start from the shared URL
+        state["f_lang"] = _from_url("lang", LANGUAGES, "en")
+        state["f_preset"] = _from_url("period", PRESETS, DEFAULT_PRESET)
+        state["f_vs"] = _from_url("vs", COMPARISONS, DEFAULT_COMPARISON)
+        state["f_source"] = _from_url("source", [_ALL, *options["source"]], _ALL)
+        state["f_device"] = _from_url("device", [_ALL, *options["device"]], _ALL)
+        start, end = _url_date("from"), _url_date("to")
+        if latest is not None and start and end and start <= end:
+            state["f_range"] = (start, end)
+    bar = st.sidebar
+    bar.radio("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, horizontal=True, key="f_lang")
+    zh = lang() == "zh"
+    period = None
+    if latest is None:
+        bar.caption(t("Filters appear once the warehouse has data.", "仓库有数据后显示筛选项。"))
+    else:
+        preset = bar.selectbox(
+            t("Period", "时间范围"), list(PRESETS), format_func=lambda k: PRESETS[k][zh], key="f_preset"
+        )
+        custom = None
+        if preset == "custom":
+            if "f_range" not in state:
+                state["f_range"] = (latest - timedelta(days=29), latest)
+            picked = bar.date_input(t("From – to", "起止日期"), max_value=latest, key="f_range")
+            if isinstance(picked, tuple | list) and len(picked) == 2:
+                custom = Period(picked[0], picked[1])
+        period = preset_period(preset, latest, custom)
+        bar.caption(
+            t(
+                f"{period.start} to {period.end} · latest data {latest}",
+                f"{period.start} 至 {period.end} · 最新数据 {latest}",
+            )
+        )
+        bar.radio(t("Compare with", "对比"), list(COMPARISONS), format_func=lambda k: COMPARISONS[k][zh], key="f_vs")
+        bar.selectbox(
+            t("Source", "来源"),
+            [_ALL, *options["source"]],
+            format_func=lambda v: v or t("All sources", "全部来源"),
+            key="f_source",
+        )
+        bar.selectbox(
+            t("Device", "设备"),
+            [_ALL, *options["device"]],
+            format_func=lambda v: v or t("All devices", "全部设备"),
+            key="f_device",
+        )
+    view = View(
+        period=period,
+        comparison=state.get("f_vs", DEFAULT_COMPARISON),
+        segment=Segment(state.get("f_source") or None, state.get("f_device") or None),
+        lang=lang(),
+        latest=latest,
+    )
+    _to_url(view, state.get("f_preset", DEFAULT_PRESET))
+    state["view"] = view
+    return view
+
+
+def _to_url(view: View, preset: str) -> None:
+    # Only what differs from the defaults, so a plain link stays plain.
+    params = {
+        "lang": view.lang if view.lang != "en" else None,
+        "period": preset if preset != DEFAULT_PRESET else None,
+        "from": str(view.period.start) if preset == "custom" and view.period else None,
+        "to": str(view.period.end) if preset == "custom" and view.period else None,
+        "vs": view.comparison if view.comparison != DEFAULT_COMPARISON else None,
+        "source": view.segment.source,
+        "device": view.segment.device,
+    }
+    wanted = {k: v for k, v in params.items() if v}
+    if dict(st.query_params.to_dict()) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def view() -> View:
+    """The view the sidebar selected on this run (app.py draws the sidebar before the page runs)."""
+    found = st.session_state.get("view")
+    return found if isinstance(found, View) else sidebar()

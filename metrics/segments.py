@@ -1,0 +1,94 @@
+"""Segments: the dashboard's source and device filters, applied to every metric query of one cursor.
+
+A segment narrows the canonical tables a query reads, so every metric function (KPIs, series, funnel, cohorts,
+products) works on it unchanged: on the cursor it is given, temporary views named like the canonical tables shadow
+them (DuckDB resolves temporary objects first, and they live only as long as that cursor). The filter follows SPEC §4
+attribution: a session matches by its own source and device; events and orders follow the session they name (an
+order without a session matches no segment); ad spend matches by source and cannot be split by device; operating
+expenses split by nothing. Metrics that cannot be split by a filtered dimension are blanked by `blank_unsplittable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from metrics.registry import DIMENSION_LABELS, METRICS, dimensions_of
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The filters in force: one traffic source and/or one device; None means all."""
+
+    source: str | None = None
+    device: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.source is not None or self.device is not None
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimensions this segment filters on."""
+        return tuple(d for d, v in (("source", self.source), ("device", self.device)) if v is not None)
+
+    def splits(self, metric: str) -> bool:
+        """Whether the metric is defined on this segment (it can be split by every filtered dimension)."""
+        return all(d in dimensions_of(metric) for d in self.dimensions)
+
+    def why_undefined(self, metric: str, lang: str = "en") -> str | None:
+        """Why the metric is blank on this segment, or None where it is defined."""
+        missing = [d for d in self.dimensions if d not in dimensions_of(metric)]
+        if not missing:
+            return None
+        names = ", ".join(DIMENSION_LABELS[d][1 if lang == "zh" else 0].lower() for d in missing)
+        if lang == "zh":
+            return f"{METRICS[metric].label_zh}无法按{names}拆分（SPEC §4），筛选时不显示。"
+        return f"{METRICS[metric].label_en} cannot be split by {names} (SPEC §4), so it is blank under this filter."
+
+
+ALL = Segment()
+
+_VIEWS = {
+    "sessions": """
+        select s.* from {db}.main.sessions s, segment_filter f
+        where (f.source is null or s.source = f.source) and (f.device is null or s.device = f.device)""",
+    "events": "select e.* from {db}.main.events e where e.session_id in (select session_id from sessions)",
+    "orders": "select o.* from {db}.main.orders o where o.session_id in (select session_id from sessions)",
+    "ad_spend": """
+        select a.* from {db}.main.ad_spend a, segment_filter f
+        where (f.source is null or a.source = f.source) and f.device is null""",
+}
+
+
+def apply_segment(con: duckdb.DuckDBPyConnection, segment: Segment) -> None:
+    """Make every later query on this cursor read only the segment's rows (no-op for the whole shop)."""
+    if not segment:
+        return
+    db = con.sql("select current_database()").fetchall()[0][0]
+    quoted = '"' + db.replace('"', '""') + '"'
+    con.execute(
+        "create or replace temp table segment_filter as "
+        "select cast(? as varchar) as source, cast(? as varchar) as device",
+        [segment.source, segment.device],
+    )
+    for name, sql in _VIEWS.items():
+        con.execute(f"create or replace temp view {name} as {sql.format(db=quoted)}")
+
+
+def blank_unsplittable(frame: pl.DataFrame, segment: Segment) -> pl.DataFrame:
+    """The frame with metrics that the segment cannot split set to null (e.g. operating expenses under any filter)."""
+    blank = [c for c in frame.columns if c in METRICS and not segment.splits(c)]
+    return frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in blank) if blank else frame
+
+
+def segment_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The sources and devices that occur in the sessions table, most sessions first."""
+    options = {}
+    for dim in ("source", "device"):
+        rows = con.sql(
+            f"select {dim} from sessions where nullif({dim}, '') is not null group by {dim} order by count(*) desc"
+        ).fetchall()
+        options[dim] = [r[0] for r in rows]
+    return options

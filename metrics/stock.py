@@ -1,0 +1,131 @@
+"""Stock cover and replenishment: how many days each product's stock lasts at its recent sales rate, and which
+products to reorder now given the supplier's lead time and the guide's rule (SPEC §4: stock should be replenished
+7–15 days before it runs out; the target `replenish_lead_days` in targets.toml).
+
+For a product selling `d` units a day on average over the last `window_days` days:
+- days of cover = on_hand / d (null when it sold nothing: it does not run out at this rate);
+- it runs out (stock-out date) after (on_hand + on_order) / d days, counting what is already ordered;
+- goods should arrive 7–15 days before that, so the order must go out between
+  stock-out − lead time − 15 days (reorder date: from then on it is on the reorder list) and
+  stock-out − lead time − 7 days (after that the order is late);
+- the suggested quantity covers lead time + 15 days + `order_cover_days` of sales, less the stock position.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from metrics.periods import latest_date
+from shopkpi.warehouse import VALID_STATUSES
+
+DEFAULT_WINDOW_DAYS = 28
+DEFAULT_BUFFER_DAYS = (7, 15)
+ORDER_COVER_DAYS = 30
+
+STOCK_SQL = f"""
+with
+last_stock as (
+    -- one row per product counted on or before the as-of date: its latest count
+    select sku, max(date) as stock_date, arg_max(on_hand, date) as on_hand,
+        arg_max(coalesce(on_order, 0), date) as on_order
+    from inventory
+    where date <= $as_of
+    group by sku
+),
+recent_sales as (
+    -- one row per product sold in the window: units of valid orders
+    select i.sku, sum(i.quantity) as units
+    from order_items i
+    join orders o on o.order_id = i.order_id
+    where o.status in ({", ".join(f"'{s}'" for s in VALID_STATUSES)})
+        and o.ordered_at >= $from_ts and o.ordered_at < $to_ts
+    group by i.sku
+),
+cover as (
+    -- one row per product with a stock count
+    select s.sku, p.name, p.category, p.supplier, p.lead_time_days, s.stock_date, s.on_hand, s.on_order,
+        coalesce(r.units, 0) as units_sold
+    from last_stock s
+    left join products p on p.sku = s.sku
+    left join recent_sales r on r.sku = s.sku
+)
+select * from cover
+order by sku
+"""
+
+
+def plan_reorders(
+    stock: pl.DataFrame,
+    as_of: date,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    buffer_days: tuple[int, int] = DEFAULT_BUFFER_DAYS,
+    order_cover_days: int = ORDER_COVER_DAYS,
+) -> pl.DataFrame:
+    """Days of cover and reorder plan per product. One row per row of `stock`, fewest days of cover first.
+
+    `stock` has columns sku, name, category, supplier, lead_time_days (null: 0), on_hand, on_order, units_sold
+    (over the `window_days` days ending on `as_of`). Adds: daily_units, days_of_cover, stockout_date, reorder_date,
+    order_by (the last day to order), reorder_now, late, suggested_quantity.
+    """
+    short, long = buffer_days
+    rows = []
+    for row in stock.iter_rows(named=True):
+        daily = (row["units_sold"] or 0) / window_days
+        on_hand = row["on_hand"] or 0
+        position = on_hand + (row["on_order"] or 0)
+        lead = row["lead_time_days"] or 0
+        if daily > 0:
+            cover = on_hand / daily
+            stockout = as_of + timedelta(days=math.floor(position / daily))
+            reorder_date = stockout - timedelta(days=lead + long)
+            order_by = stockout - timedelta(days=lead + short)
+            now = as_of >= reorder_date
+            quantity = max(0, math.ceil(daily * (lead + long + order_cover_days)) - position) if now else 0
+            late = as_of > order_by
+        else:
+            cover, stockout, reorder_date, order_by, now, late, quantity = None, None, None, None, False, False, 0
+        rows.append({**row, "daily_units": daily, "days_of_cover": cover, "stockout_date": stockout,
+                     "reorder_date": reorder_date, "order_by": order_by, "reorder_now": now, "late": late,
+                     "suggested_quantity": quantity})  # fmt: skip
+    schema = {
+        **stock.schema,
+        "daily_units": pl.Float64,
+        "days_of_cover": pl.Float64,
+        "stockout_date": pl.Date,
+        "reorder_date": pl.Date,
+        "order_by": pl.Date,
+        "reorder_now": pl.Boolean,
+        "late": pl.Boolean,
+        "suggested_quantity": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("days_of_cover", nulls_last=True)
+
+
+def stock_cover(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None = None,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    buffer_days: tuple[int, int] = DEFAULT_BUFFER_DAYS,
+) -> pl.DataFrame:
+    """Days of cover and reorder plan per product counted in `inventory` (see `plan_reorders`), as of `as_of`
+    (default: the latest data date). Empty when there is no inventory."""
+    as_of = as_of or latest_date(con)
+    if as_of is None:
+        as_of = date.today()
+    params = {
+        "as_of": as_of,
+        "from_ts": datetime.combine(as_of - timedelta(days=window_days - 1), time()),
+        "to_ts": datetime.combine(as_of + timedelta(days=1), time()),
+    }
+    stock = con.sql(STOCK_SQL, params=params).pl()
+    stock = stock.with_columns(pl.col("on_hand", "on_order", "units_sold", "lead_time_days").cast(pl.Int64))
+    return plan_reorders(stock, as_of, window_days, buffer_days)
+
+
+def reorder_now(cover: pl.DataFrame) -> pl.DataFrame:
+    """The products to reorder now, late ones first, then by stock-out date."""
+    return cover.filter(pl.col("reorder_now")).sort(["late", "stockout_date"], descending=[True, False])
