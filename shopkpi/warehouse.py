@@ -57,7 +57,7 @@ class Table:
     grain: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    primary_key: bool = True  # False where the key is not a plain column list (order_items)
+    primary_key: bool = True  # False: the key is kept unique by ingestion only (order_items, events)
 
     @property
     def required(self) -> list[str]:
@@ -163,6 +163,9 @@ TABLES: dict[str, Table] = {
                 Column("position", "INTEGER", rule="nonneg"),
             ),
             key=("event_id",),
+            # Unique by ingestion, without an index: on millions of event ids an index quadruples the file
+            # (which every load copies) and doubles the load time, and no query looks events up by id.
+            primary_key=False,
         ),
         Table(
             "ad_spend",

@@ -44,6 +44,17 @@ def test_demo_loads_every_table_through_ingest_with_nothing_rejected(demo_db):
     assert (demo_db.parent / "demo" / "orders.csv").exists()
 
 
+def test_every_table_key_is_unique_and_not_null_in_the_demo(demo_db):
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        for table in TABLES.values():
+            key = ", ".join(table.key if table.name != "order_items" else ("order_id", "line_no"))
+            nulls = " or ".join(f"{column} is null" for column in key.split(", "))
+            total, distinct, null = con.sql(
+                f"select count(*), count(distinct ({key})), count(*) filter (where {nulls}) from {table.name}"
+            ).fetchall()[0]
+            assert (distinct, null) == (total, 0), table.name
+
+
 def test_demo_replaces_the_warehouse_rather_than_adding_to_it(tmp_path):
     db = tmp_path / "shopkpi.duckdb"
     for _ in range(2):
