@@ -18,8 +18,8 @@ import pytest
 
 from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis
-from pipelines.adapters import import_export
-from pipelines.ingest import IngestError
+from pipelines.adapters import common, import_export
+from pipelines.ingest import IngestError, ingest_file
 
 REAL = (
     Path(__file__).resolve().parents[2]
@@ -271,8 +271,6 @@ def test_full_real_file_imports_in_time_with_every_line_accounted_for(db):
 
 
 def test_a_run_killed_before_recording_provenance_is_completed_by_the_next(db, tmp_path, monkeypatch):
-    from pipelines.adapters import common
-
     export = tmp_path / "online_retail.csv"
     export.write_text(SAMPLE)
     real_step = common._record_provenance
@@ -307,8 +305,6 @@ def test_an_identical_copy_of_an_export_under_another_name_changes_nothing(db, t
 def test_products_already_in_the_warehouse_are_kept_and_new_ones_added(db, tmp_path):
     catalogue = tmp_path / "products.csv"
     catalogue.write_text("sku,name,category,unit_cost\n85048,Glass ball lights (20),Christmas,2.10\n")
-    from pipelines.ingest import ingest_file
-
     ingest_file(db, "products", catalogue)
     export = tmp_path / "online_retail.csv"
     export.write_text(SAMPLE)
