@@ -5,11 +5,26 @@ Run with `shopkpi serve` (or `streamlit run app.py`); the warehouse path comes f
 
 import streamlit as st
 
+from shopkpi import ui
+
 st.set_page_config(page_title="shopkpi", page_icon=":material/monitoring:", layout="wide")
 
-# Add a page here: its file, its title in the sidebar, and a Material icon. Pages not listed cannot be reached.
+# Add a page here: its file, its title in English and Chinese, and a Material icon. Pages not listed cannot be
+# reached. The first one is the home page.
 PAGES = [
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    ("pages/overview.py", "Overview", "概览", ":material/dashboard:"),
+    ("pages/traffic.py", "Traffic", "流量", ":material/travel_explore:"),
+    ("pages/customers.py", "Customers", "客户", ":material/group:"),
+    ("pages/products.py", "Products & stock", "商品与库存", ":material/inventory_2:"),
+    ("pages/pnl.py", "P&L", "损益", ":material/account_balance:"),
+    ("pages/data.py", "Data", "数据", ":material/database:"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(
+    [
+        st.Page(path, title=ui.t(en, zh), icon=icon, default=index == 0)
+        for index, (path, en, zh, icon) in enumerate(PAGES)
+    ]
+)
+ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
+page.run()

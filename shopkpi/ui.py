@@ -7,6 +7,7 @@ after the writer has published the new file, without a restart (SPEC §3).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,9 +19,10 @@ import streamlit as st
 
 from metrics.periods import Period, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
-from metrics.registry import DIMENSION_LABELS
+from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, apply_segment, segment_options
+from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import Reader, WarehouseError
 
@@ -150,8 +152,8 @@ class View:
 
 
 def lang() -> str:
-    """The language chosen in the sidebar ('en' or 'zh')."""
-    value = st.session_state.get("f_lang", "en")
+    """The language chosen in the sidebar ('en' or 'zh'); before the sidebar has run, the URL's."""
+    value = st.session_state.get("f_lang", st.query_params.get("lang", "en"))
     return value if value in LANGUAGES else "en"
 
 
@@ -280,3 +282,91 @@ def view() -> View:
     """The view the sidebar selected on this run (app.py draws the sidebar before the page runs)."""
     found = st.session_state.get("view")
     return found if isinstance(found, View) else sidebar()
+
+
+# --- page scaffolding: title, empty states, and no traceback ever reaching the user ------------------------------
+
+log = logging.getLogger("shopkpi.dashboard")
+
+
+def run_page(title_en: str, title_zh: str, render: Callable[[View], None], needs_period: bool = True) -> None:
+    """Draw a page: its title, then `render(view)`; every failure becomes one sentence, never a traceback."""
+    current = view()
+    st.title(current.t(title_en, title_zh))
+    if not has_warehouse():
+        no_data_yet()
+        return
+    if needs_period and current.period is None:
+        st.info(
+            t(
+                "The warehouse has no orders, sessions or ad spend yet: load some with `shopkpi ingest`.",
+                "仓库中还没有订单、访问或广告数据：请先用 `shopkpi ingest` 导入。",
+            ),
+            icon=":material/database_off:",
+        )
+        return
+    try:
+        render(current)
+    except WarehouseError as error:
+        warehouse_problem(error)
+    except Exception as error:  # the page must never show a traceback; the log keeps it for us
+        log.exception("page %s failed", title_en)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        st.error(
+            t(
+                f"This page could not be drawn: {first}. The other pages still work; the server log has the details.",
+                f"页面无法显示：{first}。其他页面仍可使用；详情见服务器日志。",
+            ),
+            icon=":material/error:",
+        )
+
+
+def period_caption(current: View) -> None:
+    """One line under a page title: the period, what it is compared with, and the filter in force."""
+    assert current.period is not None and current.compared is not None
+    seg = current.segment
+    parts = [f"{current.period.start} – {current.period.end}"]
+    parts.append(t("compared with", "对比") + f" {current.compared.start} – {current.compared.end}")
+    if seg:
+        shown = " · ".join(f"{dim_label(d)}: {getattr(seg, d)}" for d in seg.dimensions)
+        parts.append(t("filtered to ", "筛选：") + shown)
+    st.caption(" · ".join(parts))
+
+
+def null_reason(name: str, current: View) -> str:
+    """Why a metric shows "—": it cannot be split by the filter, or its denominator is zero in the period."""
+    reason = current.segment.why_undefined(name, current.lang)
+    if reason:
+        return reason
+    entry = METRICS[name]
+    if entry.kind == "ratio":
+        return t(
+            f"Undefined: {entry.denominator} is zero in this period (a ratio over nothing is not 0).",
+            f"无定义：本期 {entry.denominator} 为 0（分母为零的比率不记为 0）。",
+        )
+    return t("No value for this period.", "本期无数值。")
+
+
+def plotly(figure: Any, key: str, select: bool = False) -> Any:
+    """A Plotly chart stretched to the column; with `select`, clicking a point reruns and returns the selection."""
+    config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+    if select:
+        return st.plotly_chart(
+            figure, width="stretch", on_select="rerun", selection_mode="points", key=key, config=config
+        )
+    st.plotly_chart(figure, width="stretch", key=key, config=config)
+    return None
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def _targets(path: str | None) -> dict[str, Target]:
+    return load_targets(path)
+
+
+def targets() -> tuple[dict[str, Target], str | None]:
+    """The KPI targets in force, and a one-line problem with the user's targets file (then the defaults apply)."""
+    path = load_settings().targets_path
+    try:
+        return _targets(str(path) if path else None), None
+    except TargetsError as error:
+        return load_targets(DEFAULT_TARGETS_PATH), str(error)

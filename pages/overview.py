@@ -1,0 +1,219 @@
+"""Overview (operations): the headline KPIs against their targets and the comparison periods, what changed in
+revenue and why, and what needs attention now."""
+
+import polars as pl
+import streamlit as st
+
+from metrics import METRICS, compare_periods, format_value, kpi_series
+from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
+from metrics.stock import reorder_now, stock_cover
+from shopkpi import charts, ui
+
+HEADLINE = tuple(
+    name
+    for name in METRICS  # registry order
+    if name
+    in {
+        "total_revenue",
+        "orders",
+        "sessions",
+        "conversion_rate",
+        "aov",
+        "cart_conversion_rate",
+        "bounce_rate",
+        "retention_rate",
+        "gross_margin",
+        "net_profit",
+    }
+)
+STATUS_COLORS = {"on": "green", "near": "orange", "off": "red"}
+STATUS_TEXT = {"on": ("on target", "达标"), "near": ("near target", "接近目标"), "off": ("off target", "未达标")}
+CARDS_PER_ROW = 5
+
+
+def card_value(name: str, value: float | None) -> str:
+    # Large amounts without cents so they fit a card; the exact value is in the tables.
+    if value is not None and METRICS[name].unit == "money" and abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    return format_value(name, value)
+
+
+def change_text(change: float | None, current: ui.View) -> str:
+    return "—" if change is None else f"{change:+.1%}"
+
+
+def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View) -> None:
+    name = row["metric"]
+    entry = METRICS[name]
+    target = targets.get(name)
+    status = target.status(row["value"]) if target else None
+    main, other = ("last_year", "previous") if current.comparison == "last_year" else ("previous", "last_year")
+    names = {"previous": current.t("previous period", "上一周期"), "last_year": current.t("last year", "去年同期")}
+    short = {"previous": current.t("prev.", "上期"), "last_year": current.t("last year", "去年")}
+    help_lines = [f"**{ui.label(name)}** = `{entry.formula}`", entry.description]
+    if target:
+        status_text = STATUS_TEXT[status][current.lang == "zh"] if status else current.t("no value", "无数值")
+        described = target.describe()
+        help_lines.append(current.t(f"Target {described}: {status_text}.", f"目标 {described}：{status_text}。"))
+        if target.note:
+            help_lines.append(target.note)
+    if row["value"] is None:
+        help_lines.append(ui.null_reason(name, current))
+    label = ui.label(name)
+    badge = f":{STATUS_COLORS[status]}-badge[{STATUS_TEXT[status][current.lang == 'zh']}] " if status else ""
+    with column.container(border=True):
+        st.metric(
+            label,
+            card_value(name, row["value"]),
+            delta=None if row[f"{main}_change"] is None else change_text(row[f"{main}_change"], current),
+            delta_color="normal" if entry.direction == "higher" else "inverse",
+            delta_description=current.t(f"vs {short[main]}", f"对比{short[main]}"),
+            help="\n\n".join(help_lines),
+            chart_data=series.get_column(name).fill_null(0).to_list() if series.height > 1 else None,
+            chart_type="area" if entry.unit in ("money", "count") else "line",
+        )
+        st.caption(
+            badge
+            + current.t(
+                f"{names[other]}: {card_value(name, row[other])} ({change_text(row[f'{other}_change'], current)})",
+                f"{names[other]}：{card_value(name, row[other])}（{change_text(row[f'{other}_change'], current)}）",
+            )
+        )
+
+
+def cards_section(current: ui.View, targets: dict) -> dict:
+    comparison = ui.load(compare_periods, current.period, None, None, HEADLINE, segment=current.segment)
+    if comparison.is_empty():
+        ui.empty(current.t("No KPI could be computed for this period.", "本期无法计算任何指标。"))
+        return {}
+    series = ui.load(kpi_series, current.period, None, "day", HEADLINE, segment=current.segment)
+    rows = {row["metric"]: row for row in comparison.iter_rows(named=True)}
+    for name, row in rows.items():
+        if not current.segment.splits(name):
+            row.update({k: None for k in row if k not in ("group", "metric")})
+    for start in range(0, len(HEADLINE), CARDS_PER_ROW):
+        columns = st.columns(CARDS_PER_ROW)
+        for column, name in zip(columns, HEADLINE[start : start + CARDS_PER_ROW], strict=False):
+            card(column, rows[name], series, targets, current)
+    if all(rows[n]["value"] in (None, 0) for n in ("orders", "sessions")):
+        ui.empty(
+            current.t(
+                "Nothing happened in this period with these filters: no orders and no sessions. Try a longer period.",
+                "此时间范围和筛选条件下没有订单也没有访问：请尝试更长的时间范围。",
+            )
+        )
+    return {name: row["value"] for name, row in rows.items()}
+
+
+def changed_section(current: ui.View) -> None:
+    st.subheader(current.t("What changed", "变化原因"))
+    drivers = ui.load(revenue_change, current.period, current.compared, segment=current.segment)
+    total = drivers.filter(pl.col("driver") == "total").row(0, named=True)
+    if total["before"] == 0 and total["after"] == 0:
+        ui.empty(current.t("No revenue in either period, so there is no change to explain.", "两个周期都没有收入。"))
+        return
+    left, right = st.columns([3, 2])
+    labels = {d: DRIVER_LABELS[d][current.lang == "zh"] for d in DRIVER_LABELS}
+    labels |= {"before": current.t("Before", "对比期"), "after": current.t("Now", "本期")}
+    with left:
+        ui.plotly(
+            charts.drivers_waterfall(drivers, labels, current.t("Revenue change by driver", "收入变化分解")),
+            key="drivers",
+        )
+    with right:
+        change = total["after"] - total["before"]
+        effects = drivers.filter((pl.col("driver") != "total") & pl.col("effect").is_not_null())
+        st.markdown(
+            current.t(
+                f"Revenue went from **{total['before']:,.0f}** to **{total['after']:,.0f}** ({change:+,.0f}).",
+                f"收入从 **{total['before']:,.0f}** 变为 **{total['after']:,.0f}**（{change:+,.0f}）。",
+            ),
+            help=current.t(
+                "Revenue = sessions × orders per session × revenue per order. Changing one factor at a time "
+                "(sessions, then conversion, then order value) splits the change into three parts that add up.",
+                "收入 = 访问次数 × 每次访问订单数 × 每单收入；依次改变各因素，把变化分成三部分，合计等于总变化。",
+            ),
+        )
+        if effects.is_empty():
+            st.caption(current.t("No orders or sessions in one period: the change cannot be split.", "无法分解。"))
+        for row in effects.sort(pl.col("effect").abs(), descending=True).iter_rows(named=True):
+            fmt = ",.0f" if row["driver"] == "sessions" else (".2%" if row["driver"] == "conversion" else ",.2f")
+            st.markdown(
+                f"- **{labels[row['driver']]}** {format(row['before'], fmt)} → {format(row['after'], fmt)}: "
+                f"{row['effect']:+,.0f}"
+            )
+        if current.segment.source is None:
+            movers = ui.load(source_movers, current.period, current.compared, segment=current.segment).head(3)
+            if not movers.is_empty():
+                st.markdown(current.t("**Sources that moved most:**", "**变化最大的来源：**"))
+                for row in movers.iter_rows(named=True):
+                    group = row["group"] or current.t("(no session)", "（无访问）")
+                    st.markdown(
+                        f"- **{group}** {row['revenue_change']:+,.0f} "
+                        + current.t(
+                            f"({row['sessions_change']:+,.0f} sessions, {row['orders_change']:+,.0f} orders)",
+                            f"（访问 {row['sessions_change']:+,.0f}，订单 {row['orders_change']:+,.0f}）",
+                        )
+                    )
+
+
+def alerts_section(current: ui.View, values: dict, targets: dict) -> None:
+    st.subheader(current.t("Alerts", "预警"))
+    alerts = kpi_alerts(values, targets, HEADLINE)
+    replenish = targets.get("replenish_lead_days")
+    buffer = (int(replenish.min or 7), int(replenish.max or 15)) if replenish else (7, 15)
+    cover = ui.load(stock_cover, current.latest, 28, buffer)
+    reorders = reorder_now(cover)
+    if alerts.is_empty() and reorders.is_empty():
+        st.success(
+            current.t("Every headline KPI is on target and no product needs reordering.", "所有指标达标，无需补货。")
+        )
+        return
+    for row in alerts.iter_rows(named=True):
+        text = current.t(
+            f"**{ui.label(row['metric'])}** is {STATUS_TEXT[row['status']][0]}: "
+            f"{format_value(row['metric'], row['value'])} (target {row['target']}).",
+            f"**{ui.label(row['metric'])}** {STATUS_TEXT[row['status']][1]}："
+            f"{format_value(row['metric'], row['value'])}（目标 {row['target']}）。",
+        )
+        (st.error if row["status"] == "off" else st.warning)(text, icon=":material/flag:")
+    if not reorders.is_empty():
+        late = reorders.filter(pl.col("late")).height
+        st.warning(
+            current.t(
+                f"**{reorders.height} products** should be reordered now ({late} late: they will run out less than "
+                f"7 days after the goods arrive). See Products & stock.",
+                f"**{reorders.height} 个商品**需要立即补货（其中 {late} 个已晚）。详见“商品与库存”。",
+            ),
+            icon=":material/inventory:",
+        )
+        st.dataframe(
+            reorders.head(5).select("sku", "name", "days_of_cover", "stockout_date", "suggested_quantity"),
+            hide_index=True,
+            column_config={
+                "sku": "SKU",
+                "name": current.t("Product", "商品"),
+                "days_of_cover": st.column_config.NumberColumn(current.t("Days of cover", "可售天数"), format="%.1f"),
+                "stockout_date": st.column_config.DateColumn(current.t("Runs out", "预计断货")),
+                "suggested_quantity": st.column_config.NumberColumn(current.t("Order qty", "建议补货量")),
+            },
+            placeholder="—",
+        )
+
+
+def render(current: ui.View) -> None:
+    ui.period_caption(current)
+    targets, problem = ui.targets()
+    if problem:
+        st.warning(problem + current.t(" — using the default targets.", " —— 使用默认目标。"))
+    values = cards_section(current, targets)
+    if not values:
+        return
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        changed_section(current)
+    with right:
+        alerts_section(current, values, targets)
+
+
+ui.run_page("Overview", "概览", render)

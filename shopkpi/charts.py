@@ -1,0 +1,272 @@
+"""Chart builders of the dashboard: plain functions DataFrame -> plotly Figure, testable without Streamlit.
+
+Each builder takes the frame a metrics function returned (or a slice of it) and the labels to show; it computes
+nothing but layout. A missing group reads "(none)", a missing value is left as a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+
+from metrics.registry import METRICS
+
+COLORS = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4", "#ec4899", "#84cc16", "#64748b")
+GOOD, BAD, TOTAL = "#10b981", "#ef4444", "#2563eb"
+AXIS_FORMATS = {"money": ",.0f", "count": ",.0f", "rate": ".1%", "margin": ".0%", "ratio": ".2f"}
+NONE_LABEL = "(none)"
+
+
+def _axis_format(metric: str) -> str:
+    return AXIS_FORMATS[METRICS[metric].unit] if metric in METRICS else ",.2f"
+
+
+def _labels(values: Sequence) -> list[str]:
+    return [NONE_LABEL if v is None else str(v) for v in values]
+
+
+def _layout(figure: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}} if title else None,
+        height=height,
+        margin={"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.18, "x": 0},
+        hoverlabel={"namelength": -1},
+    )
+    figure.update_xaxes(automargin=True)
+    figure.update_yaxes(automargin=True)
+    return figure
+
+
+def sparkline(series: pl.DataFrame, metric: str, x: str = "period") -> go.Figure:
+    """A tiny line of one metric over the buckets of `series` (no axes): the shape, not the numbers."""
+    figure = go.Figure(
+        go.Scatter(
+            x=series.get_column(x).to_list(),
+            y=series.get_column(metric).to_list(),
+            mode="lines",
+            line={"color": TOTAL, "width": 1.5},
+            fill="tozeroy",
+            fillcolor="rgba(37, 99, 235, 0.08)",
+            hovertemplate=f"%{{x}}: %{{y:{_axis_format(metric)}}}<extra></extra>",
+        )
+    )
+    figure.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, template="plotly_white")
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def bars(
+    frame: pl.DataFrame, group: str, metric: str, title: str | None = None, value_label: str | None = None
+) -> go.Figure:
+    """One horizontal bar per row: `group` names it, `metric` sizes it, largest on top. Rows are selectable."""
+    ordered = frame.sort(metric, descending=False, nulls_last=False)
+    figure = go.Figure(
+        go.Bar(
+            y=_labels(ordered.get_column(group).to_list()),
+            x=ordered.get_column(metric).to_list(),
+            orientation="h",
+            marker_color=TOTAL,
+            name=value_label or metric,
+            hovertemplate=f"%{{y}}: %{{x:{_axis_format(metric)}}}<extra></extra>",
+        )
+    )
+    figure.update_xaxes(tickformat=_axis_format(metric))
+    return _layout(figure, title, height=max(220, 36 * ordered.height + 60))
+
+
+def trend_lines(
+    series: pl.DataFrame, metric: str, group: str = "group", x: str = "period", title: str | None = None
+) -> go.Figure:
+    """One line per group of `metric` over the buckets of `series` (columns x, group, metric)."""
+    figure = go.Figure()
+    groups = series.get_column(group).unique(maintain_order=True).to_list()
+    for index, name in enumerate(groups):
+        part = series.filter(pl.col(group).is_null() if name is None else pl.col(group) == name).sort(x)
+        figure.add_scatter(
+            x=part.get_column(x).to_list(),
+            y=part.get_column(metric).to_list(),
+            name=_labels([name])[0],
+            mode="lines",
+            line={"color": COLORS[index % len(COLORS)], "width": 2},
+        )
+    figure.update_yaxes(tickformat=_axis_format(metric), rangemode="tozero")
+    return _layout(figure, title)
+
+
+def funnel_chart(steps: pl.DataFrame, step_labels: Sequence[str], title: str | None = None) -> go.Figure:
+    """The funnel of one group: sessions per step (rows in step order), with the share of the first step."""
+    figure = go.Figure(
+        go.Funnel(
+            y=list(step_labels),
+            x=steps.get_column("sessions").to_list(),
+            textinfo="value+percent initial",
+            marker={"color": TOTAL},
+        )
+    )
+    return _layout(figure, title, height=300)
+
+
+def funnel_by_group(
+    funnel: pl.DataFrame, step_labels: dict[str, str], title: str | None = None, top: int = 6
+) -> go.Figure:
+    """Share of each group's sessions reaching each step (columns group, step, rate_from_start, sessions)."""
+    figure = go.Figure()
+    firsts = funnel.filter(pl.col("step_number") == 1).sort("sessions", descending=True).head(top)
+    for index, name in enumerate(firsts.get_column("group").to_list()):
+        part = funnel.filter(pl.col("group").is_null() if name is None else pl.col("group") == name)
+        part = part.sort("step_number")
+        figure.add_bar(
+            x=[step_labels.get(s, s) for s in part.get_column("step").to_list()],
+            y=part.get_column("rate_from_start").to_list(),
+            name=_labels([name])[0],
+            marker_color=COLORS[index % len(COLORS)],
+        )
+    figure.update_yaxes(tickformat=".0%", type="log")
+    figure.update_layout(barmode="group")
+    return _layout(figure, title)
+
+
+def waterfall(lines: pl.DataFrame, title: str | None = None) -> go.Figure:
+    """A P&L waterfall of one month from `metrics.pnl_lines` rows (label, sign, subtotal, value); margins skipped.
+
+    Lines that subtract (sign −1) fall, subtotals are drawn as totals, the first line starts the walk.
+    """
+    rows = lines.filter(pl.col("sign") != 0)
+    measures, values = [], []
+    for index, row in enumerate(rows.iter_rows(named=True)):
+        value = row["value"] or 0.0
+        if index == 0:
+            measures.append("absolute")
+            values.append(value)
+        elif row["subtotal"]:
+            measures.append("total")
+            values.append(value)
+        else:
+            measures.append("relative")
+            values.append(value * row["sign"])
+    figure = go.Figure(
+        go.Waterfall(
+            x=rows.get_column("label").to_list(),
+            y=values,
+            measure=measures,
+            increasing={"marker": {"color": GOOD}},
+            decreasing={"marker": {"color": BAD}},
+            totals={"marker": {"color": TOTAL}},
+            connector={"line": {"color": "#94a3b8", "width": 1}},
+            hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(tickformat=",.0f")
+    return _layout(figure, title, height=380)
+
+
+def drivers_waterfall(drivers: pl.DataFrame, labels: dict[str, str], title: str | None = None) -> go.Figure:
+    """Revenue before → the effect of each driver → revenue after, from `metrics.insights.decompose_change`."""
+    total = drivers.filter(pl.col("driver") == "total").row(0, named=True)
+    effects = drivers.filter(pl.col("driver") != "total")
+    x = [labels.get("before", "Before")]
+    y = [total["before"]]
+    measure = ["absolute"]
+    for row in effects.iter_rows(named=True):
+        x.append(labels.get(row["driver"], row["driver"]))
+        y.append(row["effect"] or 0.0)
+        measure.append("relative")
+    x.append(labels.get("after", "After"))
+    y.append(total["after"])
+    measure.append("total")
+    figure = go.Figure(
+        go.Waterfall(
+            x=x,
+            y=y,
+            measure=measure,
+            increasing={"marker": {"color": GOOD}},
+            decreasing={"marker": {"color": BAD}},
+            totals={"marker": {"color": TOTAL}},
+            hovertemplate="%{x}: %{y:,.0f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(tickformat=",.0f")
+    return _layout(figure, title, height=300)
+
+
+def lines_over_time(
+    frame: pl.DataFrame, metrics: Sequence[str], names: Sequence[str], x: str = "month", title: str | None = None
+) -> go.Figure:
+    """One line per metric of `frame` over `x` (e.g. gross and net margin per month)."""
+    figure = go.Figure()
+    for index, (metric, name) in enumerate(zip(metrics, names, strict=True)):
+        figure.add_scatter(
+            x=frame.get_column(x).to_list(),
+            y=frame.get_column(metric).to_list(),
+            name=name,
+            mode="lines+markers",
+            line={"color": COLORS[index % len(COLORS)], "width": 2},
+        )
+    if metrics:
+        figure.update_yaxes(tickformat=_axis_format(metrics[0]))
+    return _layout(figure, title)
+
+
+def compare_bars(
+    frame: pl.DataFrame, x: str, columns: Sequence[str], names: Sequence[str], title: str | None = None
+) -> go.Figure:
+    """Grouped bars: one bar per column of `columns` for each value of `x` (e.g. this year vs last year)."""
+    figure = go.Figure()
+    for index, (column, name) in enumerate(zip(columns, names, strict=True)):
+        figure.add_bar(
+            x=frame.get_column(x).to_list(),
+            y=frame.get_column(column).to_list(),
+            name=name,
+            marker_color=COLORS[index % len(COLORS)],
+        )
+    figure.update_layout(barmode="group")
+    figure.update_yaxes(tickformat=",.0f")
+    return _layout(figure, title)
+
+
+def stacked_bars(
+    frame: pl.DataFrame, x: str, group: str, metric: str, names: dict | None = None, title: str | None = None
+) -> go.Figure:
+    """Bars of `metric` over `x`, stacked by `group` (e.g. revenue per month from new and returning customers)."""
+    figure = go.Figure()
+    for index, value in enumerate(frame.get_column(group).unique(maintain_order=True).to_list()):
+        part = frame.filter(pl.col(group).is_null() if value is None else pl.col(group) == value).sort(x)
+        figure.add_bar(
+            x=part.get_column(x).to_list(),
+            y=part.get_column(metric).to_list(),
+            name=(names or {}).get(value, _labels([value])[0]),
+            marker_color=COLORS[index % len(COLORS)],
+        )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(tickformat=_axis_format(metric))
+    return _layout(figure, title)
+
+
+def cohort_heatmap(activity: pl.DataFrame, title: str | None = None, months: int = 12) -> go.Figure:
+    """Cohort retention from `metrics.cohort_activity`: one row per cohort, one column per month offset k ≥ 1."""
+    shown = activity.filter((pl.col("month_offset") >= 1) & (pl.col("month_offset") <= months))
+    cohorts = sorted(shown.get_column("cohort").unique().to_list())
+    offsets = list(range(1, months + 1))
+    cells = {(r["cohort"], r["month_offset"]): r["retention"] for r in shown.iter_rows(named=True)}
+    z = [[cells.get((c, k)) for k in offsets] for c in cohorts]
+    text = [["" if v is None else f"{v:.0%}" for v in row] for row in z]
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"+{k}" for k in offsets],
+            y=[c.strftime("%Y-%m") for c in cohorts],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            hovertemplate="cohort %{y}, month %{x}: %{z:.1%}<extra></extra>",
+            colorbar={"tickformat": ".0%"},
+        )
+    )
+    figure.update_yaxes(autorange="reversed", type="category")
+    return _layout(figure, title, height=max(260, 24 * len(cohorts) + 80))
