@@ -1,0 +1,12 @@
+"""Traffic page."""
+
+import streamlit as st
+
+from shopkpi import ui
+
+
+def render(current: ui.View) -> None:
+    st.write("")
+
+
+ui.run_page("Traffic", "流量", render)
