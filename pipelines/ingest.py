@@ -12,9 +12,11 @@ import difflib
 import gzip
 import hashlib
 import tempfile
+import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -159,6 +161,36 @@ def load_mapping(path: Path) -> SavedMapping:
         text("delimiter"),
         ValueFormat(decimal_comma, tuple(formats), {k.lower(): dict(m) for k, m in values.items()}),
     )
+
+
+def _silent(stage: str, done: float) -> None:
+    pass
+
+
+@contextmanager
+def _watched(con: duckdb.DuckDBPyConnection, report: Progress, stage: str, start: float, end: float) -> Iterator[None]:
+    """Reports DuckDB's own progress on the statements run inside the block, as [start, end] of the whole file."""
+    if report is _silent:
+        yield
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            try:
+                percent = con.query_progress()
+            except duckdb.Error:
+                return
+            if percent >= 0:
+                report(stage, start + (end - start) * min(percent, 100.0) / 100.0)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def content_hash(path: Path) -> str:
@@ -645,7 +677,7 @@ def ingest_file(
     """
     started = time.perf_counter()
     started_at = datetime.now()
-    report = progress or (lambda stage, done: None)
+    report = progress or _silent
     if table not in TABLES:
         raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     spec = TABLES[table]
@@ -683,7 +715,9 @@ def ingest_file(
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
                 if _already_loaded(con, digest, table):
                     raise _AlreadyLoaded
-                con.execute("set enable_progress_bar = false")
+                # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
+                con.execute("set enable_progress_bar = true")
+                con.execute("set enable_progress_bar_print = false")
                 con.execute("begin transaction")
                 report("reading", 0.25)
                 source = _open_source(con, path, fmt, read_path, delimiter)
@@ -691,7 +725,8 @@ def ingest_file(
                 report("validating", 0.45)
                 try:
                     checked = _validate_sql(spec, source, mapping, value_format or ValueFormat())
-                    con.execute(f"create or replace temp table _checked as {checked}")
+                    with _watched(con, report, "validating", 0.45, 0.65):
+                        con.execute(f"create or replace temp table _checked as {checked}")
                 except duckdb.Error as exc:
                     raise IngestError(f"{path}: not a readable {fmt} file ({_first_line(exc)})") from exc
                 structural = _structural_rejects(con) if fmt == "csv" else []
@@ -704,7 +739,8 @@ def ingest_file(
                         f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})"
                     )
                 report("loading", 0.65)
-                inserted, updated, duplicates = _classify_and_write(con, spec)
+                with _watched(con, report, "loading", 0.65, 0.9):
+                    inserted, updated, duplicates = _classify_and_write(con, spec)
                 load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
                 _record_rejects(con, load_id, path, spec, structural)
                 result = FileResult(
