@@ -1,12 +1,193 @@
-"""Traffic page."""
+"""Traffic (analysts): which sources, media, campaigns and devices bring sessions and sales, at what cost; the
+funnel and the trend per group; click a bar to drill into one group; download what is shown."""
 
+import polars as pl
 import streamlit as st
 
-from shopkpi import ui
+from metrics import METRICS, compute_kpis, funnel, kpi_series
+from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
+from shopkpi import charts, ui
+
+DIMENSIONS = ("source", "medium", "campaign", "device")
+TABLE_METRICS = (
+    "sessions",
+    "visitors",
+    "orders",
+    "conversion_rate",
+    "aov",
+    "total_revenue",
+    "bounce_rate",
+    "ctr",
+    "ad_spend",
+    "roas",
+    "cost_per_order",
+)
+TREND_METRICS = ("sessions", "total_revenue", "conversion_rate", "orders")
+FOCUS = "traffic_focus"
+CHART_KEY = "traffic_bars"
+NONE = charts.NONE_LABEL
+
+
+def grain_for(days: int) -> str:
+    return "day" if days <= 62 else ("week" if days <= 400 else "month")
+
+
+def focus_from_chart() -> None:
+    # Runs before the rerun a click causes: remember the clicked bar's group (its label is the y value).
+    points = st.session_state[CHART_KEY].selection.get("points", [])
+    st.session_state[FOCUS] = points[0]["y"] if points else None
+
+
+def column_config(current: ui.View, dim: str) -> dict:
+    config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
+    formats = {"count": "localized", "money": "localized", "rate": "percent", "margin": "percent", "ratio": "%.2f×"}
+    for name in TABLE_METRICS:
+        entry = METRICS[name]
+        config[name] = st.column_config.NumberColumn(
+            ui.label(name), format=formats[entry.unit], help=f"{entry.formula} — {entry.description}"
+        )
+    return config
+
+
+def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
+    table = ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment)
+    if table.is_empty() or table["sessions"].fill_null(0).sum() + table["orders"].fill_null(0).sum() == 0:
+        ui.empty(
+            current.t(
+                "No sessions and no orders in this period with these filters: choose a longer period or clear "
+                "a filter.",
+                "此时间范围和筛选条件下没有访问也没有订单：请选择更长的时间范围或清除筛选。",
+            )
+        )
+        return None
+    table = table.sort("sessions", descending=True, nulls_last=True).with_columns(pl.col("group").fill_null(NONE))
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config=column_config(current, dim),
+        placeholder="—",
+        height=min(420, 38 + 35 * table.height),
+    )
+    left, right = st.columns([1, 3])
+    left.download_button(
+        current.t("Download this table (CSV)", "下载此表（CSV）"),
+        data=table.write_csv(),
+        file_name=f"traffic_by_{dim}_{current.period.start}_{current.period.end}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    right.caption(
+        current.t(
+            "Orders take the dimensions of the session their session_id names; orders without one form the "
+            "group (none). Ad spend splits only by source, medium and campaign (blank by device).",
+            "订单按其 session_id 对应访问的维度归属；无访问的订单归入 (none)。广告花费只能按来源、媒介、活动拆分。",
+        )
+    )
+    return table
+
+
+def funnel_section(current: ui.View, dim: str, focus: str | None) -> None:
+    st.subheader(current.t("Funnel", "转化漏斗"))
+    steps = ui.load(funnel, current.period, None, dim if dim in FUNNEL_DIMENSIONS else None, segment=current.segment)
+    labels = {step: STEP_LABELS[step][current.lang == "zh"] for step in STEP_LABELS}
+    if steps.is_empty() or steps.filter(pl.col("step_number") == 1)["sessions"].sum() == 0:
+        ui.empty(current.t("No sessions in this period, so there is no funnel.", "本期没有访问，无漏斗数据。"))
+        return
+    if focus is not None:
+        part = steps.with_columns(pl.col("group").fill_null(NONE)).filter(pl.col("group") == focus)
+        if part.is_empty() or part["sessions"].sum() == 0:
+            ui.empty(current.t(f"No sessions from {focus} in this period.", f"本期没有来自 {focus} 的访问。"))
+            return
+        ui.plotly(
+            charts.funnel_chart(part.sort("step_number"), [labels[s] for s in part.sort("step_number")["step"]], focus),
+            key="traffic_funnel_one",
+        )
+        return
+    ui.plotly(
+        charts.funnel_by_group(
+            steps,
+            labels,
+            current.t(
+                f"Share of sessions reaching each step, by {ui.dim_label(dim).lower()}",
+                f"各{ui.dim_label(dim)}到达各步骤的访问占比",
+            ),
+        ),
+        key="traffic_funnel",
+    )
+
+
+def trend_section(current: ui.View, dim: str, table: pl.DataFrame, focus: str | None) -> None:
+    st.subheader(current.t("Trends", "趋势"))
+    metric = (
+        st.segmented_control(
+            current.t("Metric", "指标"),
+            TREND_METRICS,
+            format_func=ui.label,
+            default="sessions",
+            key="traffic_trend_metric",
+        )
+        or "sessions"
+    )
+    grain = grain_for(current.period.days)
+    series = ui.load(kpi_series, current.period, None, grain, (metric,), dim, segment=current.segment)
+    series = series.with_columns(pl.col("group").fill_null(NONE))
+    shown = [focus] if focus is not None else table.head(6)["group"].to_list()
+    series = series.filter(pl.col("group").is_in(shown))
+    if series.is_empty():
+        ui.empty(current.t("No data for this trend.", "无趋势数据。"))
+        return
+    title = current.t(
+        f"{ui.label(metric)} per {grain}", f"每{ {'day': '日', 'week': '周', 'month': '月'}[grain] }{ui.label(metric)}"
+    )
+    ui.plotly(charts.trend_lines(series, metric, title=title), key="traffic_trend")
 
 
 def render(current: ui.View) -> None:
-    st.write("")
+    ui.period_caption(current)
+    dim = (
+        st.segmented_control(
+            current.t("Split by", "拆分维度"), DIMENSIONS, format_func=ui.dim_label, default="source", key="traffic_by"
+        )
+        or "source"
+    )
+    if st.session_state.get("traffic_focus_dim") != dim:  # a new split: the old focus means nothing
+        st.session_state[FOCUS] = None
+        st.session_state["traffic_focus_dim"] = dim
+    table = table_section(current, dim)
+    if table is None:
+        return
+    focus = st.session_state.get(FOCUS)
+    if focus is not None:
+        left, right = st.columns([4, 1])
+        left.info(
+            current.t(
+                f"Drilled into **{focus}**: the funnel and trend below show it alone.",
+                f"已聚焦 **{focus}**：下方漏斗和趋势只显示它。",
+            ),
+            icon=":material/filter_alt:",
+        )
+        if right.button(current.t("Show all", "显示全部"), key="traffic_clear"):
+            st.session_state[FOCUS] = None
+            st.rerun()
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader(current.t("Revenue", "收入"))
+        ui.plotly(
+            charts.bars(
+                table.head(15),
+                "group",
+                "total_revenue",
+                current.t("Click a bar to drill into it", "点击柱形查看该分组"),
+                ui.label("total_revenue"),
+            ),
+            key=CHART_KEY,
+            select=True,
+            on_select=focus_from_chart,
+        )
+    with right:
+        funnel_section(current, dim, focus)
+    trend_section(current, dim, table, focus)
 
 
 ui.run_page("Traffic", "流量", render)

@@ -347,12 +347,13 @@ def null_reason(name: str, current: View) -> str:
     return t("No value for this period.", "本期无数值。")
 
 
-def plotly(figure: Any, key: str, select: bool = False) -> Any:
-    """A Plotly chart stretched to the column; with `select`, clicking a point reruns and returns the selection."""
+def plotly(figure: Any, key: str, select: bool = False, on_select: Callable[[], None] | None = None) -> Any:
+    """A Plotly chart stretched to the column; with `select`, clicking a point reruns (calling `on_select` first)
+    and returns the selection."""
     config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
     if select:
         return st.plotly_chart(
-            figure, width="stretch", on_select="rerun", selection_mode="points", key=key, config=config
+            figure, width="stretch", on_select=on_select or "rerun", selection_mode="points", key=key, config=config
         )
     st.plotly_chart(figure, width="stretch", key=key, config=config)
     return None
