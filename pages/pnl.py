@@ -1,12 +1,150 @@
-"""P&L page."""
+"""P&L (executives): the monthly statement, a waterfall of one month, margins over time, and against last year."""
 
+import polars as pl
 import streamlit as st
 
-from shopkpi import ui
+from metrics import METRICS, format_value, pnl_lines, pnl_statement
+from metrics.periods import add_months, month_end
+from metrics.pnl_views import statement_grid, year_over_year
+from metrics.segments import blank_unsplittable
+from shopkpi import charts, ui
+
+MONTHS_SHOWN = 12
+
+
+def shown_text(grid: pl.DataFrame, months: list[str]) -> pl.DataFrame:
+    # Money and margins share a column, so each cell is written in its line's own format.
+    lines = grid["line"].to_list()
+    return grid.select(
+        "label",
+        *[
+            pl.Series(
+                month, [format_value(line, value) for line, value in zip(lines, grid[month].to_list(), strict=True)]
+            )
+            for month in months
+        ],
+    )
 
 
 def render(current: ui.View) -> None:
-    st.write("")
+    last = current.period.end.replace(day=1)
+    first = add_months(last, -(MONTHS_SHOWN - 1))
+    statement = blank_unsplittable(ui.load(pnl_statement, first, last, segment=current.segment), current.segment)
+    last_year = blank_unsplittable(
+        ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=current.segment), current.segment
+    )
+    months = statement["month"].to_list()
+    partial = current.period.end < month_end(last)
+    st.caption(
+        current.t(
+            f"The {MONTHS_SHOWN} months to {months[-1]}"
+            + (f" ({months[-1]} to {current.period.end} only)" if partial else "")
+            + " — the month of the period's end and the 11 before it.",
+            f"截至 {months[-1]} 的 {MONTHS_SHOWN} 个月"
+            + (f"（{months[-1]} 仅到 {current.period.end}）" if partial else "")
+            + "。",
+        )
+    )
+    if current.segment:
+        st.info(
+            current.t(
+                "Filtered P&L: operating expenses split by nothing, so net profit and net margin are blank (—).",
+                "筛选后的损益：运营费用无法拆分，净利润和净利率显示为 —。",
+            ),
+            icon=":material/filter_alt:",
+        )
+    if (
+        statement["total_revenue"].fill_null(0).abs().sum() == 0
+        and statement["operating_expenses"].fill_null(0).abs().sum() == 0
+    ):
+        ui.empty(current.t("No sales and no expenses in these months.", "这些月份没有销售也没有费用。"))
+        return
+
+    st.subheader(current.t("Monthly statement", "月度损益表"))
+    grid = statement_grid(statement, current.lang)
+    table = shown_text(grid, months)
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={"label": st.column_config.TextColumn(current.t("Line", "项目"), pinned=True)},
+        height=38 + 35 * table.height,
+    )
+    st.download_button(
+        current.t("Download the statement (CSV)", "下载损益表（CSV）"),
+        data=grid.write_csv(),
+        file_name=f"pnl_{months[0]}_{months[-1]}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader(current.t("One month, top to bottom", "单月损益瀑布"))
+        month = st.selectbox(current.t("Month", "月份"), list(reversed(months)), key="pnl_month")
+        lines = pnl_lines(statement.filter(pl.col("month") == month))
+        lines = lines.with_columns(pl.col("line").map_elements(ui.label, return_dtype=pl.String).alias("label"))
+        ui.plotly(charts.waterfall(lines, current.t(f"P&L of {month}", f"{month} 损益")), key="pnl_waterfall")
+    with right:
+        st.subheader(current.t("Against last year", "同比"))
+        yoy = year_over_year(statement, last_year, month)
+        rows = [
+            {
+                current.t("Line", "项目"): ui.label(r["line"]),
+                month: format_value(r["line"], r["value"]),
+                current.t("Last year", "去年同期"): format_value(r["line"], r["last_year"]),
+                current.t("Change", "变化"): (
+                    "—"
+                    if r["change"] is None
+                    else (
+                        f"{r['change'] * 100:+.1f} pt"
+                        if METRICS[r["line"]].unit == "margin"
+                        else f"{r['change']:+,.2f}"
+                        + ("" if r["change_rate"] is None else f" ({r['change_rate']:+.1%})")
+                    )
+                ),
+            }
+            for r in yoy.iter_rows(named=True)
+        ]
+        st.dataframe(pl.DataFrame(rows), hide_index=True, height=38 + 35 * len(rows))
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader(current.t("Margins over time", "利润率趋势"))
+        ui.plotly(
+            charts.lines_over_time(
+                statement, ["gross_margin", "net_margin"], [ui.label("gross_margin"), ui.label("net_margin")]
+            ),
+            key="pnl_margins",
+        )
+    with right:
+        st.subheader(current.t("Revenue and net profit vs last year", "收入与净利润同比"))
+        metric = (
+            st.segmented_control(
+                current.t("Metric", "指标"),
+                ["total_revenue", "net_profit", "gross_profit"],
+                format_func=ui.label,
+                default="total_revenue",
+                key="pnl_yoy_metric",
+            )
+            or "total_revenue"
+        )
+        both = statement.select("month", pl.col(metric).alias("this_year")).with_columns(
+            pl.Series(
+                "last_year",
+                last_year[metric].to_list() if last_year.height == statement.height else [None] * statement.height,
+            )
+        )
+        ui.plotly(
+            charts.compare_bars(
+                both,
+                "month",
+                ["this_year", "last_year"],
+                [current.t("This year", "今年"), current.t("Last year", "去年")],
+                ui.label(metric),
+            ),
+            key="pnl_yoy",
+        )
 
 
 ui.run_page("P&L", "损益", render)
