@@ -1,12 +1,147 @@
-"""Customers page."""
+"""Customers: who comes back (cohort retention, returning customer rate) and how much new and returning customers
+spend."""
 
+import polars as pl
 import streamlit as st
 
-from shopkpi import ui
+from metrics import METRICS, cohort_activity, compare_periods, compute_kpis, format_value, kpi_series
+from metrics.periods import add_months
+from shopkpi import charts, ui
+
+CARD_METRICS = ("buyers", "returning_customer_rate", "revenue_per_buyer", "aov")
+TYPE_METRICS = ("orders", "buyers", "total_revenue", "aov")
+COHORTS_SHOWN = 12
+
+
+def type_label(value: str | None, current: ui.View) -> str:
+    return {
+        "new": current.t("New customers", "新客"),
+        "returning": current.t("Returning customers", "老客"),
+        None: current.t("Guest checkout", "游客下单"),
+    }.get(value, str(value))
+
+
+def cards(current: ui.View) -> None:
+    comparison = ui.load(compare_periods, current.period, None, None, CARD_METRICS, segment=current.segment)
+    key = "last_year" if current.comparison == "last_year" else "previous"
+    columns = st.columns(len(CARD_METRICS))
+    for column, row in zip(columns, comparison.iter_rows(named=True), strict=True):
+        name = row["metric"]
+        change = row[f"{key}_change"]
+        column.metric(
+            ui.label(name),
+            format_value(name, row["value"]),
+            delta=None if change is None else f"{change:+.1%}",
+            delta_description=current.t("vs last year" if key == "last_year" else "vs prev.", "对比"),
+            help=f"`{METRICS[name].formula}` — {METRICS[name].description}"
+            + ("" if row["value"] is not None else "\n\n" + ui.null_reason(name, current)),
+            border=True,
+        )
+
+
+def new_vs_returning(current: ui.View) -> None:
+    st.subheader(current.t("New vs returning customers", "新客与老客"))
+    split = ui.load(compute_kpis, current.period, None, "customer_type", TYPE_METRICS, segment=current.segment)
+    if split.is_empty() or split["orders"].fill_null(0).sum() == 0:
+        ui.empty(current.t("No orders in this period with these filters.", "此时间范围和筛选条件下没有订单。"))
+        return
+    shown = split.with_columns(
+        pl.col("group").map_elements(lambda v: type_label(v, current), return_dtype=pl.String, skip_nulls=False)
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "group": st.column_config.TextColumn(current.t("Customers", "客户")),
+            **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in TYPE_METRICS},
+        },
+        placeholder="—",
+    )
+    st.caption(
+        current.t(
+            "An order is a new customer's if it is their first valid order ever, a returning customer's after that; "
+            "guest checkouts have no customer.",
+            "客户的首个有效订单计为新客订单，之后的订单计为老客订单；游客下单没有客户编号。",
+        )
+    )
+    last = current.period.end.replace(day=1)
+    series = ui.load(
+        kpi_series,
+        add_months(last, -11),
+        current.period.end,
+        "month",
+        ("total_revenue",),
+        "customer_type",
+        segment=current.segment,
+    )
+    names = {v: type_label(v, current) for v in ("new", "returning", None)}
+    ui.plotly(
+        charts.stacked_bars(
+            series, "period", "group", "total_revenue", names, current.t("Revenue per month", "每月收入")
+        ),
+        key="customers_types",
+    )
+
+
+def returning_rate(current: ui.View) -> None:
+    st.subheader(ui.label("returning_customer_rate"))
+    last = current.period.end.replace(day=1)
+    series = ui.load(
+        kpi_series,
+        add_months(last, -11),
+        current.period.end,
+        "month",
+        ("returning_customer_rate",),
+        segment=current.segment,
+    )
+    ui.plotly(
+        charts.lines_over_time(
+            series,
+            ["returning_customer_rate"],
+            [ui.label("returning_customer_rate")],
+            x="period",
+            title=current.t("Per month", "每月"),
+        ),
+        key="customers_returning",
+    )
+    st.caption(METRICS["returning_customer_rate"].description)
+
+
+def cohorts(current: ui.View) -> None:
+    st.subheader(current.t("Cohort retention", "同期群留存"))
+    activity = ui.load(cohort_activity, current.period.end, segment=current.segment)
+    if activity.is_empty():
+        ui.empty(current.t("No customer has a valid order yet.", "还没有客户下过有效订单。"))
+        return
+    recent = sorted(activity["cohort"].unique().to_list())[-COHORTS_SHOWN:]
+    shown = activity.filter(pl.col("cohort").is_in(recent))
+    ui.plotly(
+        charts.cohort_heatmap(
+            shown,
+            current.t(
+                "Share of each month's new customers who ordered again k months later",
+                "各月新客在 k 个月后再次下单的比例",
+            ),
+        ),
+        key="customers_cohorts",
+    )
+    st.caption(
+        current.t(
+            "A customer's cohort is the month of their first valid order; blank cells are months not yet complete.",
+            "客户的同期群是其首个有效订单所在月份；空白表示该月尚未结束。",
+        )
+    )
 
 
 def render(current: ui.View) -> None:
-    st.write("")
+    ui.period_caption(current)
+    cards(current)
+    left, right = st.columns(2, gap="large")
+    with left:
+        new_vs_returning(current)
+    with right:
+        returning_rate(current)
+    cohorts(current)
 
 
 ui.run_page("Customers", "客户", render)
