@@ -1,12 +1,190 @@
-"""Products & stock page."""
+"""Products & stock: best sellers and categories of the period, days of cover per product, and what to reorder now
+given each supplier's lead time and the 7–15 day buffer (SPEC §4)."""
 
+import polars as pl
 import streamlit as st
 
-from shopkpi import ui
+from metrics import compute_kpis
+from metrics.bestsellers import top_products
+from metrics.stock import DEFAULT_BUFFER_DAYS, DEFAULT_WINDOW_DAYS, reorder_now, stock_cover
+from shopkpi import charts, ui
+
+TOP_SHOWN = 15
+CATEGORY_METRICS = ("units", "gross_sales", "cogs")
+
+
+def buffer_days() -> tuple[int, int]:
+    targets, _ = ui.targets()
+    target = targets.get("replenish_lead_days")
+    if target is None:
+        return DEFAULT_BUFFER_DAYS
+    return (int(target.min or DEFAULT_BUFFER_DAYS[0]), int(target.max or DEFAULT_BUFFER_DAYS[1]))
+
+
+def sellers(current: ui.View) -> None:
+    left, right = st.columns(2, gap="large")
+    top = ui.load(top_products, current.period, TOP_SHOWN, segment=current.segment)
+    with left:
+        st.subheader(current.t("Top products", "热销商品"))
+        if top.is_empty():
+            ui.empty(
+                current.t("No product sold in this period with these filters.", "此时间范围和筛选条件下没有商品售出。")
+            )
+        else:
+            ui.plotly(
+                charts.bars(
+                    top.head(10), "name", "gross_sales", current.t("Gross sales", "商品销售额"), ui.label("gross_sales")
+                ),
+                key="products_top",
+            )
+            st.dataframe(
+                top,
+                hide_index=True,
+                column_config={
+                    "sku": "SKU",
+                    "name": current.t("Product", "商品"),
+                    "category": current.t("Category", "品类"),
+                    "units": st.column_config.NumberColumn(ui.label("units"), format="localized"),
+                    "gross_sales": st.column_config.NumberColumn(ui.label("gross_sales"), format="localized"),
+                },
+                placeholder="—",
+            )
+    with right:
+        st.subheader(current.t("Categories", "品类"))
+        categories = ui.load(compute_kpis, current.period, None, "category", CATEGORY_METRICS, segment=current.segment)
+        categories = categories.filter(pl.col("units").fill_null(0) > 0).sort("gross_sales", descending=True)
+        if categories.is_empty():
+            ui.empty(current.t("No category sold in this period.", "本期没有品类售出。"))
+        else:
+            categories = categories.with_columns(pl.col("group").fill_null(charts.NONE_LABEL))
+            ui.plotly(
+                charts.bars(
+                    categories, "group", "gross_sales", current.t("Gross sales", "商品销售额"), ui.label("gross_sales")
+                ),
+                key="products_categories",
+            )
+            st.dataframe(
+                categories,
+                hide_index=True,
+                column_config={
+                    "group": current.t("Category", "品类"),
+                    **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in CATEGORY_METRICS},
+                },
+                placeholder="—",
+            )
+
+
+def stock(current: ui.View) -> None:
+    st.subheader(current.t("Stock", "库存"))
+    buffer = buffer_days()
+    cover = ui.load(stock_cover, current.latest, DEFAULT_WINDOW_DAYS, buffer)
+    if cover.is_empty():
+        ui.empty(
+            current.t(
+                "No stock counts yet: load the inventory table (date, sku, on_hand) to see days of cover.",
+                "还没有库存数据：导入 inventory 表（date, sku, on_hand）后可查看可售天数。",
+            )
+        )
+        return
+    st.caption(
+        current.t(
+            f"As of {current.latest}, at the average daily units of the last {DEFAULT_WINDOW_DAYS} days (whole shop, "
+            f"not filtered). Goods should arrive {buffer[0]}–{buffer[1]} days before stock runs out, so a product "
+            f"is due for reorder once its stock (on hand + on order) covers less than its lead time + {buffer[1]} "
+            f"days, and late after lead time + {buffer[0]} days.",
+            f"截至 {current.latest}，按近 {DEFAULT_WINDOW_DAYS} 天日均销量计算（全店，不受筛选影响）。货物应在断货前 "
+            f"{buffer[0]}–{buffer[1]} 天到达：库存（在库 + 在途）可售天数少于交货期 + {buffer[1]} 天即需补货，"
+            f"少于交货期 + {buffer[0]} 天即已晚。",
+        )
+    )
+    due = reorder_now(cover)
+    columns = {
+        "sku": "SKU",
+        "name": current.t("Product", "商品"),
+        "category": current.t("Category", "品类"),
+        "supplier": current.t("Supplier", "供应商"),
+        "on_hand": st.column_config.NumberColumn(current.t("On hand", "在库"), format="localized"),
+        "on_order": st.column_config.NumberColumn(current.t("On order", "在途"), format="localized"),
+        "daily_units": st.column_config.NumberColumn(current.t("Units / day", "日均销量"), format="%.1f"),
+        "days_of_cover": st.column_config.NumberColumn(
+            current.t("Days of cover", "可售天数"),
+            format="%.1f",
+            help=current.t("on hand ÷ units per day", "在库 ÷ 日均销量"),
+        ),
+        "lead_time_days": st.column_config.NumberColumn(current.t("Lead time (days)", "交货期（天）")),
+        "stockout_date": st.column_config.DateColumn(current.t("Runs out", "预计断货")),
+        "reorder_date": st.column_config.DateColumn(current.t("Reorder from", "建议下单日")),
+        "order_by": st.column_config.DateColumn(current.t("Order by", "最晚下单日")),
+        "late": st.column_config.CheckboxColumn(current.t("Late", "已晚")),
+        "suggested_quantity": st.column_config.NumberColumn(
+            current.t("Suggested qty", "建议补货量"),
+            help=current.t(
+                f"Sales of lead time + {buffer[1]} + 30 days, less stock on hand and on order.",
+                f"交货期 + {buffer[1]} + 30 天的销量，减去在库与在途库存。",
+            ),
+        ),
+    }
+    st.markdown(
+        current.t(f"**Reorder now: {due.height} products**", f"**需立即补货：{due.height} 个商品**"),
+    )
+    if due.is_empty():
+        st.success(current.t("No product needs reordering yet.", "暂无需要补货的商品。"))
+    else:
+        shown = due.select(
+            "sku",
+            "name",
+            "supplier",
+            "on_hand",
+            "on_order",
+            "daily_units",
+            "days_of_cover",
+            "lead_time_days",
+            "stockout_date",
+            "order_by",
+            "late",
+            "suggested_quantity",
+        )
+        st.dataframe(shown, hide_index=True, column_config=columns, placeholder="—")
+        st.download_button(
+            current.t("Download the reorder list (CSV)", "下载补货清单（CSV）"),
+            data=shown.write_csv(),
+            file_name=f"reorder_{current.latest}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+    with st.expander(
+        current.t(f"Days of cover of all {cover.height} products", f"全部 {cover.height} 个商品的可售天数")
+    ):
+        st.dataframe(
+            cover.select(
+                "sku",
+                "name",
+                "category",
+                "on_hand",
+                "on_order",
+                "daily_units",
+                "days_of_cover",
+                "lead_time_days",
+                "stockout_date",
+                "reorder_date",
+            ),
+            hide_index=True,
+            column_config=columns,
+            placeholder="—",
+        )
+        st.caption(
+            current.t(
+                "— in Days of cover: no sales in the window, so it does not run out at this rate.",
+                "可售天数为 —：近期无销量。",
+            )
+        )
 
 
 def render(current: ui.View) -> None:
-    st.write("")
+    ui.period_caption(current)
+    sellers(current)
+    stock(current)
 
 
 ui.run_page("Products & stock", "商品与库存", render)
