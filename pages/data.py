@@ -3,8 +3,10 @@
 import streamlit as st
 
 from metrics import status
-from shopkpi import ui
-from shopkpi.warehouse import WarehouseError
+from pipelines.ingest import IngestError
+from shopkpi import ui, uploads
+from shopkpi.settings import load_settings
+from shopkpi.warehouse import TABLES, WarehouseError
 
 ROW_ACCOUNTING = "For every file: rows read = inserted + updated + duplicates + rejected. Nothing is lost or doubled."
 LOADS_SHOWN = 20
@@ -105,8 +107,39 @@ def rejects_section() -> None:
     )
 
 
+def upload_section() -> None:
+    settings = load_settings()
+    with st.expander("Upload export files", icon=":material/upload_file:", expanded=not ui.has_warehouse()):
+        table = st.selectbox(
+            "Load into table",
+            list(TABLES),
+            key="upload_table",
+            help="The canonical table the files hold (SPEC §2); the columns are checked as by `shopkpi ingest`.",
+        )
+        files = st.file_uploader(
+            "Export files (CSV, Parquet or JSON Lines; .gz accepted)",
+            type=list(uploads.SUFFIXES),
+            accept_multiple_files=True,
+            key="upload_files",
+            max_upload_size=settings.upload_limit_mb,
+        )
+        if files and st.button(f"Load {len(files)} file(s) into {table}", type="primary", icon=":material/input:"):
+            for file in files:
+                try:
+                    result = uploads.save_and_ingest(settings, table, file.name, file.getvalue())
+                except (IngestError, WarehouseError, OSError) as error:
+                    st.error(f"{file.name}: nothing loaded. {error}", icon=":material/error:")
+                    continue
+                summary = result.summary().replace(str(result.path), file.name)
+                (st.warning if result.rejected else st.success)(summary, icon=":material/task_alt:")
+        st.caption(
+            f"Files are saved under `{settings.upload_dir}` and loaded in one transaction each. {ROW_ACCOUNTING}"
+        )
+
+
 def render() -> None:
     st.title("Data")
+    upload_section()
     if not ui.has_warehouse():
         ui.no_data_yet()
         return

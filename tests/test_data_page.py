@@ -19,7 +19,8 @@ def run_app(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("SHOPKPI_DB", str(db))
     monkeypatch.delenv("SHOPKPI_CONFIG", raising=False)
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
-    at.run()
+    at.run()  # lands on the home page (Overview)
+    at.switch_page("pages/data.py").run()
     return at
 
 
