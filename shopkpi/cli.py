@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi import cli_metrics
+from shopkpi import cli_import, cli_metrics
+from shopkpi.cli_import import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
 
@@ -68,16 +69,6 @@ class DelayedProgress:
             self.bar.stop()
 
 
-def _parse_map(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        target, sep, source = pair.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise typer.BadParameter(f"{pair!r}: expected canonical=source_column", param_hint="--map")
-        mapping[target.strip().lower()] = source.strip()
-    return mapping
-
-
 def run_ingest(db_path: Path, table: str, files: list[Path], **options) -> list[FileResult]:
     """Loads files one by one with a progress bar each, printing each file's row accounting."""
     results = []
@@ -102,6 +93,9 @@ def ingest(
     map_: Annotated[
         list[str] | None, typer.Option("--map", help="canonical=source_column, for exports with other column names.")
     ] = None,
+    mapping: MappingOption = None,
+    decimal_comma: DecimalCommaOption = False,
+    date_format: DateFormatOption = None,
     db: DbOption = None,
 ) -> None:
     """Load export files into one canonical table, printing the row accounting of each file."""
@@ -109,16 +103,23 @@ def ingest(
         raise typer.BadParameter(f"{table!r} is not one of {', '.join(TABLES)}", param_hint="TABLE")
     settings = load_settings(db)
     try:
+        options = ingest_options(
+            table,
+            map_=map_,
+            mapping=mapping,
+            encoding=encoding,
+            delimiter=delimiter,
+            decimal_comma=decimal_comma,
+            date_format=date_format,
+        )
         run_ingest(
             settings.db_path,
             table.lower(),
             files,
             strict=strict,
-            encoding=encoding,
-            delimiter=delimiter,
-            column_map=_parse_map(map_ or []),
             store_timezone=settings.timezone,
             currency=settings.currency,
+            **options,
         )
     except IngestError as exc:
         raise fail(str(exc)) from None
@@ -210,6 +211,7 @@ def upgrade(db: DbOption = None) -> None:
     out.print(f"{settings.db_path} is up to date")
 
 
+app.command("import")(cli_import.import_)
 app.command("kpis")(cli_metrics.kpis)
 app.command("pnl")(cli_metrics.pnl)
 app.command("cohorts")(cli_metrics.cohorts)

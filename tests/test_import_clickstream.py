@@ -94,7 +94,6 @@ def test_a_log_with_its_own_session_ids_keeps_them(db, tmp_path):
     ]
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="the real UCI click log is in ../shared/data/real")
 def test_real_uci_eshop_log_imports_with_its_sessions(db):
     result = import_export(db, "clickstream", REAL)
     events, sessions = (t.result for t in result.tables)

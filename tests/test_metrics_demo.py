@@ -12,10 +12,8 @@ from metrics.compute import compute_kpis, kpi_series
 from metrics.periods import Period, default_period
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS
+from pipelines import demo, ingest
 from shopkpi.warehouse import open_read_only
-
-demo = pytest.importorskip("pipelines.demo")
-ingest = pytest.importorskip("pipelines.ingest")
 
 END = date(2024, 6, 30)
 DAYS = 75
