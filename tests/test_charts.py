@@ -1,0 +1,90 @@
+"""Chart builders (shopkpi/charts.py): plain DataFrame → Figure functions, checked without Streamlit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+import polars as pl
+
+from metrics.insights import decompose_change
+from shopkpi import charts
+
+
+def test_bars_put_the_largest_on_top_and_name_a_missing_group() -> None:
+    frame = pl.DataFrame({"group": ["social", None, "email"], "total_revenue": [50.0, 5.0, 80.0]})
+    figure = charts.bars(frame, "group", "total_revenue", "Revenue")
+    bar = figure.data[0]
+    # Horizontal bars are drawn bottom-up, so ascending order puts email (80) at the top.
+    assert list(bar.y) == ["(none)", "social", "email"]
+    assert list(bar.x) == [5.0, 50.0, 80.0]
+    assert bar.orientation == "h"
+    assert figure.layout.title.text == "Revenue"
+
+
+def test_trend_lines_draw_one_line_per_group() -> None:
+    series = pl.DataFrame(
+        {
+            "period": [date(2024, 1, 1), date(2024, 1, 2)] * 2,
+            "group": ["a", "a", "b", "b"],
+            "sessions": [1, 2, 3, 4],
+        }
+    )
+    figure = charts.trend_lines(series, "sessions")
+    assert [t.name for t in figure.data] == ["a", "b"]
+    assert list(figure.data[1].y) == [3, 4]
+
+
+def test_pnl_waterfall_subtracts_costs_and_draws_subtotals_as_totals() -> None:
+    lines = pl.DataFrame(
+        {
+            "label": ["Gross sales", "Discounts", "Net sales", "Gross margin", "Cost of goods sold", "Gross profit"],
+            "sign": [1, -1, 1, 0, -1, 1],
+            "subtotal": [False, False, True, False, False, True],
+            "value": [100.0, 10.0, 90.0, 0.5, 40.0, 50.0],
+        }
+    )
+    waterfall = charts.waterfall(lines).data[0]
+    # The margin line (sign 0) is not an amount: left out. Discounts and COGS fall by their value.
+    assert list(waterfall.x) == ["Gross sales", "Discounts", "Net sales", "Cost of goods sold", "Gross profit"]
+    assert list(waterfall.measure) == ["absolute", "relative", "total", "relative", "total"]
+    assert list(waterfall.y) == [100.0, -10.0, 90.0, -40.0, 50.0]
+
+
+def test_drivers_waterfall_walks_from_before_to_after() -> None:
+    drivers = decompose_change(
+        {"sessions": 1000, "orders": 20, "total_revenue": 2000.0},
+        {"sessions": 1200, "orders": 30, "total_revenue": 2700.0},
+    )
+    waterfall = charts.drivers_waterfall(drivers, {"before": "Before", "after": "Now"}).data[0]
+    assert list(waterfall.x) == ["Before", "sessions", "conversion", "order_value", "Now"]
+    assert [round(v) for v in waterfall.y] == [2000, 400, 600, -300, 2700]
+    assert list(waterfall.measure) == ["absolute", "relative", "relative", "relative", "total"]
+
+
+def test_cohort_heatmap_has_one_row_per_cohort_and_leaves_incomplete_months_blank() -> None:
+    activity = pl.DataFrame(
+        {
+            "cohort": [date(2024, 1, 1)] * 3 + [date(2024, 2, 1)] * 2,
+            "month_offset": [0, 1, 2, 0, 1],
+            "retention": [1.0, 0.25, None, 1.0, 0.5],
+        }
+    )
+    heatmap = charts.cohort_heatmap(activity, months=2).data[0]
+    assert list(heatmap.y) == ["2024-01", "2024-02"]
+    assert list(heatmap.x) == ["+1", "+2"]
+    assert [list(row) for row in heatmap.z] == [[0.25, None], [0.5, None]]
+    assert heatmap.text[0][1] == ""
+
+
+def test_funnel_and_stacked_and_compare_and_lines_and_sparkline_build() -> None:
+    steps = pl.DataFrame({"step": ["page_view", "purchase"], "sessions": [100, 4]})
+    assert list(charts.funnel_chart(steps, ["Viewed", "Bought"]).data[0].x) == [100, 4]
+    months = pl.DataFrame({"period": [date(2024, 1, 1)] * 2, "group": ["new", None], "total_revenue": [10.0, 2.0]})
+    stacked = charts.stacked_bars(months, "period", "group", "total_revenue", {"new": "New", None: "Guest"})
+    assert [t.name for t in stacked.data] == ["New", "Guest"] and stacked.layout.barmode == "stack"
+    pnl = pl.DataFrame({"month": ["2024-01"], "this_year": [5.0], "last_year": [4.0], "net_margin": [0.1]})
+    assert len(charts.compare_bars(pnl, "month", ["this_year", "last_year"], ["This", "Last"]).data) == 2
+    assert charts.lines_over_time(pnl, ["net_margin"], ["Net margin"]).layout.yaxis.tickformat == ".0%"
+    spark = charts.sparkline(pl.DataFrame({"period": [1, 2], "sessions": [3, 4]}), "sessions")
+    assert isinstance(spark, go.Figure) and spark.layout.height == 60
