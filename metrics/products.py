@@ -1,77 +1,93 @@
-"""Product sales and stock alerts for the reports (shopkpi/reports/content.py).
+"""Products whose sales moved: gross sales per product in a period against another (for the reports' movers).
 
-NOTE: rebuilt by the dashboard session after it overwrote this file by accident (same path, same minute); the
-interface follows what shopkpi/reports/content.py calls. The reports' owner should check it against their version.
+Same definitions as the KPIs (SPEC §4): units and gross sales (quantity × unit_price) over the lines of valid orders
+placed in the period; orders without lines have no product and are not in these rows.
 """
 
 from __future__ import annotations
-
-from datetime import date
 
 import duckdb
 import polars as pl
 
 from metrics.periods import Period
-from metrics.stock import stock_cover
 from shopkpi.warehouse import VALID_STATUSES
 
 PRODUCT_SALES_SQL = f"""
 with
-period_lines as (
-    -- one row per line of a valid order of the period or of the previous period
-    select i.sku, i.quantity, i.quantity * i.unit_price as line_sales,
-        o.ordered_at >= $start_ts as in_period
-    from order_items i
-    join orders o on o.order_id = i.order_id
-    where o.status in ({", ".join(f"'{s}'" for s in VALID_STATUSES)})
-        and o.ordered_at >= $previous_start_ts and o.ordered_at < $end_ts
+valid_orders as (
+    -- one row per valid order placed in either period; `current_period` says which
+    select order_id, ordered_at >= $start_ts and ordered_at < $end_ts as current_period
+    from orders
+    where status in ({", ".join(f"'{s}'" for s in VALID_STATUSES)})
+        and (
+            (ordered_at >= $start_ts and ordered_at < $end_ts)
+            or (ordered_at >= $compared_start_ts and ordered_at < $compared_end_ts)
+        )
 ),
-by_product as (
-    -- one row per product of the catalogue or sold in either period
-    select coalesce(p.sku, l.sku) as sku, any_value(p.name) as name, any_value(p.category) as category,
-        coalesce(sum(case when l.in_period then l.quantity end), 0) as units,
-        coalesce(sum(case when l.in_period then l.line_sales end), 0) as gross_sales,
-        coalesce(sum(case when not l.in_period then l.line_sales end), 0) as previous_gross_sales
-    from products p
-    full join period_lines l on l.sku = p.sku
-    group by 1
+lines as (
+    -- one row per line of those orders
+    select i.sku, o.current_period, i.quantity, i.quantity * i.unit_price as gross_sales
+    from order_items i
+    join valid_orders o on o.order_id = i.order_id
+),
+per_product as (
+    -- one row per sku sold in either period
+    select
+        sku,
+        sum(case when current_period then quantity else 0 end) as units,
+        sum(case when current_period then gross_sales else 0 end) as gross_sales,
+        sum(case when current_period then 0 else quantity end) as compared_units,
+        sum(case when current_period then 0 else gross_sales end) as compared_gross_sales
+    from lines
+    group by sku
+),
+named as (
+    -- one row per sku sold in either period, with its name and category (null for a sku missing from products)
+    select pp.sku, p.name, p.category, pp.units, pp.gross_sales, pp.compared_units, pp.compared_gross_sales
+    from per_product pp
+    left join products p on p.sku = pp.sku
 )
-select * from by_product
-order by gross_sales desc, sku
+select * from named
 """
 
 
-def product_sales(con: duckdb.DuckDBPyConnection, period: Period) -> pl.DataFrame:
-    """One row per product: units and gross sales in the period and the previous period, best sellers first.
+def product_sales_change(con: duckdb.DuckDBPyConnection, period: Period, compared: Period) -> pl.DataFrame:
+    """One row per product sold in `period` or `compared`, largest absolute change in gross sales first.
 
-    Columns: sku, name, category, units, gross_sales, previous_gross_sales, sales_change, sales_change_rate (null
-    where the previous period sold nothing).
+    Columns: sku, name, category, units, gross_sales, compared_units, compared_gross_sales, sales_change (gross sales
+    − compared gross sales), sales_change_rate (relative; null where the compared period sold nothing).
     """
-    previous = period.previous()
-    params = {"start_ts": period.start_ts, "end_ts": period.end_ts, "previous_start_ts": previous.start_ts}
+    params = {
+        "start_ts": period.start_ts,
+        "end_ts": period.end_ts,
+        "compared_start_ts": compared.start_ts,
+        "compared_end_ts": compared.end_ts,
+    }
     frame = con.sql(PRODUCT_SALES_SQL, params=params).pl()
-    frame = frame.with_columns(
-        pl.col("units").cast(pl.Int64), pl.col("gross_sales", "previous_gross_sales").cast(pl.Float64)
-    )
-    return frame.with_columns(
-        (pl.col("gross_sales") - pl.col("previous_gross_sales")).alias("sales_change"),
-        pl.when(pl.col("previous_gross_sales") != 0)
-        .then((pl.col("gross_sales") - pl.col("previous_gross_sales")) / pl.col("previous_gross_sales"))
-        .otherwise(None)
-        .alias("sales_change_rate"),
-    )
-
-
-def stock_alerts(con: duckdb.DuckDBPyConnection, as_of: date, soon: float, window_days: int = 28) -> pl.DataFrame:
-    """Products with fewer than `soon` days of cover at the average daily units of the last `window_days` days.
-
-    One row per such product, fewest days first. Columns: sku, name, category, on_hand, on_order, avg_daily_units,
-    days_of_cover, lead_time_days.
-    """
-    cover = stock_cover(con, as_of, window_days)
+    change = pl.col("gross_sales") - pl.col("compared_gross_sales")
     return (
-        cover.filter(pl.col("days_of_cover").is_not_null() & (pl.col("days_of_cover") < soon))
-        .rename({"daily_units": "avg_daily_units"})
-        .select("sku", "name", "category", "on_hand", "on_order", "avg_daily_units", "days_of_cover", "lead_time_days")
-        .sort("days_of_cover")
+        frame.with_columns(
+            pl.col("units", "compared_units").cast(pl.Int64),
+            pl.col("gross_sales", "compared_gross_sales").cast(pl.Float64),
+        )
+        .with_columns(
+            change.alias("sales_change"),
+            pl.when(pl.col("compared_gross_sales") != 0)
+            .then(change / pl.col("compared_gross_sales"))
+            .otherwise(None)
+            .alias("sales_change_rate"),
+        )
+        .sort([change.abs(), "sku"], descending=[True, False])
     )
+
+
+def risers_and_fallers(changes: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The `count` products whose sales rose most and the `count` that fell most, from `product_sales_change`.
+
+    Adds a column direction ('up' or 'down'); risers first (largest rise first), then fallers (largest fall first).
+    """
+    up = changes.filter(pl.col("sales_change") > 0).sort("sales_change", descending=True).head(count)
+    down = changes.filter(pl.col("sales_change") < 0).sort("sales_change").head(count)
+    return pl.concat(
+        [up.with_columns(pl.lit("up").alias("direction")), down.with_columns(pl.lit("down").alias("direction"))]
+    ).select("direction", *changes.columns)

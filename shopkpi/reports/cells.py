@@ -1,0 +1,78 @@
+"""How report cells leave shopkpi: text from user data made inert for spreadsheets (formula injection), and numbers
+formatted for reading. The one place both rules live; every export (XLSX, CSV) goes through `inert`.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from metrics.registry import METRICS, UNIT_FORMATS, format_value
+
+# A spreadsheet treats text starting with these as a formula (OWASP "CSV injection"); tab and carriage return
+# too, because some programs strip them before looking at the next character.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula, prefixed with an apostrophe; anything else unchanged.
+
+    Only strings change: numbers stay numbers (a negative number is not text and is never prefixed).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def inert_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with every text column's cells passed through `inert`; numeric columns untouched."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text:
+        return frame
+    starts = "|".join("\\" + c if c in "+-\t\r" else c for c in FORMULA_STARTS)
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(f"^({starts})"))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text
+    )
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """The frame as UTF-8 CSV with formula-like text made inert (for downloads and `--format csv`)."""
+    buffer = io.StringIO()
+    inert_frame(frame).write_csv(buffer)
+    return buffer.getvalue().encode("utf-8")
+
+
+CHANGE_FORMAT = "+.1%"
+DECIMAL_FORMAT = ",.1f"
+STATUS_TEXT = {"on": "on target", "near": "near target", "off": "off target"}
+
+
+def display(value: Any, kind: str, metric: str | None = None) -> str:
+    """A cell as a reader sees it in HTML or PDF: '—' where undefined, numbers in their metric's format."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if kind == "unit" and metric is not None:
+        return format_value(metric, value)
+    if kind == "status":
+        return STATUS_TEXT.get(value, str(value))
+    if kind == "change":
+        return format(value, CHANGE_FORMAT)
+    if kind == "decimal":
+        return format(value, DECIMAL_FORMAT)
+    if kind in UNIT_FORMATS:
+        text = format(value, UNIT_FORMATS[kind])
+        return f"{text}×" if kind == "ratio" else text
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def metric_label(name: str) -> str:
+    return METRICS[name].label_en

@@ -1,0 +1,479 @@
+"""What an operations report says, as data: its period and its sections, each a table (and a chart) of numbers
+asked of metrics/. The renderers (html, pdf, xlsx) only lay these out; none computes a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from metrics.bestsellers import top_products
+from metrics.compute import compare_periods, compute_kpis, kpi_series
+from metrics.funnel import STEP_LABELS, funnel
+from metrics.periods import Period, add_months, month_end
+from metrics.products import product_sales_change, risers_and_fallers
+from metrics.registry import METRICS, PNL_LINES
+from metrics.stock import reorder_now, stock_cover
+from metrics.targets import Target, load_targets
+from shopkpi.reports import charts
+from shopkpi.warehouse import store_settings
+
+PERIOD_KINDS = ("daily", "weekly", "monthly")
+
+# The cards at the top of the report: the numbers an executive reads first.
+HEADLINE_METRICS = (
+    "total_revenue",
+    "orders",
+    "aov",
+    "conversion_rate",
+    "cart_conversion_rate",
+    "retention_rate",
+    "gross_margin",
+    "net_profit",
+)
+TRAFFIC_METRICS = (
+    "sessions",
+    "visitors",
+    "bounce_rate",
+    "conversion_rate",
+    "orders",
+    "total_revenue",
+    "ad_spend",
+    "roas",
+)
+CAMPAIGN_METRICS = ("sessions", "orders", "total_revenue", "ad_spend", "ad_ctr", "roas", "cost_per_order")
+DEVICE_METRICS = ("sessions", "ctr", "bounce_rate", "conversion_rate")
+ENGAGEMENT_METRICS = ("ctr", "ad_ctr", "bounce_rate")
+TREND_METRICS = ("total_revenue", "orders", "net_profit")
+TOP_PRODUCTS = 10
+MOVERS = 5
+STOCK_WINDOW_DAYS = 28  # recent average daily units: the last four weeks, so weekday patterns even out
+# The guide: replenish 7–15 days before stock runs out (targets.toml `replenish_lead_days`).
+DEFAULT_REPLENISH = (7, 15)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a report table. `kind` says how its values read: 'text', 'count', 'money', 'rate', 'ratio',
+    'change' (a relative change, signed), 'decimal', 'date', 'status', or 'unit' (each row's metric's own unit).
+    A column named for a metric takes its label and unit from the registry."""
+
+    key: str
+    label: str
+    kind: str
+    workbook_only: bool = False  # an identifier for analysts (metric key, step key); printed reports leave it out
+
+
+def metric_column(name: str, key: str | None = None) -> Column:
+    entry = METRICS[name]
+    return Column(key or name, entry.label_en, entry.unit)
+
+
+@dataclass
+class Table:
+    """Rows of one section: values as numbers (None where undefined), never as formatted text."""
+
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+    units: list[str] | None = None  # per row, for columns of kind 'unit'
+    metrics: list[str] | None = None  # per row, the metric a 'unit' cell is a value of (for formatting)
+    styles: list[str] | None = None  # per row: '' or 'subtotal' / 'margin' (P&L lines)
+    empty: str = "Nothing in this period."
+
+    def frame(self) -> pl.DataFrame:
+        """The table as a DataFrame (column keys as names), for tests and downloads."""
+        return pl.DataFrame(
+            [list(row) for row in self.rows], schema=[c.key for c in self.columns], orient="row", strict=False
+        )
+
+
+@dataclass
+class Card:
+    """A headline KPI: value, target and status, change against the previous period and last year."""
+
+    metric: str
+    label: str
+    label_zh: str
+    value: float | None
+    target: str
+    status: str | None
+    previous_change: float | None
+    last_year_change: float | None
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    title_zh: str
+    note: str
+    table: Table
+    chart: str | None = None  # SVG
+    cards: list[Card] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    kind: str
+    period: Period
+    title: str
+    subtitle: str
+    currency: str
+    generated_at: datetime
+    cards: list[Card]
+    sections: list[Section]
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+def report_period(kind: str, day: date) -> Period:
+    """The period a report covers: the day; the ISO week (Monday–Sunday) containing it; its calendar month."""
+    if kind == "daily":
+        return Period(day, day)
+    if kind == "weekly":
+        monday = day - timedelta(days=day.weekday())
+        return Period(monday, monday + timedelta(days=6))
+    if kind == "monthly":
+        return Period(day.replace(day=1), month_end(day))
+    raise ValueError(f"unknown period {kind!r}: use one of {', '.join(PERIOD_KINDS)}")
+
+
+def _trend_window(kind: str, period: Period) -> tuple[Period, str]:
+    """The trailing range the trend chart shows, and its grain: 14 days, 12 ISO weeks or 12 months to the period."""
+    if kind == "daily":
+        return Period(period.end - timedelta(days=13), period.end), "day"
+    if kind == "weekly":
+        return Period(period.start - timedelta(weeks=11), period.end), "week"
+    return Period(add_months(period.start, -11), period.end), "month"
+
+
+def _title(kind: str, period: Period) -> tuple[str, str]:
+    if kind == "daily":
+        return "Daily operations report", f"{period.start:%A %d %B %Y}"
+    if kind == "weekly":
+        year, week, _ = period.start.isocalendar()
+        return "Weekly operations report", f"Week {week} of {year} · {period.start:%d %b} – {period.end:%d %b %Y}"
+    return "Monthly operations report", f"{period.start:%B %Y}"
+
+
+def _none(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
+
+
+def _card(row: dict, targets: dict[str, Target]) -> Card:
+    name = row["metric"]
+    target = targets.get(name)
+    return Card(
+        metric=name,
+        label=METRICS[name].label_en,
+        label_zh=METRICS[name].label_zh,
+        value=_none(row["value"]),
+        target=target.describe() if target else "",
+        status=target.status(row["value"]) if target else None,
+        previous_change=_none(row["previous_change"]),
+        last_year_change=_none(row["last_year_change"]),
+    )
+
+
+def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Section:
+    columns = (
+        Column("metric", "Metric key", "text", workbook_only=True),
+        Column("label", "Metric", "text"),
+        Column("label_zh", "指标", "text"),
+        Column("value", "Value", "unit"),
+        Column("target", "Target", "text"),
+        Column("status", "Status", "status"),
+        Column("previous", "Previous period", "unit"),
+        Column("previous_change", "vs previous", "change"),
+        Column("last_year", "Last year", "unit"),
+        Column("last_year_change", "vs last year", "change"),
+    )
+    rows = []
+    for name, entry in METRICS.items():
+        row = comparison[name]
+        target = targets.get(name)
+        rows.append(
+            (
+                name,
+                entry.label_en,
+                entry.label_zh,
+                _none(row["value"]),
+                target.describe() if target else None,
+                target.status(row["value"]) if target else None,
+                _none(row["previous"]),
+                _none(row["previous_change"]),
+                _none(row["last_year"]),
+                _none(row["last_year_change"]),
+            )
+        )
+    table = Table(columns, rows, units=[METRICS[n].unit for n in METRICS], metrics=list(METRICS))
+    note = "Every KPI of the registry, against its target where one is set, the previous period and last year."
+    return Section("kpis", "KPIs vs targets", "关键指标与目标", note, table)
+
+
+def _pnl_section(comparison: dict[str, dict]) -> Section:
+    columns = (
+        Column("line", "Line key", "text", workbook_only=True),
+        Column("label", "Line", "text"),
+        Column("label_zh", "项目", "text"),
+        Column("value", "This period", "unit"),
+        Column("previous", "Previous period", "unit"),
+        Column("previous_change", "vs previous", "change"),
+        Column("last_year", "Last year", "unit"),
+        Column("last_year_change", "vs last year", "change"),
+    )
+    rows, units, names, styles = [], [], [], []
+    for name, sign, subtotal in PNL_LINES:
+        row = comparison[name]
+        prefix = "− " if sign < 0 else ""
+        rows.append(
+            (
+                name,
+                prefix + METRICS[name].label_en,
+                METRICS[name].label_zh,
+                _none(row["value"]),
+                _none(row["previous"]),
+                _none(row["previous_change"]),
+                _none(row["last_year"]),
+                _none(row["last_year_change"]),
+            )
+        )
+        units.append(METRICS[name].unit)
+        names.append(name)
+        styles.append("subtotal" if subtotal else ("margin" if sign == 0 else ""))
+    note = "Gross sales down to net profit; operating expenses pro rata by days for part of a month."
+    return Section(
+        "pnl", "Profit and loss", "损益表", note, Table(columns, rows, units=units, metrics=names, styles=styles)
+    )
+
+
+def _grouped_section(
+    key: str, title: str, title_zh: str, note: str, frame: pl.DataFrame, by_label: str, names: tuple[str, ...]
+) -> Section:
+    columns = (Column("group", by_label, "text"), *(metric_column(n) for n in names))
+    # The group of rows without one (orders with no session, sessions with no campaign) says so in words.
+    rows = [
+        (f"(no {by_label.lower()})" if row[0] is None else row[0], *(_none(v) for v in row[1:]))
+        for row in frame.select("group", *names).iter_rows()
+    ]
+    return Section(key, title, title_zh, note, Table(columns, rows))
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection, kind: str, day: date, targets: dict[str, Target] | None = None
+) -> Report:
+    """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products)."""
+    period = report_period(kind, day)
+    targets = load_targets() if targets is None else targets
+    currency = store_settings(con).get("currency", "")
+    comparison = {row["metric"]: row for row in compare_periods(con, period).iter_rows(named=True)}
+    cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
+    sections = [_kpi_section(comparison, targets), _pnl_section(comparison)]
+
+    window, grain = _trend_window(kind, period)
+    series = kpi_series(con, window, grain=grain, metrics=TREND_METRICS)
+    trend_columns = (Column("period", grain.capitalize() + " starting", "date"), *map(metric_column, TREND_METRICS))
+    trend = Table(
+        trend_columns, [tuple(_none(v) for v in row) for row in series.select("period", *TREND_METRICS).iter_rows()]
+    )
+    sections.append(
+        Section(
+            "trend",
+            "Trend",
+            "趋势",
+            f"Total revenue, orders and net profit per {grain} up to the end of the period.",
+            trend,
+            charts.trend(series, TREND_METRICS, grain),
+        )
+    )
+
+    traffic = compute_kpis(con, period, by="source", metrics=TRAFFIC_METRICS).sort("sessions", descending=True)
+    section = _grouped_section(
+        "traffic",
+        "Traffic by source",
+        "流量来源",
+        "Sessions and their orders by the source of the session; ad spend by the source it was booked to.",
+        traffic,
+        "Source",
+        TRAFFIC_METRICS,
+    )
+    section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
+    sections.append(section)
+
+    campaigns = compute_kpis(con, period, by="campaign", metrics=CAMPAIGN_METRICS).sort(
+        "ad_spend", "sessions", descending=True, nulls_last=True
+    )
+    sections.append(
+        _grouped_section(
+            "campaigns",
+            "Campaigns",
+            "推广活动",
+            "Ad campaigns and the sessions they brought; ad CTR from the ad platforms' clicks and impressions.",
+            campaigns,
+            "Campaign",
+            CAMPAIGN_METRICS,
+        )
+    )
+
+    steps = funnel(con, period)
+    funnel_rows = [
+        (
+            row["step"],
+            STEP_LABELS[row["step"]][0],
+            STEP_LABELS[row["step"]][1],
+            row["sessions"],
+            row["rate_from_previous"],
+            row["rate_from_start"],
+        )
+        for row in steps.iter_rows(named=True)
+    ]
+    funnel_table = Table(
+        (
+            Column("step", "Step key", "text", workbook_only=True),
+            Column("label", "Step", "text"),
+            Column("label_zh", "步骤", "text"),
+            Column("sessions", "Sessions reaching it", "count"),
+            Column("rate_from_previous", "Of previous step", "rate"),
+            Column("rate_from_start", "Of all sessions", "rate"),
+        ),
+        funnel_rows,
+    )
+    sections.append(
+        Section(
+            "funnel",
+            "Funnel",
+            "转化漏斗",
+            "Sessions of the period by the furthest step they reached.",
+            funnel_table,
+            charts.funnel_chart(steps),
+        )
+    )
+
+    devices = compute_kpis(con, period, by="device", metrics=DEVICE_METRICS).sort("sessions", descending=True)
+    section = _grouped_section(
+        "engagement",
+        "CTR and bounce",
+        "点击率与跳失率",
+        "On-site click-through (clicks / impressions) and bounce rate (one-page sessions), overall and by device.",
+        devices,
+        "Device",
+        DEVICE_METRICS,
+    )
+    section.cards = [_card(comparison[name], targets) for name in ENGAGEMENT_METRICS]
+    sections.append(section)
+
+    top = top_products(con, period, limit=TOP_PRODUCTS).with_row_index("rank", offset=1)
+    top_table = Table(
+        (
+            Column("rank", "#", "count"),
+            Column("sku", "SKU", "text"),
+            Column("name", "Product", "text"),
+            Column("category", "Category", "text"),
+            metric_column("units"),
+            metric_column("gross_sales"),
+        ),
+        [
+            tuple(_none(v) for v in row)
+            for row in top.select("rank", "sku", "name", "category", "units", "gross_sales").iter_rows()
+        ],
+        empty="No product sold in this period.",
+    )
+    section = Section(
+        "top_products", "Top products", "热销商品", f"The {TOP_PRODUCTS} best sellers by gross sales.", top_table
+    )
+    section.chart = charts.bars(top, "name", "gross_sales", "Gross sales", horizontal=True)
+    sections.append(section)
+
+    movers = risers_and_fallers(product_sales_change(con, period, period.previous()), MOVERS)
+    movers_table = Table(
+        (
+            Column("direction", "Direction", "text"),
+            Column("sku", "SKU", "text"),
+            Column("name", "Product", "text"),
+            Column("gross_sales", "Gross sales", "money"),
+            Column("compared_gross_sales", "Previous period", "money"),
+            Column("sales_change", "Change", "money"),
+            Column("sales_change_rate", "vs previous", "change"),
+        ),
+        [
+            tuple(_none(v) for v in row)
+            for row in movers.select(
+                "direction", "sku", "name", "gross_sales", "compared_gross_sales", "sales_change", "sales_change_rate"
+            ).iter_rows()
+        ],
+        empty="No product's sales changed against the previous period.",
+    )
+    sections.append(
+        Section(
+            "movers",
+            "Movers",
+            "涨跌商品",
+            f"The {MOVERS} products whose gross sales rose most, and the {MOVERS} that fell most, against the previous"
+            " period.",
+            movers_table,
+        )
+    )
+
+    replenish = targets.get("replenish_lead_days")
+    buffer = (
+        (int(replenish.min), int(replenish.max))
+        if replenish and replenish.min is not None and replenish.max is not None
+        else DEFAULT_REPLENISH
+    )
+    alerts = reorder_now(stock_cover(con, period.end, STOCK_WINDOW_DAYS, buffer))
+    stock_table = Table(
+        (
+            Column("sku", "SKU", "text"),
+            Column("name", "Product", "text"),
+            Column("on_hand", "On hand", "count"),
+            Column("on_order", "On order", "count"),
+            Column("daily_units", "Units per day", "decimal"),
+            Column("days_of_cover", "Days of cover", "decimal"),
+            Column("lead_time_days", "Lead time (days)", "count"),
+            Column("stockout_date", "Runs out", "date"),
+            Column("order_by", "Order by", "date"),
+            Column("suggested_quantity", "Suggested order", "count"),
+            Column("action", "Action", "status"),
+        ),
+        [
+            (
+                *(
+                    _none(row[key])
+                    for key in (
+                        "sku",
+                        "name",
+                        "on_hand",
+                        "on_order",
+                        "daily_units",
+                        "days_of_cover",
+                        "lead_time_days",
+                        "stockout_date",
+                        "order_by",
+                        "suggested_quantity",
+                    )
+                ),
+                "order late" if row["late"] else "order now",
+            )
+            for row in alerts.iter_rows(named=True)
+        ],
+        empty="No product needs reordering: all run out later than lead time plus the replenishment window.",
+    )
+    sections.append(
+        Section(
+            "stock",
+            "Stock alerts",
+            "库存预警",
+            f"Products to reorder now: stock on hand and on order runs out, at the average daily units of the last"
+            f" {STOCK_WINDOW_DAYS} days, within the supplier's lead time plus {buffer[1]} days (the guide: replenish"
+            f" {buffer[0]}–{buffer[1]} days before stock runs out). Stock as counted on or before {period.end}.",
+            stock_table,
+        )
+    )
+
+    title, subtitle = _title(kind, period)
+    return Report(kind, period, title, subtitle, currency, datetime.now().replace(microsecond=0), cards, sections)

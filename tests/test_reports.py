@@ -1,0 +1,355 @@
+"""Operations reports (issue 6): every number comes from metrics/, the three formats open and say what they should,
+user text cannot become a spreadsheet formula, and `shopkpi report` keeps SPEC §5's exit codes.
+
+The shop is a short demo (pipelines/demo.py) plus an ad campaign named like a formula, loaded by pipelines/ingest.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import math
+import re
+import time
+from datetime import date
+
+import openpyxl
+import polars as pl
+import pytest
+import typer
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from metrics.bestsellers import top_products
+from metrics.compute import compute_kpis
+from metrics.funnel import funnel
+from metrics.periods import Period
+from metrics.pnl import pnl_statement
+from metrics.products import product_sales_change, risers_and_fallers
+from metrics.registry import METRICS, PNL_COLUMNS
+from metrics.targets import load_targets
+from shopkpi import cli_report
+from shopkpi.reports import build_report, file_name, report_bytes, report_period
+from shopkpi.reports.cells import csv_bytes, inert, inert_frame
+from shopkpi.warehouse import open_read_only
+
+demo = pytest.importorskip("pipelines.demo")
+ingest = pytest.importorskip("pipelines.ingest")
+
+END = date(2024, 6, 30)
+DAYS = 75
+JUNE = Period(date(2024, 6, 1), date(2024, 6, 30))
+MAY = Period(date(2024, 5, 2), date(2024, 5, 31))  # the previous period: the 30 days before June (SPEC §4)
+EVIL_CAMPAIGN = '=HYPERLINK("x")'
+SHEETS = [
+    "Report",
+    "KPIs vs targets",
+    "Profit and loss",
+    "Trend",
+    "Traffic by source",
+    "Campaigns",
+    "Funnel",
+    "CTR and bounce",
+    "Top products",
+    "Movers",
+    "Stock alerts",
+]
+
+app = typer.Typer()  # the command as shopkpi/cli.py registers it
+app.command("report")(cli_report.report)
+
+
+@app.command("version")
+def _version() -> None:  # a second command, so that `report` is a subcommand as in shopkpi
+    pass
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reports")
+    files = demo.write_demo_files(root / "files", seed=7, days=DAYS, end=END)
+    path = root / "w.duckdb"
+    for table, paths in files.items():
+        for file in paths:
+            ingest.ingest_file(path, table, file, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    evil = root / "evil_ads.csv"
+    evil.write_text(
+        "date,source,medium,campaign,cost,impressions,clicks\n"
+        f'2024-06-10,social,cpm,"{EVIL_CAMPAIGN.replace(chr(34), chr(34) * 2)}",123.45,1000,20\n',
+        encoding="utf-8",
+    )
+    ingest.ingest_file(path, "ad_spend", evil, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    return path
+
+
+@pytest.fixture(scope="module")
+def con(db):
+    connection = open_read_only(db)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(autouse=True)
+def no_config(monkeypatch, tmp_path):
+    for name in ("SHOPKPI_DB", "SHOPKPI_TARGETS", "SHOPKPI_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def monthly_xlsx(con) -> openpyxl.Workbook:
+    data = report_bytes(con, "monthly", date(2024, 6, 17), "xlsx", load_targets())
+    return openpyxl.load_workbook(io.BytesIO(data))
+
+
+@pytest.fixture(scope="module")
+def monthly_pdf(con) -> tuple[bytes, float]:
+    started = time.perf_counter()
+    data = report_bytes(con, "monthly", date(2024, 6, 17), "pdf", load_targets())
+    return data, time.perf_counter() - started
+
+
+def sheet_rows(book: openpyxl.Workbook, name: str) -> list[dict]:
+    """The sheet's rows as dicts keyed by the header row's labels."""
+    rows = list(book[name].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-9)
+
+
+# --- periods ----------------------------------------------------------------------------------------------------
+
+
+def test_report_periods_are_the_day_the_iso_week_and_the_calendar_month():
+    assert report_period("daily", date(2024, 6, 12)) == Period(date(2024, 6, 12), date(2024, 6, 12))
+    # 12 June 2024 is a Wednesday; its ISO week runs Monday 10 – Sunday 16 June; a Sunday belongs to its own week.
+    assert report_period("weekly", date(2024, 6, 12)) == Period(date(2024, 6, 10), date(2024, 6, 16))
+    assert report_period("weekly", date(2024, 6, 16)) == Period(date(2024, 6, 10), date(2024, 6, 16))
+    assert report_period("monthly", date(2024, 2, 10)) == Period(date(2024, 2, 1), date(2024, 2, 29))
+    assert file_name("weekly", date(2024, 6, 12), "pdf") == "shopkpi-weekly-2024-W24.pdf"
+    with pytest.raises(ValueError, match="yearly"):
+        report_period("yearly", date(2024, 6, 12))
+
+
+# --- every number from the metrics layer ------------------------------------------------------------------------
+
+
+def test_monthly_kpis_equal_compute_kpis(con, monthly_xlsx):
+    rows = {row["Metric key"]: row for row in sheet_rows(monthly_xlsx, "KPIs vs targets")}
+    assert list(rows) == list(METRICS)
+    june = compute_kpis(con, JUNE).row(0, named=True)
+    may = compute_kpis(con, MAY).row(0, named=True)
+    for name in METRICS:
+        assert same(rows[name]["Value"], june[name]), name
+        assert same(rows[name]["Previous period"], may[name]), name
+        assert rows[name]["Last year"] in (0, None), name  # the demo shop starts in April 2024
+
+
+def test_monthly_pnl_equals_pnl_statement(con, monthly_xlsx):
+    rows = {row["Line key"]: row for row in sheet_rows(monthly_xlsx, "Profit and loss")}
+    [statement] = pnl_statement(con, "2024-06", "2024-06").iter_rows(named=True)
+    assert list(rows) == list(PNL_COLUMNS)
+    for name in PNL_COLUMNS:
+        assert same(rows[name]["This period"], statement[name]), name
+
+
+def test_monthly_sections_equal_their_metrics_queries(con, monthly_xlsx):
+    by_source = {r["group"]: r for r in compute_kpis(con, JUNE, by="source").iter_rows(named=True)}
+    for row in sheet_rows(monthly_xlsx, "Traffic by source"):
+        source = None if row["Source"] == "(no source)" else row["Source"]
+        for name in ("sessions", "orders", "total_revenue", "bounce_rate", "ad_spend", "roas"):
+            assert same(row[METRICS[name].label_en], by_source[source][name]), (source, name)
+
+    steps = funnel(con, JUNE).get_column("sessions").to_list()
+    assert [row["Sessions reaching it"] for row in sheet_rows(monthly_xlsx, "Funnel")] == steps
+
+    top = top_products(con, JUNE, limit=10)
+    sheet = sheet_rows(monthly_xlsx, "Top products")
+    assert [row["SKU"] for row in sheet] == top.get_column("sku").to_list()
+    assert [row["Gross sales"] for row in sheet] == pytest.approx(top.get_column("gross_sales").to_list())
+
+    movers = risers_and_fallers(product_sales_change(con, JUNE, MAY), 5)
+    sheet = sheet_rows(monthly_xlsx, "Movers")
+    assert [row["SKU"] for row in sheet] == movers.get_column("sku").to_list()
+    assert [row["Change"] for row in sheet] == pytest.approx(movers.get_column("sales_change").to_list())
+
+
+def test_product_sales_add_up_to_the_shops_gross_sales(con):
+    # Every demo order has lines, so the products' gross sales and units are the shop's, in both periods.
+    changes = product_sales_change(con, JUNE, MAY)
+    june, may = compute_kpis(con, JUNE).row(0, named=True), compute_kpis(con, MAY).row(0, named=True)
+    assert changes.get_column("gross_sales").sum() == pytest.approx(june["gross_sales"])
+    assert changes.get_column("compared_gross_sales").sum() == pytest.approx(may["gross_sales"])
+    assert changes.get_column("units").sum() == june["units"]
+    assert changes.get_column("sku").is_unique().all()
+
+
+# --- XLSX -------------------------------------------------------------------------------------------------------
+
+
+def test_xlsx_has_one_sheet_per_section_with_frozen_headers_and_real_numbers(monthly_xlsx):
+    assert monthly_xlsx.sheetnames == SHEETS
+    for name in SHEETS[1:]:
+        sheet = monthly_xlsx[name]
+        assert sheet.freeze_panes == "A2", name
+        assert all(cell.font.b for cell in sheet[1]), name
+    kpis = monthly_xlsx["KPIs vs targets"]
+    header = [cell.value for cell in kpis[1]]
+    value, change = header.index("Value") + 1, header.index("vs previous") + 1
+    formats = {}
+    for row in kpis.iter_rows(min_row=2):
+        metric, cell = row[0].value, row[value - 1]
+        assert cell.data_type == "n" and isinstance(cell.value, int | float), metric
+        formats[METRICS[metric].unit] = cell.number_format
+        assert row[change - 1].data_type == "n" and row[change - 1].number_format.startswith("+0.0%")
+    assert formats == {"count": "#,##0", "money": "#,##0.00", "rate": "0.0%", "margin": "0.0%", "ratio": '0.00"×"'}
+    # Negative numbers stay numbers (a fall in the movers), not text an apostrophe would have made inert.
+    changes = [row[5] for row in monthly_xlsx["Movers"].iter_rows(min_row=2)]
+    assert any(isinstance(c.value, float) and c.value < 0 and c.data_type == "n" for c in changes)
+
+
+def test_daily_and_weekly_workbooks_open(con):
+    for kind in ("daily", "weekly"):
+        book = openpyxl.load_workbook(io.BytesIO(report_bytes(con, kind, date(2024, 6, 12), "xlsx")))
+        assert book.sheetnames == SHEETS
+        title = book["Report"]["A1"].value
+        assert title.lower().startswith(kind)
+
+
+def test_a_period_without_data_is_a_report_of_empty_states(con):
+    report = build_report(con, "daily", date(2020, 1, 1))
+    assert report.section("top_products").table.rows == []
+    html = report_bytes(con, "daily", date(2020, 1, 1), "html").decode()
+    assert "No product sold in this period." in html and "nan" not in html.lower().split()
+
+
+# --- formula injection ------------------------------------------------------------------------------------------
+
+
+def test_inert_prefixes_formula_text_only():
+    assert [inert(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "plain", "a=b")] == [
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "'\t=1",
+        "plain",
+        "a=b",
+    ]
+    assert [inert(v) for v in (-5, -2.5, 0, None)] == [-5, -2.5, 0, None]  # numbers stay numbers
+    frame = pl.DataFrame({"campaign": [EVIL_CAMPAIGN, "ok", None], "cost": [-1.0, 2.0, 3.0]})
+    assert inert_frame(frame).to_dict(as_series=False) == {
+        "campaign": ["'" + EVIL_CAMPAIGN, "ok", None],
+        "cost": [-1.0, 2.0, 3.0],
+    }
+    rows = list(csv.reader(io.StringIO(csv_bytes(frame).decode())))
+    assert rows[1] == ["'" + EVIL_CAMPAIGN, "-1.0"]
+
+
+def test_a_campaign_named_like_a_formula_comes_out_inert(con, monthly_xlsx):
+    cells = [cell for row in monthly_xlsx["Campaigns"].iter_rows() for cell in row]
+    [evil] = [cell for cell in cells if isinstance(cell.value, str) and "HYPERLINK" in cell.value]
+    assert evil.value == "'" + EVIL_CAMPAIGN and evil.data_type == "s"
+    # No formula anywhere in the workbook, and the raw XML holds the name as a string, never as <f>.
+    assert not [c for sheet in monthly_xlsx for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    html = report_bytes(con, "monthly", date(2024, 6, 17), "html").decode()
+    assert "=HYPERLINK(&#34;x&#34;)" in html or "=HYPERLINK(&quot;x&quot;)" in html
+
+
+# --- HTML -------------------------------------------------------------------------------------------------------
+
+
+def test_html_is_one_self_contained_file(con):
+    html = report_bytes(con, "weekly", date(2024, 6, 12), "html").decode()
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)  # nothing fetched
+    assert "<script" not in html
+    charts = re.findall(r'<img alt="[^"]*" src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(charts) == 4  # trend, sources, funnel, top products
+    assert all(base64.b64decode(chart).startswith(b"<svg") for chart in charts)
+    for title in ("KPIs vs targets", "Profit and loss", "Traffic by source", "Funnel", "Stock alerts"):
+        assert title in html
+
+
+# --- PDF --------------------------------------------------------------------------------------------------------
+
+
+def test_monthly_pdf_has_the_sections_on_a4_with_page_numbers(monthly_pdf, con):
+    data, seconds = monthly_pdf
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for heading in (
+        "Monthly operations report",
+        "June 2024",
+        "KPIs vs targets",
+        "Profit and loss",
+        "损益表",
+        "Trend",
+        "Traffic by source",
+        "Campaigns",
+        "Funnel",
+        "CTR and bounce",
+        "Top products",
+        "Movers",
+        "Stock alerts",
+    ):
+        assert heading in text, heading
+    # Chinese product names come out as text (a font with CJK glyphs was embedded), not as blanks.
+    best = top_products(con, JUNE, limit=1).get_column("name")[0]
+    assert best.split()[0] in text
+    pages = len(reader.pages)
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    width, height = (float(v) for v in reader.pages[0].mediabox.upper_right)
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    for chart in ("Revenue, net profit and orders", "Sessions by source", "Sessions by furthest step"):
+        assert chart in text, chart  # the SVG charts' titles, drawn as text
+    assert seconds < 10, f"a monthly PDF took {seconds:.1f} s"
+
+
+# --- command line -----------------------------------------------------------------------------------------------
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["report", *args])
+
+
+def test_cli_writes_each_format(db, tmp_path):
+    for fmt in ("xlsx", "html"):
+        out = tmp_path / f"r.{fmt}"
+        result = run("--period", "weekly", "--date", "2024-06-12", "--out", str(out), "--db", str(db))
+        assert result.exit_code == 0, result.stderr
+        assert out.stat().st_size > 1000 and result.stdout == ""
+    out = tmp_path / "report"
+    result = run("--period", "daily", "--format", "xlsx", "--out", str(out), "--db", str(db))  # default date
+    assert result.exit_code == 0, result.stderr
+    book = openpyxl.load_workbook(io.BytesIO(out.read_bytes()))  # openpyxl goes by the file name's suffix
+    assert book["Report"]["B4"].value.date() == END
+    assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--period", "monthly", "--date", "2024-13-01", "--out", "r.pdf"], 2, "bad date"),
+        (["--period", "yearly", "--out", "r.pdf"], 2, "yearly"),
+        (["--period", "monthly", "--out", "r.txt"], 2, "--format"),
+        (["--period", "monthly", "--date", "2024-06-01", "--out", "no/such/dir/r.xlsx"], 1, "does not exist"),
+        (["--period", "monthly", "--format", "xlsx", "--out", "."], 1, "is a directory"),
+    ],
+)
+def test_cli_exit_codes(db, args, code, message):
+    result = run(*args, "--db", str(db))
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    if code == 1:
+        assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_without_a_warehouse_is_a_data_error(tmp_path):
+    result = run("--period", "monthly", "--out", "r.xlsx", "--db", str(tmp_path / "none.duckdb"))
+    assert result.exit_code == 1
+    assert "no warehouse" in result.stderr and len(result.stderr.strip().splitlines()) == 1
