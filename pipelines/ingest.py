@@ -238,9 +238,11 @@ def detect_encoding(path: Path, compressed: bool = False) -> str:
         raise IngestError(f"{path}: neither UTF-8 nor GBK/GB18030 text (byte {exc.start}); pass --encoding") from exc
 
 
-def _transcode_to_utf8(path: Path, compressed: bool, encoding: str, workdir: Path) -> Path:
-    # DuckDB's CSV reader only knows UTF-8/UTF-16/Latin-1 without extensions it cannot download here.
-    target = workdir / (path.name.removesuffix(".gz") + ".utf8")
+def transcode_to_utf8(path: Path, compressed: bool, encoding: str, target: Path) -> Path:
+    """Writes the text of `path` (in `encoding`, gzipped or not) to `target` as UTF-8; raises IngestError if invalid.
+
+    DuckDB's CSV reader only knows UTF-8/UTF-16/Latin-1 without extensions it cannot download here.
+    """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
         with _open_bytes(path, compressed) as source, open(target, "w", encoding="utf-8", newline="") as sink:
@@ -254,11 +256,13 @@ def _transcode_to_utf8(path: Path, compressed: bool, encoding: str, workdir: Pat
     return target
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
+    """A SQL string literal (for file paths in reader calls, which DuckDB cannot bind as parameters)."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """A quoted SQL identifier (for an export's own column names)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -278,11 +282,11 @@ class _Source:
 def _open_source(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None
 ) -> _Source:
-    literal = _sql_string(str(read_path))
+    literal = sql_string(str(read_path))
     if fmt == "csv":
         options = "all_varchar = true, header = true, store_rejects = true"
         if delimiter:
-            options += f", delim = {_sql_string(delimiter)}"
+            options += f", delim = {sql_string(delimiter)}"
         reader = f"read_csv({literal}, {options})"
     elif fmt == "json":
         reader = f"read_json({literal}, format = 'auto')"
@@ -294,7 +298,7 @@ def _open_source(
         raise IngestError(f"{path}: not a readable {fmt} file ({_first_line(exc)})") from exc
     columns = [row[0] for row in described]
     if fmt != "csv":
-        as_text = ", ".join(f"cast({_ident(c)} as varchar) as {_ident(c)}" for c in columns)
+        as_text = ", ".join(f"cast({ident(c)} as varchar) as {ident(c)}" for c in columns)
         reader = f"(select {as_text} from {reader})"
     return _Source(reader, columns, fmt)
 
@@ -431,14 +435,14 @@ def _typed(col: Column, raw: str, value_format: ValueFormat = ValueFormat()) -> 
         own = value_format.values.get(col.name)
         if own:
             # The export's own vocabulary first (matched case-insensitively), then SPEC's synonyms.
-            cases = " ".join(f"when {_sql_string(k.strip().lower())} then {_sql_string(v)}" for k, v in own.items())
+            cases = " ".join(f"when {sql_string(k.strip().lower())} then {sql_string(v)}" for k, v in own.items())
             raw = f"(case lower({raw}) {cases} else {raw} end)"
         value = f"lower({raw})" if col.lower else raw
         if col.synonyms:
-            cases = " ".join(f"when {_sql_string(k)} then {_sql_string(v)}" for k, v in col.synonyms.items())
+            cases = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in col.synonyms.items())
             value = f"(case {value} {cases} else {value} end)"
         return value
-    formats = "[" + ", ".join(_sql_string(f) for f in value_format.date_formats) + "]"
+    formats = "[" + ", ".join(sql_string(f) for f in value_format.date_formats) + "]"
     if col.type == "TIMESTAMP":
         # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
         iso = f"try_cast({raw} as timestamptz)"
@@ -469,7 +473,7 @@ _TYPE_WORDS = {
 
 def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat = ValueFormat()) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row."""
-    name = _sql_string(col.name)
+    name = sql_string(col.name)
     checks: list[tuple[str, str]] = []
     if col.required:
         checks.append((f"{raw} is null", "'missing value'"))
@@ -481,7 +485,7 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat = Value
     if wanted:
         checks.append((f"{raw} is not null and {typed} is null", f"'not {wanted}: ' || {raw}"))
     if col.enum:
-        allowed = ", ".join(_sql_string(v) for v in col.enum)
+        allowed = ", ".join(sql_string(v) for v in col.enum)
         checks.append(
             (
                 f"{typed} is not null and {typed} not in ({allowed})",
@@ -526,7 +530,7 @@ def _validate_sql(
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"nullif(trim({_ident(mapping[col.name])}), '') as __v_{col.name}")
+            cleaned.append(f"nullif(trim({ident(mapping[col.name])}), '') as __v_{col.name}")
             parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format)} as __t_{col.name}")
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format))
             value = f"r.__t_{col.name}"
@@ -535,7 +539,7 @@ def _validate_sql(
         else:
             value = col.default if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
-    raw_json = "json_object(" + ", ".join(f"{_sql_string(src)}, {_ident(src)}" for src in source.columns) + ")"
+    raw_json = "json_object(" + ", ".join(f"{sql_string(src)}, {ident(src)}" for src in source.columns) + ")"
     cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
     first_error = f"case {cases} end" if checks else "null"
     typed_list = ",\n            ".join(typed)
@@ -708,8 +712,11 @@ def ingest_file(
             chosen = (encoding or detect_encoding(path, compressed)).lower()
             if chosen not in ("utf-8", "utf8", "utf-8-sig"):
                 report(f"converting from {chosen}", 0.15)
-                read_path = _transcode_to_utf8(
-                    path, compressed, "gb18030" if chosen in ("gbk", "gb2312") else chosen, Path(workdir)
+                read_path = transcode_to_utf8(
+                    path,
+                    compressed,
+                    "gb18030" if chosen in ("gbk", "gb2312") else chosen,
+                    Path(workdir) / (path.name.removesuffix(".gz") + ".utf8"),
                 )
         try:
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:

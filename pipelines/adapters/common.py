@@ -13,8 +13,6 @@ points the load ledger at the export instead of the temporary file ("provenance"
 
 from __future__ import annotations
 
-import codecs
-import gzip
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +21,16 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest import FileResult, IngestError, content_hash, detect_encoding, ingest_file
+from pipelines.ingest import (
+    FileResult,
+    IngestError,
+    content_hash,
+    detect_encoding,
+    ident,
+    ingest_file,
+    sql_string,
+    transcode_to_utf8,
+)
 from shopkpi.warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
 
 Progress = Callable[[str, float], None]
@@ -115,37 +122,9 @@ class ImportResult:
 # Reading the export
 
 
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _squash(name: str) -> str:
     """Header name as compared: no BOM, case, spaces, underscores or dashes (`Customer ID` = `CustomerID`)."""
     return "".join(ch for ch in name.replace("\ufeff", "").lower() if ch not in " _-\t")
-
-
-def _utf8_copy(path: Path, encoding: str, workdir: Path) -> Path:
-    # DuckDB reads only UTF-8 (and UTF-16/Latin-1) without extensions that cannot be installed here.
-    target = workdir / "export.utf8.csv"
-    compressed = path.suffix.lower() == ".gz"
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
-    try:
-        with (
-            gzip.open(path, "rb") if compressed else open(path, "rb") as source,
-            open(target, "w", encoding="utf-8", newline="") as sink,
-        ):
-            while chunk := source.read(1 << 22):
-                sink.write(decoder.decode(chunk))
-                offset += len(chunk)
-            sink.write(decoder.decode(b"", final=True))
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
-    return target
 
 
 def read_export(
@@ -165,7 +144,12 @@ def read_export(
         read_path = path
         encoding = (options.encoding or detect_encoding(path, suffixes[-1:] == [".gz"])).lower()
     if encoding not in ("utf-8", "utf8", "utf-8-sig"):
-        read_path = _utf8_copy(path, "gb18030" if encoding in ("gbk", "gb2312") else encoding, workdir)
+        read_path = transcode_to_utf8(
+            path,
+            path.suffix.lower() == ".gz",
+            "gb18030" if encoding in ("gbk", "gb2312") else encoding,
+            workdir / "export.utf8.csv",
+        )
     reader = f"read_csv({sql_string(str(read_path))}, all_varchar = true, header = true"
     if options.delimiter:
         reader += f", delim = {sql_string(options.delimiter)}"
