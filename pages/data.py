@@ -138,6 +138,7 @@ def upload_section() -> None:
 
 
 def render() -> None:
+    ui.ensure_routed()
     st.title("Data")
     upload_section()
     if not ui.has_warehouse():

@@ -123,7 +123,7 @@ def render(current: ui.View) -> None:
             st.segmented_control(
                 current.t("Metric", "指标"),
                 ["total_revenue", "net_profit", "gross_profit"],
-                format_func=ui.label,
+                format_func=current.label,
                 default="total_revenue",
                 key="pnl_yoy_metric",
             )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
+from metrics.segments import blank_unsplittable
 from shopkpi import charts, ui
 
 DIMENSIONS = ("source", "medium", "campaign", "device")
@@ -50,7 +51,9 @@ def column_config(current: ui.View, dim: str) -> dict:
 
 
 def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
-    table = ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment)
+    table = blank_unsplittable(
+        ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment), current.segment
+    )
     if table.is_empty() or table["sessions"].fill_null(0).sum() + table["orders"].fill_null(0).sum() == 0:
         ui.empty(
             current.t(
@@ -123,7 +126,7 @@ def trend_section(current: ui.View, dim: str, table: pl.DataFrame, focus: str | 
         st.segmented_control(
             current.t("Metric", "指标"),
             TREND_METRICS,
-            format_func=ui.label,
+            format_func=current.label,
             default="sessions",
             key="traffic_trend_metric",
         )
@@ -147,7 +150,11 @@ def render(current: ui.View) -> None:
     ui.period_caption(current)
     dim = (
         st.segmented_control(
-            current.t("Split by", "拆分维度"), DIMENSIONS, format_func=ui.dim_label, default="source", key="traffic_by"
+            current.t("Split by", "拆分维度"),
+            DIMENSIONS,
+            format_func=current.dim_label,
+            default="source",
+            key="traffic_by",
         )
         or "source"
     )

@@ -150,6 +150,14 @@ class View:
     def t(self, en: str, zh: str) -> str:
         return zh if self.lang == "zh" else en
 
+    def label(self, name: str) -> str:
+        """A metric's label in this view's language (safe as a widget's format_func: no session state needed)."""
+        return registry_label(name, self.lang)
+
+    def dim_label(self, dimension: str) -> str:
+        """A dimension's label in this view's language."""
+        return DIMENSION_LABELS[dimension][1 if self.lang == "zh" else 0]
+
 
 def lang() -> str:
     """The language chosen in the sidebar ('en' or 'zh'); before the sidebar has run, the URL's."""
@@ -241,13 +249,13 @@ def sidebar() -> View:
         bar.selectbox(
             t("Source", "来源"),
             [_ALL, *options["source"]],
-            format_func=lambda v: v or t("All sources", "全部来源"),
+            format_func=lambda v: v or ("全部来源" if zh else "All sources"),
             key="f_source",
         )
         bar.selectbox(
             t("Device", "设备"),
             [_ALL, *options["device"]],
-            format_func=lambda v: v or t("All devices", "全部设备"),
+            format_func=lambda v: v or ("全部设备" if zh else "All devices"),
             key="f_device",
         )
     view = View(
@@ -289,8 +297,27 @@ def view() -> View:
 log = logging.getLogger("shopkpi.dashboard")
 
 
+def ensure_routed() -> None:
+    """Make sure app.py (navigation and the shared sidebar) runs before this page.
+
+    Streamlit runs a page file directly, without app.py, while it still believes the app uses the old `pages/`
+    folder convention: on the first request after the server starts, when that request is a deep link (e.g.
+    /traffic), and on every AppTest rerun. The page then has no sidebar and stale filters. Telling Streamlit that
+    this app routes with st.navigation and rerunning once puts app.py back in front. (PagesManager is internal:
+    if a Streamlit upgrade removes the flag, this does nothing.)
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without the flag
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def run_page(title_en: str, title_zh: str, render: Callable[[View], None], needs_period: bool = True) -> None:
     """Draw a page: its title, then `render(view)`; every failure becomes one sentence, never a traceback."""
+    ensure_routed()
     current = view()
     st.title(current.t(title_en, title_zh))
     if not has_warehouse():

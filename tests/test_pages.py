@@ -1,0 +1,194 @@
+"""AppTest of every dashboard page on a small demo shop: no exception, the expected labels, filters that change
+the numbers, the state in the URL, Chinese labels, and empty states in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics import compute_kpis, format_value
+from metrics.periods import Period
+from shopkpi.settings import REPO_ROOT
+from shopkpi.ui import NO_DATA
+from shopkpi.warehouse import open_read_only, writing
+from tests.pages_fixtures import END, demo_warehouse
+
+PAGES = ("overview", "traffic", "customers", "products", "pnl", "data")
+TITLES = {
+    "overview": ("Overview", "概览"),
+    "traffic": ("Traffic", "流量"),
+    "customers": ("Customers", "客户"),
+    "products": ("Products & stock", "商品与库存"),
+    "pnl": ("P&L", "损益"),
+    "data": ("Data", "Data"),
+}
+# Headings or labels each page must show on the demo shop.
+EXPECTED = {
+    "overview": ["What changed", "Alerts"],
+    "traffic": ["Funnel", "Trends", "Revenue"],
+    "customers": ["New vs returning customers", "Cohort retention"],
+    "products": ["Top products", "Categories", "Stock"],
+    "pnl": ["Monthly statement", "One month, top to bottom", "Against last year", "Margins over time"],
+    "data": ["Tables", "Last loads"],
+}
+
+
+@pytest.fixture(scope="module")
+def db() -> Path:
+    return demo_warehouse()
+
+
+def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", **params: str) -> AppTest:
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def shown_text(at: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning")
+        for e in at.get(kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_failure(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    failures = [e.value for e in at.error if "could not be drawn" in e.value or "页面无法显示" in e.value]
+    assert not failures, failures
+
+
+def cards(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_its_sections(db, monkeypatch, page) -> None:
+    at = open_app(db, monkeypatch, page)
+    no_failure(at)
+    assert at.title[0].value == TITLES[page][0]
+    text = shown_text(at)
+    for label in EXPECTED[page]:
+        assert label in text, f"{page} should show {label!r}"
+
+
+def test_overview_cards_match_the_metrics_layer_and_follow_the_source_filter(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch)
+    period = Period(END.replace(day=1), END)  # the demo's latest date is 30 June; last 30 days = 1–30 June
+    with open_read_only(db) as con:
+        everyone = compute_kpis(con, period, metrics=["sessions", "total_revenue"]).row(0, named=True)
+        by_source = {
+            r["group"]: r for r in compute_kpis(con, period, by="source", metrics=["sessions"]).iter_rows(named=True)
+        }
+    assert cards(at)["Sessions"] == format_value("sessions", everyone["sessions"])
+    assert cards(at)["Total revenue"] == f"{everyone['total_revenue']:,.0f}"
+
+    at.selectbox(key="f_source").set_value("social").run()
+    no_failure(at)
+    assert cards(at)["Sessions"] == format_value("sessions", by_source["social"]["sessions"])
+    assert at.query_params["source"] == "social", "the filter is in the URL, so the view can be shared"
+    # Operating expenses split by nothing: net profit is blank under a filter, and its card says why.
+    net = next(m for m in at.metric if m.label == "Net profit")
+    assert net.value == "—"
+    assert "cannot be split by source" in net.proto.help
+
+
+def test_a_shared_url_opens_the_same_view(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch, period="last_7", device="mobile", vs="last_year")
+    no_failure(at)
+    with open_read_only(db) as con:
+        from metrics.segments import Segment, apply_segment
+
+        apply_segment(con, Segment(device="mobile"))
+        week = compute_kpis(con, Period(END.replace(day=24), END), metrics=["sessions"]).row(0, named=True)
+    assert cards(at)["Sessions"] == format_value("sessions", week["sessions"])
+    assert at.selectbox(key="f_preset").value == "last_7"
+    assert at.radio(key="f_vs").value == "last_year"
+    assert "2024-06-24 – 2024-06-30" in shown_text(at)
+
+
+def test_traffic_table_changes_with_the_split_and_the_device_filter(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch, "traffic")
+    table = at.dataframe[0].value
+    sources = set(table["group"])
+    assert {"social", "direct", "(none)"} <= sources
+    assert at.get("download_button"), "what is shown can be downloaded"
+    total = table["sessions"].sum()
+
+    at.selectbox(key="f_device").set_value("mobile").run()
+    no_failure(at)
+    mobile = at.dataframe[0].value
+    assert 0 < mobile["sessions"].sum() < total
+    assert mobile["ad_spend"].isna().all(), "ad spend cannot be split by device: blank, not 0"
+
+
+def test_customers_and_products_follow_the_source_filter(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch, "customers")
+    buyers = cards(at)["Buyers"]
+    at.selectbox(key="f_source").set_value("email").run()
+    no_failure(at)
+    assert cards(at)["Buyers"] != buyers
+
+    at.switch_page("pages/products.py").run()
+    no_failure(at)
+    email_top = at.dataframe[0].value["gross_sales"].sum()
+    at.selectbox(key="f_source").set_value("").run()
+    assert at.dataframe[0].value["gross_sales"].sum() > email_top
+
+
+def test_pnl_statement_blanks_net_profit_under_a_filter(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch, "pnl")
+    statement = at.dataframe[0].value.set_index("label")
+    assert statement.loc["Net profit"].iloc[-1] != "—"
+    at.selectbox(key="f_device").set_value("app").run()
+    no_failure(at)
+    statement = at.dataframe[0].value.set_index("label")
+    assert statement.loc["Net profit"].iloc[-1] == "—"
+    assert statement.loc["Gross sales"].iloc[-1] != "—"
+
+
+@pytest.mark.parametrize("page", PAGES[:-1])
+def test_chinese_labels_come_from_the_registry(db, monkeypatch, page) -> None:
+    at = open_app(db, monkeypatch, page, lang="zh")
+    no_failure(at)
+    assert at.title[0].value == TITLES[page][1]
+    if page == "overview":
+        assert "总收入" in cards(at) and "访问转化率" in cards(at)
+
+
+def test_a_period_without_data_is_a_sentence(db, monkeypatch) -> None:
+    for page in ("overview", "traffic", "customers", "products"):
+        at = open_app(db, monkeypatch, page, period="custom", **{"from": "2020-01-01", "to": "2020-01-31"})
+        no_failure(at)
+        text = shown_text(at)
+        assert any(
+            s in text
+            for s in ("Nothing happened", "No sessions and no orders", "No orders in this period", "No product sold")
+        ), page
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_without_a_warehouse_every_page_says_how_to_get_data(tmp_path, monkeypatch, page) -> None:
+    at = open_app(tmp_path / "missing.duckdb", monkeypatch, page)
+    no_failure(at)
+    assert NO_DATA in [info.value for info in at.info]
+
+
+@pytest.mark.parametrize("page", PAGES[:-1])
+def test_an_empty_warehouse_is_explained(tmp_path, monkeypatch, page) -> None:
+    db = tmp_path / "empty.duckdb"
+    with writing(db):
+        pass
+    at = open_app(db, monkeypatch, page)
+    no_failure(at)
+    assert "has no orders, sessions or ad spend yet" in "\n".join(i.value for i in at.info)
