@@ -41,7 +41,15 @@ BACKTEST_STEP = 7  # days between rolling origins
 RECENT_ERRORS = 182  # days of one-step errors that set the interval width of ordinary days
 MIN_HISTORY = 4 * SEASON  # fewer days than this: seasonal naive only
 DEFAULT_TARGET_GROWTH = 0.10  # default monthly target: last year's same month × (1 + 10%)
-MODELS = ("sarimax_promo", "ets")
+# SARIMAX orders of the regression-with-ARIMA-errors candidates: (order, seasonal order)
+SARIMAX_ORDERS = {
+    # ARMA(1,1) on the week-on-week change with a seasonal MA term: a weekly pattern that adapts slowly, a level
+    # that reverts (narrow intervals far out)
+    "sarimax_promo": ((1, 0, 1), (0, 1, 1, SEASON)),
+    # the "airline" model: the level also wanders (better for a trending series, wider intervals far out)
+    "airline_promo": ((0, 1, 1), (0, 1, 1, SEASON)),
+}
+MODELS = (*SARIMAX_ORDERS, "ets")
 
 
 class ForecastError(ValueError):
@@ -158,7 +166,7 @@ def event_terms(dates: Sequence[date], events: Sequence[Event]) -> tuple[np.ndar
                     tail[i] = 1.0
         columns += [build, ramp, peak, tail]
         names += [f"{event.name}_before", f"{event.name}_ramp", f"{event.name}_day", f"{event.name}_after"]
-    return np.column_stack(columns), names
+    return (np.column_stack(columns) if columns else np.zeros((len(dates), 0))), names
 
 
 def event_days(first: date, last: date, events: Sequence[Event] | None = None) -> pl.DataFrame:
@@ -216,7 +224,8 @@ class Design:
 
 def _design(dates: Sequence[date], y: np.ndarray, events: Sequence[Event]) -> Design:
     """The transform and the regressors that vary over the history (a term never seen cannot be estimated)."""
-    log = bool(np.all(y >= 0))
+    # A rare negative day (refunds above sales) is clipped to 0 rather than losing the log scale.
+    log = bool(np.mean(y < 0) <= 0.01)
     matrix, names = event_terms(dates, events)
     kept = [n for n, col in zip(names, matrix.T, strict=True) if col.std() > 0 and col.sum() >= 1]
     weekdays = np.array([d.weekday() for d in dates])
@@ -249,7 +258,7 @@ class Fitted:
 
     def forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         future = _dates(self.start + timedelta(days=self.n), horizon)
-        if self.name == "sarimax_promo":
+        if self.name in SARIMAX_ORDERS:
             prediction = self.result.get_forecast(horizon, exog=self.design.exog(future))
             return np.asarray(prediction.predicted_mean), np.sqrt(np.asarray(prediction.var_pred_mean))
         frame = self.result.get_prediction(start=self.n, end=self.n + horizon - 1).summary_frame(alpha=0.05)
@@ -265,7 +274,7 @@ class Fitted:
     def simulate(self, horizon: int, repetitions: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the original scale: horizon × repetitions."""
         future = _dates(self.start + timedelta(days=self.n), horizon)
-        if self.name == "sarimax_promo":
+        if self.name in SARIMAX_ORDERS:
             paths = self.result.simulate(
                 horizon, anchor="end", repetitions=repetitions, exog=self.design.exog(future), rng=rng
             )
@@ -274,18 +283,17 @@ class Fitted:
         return self.design.back(np.asarray(paths, dtype=float).reshape(horizon, repetitions))
 
 
-def _sarimax(z: np.ndarray, exog: np.ndarray | None):
+def _sarimax(z: np.ndarray, exog: np.ndarray | None, name: str = "sarimax_promo"):
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    # AR(1) on the week-on-week change with a seasonal MA term: a local weekly pattern that adapts (SARIMA's
-    # "airline"-like daily model); the calendar terms carry promotions and closures.
+    # The calendar terms carry promotions and closures; the ARIMA errors the rest.
     # The regression coefficients are states (exact GLS given the ARMA terms, so the optimiser only searches three
     # parameters: ten times faster than estimating sixteen promotion effects by MLE), and the scale is concentrated.
     return SARIMAX(
         z,
         exog=exog,
-        order=(1, 0, 0),
-        seasonal_order=(0, 1, 1, SEASON),
+        order=SARIMAX_ORDERS[name][0],
+        seasonal_order=SARIMAX_ORDERS[name][1],
         mle_regression=exog is None,
         concentrate_scale=True,
     )
@@ -299,22 +307,36 @@ def _ets(z: np.ndarray):
     return ETSModel(pd.Series(z), error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=SEASON)
 
 
-def fit_model(name: str, start: date, y: np.ndarray, design: Design, params: np.ndarray | None = None) -> Fitted:
-    """`name` fitted on the series y (one value per day from `start`); with `params`, only filtered (no search)."""
+def fit_model(
+    name: str,
+    start: date,
+    y: np.ndarray,
+    design: Design,
+    params: np.ndarray | None = None,
+    start_params: np.ndarray | None = None,
+) -> Fitted:
+    """`name` fitted on the series y (one value per day from `start`); with `params`, only filtered (no search);
+    `start_params` (e.g. from a backtest's fit on a shorter history) start the search near the answer."""
     dates = _dates(start, len(y))
     z = design.forward(np.asarray(y, dtype=float))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; a poor fit shows in the backtest
-        if name == "sarimax_promo":
-            model = _sarimax(z, design.exog(dates, y))
-            result = model.filter(params) if params is not None else model.fit(disp=False, maxiter=200)
+        if name in SARIMAX_ORDERS:
+            model = _sarimax(z, design.exog(dates, y), name)
+            if params is not None:
+                result = model.filter(params)
+            else:
+                result = model.fit(start_params=start_params, disp=False, maxiter=200)
         elif name == "ets":
             model = _ets(z)
-            result = model.smooth(params) if params is not None else model.fit(disp=False, maxiter=200)
+            if params is not None:
+                result = model.smooth(params)
+            else:
+                result = model.fit(start_params=start_params, disp=False, maxiter=200)
         else:
             raise ValueError(f"unknown model {name!r}; use one of {', '.join(MODELS)}")
     fitted = Fitted(name, design, result, start, len(y))
-    if name == "sarimax_promo":
+    if name in SARIMAX_ORDERS:
         errors = np.asarray(result.standardized_forecasts_error, dtype=float).ravel()
         errors[: SEASON + 1] = np.nan  # the first week and a day only initialise the seasonal states
         on_event = design.on_event(dates)
@@ -416,6 +438,7 @@ class Backtest:
     inside80: dict[str, np.ndarray] = field(default_factory=dict)
     inside95: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, np.ndarray] = field(default_factory=dict)
+    designs: dict[str, list[str]] = field(default_factory=dict)  # each model's regressors, by name
 
     def merge(self, other: Backtest) -> Backtest:
         """The pooled backtest of several series (e.g. the groups of a split)."""
@@ -452,10 +475,17 @@ class Backtest:
         return pl.DataFrame(rows, schema=schema)
 
     def best(self) -> str | None:
-        """The model with the lowest MAPE (the baseline does not compete: it has no intervals)."""
-        scored = [(self.scores(n)["mape"], n) for n in MODELS if n in self.forecasts]
-        scored = [(m, n) for m, n in scored if m is not None and math.isfinite(m)]
-        return min(scored)[1] if scored else None
+        """The model with the lowest MAPE among those whose 95% intervals held 90–98% of the held-out days (among
+        all if none did): an accurate point with dishonest intervals would mislead pacing and stock decisions.
+        The baseline does not compete: it has no intervals."""
+        scored = []
+        for name in MODELS:
+            if name in self.forecasts:
+                score = self.scores(name)
+                if score["mape"] is not None and math.isfinite(score["mape"]):
+                    calibrated = score["coverage95"] is not None and 0.90 <= score["coverage95"] <= 0.98
+                    scored.append((not calibrated, score["mape"], name))
+        return min(scored)[2] if scored else None
 
 
 def backtest_series(
@@ -483,7 +513,7 @@ def backtest_series(
         try:
             first = fit_model(name, start, y[: origins[0]], design)
             params = np.asarray(first.result.params)
-            if name == "sarimax_promo":
+            if name in SARIMAX_ORDERS:
                 # One pass of the filter over the whole series; a dynamic prediction from an origin only uses the
                 # days before it, exactly as a forecast made on that day would.
                 whole = fit_model(name, start, y, design, params)
@@ -503,6 +533,7 @@ def backtest_series(
             actual <= np.concatenate([b.hi95 for b in bands])
         )
         result.params[name] = params
+        result.designs[name] = list(design.names)
     return result
 
 
@@ -534,8 +565,10 @@ def forecast_series(
         backtest = backtest or backtest_series(start, y, backtest_horizon(horizon), events)
         model = backtest.best() or "sarimax_promo"
     design = _design(_dates(start, len(y)), y, events)
+    known = backtest.params.get(model) if backtest is not None else None
+    same_terms = known is not None and backtest.designs.get(model) == design.names
     try:
-        fitted = fit_model(model, start, y, design)
+        fitted = fit_model(model, start, y, design, start_params=known if same_terms else None)
     except (np.linalg.LinAlgError, ValueError):
         return "seasonal_naive", _naive_band(y, horizon), None
     return model, band(fitted, horizon), fitted
@@ -711,6 +744,7 @@ def month_pacing(
     events: Sequence[Event] | None = None,
     repetitions: int = 2000,
     seed: int = 0,
+    model: str | None = None,
 ) -> Pacing:
     """Pacing of the month after the latest complete day (default: the month holding the day after the latest date).
 
@@ -738,7 +772,8 @@ def month_pacing(
 
     # The expected shape: a forecast of the whole month from the history before it.
     before = y[: max(0, (month - start).days)]
-    model = "sarimax_promo"
+    model = model or (backtest_series(start, y, 4 * SEASON, events).best() if len(y) >= MIN_HISTORY else None)
+    model = model or "sarimax_promo"
     if len(before) >= MIN_HISTORY:
         _, shape_band, _ = forecast_series(start, before, days_in_month, events, model)
         shape = shape_band.forecast
