@@ -66,7 +66,15 @@ def apply_segment(con: duckdb.DuckDBPyConnection, segment: Segment) -> None:
     """Make every later query on this cursor read only the segment's rows (no-op for the whole shop)."""
     if not segment:
         return
-    db = con.sql("select current_database()").fetchall()[0][0]
+    # The catalog that holds the canonical tables: the current one if it does (a Reader's cursor), else the first.
+    db = con.sql(
+        """
+        select database_name from duckdb_tables()
+        where table_name = 'sessions' and schema_name = 'main' and not temporary
+        order by database_name = current_database() desc
+        limit 1
+        """
+    ).fetchall()[0][0]
     quoted = '"' + db.replace('"', '""') + '"'
     con.execute(
         "create or replace temp table segment_filter as "
