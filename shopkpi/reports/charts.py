@@ -162,7 +162,7 @@ def trend(series: pl.DataFrame, names: Sequence[str], grain: str) -> str | None:
     money = [n for n in names if METRICS[n].unit == "money"]
     counts = [n for n in names if n not in money]
     periods = series.get_column("period").to_list()
-    if not periods:
+    if not periods or not any(series.get_column(n).fill_null(0).abs().sum() for n in names):
         return None
     height, top, bottom, left, right = 330, 40, 255, 70, WIDTH - 70
     money_values = [[0.0 if v is None else float(v) for v in series.get_column(n).to_list()] for n in money]

@@ -14,7 +14,7 @@ import polars as pl
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.funnel import STEP_LABELS, funnel
-from metrics.periods import Period, add_months, month_end
+from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES
 from metrics.stock import reorder_now, stock_cover
@@ -126,6 +126,7 @@ class Report:
     generated_at: datetime
     cards: list[Card]
     sections: list[Section]
+    notice: str = ""  # a sentence at the top when the period has no data at all
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -476,4 +477,11 @@ def build_report(
     )
 
     title, subtitle = _title(kind, period)
-    return Report(kind, period, title, subtitle, currency, datetime.now().replace(microsecond=0), cards, sections)
+    notice = ""
+    if not any(comparison[name]["value"] for name in ("sessions", "orders", "ad_spend")):
+        latest = latest_date(con)
+        notice = "No sessions, orders or ad spend in this period" + (
+            f": the latest data is from {latest}." if latest else ": the warehouse has none yet."
+        )
+    generated = datetime.now().replace(microsecond=0)
+    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)

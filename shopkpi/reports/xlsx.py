@@ -108,6 +108,8 @@ def render_xlsx(report: Report) -> bytes:
         ("Currency", report.currency),
         ("Generated", report.generated_at.strftime("%Y-%m-%d %H:%M")),
     ]
+    if report.notice:
+        facts.append(("Note", report.notice))
     for r, (label, value) in enumerate(facts, start=2):
         cover.write_string(r, 0, label, formats.label)
         _write_cell(cover, r, 1, value, "date" if isinstance(value, date) else "text", formats)
