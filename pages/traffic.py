@@ -63,7 +63,10 @@ def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
             )
         )
         return None
-    table = table.sort("sessions", descending=True, nulls_last=True).with_columns(pl.col("group").fill_null(NONE))
+    money = [n for n in TABLE_METRICS if METRICS[n].unit in ("money", "ratio")]
+    table = table.sort("sessions", descending=True, nulls_last=True).with_columns(
+        pl.col("group").fill_null(NONE), pl.col(money).round(2)
+    )
     st.dataframe(
         table,
         hide_index=True,

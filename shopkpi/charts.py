@@ -104,7 +104,7 @@ def funnel_chart(steps: pl.DataFrame, step_labels: Sequence[str], title: str | N
         go.Funnel(
             y=list(step_labels),
             x=steps.get_column("sessions").to_list(),
-            textinfo="value+percent initial",
+            texttemplate="%{value:,.0f}<br>%{percentInitial:.0%}",
             marker={"color": TOTAL},
         )
     )

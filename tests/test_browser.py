@@ -1,8 +1,13 @@
 """The whole app in a real Chromium: `streamlit run app.py` on a small warehouse renders the Data page without an
-exception, and after an ingest-like write from another process a reload shows the new rows (SPEC §3)."""
+exception, and after an ingest-like write from another process a reload shows the new rows (SPEC §3); on a small
+demo shop every page renders real content without an error element, with a screenshot and its render time.
+
+`SHOPKPI_BROWSER_DB=/path/to/shopkpi.duckdb` runs the every-page test on another warehouse (e.g. the full 2-year
+demo) to measure render times there; they are written to test-artifacts/page-times.txt."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +22,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from shopkpi.settings import REPO_ROOT
+from tests.pages_fixtures import demo_warehouse
 from tests.test_data_page import build_small_warehouse
 from tests.test_live_reload import write_orders_in_another_process
 
@@ -67,8 +73,12 @@ def warehouse_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_url(warehouse_path: Path, tmp_path: Path) -> Iterator[str]:
+    yield from serve(warehouse_path, tmp_path / "streamlit.log")
+
+
+def serve(warehouse_path: Path, log: Path) -> Iterator[str]:
+    """Run `streamlit run app.py` on the warehouse on a free port; yields its URL until the caller is done."""
     port = free_port()
-    log = tmp_path / "streamlit.log"
     env = {**os.environ, "SHOPKPI_DB": str(warehouse_path)}
     env.pop("SHOPKPI_CONFIG", None)
     command = [
@@ -126,7 +136,7 @@ def wait_for_data_page(page, orders: str) -> None:
 
 
 def test_data_page_shows_rows_and_then_an_ingest_from_another_process(page, app_url: str, warehouse_path: Path) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/data")
 
     wait_for_data_page(page, orders="3")
     expect(page.get_by_text("1 rejected row, by reason")).to_be_visible()
@@ -146,3 +156,87 @@ def test_data_page_shows_rows_and_then_an_ingest_from_another_process(page, app_
     wait_for_data_page(page, orders="1,203")
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "data-page-after-ingest.png"), full_page=True)
+
+
+# --- every page on a demo shop ---------------------------------------------------------------------------------
+
+# url path, title, and what shows the page drew real content (a selector and how many at least).
+PAGES = [
+    ("", "Overview", "[data-testid='stMetric']", 10),
+    ("traffic", "Traffic", "[data-testid='stPlotlyChart']", 3),
+    ("customers", "Customers", "[data-testid='stPlotlyChart']", 3),
+    ("products", "Products & stock", "[data-testid='stDataFrame']", 3),
+    ("pnl", "P&L", "[data-testid='stPlotlyChart']", 3),
+    ("data", "Data", "[data-testid='stDataFrame']", 2),
+]
+TARGET_SECONDS = 1.5
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory) -> Iterator[str]:
+    db = Path(os.environ.get("SHOPKPI_BROWSER_DB") or demo_warehouse())
+    yield from serve(db, tmp_path_factory.mktemp("demo-server") / "streamlit.log")
+
+
+def wait_for_page(page, title: str, selector: str, at_least: int) -> None:
+    """Until the page's title is drawn, its script run has finished and its real content is on screen."""
+    expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    expect(page.locator(selector).nth(at_least - 1)).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+
+
+def test_every_page_renders_real_content_without_an_error(page, demo_url: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    times: dict[str, dict[str, float]] = {}
+    # Warm the server up once (Python imports, the first connection): that is start-up, not a page render.
+    page.goto(demo_url)
+    wait_for_page(page, "Overview", "[data-testid='stMetric']", 10)
+    for path, title, selector, at_least in PAGES:
+        name = path or "overview"
+        started = time.monotonic()
+        page.goto(f"{demo_url}/{path}")
+        wait_for_page(page, title, selector, at_least)
+        loaded = time.monotonic() - started
+
+        assert page.locator("[data-testid='stException']").count() == 0, f"{title}: an exception is shown"
+        assert page.get_by_text("could not be drawn").count() == 0, f"{title}: the page failed"
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+        # The same page again through the sidebar, as a user moves around: results are cached by then.
+        other = "Data" if title != "Data" else "Overview"
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=other).click()
+        expect(page.get_by_role("heading", name=other, exact=True).first).to_be_visible(timeout=60_000)
+        expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+        started = time.monotonic()
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        wait_for_page(page, title, selector, at_least)
+        times[name] = {"load_s": round(loaded, 2), "switch_s": round(time.monotonic() - started, 2)}
+    (ARTIFACTS / "page-times.txt").write_text(json.dumps(times, indent=2) + "\n")
+    print(json.dumps(times, indent=2))
+
+
+def test_a_drill_down_click_focuses_the_traffic_page(page, demo_url: str) -> None:
+    page.goto(f"{demo_url}/traffic")
+    wait_for_page(page, "Traffic", "[data-testid='stPlotlyChart']", 3)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    bars = chart.locator("g.point path")
+    expect(bars.first).to_be_visible(timeout=30_000)
+    box = bars.last.bounding_box()  # the top bar: the largest revenue
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.get_by_text("Drilled into")).to_be_visible(timeout=30_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "traffic-drill-down.png"), full_page=True)
+
+
+def test_a_deep_link_to_a_fresh_server_shows_the_app_with_its_sidebar(page, app_url: str) -> None:
+    # The first request after start is a shared link to another page: Streamlit runs that page file directly
+    # unless the page routes back through app.py (shopkpi.ui.ensure_routed).
+    page.goto(f"{app_url}/traffic?period=last_7")
+    expect(page.get_by_role("heading", name="Traffic", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Overview")).to_be_visible()
+    expect(nav.get_by_role("link", name="app")).to_have_count(0)
+    assert page.locator("[data-testid='stException']").count() == 0
