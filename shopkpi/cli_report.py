@@ -91,7 +91,10 @@ def report(
             targets = load_targets()
         except TargetsError as exc:
             raise _fail(str(exc)) from None
-        data = report_bytes(con, period.value, day, fmt, targets)
+        try:
+            data = report_bytes(con, period.value, day, fmt, targets)
+        except RuntimeError as exc:  # the PDF renderer's system libraries are missing
+            raise _fail(str(exc)) from None
     try:
         _write(out, data)
     except OSError as exc:

@@ -361,3 +361,19 @@ def test_cli_without_a_warehouse_is_a_data_error(tmp_path):
     result = run("--period", "monthly", "--out", "r.xlsx", "--db", str(tmp_path / "none.duckdb"))
     assert result.exit_code == 1
     assert "no warehouse" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_without_the_pdf_libraries_is_one_line_exit_1(db, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    result = run("--period", "monthly", "--date", "2024-06-01", "--out", "r.pdf", "--db", str(db))
+    assert result.exit_code == 1
+    assert "apt-get install libpango" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -11,7 +11,13 @@ from shopkpi.reports.html import render_html
 
 def render_pdf(report: Report) -> bytes:
     """The PDF's bytes."""
-    import weasyprint
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: WeasyPrint is installed but Debian's pango is not
+        raise RuntimeError(
+            f"cannot make PDFs here ({str(exc).splitlines()[0]}): install WeasyPrint and pango"
+            " (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)"
+        ) from exc
 
     # WeasyPrint logs every CSS property it does not support at WARNING; the report's CSS is ours and checked.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
