@@ -274,12 +274,13 @@ class Fitted:
     def simulate(self, horizon: int, repetitions: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the original scale: horizon × repetitions."""
         future = _dates(self.start + timedelta(days=self.n), horizon)
-        if self.name in SARIMAX_ORDERS:
-            paths = self.result.simulate(
-                horizon, anchor="end", repetitions=repetitions, exog=self.design.exog(future), rng=rng
-            )
-        else:
-            paths = self.result.simulate(horizon, anchor="end", repetitions=repetitions, rng=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.name in SARIMAX_ORDERS:
+                exog = self.design.exog(future)
+                paths = self.result.simulate(horizon, anchor="end", repetitions=repetitions, exog=exog, rng=rng)
+            else:
+                paths = self.result.simulate(horizon, anchor="end", repetitions=repetitions, rng=rng)
         return self.design.back(np.asarray(paths, dtype=float).reshape(horizon, repetitions))
 
 

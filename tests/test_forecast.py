@@ -1,0 +1,131 @@
+"""Forecast models on synthetic series: calendar terms, nested non-negative intervals, the backtest's arithmetic."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from metrics import forecast as fc
+
+START = date(2024, 1, 1)  # a Monday
+WEEKLY = np.array([1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 1.4])  # Monday … Sunday
+
+
+def weekly_series(days: int, level: float = 1000.0, noise: float = 0.05, seed: int = 1) -> np.ndarray:
+    """A level × weekday pattern × log-normal noise, one value per day from START."""
+    rng = np.random.default_rng(seed)
+    return level * np.resize(WEEKLY, days) * np.exp(rng.normal(0, noise, days))
+
+
+EVENT = fc.Event("sale", "Sale", before=3, after=1, month_day=(3, 10))
+
+
+def test_event_terms_mark_build_up_ramp_day_and_tail():
+    days = [date(2024, 3, 5) + timedelta(days=i) for i in range(9)]  # 5 … 13 March
+    matrix, names = fc.event_terms(days, [EVENT])
+    assert names == ["sale_before", "sale_ramp", "sale_day", "sale_after"]
+    by_name = dict(zip(names, matrix.T, strict=True))
+    # 7, 8, 9 March are the 3 build-up days (ramp 1/3, 2/3, 3/3); 10 March the day; 11 March the tail.
+    assert by_name["sale_before"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0]
+    assert np.allclose(by_name["sale_ramp"], [0, 0, 1 / 3, 2 / 3, 1, 0, 0, 0, 0])
+    assert by_name["sale_day"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert by_name["sale_after"].tolist() == [0, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_default_calendar_has_the_guide_events():
+    events = {e.name: e for e in fc.load_calendar(fc.DEFAULT_CALENDAR_PATH)}
+    assert {"p618", "double11", "double12", "spring_festival"} <= set(events)
+    assert events["double11"].month_day == (11, 11) and events["p618"].month_day == (6, 18)
+    assert date(2026, 2, 17) in events["spring_festival"].dates and len(events["spring_festival"].dates) == 6
+    # 618 runs from 1 June: 17 build-up days before the 18th.
+    june = fc.event_days(date(2025, 5, 31), date(2025, 6, 30), [events["p618"]])
+    assert june["date"].min() == date(2025, 6, 1) and june.filter(june["phase"] == "day")["date"].item() == date(
+        2025, 6, 18
+    )
+
+
+def test_a_bad_calendar_file_is_explained(tmp_path):
+    path = tmp_path / "calendar.toml"
+    path.write_text('[[event]]\nname = "x"\nday = "13-40"\n', encoding="utf-8")
+    with pytest.raises(fc.CalendarError, match="bad day"):
+        fc.load_calendar(path)
+    path.write_text('[[event]]\nname = "x"\n', encoding="utf-8")
+    with pytest.raises(fc.CalendarError, match="either day"):
+        fc.load_calendar(path)
+
+
+@pytest.mark.parametrize("model", ["sarimax_promo", "airline_promo", "ets"])
+def test_intervals_nest_and_stay_non_negative(model):
+    # A small, noisy count series: the lower bounds would cross 0 on the original scale without the log scale.
+    y = np.round(weekly_series(140, level=3, noise=0.4))
+    name, band, _ = fc.forecast_series(START, y, 21, (), model)
+    assert name == model
+    assert np.all(band.lo95 <= band.lo80) and np.all(band.lo80 <= band.forecast)
+    assert np.all(band.forecast <= band.hi80) and np.all(band.hi80 <= band.hi95)
+    assert np.all(band.lo95 >= 0)
+    assert np.all(band.hi95 > band.lo95), "intervals have width"
+
+
+def test_the_forecast_keeps_the_weekly_pattern():
+    y = weekly_series(182, noise=0.02)
+    _, band, _ = fc.forecast_series(START, y, 14, (), "sarimax_promo")
+    # 182 days from a Monday: the forecast starts on a Monday; Saturday is the peak (1.5 × level).
+    assert int(np.argmax(band.forecast[:7])) == 5
+    assert np.allclose(band.forecast[:7] / 1000, WEEKLY, rtol=0.08)
+
+
+def test_a_known_promotion_is_forecast():
+    # Two years with a sale on 10 March that triples the day; the next one is forecast high, not as an ordinary day.
+    days = 2 * 365 + 60
+    y = weekly_series(days)
+    dates = [START + timedelta(days=i) for i in range(days)]
+    matrix, names = fc.event_terms(dates, [EVENT])
+    y = y * np.where(matrix[:, names.index("sale_day")] > 0, 3.0, 1.0)
+    history = 2 * 365 + 60 - 30  # ends 30 days before the end: 10 March 2026 is ahead
+    last = START + timedelta(days=history - 1)
+    horizon = (date(2026, 3, 10) - last).days
+    _, band, _ = fc.forecast_series(START, y[:history], horizon, [EVENT], "sarimax_promo")
+    ordinary = band.forecast[-8]  # one week before, same weekday
+    assert band.forecast[-1] / ordinary == pytest.approx(3.0, rel=0.2)
+
+
+def test_a_short_series_falls_back_to_seasonal_naive():
+    y = weekly_series(20)
+    name, band, fitted = fc.forecast_series(START, y, 10, (), None)
+    assert name == "seasonal_naive" and fitted is None
+    assert np.allclose(band.forecast[:7], y[-7:]) and np.allclose(band.forecast[7:], y[-7:-4])
+    assert np.all(band.lo95 <= band.lo80) and np.all(band.hi80 <= band.hi95)
+
+
+def test_seasonal_naive_repeats_the_last_week():
+    y = np.arange(1.0, 15.0)  # 1 … 14: the last week is 8 … 14
+    assert fc.seasonal_naive(y, 9).tolist() == [8, 9, 10, 11, 12, 13, 14, 8, 9]
+
+
+def test_backtest_scores_are_worked_out_by_hand():
+    backtest = fc.Backtest(2, [START])
+    backtest.actual = np.array([100.0, 200.0, 0.0])  # the closed day (0) has no percentage error: left out
+    backtest.forecasts = {"seasonal_naive": np.array([110.0, 150.0, 5.0]), "ets": np.array([100.0, 220.0, 0.0])}
+    backtest.inside80 = {"ets": np.array([True, False, True])}
+    backtest.inside95 = {"ets": np.array([True, True, True])}
+    naive = backtest.scores("seasonal_naive")
+    # MAPE: (10/100 + 50/200) / 2 = 0.175; sMAPE: (2·10/210 + 2·50/350) / 2 = (0.095238 + 0.285714) / 2
+    assert naive["mape"] == pytest.approx(0.175)
+    assert naive["smape"] == pytest.approx((20 / 210 + 100 / 350) / 2)
+    ets = backtest.scores("ets")
+    assert ets["mape"] == pytest.approx(0.05) and ets["coverage80"] == 0.5 and ets["coverage95"] == 1.0
+    assert backtest.best() == "ets"
+
+
+def test_backtest_uses_the_same_folds_for_every_model():
+    y = weekly_series(200)
+    backtest = fc.backtest_series(START, y, 14, (), folds=3, models=["sarimax_promo"])
+    assert len(backtest.origins) == 3 and backtest.origins[-1] == START + timedelta(days=200 - 14)
+    assert backtest.origins[1] - backtest.origins[0] == timedelta(days=7)
+    assert len(backtest.actual) == len(backtest.forecasts["seasonal_naive"]) == len(backtest.forecasts["sarimax_promo"])
+    scores = backtest.scores("sarimax_promo")
+    # A stable weekly series with 5% noise: the model is close, the naive carries last week's noise.
+    assert scores["mape"] < backtest.scores("seasonal_naive")["mape"]
+    assert 0.8 <= scores["coverage95"] <= 1.0
