@@ -64,7 +64,8 @@ def _design(dates: Sequence[date], origin: date, events: Sequence[Event]) -> tup
     t = np.array([(d - origin).days for d in dates], dtype=float)
     columns = [np.ones(len(dates)), t / 365.0]
     names = ["intercept", "trend"]
-    for knot in range(KNOT_DAYS, int(t.max(initial=0)) + 1, KNOT_DAYS):
+    # No hinge in the last eight weeks: a slope fitted on a few days would swing the next day's expectation.
+    for knot in range(KNOT_DAYS, int(t.max(initial=0)) - 2 * KNOT_DAYS + 1, KNOT_DAYS):
         columns.append(np.maximum(t - knot, 0) / 365.0)
         names.append(f"hinge{knot}")
     weekday = np.array([d.weekday() for d in dates])
@@ -107,6 +108,10 @@ def check_day(
         keep = np.abs(residuals) <= 4 * max(scale, 1e-9)
     recent = residuals[-NOISE_DAYS:][keep[-NOISE_DAYS:]]
     noise = 1.4826 * np.median(np.abs(recent - np.median(recent))) if len(recent) >= 14 else scale
+    # The larger of the recent and the whole window's noise: a quiet few weeks should not turn ordinary days into
+    # alerts; residuals are corrected for the terms fitted (they make residuals smaller than the noise).
+    dof = max(1.0, keep.sum() - past.shape[1])
+    noise = max(noise, scale) * float(np.sqrt(keep.sum() / dof))
     noise = max(noise, 1e-3)
     expected_log = float(today @ beta)
     return Check(float(value), float(np.exp(expected_log)), (np.log(value) - expected_log) / noise, label, True)
