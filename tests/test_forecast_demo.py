@@ -1,0 +1,157 @@
+"""Forecasts, pacing, alerts and their CLI commands on a short demo shop (pipelines/demo.py): realistic data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from metrics import forecast as fc
+from metrics.anomalies import daily_alerts
+from shopkpi import cli_forecast
+from shopkpi.warehouse import open_read_only
+
+demo = pytest.importorskip("pipelines.demo")
+ingest = pytest.importorskip("pipelines.ingest")
+
+END = date(2025, 9, 30)  # 150 days from 3 May: 618 in the history, ordinary late-summer days held out
+DAYS = 150
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forecast_demo")
+    files = demo.write_demo_files(root / "files", seed=7, days=DAYS, end=END)
+    path = root / "w.duckdb"
+    for table, paths in files.items():
+        for file in paths:
+            ingest.ingest_file(path, table, file, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    return path
+
+
+@pytest.fixture(scope="module")
+def con(db):
+    connection = open_read_only(db)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def revenue(con) -> fc.Forecast:
+    return fc.forecast_metric(con, "total_revenue", 14)
+
+
+def test_the_forecast_continues_the_history(revenue):
+    last = revenue.history["date"].max()
+    assert last == END
+    assert revenue.rows["date"].to_list() == [END + timedelta(days=i) for i in range(1, 15)]
+    assert revenue.rows["group"].null_count() == 14
+
+
+def test_intervals_nest_on_the_demo_shop(revenue):
+    rows = revenue.rows
+    assert (rows["lo95"] <= rows["lo80"]).all() and (rows["lo80"] <= rows["forecast"]).all()
+    assert (rows["forecast"] <= rows["hi80"]).all() and (rows["hi80"] <= rows["hi95"]).all()
+    assert (rows["lo95"] >= 0).all()
+
+
+def test_the_model_beats_seasonal_naive_on_the_demo_shop(revenue):
+    model = revenue.backtest.scores(revenue.model)
+    naive = revenue.backtest.scores("seasonal_naive")
+    assert revenue.model in fc.MODELS
+    assert model["mape"] < naive["mape"] and model["smape"] < naive["smape"], (model, naive)
+    assert 0.85 <= model["coverage95"] <= 1.0
+
+
+def test_pacing_spreads_the_target_over_the_month(con):
+    pacing = fc.month_pacing(con, month=date(2025, 9, 1), target=500_000, model="sarimax_promo", repetitions=300)
+    days = pacing.days
+    assert days.height == 30 and days["date"][0] == date(2025, 9, 1)
+    assert days["target_cum"][-1] == pytest.approx(500_000)
+    # September is complete in the data: the projection is the actual total, and the outcome is certain.
+    assert pacing.projected == pytest.approx(pacing.actual_to_date) and pacing.probability in (0.0, 1.0)
+    # Weekends sell more in the demo: the target line rises faster on Saturdays than on Tuesdays.
+    daily_target = days["target_cum"].diff().fill_null(days["target_cum"][0])
+    by_weekday = {d.weekday(): v for d, v in zip(days["date"], daily_target, strict=True)}
+    assert by_weekday[5] > by_weekday[1]
+
+
+def test_pacing_of_the_next_month_projects_from_the_forecast(con):
+    pacing = fc.month_pacing(con, target=400_000, model="sarimax_promo", repetitions=300)
+    assert pacing.month == date(2025, 10, 1) and pacing.actual_to_date == 0
+    assert pacing.projected_lo80 <= pacing.projected <= pacing.projected_hi80
+    assert 0.0 <= pacing.probability <= 1.0
+
+
+def test_alerts_run_on_the_demo_shop(con):
+    frame = daily_alerts(con, END)
+    assert set(frame.columns) >= {"metric", "group", "value", "expected", "change", "driver", "message"}
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("forecast")(cli_forecast.forecast)
+    app.command("alerts")(cli_forecast.alerts)
+    return app
+
+
+def test_forecast_json_has_the_spec_shape(db):
+    result = CliRunner().invoke(
+        _cli(), ["forecast", "--metric", "sessions", "--horizon", "7", "--format", "json", "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"metric", "by", "model", "rows", "backtest"}
+    assert document["metric"] == "sessions" and document["by"] is None and isinstance(document["model"], str)
+    assert len(document["rows"]) == 7
+    row = document["rows"][0]
+    assert set(row) == {"group", "date", "forecast", "lo80", "hi80", "lo95", "hi95"}
+    assert row["date"] == (END + timedelta(days=1)).isoformat() and row["group"] is None
+    assert all(isinstance(row[k], float) for k in ("forecast", "lo80", "hi80", "lo95", "hi95"))
+    assert set(document["backtest"]) == {"model", "seasonal_naive"}
+    assert set(document["backtest"]["model"]) == {"mape", "smape", "coverage80", "coverage95"}
+    assert set(document["backtest"]["seasonal_naive"]) == {"mape", "smape"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--metric", "revenue"], 2, "unknown metric"),
+        (["--metric", "aov"], 2, "ratio"),
+        (["--metric", "total_revenue", "--by", "category"], 2, "cannot be split by category"),
+        (["--metric", "orders", "--horizon", "0"], 2, "horizon"),
+    ],
+)
+def test_forecast_usage_errors_exit_2(db, args, code, says):
+    result = CliRunner().invoke(_cli(), ["forecast", *args, "--db", str(db)])
+    assert result.exit_code == code and says in result.output
+
+
+def test_forecast_without_a_warehouse_exits_1(tmp_path):
+    result = CliRunner().invoke(_cli(), ["forecast", "--metric", "orders", "--db", str(tmp_path / "none.duckdb")])
+    assert result.exit_code == 1 and "no warehouse" in result.output
+
+
+def test_alerts_json(db):
+    result = CliRunner().invoke(_cli(), ["alerts", "--date", END.isoformat(), "--format", "json", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["date"] == END.isoformat() and isinstance(document["rows"], list)
+    bad = CliRunner().invoke(_cli(), ["alerts", "--date", "2025-13-01", "--db", str(db)])
+    assert bad.exit_code == 2
+
+
+def test_forecast_by_device_has_one_forecast_per_device(db, con):
+    result = CliRunner().invoke(
+        _cli(),
+        ["forecast", "--metric", "sessions", "--horizon", "3", "--by", "device", "--format", "csv", "--db", str(db)],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "group,date,forecast,lo80,hi80,lo95,hi95"
+    devices = {line.split(",")[0] for line in lines[1:]}
+    expected = set(con.sql("select distinct device from sessions where device <> ''").fetchall()[0:])
+    assert devices == {row[0] for row in expected} and len(lines) - 1 == 3 * len(devices)
