@@ -126,7 +126,7 @@ def funnel_by_group(
             name=_labels([name])[0],
             marker_color=COLORS[index % len(COLORS)],
         )
-    figure.update_yaxes(tickformat=".0%", type="log")
+    figure.update_yaxes(tickformat=".0%", type="log", dtick="D2")
     figure.update_layout(barmode="group")
     return _layout(figure, title)
 

@@ -79,7 +79,7 @@ def app_url(warehouse_path: Path, tmp_path: Path) -> Iterator[str]:
 def serve(warehouse_path: Path, log: Path) -> Iterator[str]:
     """Run `streamlit run app.py` on the warehouse on a free port; yields its URL until the caller is done."""
     port = free_port()
-    env = {**os.environ, "SHOPKPI_DB": str(warehouse_path)}
+    env = {**os.environ, "SHOPKPI_DB": str(warehouse_path), "SHOPKPI_UPLOAD_DIR": str(log.parent / "uploads")}
     env.pop("SHOPKPI_CONFIG", None)
     command = [
         sys.executable,
@@ -240,3 +240,20 @@ def test_a_deep_link_to_a_fresh_server_shows_the_app_with_its_sidebar(page, app_
     expect(nav.get_by_role("link", name="Overview")).to_be_visible()
     expect(nav.get_by_role("link", name="app")).to_have_count(0)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_an_upload_creates_the_warehouse_and_shows_its_row_accounting(page, tmp_path: Path) -> None:
+    export = tmp_path / "more-orders.csv"
+    export.write_text("order_id,ordered_at,status\nB1,2024-02-11 10:00,paid\nB2,2024-02-11 11:00,lost\n")
+    for url in serve(tmp_path / "new.duckdb", tmp_path / "streamlit.log"):
+        page.goto(f"{url}/data")
+        expect(page.get_by_text("No data yet")).to_be_visible(timeout=60_000)
+        page.get_by_test_id("stFileUploader").locator("input[type='file']").set_input_files(str(export))
+        page.get_by_role("button", name="Load 1 file(s) into orders").click()
+        # 2 rows read = 1 inserted + 0 updated + 0 duplicates + 1 rejected (status 'lost').
+        expect(page.get_by_text("more-orders.csv → orders: 2 rows read = 1 inserted")).to_be_visible(timeout=60_000)
+        expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "data-upload.png"), full_page=True)
+        page.reload()
+        wait_for_data_page(page, orders="1")
