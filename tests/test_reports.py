@@ -377,3 +377,20 @@ def test_cli_without_the_pdf_libraries_is_one_line_exit_1(db, monkeypatch):
     result = run("--period", "monthly", "--date", "2024-06-01", "--out", "r.pdf", "--db", str(db))
     assert result.exit_code == 1
     assert "apt-get install libpango" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_charts_are_well_formed_svg_that_escapes_names():
+    import xml.etree.ElementTree as ElementTree
+
+    from shopkpi.reports import charts
+
+    frame = pl.DataFrame({"name": ["<b>Tea & Co</b>", "茶 &lt;", None], "gross_sales": [3.0, -1.0, None]})
+    svg = charts.bars(frame, "name", "gross_sales", "Sales & more", horizontal=True)
+    root = ElementTree.fromstring(svg)  # raises on markup that a name broke
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<b>Tea & Co</b>" in texts and "茶 &lt;" in texts and "(none)" in texts
+    assert charts.bars(frame.clear(), "name", "gross_sales", "Nothing") is None
+    series = pl.DataFrame(
+        {"period": [date(2024, 5, 1), date(2024, 6, 1)], "total_revenue": [10.0, -2.0], "orders": [3, 0]}
+    )
+    ElementTree.fromstring(charts.trend(series, ("total_revenue", "orders"), "month"))

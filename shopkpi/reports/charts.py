@@ -22,14 +22,18 @@ COLORS = ("#1f4e79", "#d97706", "#059669")
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
 
 
+def _step(raw: float) -> float:
+    """The smallest round step (1, 2, 2.5 or 5 times a power of ten) at least `raw`."""
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high] (always including 0)."""
     low, high = min(low, 0.0), max(high, 0.0)
     if high == low:
         high = low + 1
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    step = _step((high - low) / count)
     first = math.floor(low / step) * step
     ticks = []
     value = first
@@ -192,11 +196,13 @@ def trend(series: pl.DataFrame, names: Sequence[str], grain: str) -> str | None:
     body.append(f'<line x1="{left}" x2="{right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="{MUTED}"/>')
     for c, name in enumerate(counts):
         values = [0.0 if v is None else float(v) for v in series.get_column(name).to_list()]
-        count_ticks = _nice_ticks(0, max(values) or 1)
-        peak = count_ticks[-1]
+        # The right axis shares the left one's grid lines: its zero on the left zero, one count step per money step.
+        above = [t for t in ticks if t > 0] or [ticks[-1]]
+        step = _step((max(values) or 1) / len(above))
+        count_ticks = [i * step for i in range(len(above) + 1)]
 
-        def cy(v: float, peak: float = peak) -> float:
-            return bottom - v / peak * (bottom - top)
+        def cy(v: float, scale: float = above[0] / step) -> float:
+            return y(v * scale)
 
         color = COLORS[len(money) + c]
         points = " ".join(f"{left + (i + 0.5) * slot:.1f},{cy(v):.1f}" for i, v in enumerate(values))
