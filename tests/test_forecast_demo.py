@@ -98,22 +98,23 @@ def _cli() -> typer.Typer:
     return app
 
 
-def test_forecast_json_has_the_spec_shape(db):
-    result = CliRunner().invoke(
-        _cli(), ["forecast", "--metric", "sessions", "--horizon", "7", "--format", "json", "--db", str(db)]
-    )
+def test_forecast_json_has_the_spec_shape(db, con):
+    args = ["forecast", "--metric", "sessions", "--horizon", "3", "--by", "device", "--format", "json", "--db", str(db)]
+    result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert set(document) == {"metric", "by", "model", "rows", "backtest"}
-    assert document["metric"] == "sessions" and document["by"] is None and isinstance(document["model"], str)
-    assert len(document["rows"]) == 7
+    assert document["metric"] == "sessions" and document["by"] == "device" and isinstance(document["model"], str)
+    devices = {row[0] for row in con.sql("select distinct device from sessions where device <> ''").fetchall()}
+    assert {row["group"] for row in document["rows"]} == devices and len(document["rows"]) == 3 * len(devices)
     row = document["rows"][0]
     assert set(row) == {"group", "date", "forecast", "lo80", "hi80", "lo95", "hi95"}
-    assert row["date"] == (END + timedelta(days=1)).isoformat() and row["group"] is None
+    assert [r["date"] for r in document["rows"][:3]] == [(END + timedelta(days=i)).isoformat() for i in (1, 2, 3)]
     assert all(isinstance(row[k], float) for k in ("forecast", "lo80", "hi80", "lo95", "hi95"))
     assert set(document["backtest"]) == {"model", "seasonal_naive"}
     assert set(document["backtest"]["model"]) == {"mape", "smape", "coverage80", "coverage95"}
     assert set(document["backtest"]["seasonal_naive"]) == {"mape", "smape"}
+    assert all(isinstance(v, float) for v in document["backtest"]["model"].values())
 
 
 @pytest.mark.parametrize(
@@ -144,14 +145,24 @@ def test_alerts_json(db):
     assert bad.exit_code == 2
 
 
-def test_forecast_by_device_has_one_forecast_per_device(db, con):
-    result = CliRunner().invoke(
-        _cli(),
-        ["forecast", "--metric", "sessions", "--horizon", "3", "--by", "device", "--format", "csv", "--db", str(db)],
-    )
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.strip().splitlines()
-    assert lines[0] == "group,date,forecast,lo80,hi80,lo95,hi95"
-    devices = {line.split(",")[0] for line in lines[1:]}
-    expected = set(con.sql("select distinct device from sessions where device <> ''").fetchall()[0:])
-    assert devices == {row[0] for row in expected} and len(lines) - 1 == 3 * len(devices)
+def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    page = Path(__file__).resolve().parent.parent / "pages" / "forecast.py"
+    at = AppTest.from_file(str(page), default_timeout=120).run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert [s.value for s in at.subheader] == ["How good is it? Backtest", "This month against its target", "Alerts"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # the fan, the gauge, the pacing lines
+    fan = json.loads(charts[0].proto.spec)
+    names = [trace.get("name") for trace in fan["data"]]
+    assert {"Actual", "Forecast", "80% interval", "95% interval"} <= set(names)
+    at.selectbox(key="fc_metric").set_value("total_revenue").run()
+    at.selectbox(key="fc_by").set_value("category").run()
+    # Revenue is an order-level amount: it cannot be split by product category, and the page says so.
+    assert not at.exception and not at.error
+    assert any("cannot be split by category" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2

@@ -1,0 +1,176 @@
+"""Forecast (operations): the next weeks of a KPI with 80% / 95% bands and the promotion calendar, the backtest that
+chose the model, this month's pacing against its target, and today's anomaly alerts."""
+
+import polars as pl
+import streamlit as st
+
+from metrics import forecast as fc
+from metrics.anomalies import daily_alerts
+from metrics.registry import format_value
+from shopkpi import forecast_charts, ui
+
+METRIC_CHOICES = ("total_revenue", "orders", "sessions", "gross_sales", "units")
+SPLITS = ("", "source", "device", "category")
+HORIZONS = (7, 14, 30, 60, 90)
+HISTORY_SHOWN = 120  # days of history drawn before the forecast
+PERCENT = st.column_config.NumberColumn(format="percent")
+
+BACKTEST_COLUMNS = {
+    "model": st.column_config.TextColumn("Model"),
+    "mape": st.column_config.NumberColumn("MAPE", format="percent", help="Mean absolute percentage error."),
+    "smape": st.column_config.NumberColumn("sMAPE", format="percent", help="Symmetric MAPE: 2|y−f| / (|y|+|f|)."),
+    "coverage80": st.column_config.NumberColumn(
+        "80% coverage", format="percent", help="Share of held-out days inside the 80% interval (ideal: 80%)."
+    ),
+    "coverage95": st.column_config.NumberColumn(
+        "95% coverage", format="percent", help="Share of held-out days inside the 95% interval (ideal: 95%)."
+    ),
+    "days": st.column_config.NumberColumn("Days", help="Held-out days with a positive actual value."),
+}
+
+
+def controls(current: ui.View) -> tuple[str, int, str | None]:
+    left, middle, right = st.columns(3)
+    metric = left.selectbox(current.t("Metric", "指标"), METRIC_CHOICES, format_func=current.label, key="fc_metric")
+    horizon = middle.select_slider(current.t("Days ahead", "预测天数"), HORIZONS, value=30, key="fc_horizon")
+    split = right.selectbox(
+        current.t("Split by", "拆分"),
+        SPLITS,
+        format_func=lambda d: current.t("Nothing (total)", "不拆分（合计）") if d == "" else current.dim_label(d),
+        key="fc_by",
+    )
+    return metric, horizon, split or None
+
+
+def forecast_section(current: ui.View, metric: str, horizon: int, by: str | None) -> fc.Forecast | None:
+    problem = fc.forecastable(metric, by)
+    if problem:
+        ui.empty(current.t(f"Cannot forecast this: {problem}.", f"无法预测：{problem}。"))
+        return None
+    with st.spinner(current.t("Fitting and backtesting the models…", "正在拟合并回测模型…")):
+        try:
+            result = ui.load(fc.forecast_metric, metric, horizon, by, segment=current.segment)
+        except fc.ForecastError as error:
+            ui.empty(str(error))
+            return None
+    groups = result.rows["group"].unique(maintain_order=True).to_list()
+    group = None
+    if by:
+        group = st.selectbox(
+            current.dim_label(by), groups, format_func=lambda g: "(none)" if g is None else str(g), key="fc_group"
+        )
+    rows = result.rows.filter(pl.col("group").eq_missing(group))
+    history = result.history.filter(pl.col("group").eq_missing(group)).tail(HISTORY_SHOWN)
+    first, last = history["date"].min(), rows["date"].max()
+    events = fc.event_days(first, last)
+    labels = {
+        "history": current.t("Actual", "实际"),
+        "forecast": current.t("Forecast", "预测"),
+        "band80": current.t("80% interval", "80% 区间"),
+        "band95": current.t("95% interval", "95% 区间"),
+    }
+    title = current.label(metric) + ("" if group is None and not by else f" · {group}")
+    ui.plotly(forecast_charts.forecast_fan(history, rows, events, metric, labels, title), key="fc_fan")
+    total = rows["forecast"].sum()
+    st.caption(
+        current.t(
+            f"Next {horizon} days: {format_value(metric, total)} expected "
+            f"({rows['date'].min()} – {last}); shaded: promotion and holiday windows of the calendar.",
+            f"未来 {horizon} 天预计 {format_value(metric, total)}（{rows['date'].min()} – {last}）；"
+            "阴影为日历中的促销和节假日。",
+        )
+    )
+    with st.expander(current.t("Forecast table", "预测明细")):
+        st.dataframe(result.rows, hide_index=True, placeholder="—")
+    return result
+
+
+def backtest_section(current: ui.View, result: fc.Forecast) -> None:
+    st.subheader(current.t("How good is it? Backtest", "预测有多准？回测"))
+    backtest = result.backtest
+    if not backtest.origins:
+        ui.empty(current.t("Too little history to backtest: at least three months are needed.", "历史太短，无法回测。"))
+        return
+    st.dataframe(backtest.table(), column_config=BACKTEST_COLUMNS, hide_index=True, placeholder="—")
+    st.caption(
+        current.t(
+            f"Each model forecast {backtest.horizon} days ahead from {len(backtest.origins)} past dates "
+            f"({backtest.origins[0]} – {backtest.origins[-1]}), knowing only the days before each; seasonal naive "
+            f"repeats the last week. Chosen: **{result.model}** (lowest MAPE among models whose 95% intervals held "
+            "90–98% of the days).",
+            f"每个模型从 {len(backtest.origins)} 个历史日期向前预测 {backtest.horizon} 天；季节朴素法重复上一周。"
+            f"选用：**{result.model}**。",
+        )
+    )
+
+
+def pacing_section(current: ui.View, metric: str) -> None:
+    st.subheader(current.t("This month against its target", "本月目标进度"))
+    pacing = ui.load(fc.month_pacing, metric, segment=current.segment)
+    left, right = st.columns([2, 3])
+    with left:
+        title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
+        ui.plotly(
+            forecast_charts.pacing_gauge(
+                pacing.projected, pacing.target, pacing.projected_lo80, pacing.projected_hi80, title
+            ),
+            key="fc_gauge",
+        )
+        if pacing.target is None:
+            st.caption(pacing.target_source)
+        else:
+            chance = "—" if pacing.probability is None else f"{pacing.probability:.0%}"
+            st.markdown(
+                current.t(
+                    f"Target **{format_value(metric, pacing.target)}** ({pacing.target_source}); month to date "
+                    f"**{format_value(metric, pacing.actual_to_date)}** against "
+                    f"{format_value(metric, pacing.target_to_date)} on the target line. "
+                    f"Chance of reaching the target: **{chance}**.",
+                    f"目标 **{format_value(metric, pacing.target)}**（{pacing.target_source}）；本月至今 "
+                    f"**{format_value(metric, pacing.actual_to_date)}**，"
+                    f"目标线 {format_value(metric, pacing.target_to_date)}。"
+                    f"达成概率：**{chance}**。",
+                )
+            )
+    with right:
+        labels = {
+            "target": current.t("Target line", "目标线"),
+            "projected": current.t("Projection", "预测"),
+            "actual": current.t("Month to date", "本月至今"),
+        }
+        ui.plotly(forecast_charts.pacing_lines(pacing.days, labels), key="fc_pacing")
+        st.caption(
+            current.t(
+                "The target line spreads the month's target like the forecast made on the 1st (weekdays and "
+                "promotion days weigh more); the 80% range of the month end is shaded on the gauge.",
+                "目标线按月初预测的每日形态（工作日、促销日）分配月目标；仪表盘阴影为月末 80% 区间。",
+            )
+        )
+
+
+def alerts_section(current: ui.View) -> None:
+    st.subheader(current.t("Alerts", "异常提醒"))
+    alerts = ui.load(daily_alerts, current.latest)
+    if alerts.is_empty():
+        ui.empty(
+            current.t(
+                f"No alerts on {current.latest}: every KPI is within what its weekday, trend and the promotion "
+                "calendar explain.",
+                f"{current.latest} 无异常：各指标都在星期、趋势和促销日历可解释的范围内。",
+            )
+        )
+        return
+    for row in alerts.iter_rows(named=True):
+        (st.success if row["good"] else st.warning)(row["message"], icon=":material/notifications:")
+
+
+def render(current: ui.View) -> None:
+    metric, horizon, by = controls(current)
+    result = forecast_section(current, metric, horizon, by)
+    if result is not None:
+        backtest_section(current, result)
+    pacing_section(current, metric)
+    alerts_section(current)
+
+
+ui.run_page("Forecast", "预测", render)
