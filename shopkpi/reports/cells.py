@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from metrics.registry import METRICS, UNIT_FORMATS, format_value
+from metrics.registry import UNIT_FORMATS, format_value
 
 # A spreadsheet treats text starting with these as a formula (OWASP "CSV injection"); tab and carriage return
 # too, because some programs strip them before looking at the next character.
@@ -72,7 +72,3 @@ def display(value: Any, kind: str, metric: str | None = None) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def metric_label(name: str) -> str:
-    return METRICS[name].label_en
