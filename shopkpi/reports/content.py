@@ -213,7 +213,10 @@ def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Sec
             )
         )
     table = Table(columns, rows, units=[METRICS[n].unit for n in METRICS], metrics=list(METRICS))
-    note = "Every KPI of the registry, against its target where one is set, the previous period and last year."
+    note = (
+        "Every KPI of the registry, against its target where one is set, the previous period and last year. Changes"
+        " are relative, rates included: a conversion rate going from 4.0% to 3.8% reads −5.0%, not −0.2 points."
+    )
     return Section("kpis", "KPIs vs targets", "关键指标与目标", note, table)
 
 
