@@ -7,9 +7,9 @@ Registered in shopkpi/cli.py with `app.command("kpis")(kpis)` etc. Exit 0 on suc
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -29,6 +29,7 @@ from metrics.periods import Period, add_months, latest_date, parse_date, parse_m
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
 from metrics.targets import TargetsError, load_targets
+from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import WarehouseError, open_read_only
 
@@ -98,9 +99,8 @@ def _print_json(document: dict) -> None:
 
 
 def _print_csv(frame: pl.DataFrame) -> None:
-    buffer = io.StringIO()
-    frame.write_csv(buffer)
-    print(buffer.getvalue(), end="")
+    # Campaign and product names come from user data: formula-like text is made inert for spreadsheets.
+    sys.stdout.write(csv_bytes(frame).decode("utf-8"))
 
 
 def _print_table(table: Table) -> None:
