@@ -86,3 +86,17 @@ def test_usage_errors_exit_2_and_data_errors_exit_1(tmp_path):
     assert missing.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.csv'}: no such file"]
     no_warehouse = shopkpi("kpis", "--db", str(tmp_path / "none.duckdb"))
     assert no_warehouse.returncode == 1 and "no warehouse" in no_warehouse.stderr
+
+
+def test_kpis_csv_makes_formula_like_campaign_names_inert(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    sessions = tmp_path / "sessions.csv"
+    sessions.write_text(
+        'session_id,visitor_id,started_at,source,campaign\ns1,v1,2024-06-18 10:00:00,social,"=HYPERLINK(""x"")"\n'
+    )
+    assert shopkpi("ingest", "sessions", str(sessions), "--db", str(db)).returncode == 0
+    run = shopkpi(
+        "kpis", "--from", "2024-06-18", "--to", "2024-06-18", "--by", "campaign", "--format", "csv", "--db", str(db)
+    )
+    assert run.returncode == 0, run.stderr
+    assert "'=HYPERLINK" in run.stdout and "\n=HYPERLINK" not in run.stdout and ",=HYPERLINK" not in run.stdout
