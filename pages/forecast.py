@@ -96,17 +96,18 @@ def backtest_section(current: ui.View, result: fc.Forecast) -> None:
         current.t(
             f"Each model forecast {backtest.horizon} days ahead from {len(backtest.origins)} past dates "
             f"({backtest.origins[0]} – {backtest.origins[-1]}), knowing only the days before each; seasonal naive "
-            f"repeats the last week. Chosen: **{result.model}** (lowest MAPE among models whose 95% intervals held "
-            "90–98% of the days).",
+            f"repeats the last week. Chosen: **{result.model}** (of the models within 10% of the lowest MAPE, the one "
+            "whose 95% interval held closest to 95% of the days).",
             f"每个模型从 {len(backtest.origins)} 个历史日期向前预测 {backtest.horizon} 天；季节朴素法重复上一周。"
             f"选用：**{result.model}**。",
         )
     )
 
 
-def pacing_section(current: ui.View, metric: str) -> None:
+def pacing_section(current: ui.View, metric: str, model: str | None) -> None:
     st.subheader(current.t("This month against its target", "本月目标进度"))
-    pacing = ui.load(fc.month_pacing, metric, segment=current.segment)
+    # The model the forecast's backtest chose (when it forecast the total), so pacing need not backtest again.
+    pacing = ui.load(fc.month_pacing, metric, None, None, None, 500, 0, model, segment=current.segment)
     left, right = st.columns([2, 3])
     with left:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
@@ -169,7 +170,8 @@ def render(current: ui.View) -> None:
     result = forecast_section(current, metric, horizon, by)
     if result is not None:
         backtest_section(current, result)
-    pacing_section(current, metric)
+    total_model = result.model if result is not None and by is None and result.model in fc.MODELS else None
+    pacing_section(current, metric, total_model)
     alerts_section(current)
 
 

@@ -166,3 +166,21 @@ def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch)
     assert not at.exception and not at.error
     assert any("cannot be split by category" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_the_monthly_target_comes_from_the_targets_file_or_last_year(con):
+    from metrics.targets import Target
+
+    own = {"monthly_total_revenue": Target("monthly_total_revenue", min=750_000.0, direction="higher")}
+    assert fc.monthly_target(con, "total_revenue", date(2025, 10, 1), own) == (
+        750_000.0,
+        "monthly_total_revenue in the targets file",
+    )
+    # The demo starts in May 2025: there is no October 2024 to grow from, so no target rather than a made-up one.
+    target, why = fc.monthly_target(con, "total_revenue", date(2025, 10, 1), {})
+    assert target is None and "no target" in why
+    # September 2025 × (1 + 25%) for October 2026, with the growth from the targets file.
+    growth = {"monthly_total_revenue_growth": Target("monthly_total_revenue_growth", min=0.25, direction="higher")}
+    september = float(con.sql("select sum(subtotal) from orders").fetchall()[0][0] or 0)  # just a sanity bound
+    target, why = fc.monthly_target(con, "total_revenue", date(2026, 9, 1), growth)
+    assert why == "2025-09 × (1 + 25%)" and 0 < target < 1.25 * september
