@@ -32,7 +32,9 @@ def cards(current: ui.View) -> None:
             ui.label(name),
             format_value(name, row["value"]),
             delta=None if change is None else f"{change:+.1%}",
-            delta_description=current.t("vs last year" if key == "last_year" else "vs prev.", "对比"),
+            delta_description=None
+            if change is None
+            else current.t("vs last year" if key == "last_year" else "vs prev.", "对比"),
             help=f"`{METRICS[name].formula}` — {METRICS[name].description}"
             + ("" if row["value"] is not None else "\n\n" + ui.null_reason(name, current)),
             border=True,

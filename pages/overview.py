@@ -67,7 +67,9 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
             card_value(name, row["value"]),
             delta=None if row[f"{main}_change"] is None else change_text(row[f"{main}_change"], current),
             delta_color="normal" if entry.direction == "higher" else "inverse",
-            delta_description=current.t(f"vs {short[main]}", f"对比{short[main]}"),
+            delta_description=None
+            if row[f"{main}_change"] is None
+            else current.t(f"vs {short[main]}", f"对比{short[main]}"),
             help="\n\n".join(help_lines),
             chart_data=series.get_column(name).fill_null(0).to_list() if series.height > 1 else None,
             chart_type="area" if entry.unit in ("money", "count") else "line",
