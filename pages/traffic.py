@@ -39,6 +39,12 @@ def focus_from_chart() -> None:
     st.session_state[FOCUS] = points[0]["y"] if points else None
 
 
+def apply_focus_as_filter(dim: str, value: str) -> None:
+    # A callback runs before the sidebar is drawn again, so it may set the sidebar's widget state.
+    st.session_state[f"f_{dim}"] = value
+    st.session_state[FOCUS] = None
+
+
 def column_config(current: ui.View, dim: str) -> dict:
     config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
     formats = {"count": "localized", "money": "localized", "rate": "percent", "margin": "percent", "ratio": "%.2f×"}
@@ -177,6 +183,17 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
+        if dim in ("source", "device") and focus != NONE:
+            right.button(
+                current.t("Filter every page", "筛选所有页面"),
+                key="traffic_apply",
+                on_click=apply_focus_as_filter,
+                args=(dim, focus),
+                help=current.t(
+                    f"Set the sidebar's {current.dim_label(dim).lower()} filter to {focus}.",
+                    f"把侧栏的{current.dim_label(dim)}筛选设为 {focus}。",
+                ),
+            )
         if right.button(current.t("Show all", "显示全部"), key="traffic_clear"):
             st.session_state[FOCUS] = None
             st.rerun()

@@ -132,6 +132,17 @@ def test_traffic_table_changes_with_the_split_and_the_device_filter(db, monkeypa
     assert mobile["ad_spend"].isna().all(), "ad spend cannot be split by device: blank, not 0"
 
 
+def test_a_drilled_source_can_filter_every_page(db, monkeypatch) -> None:
+    at = open_app(db, monkeypatch, "traffic")
+    at.session_state["traffic_focus"] = "email"  # what a click on the email bar sets (the browser test clicks)
+    at.run()
+    assert "Drilled into **email**" in shown_text(at)
+    at.button(key="traffic_apply").click().run()
+    no_failure(at)
+    assert at.selectbox(key="f_source").value == "email"
+    assert set(at.dataframe[0].value["group"]) == {"email"}
+
+
 def test_customers_and_products_follow_the_source_filter(db, monkeypatch) -> None:
     at = open_app(db, monkeypatch, "customers")
     buyers = cards(at)["Buyers"]
