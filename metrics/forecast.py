@@ -562,11 +562,13 @@ def forecast_series(
     events: Sequence[Event],
     model: str | None = None,
     backtest: Backtest | None = None,
+    refit: bool = True,
 ) -> tuple[str, Band, Fitted | None]:
     """The forecast of one daily series from `start`: model name, band over the next `horizon` days, fitted model.
 
     `model` None: the backtest's best (backtesting here if no backtest is given). Too short a history gives the
-    seasonal naive forecast with empirical intervals.
+    seasonal naive forecast with empirical intervals. `refit` False: keep the parameters the backtest estimated
+    (only filter the whole history), much faster where many series are forecast.
     """
     y = np.asarray(y, dtype=float)
     if len(y) < MIN_HISTORY:
@@ -578,7 +580,11 @@ def forecast_series(
     known = backtest.params.get(model) if backtest is not None else None
     same_terms = known is not None and backtest.designs.get(model) == design.names
     try:
-        fitted = fit_model(model, start, y, design, start_params=known if same_terms else None)
+        if not refit and known is not None and model in SARIMAX_ORDERS:
+            # The ARIMA parameters do not depend on the regressors (these are states), so any design filters.
+            fitted = fit_model(model, start, y, design, params=known)
+        else:
+            fitted = fit_model(model, start, y, design, start_params=known if same_terms else None)
     except (np.linalg.LinAlgError, ValueError):
         return "seasonal_naive", _naive_band(y, horizon), None
     return model, band(fitted, horizon), fitted
@@ -667,17 +673,27 @@ def forecast_metric(
     if not series:
         raise ForecastError(f"{metric} is 0 on every day of the last {history_days} days: nothing to forecast")
     bt_horizon = backtest_horizon(horizon)
-    backtests = [backtest_series(start, y, bt_horizon, events) for _, start, y in series]
+    if by is None:
+        backtests = [backtest_series(start, y, bt_horizon, events) for _, start, y in series]
+        model = backtests[0].best() or "seasonal_naive"
+    else:
+        # A split multiplies the work by the number of groups: the candidates compete once, on the total (the sum
+        # of the groups, the metric being additive); each group then backtests and forecasts with the winner only,
+        # keeping the ARIMA parameters its backtest estimated (the calendar effects are re-estimated by the filter).
+        total = history.group_by("date").agg(pl.col("value").sum()).sort("date")
+        total_start, total_y = _trimmed(total["date"].to_list(), total["value"].to_numpy())
+        model = backtest_series(total_start, total_y, bt_horizon, events).best() or "seasonal_naive"
+        models = [model] if model in MODELS else []
+        backtests = [backtest_series(start, y, bt_horizon, events, models=models) for _, start, y in series]
     pooled = backtests[0]
     for other in backtests[1:]:
         pooled = pooled.merge(other)
-    model = pooled.best() or "seasonal_naive"
     last = history.get_column("date").max()
     future = _dates(last + timedelta(days=1), horizon)
     frames = []
     for (group, start, y), own in zip(series, backtests, strict=True):
         chosen = model if (model in MODELS and len(y) >= MIN_HISTORY) else None
-        name, result, _ = forecast_series(start, y, horizon, events, chosen, own)
+        name, result, _ = forecast_series(start, y, horizon, events, chosen, own, refit=by is None)
         if name != model and model in MODELS:
             name, result = "seasonal_naive", _naive_band(y, horizon)
         frames.append(
