@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi import cli_import, cli_metrics, cli_report
+from shopkpi import cli_forecast, cli_import, cli_metrics, cli_report
 from shopkpi.cli_import import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
@@ -215,6 +215,8 @@ app.command("import")(cli_import.import_)
 app.command("kpis")(cli_metrics.kpis)
 app.command("pnl")(cli_metrics.pnl)
 app.command("cohorts")(cli_metrics.cohorts)
+app.command("forecast")(cli_forecast.forecast)
+app.command("alerts")(cli_forecast.alerts)
 app.command("report")(cli_report.report)
 
 
