@@ -53,6 +53,7 @@ SHEETS = [
     "Top products",
     "Movers",
     "Stock alerts",
+    "Outlook",
 ]
 
 app = typer.Typer()  # the command as shopkpi/cli.py registers it
@@ -381,3 +382,17 @@ def test_charts_are_well_formed_svg_that_escapes_names():
         {"period": [date(2024, 5, 1), date(2024, 6, 1)], "total_revenue": [10.0, -2.0], "orders": [3, 0]}
     )
     ElementTree.fromstring(charts.trend(series, ("total_revenue", "orders"), "month"))
+
+
+def test_the_outlook_is_the_month_pacing_of_the_forecast_module(con):
+    from metrics.forecast import month_pacing
+    from shopkpi.reports.content import OUTLOOK_MODEL
+
+    pacing = month_pacing(con, "total_revenue", model=OUTLOOK_MODEL)
+    section = build_report(con, "monthly", date(2024, 6, 17)).section("outlook")
+    frame = section.table.frame()
+    assert frame.height == pacing.days.height
+    assert frame.get_column("actual").fill_null(0).sum() == pytest.approx(pacing.actual_to_date)
+    assert frame.get_column("forecast").drop_nulls().len() > 0  # the fixture's month to pace has days to come
+    assert frame.get_column("projected_cum").to_list()[-1] == pytest.approx(pacing.days["projected_cum"][-1])
+    assert f"{pacing.projected:,.0f}" in section.note

@@ -13,6 +13,7 @@ import polars as pl
 
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, compute_kpis, kpi_series
+from metrics.forecast import ForecastError, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
 from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
@@ -52,6 +53,9 @@ TREND_METRICS = ("total_revenue", "orders", "net_profit")
 TOP_PRODUCTS = 10
 MOVERS = 5
 STOCK_WINDOW_DAYS = 28  # recent average daily units: the last four weeks, so weekday patterns even out
+# Reports forecast with this model rather than backtesting three (which takes seconds per series): a PDF is
+# due in under 10 s. `shopkpi forecast` shows the model's backtest against seasonal naive.
+OUTLOOK_MODEL = "sarimax_promo"
 # The guide: replenish 7–15 days before stock runs out (targets.toml `replenish_lead_days`).
 DEFAULT_REPLENISH = (7, 15)
 
@@ -479,6 +483,8 @@ def build_report(
         )
     )
 
+    sections.append(_outlook_section(con))
+
     title, subtitle = _title(kind, period)
     notice = ""
     if not any(comparison[name]["value"] for name in ("sessions", "orders", "ad_spend")):
@@ -488,3 +494,31 @@ def build_report(
         )
     generated = datetime.now().replace(microsecond=0)
     return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
+
+
+def _outlook_section(con: duckdb.DuckDBPyConnection) -> Section:
+    """Where the current month's revenue is heading: month to date against its target, and the projection."""
+    columns = (
+        Column("date", "Day", "date"),
+        Column("actual", "Revenue", "money"),
+        Column("forecast", "Forecast", "money"),
+        Column("actual_cum", "Month to date", "money"),
+        Column("target_cum", "Target to date", "money"),
+        Column("projected_cum", "Projected to date", "money"),
+    )
+    try:
+        pacing = month_pacing(con, "total_revenue", model=OUTLOOK_MODEL)
+    except ForecastError as exc:
+        return Section("outlook", "Outlook", "预测与目标进度", str(exc), Table(columns, []))
+    rows = [tuple(_none(row[c.key]) for c in columns) for row in pacing.days.iter_rows(named=True)]
+    if pacing.target is None:
+        target = f"no target ({pacing.target_source})"
+    else:
+        chance = f"{pacing.probability:.0%}" if pacing.probability is not None else "—"
+        target = f"target {pacing.target:,.0f} ({pacing.target_source}); chance of reaching it {chance}"
+    note = (
+        f"Total revenue of {pacing.month:%Y-%m}: {pacing.actual_to_date:,.0f} to date; projected month end "
+        f"{pacing.projected:,.0f} (80% range {pacing.projected_lo80:,.0f}–{pacing.projected_hi80:,.0f}); {target}. "
+        f"Forecast by {OUTLOOK_MODEL} (weekly seasonality and the promotion calendar)."
+    )
+    return Section("outlook", "Outlook", "预测与目标进度", note, Table(columns, rows))
