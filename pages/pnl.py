@@ -71,7 +71,7 @@ def render(current: ui.View) -> None:
     )
     st.download_button(
         current.t("Download the statement (CSV)", "下载损益表（CSV）"),
-        data=grid.write_csv(),
+        data=ui.csv_bytes(grid),
         file_name=f"pnl_{months[0]}_{months[-1]}.csv",
         mime="text/csv",
         on_click="ignore",

@@ -147,7 +147,7 @@ def stock(current: ui.View) -> None:
         st.dataframe(shown, hide_index=True, column_config=columns, placeholder="—")
         st.download_button(
             current.t("Download the reorder list (CSV)", "下载补货清单（CSV）"),
-            data=shown.write_csv(),
+            data=ui.csv_bytes(shown),
             file_name=f"reorder_{current.latest}.csv",
             mime="text/csv",
             on_click="ignore",

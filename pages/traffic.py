@@ -83,7 +83,7 @@ def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
     left, right = st.columns([1, 3])
     left.download_button(
         current.t("Download this table (CSV)", "下载此表（CSV）"),
-        data=table.write_csv(),
+        data=ui.csv_bytes(table),
         file_name=f"traffic_by_{dim}_{current.period.start}_{current.period.end}.csv",
         mime="text/csv",
         on_click="ignore",

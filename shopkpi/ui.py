@@ -26,6 +26,7 @@ from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, apply_segment, segment_options
 from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
+from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import Reader, WarehouseError
 
@@ -107,7 +108,7 @@ def deferred_csv(query: Callable[..., Any], *args: Any) -> Callable[[], bytes]:
     def build() -> bytes:
         cursor = current.cursor()
         try:
-            return query(cursor, *args).write_csv().encode("utf-8")
+            return csv_bytes(query(cursor, *args))
         finally:
             cursor.close()
 
