@@ -167,6 +167,8 @@ PAGES = [
     ("customers", "Customers", "[data-testid='stPlotlyChart']", 3),
     ("products", "Products & stock", "[data-testid='stDataFrame']", 3),
     ("pnl", "P&L", "[data-testid='stPlotlyChart']", 3),
+    ("forecast", "Forecast", "[data-testid='stPlotlyChart']", 2),
+    ("reports", "Reports", "[data-testid='stDownloadButton']", 3),
     ("data", "Data", "[data-testid='stDataFrame']", 2),
 ]
 TARGET_SECONDS = 1.5
