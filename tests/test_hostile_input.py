@@ -1,0 +1,171 @@
+"""Hostile filter values (issue 8, item 3): SQL-looking text, quotes, backslashes, RTL and emoji, NUL, 10 kB strings.
+
+They arrive through the URL's query parameters (the sidebar's filters) or straight into the metrics functions.
+Nothing may raise a traceback to the user, and the warehouse must stay byte for byte what it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics import compute_kpis, funnel, kpi_series
+from metrics.periods import Period
+from metrics.segments import Segment, apply_segment
+from shopkpi.settings import REPO_ROOT
+from shopkpi.warehouse import TABLES, Reader
+from tests.pages_fixtures import demo_warehouse
+
+HOSTILE = [
+    "'; drop table orders; --",
+    "\"; drop table sessions; --",
+    "' or '1'='1",
+    "organic' union select * from shopkpi_meta --",
+    "\\",
+    "back\\slash\\' x",
+    "\u202eRTL \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627",
+    "emoji 🛒💥👩‍👩‍👧",
+    "nul\x00byte",
+    "x" * 10_000,
+    "%27%3B%20drop%20table%20orders",
+    "$start_ts",
+    "?",
+    "",
+    " ",
+]
+PERIOD = Period(date(2024, 6, 1), date(2024, 6, 30))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A private copy: the test hashes it before and after, so nobody else may write it meanwhile.
+    target = tmp_path_factory.mktemp("hostile") / "shop.duckdb"
+    shutil.copyfile(demo_warehouse(), target)
+    return target
+
+
+def tables_intact(db: Path) -> None:
+    cursor = Reader(db).cursor()
+    try:
+        found = {r[0] for r in cursor.sql("select table_name from duckdb_tables() where not temporary").fetchall()}
+        assert set(TABLES) <= found, set(TABLES) - found
+        assert cursor.sql("select count(*) from orders").fetchall()[0][0] > 0
+        assert cursor.sql("select count(*) from sessions").fetchall()[0][0] > 0
+    finally:
+        cursor.close()
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_segment_values_reach_sql_only_as_bound_parameters(db: Path, value: str) -> None:
+    before = sha256(db)
+    cursor = Reader(db).cursor()
+    try:
+        apply_segment(cursor, Segment(source=value, device=value))
+        kpis = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders", "total_revenue"]).row(0, named=True)
+        series = kpi_series(cursor, PERIOD, grain="week", metrics=["sessions", "orders"])
+        steps = funnel(cursor, PERIOD)
+        by_source = compute_kpis(cursor, PERIOD, by="source", metrics=["sessions"])
+    finally:
+        cursor.close()
+    # No demo source or device has such a name (the blank one matches nothing either: sessions have a source).
+    assert kpis["sessions"] == 0 and kpis["orders"] == 0, kpis
+    assert series["sessions"].sum() == 0
+    assert steps["sessions"].sum() == 0
+    assert by_source.height == 0
+    assert sha256(db) == before
+    tables_intact(db)
+
+
+@pytest.mark.parametrize("value", ["'; drop table orders; --", "source; drop table orders", "x" * 10_000, "\x00"])
+def test_hostile_dimension_and_metric_names_are_refused_by_the_allow_list(db: Path, value: str) -> None:
+    before = sha256(db)
+    cursor = Reader(db).cursor()
+    try:
+        with pytest.raises(ValueError, match="unknown dimension"):
+            compute_kpis(cursor, PERIOD, by=value)
+        with pytest.raises(ValueError, match="unknown dimension"):
+            kpi_series(cursor, PERIOD, by=value)
+        with pytest.raises(ValueError, match="funnel splits by"):
+            funnel(cursor, PERIOD, by=value)
+        with pytest.raises(ValueError, match="unknown metric"):
+            compute_kpis(cursor, PERIOD, metrics=[value])
+        with pytest.raises(ValueError, match="unknown grain"):
+            kpi_series(cursor, PERIOD, grain=value)
+    finally:
+        cursor.close()
+    assert sha256(db) == before
+    tables_intact(db)
+
+
+# --- through the URL into the dashboard --------------------------------------------------------------------------
+
+URL_ATTACKS = {
+    "sql": {
+        "source": "'; drop table orders; --",
+        "device": '"; drop table sessions; --',
+        "period": "custom' or 1=1 --",
+        "from": "2024-06-01'; drop table orders; --",
+        "to": "\\",
+        "vs": "last_year\x00",
+        "lang": "zh'; --",
+    },
+    "unicode": {
+        "source": "\u202eRTL \u05e9\u05dc\u05d5\u05dd 🛒💥",
+        "device": "nul\x00byte",
+        "period": "custom",
+        "from": "2024-06-31",  # no such date
+        "to": "２０２４-０６-３０",  # full-width digits
+        "vs": "🛒",
+        "lang": "\u202e",
+    },
+    "huge": {
+        "source": "s" * 10_000,
+        "device": "'" * 10_000,
+        "period": "p" * 10_000,
+        "from": "9" * 10_000,
+        "to": "-" * 10_000,
+        "vs": "v" * 10_000,
+        "lang": "l" * 10_000,
+    },
+}
+
+
+def run_page(db: Path, monkeypatch: pytest.MonkeyPatch, page: str, params: dict[str, str]) -> AppTest:
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=90)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+@pytest.mark.parametrize("attack", list(URL_ATTACKS))
+@pytest.mark.parametrize("page", ["overview", "traffic", "pnl", "data"])
+def test_hostile_url_parameters_fall_back_to_defaults_and_change_nothing(db, monkeypatch, page, attack) -> None:
+    before = sha256(db)
+    at = run_page(db, monkeypatch, page, URL_ATTACKS[attack])
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert not errors, errors
+    # Values not on the sidebar's lists are dropped: the page shows the whole shop, in English, last 30 days.
+    assert at.title[0].value in {"Overview", "Traffic", "P&L", "Data"}
+    view = at.session_state["view"]
+    assert view.segment == Segment() and view.lang == "en" and view.comparison == "previous"
+    shown = dict(at.query_params)
+    for key in ("source", "device", "vs", "lang"):
+        assert key not in shown, (key, shown.get(key))
+    assert sha256(db) == before
+    tables_intact(db)
