@@ -23,7 +23,7 @@ from tests.pages_fixtures import demo_warehouse
 
 HOSTILE = [
     "'; drop table orders; --",
-    "\"; drop table sessions; --",
+    '"; drop table sessions; --',
     "' or '1'='1",
     "organic' union select * from shopkpi_meta --",
     "\\",
