@@ -1,5 +1,10 @@
 """Export files uploaded in the dashboard: saved under a generated name in the upload folder, then loaded through
-the one ingest pipeline (pipelines/ingest.py), so an upload follows exactly the rules of `shopkpi ingest`."""
+the one ingest pipeline (pipelines/ingest.py), so an upload follows exactly the rules of `shopkpi ingest`.
+
+An upload is refused before anything is written when it is larger than `settings.upload_limit_mb`, when its name
+does not end in one of the file types ingest reads, or when the upload folder lies in a folder the web server
+serves (Streamlit's static folder); a file that ingest refuses is deleted again.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,26 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import streamlit
+
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi.settings import Settings
+from shopkpi.settings import REPO_ROOT, Settings
 
 SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "jsonl", "ndjson", "json", "gz")
+# The file types ingest reads (pipelines.ingest._file_format); gzip only around text formats.
+TYPES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+GZIPPED = tuple(f"{t}.gz" for t in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"))
+# Folders the dashboard's web server can serve files from: the app's `static` folder (server.enableStaticServing)
+# and Streamlit's own front end.
+WEB_ROOTS = (REPO_ROOT / "static", Path(streamlit.__file__).resolve().parent / "static")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MB = 1024 * 1024
+
+
+def upload_type(original: str) -> str | None:
+    """The file type an upload's name ends in (e.g. '.csv.gz'), lower case, or None if ingest cannot read it."""
+    name = Path(original).name.lower()
+    return next((t for t in GZIPPED + TYPES if name.endswith(t) and len(name) > len(t)), None)
 
 
 def upload_name(original: str, now: datetime | None = None) -> str:
@@ -21,22 +41,47 @@ def upload_name(original: str, now: datetime | None = None) -> str:
     The random part keeps two uploads of one name apart; the original name stays readable in the load history.
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    safe = _UNSAFE.sub("_", Path(original).name).strip("._") or "upload"
-    return f"{stamp}-{uuid.uuid4().hex[:8]}-{safe}"
+    name = Path(original).name
+    suffix = upload_type(name) or ""
+    stem = name[: len(name) - len(suffix)]
+    safe = _UNSAFE.sub("_", stem).strip("._") or "upload"
+    return f"{stamp}-{uuid.uuid4().hex[:8]}-{safe}{suffix}"
+
+
+def _check_upload(settings: Settings, original_name: str, data: bytes, folder: Path) -> None:
+    if not data:
+        raise IngestError(f"{original_name}: the file is empty")
+    if len(data) > settings.upload_limit_mb * _MB:
+        raise IngestError(
+            f"{original_name}: {len(data) / _MB:,.1f} MB is more than the upload limit of "
+            f"{settings.upload_limit_mb} MB (upload_limit_mb); load larger files with `shopkpi ingest`"
+        )
+    if upload_type(original_name) is None:
+        raise IngestError(
+            f"{original_name}: not a file type ingest reads; upload .csv, .tsv, .txt, .parquet, .jsonl or .json "
+            "(text formats also .gz)"
+        )
+    resolved = folder.resolve()
+    for root in WEB_ROOTS:
+        if resolved == root.resolve() or resolved.is_relative_to(root.resolve()):
+            raise IngestError(f"the upload folder {folder} is served by the web server; set upload_dir elsewhere")
 
 
 def save_and_ingest(settings: Settings, table: str, original_name: str, data: bytes) -> FileResult:
     """Save the uploaded bytes under `settings.upload_dir` and load them into `table`; raises IngestError."""
-    if not data:
-        raise IngestError(f"{original_name}: the file is empty")
     folder = Path(settings.upload_dir).expanduser()
+    _check_upload(settings, original_name, data, folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / upload_name(original_name)
     path.write_bytes(data)
-    return ingest_file(
-        settings.db_path.expanduser(),
-        table,
-        path,
-        store_timezone=settings.timezone,
-        currency=settings.currency,
-    )
+    try:
+        return ingest_file(
+            settings.db_path.expanduser(),
+            table,
+            path,
+            store_timezone=settings.timezone,
+            currency=settings.currency,
+        )
+    except IngestError:
+        path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server
+        raise
