@@ -5,12 +5,12 @@ Run with `shopkpi serve` (or `streamlit run app.py`); the warehouse path comes f
 
 import streamlit as st
 
-from shopkpi import ui
+from shopkpi import auth, signin, ui
 
 st.set_page_config(page_title="shopkpi", page_icon=":material/monitoring:", layout="wide")
 
 # Add a page here: its file, its title in English and Chinese, and a Material icon. Pages not listed cannot be
-# reached. The first one is the home page.
+# reached. The first one is the home page. Which roles may open each page: shopkpi/auth.py PAGE_ROLES.
 PAGES = [
     ("pages/overview.py", "Overview", "概览", ":material/dashboard:"),
     ("pages/traffic.py", "Traffic", "流量", ":material/travel_explore:"),
@@ -22,11 +22,20 @@ PAGES = [
     ("pages/data.py", "Data", "数据", ":material/database:"),
 ]
 
+role = signin.role()  # auth.OPEN without a users file (demo mode); None until someone signs in
+if role is None:
+    # Only the sign-in page is routed: a link to any other page lands here, and nothing else can be reached.
+    st.navigation([st.Page(signin.sign_in_page, title="Sign in", icon=":material/login:", url_path="signin")]).run()
+    st.stop()
+
+# Built per run from the role: a page the role may not open is not routed, so its URL does not reach it either.
 page = st.navigation(
     [
         st.Page(path, title=ui.t(en, zh), icon=icon, default=index == 0)
         for index, (path, en, zh, icon) in enumerate(PAGES)
+        if auth.may_open(role, path)
     ]
 )
+signin.account_box(role)  # who is signed in and "Sign out"; in demo mode the banner
 ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
 page.run()

@@ -140,7 +140,8 @@ def upload_section() -> None:
 def render() -> None:
     ui.ensure_routed()
     st.title("Data")
-    upload_section()
+    if ui.may_upload():  # uploads change the warehouse: admins only (and demo mode)
+        upload_section()
     if not ui.has_warehouse():
         ui.no_data_yet()
         return

@@ -84,18 +84,19 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
 
 
 def cards_section(current: ui.View, targets: dict) -> dict:
-    comparison = ui.load(compare_periods, current.period, None, None, HEADLINE, segment=current.segment)
+    headline = ui.visible_metrics(HEADLINE)  # without profit figures for roles that may not see them
+    comparison = ui.load(compare_periods, current.period, None, None, headline, segment=current.segment)
     if comparison.is_empty():
         ui.empty(current.t("No KPI could be computed for this period.", "本期无法计算任何指标。"))
         return {}
-    series = ui.load(kpi_series, current.period, None, "day", HEADLINE, segment=current.segment)
+    series = ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)
     rows = {row["metric"]: row for row in comparison.iter_rows(named=True)}
     for name, row in rows.items():
         if not current.segment.splits(name):
             row.update({k: None for k in row if k not in ("group", "metric")})
-    for start in range(0, len(HEADLINE), CARDS_PER_ROW):
+    for start in range(0, len(headline), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
-        for column, name in zip(columns, HEADLINE[start : start + CARDS_PER_ROW], strict=False):
+        for column, name in zip(columns, headline[start : start + CARDS_PER_ROW], strict=False):
             card(column, rows[name], series, targets, current)
     if all(rows[n]["value"] in (None, 0) for n in ("orders", "sessions")):
         ui.empty(
@@ -161,7 +162,7 @@ def changed_section(current: ui.View) -> None:
 
 def alerts_section(current: ui.View, values: dict, targets: dict) -> None:
     st.subheader(current.t("Alerts", "预警"))
-    alerts = kpi_alerts(values, targets, HEADLINE)
+    alerts = kpi_alerts(values, targets, ui.visible_metrics(HEADLINE))
     replenish = targets.get("replenish_lead_days")
     buffer = (int(replenish.min or 7), int(replenish.max or 15)) if replenish else (7, 15)
     cover = ui.load(stock_cover, current.latest, 28, buffer)

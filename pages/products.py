@@ -51,7 +51,8 @@ def sellers(current: ui.View) -> None:
             )
     with right:
         st.subheader(current.t("Categories", "品类"))
-        categories = ui.load(compute_kpis, current.period, None, "category", CATEGORY_METRICS, segment=current.segment)
+        shown = ui.visible_metrics(CATEGORY_METRICS)  # cost of goods only for roles that may see profit figures
+        categories = ui.load(compute_kpis, current.period, None, "category", shown, segment=current.segment)
         categories = categories.filter(pl.col("units").fill_null(0) > 0).sort("gross_sales", descending=True)
         if categories.is_empty():
             ui.empty(current.t("No category sold in this period.", "本期没有品类售出。"))
@@ -68,7 +69,7 @@ def sellers(current: ui.View) -> None:
                 hide_index=True,
                 column_config={
                     "group": current.t("Category", "品类"),
-                    **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in CATEGORY_METRICS},
+                    **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in shown},
                 },
                 placeholder="—",
             )

@@ -9,7 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from shopkpi.settings import REPO_ROOT
+from shopkpi import auth
+from shopkpi.settings import REPO_ROOT, load_settings
 
 
 def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
@@ -35,9 +36,35 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
     ]
 
 
-def serve(db_path: Path, port: int = 8501, headless: bool = True) -> int:
-    """Serve the dashboard on `db_path` until it is stopped; returns Streamlit's exit code."""
+class LoginRequiredError(Exception):
+    """`--require-login` without a users file holding at least one user: the dashboard would run open."""
+
+
+def check_login_possible() -> Path:
+    """The users file, when it holds at least one user; else raises LoginRequiredError with a one-line message."""
+    path = load_settings().users_path.expanduser()
+    try:
+        users = auth.load_users(path)
+    except auth.AuthError as error:
+        raise LoginRequiredError(f"--require-login: {error}") from error
+    if not users:
+        raise LoginRequiredError(
+            f"--require-login: no users in {path}; create one with `shopkpi users add NAME --role admin` "
+            "(or set SHOPKPI_USERS to your users file)"
+        )
+    return path
+
+
+def serve(db_path: Path, port: int = 8501, headless: bool = True, require_login: bool = False) -> int:
+    """Serve the dashboard on `db_path` until it is stopped; returns Streamlit's exit code.
+
+    With `require_login`, refuses to start (LoginRequiredError) unless the users file has a user, and tells the
+    dashboard never to run open, even if the file disappears later.
+    """
     env = {**os.environ, "SHOPKPI_DB": str(Path(db_path).expanduser().resolve())}
+    if require_login:
+        env["SHOPKPI_USERS"] = str(check_login_possible())
+        env["SHOPKPI_REQUIRE_LOGIN"] = "1"
     process = subprocess.Popen(streamlit_command(port, headless), env=env)
     # `kill <pid of shopkpi serve>` must not leave an orphaned server holding the port: pass SIGTERM on.
     forwarding = threading.current_thread() is threading.main_thread()

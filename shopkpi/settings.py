@@ -25,6 +25,10 @@ class Settings:
     targets_path: Path | None = None
     upload_dir: Path = Path("data") / "uploads"
     upload_limit_mb: int = 200
+    # Sign-in (shopkpi/auth.py): the users file lives outside the repository; without it the dashboard runs open.
+    users_path: Path = Path("~/.config/shopkpi/users.toml")
+    session_hours: float = 12.0
+    require_login: bool = False  # set by `shopkpi serve --require-login`: never run open, even if the file goes
     extra: dict = field(default_factory=dict)
 
 
@@ -50,6 +54,9 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
         "targets_path": os.environ.get("SHOPKPI_TARGETS"),
         "upload_dir": os.environ.get("SHOPKPI_UPLOAD_DIR"),
         "upload_limit_mb": os.environ.get("SHOPKPI_UPLOAD_LIMIT_MB"),
+        "users_path": os.environ.get("SHOPKPI_USERS"),
+        "session_hours": os.environ.get("SHOPKPI_SESSION_HOURS"),
+        "require_login": os.environ.get("SHOPKPI_REQUIRE_LOGIN"),
     }
     values.update({key: value for key, value in env.items() if value})
     if db_path is not None:
@@ -57,9 +64,15 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
     known = {name for name in Settings.__dataclass_fields__ if name != "extra"}
     extra = {key: value for key, value in values.items() if key not in known}
     kwargs = {key: value for key, value in values.items() if key in known}
-    for key in ("db_path", "targets_path", "upload_dir"):
+    for key in ("db_path", "targets_path", "upload_dir", "users_path"):
         if kwargs.get(key) is not None:
             kwargs[key] = Path(kwargs[key])
     if "upload_limit_mb" in kwargs:
         kwargs["upload_limit_mb"] = int(kwargs["upload_limit_mb"])
+    if "session_hours" in kwargs:
+        kwargs["session_hours"] = float(kwargs["session_hours"])
+    if "require_login" in kwargs:
+        kwargs["require_login"] = str(kwargs["require_login"]).strip().lower() in ("1", "true", "yes", "on")
+    if "users_path" in kwargs:
+        kwargs["users_path"] = kwargs["users_path"].expanduser()
     return Settings(**kwargs, extra=extra)

@@ -26,6 +26,7 @@ from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, apply_segment, segment_options
 from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
+from shopkpi import auth, signin
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import Reader, WarehouseError
@@ -294,6 +295,24 @@ def view() -> View:
     """The view the sidebar selected on this run (app.py draws the sidebar before the page runs)."""
     found = st.session_state.get("view")
     return found if isinstance(found, View) else sidebar()
+
+
+# --- what the signed-in role may see (rules in shopkpi/auth.py; demo mode without a users file sees everything) --
+
+
+def may_see_profit() -> bool:
+    """Whether this session may see profit, cost and margin figures (executive, admin, or demo mode)."""
+    return auth.may_see_profit(signin.role())
+
+
+def may_upload() -> bool:
+    """Whether this session may upload files and change the warehouse (admin, or demo mode)."""
+    return auth.may_upload(signin.role())
+
+
+def visible_metrics(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` without the profit figures this session may not see."""
+    return auth.visible_metrics(signin.role(), names)
 
 
 # --- page scaffolding: title, empty states, and no traceback ever reaching the user ------------------------------

@@ -1,0 +1,231 @@
+"""Who may see what: the users file (bcrypt-salted password hashes), the four roles and what each may open, the
+sign-in rate limit and session expiry. No Streamlit here: `shopkpi users …` and the dashboard (shopkpi/signin.py)
+both use it.
+
+The users file is TOML kept outside the repository (settings `users_path`, env `SHOPKPI_USERS`, default
+`~/.config/shopkpi/users.toml`), readable by its owner only:
+
+    [users.alice]
+    role = "admin"
+    password_hash = "$2b$12$…"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import time
+import tomllib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+
+ROLES = ("operations", "analyst", "executive", "admin")
+# The pseudo-role of a dashboard without a users file (demo mode): it may do everything, as before sign-in existed.
+OPEN = "open"
+
+PROFIT_ROLES = frozenset({"executive", "admin", OPEN})
+ADMIN_ROLES = frozenset({"admin", OPEN})
+# Pages that show profit figures throughout; a page not listed is open to every signed-in role.
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "pages/pnl.py": PROFIT_ROLES,
+    "pages/reports.py": PROFIT_ROLES,  # the reports carry net profit and margins
+}
+# Registry metrics that reveal costs or profit: hidden from cards and tables of roles outside PROFIT_ROLES.
+PROFIT_METRICS = frozenset(
+    {"cogs", "gross_profit", "gross_margin", "contribution", "operating_expenses", "net_profit", "net_margin"}
+)
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
+MIN_PASSWORD = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt reads 72 bytes at most; bcrypt 5 refuses longer passwords instead of truncating
+# A valid hash of a random password: unknown usernames cost one bcrypt check too, so timing does not tell which
+# usernames exist.
+_DUMMY_HASH = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt())
+
+
+class AuthError(Exception):
+    """A users-file or user-management problem, in one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class User:
+    """One account of the users file."""
+
+    username: str
+    role: str
+    password_hash: str
+
+
+# --- what a role may see -----------------------------------------------------------------------------------------
+
+
+def may_open(role: str | None, page: str) -> bool:
+    """Whether `role` may open the page file `page` (e.g. "pages/pnl.py"); no role (not signed in) opens nothing."""
+    if role is None:
+        return False
+    allowed = PAGE_ROLES.get(page)
+    return allowed is None or role in allowed
+
+
+def may_see_profit(role: str | None) -> bool:
+    """Whether `role` may see profit, cost and margin figures."""
+    return role in PROFIT_ROLES
+
+
+def may_upload(role: str | None) -> bool:
+    """Whether `role` may upload files and use the Data page's actions that change the warehouse."""
+    return role in ADMIN_ROLES
+
+
+def visible_metrics(role: str | None, names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` without the profit figures `role` may not see (order kept)."""
+    return names if may_see_profit(role) else tuple(n for n in names if n not in PROFIT_METRICS)
+
+
+# --- the users file ----------------------------------------------------------------------------------------------
+
+
+def load_users(path: Path) -> dict[str, User]:
+    """The users in `path` by username; an empty dict when the file does not exist."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise AuthError(f"cannot read the users file {path}: {error}") from error
+    users: dict[str, User] = {}
+    for name, entry in (data.get("users") or {}).items():
+        if not isinstance(entry, dict) or entry.get("role") not in ROLES or not entry.get("password_hash"):
+            raise AuthError(f"users file {path}: user {name!r} needs a role ({', '.join(ROLES)}) and a password_hash")
+        users[name] = User(name, entry["role"], str(entry["password_hash"]))
+    return users
+
+
+def _write_users(path: Path, users: dict[str, User]) -> None:
+    # Written to a private temporary file and renamed over the old one: a crash never leaves half a users file,
+    # and the hashes are never readable by other local users.
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lines = ["# shopkpi users: managed by `shopkpi users add|remove|list`. Keep this file out of the repository.", ""]
+    for user in sorted(users.values(), key=lambda u: u.username):
+        lines += [f'[users."{user.username}"]', f'role = "{user.role}"', f'password_hash = "{user.password_hash}"', ""]
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".users-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as output:
+            output.write("\n".join(lines))
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_password(password: str) -> None:
+    """Raise AuthError when `password` is too short or too long for bcrypt."""
+    if len(password) < MIN_PASSWORD:
+        raise AuthError(f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise AuthError(f"the password is longer than bcrypt's {MAX_PASSWORD_BYTES} bytes")
+
+
+def add_user(path: Path, username: str, password: str, role: str, replace: bool = False) -> User:
+    """Add (or with `replace`, update) a user with a freshly salted bcrypt hash of `password`; returns the user."""
+    if not USERNAME.fullmatch(username):
+        raise AuthError(
+            f"username {username!r}: use 1–64 lowercase letters, digits and . _ @ - (starting with a letter or digit)"
+        )
+    if role not in ROLES:
+        raise AuthError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    check_password(password)
+    users = load_users(path)
+    if username in users and not replace:
+        raise AuthError(f"user {username!r} exists already (use --replace to change the password or role)")
+    user = User(username, role, bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
+    users[username] = user
+    _write_users(path, users)
+    return user
+
+
+def remove_user(path: Path, username: str) -> None:
+    """Remove `username` from the users file."""
+    users = load_users(path)
+    if username not in users:
+        raise AuthError(f"no user {username!r} in {Path(path).expanduser()}")
+    del users[username]
+    _write_users(path, users)
+
+
+def list_users(path: Path) -> list[User]:
+    """The users of the file, sorted by username."""
+    return sorted(load_users(path).values(), key=lambda u: u.username)
+
+
+def verify(users: dict[str, User], username: str, password: str) -> User | None:
+    """The user when `password` is theirs, else None (unknown users cost the same bcrypt check)."""
+    user = users.get(username)
+    hashed = user.password_hash.encode() if user else _DUMMY_HASH
+    try:
+        matches = bcrypt.checkpw(password.encode(), hashed)
+    except ValueError:  # a password over 72 bytes, or a damaged hash: never a match
+        matches = False
+    return user if user and matches else None
+
+
+# --- rate limit and expiry ---------------------------------------------------------------------------------------
+
+
+class SignInLimiter:
+    """At most `max_failures` failed sign-ins per username within `window` seconds; then that username waits.
+
+    One per server process, shared by all browser sessions (thread-safe), so opening a new tab does not reset it.
+    """
+
+    def __init__(
+        self, max_failures: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(key, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, username: str) -> float:
+        """Seconds `username` must wait before the next attempt; 0 when it may try now."""
+        key = username.strip().lower()
+        with self._lock:
+            now = self.clock()
+            failures = self._recent(key, now)
+            if len(failures) < self.max_failures:
+                return 0.0
+            return failures[-self.max_failures] + self.window - now
+
+    def failed(self, username: str) -> None:
+        """Record a failed attempt for `username`."""
+        key = username.strip().lower()
+        with self._lock:
+            self._recent(key, self.clock()).append(self.clock())
+
+    def succeeded(self, username: str) -> None:
+        """Forget `username`'s failures after a successful sign-in."""
+        with self._lock:
+            self._failures.pop(username.strip().lower(), None)
+
+
+def expired(signed_in_at: float, max_age_hours: float, now: float | None = None) -> bool:
+    """Whether a session that signed in at `signed_in_at` (epoch seconds) is older than `max_age_hours`."""
+    now = time.time() if now is None else now
+    return now - signed_in_at > max_age_hours * 3600 or signed_in_at > now + 60

@@ -1,0 +1,115 @@
+"""The dashboard's sign-in: who is signed in in this browser session, the sign-in page, the sign-out button and the
+demo-mode banner. The rules (roles, hashes, rate limit, expiry) live in shopkpi/auth.py.
+
+A session lives in Streamlit's server-side session state: closing or reloading the tab signs out, and nothing that
+could be replayed is stored in the browser.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import streamlit as st
+
+from shopkpi import auth
+from shopkpi.settings import load_settings
+
+SESSION_KEY = "auth_session"  # {"username", "role", "signed_in_at" (epoch seconds)}
+_NOTICE_KEY = "auth_notice"
+DEMO_BANNER = "Demo mode, no sign-in: everyone who can reach this server sees every page."
+
+
+@st.cache_resource(show_spinner=False)
+def limiter() -> auth.SignInLimiter:
+    """The process-wide sign-in rate limiter (5 failures per username per 5 minutes)."""
+    return auth.SignInLimiter()
+
+
+def _fail_closed(message: str) -> None:
+    st.error(message, icon=":material/lock:")
+    st.stop()
+
+
+def role() -> str | None:
+    """The role of this browser session: auth.OPEN without a users file (demo mode), the signed-in user's role, or
+    None when sign-in is required and nobody has signed in (or the session expired)."""
+    settings = load_settings()
+    path = settings.users_path.expanduser()
+    if not path.exists() and not settings.require_login:
+        return auth.OPEN
+    try:
+        users = auth.load_users(path)
+    except auth.AuthError as error:
+        _fail_closed(f"Sign-in is unavailable: {error}.")
+    if not users:
+        _fail_closed(
+            f"Sign-in is required but {path} has no users: add one with `shopkpi users add NAME --role admin`."
+        )
+    session: dict[str, Any] | None = st.session_state.get(SESSION_KEY)
+    if not session:
+        return None
+    user = users.get(session.get("username", ""))
+    if auth.expired(float(session.get("signed_in_at", 0)), settings.session_hours):
+        sign_out("Your session expired: sign in again.")
+        return None
+    if user is None:  # removed from the users file since signing in
+        sign_out("Your account no longer exists.")
+        return None
+    return user.role  # read from the file on every run, so a role change applies at once
+
+
+def sign_out(notice: str | None = None) -> None:
+    """End this browser session's sign-in."""
+    st.session_state.pop(SESSION_KEY, None)
+    if notice:
+        st.session_state[_NOTICE_KEY] = notice
+
+
+def _attempt(username: str, password: str) -> str | None:
+    """Sign in; returns the error to show, or None after a successful sign-in."""
+    username = username.strip().lower()
+    wait = limiter().retry_after(username)
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        plural = "s" if minutes > 1 else ""
+        return f"Too many failed sign-ins for this user: wait {minutes} minute{plural} and try again."
+    user = auth.verify(auth.load_users(load_settings().users_path), username, password)
+    if user is None:
+        limiter().failed(username)
+        return "Wrong username or password."
+    limiter().succeeded(username)
+    st.session_state[SESSION_KEY] = {"username": user.username, "role": user.role, "signed_in_at": time.time()}
+    return None
+
+
+def sign_in_page() -> None:
+    """The only page of a session that has not signed in."""
+    st.title("Sign in")
+    notice = st.session_state.pop(_NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/schedule:")
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        error = _attempt(username, password)
+        if error:
+            st.error(error, icon=":material/lock:")
+        else:
+            st.rerun()
+    st.caption("Accounts are created on the server with `shopkpi users add NAME --role ROLE`.")
+
+
+def account_box(current: str) -> None:
+    """The sidebar's line saying who is signed in, with a sign-out button; in demo mode, the banner."""
+    if current == auth.OPEN:
+        st.warning(DEMO_BANNER, icon=":material/lock_open:")
+        return
+    session = st.session_state.get(SESSION_KEY) or {}
+    st.sidebar.caption(f"Signed in as **{session.get('username', '?')}** ({current})")
+    if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
+        sign_out()
+        st.rerun()

@@ -1,0 +1,154 @@
+"""AppTest of sign-in with roles: with a users file nothing shows before sign-in, an analyst has no P&L (or Reports)
+page and no profit figures, an executive has the P&L, only an admin can upload, failed sign-ins are rate limited,
+an expired session signs in again; without a users file the app runs open with the demo banner."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from shopkpi import auth, signin
+from shopkpi.settings import REPO_ROOT
+from tests.pages_fixtures import demo_warehouse
+
+PASSWORD = "correct horse battery"
+ROLE_OF = {"ops": "operations", "ana": "analyst", "eve": "executive", "adm": "admin"}
+
+
+@pytest.fixture(scope="module")
+def db() -> Path:
+    return demo_warehouse()
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "users.toml"
+    for name, role in ROLE_OF.items():
+        auth.add_user(path, name, PASSWORD, role)
+    return path
+
+
+def app(db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, **session) -> AppTest:
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users or db.parent / "no-users.toml"))
+    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS", "SHOPKPI_REQUIRE_LOGIN", "SHOPKPI_SESSION_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    return at.button[0].click().run()  # the form's "Sign in" button
+
+
+def titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def test_nothing_but_sign_in_before_signing_in(db, users, monkeypatch) -> None:
+    at = app(db, users, monkeypatch)
+    assert not at.exception
+    assert titles(at) == ["Sign in"]
+    assert not at.metric and not at.dataframe, "no figure is drawn before sign-in"
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/overview.py")
+
+
+def test_an_analyst_has_no_pnl_page_and_no_profit_figures(db, users, monkeypatch) -> None:
+    at = sign_in(app(db, users, monkeypatch), "ana")
+    assert not at.exception
+    assert titles(at) == ["Overview"]
+    labels = {m.label for m in at.metric}
+    assert "Sessions" in labels
+    assert not labels & {"Net profit", "Gross margin"}, labels
+    assert "Signed in as **ana** (analyst)" in [c.value for c in at.sidebar.caption]
+    for hidden in ("pages/pnl.py", "pages/reports.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(hidden)
+    at.switch_page("pages/products.py").run()
+    assert not at.exception
+    category_columns = set(at.dataframe[1].value.columns)
+    assert "gross_sales" in category_columns and "cogs" not in category_columns
+    at.switch_page("pages/data.py").run()
+    assert not at.get("file_uploader"), "uploads are for admins"
+
+
+def test_operations_cannot_open_the_pnl_either(db, users, monkeypatch) -> None:
+    at = sign_in(app(db, users, monkeypatch), "ops")
+    assert titles(at) == ["Overview"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/pnl.py")
+
+
+def test_an_executive_sees_the_pnl_and_profit_but_cannot_upload(db, users, monkeypatch) -> None:
+    at = sign_in(app(db, users, monkeypatch), "eve")
+    assert {"Net profit", "Gross margin"} <= {m.label for m in at.metric}
+    at.switch_page("pages/pnl.py").run()
+    assert not at.exception
+    assert titles(at) == ["P&L"]
+    assert "Net profit" in set(at.dataframe[0].value["label"])
+    at.switch_page("pages/data.py").run()
+    assert not at.get("file_uploader")
+
+
+def test_an_admin_can_upload(db, users, monkeypatch) -> None:
+    at = sign_in(app(db, users, monkeypatch), "adm")
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert at.get("file_uploader"), "the admin's Data page has the upload"
+
+
+def test_a_wrong_password_fails_and_five_failures_lock_the_user_out(db, users, monkeypatch) -> None:
+    signin.limiter.clear()  # a fresh process-wide limiter: other tests' failures do not count
+    at = app(db, users, monkeypatch)
+    for _ in range(5):
+        sign_in(at, "ops", "wrong password")
+        assert "Wrong username or password." in [e.value for e in at.error]
+    sign_in(at, "ops")  # the right password, but too late: the user must wait
+    assert titles(at) == ["Sign in"]
+    assert any("Too many failed sign-ins" in e.value for e in at.error)
+    other = sign_in(app(db, users, monkeypatch), "ana")  # another user, another browser session: not locked
+    assert titles(other) == ["Overview"]
+    signin.limiter.clear()
+
+
+def test_an_expired_session_must_sign_in_again(db, users, monkeypatch) -> None:
+    twelve_hours_ago = time.time() - 12 * 3600 - 60
+    stale = {"username": "eve", "role": "executive", "signed_in_at": twelve_hours_ago}
+    at = app(db, users, monkeypatch, **{signin.SESSION_KEY: stale})
+    assert titles(at) == ["Sign in"]
+    assert "Your session expired: sign in again." in [i.value for i in at.info]
+    fresh = {"username": "eve", "role": "executive", "signed_in_at": time.time() - 60}
+    assert titles(app(db, users, monkeypatch, **{signin.SESSION_KEY: fresh})) == ["Overview"]
+
+
+def test_the_role_comes_from_the_users_file_not_the_session(db, users, monkeypatch) -> None:
+    # A session claiming "admin" for the analyst gets the analyst's pages: the file is read on every run.
+    forged = {"username": "ana", "role": "admin", "signed_in_at": time.time()}
+    at = app(db, users, monkeypatch, **{signin.SESSION_KEY: forged})
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/pnl.py")
+
+
+def test_without_a_users_file_the_demo_runs_open_with_a_banner(db, monkeypatch) -> None:
+    at = app(db, None, monkeypatch)
+    assert titles(at) == ["Overview"]
+    assert signin.DEMO_BANNER in [w.value for w in at.warning]
+    at.switch_page("pages/pnl.py").run()
+    assert titles(at) == ["P&L"]
+
+
+def test_require_login_never_runs_open_even_without_the_file(db, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SHOPKPI_REQUIRE_LOGIN", "1")
+    monkeypatch.setenv("SHOPKPI_USERS", str(tmp_path / "gone.toml"))
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
+    assert not at.metric
+    assert any("has no users" in e.value for e in at.error)
