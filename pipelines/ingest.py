@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import tomllib
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,8 +225,8 @@ def detect_encoding(path: Path, compressed: bool = False) -> str:
     try:
         with _open_bytes(path, compressed) as handle:
             head = handle.read(_SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        raise IngestError(f"{path}: cannot read the file ({exc})") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"{path}: cannot read the file ({_first_line(exc)})") from exc
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8"
@@ -253,6 +254,8 @@ def transcode_to_utf8(path: Path, compressed: bool, encoding: str, target: Path)
             sink.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz (BadGzipFile is an OSError)
+        raise IngestError(f"{path}: cannot read the file ({_first_line(exc)})") from exc
     return target
 
 
@@ -346,7 +349,8 @@ def _number_lines(con: duckdb.DuckDBPyConnection, kind: str, bad_lines: list[int
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:300]
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def _map_columns(path: Path, table: Table, columns: list[str], column_map: dict[str, str]) -> tuple[dict, list]:

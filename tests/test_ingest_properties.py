@@ -7,6 +7,7 @@ one-line message and leaves the live warehouse byte for byte as it was, with no 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import tempfile
@@ -218,3 +219,29 @@ def test_a_huge_field_loads_or_is_refused_cleanly(seeded: Path) -> None:
     loaded = results[0]
     if loaded is not None:
         assert loaded.rows_read == 3, loaded.summary()
+
+
+# --- corrupt gzip ------------------------------------------------------------------------------------------------
+
+GZ_ROWS = "order_id,ordered_at,status,region\n" + "".join(f"A{i},2024-01-01,paid,华东{i}\n" for i in range(3000))
+
+
+@FAST
+@given(
+    st.sampled_from(["utf-8", "gb18030"]),
+    st.sampled_from(["truncate", "flip", "append"]),
+    st.floats(0.0, 1.0),
+    st.binary(min_size=1, max_size=8),
+)
+def test_a_corrupt_gzip_loads_balanced_or_is_refused_cleanly(seeded, encoding, damage, where, junk) -> None:
+    # A GBK .csv.gz is decompressed by Python (to transcode it), a UTF-8 one by DuckDB: both readers are attacked.
+    data = bytearray(gzip.compress(GZ_ROWS.encode(encoding)))
+    at = min(int(where * len(data)), len(data) - 1)
+    if damage == "truncate":
+        data = data[: max(at, 1)]
+    elif damage == "flip":
+        data[at] ^= junk[0] or 0xFF
+    else:
+        data += junk
+    with scratch(seeded) as db:
+        attempt(db, bytes(data), "orders.csv.gz")
