@@ -169,3 +169,69 @@ def test_hostile_url_parameters_fall_back_to_defaults_and_change_nothing(db, mon
         assert key not in shown, (key, shown.get(key))
     assert sha256(db) == before
     tables_intact(db)
+
+
+# --- hostile values that are in the data, so they pass the sidebar's allow-list ----------------------------------
+
+DATA_BORNE = [
+    "'; drop table orders; --",
+    'say "hi", \\ backslash',
+    "<script>alert(1)</script>",
+    "[click](javascript:alert(1))",
+    "\u202eرشت 🛒💥",
+    "z" * 10_000,
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shop whose sessions came from sources named like attacks (as marketers' campaign tags can be)."""
+    import csv
+
+    from pipelines.ingest import ingest_file
+
+    root = tmp_path_factory.mktemp("hostile-shop")
+    sessions, orders = root / "sessions.csv", root / "orders.csv"
+    with open(sessions, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["session_id", "visitor_id", "started_at", "source", "campaign", "device"])
+        for index in range(60):
+            source = DATA_BORNE[index % len(DATA_BORNE)]
+            writer.writerow([f"s{index}", f"v{index}", f"2024-06-{1 + index % 28:02d} 10:00", source, source, "mobile"])
+    with open(orders, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["order_id", "ordered_at", "status", "session_id", "subtotal"])
+        for index in range(0, 60, 2):
+            writer.writerow([f"o{index}", f"2024-06-{1 + index % 28:02d} 11:00", "paid", f"s{index}", "10.00"])
+    db = root / "shop.duckdb"
+    for table, path in (("sessions", sessions), ("orders", orders)):
+        result = ingest_file(db, table, path)
+        assert result.rejected == 0, result.summary()
+    return db
+
+
+@pytest.mark.parametrize("index", range(len(DATA_BORNE)))
+def test_a_source_named_like_an_attack_filters_like_any_other(hostile_shop: Path, index: int) -> None:
+    value = DATA_BORNE[index]
+    before = sha256(hostile_shop)
+    cursor = Reader(hostile_shop).cursor()
+    try:
+        apply_segment(cursor, Segment(source=value))
+        row = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders"]).row(0, named=True)
+    finally:
+        cursor.close()
+    # Sessions s<i> have source i % 6; orders are placed in the even-numbered sessions.
+    assert row == {"group": None, "sessions": 10, "orders": 10 if index % 2 == 0 else 0}
+    assert sha256(hostile_shop) == before
+
+
+@pytest.mark.parametrize("page", ["overview", "traffic", "data"])
+@pytest.mark.parametrize("value", DATA_BORNE[:5], ids=range(5))
+def test_a_hostile_source_from_the_data_is_shown_as_text_through_the_url(hostile_shop, monkeypatch, page, value):
+    before = sha256(hostile_shop)
+    at = run_page(hostile_shop, monkeypatch, page, {"source": value, "period": "this_month"})
+    assert not at.exception, at.exception
+    failures = [e.value for e in at.error if "could not be drawn" in e.value]
+    assert not failures, failures
+    assert at.session_state["view"].segment == Segment(source=value)
+    assert sha256(hostile_shop) == before
