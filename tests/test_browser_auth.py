@@ -1,0 +1,83 @@
+"""Sign-in with roles in a real Chromium: with a users file, a link to /pnl shows only the sign-in page; an analyst
+who signs in there gets no P&L page (not in the menu, not by URL), while an executive reaches it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from shopkpi import auth
+from tests.pages_fixtures import demo_warehouse
+from tests.test_browser import ARTIFACTS, SCRIPT_DONE, page, serve  # noqa: F401 (page is a fixture)
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def signed_url(tmp_path_factory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("auth-server")
+    users = root / "users.toml"
+    auth.add_user(users, "ana", PASSWORD, "analyst")
+    auth.add_user(users, "eve", PASSWORD, "executive")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOPKPI_USERS", str(users))  # serve() passes this process's environment to streamlit
+        yield from serve(demo_warehouse(), root / "streamlit.log")
+
+
+def sign_in(page, username: str) -> None:  # noqa: F811
+    expect(page.get_by_role("heading", name="Sign in", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    page.wait_for_timeout(500)
+    if page.get_by_role("dialog").count():  # Streamlit's "Page not found" notice for a page this session lacks
+        page.screenshot(path=str(ARTIFACTS / "auth-page-not-found.png"), full_page=True)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+
+
+def test_an_analyst_cannot_open_the_pnl_by_url(page, signed_url: str) -> None:  # noqa: F811
+    page.goto(f"{signed_url}/pnl")
+    expect(page.get_by_role("heading", name="Sign in", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    assert page.get_by_role("heading", name="P&L").count() == 0, "nothing of the P&L before sign-in"
+
+    sign_in(page, "ana")
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Traffic")).to_be_visible()
+    expect(nav.get_by_role("link", name="P&L")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Reports")).to_have_count(0)
+    assert page.get_by_test_id("stMetricLabel").get_by_text("Net profit").count() == 0
+
+    # The address bar, in this signed-in session: a client-side navigation to /pnl, as a typed-in link would do
+    # after sign-in. The P&L is not routed for an analyst, so it never renders.
+    page.evaluate("window.history.pushState({}, '', '/pnl'); window.dispatchEvent(new PopStateEvent('popstate'))")
+    page.wait_for_timeout(2000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    assert page.get_by_role("heading", name="P&L", exact=True).count() == 0
+    assert page.get_by_text("Monthly statement").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "auth-analyst-pnl.png"), full_page=True)
+
+    # A fresh page load of /pnl is a new session: back to sign-in, and after it still no P&L.
+    page.goto(f"{signed_url}/pnl")
+    sign_in(page, "ana")
+    assert page.get_by_role("heading", name="P&L", exact=True).count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_an_executive_reaches_the_pnl(page, signed_url: str) -> None:  # noqa: F811
+    page.goto(signed_url)
+    sign_in(page, "eve")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="P&L").click()
+    expect(page.get_by_role("heading", name="P&L", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Monthly statement")).to_be_visible(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "auth-executive-pnl.png"), full_page=True)
