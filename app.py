@@ -22,7 +22,10 @@ PAGES = [
     ("pages/data.py", "Data", "数据", ":material/database:"),
 ]
 
-role = signin.role()  # auth.OPEN without a users file (demo mode); None until someone signs in
+try:
+    role = signin.role()  # auth.OPEN without a users file (demo mode); None until someone signs in
+except signin.SignInUnavailable as problem:  # sign-in required but impossible: show that, never run open
+    signin.unavailable_page(str(problem))
 if role is None:
     # Only the sign-in page is routed: a link to any other page lands here, and nothing else can be reached.
     st.navigation([st.Page(signin.sign_in_page, title="Sign in", icon=":material/login:", url_path="signin")]).run()

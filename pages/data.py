@@ -139,6 +139,8 @@ def upload_section() -> None:
 
 def render() -> None:
     ui.ensure_routed()
+    if not ui.signed_in():  # app.py routes nobody here before sign-in; a second lock all the same
+        st.stop()
     st.title("Data")
     if ui.may_upload():  # uploads change the warehouse: admins only (and demo mode)
         upload_section()

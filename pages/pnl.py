@@ -147,4 +147,4 @@ def render(current: ui.View) -> None:
         )
 
 
-ui.run_page("P&L", "损益", render)
+ui.run_page("P&L", "损益", render, profit=True)

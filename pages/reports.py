@@ -89,4 +89,4 @@ def render(current: ui.View) -> None:
         )
 
 
-ui.run_page("Reports", "报告", render, needs_period=False)
+ui.run_page("Reports", "报告", render, needs_period=False, profit=True)  # reports carry net profit

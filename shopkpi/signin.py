@@ -27,14 +27,37 @@ def limiter() -> auth.SignInLimiter:
     return auth.SignInLimiter()
 
 
+class SignInUnavailable(Exception):
+    """Sign-in is required but impossible (a damaged or empty users file): the app must show nothing but this."""
+
+
 def _fail_closed(message: str) -> None:
-    st.error(message, icon=":material/lock:")
+    raise SignInUnavailable(message)
+
+
+def unavailable_page(message: str) -> None:
+    """Route to a single page that says why nobody can sign in (instead of running open)."""
+
+    def explain() -> None:
+        st.title("Sign in")
+        st.error(message, icon=":material/lock:")
+
+    st.navigation([st.Page(explain, title="Sign in", icon=":material/lock:", url_path="signin")]).run()
     st.stop()
+
+
+def page_role() -> str | None:
+    """The role for a page's checks: like role(), but no rights at all when sign-in is unavailable."""
+    try:
+        return role()
+    except SignInUnavailable:
+        return None
 
 
 def role() -> str | None:
     """The role of this browser session: auth.OPEN without a users file (demo mode), the signed-in user's role, or
-    None when sign-in is required and nobody has signed in (or the session expired)."""
+    None when sign-in is required and nobody has signed in (or the session expired). Raises SignInUnavailable
+    when sign-in is required but the users file is damaged or has no users."""
     settings = load_settings()
     path = settings.users_path.expanduser()
     if not path.exists() and not settings.require_login:

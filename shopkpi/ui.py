@@ -300,19 +300,24 @@ def view() -> View:
 # --- what the signed-in role may see (rules in shopkpi/auth.py; demo mode without a users file sees everything) --
 
 
+def signed_in() -> bool:
+    """Whether this session may see any page (signed in, or demo mode)."""
+    return signin.page_role() is not None
+
+
 def may_see_profit() -> bool:
     """Whether this session may see profit, cost and margin figures (executive, admin, or demo mode)."""
-    return auth.may_see_profit(signin.role())
+    return auth.may_see_profit(signin.page_role())
 
 
 def may_upload() -> bool:
     """Whether this session may upload files and change the warehouse (admin, or demo mode)."""
-    return auth.may_upload(signin.role())
+    return auth.may_upload(signin.page_role())
 
 
 def visible_metrics(names: tuple[str, ...]) -> tuple[str, ...]:
     """`names` without the profit figures this session may not see."""
-    return auth.visible_metrics(signin.role(), names)
+    return auth.visible_metrics(signin.page_role(), names)
 
 
 # --- page scaffolding: title, empty states, and no traceback ever reaching the user ------------------------------
@@ -370,9 +375,18 @@ def warm_up() -> None:
         _warming(str(current.path), current.version)
 
 
-def run_page(title_en: str, title_zh: str, render: Callable[[View], None], needs_period: bool = True) -> None:
-    """Draw a page: its title, then `render(view)`; every failure becomes one sentence, never a traceback."""
+def run_page(
+    title_en: str, title_zh: str, render: Callable[[View], None], needs_period: bool = True, profit: bool = False
+) -> None:
+    """Draw a page: its title, then `render(view)`; every failure becomes one sentence, never a traceback.
+
+    A `profit` page draws nothing for a role that may not see profit figures (app.py does not route it for them;
+    this is the second lock, should Streamlit ever run the page file directly).
+    """
     ensure_routed()
+    allowed = auth.may_see_profit if profit else (lambda role: role is not None)
+    if not allowed(signin.page_role()):
+        st.stop()
     current = view()
     st.title(current.t(title_en, title_zh))
     if not has_warehouse():

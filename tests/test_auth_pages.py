@@ -152,3 +152,33 @@ def test_require_login_never_runs_open_even_without_the_file(db, monkeypatch, tm
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
     assert not at.metric
     assert any("has no users" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("page", ["pnl", "reports"])
+def test_a_profit_page_run_directly_draws_nothing_for_an_analyst(db, users, monkeypatch, page) -> None:
+    # Streamlit runs a page file without app.py for a deep link to a fresh server (see ui.ensure_routed): the page
+    # itself checks the role too, so even then an analyst sees no figure of it.
+    session = {signin.SESSION_KEY: {"username": "ana", "role": "analyst", "signed_in_at": time.time()}}
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users))
+    direct = AppTest.from_file(str(REPO_ROOT / "pages" / f"{page}.py"), default_timeout=60)
+    for key, value in session.items():
+        direct.session_state[key] = value
+    direct.run()
+    assert not direct.exception
+    assert not direct.title and not direct.dataframe and not direct.get("download_button")
+    session[signin.SESSION_KEY] = {"username": "eve", "role": "executive", "signed_in_at": time.time()}
+    allowed = AppTest.from_file(str(REPO_ROOT / "pages" / f"{page}.py"), default_timeout=60)
+    allowed.session_state[signin.SESSION_KEY] = session[signin.SESSION_KEY]
+    assert allowed.run().title, "the same page draws for an executive: the check is the role, not the file"
+
+
+def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(db, monkeypatch, tmp_path) -> None:
+    damaged = tmp_path / "users.toml"
+    damaged.write_text("[users.ana\nrole = ")
+    at = app(db, damaged, monkeypatch)
+    assert not at.exception
+    assert titles(at) == ["Sign in"] and not at.metric
+    assert any("Sign-in is unavailable: cannot read the users file" in e.value for e in at.error)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/overview.py")
