@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import polars as pl
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -184,3 +185,23 @@ def test_the_monthly_target_comes_from_the_targets_file_or_last_year(con):
     september = float(con.sql("select sum(subtotal) from orders").fetchall()[0][0] or 0)  # just a sanity bound
     target, why = fc.monthly_target(con, "total_revenue", date(2026, 9, 1), growth)
     assert why == "2025-09 × (1 + 25%)" and 0 < target < 1.25 * september
+
+
+def test_replenishment_from_forecast_demand_on_the_demo_shop(con):
+    from metrics.replenishment import reorder_now, replenishment
+
+    plan, model, seconds = replenishment(con)
+    assert model == "airline_promo"
+    assert plan.height > 0 and plan["sku"].n_unique() == plan.height
+    selling = plan.filter(pl.col("daily_units") > 0)
+    assert selling["stockout_date"].null_count() == 0
+    assert (selling["forecast_units_30d"] > 0).all()
+    # reorder date = stock-out − lead time − 15 days, order by = stock-out − lead time − 7 days
+    lead = pl.duration(days=pl.col("lead_time_days").fill_null(0))
+    assert selling.select(
+        (pl.col("stockout_date") - lead - pl.duration(days=15) == pl.col("reorder_date")).all()
+    ).item()
+    assert selling.select((pl.col("stockout_date") - lead - pl.duration(days=7) == pl.col("order_by")).all()).item()
+    now = reorder_now(plan)
+    assert (now["suggested_quantity"] >= 0).all() and now["reorder_now"].all()
+    assert seconds < 30
