@@ -32,13 +32,15 @@ if role is None:
     st.stop()
 
 # Built per run from the role: a page the role may not open is not routed, so its URL does not reach it either.
-page = st.navigation(
-    [
-        st.Page(path, title=ui.t(en, zh), icon=icon, default=index == 0)
-        for index, (path, en, zh, icon) in enumerate(PAGES)
-        if auth.may_open(role, path)
-    ]
-)
+routed = [
+    st.Page(path, title=ui.t(en, zh), icon=icon, default=index == 0)
+    for index, (path, en, zh, icon) in enumerate(PAGES)
+    if auth.may_open(role, path)
+]
+page = st.navigation(routed)
+wanted = signin.wanted_page()  # a link followed before sign-in opens its page now, if this role may see it
+if wanted and page.url_path != wanted and any(p.url_path == wanted for p in routed):
+    st.switch_page(next(p for p in routed if p.url_path == wanted))
 signin.account_box(role)  # who is signed in and "Sign out"; in demo mode the banner
 ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
 page.run()

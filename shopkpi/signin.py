@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -18,6 +19,7 @@ from shopkpi.settings import load_settings
 
 SESSION_KEY = "auth_session"  # {"username", "role", "signed_in_at" (epoch seconds)}
 _NOTICE_KEY = "auth_notice"
+_WANTED_KEY = "auth_wanted"  # the URL path a link asked for before sign-in, opened after it if the role may
 DEMO_BANNER = "Demo mode, no sign-in: everyone who can reach this server sees every page."
 
 
@@ -110,6 +112,11 @@ def _attempt(username: str, password: str) -> str | None:
 def sign_in_page() -> None:
     """The only page of a session that has not signed in."""
     st.title("Sign in")
+    if _WANTED_KEY not in st.session_state:
+        try:
+            st.session_state[_WANTED_KEY] = urlsplit(st.context.url or "").path.strip("/")
+        except Exception:  # no browser URL (AppTest): start on the home page
+            st.session_state[_WANTED_KEY] = ""
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
         st.info(notice, icon=":material/schedule:")
@@ -124,6 +131,13 @@ def sign_in_page() -> None:
         else:
             st.rerun()
     st.caption("Accounts are created on the server with `shopkpi users add NAME --role ROLE`.")
+
+
+def wanted_page() -> str:
+    """Once, after sign-in: the URL path (e.g. "pnl") of the link that led to the sign-in page, or ""."""
+    if SESSION_KEY not in st.session_state:
+        return ""
+    return st.session_state.pop(_WANTED_KEY, "") or ""
 
 
 def account_box(current: str) -> None:

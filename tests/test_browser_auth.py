@@ -1,5 +1,5 @@
 """Sign-in with roles in a real Chromium: with a users file, a link to /pnl shows only the sign-in page; an analyst
-who signs in there gets no P&L page (not in the menu, not by URL), while an executive reaches it."""
+who signs in there gets no P&L page (not in the menu, not by URL), while an executive lands on it."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def signed_url(tmp_path_factory) -> Iterator[str]:
         yield from serve(demo_warehouse(), root / "streamlit.log")
 
 
-def sign_in(page, username: str) -> None:  # noqa: F811
+def sign_in(page, username: str, lands_on: str = "Overview") -> None:  # noqa: F811
     expect(page.get_by_role("heading", name="Sign in", exact=True).first).to_be_visible(timeout=60_000)
     expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
     page.wait_for_timeout(500)
@@ -39,7 +39,7 @@ def sign_in(page, username: str) -> None:  # noqa: F811
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=lands_on, exact=True).first).to_be_visible(timeout=60_000)
     expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
 
 
@@ -74,10 +74,13 @@ def test_an_analyst_cannot_open_the_pnl_by_url(page, signed_url: str) -> None:  
 
 
 def test_an_executive_reaches_the_pnl(page, signed_url: str) -> None:  # noqa: F811
-    page.goto(signed_url)
-    sign_in(page, "eve")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="P&L").click()
-    expect(page.get_by_role("heading", name="P&L", exact=True).first).to_be_visible(timeout=60_000)
+    # A shared link to the P&L: sign in first, then the link's page opens (it is the executive's to see).
+    page.goto(f"{signed_url}/pnl")
+    sign_in(page, "eve", lands_on="P&L")
     expect(page.get_by_text("Monthly statement")).to_be_visible(timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "auth-executive-pnl.png"), full_page=True)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Traffic").click()
+    expect(page.get_by_role("heading", name="Traffic", exact=True).first).to_be_visible(timeout=60_000)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="P&L").click()
+    expect(page.get_by_role("heading", name="P&L", exact=True).first).to_be_visible(timeout=60_000)
