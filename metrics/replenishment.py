@@ -169,6 +169,18 @@ def replenishment(
     return plan, model, time.perf_counter() - began
 
 
+def forecast_cover(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None = None,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    buffer_days: tuple[int, int] = DEFAULT_BUFFER_DAYS,
+) -> pl.DataFrame:
+    """`replenishment`'s plan alone, with the demand model in a column `demand_model` (one value): the drop-in
+    replacement of `metrics.stock.stock_cover` for pages and reports."""
+    plan, model, _ = replenishment(con, as_of, window_days, buffer_days)
+    return plan.with_columns(pl.lit(model).alias("demand_model"))
+
+
 def reorder_now(plan: pl.DataFrame) -> pl.DataFrame:
     """The products needing action now: late ones first, then by stock-out date."""
     return plan.filter(pl.col("reorder_now")).sort(["late", "stockout_date"], descending=[True, False])

@@ -6,7 +6,8 @@ import streamlit as st
 
 from metrics import compute_kpis
 from metrics.bestsellers import top_products
-from metrics.stock import DEFAULT_BUFFER_DAYS, DEFAULT_WINDOW_DAYS, reorder_now, stock_cover
+from metrics.replenishment import forecast_cover, reorder_now
+from metrics.stock import DEFAULT_BUFFER_DAYS, DEFAULT_WINDOW_DAYS
 from shopkpi import charts, ui
 
 TOP_SHOWN = 15
@@ -78,7 +79,7 @@ def sellers(current: ui.View) -> None:
 def stock(current: ui.View) -> None:
     st.subheader(current.t("Stock", "库存"))
     buffer = buffer_days()
-    cover = ui.load(stock_cover, current.latest, DEFAULT_WINDOW_DAYS, buffer)
+    cover = ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, buffer)
     if cover.is_empty():
         ui.empty(
             current.t(
@@ -89,11 +90,13 @@ def stock(current: ui.View) -> None:
         return
     st.caption(
         current.t(
-            f"As of {current.latest}, at the average daily units of the last {DEFAULT_WINDOW_DAYS} days (whole shop, "
-            f"not filtered). Goods should arrive {buffer[0]}–{buffer[1]} days before stock runs out, so a product "
+            f"As of {current.latest}, at forecast demand (whole shop, not filtered): the shop's daily units forecast "
+            f"with the promotion calendar, each product taking its share of the last {DEFAULT_WINDOW_DAYS} days' "
+            f"units. Goods should arrive {buffer[0]}–{buffer[1]} days before stock runs out, so a product "
             f"is due for reorder once its stock (on hand + on order) covers less than its lead time + {buffer[1]} "
             f"days, and late after lead time + {buffer[0]} days.",
-            f"截至 {current.latest}，按近 {DEFAULT_WINDOW_DAYS} 天日均销量计算（全店，不受筛选影响）。货物应在断货前 "
+            f"截至 {current.latest}，按预测销量计算（全店，不受筛选影响）：全店日销量预测（含大促日历），"
+            f"各商品按近 {DEFAULT_WINDOW_DAYS} 天销量占比分摊。货物应在断货前 "
             f"{buffer[0]}–{buffer[1]} 天到达：库存（在库 + 在途）可售天数少于交货期 + {buffer[1]} 天即需补货，"
             f"少于交货期 + {buffer[0]} 天即已晚。",
         )
@@ -107,10 +110,13 @@ def stock(current: ui.View) -> None:
         "on_hand": st.column_config.NumberColumn(current.t("On hand", "在库"), format="localized"),
         "on_order": st.column_config.NumberColumn(current.t("On order", "在途"), format="localized"),
         "daily_units": st.column_config.NumberColumn(current.t("Units / day", "日均销量"), format="%.1f"),
+        "forecast_units_30d": st.column_config.NumberColumn(
+            current.t("Forecast, next 30 days", "未来 30 天预测销量"), format="%.0f"
+        ),
         "days_of_cover": st.column_config.NumberColumn(
             current.t("Days of cover", "可售天数"),
             format="%.1f",
-            help=current.t("on hand ÷ units per day", "在库 ÷ 日均销量"),
+            help=current.t("days the stock on hand lasts at forecast demand", "在库按预测销量可售的天数"),
         ),
         "lead_time_days": st.column_config.NumberColumn(current.t("Lead time (days)", "交货期（天）")),
         "stockout_date": st.column_config.DateColumn(current.t("Runs out", "预计断货")),
@@ -120,8 +126,8 @@ def stock(current: ui.View) -> None:
         "suggested_quantity": st.column_config.NumberColumn(
             current.t("Suggested qty", "建议补货量"),
             help=current.t(
-                f"Sales of lead time + {buffer[1]} + 30 days, less stock on hand and on order.",
-                f"交货期 + {buffer[1]} + 30 天的销量，减去在库与在途库存。",
+                f"Forecast sales of lead time + {buffer[1]} + 30 days, less stock on hand and on order.",
+                f"交货期 + {buffer[1]} + 30 天的预测销量，减去在库与在途库存。",
             ),
         ),
     }
@@ -165,6 +171,7 @@ def stock(current: ui.View) -> None:
                 "on_hand",
                 "on_order",
                 "daily_units",
+                "forecast_units_30d",
                 "days_of_cover",
                 "lead_time_days",
                 "stockout_date",
@@ -176,7 +183,7 @@ def stock(current: ui.View) -> None:
         )
         st.caption(
             current.t(
-                "— in Days of cover: no sales in the window, so it does not run out at this rate.",
+                "— in Days of cover: no sales in the window, so it does not run out at forecast demand.",
                 "可售天数为 —：近期无销量。",
             )
         )
