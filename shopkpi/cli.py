@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi import cli_forecast, cli_import, cli_metrics, cli_report
+from shopkpi import cli_forecast, cli_import, cli_metrics, cli_report, cli_users
 from shopkpi.cli_import import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
@@ -189,12 +189,24 @@ def demo(
 def serve(
     port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8501,
     db: DbOption = None,
+    require_login: Annotated[
+        bool,
+        typer.Option(
+            "--require-login",
+            help="Refuse to start unless the users file (SHOPKPI_USERS) has a user; the dashboard never runs open.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Streamlit dashboard on the warehouse (read-only; ingests may run beside it)."""
+    from shopkpi.serve import LoginRequiredError
     from shopkpi.serve import serve as run_server
 
     settings = load_settings(db)
-    raise typer.Exit(run_server(settings.db_path, port=port))
+    try:
+        code = run_server(settings.db_path, port=port, require_login=require_login)
+    except LoginRequiredError as exc:
+        raise fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -211,6 +223,7 @@ def upgrade(db: DbOption = None) -> None:
     out.print(f"{settings.db_path} is up to date")
 
 
+app.add_typer(cli_users.app, name="users")
 app.command("import")(cli_import.import_)
 app.command("kpis")(cli_metrics.kpis)
 app.command("pnl")(cli_metrics.pnl)
