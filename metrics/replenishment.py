@@ -40,6 +40,7 @@ DEMAND_HISTORY_DAYS = 365  # a year of total units: every yearly promotion seen 
 DEMAND_MODEL = "airline_promo"  # the faster of the calendar-aware SARIMAX candidates
 DEMAND_HORIZON = 120  # days forecast; later days repeat the last four forecast weeks' average
 TAIL_DAYS = 4 * fc.SEASON
+MIN_DEMAND_HISTORY = 8 * fc.SEASON  # fewer days of sales: the recent average (too little to model a trend)
 
 
 def demand_index(
@@ -52,7 +53,8 @@ def demand_index(
     """Forecast total daily units of the `horizon` days after `as_of`, relative to the average daily units of the
     `window_days` days ending on `as_of` (1.0 = the recent average), and the model that made it.
 
-    A flat 1.0 (model "recent average") when the shop sold nothing in the window or has too little history."""
+    A flat 1.0 (model "recent average") when the shop sold nothing in the window or has under eight weeks of
+    sales."""
     events = fc.load_calendar() if events is None else tuple(events)
     start = as_of - timedelta(days=DEMAND_HISTORY_DAYS - 1)
     frame = kpi_series(con, start, as_of, grain="day", metrics=["units"])
@@ -62,7 +64,7 @@ def demand_index(
     )
     first, y = fc._trimmed(frame["period"].to_list(), frame["units"].to_numpy())
     recent = float(np.mean(y[-window_days:])) if len(y) else 0.0
-    if recent <= 0 or len(y) < fc.MIN_HISTORY:
+    if recent <= 0 or len(y) < MIN_DEMAND_HISTORY:
         return np.ones(horizon), "recent average"
     name, band, _ = fc.forecast_series(first, y, horizon, events, model=DEMAND_MODEL)
     return np.asarray(band.forecast, dtype=float) / recent, name
