@@ -306,6 +306,51 @@ def _open_source(
     return _Source(reader, columns, fmt)
 
 
+# DuckDB's CSV reader stores one reject per surplus field of a record, each with the record's whole text, so the
+# time grows with (surplus fields × line length): one 400 kB line of 200 000 fields takes over an hour. A file
+# whose lines together cost more than this is refused before the real read (ordinary files cost 0).
+_SURPLUS_BUDGET = 100_000_000
+
+
+def _refuse_runaway_records(con: duckdb.DuckDBPyConnection, path: Path, read_path: Path, delimiter: str | None) -> None:
+    """Raises IngestError when lines with far more fields than the header would make the CSV reader crawl."""
+    literal = sql_string(str(read_path))
+    # Each physical line as one text value.
+    lines = (
+        f"read_csv({literal}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\0', quote = '', "
+        "escape = '', auto_detect = false, strict_mode = false, ignore_errors = true, max_line_size = 1000000000)"
+    )
+    try:
+        found = con.sql(f"select line from {lines} limit 1").fetchall()
+        header = found[0][0] or "" if found else ""
+        if delimiter is None:  # the candidate DuckDB's sniffer tries that splits the header most
+            delimiter = max((",", ";", "\t", "|"), key=header.count)
+        width = header.count(delimiter) + 1
+        # Each line's delimiters counted (an upper bound of its fields), fields in balanced quotes removed first.
+        cost, extra = con.sql(
+            f"""
+            with wide as (
+                select length(line) as size, regexp_replace(line, '"[^"]*("|$)', '', 'g') as unquoted
+                from {lines}
+                where length(line) - length(replace(line, $delim, '')) > $width - 1
+            ),
+            surplus as (
+                select size, length(unquoted) - length(replace(unquoted, $delim, '')) - ($width - 1) as extra
+                from wide
+            )
+            select sum(extra * size) filter (where extra > 0), max(extra) from surplus
+            """,
+            params={"delim": delimiter, "width": width},
+        ).fetchall()[0]
+    except duckdb.Error:
+        return  # the guard could not read the file: the real reader decides
+    if cost is not None and cost > _SURPLUS_BUDGET:
+        raise IngestError(
+            f"{path}: a line has {extra + width:,} fields where the header has {width}; "
+            "check the delimiter (--delimiter) or split the file"
+        )
+
+
 def _structural_rejects(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
     """(line, reason, raw text) of the records the CSV reader itself could not split into the header's columns."""
     return con.sql(
@@ -731,6 +776,8 @@ def ingest_file(
                 con.execute("set enable_progress_bar_print = false")
                 con.execute("begin transaction")
                 report("reading", 0.25)
+                if fmt == "csv":  # before the reader first looks at the file: its sniffer is as slow on such lines
+                    _refuse_runaway_records(con, path, read_path, delimiter)
                 source = _open_source(con, path, fmt, read_path, delimiter)
                 mapping, ignored = _map_columns(path, spec, source.columns, column_map or {})
                 report("validating", 0.45)
