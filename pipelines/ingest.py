@@ -576,10 +576,13 @@ def _validate_sql(
 ) -> str:
     """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
     # Each value is parsed once (parsed), then checked against its parse (checked), then stored (typed).
+    # The file's columns are renamed by position (__c0, __c1, …), so no column of the file can collide with the
+    # names used here (a column called __error or _raw_row once made the whole file unreadable).
+    position = {name: index for index, name in enumerate(source.columns)}
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"nullif(trim({ident(mapping[col.name])}), '') as __v_{col.name}")
+            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
             parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format)} as __t_{col.name}")
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format))
             value = f"r.__t_{col.name}"
@@ -588,12 +591,13 @@ def _validate_sql(
         else:
             value = col.default if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
-    raw_json = "json_object(" + ", ".join(f"{sql_string(src)}, {ident(src)}" for src in source.columns) + ")"
+    raw_json = "json_object(" + ", ".join(f"{sql_string(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
+    renamed = ", ".join(f"{ident(src)} as __c{i}" for i, src in enumerate(source.columns))
     cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
     first_error = f"case {cases} end" if checks else "null"
     typed_list = ",\n            ".join(typed)
     sql = f"""
-    with source as (select * from {source.reader_sql}),
+    with source as (select {renamed} from {source.reader_sql}),
     cleaned as (
         select *, {", ".join(cleaned)}
         from source

@@ -264,3 +264,11 @@ def test_quoted_delimiters_do_not_count_as_surplus_fields(seeded: Path) -> None:
     with scratch(seeded) as db:
         result = attempt(db, data.encode())
     assert result is not None and result.inserted == 50, result
+
+
+def test_a_file_column_named_like_an_internal_one_does_not_collide(seeded: Path) -> None:
+    data = b"order_id,ordered_at,status,__v_order_id,__error,_error,_raw_row,__t_status,__c0\n"
+    data += b"A1,2024-01-01,paid,X,boom,e,r,q,c\nA2,2024-01-01,nope,X,boom,e,r,q,c\n"
+    with scratch(seeded) as db:
+        result = attempt(db, data)
+    assert result is not None and (result.inserted, result.rejected) == (1, 1), result
