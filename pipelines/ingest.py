@@ -478,6 +478,12 @@ def _number_text(raw: str, value_format: ValueFormat) -> str:
     return f"replace(regexp_replace({raw}, '[.\\s\u00a0\u202f'']', '', 'g'), ',', '.')"
 
 
+def _in_range(value: str, kind: str) -> str:
+    """The date or time if it lies in 1900–2199, else null (rejected): 'infinity' or year 99999 would make every
+    date the dashboard derives from the latest data overflow."""
+    return f"(case when {value} >= {kind} '1900-01-01' and {value} < {kind} '2200-01-01' then {value} end)"
+
+
 def _typed(col: Column, raw: str, value_format: ValueFormat = ValueFormat()) -> str:
     """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse)."""
     if col.type == "VARCHAR":
@@ -497,12 +503,12 @@ def _typed(col: Column, raw: str, value_format: ValueFormat = ValueFormat()) -> 
         iso = f"try_cast({raw} as timestamptz)"
         if value_format.date_formats:
             iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
-        return f"cast({iso} as timestamp)"
+        return _in_range(f"cast({iso} as timestamp)", "timestamp")
     if col.type == "DATE":
         iso = f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
         if value_format.date_formats:
-            return f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})"
-        return iso
+            return _in_range(f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})", "date")
+        return _in_range(iso, "date")
     raw = _number_text(raw, value_format)
     if col.type in ("INTEGER", "BIGINT"):
         whole = f"try_cast({raw} as double)"

@@ -272,3 +272,11 @@ def test_a_file_column_named_like_an_internal_one_does_not_collide(seeded: Path)
     with scratch(seeded) as db:
         result = attempt(db, data)
     assert result is not None and (result.inserted, result.rejected) == (1, 1), result
+
+
+def test_infinite_and_far_off_dates_are_rejected(seeded: Path) -> None:
+    data = b"order_id,ordered_at,status\nA,2024-01-01,paid\nB,infinity,paid\nC,-infinity,paid\nD,99999-01-01,paid\n"
+    data += b"E,0001-01-01,paid\nF,2199-12-31 23:59,paid\n"
+    with scratch(seeded) as db:
+        result = attempt(db, data)
+    assert result is not None and (result.inserted, result.rejected) == (2, 4), result.summary()
