@@ -7,19 +7,11 @@ import streamlit as st
 from metrics import compute_kpis
 from metrics.bestsellers import top_products
 from metrics.replenishment import forecast_cover, reorder_now
-from metrics.stock import DEFAULT_BUFFER_DAYS, DEFAULT_WINDOW_DAYS
+from metrics.stock import DEFAULT_WINDOW_DAYS
 from shopkpi import charts, ui
 
 TOP_SHOWN = 15
 CATEGORY_METRICS = ("units", "gross_sales", "cogs")
-
-
-def buffer_days() -> tuple[int, int]:
-    targets, _ = ui.targets()
-    target = targets.get("replenish_lead_days")
-    if target is None:
-        return DEFAULT_BUFFER_DAYS
-    return (int(target.min or DEFAULT_BUFFER_DAYS[0]), int(target.max or DEFAULT_BUFFER_DAYS[1]))
 
 
 def sellers(current: ui.View) -> None:
@@ -78,7 +70,7 @@ def sellers(current: ui.View) -> None:
 
 def stock(current: ui.View) -> None:
     st.subheader(current.t("Stock", "库存"))
-    buffer = buffer_days()
+    buffer = ui.replenish_buffer()
     cover = ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, buffer)
     if cover.is_empty():
         ui.empty(
