@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.bench import write_events_csv
 from pipelines.ingest import IngestError, ingest_file
 from shopkpi.warehouse import writing
 
@@ -279,24 +280,10 @@ def test_newer_warehouse_schema_is_refused(db, tmp_path):
         ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
 
 
-def _big_events_file(path: Path, rows: int) -> Path:
-    with duckdb.connect() as con:
-        con.execute(
-            f"""
-            copy (
-                select 'e' || i as event_id, 's' || (i // 5) as session_id,
-                       timestamp '2024-01-01' + to_seconds(i) as occurred_at, 'page_view' as event_type
-                from range({rows}) t(i)
-            ) to '{path}' (header)
-            """
-        )
-    return path
-
-
 def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(db, tmp_path):
     ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
     before = file_digest(db)
-    big = _big_events_file(tmp_path / "events.csv", 2_000_000)
+    big = write_events_csv(tmp_path / "events.csv", 2_000_000)
     process = subprocess.Popen(
         [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
         stdout=subprocess.PIPE,

@@ -7,7 +7,6 @@ import re
 import shlex
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
 
 import duckdb
 import pytest
@@ -17,8 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipelines.ingest import IngestError, ValueFormat, ingest_file, load_mapping
-from shopkpi import cli_import
-from shopkpi.cli_import import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
+from shopkpi.cli_import import ingest_options
 
 # An ERP's order export: German headers, ';' separated, day-first dates, decimal comma.
 ERP = """Bestellnr;Bestelldatum;Zustand;Kunde;Rabatt;Versand
@@ -54,37 +52,8 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 def cli() -> typer.Typer:
-    """The commands as shopkpi.cli registers them: `import` as is, `ingest` with ingest_options' options."""
-    app = typer.Typer()
-    app.command("import")(cli_import.import_)
-
-    @app.command()
-    def ingest(
-        table: str,
-        files: list[Path],
-        map_: Annotated[list[str] | None, typer.Option("--map")] = None,
-        mapping: MappingOption = None,
-        decimal_comma: DecimalCommaOption = False,
-        date_format: DateFormatOption = None,
-        encoding: str | None = None,
-        delimiter: str | None = None,
-        db: Annotated[Path | None, typer.Option("--db")] = None,
-    ) -> None:
-        try:
-            options = ingest_options(
-                table,
-                map_=map_,
-                mapping=mapping,
-                encoding=encoding,
-                delimiter=delimiter,
-                decimal_comma=decimal_comma,
-                date_format=date_format,
-            )
-            for path in files:
-                typer.echo(ingest_file(db, table, path, **options).summary())
-        except IngestError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+    """The `shopkpi` command line itself."""
+    from shopkpi.cli import app
 
     return app
 
