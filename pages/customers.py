@@ -146,4 +146,5 @@ def render(current: ui.View) -> None:
     cohorts(current)
 
 
-ui.run_page("Customers", "客户", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Customers", "客户", render)

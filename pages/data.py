@@ -156,4 +156,5 @@ def render() -> None:
         ui.warehouse_problem(error)
 
 
-render()
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    render()

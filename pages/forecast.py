@@ -175,4 +175,5 @@ def render(current: ui.View) -> None:
     alerts_section(current)
 
 
-ui.run_page("Forecast", "预测", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Forecast", "预测", render)

@@ -219,4 +219,5 @@ def render(current: ui.View) -> None:
         alerts_section(current, values, targets)
 
 
-ui.run_page("Overview", "概览", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Overview", "概览", render)

@@ -147,4 +147,5 @@ def render(current: ui.View) -> None:
         )
 
 
-ui.run_page("P&L", "损益", render, profit=True)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("P&L", "损益", render, profit=True)

@@ -187,4 +187,5 @@ def render(current: ui.View) -> None:
     stock(current)
 
 
-ui.run_page("Products & stock", "商品与库存", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Products & stock", "商品与库存", render)

@@ -89,4 +89,5 @@ def render(current: ui.View) -> None:
         )
 
 
-ui.run_page("Reports", "报告", render, needs_period=False, profit=True)  # reports carry net profit
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Reports", "报告", render, needs_period=False, profit=True)  # reports carry net profit

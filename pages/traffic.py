@@ -217,4 +217,5 @@ def render(current: ui.View) -> None:
     trend_section(current, dim, table, focus)
 
 
-ui.run_page("Traffic", "流量", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+    ui.run_page("Traffic", "流量", render)
