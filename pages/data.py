@@ -1,104 +1,235 @@
 """Data page: what the warehouse holds (rows and date range per table), the last loads, and the rows rejected."""
 
+from typing import Any
+
 import streamlit as st
 
 from metrics import status
-from pipelines.ingest import IngestError
+from pipelines.ingest import FileResult, IngestError
 from shopkpi import ui, uploads
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import TABLES, WarehouseError
 
-ROW_ACCOUNTING = "For every file: rows read = inserted + updated + duplicates + rejected. Nothing is lost or doubled."
 LOADS_SHOWN = 20
 REJECTS_SHOWN = 500
 MISSING = "—"  # how a null cell reads: not "None"
 
-TABLE_COLUMNS = {
-    "table": st.column_config.TextColumn("Table", help="Canonical table (SPEC §2); query it with SQL by this name."),
-    "rows": st.column_config.NumberColumn("Rows", format="localized", help="Rows in the table now."),
-    "date_column": st.column_config.TextColumn("Dated by", help="The column the date range is read from."),
-    "first_date": st.column_config.DateColumn("First date", format="YYYY-MM-DD", help="Earliest local date."),
-    "last_date": st.column_config.DateColumn("Last date", format="YYYY-MM-DD", help="Latest local date."),
-}
 
-LOAD_COLUMNS = {
-    "load_id": st.column_config.NumberColumn("Load", help="Load number in the ingest_log ledger."),
-    "path": st.column_config.TextColumn("File", help="The file as it was given to `shopkpi ingest`."),
-    "table": st.column_config.TextColumn("Table"),
-    "started_at": None,
-    "finished_at": st.column_config.DatetimeColumn("Loaded", format="YYYY-MM-DD HH:mm:ss", help="When it committed."),
-    "rows_read": st.column_config.NumberColumn("Read", format="localized", help=ROW_ACCOUNTING),
-    "inserted": st.column_config.NumberColumn("Inserted", format="localized", help="Rows with a new key."),
-    "updated": st.column_config.NumberColumn(
-        "Updated", format="localized", help="Rows whose key existed with other values: the later export wins."
-    ),
-    "duplicates": st.column_config.NumberColumn(
-        "Duplicates", format="localized", help="Rows identical to what the warehouse already held: nothing changed."
-    ),
-    "rejected": st.column_config.NumberColumn(
-        "Rejected", format="localized", help="Rows that failed a check; see Rejected rows below for why."
-    ),
-    "ignored_columns": st.column_config.TextColumn(
-        "Ignored columns", help="Columns of the file that are not in the canonical table; kept out of it."
-    ),
-}
+def row_accounting() -> str:
+    """The sentence every load obeys, in the chosen language."""
+    return ui.t(
+        "For every file: rows read = inserted + updated + duplicates + rejected. Nothing is lost or doubled.",
+        "每个文件：读取行数 = 新增 + 更新 + 重复 + 拒绝，不丢不重。",
+    )
 
-REJECT_SUMMARY_COLUMNS = {
-    "table": st.column_config.TextColumn("Table"),
-    "column": st.column_config.TextColumn("Column", help="Empty when the whole row was unreadable."),
-    "reason": st.column_config.TextColumn("Reason"),
-    "rejected_rows": st.column_config.NumberColumn("Rows", format="localized"),
-    "files": st.column_config.NumberColumn("Files", format="localized"),
-}
 
-REJECT_COLUMNS = {
-    "loaded_at": st.column_config.DatetimeColumn("Loaded", format="YYYY-MM-DD HH:mm:ss"),
-    "file": st.column_config.TextColumn("File"),
-    "line": st.column_config.NumberColumn("Line", help="Line number in the file, counting the header as line 1."),
-    "table": st.column_config.TextColumn("Table"),
-    "column": st.column_config.TextColumn("Column"),
-    "reason": st.column_config.TextColumn("Reason"),
-    "raw_row": st.column_config.TextColumn("Row as read", help="The input row's text, unchanged."),
-}
+# The column labels are built per run, in the language chosen in the sidebar.
+
+
+def table_columns() -> dict[str, Any]:
+    """Column labels of the table overview (one row per canonical table)."""
+    t = ui.t
+    return {
+        "table": st.column_config.TextColumn(
+            t("Table", "数据表"),
+            help=t(
+                "Canonical table (SPEC §2); query it with SQL by this name.",
+                "标准表（SPEC §2）；用 SQL 查询时就用这个表名。",
+            ),
+        ),
+        "rows": st.column_config.NumberColumn(
+            t("Rows", "行数"), format="localized", help=t("Rows in the table now.", "表中当前的行数。")
+        ),
+        "date_column": st.column_config.TextColumn(
+            t("Dated by", "日期列"),
+            help=t("The column the date range is read from.", "日期范围取自这一列。"),
+        ),
+        "first_date": st.column_config.DateColumn(
+            t("First date", "最早日期"), format="YYYY-MM-DD", help=t("Earliest local date.", "最早的本地日期。")
+        ),
+        "last_date": st.column_config.DateColumn(
+            t("Last date", "最晚日期"), format="YYYY-MM-DD", help=t("Latest local date.", "最晚的本地日期。")
+        ),
+    }
+
+
+def load_columns() -> dict[str, Any]:
+    """Column labels of the load ledger (one row per file loaded)."""
+    t = ui.t
+    return {
+        "load_id": st.column_config.NumberColumn(
+            t("Load", "批次"), help=t("Load number in the ingest_log ledger.", "ingest_log 台账中的导入编号。")
+        ),
+        "path": st.column_config.TextColumn(
+            t("File", "文件"),
+            help=t("The file as it was given to `shopkpi ingest`.", "传给 `shopkpi ingest` 时的文件路径。"),
+        ),
+        "table": st.column_config.TextColumn(t("Table", "数据表")),
+        "started_at": None,
+        "finished_at": st.column_config.DatetimeColumn(
+            t("Loaded", "导入时间"), format="YYYY-MM-DD HH:mm:ss", help=t("When it committed.", "提交完成的时间。")
+        ),
+        "rows_read": st.column_config.NumberColumn(t("Read", "读取"), format="localized", help=row_accounting()),
+        "inserted": st.column_config.NumberColumn(
+            t("Inserted", "新增"), format="localized", help=t("Rows with a new key.", "主键是新的行。")
+        ),
+        "updated": st.column_config.NumberColumn(
+            t("Updated", "更新"),
+            format="localized",
+            help=t(
+                "Rows whose key existed with other values: the later export wins.",
+                "主键已存在但数值不同的行：以较晚的导出为准。",
+            ),
+        ),
+        "duplicates": st.column_config.NumberColumn(
+            t("Duplicates", "重复"),
+            format="localized",
+            help=t(
+                "Rows identical to what the warehouse already held: nothing changed.",
+                "与仓库中已有数据完全相同的行：没有任何改动。",
+            ),
+        ),
+        "rejected": st.column_config.NumberColumn(
+            t("Rejected", "拒绝"),
+            format="localized",
+            help=t(
+                "Rows that failed a check; see Rejected rows below for why.",
+                "未通过校验的行；原因见下方“被拒绝的行”。",
+            ),
+        ),
+        "ignored_columns": st.column_config.TextColumn(
+            t("Ignored columns", "忽略的列"),
+            help=t(
+                "Columns of the file that are not in the canonical table; kept out of it.",
+                "文件中标准表没有的列，不会导入。",
+            ),
+        ),
+    }
+
+
+def reject_summary_columns() -> dict[str, Any]:
+    """Column labels of the reject summary (one row per table, column and reason)."""
+    t = ui.t
+    return {
+        "table": st.column_config.TextColumn(t("Table", "数据表")),
+        "column": st.column_config.TextColumn(
+            t("Column", "列"), help=t("Empty when the whole row was unreadable.", "整行无法读取时为空。")
+        ),
+        "reason": st.column_config.TextColumn(t("Reason", "原因")),
+        "rejected_rows": st.column_config.NumberColumn(t("Rows", "行数"), format="localized"),
+        "files": st.column_config.NumberColumn(t("Files", "文件数"), format="localized"),
+    }
+
+
+def reject_columns() -> dict[str, Any]:
+    """Column labels of the rejected rows (one row per rejected input row)."""
+    t = ui.t
+    return {
+        "loaded_at": st.column_config.DatetimeColumn(t("Loaded", "导入时间"), format="YYYY-MM-DD HH:mm:ss"),
+        "file": st.column_config.TextColumn(t("File", "文件")),
+        "line": st.column_config.NumberColumn(
+            t("Line", "行号"),
+            help=t("Line number in the file, counting the header as line 1.", "在文件中的行号，表头算第 1 行。"),
+        ),
+        "table": st.column_config.TextColumn(t("Table", "数据表")),
+        "column": st.column_config.TextColumn(t("Column", "列")),
+        "reason": st.column_config.TextColumn(t("Reason", "原因")),
+        "raw_row": st.column_config.TextColumn(
+            t("Row as read", "原始行"), help=t("The input row's text, unchanged.", "输入行的原文，未做改动。")
+        ),
+    }
+
+
+def load_summary(result: FileResult, name: str) -> str:
+    """One line on what an upload did, naming the file as the user uploaded it."""
+    if ui.lang() != "zh":
+        return result.summary().replace(str(result.path), name)
+    if result.status == "already loaded":
+        return f"{name}：之前已导入过（内容相同），没有任何改动"
+    text = (
+        f"{name} → {result.table}：读取 {result.rows_read:,} 行 = 新增 {result.inserted:,} + "
+        f"更新 {result.updated:,} + 重复 {result.duplicates:,} + 拒绝 {result.rejected:,}"
+    )
+    if result.rejected:
+        text += "（见 rejects 表）"
+    if result.ignored_columns:
+        text += f"；忽略的列：{', '.join(result.ignored_columns)}"
+    return text
 
 
 def tables_section() -> None:
-    st.subheader("Tables")
+    st.subheader(ui.t("Tables", "数据表"))
     overview = ui.load(status.table_overview)
     cards = st.columns(4)
     for index, row in enumerate(overview.iter_rows(named=True)):
-        span = f"{row['first_date']} to {row['last_date']}" if row["first_date"] else "no dates"
-        cards[index % 4].metric(row["table"], f"{row['rows']:,}", help=f"{row['rows']:,} rows; {span}", border=True)
-    st.dataframe(overview, column_config=TABLE_COLUMNS, hide_index=True, placeholder=MISSING)
+        if row["first_date"]:
+            span = ui.t(f"{row['first_date']} to {row['last_date']}", f"{row['first_date']} 至 {row['last_date']}")
+        else:
+            span = ui.t("no dates", "无日期")
+        rows = ui.t(f"{row['rows']:,} rows; {span}", f"{row['rows']:,} 行；{span}")
+        cards[index % 4].metric(row["table"], f"{row['rows']:,}", help=rows, border=True)
+    st.dataframe(overview, column_config=table_columns(), hide_index=True, placeholder=MISSING)
     if overview["rows"].sum() == 0:
-        ui.empty("The warehouse exists but every table is empty: load files with `shopkpi ingest TABLE FILE…`.")
+        ui.empty(
+            ui.t(
+                "The warehouse exists but every table is empty: load files with `shopkpi ingest TABLE FILE…`.",
+                "仓库已建好，但所有表都是空的：请用 `shopkpi ingest TABLE FILE…` 导入文件。",
+            )
+        )
 
 
 def loads_section() -> None:
-    st.subheader("Last loads", help=ROW_ACCOUNTING)
+    st.subheader(ui.t("Last loads", "最近导入"), help=row_accounting())
     loads = ui.load(status.recent_loads, LOADS_SHOWN)
     if loads.is_empty():
-        ui.empty("No file has been loaded yet: `shopkpi ingest TABLE FILE…` records each file here.")
+        ui.empty(
+            ui.t(
+                "No file has been loaded yet: `shopkpi ingest TABLE FILE…` records each file here.",
+                "还没有导入过文件：用 `shopkpi ingest TABLE FILE…` 导入的每个文件都会记在这里。",
+            )
+        )
         return
-    st.dataframe(loads, column_config=LOAD_COLUMNS, hide_index=True, placeholder=MISSING)
-    st.caption(f"The newest loads (up to {LOADS_SHOWN}) from the `ingest_log` table. {ROW_ACCOUNTING}")
+    st.dataframe(loads, column_config=load_columns(), hide_index=True, placeholder=MISSING)
+    st.caption(
+        ui.t(
+            f"The newest loads (up to {LOADS_SHOWN}) from the `ingest_log` table. {row_accounting()}",
+            f"`ingest_log` 表中最近的导入（最多 {LOADS_SHOWN} 条）。{row_accounting()}",
+        )
+    )
 
 
 def rejects_section() -> None:
-    st.subheader("Rejected rows", help="Rows that failed a check are kept out of the tables and listed here.")
+    st.subheader(
+        ui.t("Rejected rows", "被拒绝的行"),
+        help=ui.t(
+            "Rows that failed a check are kept out of the tables and listed here.",
+            "未通过校验的行不会进入数据表，而是列在这里。",
+        ),
+    )
     total = ui.load(status.reject_count)
     if total == 0:
-        ui.empty("No rejected rows: every row read was loaded.")
+        ui.empty(ui.t("No rejected rows: every row read was loaded.", "没有被拒绝的行：读取的每一行都已导入。"))
         return
-    st.markdown(f"**{total:,}** rejected {'row' if total == 1 else 'rows'}, by reason:")
+    st.markdown(
+        ui.t(
+            f"**{total:,}** rejected {'row' if total == 1 else 'rows'}, by reason:",
+            f"共 **{total:,}** 行被拒绝，按原因汇总：",
+        )
+    )
     summary = ui.load(status.reject_summary)
-    st.dataframe(summary, column_config=REJECT_SUMMARY_COLUMNS, hide_index=True, placeholder=MISSING)
+    st.dataframe(summary, column_config=reject_summary_columns(), hide_index=True, placeholder=MISSING)
     rejects = ui.load(status.recent_rejects, REJECTS_SHOWN)
-    shown = f"The newest {len(rejects):,} of them" if total > len(rejects) else "Each one"
-    st.markdown(f"{shown}, with the line it came from and the reason:")
-    st.dataframe(rejects, column_config=REJECT_COLUMNS, hide_index=True, placeholder=MISSING)
+    if total > len(rejects):
+        shown = ui.t(
+            f"The newest {len(rejects):,} of them, with the line it came from and the reason:",
+            f"其中最近的 {len(rejects):,} 行，附来源行号和原因：",
+        )
+    else:
+        shown = ui.t("Each one, with the line it came from and the reason:", "逐行列出，附来源行号和原因：")
+    st.markdown(shown)
+    st.dataframe(rejects, column_config=reject_columns(), hide_index=True, placeholder=MISSING)
     st.download_button(
-        "Download all rejected rows (CSV)",
+        ui.t("Download all rejected rows (CSV)", "下载全部被拒绝的行（CSV）"),
         data=ui.deferred_csv(status.recent_rejects, None),
         file_name="rejects.csv",
         mime="text/csv",
@@ -109,31 +240,50 @@ def rejects_section() -> None:
 
 def upload_section() -> None:
     settings = load_settings()
-    with st.expander("Upload export files", icon=":material/upload_file:", expanded=not ui.has_warehouse()):
+    with st.expander(
+        ui.t("Upload export files", "上传导出文件"), icon=":material/upload_file:", expanded=not ui.has_warehouse()
+    ):
         table = st.selectbox(
-            "Load into table",
+            ui.t("Load into table", "导入到表"),
             list(TABLES),
             key="upload_table",
-            help="The canonical table the files hold (SPEC §2); the columns are checked as by `shopkpi ingest`.",
+            help=ui.t(
+                "The canonical table the files hold (SPEC §2); the columns are checked as by `shopkpi ingest`.",
+                "文件对应的标准表（SPEC §2）；列的校验规则与 `shopkpi ingest` 相同。",
+            ),
         )
         files = st.file_uploader(
-            "Export files (CSV, Parquet or JSON Lines; .gz accepted)",
+            ui.t(
+                "Export files (CSV, Parquet or JSON Lines; .gz accepted)",
+                "导出文件（CSV、Parquet 或 JSON Lines；支持 .gz）",
+            ),
             type=list(uploads.SUFFIXES),
             accept_multiple_files=True,
             key="upload_files",
             max_upload_size=settings.upload_limit_mb,
         )
-        if files and st.button(f"Load {len(files)} file(s) into {table}", type="primary", icon=":material/input:"):
+        if files and st.button(
+            ui.t(f"Load {len(files)} file(s) into {table}", f"将 {len(files)} 个文件导入 {table}"),
+            type="primary",
+            icon=":material/input:",
+        ):
             for file in files:
                 try:
-                    result = uploads.save_and_ingest(settings, table, file.name, file.getvalue())
+                    result = uploads.save_and_ingest(settings, table, file.name, file.getvalue(), lang=ui.lang())
                 except (IngestError, WarehouseError, OSError) as error:
-                    st.error(f"{file.name}: nothing loaded. {error}", icon=":material/error:")
+                    st.error(
+                        ui.t(f"{file.name}: nothing loaded. {error}", f"{file.name}：未导入任何数据。{error}"),
+                        icon=":material/error:",
+                    )
                     continue
-                summary = result.summary().replace(str(result.path), file.name)
-                (st.warning if result.rejected else st.success)(summary, icon=":material/task_alt:")
+                (st.warning if result.rejected else st.success)(
+                    load_summary(result, file.name), icon=":material/task_alt:"
+                )
         st.caption(
-            f"Files are saved under `{settings.upload_dir}` and loaded in one transaction each. {ROW_ACCOUNTING}"
+            ui.t(
+                f"Files are saved under `{settings.upload_dir}` and loaded in one transaction each. {row_accounting()}",
+                f"文件保存在 `{settings.upload_dir}` 下，每个文件在一个事务中导入。{row_accounting()}",
+            )
         )
 
 
@@ -141,13 +291,18 @@ def render() -> None:
     ui.ensure_routed()
     if not ui.signed_in():  # app.py routes nobody here before sign-in; a second lock all the same
         st.stop()
-    st.title("Data")
+    st.title(ui.t("Data", "数据"))
     if ui.may_upload():  # uploads change the warehouse: admins only (and demo mode)
         upload_section()
     if not ui.has_warehouse():
         ui.no_data_yet()
         return
-    st.caption(f"Warehouse `{ui.db_path()}`, read-only; new loads show here as soon as they commit.")
+    st.caption(
+        ui.t(
+            f"Warehouse `{ui.db_path()}`, read-only; new loads show here as soon as they commit.",
+            f"仓库 `{ui.db_path()}`，只读；新的导入一提交就会显示在这里。",
+        )
+    )
     try:
         tables_section()
         loads_section()

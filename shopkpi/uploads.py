@@ -48,29 +48,54 @@ def upload_name(original: str, now: datetime | None = None) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}-{safe}{suffix}"
 
 
-def _check_upload(settings: Settings, original_name: str, data: bytes, folder: Path) -> None:
+def _text(lang: str, en: str, zh: str) -> str:
+    # The dashboard shows these messages in the language chosen in its sidebar; elsewhere they are English.
+    return zh if lang == "zh" else en
+
+
+def _check_upload(settings: Settings, original_name: str, data: bytes, folder: Path, lang: str = "en") -> None:
     if not data:
-        raise IngestError(f"{original_name}: the file is empty")
+        raise IngestError(_text(lang, f"{original_name}: the file is empty", f"{original_name}：文件是空的"))
     if len(data) > settings.upload_limit_mb * _MB:
+        size, limit = f"{len(data) / _MB:,.1f}", settings.upload_limit_mb
         raise IngestError(
-            f"{original_name}: {len(data) / _MB:,.1f} MB is more than the upload limit of "
-            f"{settings.upload_limit_mb} MB (upload_limit_mb); load larger files with `shopkpi ingest`"
+            _text(
+                lang,
+                f"{original_name}: {size} MB is more than the upload limit of {limit} MB (upload_limit_mb); "
+                "load larger files with `shopkpi ingest`",
+                f"{original_name}：{size} MB，超过了 {limit} MB 的上传上限（upload_limit_mb）；"
+                "更大的文件请用 `shopkpi ingest` 导入",
+            )
         )
     if upload_type(original_name) is None:
         raise IngestError(
-            f"{original_name}: not a file type ingest reads; upload .csv, .tsv, .txt, .parquet, .jsonl or .json "
-            "(text formats also .gz)"
+            _text(
+                lang,
+                f"{original_name}: not a file type ingest reads; upload .csv, .tsv, .txt, .parquet, .jsonl or .json "
+                "(text formats also .gz)",
+                f"{original_name}：`shopkpi ingest` 读不了这种文件类型；"
+                "请上传 .csv、.tsv、.txt、.parquet、.jsonl 或 .json（文本格式也可以是 .gz）",
+            )
         )
     resolved = folder.resolve()
     for root in WEB_ROOTS:
         if resolved == root.resolve() or resolved.is_relative_to(root.resolve()):
-            raise IngestError(f"the upload folder {folder} is served by the web server; set upload_dir elsewhere")
+            raise IngestError(
+                _text(
+                    lang,
+                    f"the upload folder {folder} is served by the web server; set upload_dir elsewhere",
+                    f"上传文件夹 {folder} 位于网页服务器对外提供的目录中；请把 upload_dir 设到别处",
+                )
+            )
 
 
-def save_and_ingest(settings: Settings, table: str, original_name: str, data: bytes) -> FileResult:
-    """Save the uploaded bytes under `settings.upload_dir` and load them into `table`; raises IngestError."""
+def save_and_ingest(settings: Settings, table: str, original_name: str, data: bytes, lang: str = "en") -> FileResult:
+    """Save the uploaded bytes under `settings.upload_dir` and load them into `table`; raises IngestError.
+
+    `lang` ('en' or 'zh') is the language of the refusals made here; ingest's own messages are English.
+    """
     folder = Path(settings.upload_dir).expanduser()
-    _check_upload(settings, original_name, data, folder)
+    _check_upload(settings, original_name, data, folder, lang)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / upload_name(original_name)
     path.write_bytes(data)

@@ -1,24 +1,30 @@
 """AppTest of the Data page: an empty state in words without a warehouse; with one, its row counts, loads and
-reject reasons, and new rows after an ingest from another process."""
+reject reasons, and new rows after an ingest from another process; the same page, and an upload, in Chinese."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from shopkpi import warehouse
+from shopkpi import signin, warehouse
 from shopkpi.settings import REPO_ROOT
 from tests.test_live_reload import write_orders_in_another_process
 
 REASON = "status 'lost' is not one of placed, paid, shipped, delivered, cancelled, returned"
 
 
-def run_app(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def run_app(db: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
     monkeypatch.setenv("SHOPKPI_DB", str(db))
     monkeypatch.delenv("SHOPKPI_CONFIG", raising=False)
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
+    for key, value in params.items():
+        at.query_params[key] = value
     at.run()  # lands on the home page (Overview)
     at.switch_page("pages/data.py").run()
     return at
@@ -88,6 +94,7 @@ def test_shows_row_counts_loads_and_reject_reasons(tmp_path: Path, monkeypatch: 
         ["exports/orders.csv", 4, REASON, "A4,2024-01-07,lost"]
     ]
     assert at.get("download_button"), "the rejected rows can be downloaded as CSV"
+    assert {"Tables", "Rows", "Inserted"} <= english_words(at), "the check the Chinese tests rely on sees English"
 
 
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
@@ -118,3 +125,143 @@ def test_a_file_that_is_not_a_warehouse_is_explained_not_raised(
     assert not at.exception
     assert len(at.error) == 1
     assert str(db) in at.error[0].value
+
+
+# --- in Chinese -------------------------------------------------------------------------------------------------
+
+# Latin words a Chinese page may show: table names, file formats and the spec it cites. Everything in `code` is a
+# technical name (a command, a path, a setting), and a file name or suffix is data: neither is checked.
+NAMES = {*warehouse.TABLES, "rejects", "ingest_log", "SPEC", "SQL", "CSV", "Parquet", "JSON", "Lines", "gz"}
+
+
+def page_texts(at: AppTest) -> list[str]:
+    """Every text of the page body a reader sees: headings, sentences, widget labels, help, and column labels."""
+    texts = [
+        e.value
+        for kind in ("title", "subheader", "caption", "markdown", "info", "success", "warning", "error")
+        for e in at.main.get(kind)
+    ]
+    texts += [
+        e.label
+        for kind in ("expander", "selectbox", "file_uploader", "button", "download_button")
+        for e in at.main.get(kind)
+    ]
+    texts += [e.proto.help for kind in ("subheader", "selectbox", "metric") for e in at.main.get(kind)]
+    for frame in at.main.get("dataframe"):
+        for column in json.loads(frame.proto.columns).values():
+            texts += [column.get("label", ""), column.get("help", "")]
+    # The demo-mode banner is drawn by app.py above every page (shopkpi/signin.py), not by the Data page.
+    return [str(text) for text in texts if text and text != signin.DEMO_BANNER]
+
+
+def english_words(at: AppTest) -> set[str]:
+    words = set()
+    for text in page_texts(at):
+        prose = re.sub(r"[A-Za-z0-9_.-]*\.[A-Za-z]+\b", "", re.sub(r"`[^`]*`", "", text))
+        words |= set(re.findall(r"[A-Za-z][A-Za-z_]+", prose))
+    return words - NAMES
+
+
+def column_labels(at: AppTest, index: int) -> list[str]:
+    columns = json.loads(at.dataframe[index].proto.columns)
+    return [c["label"] for c in columns.values() if "label" in c]
+
+
+def test_in_chinese_the_tables_loads_and_rejects_are_labelled_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "shop.duckdb"
+    build_small_warehouse(db)
+
+    at = run_app(db, monkeypatch, lang="zh")
+
+    assert not at.exception
+    assert at.title[0].value == "数据"
+    assert [h.value for h in at.subheader] == ["数据表", "最近导入", "被拒绝的行"]
+    assert column_labels(at, 0) == ["数据表", "行数", "日期列", "最早日期", "最晚日期"]
+    assert column_labels(at, 1) == [
+        "批次",
+        "文件",
+        "数据表",
+        "导入时间",
+        "读取",
+        "新增",
+        "更新",
+        "重复",
+        "拒绝",
+        "忽略的列",
+    ]
+    assert column_labels(at, 2) == ["数据表", "列", "原因", "行数", "文件数"]
+    assert column_labels(at, 3) == ["导入时间", "文件", "行号", "数据表", "列", "原因", "原始行"]
+    assert "读取行数 = 新增 + 更新 + 重复 + 拒绝" in "\n".join(c.value for c in at.caption)
+    assert "共 **1** 行被拒绝，按原因汇总：" in [m.value for m in at.markdown]
+    assert {m.label: m.proto.help for m in at.metric}["orders"] == "3 行；2024-01-05 至 2024-02-10"
+    assert at.get("download_button")[0].label == "下载全部被拒绝的行（CSV）"
+    assert at.main.get("expander")[0].label == "上传导出文件"
+    assert english_words(at) == set(), "no English left on the Chinese page"
+    # The data stays as it is: column keys, table names and the reject reason are not translated.
+    assert at.dataframe[1].value.loc[0, "path"] == "exports/orders.csv"
+    assert at.dataframe[2].value.loc[0, "reason"] == REASON
+
+
+def test_an_empty_warehouse_in_chinese_is_said_in_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "empty.duckdb"
+    with warehouse.writing(db):
+        pass
+
+    at = run_app(db, monkeypatch, lang="zh")
+
+    assert not at.exception
+    assert at.title[0].value == "数据"
+    captions = "\n".join(c.value for c in at.caption)
+    assert "仓库已建好，但所有表都是空的" in captions
+    assert "还没有导入过文件" in captions
+    assert "没有被拒绝的行" in captions
+    assert len(at.dataframe) == 1, "only the table overview; no empty ledger"
+    assert english_words(at) == set()
+
+
+CSV = b"order_id,ordered_at,status\nA1,2024-01-05 09:00,paid\nA2,2024-01-06 10:00,lost\n"
+
+
+@pytest.fixture
+def clicks_reach_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest resets Streamlit's old pages-folder flag before every run, so every run first draws the page alone and
+    reruns it behind app.py (ui.ensure_routed), and the rerun drops a button's click. A server resets the flag once;
+    so do these runs."""
+    init = PagesManager.__init__
+
+    def init_routed(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_routed)
+
+
+@pytest.mark.usefixtures("clicks_reach_the_page")
+def test_an_upload_in_chinese_says_what_was_loaded_and_what_was_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPKPI_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = run_app(tmp_path / "shop.duckdb", monkeypatch, lang="zh")
+    uploader = at.main.get("file_uploader")[0]
+    assert uploader.label == "导出文件（CSV、Parquet 或 JSON Lines；支持 .gz）"
+    assert at.selectbox(key="upload_table").label == "导入到表"
+    assert "文件保存在" in "\n".join(c.value for c in at.caption)
+
+    uploader.set_value([("订单.csv", CSV, "text/csv"), ("orders.parquet.gz", CSV, "application/gzip")])
+    at.run()
+    [load] = at.main.get("button")
+    assert load.label == "将 2 个文件导入 orders"
+    load.click().run()
+
+    assert not at.exception
+    # 2 rows read = 1 inserted + 1 rejected (status 'lost'); the name is the one uploaded, not the saved one.
+    assert [w.value for w in at.warning if w.value != signin.DEMO_BANNER] == [
+        "订单.csv → orders：读取 2 行 = 新增 1 + 更新 0 + 重复 0 + 拒绝 1（见 rejects 表）"
+    ]
+    [refused] = [e.value for e in at.error]
+    assert refused.startswith(
+        "orders.parquet.gz：未导入任何数据。orders.parquet.gz：`shopkpi ingest` 读不了这种文件类型"
+    )
+    assert english_words(at) == set()
