@@ -5,7 +5,7 @@ Run with `shopkpi serve` (or `streamlit run app.py`); the warehouse path comes f
 
 import streamlit as st
 
-from shopkpi import auth, signin, ui
+from shopkpi import auth, signin, ui, warmup
 
 st.set_page_config(page_title="shopkpi", page_icon=":material/monitoring:", layout="wide")
 
@@ -44,3 +44,4 @@ if wanted and page.url_path != wanted and any(p.url_path == wanted for p in rout
 signin.account_box(role)  # who is signed in and "Sign out"; in demo mode the banner
 ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
 page.run()
+warmup.start()  # once per warehouse file: every page's default view computed in the background (shopkpi/warmup.py)

@@ -146,5 +146,15 @@ def render(current: ui.View) -> None:
     cohorts(current)
 
 
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    ui.load(compare_periods, current.period, None, None, CARD_METRICS, segment=current.segment)
+    ui.load(compute_kpis, current.period, None, "customer_type", TYPE_METRICS, segment=current.segment)
+    first, end = add_months(current.period.end.replace(day=1), -11), current.period.end
+    ui.load(kpi_series, first, end, "month", ("total_revenue",), "customer_type", segment=current.segment)
+    ui.load(kpi_series, first, end, "month", ("returning_customer_rate",), segment=current.segment)
+    ui.load(cohort_activity, current.period.end, segment=current.segment)
+
+
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
     ui.run_page("Customers", "客户", render)

@@ -311,5 +311,14 @@ def render() -> None:
         ui.warehouse_problem(error)
 
 
+def prefetch(_current: ui.View) -> None:
+    """The queries of this page as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    ui.load(status.table_overview)
+    ui.load(status.recent_loads, LOADS_SHOWN)
+    if ui.load(status.reject_count):
+        ui.load(status.reject_summary)
+        ui.load(status.recent_rejects, REJECTS_SHOWN)
+
+
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
     render()

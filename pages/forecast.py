@@ -12,6 +12,8 @@ from shopkpi import forecast_charts, ui
 METRIC_CHOICES = ("total_revenue", "orders", "sessions", "gross_sales", "units")
 SPLITS = ("", "source", "device", "category")
 HORIZONS = (7, 14, 30, 60, 90)
+DEFAULT_HORIZON = 30
+PACING_PATHS = 500  # simulated rests of the month behind the chance of reaching the target
 HISTORY_SHOWN = 120  # days of history drawn before the forecast
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -32,7 +34,9 @@ BACKTEST_COLUMNS = {
 def controls(current: ui.View) -> tuple[str, int, str | None]:
     left, middle, right = st.columns(3)
     metric = left.selectbox(current.t("Metric", "指标"), METRIC_CHOICES, format_func=current.label, key="fc_metric")
-    horizon = middle.select_slider(current.t("Days ahead", "预测天数"), HORIZONS, value=30, key="fc_horizon")
+    horizon = middle.select_slider(
+        current.t("Days ahead", "预测天数"), HORIZONS, value=DEFAULT_HORIZON, key="fc_horizon"
+    )
     split = right.selectbox(
         current.t("Split by", "拆分"),
         SPLITS,
@@ -107,7 +111,7 @@ def backtest_section(current: ui.View, result: fc.Forecast) -> None:
 def pacing_section(current: ui.View, metric: str, model: str | None) -> None:
     st.subheader(current.t("This month against its target", "本月目标进度"))
     # The model the forecast's backtest chose (when it forecast the total), so pacing need not backtest again.
-    pacing = ui.load(fc.month_pacing, metric, None, None, None, 500, 0, model, segment=current.segment)
+    pacing = ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, segment=current.segment)
     left, right = st.columns([2, 3])
     with left:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
@@ -173,6 +177,18 @@ def render(current: ui.View) -> None:
     total_model = result.model if result is not None and by is None and result.model in fc.MODELS else None
     pacing_section(current, metric, total_model)
     alerts_section(current)
+
+
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    metric = METRIC_CHOICES[0]
+    try:
+        result = ui.load(fc.forecast_metric, metric, DEFAULT_HORIZON, None, segment=current.segment)
+    except fc.ForecastError:  # the page says why in words; pacing goes on without a chosen model
+        result = None
+    model = result.model if result is not None and result.model in fc.MODELS else None
+    ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, segment=current.segment)
+    ui.load(daily_alerts, current.latest)
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()

@@ -7,7 +7,7 @@ import streamlit as st
 from metrics import METRICS, compare_periods, format_value, kpi_series
 from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
 from metrics.stock import reorder_now, stock_cover
-from shopkpi import charts, ui
+from shopkpi import auth, charts, ui
 
 HEADLINE = tuple(
     name
@@ -29,6 +29,7 @@ HEADLINE = tuple(
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red"}
 STATUS_TEXT = {"on": ("on target", "达标"), "near": ("near target", "接近目标"), "off": ("off target", "未达标")}
 CARDS_PER_ROW = 5
+STOCK_WINDOW_DAYS = 28  # days of sales the alerts' days of cover average over
 
 
 def card_value(name: str, value: float | None) -> str:
@@ -163,9 +164,7 @@ def changed_section(current: ui.View) -> None:
 def alerts_section(current: ui.View, values: dict, targets: dict) -> None:
     st.subheader(current.t("Alerts", "预警"))
     alerts = kpi_alerts(values, targets, ui.visible_metrics(HEADLINE))
-    replenish = targets.get("replenish_lead_days")
-    buffer = (int(replenish.min or 7), int(replenish.max or 15)) if replenish else (7, 15)
-    cover = ui.load(stock_cover, current.latest, 28, buffer)
+    cover = ui.load(stock_cover, current.latest, STOCK_WINDOW_DAYS, ui.replenish_buffer())
     reorders = reorder_now(cover)
     if alerts.is_empty() and reorders.is_empty():
         st.success(
@@ -217,6 +216,16 @@ def render(current: ui.View) -> None:
         changed_section(current)
     with right:
         alerts_section(current, values, targets)
+
+
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    for headline in {auth.visible_metrics(role, HEADLINE) for role in (auth.OPEN, *auth.ROLES)}:
+        ui.load(compare_periods, current.period, None, None, headline, segment=current.segment)
+        ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)
+    ui.load(revenue_change, current.period, current.compared, segment=current.segment)
+    ui.load(source_movers, current.period, current.compared, segment=current.segment)
+    ui.load(stock_cover, current.latest, STOCK_WINDOW_DAYS, ui.replenish_buffer())
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()

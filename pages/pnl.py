@@ -147,5 +147,13 @@ def render(current: ui.View) -> None:
         )
 
 
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    last = current.period.end.replace(day=1)
+    first = add_months(last, -(MONTHS_SHOWN - 1))
+    ui.load(pnl_statement, first, last, segment=current.segment)
+    ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=current.segment)
+
+
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
     ui.run_page("P&L", "损益", render, profit=True)

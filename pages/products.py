@@ -8,7 +8,7 @@ from metrics import compute_kpis
 from metrics.bestsellers import top_products
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
-from shopkpi import charts, ui
+from shopkpi import auth, charts, ui
 
 TOP_SHOWN = 15
 CATEGORY_METRICS = ("units", "gross_sales", "cogs")
@@ -185,6 +185,14 @@ def render(current: ui.View) -> None:
     ui.period_caption(current)
     sellers(current)
     stock(current)
+
+
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    ui.load(top_products, current.period, TOP_SHOWN, segment=current.segment)
+    for shown in {auth.visible_metrics(role, CATEGORY_METRICS) for role in (auth.OPEN, *auth.ROLES)}:
+        ui.load(compute_kpis, current.period, None, "category", shown, segment=current.segment)
+    ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()

@@ -217,5 +217,14 @@ def render(current: ui.View) -> None:
     trend_section(current, dim, table, focus)
 
 
+def prefetch(current: ui.View) -> None:
+    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    dim = "source"  # the split the page opens with
+    ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment)
+    ui.load(funnel, current.period, None, dim, segment=current.segment)
+    grain = grain_for(current.period.days)
+    ui.load(kpi_series, current.period, None, grain, ("sessions",), dim, segment=current.segment)
+
+
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
     ui.run_page("Traffic", "流量", render)

@@ -14,11 +14,12 @@ from shopkpi.settings import REPO_ROOT, load_settings
 
 
 def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
-    """The command line that serves app.py with this Python's Streamlit."""
+    """The command line that serves app.py with this Python's Streamlit, through shopkpi.server (which imports the
+    dashboard's modules before the server listens and warms its caches in the background)."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "shopkpi.server",
         "run",
         str(REPO_ROOT / "app.py"),
         "--server.port",

@@ -1,0 +1,139 @@
+"""The dashboard's warm-up: compute what every page shows in its default view before anyone opens it.
+
+A page's first view costs its queries (most pages: a few tenths of a second on the 2-year demo; the Forecast page: a
+backtest of three models, seconds). Each page module has a `prefetch(view)` asking `ui.load` for exactly what its
+default view asks for; running them in a background thread fills the cache the pages read, so a first visit finds its
+results ready (tests/test_warmup.py checks that a default view then computes nothing). Then a year of every fact table
+is read once, so other views find DuckDB's buffers filled.
+
+It runs once per published warehouse file, in the background: `shopkpi serve` starts it as soon as the server is up
+and again whenever a writer publishes a new file (shopkpi/server.py), and app.py starts it after any page run, should
+it not have run for this file yet (e.g. under a plain `streamlit run app.py`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import runpy
+import threading
+import time
+from datetime import timedelta
+
+import streamlit as st
+
+from metrics.compute import compute_kpis
+from metrics.funnel import funnel
+from metrics.periods import Period, latest_date
+from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
+from metrics.segments import ALL, segment_options
+from shopkpi import ui
+from shopkpi.settings import REPO_ROOT
+
+# The pages with a prefetch(view), in the order they are warmed: the home page first, the slowest last. The Reports
+# page builds its files on click and has nothing to prefetch.
+PREFETCHED = (
+    "pages/overview.py",
+    "pages/traffic.py",
+    "pages/customers.py",
+    "pages/products.py",
+    "pages/pnl.py",
+    "pages/data.py",
+    "pages/forecast.py",
+)
+
+log = logging.getLogger("shopkpi.warmup")
+
+# Set when the interpreter exits: the warm-up stops between two steps rather than being killed inside DuckDB (which
+# aborts the process).
+_stopping = threading.Event()
+_threads: list[threading.Thread] = []
+
+
+def default_view() -> ui.View | None:
+    """The view a first visitor gets (no URL query): the default period and comparison, no filter, English.
+
+    None when the warehouse has no dated rows. Loads the sidebar's queries on the way.
+    """
+    latest = ui.load(latest_date)
+    ui.load(segment_options)
+    if latest is None:
+        return None
+    period = preset_period(DEFAULT_PRESET, latest)
+    return ui.View(period=period, comparison=DEFAULT_COMPARISON, segment=ALL, lang="en", latest=latest)
+
+
+def prefetch(page: str, view: ui.View) -> None:
+    """Run `page`'s prefetch(view): the queries of its default view, into the dashboard's cache."""
+    # run_name is not "__main__", so the page defines its functions without drawing itself.
+    namespace = runpy.run_path(str(REPO_ROOT / page), run_name=f"shopkpi.warmup.{page}")
+    namespace["prefetch"](view)
+
+
+def _read_a_year(last) -> None:
+    # Not cached: only DuckDB's buffers are the point (a filtered or longer view reads the same columns).
+    cursor = ui.reader().cursor()
+    try:
+        year = Period(last - timedelta(days=364), last)
+        compute_kpis(cursor, year, by="source")
+        compute_kpis(cursor, year, by="category", metrics=("units", "gross_sales", "cogs"))
+        funnel(cursor, year, by="source")
+    finally:
+        cursor.close()
+
+
+def warm() -> dict[str, float]:
+    """Prefetch every page's default view of the configured warehouse, then read a year of data; returns the
+    seconds each step took. Stops early (without an error) when the process is exiting."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    view = default_view()
+    seconds["sidebar"] = time.perf_counter() - started
+    if view is None:
+        return seconds
+    for page in PREFETCHED:
+        if _stopping.is_set():
+            return seconds
+        started = time.perf_counter()
+        prefetch(page, view)
+        seconds[page] = time.perf_counter() - started
+    if not _stopping.is_set():
+        started = time.perf_counter()
+        _read_a_year(view.latest)
+        seconds["a year of data"] = time.perf_counter() - started
+    return seconds
+
+
+def _warm_in_background(path: str) -> None:
+    started = time.perf_counter()
+    try:
+        seconds = warm()
+    except Exception:  # a warm-up is an optimisation: a page computes what it needs should this fail
+        log.warning("shopkpi: warm-up of %s failed; pages compute on their first view", path, exc_info=True)
+        return
+    steps = ", ".join(f"{name.removeprefix('pages/').removesuffix('.py')} {s:.1f} s" for name, s in seconds.items())
+    log.info("shopkpi: warm-up done for %s in %.1f s (%s)", path, time.perf_counter() - started, steps)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _warming(path: str, version: tuple[int, int, int]) -> threading.Thread:
+    # One warm-up per published file: the cache makes later calls for the same version return this thread.
+    thread = threading.Thread(target=_warm_in_background, args=(path,), name="shopkpi-warm-up", daemon=True)
+    _threads[:] = [*(t for t in _threads if t.is_alive()), thread]
+    thread.start()
+    return thread
+
+
+def start() -> None:
+    """Start the background warm-up of the configured warehouse, unless it has run (or is running) for this file."""
+    current = ui.reader()
+    version = current.version
+    if version is not None and not _stopping.is_set():
+        _warming(str(current.path), version)
+
+
+@atexit.register
+def _stop() -> None:
+    _stopping.set()
+    for thread in _threads:
+        thread.join(timeout=30)
