@@ -124,6 +124,7 @@ def cohorts(current: ui.View) -> None:
                 "Share of each month's new customers who ordered again k months later",
                 "各月新客在 k 个月后再次下单的比例",
             ),
+            hover=current.t("cohort %{y}, month %{x}: %{z:.1%}", "同期群 %{y}，第 %{x} 个月：%{z:.1%}"),
         ),
         key="customers_cohorts",
     )

@@ -17,18 +17,51 @@ PACING_PATHS = 500  # simulated rests of the month behind the chance of reaching
 HISTORY_SHOWN = 120  # days of history drawn before the forecast
 PERCENT = st.column_config.NumberColumn(format="percent")
 
-BACKTEST_COLUMNS = {
-    "model": st.column_config.TextColumn("Model"),
-    "mape": st.column_config.NumberColumn("MAPE", format="percent", help="Mean absolute percentage error."),
-    "smape": st.column_config.NumberColumn("sMAPE", format="percent", help="Symmetric MAPE: 2|y−f| / (|y|+|f|)."),
-    "coverage80": st.column_config.NumberColumn(
-        "80% coverage", format="percent", help="Share of held-out days inside the 80% interval (ideal: 80%)."
-    ),
-    "coverage95": st.column_config.NumberColumn(
-        "95% coverage", format="percent", help="Share of held-out days inside the 95% interval (ideal: 95%)."
-    ),
-    "days": st.column_config.NumberColumn("Days", help="Held-out days with a positive actual value."),
-}
+
+def backtest_columns(current: ui.View) -> dict:
+    t = current.t
+    return {
+        "model": st.column_config.TextColumn(t("Model", "模型")),
+        "mape": st.column_config.NumberColumn(
+            "MAPE", format="percent", help=t("Mean absolute percentage error.", "平均绝对百分比误差。")
+        ),
+        "smape": st.column_config.NumberColumn(
+            "sMAPE", format="percent", help=t("Symmetric MAPE: 2|y−f| / (|y|+|f|).", "对称 MAPE：2|y−f| / (|y|+|f|)。")
+        ),
+        "coverage80": st.column_config.NumberColumn(
+            t("80% coverage", "80% 覆盖率"),
+            format="percent",
+            help=t(
+                "Share of held-out days inside the 80% interval (ideal: 80%).",
+                "留出日落在 80% 区间内的比例（理想值 80%）。",
+            ),
+        ),
+        "coverage95": st.column_config.NumberColumn(
+            t("95% coverage", "95% 覆盖率"),
+            format="percent",
+            help=t(
+                "Share of held-out days inside the 95% interval (ideal: 95%).",
+                "留出日落在 95% 区间内的比例（理想值 95%）。",
+            ),
+        ),
+        "days": st.column_config.NumberColumn(
+            t("Days", "天数"), help=t("Held-out days with a positive actual value.", "实际值为正的留出天数。")
+        ),
+    }
+
+
+def forecast_columns(current: ui.View, by: str | None) -> dict:
+    t = current.t
+    number = {"format": "localized"}
+    return {
+        "group": st.column_config.TextColumn(current.dim_label(by)) if by else None,
+        "date": st.column_config.DateColumn(t("Date", "日期"), format="YYYY-MM-DD"),
+        "forecast": st.column_config.NumberColumn(t("Forecast", "预测"), **number),
+        "lo80": st.column_config.NumberColumn(t("80% low", "80% 下限"), **number),
+        "hi80": st.column_config.NumberColumn(t("80% high", "80% 上限"), **number),
+        "lo95": st.column_config.NumberColumn(t("95% low", "95% 下限"), **number),
+        "hi95": st.column_config.NumberColumn(t("95% high", "95% 上限"), **number),
+    }
 
 
 def controls(current: ui.View) -> tuple[str, int, str | None]:
@@ -61,7 +94,10 @@ def forecast_section(current: ui.View, metric: str, horizon: int, by: str | None
     group = None
     if by:
         group = st.selectbox(
-            current.dim_label(by), groups, format_func=lambda g: "(none)" if g is None else str(g), key="fc_group"
+            current.dim_label(by),
+            groups,
+            format_func=lambda g: current.t("(none)", "（无）") if g is None else str(g),
+            key="fc_group",
         )
     rows = result.rows.filter(pl.col("group").eq_missing(group))
     history = result.history.filter(pl.col("group").eq_missing(group)).tail(HISTORY_SHOWN)
@@ -85,7 +121,7 @@ def forecast_section(current: ui.View, metric: str, horizon: int, by: str | None
         )
     )
     with st.expander(current.t("Forecast table", "预测明细")):
-        st.dataframe(result.rows, hide_index=True, placeholder="—")
+        st.dataframe(result.rows, column_config=forecast_columns(current, by), hide_index=True, placeholder="—")
     return result
 
 
@@ -95,7 +131,7 @@ def backtest_section(current: ui.View, result: fc.Forecast) -> None:
     if not backtest.origins:
         ui.empty(current.t("Too little history to backtest: at least three months are needed.", "历史太短，无法回测。"))
         return
-    st.dataframe(backtest.table(), column_config=BACKTEST_COLUMNS, hide_index=True, placeholder="—")
+    st.dataframe(backtest.table(), column_config=backtest_columns(current), hide_index=True, placeholder="—")
     st.caption(
         current.t(
             f"Each model forecast {backtest.horizon} days ahead from {len(backtest.origins)} past dates "
@@ -166,7 +202,7 @@ def alerts_section(current: ui.View) -> None:
         )
         return
     for row in alerts.iter_rows(named=True):
-        (st.success if row["good"] else st.warning)(row["message"], icon=":material/notifications:")
+        (st.success if row["good"] else st.warning)(ui.md(row["message"]), icon=":material/notifications:")
 
 
 def render(current: ui.View) -> None:

@@ -151,7 +151,7 @@ def changed_section(current: ui.View) -> None:
             if not movers.is_empty():
                 st.markdown(current.t("**Sources that moved most:**", "**变化最大的来源：**"))
                 for row in movers.iter_rows(named=True):
-                    group = row["group"] or current.t("(no session)", "（无访问）")
+                    group = ui.md(row["group"]) if row["group"] else current.t("(no session)", "（无访问）")
                     st.markdown(
                         f"- **{group}** {row['revenue_change']:+,.0f} "
                         + current.t(

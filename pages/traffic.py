@@ -109,7 +109,8 @@ def funnel_section(current: ui.View, dim: str, focus: str | None) -> None:
     if focus is not None:
         part = steps.with_columns(pl.col("group").fill_null(NONE)).filter(pl.col("group") == focus)
         if part.is_empty() or part["sessions"].sum() == 0:
-            ui.empty(current.t(f"No sessions from {focus} in this period.", f"本期没有来自 {focus} 的访问。"))
+            shown = ui.md(focus)
+            ui.empty(current.t(f"No sessions from {shown} in this period.", f"本期没有来自 {shown} 的访问。"))
             return
         ui.plotly(
             charts.funnel_chart(part.sort("step_number"), [labels[s] for s in part.sort("step_number")["step"]], focus),
@@ -178,8 +179,8 @@ def render(current: ui.View) -> None:
         left, right = st.columns([4, 1])
         left.info(
             current.t(
-                f"Drilled into **{focus}**: the funnel and trend below show it alone.",
-                f"已聚焦 **{focus}**：下方漏斗和趋势只显示它。",
+                f"Drilled into **{ui.md(focus)}**: the funnel and trend below show it alone.",
+                f"已聚焦 **{ui.md(focus)}**：下方漏斗和趋势只显示它。",
             ),
             icon=":material/filter_alt:",
         )

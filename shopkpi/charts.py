@@ -247,8 +247,14 @@ def stacked_bars(
     return _layout(figure, title)
 
 
-def cohort_heatmap(activity: pl.DataFrame, title: str | None = None, months: int = 12) -> go.Figure:
-    """Cohort retention from `metrics.cohort_activity`: one row per cohort, one column per month offset k ≥ 1."""
+def cohort_heatmap(
+    activity: pl.DataFrame,
+    title: str | None = None,
+    months: int = 12,
+    hover: str = "cohort %{y}, month %{x}: %{z:.1%}",
+) -> go.Figure:
+    """Cohort retention from `metrics.cohort_activity`: one row per cohort, one column per month offset k ≥ 1.
+    `hover`: the Plotly hover template of a cell (cohort in %{y}, month offset in %{x}, retention in %{z})."""
     shown = activity.filter((pl.col("month_offset") >= 1) & (pl.col("month_offset") <= months))
     cohorts = sorted(shown.get_column("cohort").unique().to_list())
     offsets = list(range(1, months + 1))
@@ -264,7 +270,7 @@ def cohort_heatmap(activity: pl.DataFrame, title: str | None = None, months: int
             texttemplate="%{text}",
             colorscale="Blues",
             zmin=0,
-            hovertemplate="cohort %{y}, month %{x}: %{z:.1%}<extra></extra>",
+            hovertemplate=hover + "<extra></extra>",
             colorbar={"tickformat": ".0%"},
         )
     )

@@ -15,12 +15,16 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from shopkpi import auth
+from shopkpi.i18n import md, t
 from shopkpi.settings import load_settings
 
 SESSION_KEY = "auth_session"  # {"username", "role", "signed_in_at" (epoch seconds)}
 _NOTICE_KEY = "auth_notice"
 _WANTED_KEY = "auth_wanted"  # the URL path a link asked for before sign-in, opened after it if the role may
-DEMO_BANNER = "Demo mode, no sign-in: everyone who can reach this server sees every page."
+DEMO_BANNER = (
+    "Demo mode, no sign-in: everyone who can reach this server sees every page.",
+    "演示模式，无需登录：能访问此服务器的人都能看到所有页面。",
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,10 +45,10 @@ def unavailable_page(message: str) -> None:
     """Route to a single page that says why nobody can sign in (instead of running open)."""
 
     def explain() -> None:
-        st.title("Sign in")
+        st.title(t("Sign in", "登录"))
         st.error(message, icon=":material/lock:")
 
-    st.navigation([st.Page(explain, title="Sign in", icon=":material/lock:", url_path="signin")]).run()
+    st.navigation([st.Page(explain, title=t("Sign in", "登录"), icon=":material/lock:", url_path="signin")]).run()
     st.stop()
 
 
@@ -67,20 +71,23 @@ def role() -> str | None:
     try:
         users = auth.load_users(path)
     except auth.AuthError as error:
-        _fail_closed(f"Sign-in is unavailable: {error}.")
+        _fail_closed(t(f"Sign-in is unavailable: {error}.", f"无法登录：{error}。"))
     if not users:
         _fail_closed(
-            f"Sign-in is required but {path} has no users: add one with `shopkpi users add NAME --role admin`."
+            t(
+                f"Sign-in is required but {path} has no users: add one with `shopkpi users add NAME --role admin`.",
+                f"需要登录，但 {path} 中没有用户：请用 `shopkpi users add NAME --role admin` 添加。",
+            )
         )
     session: dict[str, Any] | None = st.session_state.get(SESSION_KEY)
     if not session:
         return None
     user = users.get(session.get("username", ""))
     if auth.expired(float(session.get("signed_in_at", 0)), settings.session_hours):
-        sign_out("Your session expired: sign in again.")
+        sign_out(t("Your session expired: sign in again.", "登录已过期：请重新登录。"))
         return None
     if user is None:  # removed from the users file since signing in
-        sign_out("Your account no longer exists.")
+        sign_out(t("Your account no longer exists.", "你的账号已不存在。"))
         return None
     return user.role  # read from the file on every run, so a role change applies at once
 
@@ -99,11 +106,14 @@ def _attempt(username: str, password: str) -> str | None:
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         plural = "s" if minutes > 1 else ""
-        return f"Too many failed sign-ins for this user: wait {minutes} minute{plural} and try again."
+        return t(
+            f"Too many failed sign-ins for this user: wait {minutes} minute{plural} and try again.",
+            f"该用户登录失败次数过多：请等待 {minutes} 分钟后再试。",
+        )
     user = auth.verify(auth.load_users(load_settings().users_path), username, password)
     if user is None:
         limiter().failed(username)
-        return "Wrong username or password."
+        return t("Wrong username or password.", "用户名或密码错误。")
     limiter().succeeded(username)
     st.session_state[SESSION_KEY] = {"username": user.username, "role": user.role, "signed_in_at": time.time()}
     return None
@@ -111,7 +121,7 @@ def _attempt(username: str, password: str) -> str | None:
 
 def sign_in_page() -> None:
     """The only page of a session that has not signed in."""
-    st.title("Sign in")
+    st.title(t("Sign in", "登录"))
     if _WANTED_KEY not in st.session_state:
         try:
             st.session_state[_WANTED_KEY] = urlsplit(st.context.url or "").path.strip("/")
@@ -121,16 +131,23 @@ def sign_in_page() -> None:
     if notice:
         st.info(notice, icon=":material/schedule:")
     with st.form("sign_in"):
-        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        username = st.text_input(t("Username", "用户名"), key="sign_in_username", autocomplete="username")
+        password = st.text_input(
+            t("Password", "密码"), type="password", key="sign_in_password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button(t("Sign in", "登录"), type="primary")
     if submitted:
         error = _attempt(username, password)
         if error:
             st.error(error, icon=":material/lock:")
         else:
             st.rerun()
-    st.caption("Accounts are created on the server with `shopkpi users add NAME --role ROLE`.")
+    st.caption(
+        t(
+            "Accounts are created on the server with `shopkpi users add NAME --role ROLE`.",
+            "账号在服务器上用 `shopkpi users add NAME --role ROLE` 创建。",
+        )
+    )
 
 
 def wanted_page() -> str:
@@ -143,10 +160,11 @@ def wanted_page() -> str:
 def account_box(current: str) -> None:
     """The sidebar's line saying who is signed in, with a sign-out button; in demo mode, the banner."""
     if current == auth.OPEN:
-        st.warning(DEMO_BANNER, icon=":material/lock_open:")
+        st.warning(t(*DEMO_BANNER), icon=":material/lock_open:")
         return
     session = st.session_state.get(SESSION_KEY) or {}
-    st.sidebar.caption(f"Signed in as **{session.get('username', '?')}** ({current})")
-    if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
+    who = md(session.get("username", "?"))
+    st.sidebar.caption(t(f"Signed in as **{who}** ({current})", f"已登录：**{who}**（{current}）"))
+    if st.sidebar.button(t("Sign out", "退出登录"), key="sign_out", icon=":material/logout:"):
         sign_out()
         st.rerun()

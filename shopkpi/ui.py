@@ -26,6 +26,7 @@ from metrics.segments import ALL, Segment, apply_segment, segment_options
 from metrics.stock import DEFAULT_BUFFER_DAYS
 from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
 from shopkpi import auth, signin
+from shopkpi.i18n import LANGUAGES, lang, md, t
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
 from shopkpi.warehouse import Reader, WarehouseError
@@ -35,6 +36,7 @@ T = TypeVar("T")
 log = logging.getLogger("shopkpi.dashboard")
 
 NO_DATA = "No data yet: run `shopkpi demo` or `shopkpi ingest …`"
+NO_DATA_ZH = "还没有数据：请运行 `shopkpi demo` 或 `shopkpi ingest …`"
 
 # Each warehouse version adds one entry per query; old versions are never asked for again, so a bound is enough.
 _MAX_CACHED_RESULTS = 256
@@ -122,8 +124,13 @@ def deferred_csv(query: Callable[..., Any], *args: Any) -> Callable[[], bytes]:
 
 def no_data_yet() -> None:
     """The empty state of every page when no warehouse exists yet: a sentence saying how to get data."""
-    st.info(NO_DATA, icon=":material/database_off:")
-    st.caption(f"Looked for the warehouse at `{db_path()}` (set `SHOPKPI_DB` or `--db` to read another one).")
+    st.info(t(NO_DATA, NO_DATA_ZH), icon=":material/database_off:")
+    st.caption(
+        t(
+            f"Looked for the warehouse at `{db_path()}` (set `SHOPKPI_DB` or `--db` to read another one).",
+            f"仓库路径：`{db_path()}`（用 `SHOPKPI_DB` 或 `--db` 指定其他仓库）。",
+        )
+    )
 
 
 def empty(message: str) -> None:
@@ -133,12 +140,11 @@ def empty(message: str) -> None:
 
 def warehouse_problem(error: WarehouseError) -> None:
     """A warehouse that exists but cannot be read, explained in one line instead of a traceback."""
-    st.error(str(error), icon=":material/error:")
+    st.error(t(str(error), f"无法读取仓库：{error}"), icon=":material/error:")
 
 
 # --- the shared sidebar: period, comparison, filters and language, kept in the URL --------------------------------
 
-LANGUAGES = {"en": "English", "zh": "中文"}
 _ALL = ""  # the "all sources / all devices" choice; an empty string keeps it out of the URL
 
 
@@ -166,17 +172,6 @@ class View:
     def dim_label(self, dimension: str) -> str:
         """A dimension's label in this view's language."""
         return DIMENSION_LABELS[dimension][1 if self.lang == "zh" else 0]
-
-
-def lang() -> str:
-    """The language chosen in the sidebar ('en' or 'zh'); before the sidebar has run, the URL's."""
-    value = st.session_state.get("f_lang", st.query_params.get("lang", "en"))
-    return value if value in LANGUAGES else "en"
-
-
-def t(en: str, zh: str) -> str:
-    """The text in the language chosen in the sidebar."""
-    return zh if lang() == "zh" else en
 
 
 def label(name: str) -> str:
@@ -407,7 +402,7 @@ def period_caption(current: View) -> None:
     parts = [f"{current.period.start} – {current.period.end}"]
     parts.append(t("compared with", "对比") + f" {current.compared.start} – {current.compared.end}")
     if seg:
-        shown = " · ".join(f"{dim_label(d)}: {getattr(seg, d)}" for d in seg.dimensions)
+        shown = " · ".join(f"{dim_label(d)}: {md(getattr(seg, d))}" for d in seg.dimensions)
         parts.append(t("filtered to ", "筛选：") + shown)
     st.caption(" · ".join(parts))
 

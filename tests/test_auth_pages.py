@@ -140,7 +140,7 @@ def test_the_role_comes_from_the_users_file_not_the_session(db, users, monkeypat
 def test_without_a_users_file_the_demo_runs_open_with_a_banner(db, monkeypatch) -> None:
     at = app(db, None, monkeypatch)
     assert titles(at) == ["Overview"]
-    assert signin.DEMO_BANNER in [w.value for w in at.warning]
+    assert signin.DEMO_BANNER[0] in [w.value for w in at.warning]
     at.switch_page("pages/pnl.py").run()
     assert titles(at) == ["P&L"]
 
@@ -182,3 +182,20 @@ def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(db, monkeypatch,
     assert any("Sign-in is unavailable: cannot read the users file" in e.value for e in at.error)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/overview.py")
+
+
+def test_the_sign_in_page_and_the_account_box_speak_chinese_from_the_url(db, users, monkeypatch) -> None:
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users))
+    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS", "SHOPKPI_REQUIRE_LOGIN", "SHOPKPI_SESSION_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.query_params["lang"] = "zh"  # a shared link in Chinese, opened before signing in
+    at.run()
+    assert titles(at) == ["登录"]
+    assert [w.label for w in at.text_input] == ["用户名", "密码"]
+    assert "用户名或密码错误。" in [e.value for e in sign_in(at, "ana", "wrong password").error]
+    at = sign_in(at, "ana")
+    assert titles(at) == ["概览"]
+    assert "已登录：**ana**（analyst）" in [c.value for c in at.sidebar.caption]
+    assert [b.label for b in at.sidebar.button] == ["退出登录"]

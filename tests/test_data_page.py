@@ -151,7 +151,7 @@ def page_texts(at: AppTest) -> list[str]:
         for column in json.loads(frame.proto.columns).values():
             texts += [column.get("label", ""), column.get("help", "")]
     # The demo-mode banner is drawn by app.py above every page (shopkpi/signin.py), not by the Data page.
-    return [str(text) for text in texts if text and text != signin.DEMO_BANNER]
+    return [str(text) for text in texts if text and text not in signin.DEMO_BANNER]
 
 
 def english_words(at: AppTest) -> set[str]:
@@ -257,7 +257,7 @@ def test_an_upload_in_chinese_says_what_was_loaded_and_what_was_refused(
 
     assert not at.exception
     # 2 rows read = 1 inserted + 1 rejected (status 'lost'); the name is the one uploaded, not the saved one.
-    assert [w.value for w in at.warning if w.value != signin.DEMO_BANNER] == [
+    assert [w.value for w in at.warning if w.value not in signin.DEMO_BANNER] == [
         "订单.csv → orders：读取 2 行 = 新增 1 + 更新 0 + 重复 0 + 拒绝 1（见 rejects 表）"
     ]
     [refused] = [e.value for e in at.error]
