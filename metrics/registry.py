@@ -81,6 +81,7 @@ class Metric:
     unit: str  # 'count', 'money', 'rate' (a share in [0, 1]), 'margin' (a share that can be negative), 'ratio'
     direction: str  # 'higher' or 'lower' is better
     description: str
+    description_zh: str  # the description in simplified Chinese; required so that no metric lacks one
     expression: str = ""  # derived: arithmetic over metric names
     numerator: str = ""  # ratio: arithmetic over metric or measure names
     denominator: str = ""
@@ -95,6 +96,14 @@ class Metric:
         if self.kind == "derived":
             return _pretty(self.expression)
         return self.description
+
+    def description_in(self, lang: str = "en") -> str:
+        """The one-line description in English ('en') or Chinese ('zh')."""
+        return self.description_zh if lang == "zh" else self.description
+
+    def formula_in(self, lang: str = "en") -> str:
+        """`formula` for a reader of `lang`: the same formula over named parts, or the description in that language."""
+        return self.description_in(lang) if self.kind == "base" else self.formula
 
     @property
     def format(self) -> str:
@@ -232,6 +241,7 @@ METRICS: dict[str, Metric] = {
             unit="count",
             direction="higher",
             description="sessions with started_at in the period",
+            description_zh="started_at 在本期内的访问",
         ),
         Metric(
             name="visitors",
@@ -241,6 +251,7 @@ METRICS: dict[str, Metric] = {
             unit="count",
             direction="higher",
             description="distinct visitor_id over those sessions",
+            description_zh="本期访问中不重复的 visitor_id 数",
         ),
         Metric(
             name="orders",
@@ -250,6 +261,7 @@ METRICS: dict[str, Metric] = {
             unit="count",
             direction="higher",
             description="valid (paid, shipped, delivered or returned) orders with ordered_at in the period",
+            description_zh="ordered_at 在本期内的有效订单（paid、shipped、delivered 或 returned）",
         ),
         Metric(
             name="buyers",
@@ -259,6 +271,7 @@ METRICS: dict[str, Metric] = {
             unit="count",
             direction="higher",
             description="distinct non-empty customer_id over those orders (guests are not counted)",
+            description_zh="本期有效订单中不重复的非空 customer_id 数（游客不计）",
         ),
         Metric(
             name="units",
@@ -268,6 +281,7 @@ METRICS: dict[str, Metric] = {
             unit="count",
             direction="higher",
             description="Σ quantity over the items of those orders",
+            description_zh="本期有效订单各商品行的 Σ quantity",
         ),
         Metric(
             name="gross_sales",
@@ -279,6 +293,7 @@ METRICS: dict[str, Metric] = {
             description=(
                 "Σ quantity × unit_price over the items of those orders; an order with no items counts its subtotal"
             ),
+            description_zh="本期有效订单各商品行的 Σ quantity × unit_price；没有商品行的订单计其 subtotal",
         ),
         Metric(
             name="discounts",
@@ -288,6 +303,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ discount over those orders",
+            description_zh="本期有效订单的 Σ discount",
         ),
         Metric(
             name="refunds",
@@ -297,6 +313,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ refund_amount over those orders",
+            description_zh="本期有效订单的 Σ refund_amount",
         ),
         Metric(
             name="net_sales",
@@ -307,6 +324,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="gross sales less discounts and refunds",
+            description_zh="商品销售额减去优惠金额和退款金额",
         ),
         Metric(
             name="shipping_income",
@@ -316,6 +334,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="Σ shipping_fee over those orders",
+            description_zh="本期有效订单的 Σ shipping_fee",
         ),
         Metric(
             name="total_revenue",
@@ -326,6 +345,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="net sales plus shipping charged to customers",
+            description_zh="净销售额加上向顾客收取的运费",
         ),
         Metric(
             name="aov",
@@ -337,6 +357,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="average amount per order after discounts (Shopify's convention)",
+            description_zh="扣除优惠后的每单平均金额（Shopify 口径）",
         ),
         Metric(
             name="revenue_per_buyer",
@@ -348,6 +369,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="amount after discounts per buyer (Sycm's and JD's convention)",
+            description_zh="扣除优惠后的每位买家平均金额（生意参谋、京东口径）",
         ),
         Metric(
             name="conversion_rate",
@@ -359,6 +381,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="share of the period's sessions that some valid order names in session_id",
+            description_zh="本期访问中，被有效订单的 session_id 关联到的访问占比",
         ),
         Metric(
             name="buyer_conversion_rate",
@@ -370,6 +393,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="buyers per visitor (Sycm's 支付转化率 convention)",
+            description_zh="每位访客对应的支付买家数（生意参谋的支付转化率口径）",
         ),
         Metric(
             name="cart_conversion_rate",
@@ -381,6 +405,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="share of the period's sessions with an add_to_cart event that some valid order names",
+            description_zh="本期有 add_to_cart 事件的访问中，被有效订单关联到的访问占比",
         ),
         Metric(
             name="ctr",
@@ -392,6 +417,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="on-site click events / impression events in the period",
+            description_zh="本期站内 click 事件数 / impression 事件数",
         ),
         Metric(
             name="ad_ctr",
@@ -403,6 +429,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="Σ ad_spend.clicks / Σ ad_spend.impressions",
+            description_zh="广告点击数 / 广告曝光数：Σ ad_spend.clicks / Σ ad_spend.impressions",
         ),
         Metric(
             name="bounce_rate",
@@ -416,6 +443,7 @@ METRICS: dict[str, Metric] = {
             description=(
                 "share of sessions with exactly one page view (pageviews if given, else count of page_view events)"
             ),
+            description_zh="只有一次页面浏览的访问占比（有 pageviews 时按其计，否则按 page_view 事件数计）",
         ),
         Metric(
             name="retention_rate",
@@ -427,6 +455,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="share of the previous period's visitors who also visit in this period",
+            description_zh="上一期的访客中，本期再次访问的访客占比",
         ),
         Metric(
             name="returning_customer_rate",
@@ -438,6 +467,7 @@ METRICS: dict[str, Metric] = {
             unit="rate",
             direction="higher",
             description="share of buyers with at least 2 valid orders up to the period's end",
+            description_zh="截至本期末累计有效订单不少于 2 笔的买家占比",
         ),
         Metric(
             name="cogs",
@@ -447,6 +477,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
+            description_zh="未退货的有效订单各商品行的 Σ quantity × unit_cost（优先取订单行的成本，否则取商品的成本）",
         ),
         Metric(
             name="gross_profit",
@@ -457,6 +488,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="net sales less COGS",
+            description_zh="净销售额减去销售成本",
         ),
         Metric(
             name="gross_margin",
@@ -468,6 +500,7 @@ METRICS: dict[str, Metric] = {
             unit="margin",
             direction="higher",
             description="gross profit per unit of net sales",
+            description_zh="毛利占净销售额的比例",
         ),
         Metric(
             name="fulfilment_cost",
@@ -477,6 +510,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ shipping_cost + Σ payment_fee over those orders",
+            description_zh="本期有效订单的 Σ shipping_cost + Σ payment_fee",
         ),
         Metric(
             name="ad_spend",
@@ -486,6 +520,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ ad_spend.cost with date in the period",
+            description_zh="date 在本期内的 Σ ad_spend.cost",
         ),
         Metric(
             name="roas",
@@ -497,6 +532,7 @@ METRICS: dict[str, Metric] = {
             unit="ratio",
             direction="higher",
             description="sales after discounts per unit of ad spend (by source: orders whose session has that source)",
+            description_zh="每单位广告花费带来的扣除优惠后销售额（按来源拆分时：计其访问来自该来源的订单）",
         ),
         Metric(
             name="cost_per_order",
@@ -508,6 +544,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="ad spend per order (by source: orders whose session has that source)",
+            description_zh="每笔订单的广告花费（按来源拆分时：计其访问来自该来源的订单）",
         ),
         Metric(
             name="contribution",
@@ -518,6 +555,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="revenue less COGS, fulfilment and marketing",
+            description_zh="总收入减去销售成本、履约成本和广告花费",
         ),
         Metric(
             name="operating_expenses",
@@ -527,6 +565,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="lower",
             description="Σ expenses.amount of the months in the period, pro rata by days for partial months",
+            description_zh="本期所含月份的 Σ expenses.amount，不满整月的按天数折算",
         ),
         Metric(
             name="net_profit",
@@ -537,6 +576,7 @@ METRICS: dict[str, Metric] = {
             unit="money",
             direction="higher",
             description="contribution less operating expenses",
+            description_zh="贡献利润减去运营费用",
         ),
         Metric(
             name="net_margin",
@@ -548,6 +588,7 @@ METRICS: dict[str, Metric] = {
             unit="margin",
             direction="higher",
             description="net profit per unit of total revenue",
+            description_zh="净利润占总收入的比例",
         ),
     )
 }
@@ -623,6 +664,16 @@ def label(name: str, lang: str = "en") -> str:
     """The metric's label in English ('en') or Chinese ('zh')."""
     entry = METRICS[name]
     return entry.label_zh if lang == "zh" else entry.label_en
+
+
+def description(name: str, lang: str = "en") -> str:
+    """The metric's one-line description in English ('en') or Chinese ('zh')."""
+    return METRICS[name].description_in(lang)
+
+
+def formula_text(name: str, lang: str = "en") -> str:
+    """The metric's definition in English ('en') or Chinese ('zh'): its formula, or its description if it is base."""
+    return METRICS[name].formula_in(lang)
 
 
 # --- README definitions table ----------------------------------------------------------------------------------

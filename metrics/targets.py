@@ -32,6 +32,11 @@ class Target:
     max: float | None = None
     direction: str = "within"
     note: str = ""
+    note_zh: str = ""  # the note in simplified Chinese; optional, `note_in` falls back to the English
+
+    def note_in(self, lang: str = "en") -> str:
+        """The note in Chinese when lang is 'zh' and the file gives one (note_zh), else the English note."""
+        return self.note_zh if lang == "zh" and self.note_zh else self.note
 
     @property
     def floor(self) -> float | None:
@@ -79,9 +84,10 @@ def _number(raw: dict, key: str, where: str) -> float | None:
 def _target(metric: str, raw: dict, where: str) -> Target | None:
     if not isinstance(raw, dict):
         raise TargetsError(f"{where}: expected a table [{metric}] with min and/or max")
-    unknown = set(raw) - {"min", "max", "bound", "direction", "note", "enabled"}
+    unknown = set(raw) - {"min", "max", "bound", "direction", "note", "note_zh", "enabled"}
     if unknown:
-        raise TargetsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use min, max, direction, note")
+        keys = "min, max, direction, note, note_zh"
+        raise TargetsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {keys}")
     if raw.get("enabled", True) is False:
         return None
     default_direction = METRICS[metric].direction if metric in METRICS else "within"
@@ -99,7 +105,8 @@ def _target(metric: str, raw: dict, where: str) -> Target | None:
         raise TargetsError(f"{where}: give min, max or both")
     if low is not None and high is not None and low > high:
         raise TargetsError(f"{where}: min {low:g} is above max {high:g}")
-    return Target(metric, low, high, direction, str(raw.get("note", "")).strip())
+    note, note_zh = (str(raw.get(key, "")).strip() for key in ("note", "note_zh"))
+    return Target(metric, low, high, direction, note, note_zh)
 
 
 def read_targets(path: Path) -> dict[str, Target | None]:

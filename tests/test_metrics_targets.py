@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets, read_targets, target_status
@@ -23,6 +25,39 @@ def test_defaults_are_those_of_the_spec():
     assert (targets["replenish_lead_days"].min, targets["replenish_lead_days"].max) == (7, 15)
     # The file says why the guide's 30–50% sits on the cart step, not on visit conversion.
     assert "cart" in targets["cart_conversion_rate"].note and "1–5%" in targets["cart_conversion_rate"].note
+
+
+def test_default_notes_have_chinese_versions():
+    targets = load_targets()
+    for name, target in targets.items():
+        if target.note:
+            assert target.note_zh and re.search(r"[\u4e00-\u9fff]", target.note_zh), f"[{name}] has no note_zh"
+    cart = targets["cart_conversion_rate"]
+    assert cart.note_in("zh") == cart.note_zh and "加购" in cart.note_zh and "1–5%" in cart.note_zh
+    assert cart.note_in("en") == cart.note_in() == cart.note
+
+
+def test_note_in_falls_back_to_english_without_note_zh(tmp_path):
+    path = tmp_path / "targets.toml"
+    path.write_text(
+        '[aov]\nmin = 150\nnote = "Our premium range."\n\n'
+        '[conversion_rate]\nmin = 0.03\nnote = "Paid traffic."\nnote_zh = "  付费流量。 "\n',
+        encoding="utf-8",
+    )
+    targets = read_targets(path)
+    # A user's file written before note_zh existed keeps working; Chinese readers see its English note.
+    assert targets["aov"].note_zh == "" and targets["aov"].note_in("zh") == "Our premium range."
+    assert targets["conversion_rate"].note_in("zh") == "付费流量。"  # stripped like note
+    assert targets["conversion_rate"].note_in("en") == "Paid traffic."
+    assert Target("aov", 100, 300).note_in("zh") == ""  # no note in either language
+
+
+def test_user_target_without_note_zh_does_not_keep_the_default_chinese_note(tmp_path, monkeypatch):
+    # The user's [aov] replaces the default whole: its Chinese note must not describe the default's range.
+    user = tmp_path / "targets.toml"
+    user.write_text('[aov]\nmin = 150\nnote = "Our premium range."\n', encoding="utf-8")
+    monkeypatch.setenv("SHOPKPI_TARGETS", str(user))
+    assert load_targets()["aov"].note_in("zh") == "Our premium range."
 
 
 def test_status_on_near_off_for_a_higher_is_better_range():
@@ -63,6 +98,8 @@ def test_user_file_overrides_metric_by_metric(tmp_path, monkeypatch):
         ('[aov]\nmin = "a lot"\n', "must be a number"),
         ("[aov]\nnote = 'no bounds'\n", "give min, max or both"),
         ("[aov]\nminimum = 3\n", "unknown key"),
+        ("[aov]\nmin = 3\nnote_en = 'x'\n", "unknown key.*note_en.*note_zh"),
+        ("[aov]\nmin = 3\nnote_cn = 'x'\n", "unknown key.*note_cn"),
         ('[aov]\nmin = 1\ndirection = "up"\n', "direction must be"),
         ("[aov\n", "not valid TOML"),
     ],
