@@ -35,7 +35,7 @@ def cards(current: ui.View) -> None:
             delta_description=None
             if change is None
             else current.t("vs last year" if key == "last_year" else "vs prev.", "对比"),
-            help=f"`{METRICS[name].formula}` — {METRICS[name].description}"
+            help=f"`{METRICS[name].formula_in(current.lang)}` — {METRICS[name].description_in(current.lang)}"
             + ("" if row["value"] is not None else "\n\n" + ui.null_reason(name, current)),
             border=True,
         )
@@ -106,7 +106,7 @@ def returning_rate(current: ui.View) -> None:
         ),
         key="customers_returning",
     )
-    st.caption(METRICS["returning_customer_rate"].description)
+    st.caption(METRICS["returning_customer_rate"].description_in(current.lang))
 
 
 def cohorts(current: ui.View) -> None:

@@ -51,13 +51,13 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
     main, other = ("last_year", "previous") if current.comparison == "last_year" else ("previous", "last_year")
     names = {"previous": current.t("previous period", "上一周期"), "last_year": current.t("last year", "去年同期")}
     short = {"previous": current.t("prev.", "上期"), "last_year": current.t("last year", "去年")}
-    help_lines = [f"**{ui.label(name)}** = `{entry.formula}`", entry.description]
+    help_lines = [f"**{ui.label(name)}** = `{entry.formula_in(current.lang)}`", entry.description_in(current.lang)]
     if target:
         status_text = STATUS_TEXT[status][current.lang == "zh"] if status else current.t("no value", "无数值")
         described = target.describe()
         help_lines.append(current.t(f"Target {described}: {status_text}.", f"目标 {described}：{status_text}。"))
-        if target.note:
-            help_lines.append(target.note)
+        if target.note_in(current.lang):
+            help_lines.append(target.note_in(current.lang))
     if row["value"] is None:
         help_lines.append(ui.null_reason(name, current))
     label = ui.label(name)

@@ -51,7 +51,9 @@ def column_config(current: ui.View, dim: str) -> dict:
     for name in TABLE_METRICS:
         entry = METRICS[name]
         config[name] = st.column_config.NumberColumn(
-            ui.label(name), format=formats[entry.unit], help=f"{entry.formula} — {entry.description}"
+            ui.label(name),
+            format=formats[entry.unit],
+            help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}",
         )
     return config
 

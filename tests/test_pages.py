@@ -3,6 +3,7 @@ the numbers, the state in the URL, Chinese labels, and empty states in words."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,10 @@ def test_chinese_labels_come_from_the_registry(db, monkeypatch, page) -> None:
     assert at.title[0].value == TITLES[page][1]
     if page == "overview":
         assert "总收入" in cards(at) and "访问转化率" in cards(at)
+        # The card's tooltip: definition and target note in Chinese too (the registry's, the targets file's).
+        help_text = next(m.help for m in at.metric if m.label == "访问转化率")
+        assert "有效订单" in help_text and "orders with" not in help_text, help_text
+        assert re.search(r"目标 .*：(达标|接近目标|未达标)。", help_text), help_text
 
 
 def test_a_period_without_data_is_a_sentence(db, monkeypatch) -> None:
