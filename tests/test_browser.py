@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from shopkpi.page_bench import Drawn, fresh_load, switch_to, wait_until_drawn
+from shopkpi.page_bench import (  # what a drawn page is, the browser and how to time it: one place for both
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGES,
+    SCRIPT_DONE,
+    Drawn,
+    fresh_load,
+    switch_to,
+    wait_until_drawn,
+)
 from shopkpi.settings import REPO_ROOT
 from tests.pages_fixtures import demo_warehouse
 from tests.test_data_page import build_small_warehouse
@@ -29,19 +38,7 @@ from tests.test_live_reload import write_orders_in_another_process
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-SCRIPT_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def free_port() -> int:
@@ -78,25 +75,13 @@ def app_url(warehouse_path: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def serve(warehouse_path: Path, log: Path) -> Iterator[str]:
-    """Run `streamlit run app.py` on the warehouse on a free port; yields its URL until the caller is done."""
+    """Run `shopkpi serve` (the product's own command) on the warehouse on a free port; yields its URL until the
+    caller is done."""
     port = free_port()
     env = {**os.environ, "SHOPKPI_DB": str(warehouse_path), "SHOPKPI_UPLOAD_DIR": str(log.parent / "uploads")}
     env.pop("SHOPKPI_CONFIG", None)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO_ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    shopkpi = Path(sys.executable).with_name("shopkpi")  # the console script installed beside this Python
+    command = [str(shopkpi), "serve", "--db", str(warehouse_path), "--port", str(port)]
     with log.open("w") as output:
         server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -160,19 +145,6 @@ def test_data_page_shows_rows_and_then_an_ingest_from_another_process(page, app_
 
 
 # --- every page on a demo shop ---------------------------------------------------------------------------------
-
-# url path, title, and what shows the page drew real content (a selector and how many at least).
-PAGES = [
-    ("", "Overview", "[data-testid='stMetric']", 10),
-    ("traffic", "Traffic", "[data-testid='stPlotlyChart']", 3),
-    ("customers", "Customers", "[data-testid='stPlotlyChart']", 3),
-    ("products", "Products & stock", "[data-testid='stDataFrame']", 3),
-    ("pnl", "P&L", "[data-testid='stPlotlyChart']", 3),
-    ("forecast", "Forecast", "[data-testid='stPlotlyChart']", 2),
-    ("reports", "Reports", "[data-testid='stDownloadButton']", 3),
-    ("data", "Data", "[data-testid='stDataFrame']", 2),
-]
-TARGET_SECONDS = 1.5
 
 
 @pytest.fixture(scope="module")
