@@ -144,10 +144,22 @@ def backtest_section(current: ui.View, result: fc.Forecast) -> None:
     )
 
 
-def pacing_section(current: ui.View, metric: str, model: str | None) -> None:
+def pacing_inputs(result: fc.Forecast | None) -> tuple[str | None, tuple[float, ...] | None]:
+    """The model the forecast's backtest chose (on the total, also under a split), so pacing need not backtest
+    again, and its parameters fitted on the total, so pacing need not estimate them again either."""
+    if result is None or result.model not in fc.MODELS:
+        return None, None
+    return result.model, result.params
+
+
+def load_pacing(current: ui.View, metric: str, result: fc.Forecast | None) -> fc.Pacing:
+    model, params = pacing_inputs(result)
+    return ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, params, segment=current.segment)
+
+
+def pacing_section(current: ui.View, metric: str, result: fc.Forecast | None) -> None:
     st.subheader(current.t("This month against its target", "本月目标进度"))
-    # The model the forecast's backtest chose (when it forecast the total), so pacing need not backtest again.
-    pacing = ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, segment=current.segment)
+    pacing = load_pacing(current, metric, result)
     left, right = st.columns([2, 3])
     with left:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
@@ -210,8 +222,7 @@ def render(current: ui.View) -> None:
     result = forecast_section(current, metric, horizon, by)
     if result is not None:
         backtest_section(current, result)
-    total_model = result.model if result is not None and by is None and result.model in fc.MODELS else None
-    pacing_section(current, metric, total_model)
+    pacing_section(current, metric, result)
     alerts_section(current)
 
 
@@ -222,8 +233,7 @@ def prefetch(current: ui.View) -> None:
         result = ui.load(fc.forecast_metric, metric, DEFAULT_HORIZON, None, segment=current.segment)
     except fc.ForecastError:  # the page says why in words; pacing goes on without a chosen model
         result = None
-    model = result.model if result is not None and result.model in fc.MODELS else None
-    ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, segment=current.segment)
+    load_pacing(current, metric, result)
     ui.load(daily_alerts, current.latest)
 
 

@@ -63,6 +63,9 @@ def serve(db_path: Path, port: int = 8501, headless: bool = True, require_login:
     dashboard never to run open, even if the file disappears later.
     """
     env = {**os.environ, "SHOPKPI_DB": str(Path(db_path).expanduser().resolve())}
+    # One BLAS thread per forecast fit: on a small server, two threads mostly wait on each other (the Forecast page's
+    # default view: 1.20 s with the default, 0.86 s with one thread, on 2 cores), and visitors run in parallel anyway.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     if require_login:
         env["SHOPKPI_USERS"] = str(check_login_possible())
         env["SHOPKPI_REQUIRE_LOGIN"] = "1"
