@@ -42,6 +42,7 @@ wanted = signin.wanted_page()  # a link followed before sign-in opens its page n
 if wanted and page.url_path != wanted and any(p.url_path == wanted for p in routed):
     st.switch_page(next(p for p in routed if p.url_path == wanted))
 signin.account_box(role)  # who is signed in and "Sign out"; in demo mode the banner
-ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
-page.run()
+with warmup.visit():  # the background warm-up gives way while a page is being drawn
+    ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
+    page.run()
 warmup.start()  # once per warehouse file: every page's default view computed in the background (shopkpi/warmup.py)

@@ -18,6 +18,8 @@ import logging
 import runpy
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import streamlit as st
@@ -48,6 +50,31 @@ log = logging.getLogger("shopkpi.warmup")
 # aborts the process).
 _stopping = threading.Event()
 _threads: list[threading.Thread] = []
+
+# Page runs in progress: the warm-up gives way to them between its steps, so a visitor's page does not share the
+# machine (and Python's GIL) with a forecast fit nobody is waiting for.
+_visits = 0
+_visits_lock = threading.Lock()
+MAX_GIVE_WAY_SECONDS = 10.0  # then the warm-up goes on, even under a constant stream of visits
+
+
+@contextmanager
+def visit() -> Iterator[None]:
+    """Around a page run (app.py): the warm-up pauses between its steps until no page is being drawn."""
+    global _visits
+    with _visits_lock:
+        _visits += 1
+    try:
+        yield
+    finally:
+        with _visits_lock:
+            _visits -= 1
+
+
+def _give_way() -> None:
+    deadline = time.monotonic() + MAX_GIVE_WAY_SECONDS
+    while _visits and time.monotonic() < deadline and not _stopping.is_set():
+        time.sleep(0.05)
 
 
 def default_view() -> ui.View | None:
@@ -92,11 +119,13 @@ def warm() -> dict[str, float]:
     if view is None:
         return seconds
     for page in PREFETCHED:
+        _give_way()
         if _stopping.is_set():
             return seconds
         started = time.perf_counter()
         prefetch(page, view)
         seconds[page] = time.perf_counter() - started
+    _give_way()
     if not _stopping.is_set():
         started = time.perf_counter()
         _read_a_year(view.latest)

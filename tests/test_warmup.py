@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,13 @@ def test_the_warm_up_skips_a_missing_or_empty_warehouse_and_copes_with_a_tiny_on
     build_small_warehouse(tiny)  # 3 orders over a week: too little to forecast, enough to draw every page
     monkeypatch.setenv("SHOPKPI_DB", str(tiny))
     assert list(warmup.warm()) == ["sidebar", *warmup.PREFETCHED, "a year of data"]
+
+
+def test_the_warm_up_gives_way_while_a_page_is_being_drawn() -> None:
+    waiting = threading.Thread(target=warmup._give_way)
+    with warmup.visit():
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "the warm-up went on during a page run"
+    waiting.join(timeout=2)
+    assert not waiting.is_alive(), "the warm-up did not resume after the page run"
