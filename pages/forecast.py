@@ -201,6 +201,28 @@ def pacing_section(current: ui.View, metric: str, result: fc.Forecast | None) ->
         )
 
 
+def alert_text(row: dict, current: ui.View) -> str:
+    """An alert in the view's language: the English sentence metrics.anomalies wrote, or the same facts in Chinese."""
+    if current.lang != "zh":
+        return ui.md(row["message"])
+    metric = row["metric"]
+    group = f"（{ui.md(row['group'])}）" if row["group"] else ""
+    moved = "高于" if row["direction"] == "up" else "低于"
+    text = (
+        f"{current.label(metric)}{group}{moved}预期 {row['change']:+.0%}：{format_value(metric, row['value'])}，"
+        f"预期 {format_value(metric, row['expected'])}"
+    )
+    if row["event"]:
+        text += f"（{ui.md(row['event'])}）"
+    if row["driver_dimension"]:
+        where = f"{current.dim_label(row['driver_dimension'])} {ui.md(row['driver'])}"
+        if row["driver_contribution"] is not None:
+            text += f"；主要来自{where}（贡献 {format_value(metric, row['driver_contribution'])}）"
+        else:
+            text += f"；出现在{where}"
+    return text + "。"
+
+
 def alerts_section(current: ui.View) -> None:
     st.subheader(current.t("Alerts", "异常提醒"))
     alerts = ui.load(daily_alerts, current.latest)
@@ -214,7 +236,7 @@ def alerts_section(current: ui.View) -> None:
         )
         return
     for row in alerts.iter_rows(named=True):
-        (st.success if row["good"] else st.warning)(ui.md(row["message"]), icon=":material/notifications:")
+        (st.success if row["good"] else st.warning)(alert_text(row, current), icon=":material/notifications:")
 
 
 def render(current: ui.View) -> None:

@@ -26,3 +26,32 @@ def test_a_hostile_source_name_becomes_plain_text() -> None:
     assert md("![x](https://tracker.example/p?u=1)") == r"\!\[x\]\(https\://tracker\.example/p?u=1\)"
     assert md(":red[URGENT] :material/warning:") == r"\:red\[URGENT\] \:material/warning\:"
     assert md("google / cpc") == "google / cpc"
+
+
+def test_an_alert_reads_in_chinese_from_its_facts() -> None:
+    from metrics.segments import ALL
+    from pages.forecast import alert_text
+    from shopkpi.ui import View
+
+    zh = View(period=None, comparison="previous", segment=ALL, lang="zh", latest=None)
+    row = {
+        "metric": "total_revenue",
+        "group": None,
+        "direction": "up",
+        "change": 0.42,
+        "value": 5300.5,
+        "expected": 3733.0,
+        "event": "双11",
+        "driver_dimension": "source",
+        "driver": "kol_[x](y)",
+        "driver_contribution": 1200.0,
+        "message": "Total revenue up +42%: …",
+    }
+    assert alert_text(row, zh) == (
+        r"总收入高于预期 +42%：5,300.50，预期 3,733.00（双11）；主要来自来源 kol\_\[x\]\(y\)（贡献 1,200.00）。"
+    )
+    row |= {"metric": "sessions", "group": "source=social", "direction": "down", "change": -0.42, "value": 1200.0}
+    row |= {"expected": 2069.0, "event": None, "driver": "social", "driver_contribution": None}
+    assert alert_text(row, zh) == "访问次数（source=social）低于预期 -42%：1,200，预期 2,069；出现在来源 social。"
+    en = View(period=None, comparison="previous", segment=ALL, lang="en", latest=None)
+    assert alert_text(row, en) == r"Total revenue up \+42%\: …"  # the sentence metrics.anomalies wrote, escaped
