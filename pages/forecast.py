@@ -157,6 +157,18 @@ def load_pacing(current: ui.View, metric: str, result: fc.Forecast | None) -> fc
     return ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, params, segment=current.segment)
 
 
+def target_source(pacing: fc.Pacing, current: ui.View) -> str:
+    """Where the month's target comes from (metrics.forecast.monthly_target's words), in the view's language."""
+    if current.lang != "zh":
+        return pacing.target_source
+    own = f"monthly_{pacing.metric}"
+    if pacing.target is None:
+        return f"无目标：请在目标文件中设置 {own}（一年前没有完整的同月数据）"
+    if pacing.target_source.startswith(own):
+        return f"目标文件中的 {own}"
+    return pacing.target_source  # last year's month × (1 + growth): a formula, read as it is
+
+
 def pacing_section(current: ui.View, metric: str, result: fc.Forecast | None) -> None:
     st.subheader(current.t("This month against its target", "本月目标进度"))
     pacing = load_pacing(current, metric, result)
@@ -170,16 +182,17 @@ def pacing_section(current: ui.View, metric: str, result: fc.Forecast | None) ->
             key="fc_gauge",
         )
         if pacing.target is None:
-            st.caption(pacing.target_source)
+            st.caption(target_source(pacing, current))
         else:
             chance = "—" if pacing.probability is None else f"{pacing.probability:.0%}"
+            source = target_source(pacing, current)
             st.markdown(
                 current.t(
-                    f"Target **{format_value(metric, pacing.target)}** ({pacing.target_source}); month to date "
+                    f"Target **{format_value(metric, pacing.target)}** ({source}); month to date "
                     f"**{format_value(metric, pacing.actual_to_date)}** against "
                     f"{format_value(metric, pacing.target_to_date)} on the target line. "
                     f"Chance of reaching the target: **{chance}**.",
-                    f"目标 **{format_value(metric, pacing.target)}**（{pacing.target_source}）；本月至今 "
+                    f"目标 **{format_value(metric, pacing.target)}**（{source}）；本月至今 "
                     f"**{format_value(metric, pacing.actual_to_date)}**，"
                     f"目标线 {format_value(metric, pacing.target_to_date)}。"
                     f"达成概率：**{chance}**。",

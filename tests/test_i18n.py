@@ -55,3 +55,19 @@ def test_an_alert_reads_in_chinese_from_its_facts() -> None:
     assert alert_text(row, zh) == "访问次数（source=social）低于预期 -42%：1,200，预期 2,069；出现在来源 social。"
     en = View(period=None, comparison="previous", segment=ALL, lang="en", latest=None)
     assert alert_text(row, en) == r"Total revenue up \+42%\: …"  # the sentence metrics.anomalies wrote, escaped
+
+
+def test_where_the_month_target_comes_from_reads_in_chinese() -> None:
+    from types import SimpleNamespace
+
+    from metrics.segments import ALL
+    from pages.forecast import target_source
+    from shopkpi.ui import View
+
+    zh = View(period=None, comparison="previous", segment=ALL, lang="zh", latest=None)
+    none = SimpleNamespace(metric="orders", target=None, target_source="no target: set monthly_orders in …")
+    assert target_source(none, zh) == "无目标：请在目标文件中设置 monthly_orders（一年前没有完整的同月数据）"
+    own = SimpleNamespace(metric="orders", target=900.0, target_source="monthly_orders in the targets file")
+    assert target_source(own, zh) == "目标文件中的 monthly_orders"
+    grown = SimpleNamespace(metric="orders", target=990.0, target_source="2025-11 × (1 + 10%)")
+    assert target_source(grown, zh) == "2025-11 × (1 + 10%)"
