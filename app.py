@@ -18,7 +18,7 @@ PAGES = [
     ("pages/products.py", "Products & stock", "商品与库存", ":material/inventory_2:"),
     ("pages/pnl.py", "P&L", "损益", ":material/account_balance:"),
     ("pages/forecast.py", "Forecast", "预测", ":material/trending_up:"),
-    ("pages/reports.py", "Reports", "报表", ":material/summarize:"),
+    ("pages/reports.py", "Reports", "报告", ":material/summarize:"),
     ("pages/data.py", "Data", "数据", ":material/database:"),
 ]
 

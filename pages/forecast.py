@@ -101,6 +101,10 @@ def forecast_section(current: ui.View, metric: str, horizon: int, by: str | None
         )
     rows = result.rows.filter(pl.col("group").eq_missing(group))
     history = result.history.filter(pl.col("group").eq_missing(group)).tail(HISTORY_SHOWN)
+    # From the first day with a value: a shop (or group) younger than the window would otherwise start on a flat
+    # line of zeros that never happened.
+    started = history.filter(pl.col("value") != 0)["date"].min()
+    history = history.filter(pl.col("date") >= started) if started is not None else history
     first, last = history["date"].min(), rows["date"].max()
     events = fc.event_days(first, last)
     labels = {

@@ -26,6 +26,19 @@ def shown_text(grid: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     )
 
 
+def since_first_activity(statement: pl.DataFrame) -> pl.DataFrame:
+    """The statement from its first month with anything booked: months before the shop's data began are not zero
+    months, they are months without data (a young shop's table starts where its data does)."""
+    numbers = [c for c in statement.columns if c != "month"]
+    booked = statement.filter(pl.any_horizontal(pl.col(numbers).fill_null(0) != 0))
+    return statement.clear() if booked.is_empty() else statement.filter(pl.col("month") >= booked["month"].min())
+
+
+def a_year_later(month: str) -> str:
+    year, mon = month.split("-")
+    return f"{int(year) + 1:04d}-{mon}"
+
+
 def render(current: ui.View) -> None:
     last = current.period.end.replace(day=1)
     first = add_months(last, -(MONTHS_SHOWN - 1))
@@ -33,16 +46,24 @@ def render(current: ui.View) -> None:
     last_year = blank_unsplittable(
         ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=current.segment), current.segment
     )
+    last_year = since_first_activity(last_year)  # months of last year without data read "—", not 0
+    if not since_first_activity(statement).is_empty():
+        statement = since_first_activity(statement)
     months = statement["month"].to_list()
     partial = current.period.end < month_end(last)
+    whole = len(months) == MONTHS_SHOWN
     st.caption(
         current.t(
-            f"The {MONTHS_SHOWN} months to {months[-1]}"
+            f"The {len(months)} months to {months[-1]}"
             + (f" ({months[-1]} to {current.period.end} only)" if partial else "")
-            + " — the month of the period's end and the 11 before it.",
-            f"截至 {months[-1]} 的 {MONTHS_SHOWN} 个月"
+            + (
+                " — the month of the period's end and the 11 before it."
+                if whole
+                else f", from {months[0]}: the first month with data."
+            ),
+            f"截至 {months[-1]} 的 {len(months)} 个月"
             + (f"（{months[-1]} 仅到 {current.period.end}）" if partial else "")
-            + "。",
+            + ("。" if whole else f"，自 {months[0]}（首个有数据的月份）起。"),
         )
     )
     if current.segment:
@@ -129,11 +150,13 @@ def render(current: ui.View) -> None:
             )
             or "total_revenue"
         )
-        both = statement.select("month", pl.col(metric).alias("this_year")).with_columns(
-            pl.Series(
-                "last_year",
-                last_year[metric].to_list() if last_year.height == statement.height else [None] * statement.height,
-            )
+        before = last_year.select(
+            pl.col("month").map_elements(a_year_later, return_dtype=pl.String), pl.col(metric).alias("last_year")
+        )
+        both = (
+            statement.select("month", pl.col(metric).alias("this_year"))
+            .join(before, on="month", how="left")
+            .sort("month")
         )
         ui.plotly(
             charts.compare_bars(

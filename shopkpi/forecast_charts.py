@@ -120,7 +120,9 @@ def pacing_gauge(
             gauge=gauge,
         )
     )
-    return _layout(figure, title, height=260)
+    figure = _layout(figure, title, height=260)
+    # Room for the tick labels at the ends of the arc (e.g. "400,000"), which the default margins clip.
+    return figure.update_layout(margin={"l": 40, "r": 40})
 
 
 def pacing_lines(days: pl.DataFrame, labels: dict[str, str], title: str | None = None) -> go.Figure:

@@ -188,6 +188,30 @@ def test_every_page_renders_real_content_without_an_error(page, demo_url: str) -
     print(json.dumps(times, indent=2))
 
 
+TITLES_ZH = {
+    "Overview": "概览",
+    "Traffic": "流量",
+    "Customers": "客户",
+    "Products & stock": "商品与库存",
+    "P&L": "损益",
+    "Forecast": "预测",
+    "Reports": "报告",
+    "Data": "数据",
+}
+
+
+def test_every_page_renders_in_chinese(page, demo_url: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for path, title, selector, at_least in PAGES:
+        zh = TITLES_ZH[title]
+        fresh_load(page, f"{demo_url}/{path}?lang=zh", zh, selector, at_least)  # a shared link in Chinese
+        assert page.locator("[data-testid='stException']").count() == 0, f"{zh}: an exception is shown"
+        assert page.get_by_text("页面无法显示").count() == 0, f"{zh}: the page failed"
+        nav = page.get_by_test_id("stSidebarNav")
+        assert [nav.get_by_role("link", name=name).count() for name in TITLES_ZH.values()] == [1] * len(TITLES_ZH)
+        page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}-zh.png"), full_page=True)
+
+
 def test_a_drill_down_click_focuses_the_traffic_page(page, demo_url: str) -> None:
     page.goto(f"{demo_url}/traffic")
     wait_for_page(page, "Traffic", "[data-testid='stPlotlyChart']", 3)

@@ -208,3 +208,13 @@ def test_an_empty_warehouse_is_explained(tmp_path, monkeypatch, page) -> None:
     at = open_app(db, monkeypatch, page)
     no_failure(at)
     assert "has no orders, sessions or ad spend yet" in "\n".join(i.value for i in at.info)
+
+
+def test_the_pnl_of_a_young_shop_starts_with_its_data_and_has_no_last_year(db, monkeypatch) -> None:
+    # The demo shop's data begins on 2024-05-02: months before are months without data, not months of zeros.
+    at = open_app(db, monkeypatch, "pnl")
+    no_failure(at)
+    assert list(at.dataframe[0].value.columns) == ["label", "2024-05", "2024-06"]
+    assert "The 2 months to 2024-06" in at.caption[0].value and "from 2024-05" in at.caption[0].value
+    against = at.dataframe[1].value.set_index("Line")
+    assert set(against["Last year"]) == {"—"} and set(against["Change"]) == {"—"}
