@@ -6,7 +6,8 @@ import streamlit as st
 
 from metrics import METRICS, compare_periods, format_value, kpi_series
 from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
-from metrics.stock import reorder_now, stock_cover
+from metrics.replenishment import forecast_cover, reorder_now
+from metrics.stock import DEFAULT_WINDOW_DAYS
 from shopkpi import auth, charts, ui
 
 HEADLINE = tuple(
@@ -29,7 +30,6 @@ HEADLINE = tuple(
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red"}
 STATUS_TEXT = {"on": ("on target", "达标"), "near": ("near target", "接近目标"), "off": ("off target", "未达标")}
 CARDS_PER_ROW = 5
-STOCK_WINDOW_DAYS = 28  # days of sales the alerts' days of cover average over
 
 
 def card_value(name: str, value: float | None) -> str:
@@ -164,7 +164,8 @@ def changed_section(current: ui.View) -> None:
 def alerts_section(current: ui.View, values: dict, targets: dict) -> None:
     st.subheader(current.t("Alerts", "预警"))
     alerts = kpi_alerts(values, targets, ui.visible_metrics(HEADLINE))
-    cover = ui.load(stock_cover, current.latest, STOCK_WINDOW_DAYS, ui.replenish_buffer())
+    # The Products & stock page's plan (forecast demand), so both pages name the same products.
+    cover = ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
     reorders = reorder_now(cover)
     if alerts.is_empty() and reorders.is_empty():
         st.success(
@@ -225,7 +226,7 @@ def prefetch(current: ui.View) -> None:
         ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)
     ui.load(revenue_change, current.period, current.compared, segment=current.segment)
     ui.load(source_movers, current.period, current.compared, segment=current.segment)
-    ui.load(stock_cover, current.latest, STOCK_WINDOW_DAYS, ui.replenish_buffer())
+    ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()

@@ -218,3 +218,15 @@ def test_the_pnl_of_a_young_shop_starts_with_its_data_and_has_no_last_year(db, m
     assert "The 2 months to 2024-06" in at.caption[0].value and "from 2024-05" in at.caption[0].value
     against = at.dataframe[1].value.set_index("Line")
     assert set(against["Last year"]) == {"—"} and set(against["Change"]) == {"—"}
+
+
+def test_the_overview_and_the_products_page_name_the_same_products_to_reorder(db, monkeypatch) -> None:
+    overview = open_app(db, monkeypatch, "overview")
+    warning = next(w.value for w in overview.warning if "should be reordered now" in w.value)
+    count = int(re.search(r"\*\*(\d+) products\*\*", warning).group(1))
+    products = open_app(db, monkeypatch, "products")
+    no_failure(overview), no_failure(products)
+    assert f"**Reorder now: {count} products**" in shown_text(products)
+    first_five = list(overview.dataframe[0].value["sku"])
+    reorder_table = next(d.value for d in products.dataframe if "late" in d.value.columns or "Late" in d.value.columns)
+    assert first_five == list(reorder_table["sku"])[:5]  # same products, same order (late first, then by date)

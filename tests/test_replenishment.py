@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.replenishment import days_lasting, plan_replenishment, reorder_now
-from metrics.stock import plan_reorders
+from metrics.replenishment import reorder_now
+from metrics.stock import days_lasting, plan_reorders, plan_replenishment
 from tests.test_stock import stock_rows
 
 AS_OF = date(2024, 6, 30)

@@ -18,7 +18,8 @@ from metrics.funnel import STEP_LABELS, funnel
 from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES
-from metrics.stock import reorder_now, stock_cover
+from metrics.replenishment import forecast_cover
+from metrics.stock import reorder_now
 from metrics.targets import Target, load_targets
 from shopkpi.reports import charts
 from shopkpi.warehouse import store_settings
@@ -52,7 +53,7 @@ ENGAGEMENT_METRICS = ("ctr", "ad_ctr", "bounce_rate")
 TREND_METRICS = ("total_revenue", "orders", "net_profit")
 TOP_PRODUCTS = 10
 MOVERS = 5
-STOCK_WINDOW_DAYS = 28  # recent average daily units: the last four weeks, so weekday patterns even out
+STOCK_WINDOW_DAYS = 28  # each product's share of demand: its units of the last four weeks
 # Reports forecast with this model rather than backtesting three (which takes seconds per series): a PDF is
 # due in under 10 s. `shopkpi forecast` shows the model's backtest against seasonal naive.
 OUTLOOK_MODEL = "sarimax_promo"
@@ -433,7 +434,8 @@ def build_report(
         if replenish and replenish.min is not None and replenish.max is not None
         else DEFAULT_REPLENISH
     )
-    alerts = reorder_now(stock_cover(con, period.end, STOCK_WINDOW_DAYS, buffer))
+    # The dashboard's plan (forecast demand), so the report and the Products & stock page name the same products.
+    alerts = reorder_now(forecast_cover(con, period.end, STOCK_WINDOW_DAYS, buffer))
     stock_table = Table(
         (
             Column("sku", "SKU", "text"),
@@ -476,8 +478,9 @@ def build_report(
             "stock",
             "Stock alerts",
             "库存预警",
-            f"Products to reorder now: stock on hand and on order runs out, at the average daily units of the last"
-            f" {STOCK_WINDOW_DAYS} days, within the supplier's lead time plus {buffer[1]} days (the guide: replenish"
+            f"Products to reorder now: stock on hand and on order runs out, at forecast demand (the shop's daily units"
+            f" forecast with the promotion calendar, each product taking its share of the last {STOCK_WINDOW_DAYS}"
+            f" days), within the supplier's lead time plus {buffer[1]} days (the guide: replenish"
             f" {buffer[0]}–{buffer[1]} days before stock runs out). Stock as counted on or before {period.end}.",
             stock_table,
         )
