@@ -31,7 +31,9 @@ def users(tmp_path_factory) -> Path:
     return path
 
 
-def app(db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, **session) -> AppTest:
+def app(
+    db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, query: dict[str, str] | None = None, **session
+) -> AppTest:
     monkeypatch.setenv("SHOPKPI_DB", str(db))
     monkeypatch.setenv("SHOPKPI_USERS", str(users or db.parent / "no-users.toml"))
     for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS", "SHOPKPI_REQUIRE_LOGIN", "SHOPKPI_SESSION_HOURS"):
@@ -39,6 +41,8 @@ def app(db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, **session
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
     for key, value in session.items():
         at.session_state[key] = value
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
     return at.run()
 
 
@@ -185,13 +189,7 @@ def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(db, monkeypatch,
 
 
 def test_the_sign_in_page_and_the_account_box_speak_chinese_from_the_url(db, users, monkeypatch) -> None:
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    monkeypatch.setenv("SHOPKPI_USERS", str(users))
-    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS", "SHOPKPI_REQUIRE_LOGIN", "SHOPKPI_SESSION_HOURS"):
-        monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    at.query_params["lang"] = "zh"  # a shared link in Chinese, opened before signing in
-    at.run()
+    at = app(db, users, monkeypatch, query={"lang": "zh"})  # a shared link in Chinese, opened before signing in
     assert titles(at) == ["登录"]
     assert [w.label for w in at.text_input] == ["用户名", "密码"]
     assert "用户名或密码错误。" in [e.value for e in sign_in(at, "ana", "wrong password").error]

@@ -12,14 +12,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from metrics import compute_kpis, funnel, kpi_series
 from metrics.periods import Period
 from metrics.segments import Segment, apply_segment
-from shopkpi.settings import REPO_ROOT
 from shopkpi.warehouse import TABLES, Reader
 from tests.pages_fixtures import demo_warehouse
+from tests.test_pages import open_app
 
 HOSTILE = [
     "'; drop table orders; --",
@@ -139,24 +138,11 @@ URL_ATTACKS = {
 }
 
 
-def run_page(db: Path, monkeypatch: pytest.MonkeyPatch, page: str, params: dict[str, str]) -> AppTest:
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS"):
-        monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
-    return at
-
-
 @pytest.mark.parametrize("attack", list(URL_ATTACKS))
 @pytest.mark.parametrize("page", ["overview", "traffic", "pnl", "data"])
 def test_hostile_url_parameters_fall_back_to_defaults_and_change_nothing(db, monkeypatch, page, attack) -> None:
     before = sha256(db)
-    at = run_page(db, monkeypatch, page, URL_ATTACKS[attack])
+    at = open_app(db, monkeypatch, page, **URL_ATTACKS[attack])
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert not errors, errors
@@ -229,7 +215,7 @@ def test_a_source_named_like_an_attack_filters_like_any_other(hostile_shop: Path
 @pytest.mark.parametrize("value", DATA_BORNE[:5], ids=range(5))
 def test_a_hostile_source_from_the_data_is_shown_as_text_through_the_url(hostile_shop, monkeypatch, page, value):
     before = sha256(hostile_shop)
-    at = run_page(hostile_shop, monkeypatch, page, {"source": value, "period": "this_month"})
+    at = open_app(hostile_shop, monkeypatch, page, source=value, period="this_month")
     assert not at.exception, at.exception
     failures = [e.value for e in at.error if "could not be drawn" in e.value]
     assert not failures, failures
