@@ -21,7 +21,13 @@ def demo_warehouse() -> Path:
     """The path of the small demo warehouse (read it only: every test shares it)."""
     root = Path(tempfile.mkdtemp(prefix="shopkpi-pages-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    files = demo.write_demo_files(root / "files", seed=7, days=DAYS, end=END)
+    return build_demo_warehouse(root, DAYS, END)
+
+
+def build_demo_warehouse(root: Path, days: int, end: date, seed: int = 7) -> Path:
+    """Write `days` days of the demo shop ending on `end` under `root` and load them into root/demo.duckdb, as
+    `shopkpi demo` does; returns the warehouse's path."""
+    files = demo.write_demo_files(root / "files", seed=seed, days=days, end=end)
     db = root / "demo.duckdb"
     for table, paths in files.items():
         for path in paths:

@@ -14,9 +14,7 @@ from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
 from shopkpi import cli_forecast
 from shopkpi.warehouse import open_read_only
-
-demo = pytest.importorskip("pipelines.demo")
-ingest = pytest.importorskip("pipelines.ingest")
+from tests.pages_fixtures import build_demo_warehouse
 
 END = date(2025, 9, 30)  # 150 days from 3 May: 618 in the history, ordinary late-summer days held out
 DAYS = 150
@@ -25,11 +23,7 @@ DAYS = 150
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     root = tmp_path_factory.mktemp("forecast_demo")
-    files = demo.write_demo_files(root / "files", seed=7, days=DAYS, end=END)
-    path = root / "w.duckdb"
-    for table, paths in files.items():
-        for file in paths:
-            ingest.ingest_file(path, table, file, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    path = build_demo_warehouse(root, DAYS, END)
     return path
 
 

@@ -12,8 +12,8 @@ from metrics.compute import compute_kpis, kpi_series
 from metrics.periods import Period, default_period
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS
-from pipelines import demo, ingest
 from shopkpi.warehouse import open_read_only
+from tests.pages_fixtures import build_demo_warehouse
 
 END = date(2024, 6, 30)
 DAYS = 75
@@ -22,11 +22,7 @@ DAYS = 75
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    files = demo.write_demo_files(root / "files", seed=3, days=DAYS, end=END)
-    db = root / "w.duckdb"
-    for table, paths in files.items():
-        for path in paths:
-            ingest.ingest_file(db, table, path, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    db = build_demo_warehouse(root, DAYS, END, seed=3)
     connection = open_read_only(db)
     yield connection
     connection.close()

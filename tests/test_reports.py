@@ -28,13 +28,12 @@ from metrics.pnl import pnl_statement
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_COLUMNS
 from metrics.targets import load_targets
+from pipelines import demo, ingest
 from shopkpi import cli_report
 from shopkpi.reports import build_report, file_name, report_bytes, report_period
 from shopkpi.reports.cells import csv_bytes, inert, inert_frame
 from shopkpi.warehouse import open_read_only
-
-demo = pytest.importorskip("pipelines.demo")
-ingest = pytest.importorskip("pipelines.ingest")
+from tests.pages_fixtures import build_demo_warehouse
 
 END = date(2024, 6, 30)
 DAYS = 75
@@ -68,11 +67,7 @@ def _version() -> None:  # a second command, so that `report` is a subcommand as
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
-    files = demo.write_demo_files(root / "files", seed=7, days=DAYS, end=END)
-    path = root / "w.duckdb"
-    for table, paths in files.items():
-        for file in paths:
-            ingest.ingest_file(path, table, file, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    path = build_demo_warehouse(root, DAYS, END)
     evil = root / "evil_ads.csv"
     evil.write_text(
         "date,source,medium,campaign,cost,impressions,clicks\n"
