@@ -5,7 +5,8 @@ Run with `shopkpi serve` (or `streamlit run app.py`); the warehouse path comes f
 
 import streamlit as st
 
-from shopkpi import auth, signin, ui, warmup
+from shopkpi import auth, ui
+from shopkpi.ui import signin, warmup
 
 st.set_page_config(page_title="shopkpi", page_icon=":material/monitoring:", layout="wide")
 
@@ -45,4 +46,4 @@ signin.account_box(role)  # who is signed in and "Sign out"; in demo mode the ba
 with warmup.visit():  # the background warm-up gives way while a page is being drawn
     ui.sidebar()  # shared by every page: period, comparison, filters, language (mirrored in the URL)
     page.run()
-warmup.start()  # once per warehouse file: every page's default view computed in the background (shopkpi/warmup.py)
+warmup.start()  # once per warehouse file: every page's default view computed in the background (shopkpi/ui/warmup.py)

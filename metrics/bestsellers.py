@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from metrics.periods import Period
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 TOP_PRODUCTS_SQL = f"""
 with

@@ -9,7 +9,7 @@ import polars as pl
 
 from metrics import dialect
 from metrics.periods import add_months, latest_date, month_end
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 COHORT_SQL = f"""
 with

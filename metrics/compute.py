@@ -38,7 +38,7 @@ from metrics.registry import (
     measures_of,
     names_in,
 )
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 # --- where each dimension comes from, per source of rows --------------------------------------------------------
 

@@ -10,7 +10,7 @@ import polars as pl
 from metrics.compute import DIMENSION_SQL, NO_GROUP
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
 STEP_LABELS = {

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from metrics.periods import Period
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 PRODUCT_SALES_SQL = f"""
 with

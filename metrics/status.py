@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from shopkpi.warehouse import TABLES
+from warehouse import TABLES
 
 # The column each table's date range is measured on, and how it is read: a timestamp is cut to its local date,
 # a `YYYY-MM` month spans from its first to its last day. Tables without one (products, order_items) get nulls.

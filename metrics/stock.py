@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from metrics.periods import latest_date
-from shopkpi.warehouse import VALID_STATUSES
+from warehouse import VALID_STATUSES
 
 DEFAULT_WINDOW_DAYS = 28
 DEFAULT_BUFFER_DAYS = (7, 15)

@@ -6,7 +6,8 @@ import streamlit as st
 
 from metrics import METRICS, cohort_activity, compare_periods, compute_kpis, format_value, kpi_series
 from metrics.periods import add_months
-from shopkpi import charts, ui
+from shopkpi import ui
+from shopkpi.ui import charts
 
 CARD_METRICS = ("buyers", "returning_customer_rate", "revenue_per_buyer", "aov")
 TYPE_METRICS = ("orders", "buyers", "total_revenue", "aov")
@@ -148,7 +149,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     ui.load(compare_periods, current.period, None, None, CARD_METRICS, segment=current.segment)
     ui.load(compute_kpis, current.period, None, "customer_type", TYPE_METRICS, segment=current.segment)
     first, end = add_months(current.period.end.replace(day=1), -11), current.period.end

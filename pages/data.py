@@ -6,9 +6,10 @@ import streamlit as st
 
 from metrics import status
 from pipelines.ingest import FileResult, IngestError
-from shopkpi import ui, uploads
+from shopkpi import ui
 from shopkpi.settings import load_settings
-from shopkpi.warehouse import TABLES, WarehouseError
+from shopkpi.ui import uploads
+from warehouse import TABLES, WarehouseError
 
 LOADS_SHOWN = 20
 REJECTS_SHOWN = 500
@@ -312,7 +313,7 @@ def render() -> None:
 
 
 def prefetch(_current: ui.View) -> None:
-    """The queries of this page as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of this page as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     ui.load(status.table_overview)
     ui.load(status.recent_loads, LOADS_SHOWN)
     if ui.load(status.reject_count):

@@ -7,7 +7,8 @@ import streamlit as st
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
 from metrics.registry import format_value
-from shopkpi import forecast_charts, ui
+from shopkpi import ui
+from shopkpi.ui import forecast_charts
 
 METRIC_CHOICES = ("total_revenue", "orders", "sessions", "gross_sales", "units")
 SPLITS = ("", "source", "device", "category")
@@ -266,7 +267,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     metric = METRIC_CHOICES[0]
     try:
         result = ui.load(fc.forecast_metric, metric, DEFAULT_HORIZON, None, segment=current.segment)

@@ -8,7 +8,8 @@ from metrics import METRICS, compare_periods, format_value, kpi_series
 from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
-from shopkpi import auth, charts, ui
+from shopkpi import auth, ui
+from shopkpi.ui import charts
 
 HEADLINE = tuple(
     name
@@ -220,7 +221,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     for headline in {auth.visible_metrics(role, HEADLINE) for role in (auth.OPEN, *auth.ROLES)}:
         ui.load(compare_periods, current.period, None, None, headline, segment=current.segment)
         ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)

@@ -7,7 +7,8 @@ from metrics import METRICS, format_value, pnl_lines, pnl_statement
 from metrics.periods import add_months, month_end
 from metrics.pnl_views import statement_grid, year_over_year
 from metrics.segments import blank_unsplittable
-from shopkpi import charts, ui
+from shopkpi import ui
+from shopkpi.ui import charts
 
 MONTHS_SHOWN = 12
 
@@ -171,7 +172,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     last = current.period.end.replace(day=1)
     first = add_months(last, -(MONTHS_SHOWN - 1))
     ui.load(pnl_statement, first, last, segment=current.segment)

@@ -8,7 +8,8 @@ from metrics import compute_kpis
 from metrics.bestsellers import top_products
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
-from shopkpi import auth, charts, ui
+from shopkpi import auth, ui
+from shopkpi.ui import charts
 
 TOP_SHOWN = 15
 CATEGORY_METRICS = ("units", "gross_sales", "cogs")
@@ -188,7 +189,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     ui.load(top_products, current.period, TOP_SHOWN, segment=current.segment)
     for shown in {auth.visible_metrics(role, CATEGORY_METRICS) for role in (auth.OPEN, *auth.ROLES)}:
         ui.load(compute_kpis, current.period, None, "category", shown, segment=current.segment)

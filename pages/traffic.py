@@ -7,7 +7,8 @@ import streamlit as st
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.segments import blank_unsplittable
-from shopkpi import charts, ui
+from shopkpi import ui
+from shopkpi.ui import charts
 
 DIMENSIONS = ("source", "medium", "campaign", "device")
 TABLE_METRICS = (
@@ -221,7 +222,7 @@ def render(current: ui.View) -> None:
 
 
 def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the background warm-up (shopkpi/warmup.py)."""
+    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
     dim = "source"  # the split the page opens with
     ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment)
     ui.load(funnel, current.period, None, dim, segment=current.segment)

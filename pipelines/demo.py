@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from shopkpi.warehouse import STATUSES, VALID_STATUSES
+from warehouse import STATUSES, VALID_STATUSES
 
 DEMO_TIMEZONE = "Asia/Shanghai"
 CURRENCY = "CNY"

@@ -1,7 +1,7 @@
 """Load export files into one canonical table: read with DuckDB's own readers, validate, upsert, account for every row.
 
 Every row read ends up inserted, updated, counted as an unchanged duplicate, or rejected with a reason in `rejects`.
-One file is one transaction on a private copy of the warehouse (see shopkpi.warehouse), so a file that fails, or a
+One file is one transaction on a private copy of the warehouse (see warehouse), so a file that fails, or a
 process killed mid-file, leaves the live warehouse as it was.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from shopkpi.warehouse import TABLES, Column, Table, WarehouseError, open_read_only, writing
+from warehouse import TABLES, Column, Table, WarehouseError, open_read_only, writing
 
 Progress = Callable[[str, float], None]
 

@@ -1,5 +1,5 @@
 """Who may see what: the users file (bcrypt-salted password hashes), the four roles and what each may open, the
-sign-in rate limit and session expiry. No Streamlit here: `shopkpi users …` and the dashboard (shopkpi/signin.py)
+sign-in rate limit and session expiry. No Streamlit here: `shopkpi users …` and the dashboard (shopkpi/ui/signin.py)
 both use it.
 
 The users file is TOML kept outside the repository (settings `users_path`, env `SHOPKPI_USERS`, default

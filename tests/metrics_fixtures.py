@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from shopkpi.warehouse import TABLES, table_ddl, writing
+from warehouse import TABLES, table_ddl, writing
 
 D = datetime
 

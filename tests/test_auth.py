@@ -10,8 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from shopkpi import auth, cli_users
-from shopkpi.serve import LoginRequiredError, serve
+from shopkpi import auth
+from shopkpi.cli import users as cli_users
+from shopkpi.ui.serve import LoginRequiredError, serve
 
 PASSWORD = "correct horse battery"
 
@@ -114,7 +115,7 @@ def test_require_login_refuses_to_serve_without_a_user(users, monkeypatch, tmp_p
         serve(tmp_path / "shop.duckdb", require_login=True)
 
 
-# --- the CLI, on a throwaway app that registers the sub-app as shopkpi/cli.py does ---------------------------------
+# --- the CLI, on a throwaway app that registers the sub-app as shopkpi/cli/main.py does -----------------------------
 
 cli = typer.Typer()
 cli.add_typer(cli_users.app, name="users")
@@ -122,7 +123,7 @@ cli.add_typer(cli_users.app, name="users")
 
 @cli.callback()
 def _root() -> None:
-    """A root with a callback, so `users` stays a sub-command as in shopkpi/cli.py."""
+    """A root with a callback, so `users` stays a sub-command as in shopkpi/cli/main.py."""
 
 
 def run(*args: str, stdin: str | None = None):

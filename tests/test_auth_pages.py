@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from shopkpi import auth, signin
+from shopkpi import auth
 from shopkpi.settings import REPO_ROOT
+from shopkpi.ui import signin
 from tests.pages_fixtures import demo_warehouse
 
 PASSWORD = "correct horse battery"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from shopkpi.page_bench import (  # what a drawn page is, the browser and how to time it: one place for both
+from bench.page_times import (  # what a drawn page is, the browser and how to time it: one place for both
     CHROMIUM,
     CHROMIUM_ARGS,
     PAGES,

@@ -1,4 +1,4 @@
-"""Chart builders (shopkpi/charts.py): plain DataFrame → Figure functions, checked without Streamlit."""
+"""Chart builders (shopkpi/ui/charts.py): plain DataFrame → Figure functions, checked without Streamlit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from metrics.insights import decompose_change
-from shopkpi import charts
+from shopkpi.ui import charts
 
 
 def test_bars_put_the_largest_on_top_and_name_a_missing_group() -> None:

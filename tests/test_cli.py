@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shopkpi.warehouse import TABLES, Reader
+from warehouse import TABLES, Reader
 
 ENV = {key: value for key, value in os.environ.items() if not key.startswith("SHOPKPI_")}
 

@@ -23,8 +23,8 @@ from metrics.periods import Period
 from metrics.segments import Segment, apply_segment
 from pipelines.ingest import ingest_file
 from shopkpi.settings import REPO_ROOT
-from shopkpi.warehouse import Reader
 from tests.pages_fixtures import demo_warehouse
+from warehouse import Reader
 
 PERIOD = Period(date(2024, 6, 1), date(2024, 6, 30))
 
@@ -146,7 +146,7 @@ def test_query_loop_keeps_answering_during_a_large_ingest_in_another_process_and
 # rename that publishes the new warehouse: the two sides of the only step where the live file changes.
 KILLED_AT_PUBLISH = """
 import os, signal, sys
-from shopkpi import warehouse
+import warehouse
 
 when = sys.argv[1]
 real_replace = os.replace
@@ -158,7 +158,7 @@ def replace(source, target):
     if when == "after":
         os.kill(os.getpid(), signal.SIGKILL)
 
-warehouse.os.replace = replace
+warehouse.store.os.replace = replace
 from shopkpi.cli import main
 sys.argv = ["shopkpi", *sys.argv[2:]]
 main()

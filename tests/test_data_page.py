@@ -12,8 +12,9 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from shopkpi import signin, warehouse
+import warehouse
 from shopkpi.settings import REPO_ROOT
+from shopkpi.ui import signin
 from tests.test_live_reload import write_orders_in_another_process
 
 REASON = "status 'lost' is not one of placed, paid, shipped, delivered, cancelled, returned"
@@ -150,7 +151,7 @@ def page_texts(at: AppTest) -> list[str]:
     for frame in at.main.get("dataframe"):
         for column in json.loads(frame.proto.columns).values():
             texts += [column.get("label", ""), column.get("help", "")]
-    # The demo-mode banner is drawn by app.py above every page (shopkpi/signin.py), not by the Data page.
+    # The demo-mode banner is drawn by app.py above every page (shopkpi/ui/signin.py), not by the Data page.
     return [str(text) for text in texts if text and text not in signin.DEMO_BANNER]
 
 

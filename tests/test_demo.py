@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from pipelines.demo import DEMO_TIMEZONE, write_demo_files
-from shopkpi.warehouse import DEVICES, EVENT_TYPES, STATUSES, TABLES, table_ddl
+from warehouse import DEVICES, EVENT_TYPES, STATUSES, TABLES, table_ddl
 
 END = date(2024, 11, 30)
 DAYS = 60

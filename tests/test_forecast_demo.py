@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
-from shopkpi import cli_forecast
-from shopkpi.warehouse import open_read_only
+from shopkpi.cli import forecast as cli_forecast
 from tests.pages_fixtures import build_demo_warehouse
+from warehouse import open_read_only
 
 END = date(2025, 9, 30)  # 150 days from 3 May: 618 in the history, ordinary late-summer days held out
 DAYS = 150

@@ -16,9 +16,9 @@ import pytest
 from metrics import compute_kpis, funnel, kpi_series
 from metrics.periods import Period
 from metrics.segments import Segment, apply_segment
-from shopkpi.warehouse import TABLES, Reader
 from tests.pages_fixtures import demo_warehouse
 from tests.test_pages import open_app
+from warehouse import TABLES, Reader
 
 HOSTILE = [
     "'; drop table orders; --",

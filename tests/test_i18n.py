@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shopkpi.i18n import md
+from shopkpi.ui.i18n import md
 
 # CommonMark: a backslash before ASCII punctuation stands for that character.
 UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")

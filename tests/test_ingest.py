@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.bench import write_events_csv
+from bench.ingest import write_events_csv
 from pipelines.ingest import IngestError, ingest_file
-from shopkpi.warehouse import writing
+from warehouse import writing
 
 ORDERS_HEADER = "order_id,ordered_at,status,customer_id,discount\n"
 

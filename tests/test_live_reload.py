@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shopkpi import warehouse
+import warehouse
 from shopkpi.settings import REPO_ROOT
 
 # An ingest-like writer, run as its own process: DuckDB's locks are per process, so a thread would prove nothing.
 WRITER = """
 import sys
 from pathlib import Path
-from shopkpi import warehouse
+import warehouse
 
 path, first, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 with warehouse.writing(path) as con:

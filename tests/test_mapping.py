@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipelines.ingest import IngestError, ValueFormat, ingest_file, load_mapping
-from shopkpi.cli_import import ingest_options
+from shopkpi.cli.imports import ingest_options
 
 # An ERP's order export: German headers, ';' separated, day-first dates, decimal comma.
 ERP = """Bestellnr;Bestelldatum;Zustand;Kunde;Rabatt;Versand

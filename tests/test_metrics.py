@@ -17,8 +17,8 @@ import pytest
 from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.periods import Period
 from metrics.registry import METRICS
-from shopkpi.warehouse import open_read_only
 from tests.metrics_fixtures import hand_made_shop
+from warehouse import open_read_only
 
 MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metrics.bench import main
+from bench.kpis import main
 from tests.metrics_fixtures import hand_made_shop
 
 

@@ -11,10 +11,10 @@ import typer
 from typer.testing import CliRunner
 
 from metrics.registry import METRICS, PNL_COLUMNS
-from shopkpi import cli_metrics
+from shopkpi.cli import kpis as cli_metrics
 from tests.metrics_fixtures import hand_made_shop
 
-# The commands as shopkpi/cli.py registers them.
+# The commands as shopkpi/cli/main.py registers them.
 app = typer.Typer()
 app.command("kpis")(cli_metrics.kpis)
 app.command("pnl")(cli_metrics.pnl)

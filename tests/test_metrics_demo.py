@@ -7,13 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from metrics.bench import reference_kpis, same_numbers
+from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis, kpi_series
 from metrics.periods import Period, default_period
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS
-from shopkpi.warehouse import open_read_only
 from tests.pages_fixtures import build_demo_warehouse
+from warehouse import open_read_only
 
 END = date(2024, 6, 30)
 DAYS = 75

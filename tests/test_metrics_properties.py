@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.bench import reference_kpis, same_numbers
+from bench.kpis import reference_kpis, same_numbers
 from metrics.cohorts import cohort_activity
 from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.periods import Period, add_months, latest_date
@@ -205,7 +205,7 @@ def test_measures_are_the_building_blocks_of_ratios():
 @SETTINGS
 @given(seed=seeds, period=periods)
 def test_agrees_with_the_hand_written_reference_query(seed, period):
-    # metrics/bench.py's REFERENCE_SQL is written by hand, without the registry: an independent implementation.
+    # bench/kpis.py's REFERENCE_SQL is written by hand, without the registry: an independent implementation.
     con = shop(seed)
     ours = {k: (None if v is None else float(v)) for k, v in total_row(con, period).items() if k != "group"}
     assert same_numbers(ours, reference_kpis(con, period)) == []

@@ -11,8 +11,8 @@ from metrics.compute import compute_kpis
 from metrics.funnel import STEPS, funnel
 from metrics.pnl import pnl_lines, pnl_statement
 from metrics.registry import PNL_COLUMNS
-from shopkpi.warehouse import open_read_only
 from tests.metrics_fixtures import hand_made_shop
+from warehouse import open_read_only
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from metrics import compute_kpis, format_value
 from metrics.periods import Period
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import NO_DATA
-from shopkpi.warehouse import open_read_only, writing
 from tests.pages_fixtures import END, demo_warehouse
+from warehouse import open_read_only, writing
 
 PAGES = ("overview", "traffic", "customers", "products", "pnl", "data")
 TITLES = {

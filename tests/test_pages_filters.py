@@ -12,10 +12,10 @@ from metrics import compute_kpis
 from metrics.periods import Period
 from metrics.presets import comparison_period, preset_period
 from metrics.segments import Segment, apply_segment, blank_unsplittable
-from shopkpi import uploads
 from shopkpi.settings import Settings
-from shopkpi.warehouse import open_read_only
+from shopkpi.ui import uploads
 from tests.pages_fixtures import demo_warehouse
+from warehouse import open_read_only
 
 LATEST = date(2024, 5, 15)  # a Wednesday in the second quarter
 

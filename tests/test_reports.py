@@ -29,11 +29,11 @@ from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_COLUMNS
 from metrics.targets import load_targets
 from pipelines import demo, ingest
-from shopkpi import cli_report
+from shopkpi.cli import report as cli_report
 from shopkpi.reports import build_report, file_name, report_bytes, report_period
 from shopkpi.reports.cells import csv_bytes, inert, inert_frame
-from shopkpi.warehouse import open_read_only
 from tests.pages_fixtures import build_demo_warehouse
+from warehouse import open_read_only
 
 END = date(2024, 6, 30)
 DAYS = 75
@@ -55,7 +55,7 @@ SHEETS = [
     "Outlook",
 ]
 
-app = typer.Typer()  # the command as shopkpi/cli.py registers it
+app = typer.Typer()  # the command as shopkpi/cli/main.py registers it
 app.command("report")(cli_report.report)
 
 

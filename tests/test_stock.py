@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from metrics.stock import plan_reorders, reorder_now, stock_cover
-from shopkpi.warehouse import open_read_only, writing
+from warehouse import open_read_only, writing
 
 AS_OF = date(2024, 6, 30)
 

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from pipelines.ingest import IngestError, ingest_file
-from shopkpi import uploads
 from shopkpi.settings import REPO_ROOT, Settings, load_settings
+from shopkpi.ui import uploads
 
 CSV = b"order_id,ordered_at,status\nA1,2024-01-05 09:00,paid\nA2,2024-01-06 10:00,shipped\n"
 

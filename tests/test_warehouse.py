@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shopkpi import warehouse
-from shopkpi.warehouse import TABLES, Reader, WarehouseError, open_read_only, writing
+import warehouse
+from warehouse import TABLES, Reader, WarehouseError, open_read_only, writing
 
 # SPEC §2, written out again by hand so that a change to warehouse.TABLES that breaks the contract fails here.
 SPEC_COLUMNS = {
@@ -80,8 +80,8 @@ def test_the_store_settings_are_recorded_when_the_warehouse_is_made(db):
 
 def test_an_older_schema_is_upgraded_by_a_writer_and_refused_by_a_reader(db, monkeypatch):
     # Pretend this release is v2 with one migration step from v1.
-    monkeypatch.setattr(warehouse, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(warehouse, "MIGRATIONS", {1: ["alter table products add column season varchar"]})
+    monkeypatch.setattr(warehouse.store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(warehouse.store, "MIGRATIONS", {1: ["alter table products add column season varchar"]})
     with pytest.raises(WarehouseError, match="run `shopkpi upgrade"):
         open_read_only(db)
     with writing(db):

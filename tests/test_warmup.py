@@ -1,4 +1,4 @@
-"""The warm-up computes every page's default view ahead of its first visit (shopkpi/warmup.py): afterwards, opening
+"""The warm-up computes every page's default view ahead of its first visit (shopkpi/ui/warmup.py): afterwards, opening
 any page computes nothing, in English and in Chinese. Without it a first visit does compute (so the check can fail).
 Cache misses are counted from the debug line shopkpi.ui logs for each query it computes."""
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from shopkpi import warmup
 from shopkpi.settings import REPO_ROOT
-from shopkpi.warehouse import WarehouseError, writing
+from shopkpi.ui import warmup
 from tests.pages_fixtures import demo_warehouse
 from tests.test_data_page import build_small_warehouse
 from tests.test_pages import open_app
+from warehouse import WarehouseError, writing
 
 PAGES = ("overview", "traffic", "customers", "products", "pnl", "forecast", "reports", "data")
 

@@ -31,7 +31,7 @@ from pipelines.ingest import (
     sql_string,
     transcode_to_utf8,
 )
-from shopkpi.warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
+from warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
 
 Progress = Callable[[str, float], None]
 

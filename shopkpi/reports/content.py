@@ -22,7 +22,7 @@ from metrics.replenishment import forecast_cover
 from metrics.stock import reorder_now
 from metrics.targets import Target, load_targets
 from shopkpi.reports import charts
-from shopkpi.warehouse import store_settings
+from warehouse import store_settings
 
 PERIOD_KINDS = ("daily", "weekly", "monthly")
 

@@ -1,6 +1,6 @@
 """Forecast benchmark: backtest tables (model vs seasonal naive) and the fit + forecast time of one daily series.
 
-    python -m metrics.forecast_bench [--db data/shopkpi.duckdb] [--real PATH/online-retail-dataset.csv.gz]
+    python -m bench.forecasts [--db data/shopkpi.duckdb] [--real PATH/online-retail-dataset.csv.gz]
 
 Prints figures; it is not a test. The real series is the UCI Online Retail daily net sales (Σ quantity × unit price
 over every line with a positive price, cancellations included as negative lines), read straight from the file.
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from shopkpi.settings import load_settings
-    from shopkpi.warehouse import open_read_only
+    from warehouse import open_read_only
 
     events = fc.load_calendar()
     con = open_read_only(load_settings(args.db).db_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from shopkpi.charts import BAD, GOOD, TOTAL, _axis_format, _layout
+from shopkpi.ui.charts import BAD, GOOD, TOTAL, _axis_format, _layout
 
 BAND95 = "rgba(37, 99, 235, 0.12)"
 BAND80 = "rgba(37, 99, 235, 0.25)"

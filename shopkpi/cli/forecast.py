@@ -1,6 +1,6 @@
 """The `shopkpi forecast` and `shopkpi alerts` commands (SPEC §5): thin wrappers that ask metrics/ and render.
 
-Registered in shopkpi/cli.py with `app.command("forecast")(forecast)` and `app.command("alerts")(alerts)`. Exit 0 on
+Registered in shopkpi/cli/main.py: `app.command("forecast")(forecast)`, `app.command("alerts")(alerts)`. Exit 0 on
 success, 1 on a data or file error (one line on stderr), 2 on wrong usage (unknown metric, a split the metric has not).
 """
 
@@ -16,20 +16,19 @@ from metrics.anomalies import daily_alerts
 from metrics.forecast import ForecastError, forecast_metric, forecastable
 from metrics.periods import parse_date
 from metrics.registry import METRICS, format_value
-from shopkpi.cli_metrics import (
+from shopkpi.cli.common import (
     DataError,
     DbOption,
-    Dimension,
     FormatOption,
     OutputFormat,
-    _json_rows,
-    _json_value,
-    _print_csv,
-    _print_json,
-    _print_table,
-    _value,
-    _warehouse,
+    json_rows,
+    json_value,
+    print_csv,
+    print_json,
+    print_table,
+    read_warehouse,
 )
+from shopkpi.cli.kpis import Dimension, _value
 
 MAX_HORIZON = 365
 
@@ -52,7 +51,7 @@ def forecast(
     problem = forecastable(metric, by_name)
     if problem:
         raise typer.BadParameter(problem, param_hint="--by" if by_name and metric in METRICS else "--metric")
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         try:
             result = forecast_metric(con, metric, horizon, by=by_name)
         except ForecastError as exc:
@@ -61,23 +60,22 @@ def forecast(
     kind = _value(format)
     if kind == "json":
         backtest = result.backtest_summary()
-        _print_json(
+        print_json(
             {
                 "metric": metric,
                 "by": by_name,
                 "model": result.model,
-                "rows": _json_rows(rows),
+                "rows": json_rows(rows),
                 "backtest": {
-                    part: {key: _json_value(value) for key, value in scores.items()}
-                    for part, scores in backtest.items()
+                    part: {key: json_value(value) for key, value in scores.items()} for part, scores in backtest.items()
                 },
             }
         )
     elif kind == "csv":
-        _print_csv(rows)
+        print_csv(rows)
     else:
-        _print_table(_forecast_table(result.metric, rows, by_name))
-        _print_table(_backtest_table(result))
+        print_table(_forecast_table(result.metric, rows, by_name))
+        print_table(_backtest_table(result))
 
 
 def _forecast_table(metric: str, rows: pl.DataFrame, by: str | None) -> Table:
@@ -139,7 +137,7 @@ def alerts(
         day = parse_date(date_) if date_ else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--date") from None
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         try:
             frame = daily_alerts(con, day)
         except ForecastError as exc:
@@ -148,9 +146,9 @@ def alerts(
     kind = _value(format)
     if kind == "json":
         checked = frame["date"][0].isoformat() if len(frame) else (day.isoformat() if day else None)
-        _print_json({"date": checked, "rows": _json_rows(frame)})
+        print_json({"date": checked, "rows": json_rows(frame)})
     elif kind == "csv":
-        _print_csv(frame)
+        print_csv(frame)
     elif frame.is_empty():
         print(f"no alerts{' on ' + day.isoformat() if day else ''}: every KPI is within its expected range")
     else:
@@ -168,4 +166,4 @@ def alerts(
                 driver,
                 row["message"],
             )
-        _print_table(table)
+        print_table(table)

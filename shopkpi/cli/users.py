@@ -31,7 +31,7 @@ def _path(users: Path | None) -> Path:
     return (users or load_settings().users_path).expanduser()
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
     err.print(f"error: {message}", markup=False, soft_wrap=True)
     return typer.Exit(1)
 
@@ -41,7 +41,7 @@ def _read_password(from_stdin: bool) -> str:
         # The first line of stdin, without its line ending: `printf '%s\n' "$PW" | shopkpi users add …`.
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise _fail("no terminal to ask for the password: pipe it in with --password-stdin")
+        raise fail("no terminal to ask for the password: pipe it in with --password-stdin")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
@@ -58,12 +58,12 @@ def add(
     """Add a user (asks for the password twice, or reads it from stdin)."""
     path = _path(users)
     if role not in auth.ROLES:
-        raise _fail(f"role {role!r} is not one of {', '.join(auth.ROLES)}")
+        raise fail(f"role {role!r} is not one of {', '.join(auth.ROLES)}")
     password = _read_password(password_stdin)
     try:
         user = auth.add_user(path, username, password, role, replace=replace)
     except auth.AuthError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     out.print(f"{'updated' if replace else 'added'} {user.username} ({user.role}) in {path}", markup=False)
 
 
@@ -77,7 +77,7 @@ def remove(
     try:
         auth.remove_user(path, username)
     except auth.AuthError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     out.print(f"removed {username} from {path}", markup=False)
 
 
@@ -88,7 +88,7 @@ def list_(users: UsersOption = None) -> None:
     try:
         found = auth.list_users(path)
     except auth.AuthError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if not found:
         out.print(f"no users in {path}: the dashboard runs open (demo mode)", markup=False)
         return

@@ -25,11 +25,12 @@ from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, apply_segment, segment_options
 from metrics.stock import DEFAULT_BUFFER_DAYS
 from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
-from shopkpi import auth, signin
-from shopkpi.i18n import LANGUAGES, lang, md, t
+from shopkpi import auth
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
-from shopkpi.warehouse import Reader, WarehouseError
+from shopkpi.ui import signin
+from shopkpi.ui.i18n import LANGUAGES, lang, md, t
+from warehouse import Reader, WarehouseError
 
 T = TypeVar("T")
 

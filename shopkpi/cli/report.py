@@ -1,6 +1,6 @@
 """The `shopkpi report` command (SPEC §5): an operations report for cron, written to a file, never a prompt.
 
-Registered in shopkpi/cli.py with `app.command("report")(report)`. Exit 0 on success, 1 on a data or file error
+Registered in shopkpi/cli/main.py with `app.command("report")(report)`. Exit 0 on success, 1 on a data or file error
 (one line on stderr), 2 on wrong usage (typer's usage errors).
 """
 
@@ -16,7 +16,7 @@ import typer
 
 from metrics.periods import latest_date, parse_date
 from metrics.targets import TargetsError, load_targets
-from shopkpi.cli_metrics import DbOption, _fail, _warehouse
+from shopkpi.cli.common import DbOption, fail, read_warehouse
 from shopkpi.reports import report_bytes
 
 
@@ -82,21 +82,21 @@ def report(
     """An operations report (KPIs vs targets, P&L, traffic, funnel, products, stock) as HTML, PDF or Excel."""
     day = _report_date(date_)
     fmt = _format_of(format, out)
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         if day is None:
             day = latest_date(con)
             if day is None:
-                raise _fail("the warehouse has no orders, sessions or ad spend yet: give --date")
+                raise fail("the warehouse has no orders, sessions or ad spend yet: give --date")
         try:
             targets = load_targets()
         except TargetsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         try:
             data = report_bytes(con, period.value, day, fmt, targets)
         except RuntimeError as exc:  # the PDF renderer's system libraries are missing
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     try:
         _write(out, data)
     except OSError as exc:
         reason = exc.strerror if exc.strerror else str(exc)
-        raise _fail(reason if reason.startswith(("--out", "cannot")) else f"cannot write {out}: {reason}") from None
+        raise fail(reason if reason.startswith(("--out", "cannot")) else f"cannot write {out}: {reason}") from None

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from shopkpi import auth
-from shopkpi.i18n import md, t
 from shopkpi.settings import load_settings
+from shopkpi.ui.i18n import md, t
 
 SESSION_KEY = "auth_session"  # {"username", "role", "signed_in_at" (epoch seconds)}
 _NOTICE_KEY = "auth_notice"

@@ -1,6 +1,6 @@
 """Ingest benchmark: `shopkpi ingest` on a generated events file against DuckDB's plain read_csv of the same file.
 
-Run: `python -m pipelines.bench --rows 3000000`. Prints seconds, rows per second and the ratios, measured in one run.
+Run: `python -m bench.ingest --rows 3000000`. Prints seconds, rows per second and the ratios, measured in one run.
 """
 
 from __future__ import annotations

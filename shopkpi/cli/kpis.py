@@ -1,26 +1,18 @@
 """The `shopkpi kpis`, `pnl` and `cohorts` commands (SPEC §5): thin wrappers that ask metrics/ and render.
 
-Registered in shopkpi/cli.py with `app.command("kpis")(kpis)` etc. Exit 0 on success, 1 on a data or file error
+Registered in shopkpi/cli/main.py with `app.command("kpis")(kpis)` etc. Exit 0 on success, 1 on a data or file error
 (one line on stderr), 2 on wrong usage (typer's usage errors).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal
-from enum import Enum, StrEnum
-from pathlib import Path
+from enum import Enum
 from typing import Annotated
 
 import duckdb
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from metrics.cohorts import cohort_retention
@@ -28,85 +20,24 @@ from metrics.compute import compute_kpis
 from metrics.periods import Period, add_months, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
-from metrics.targets import TargetsError, load_targets
-from shopkpi.reports.cells import csv_bytes
-from shopkpi.settings import load_settings
-from shopkpi.warehouse import WarehouseError, open_read_only
-
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+from metrics.targets import load_targets
+from shopkpi.cli.common import (
+    DataError,
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    json_rows,
+    print_csv,
+    print_json,
+    print_table,
+    read_warehouse,
+)
 
 DEFAULT_DAYS = 30
 DEFAULT_PNL_MONTHS = 12
 
 
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
 Dimension = Enum("Dimension", {name: name for name in DIMENSIONS}, type=str)
-
-DbOption = Annotated[
-    Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
-]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-
-
-class DataError(Exception):
-    """A data or file problem, told to the user in one line (exit 1)."""
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
-@contextlib.contextmanager
-def _warehouse(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse; any data or file error ends the command with exit 1."""
-    try:
-        con = open_read_only(load_settings(db).db_path)
-    except (WarehouseError, duckdb.Error, OSError) as exc:
-        raise _fail(str(exc).splitlines()[0]) from None
-    try:
-        yield con
-    except (DataError, WarehouseError, TargetsError, ValueError, duckdb.Error) as exc:
-        raise _fail(str(exc).splitlines()[0]) from None
-    finally:
-        con.close()
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _json_rows(frame: pl.DataFrame) -> list[dict]:
-    return [{key: _json_value(value) for key, value in row.items()} for row in frame.iter_rows(named=True)]
-
-
-def _print_json(document: dict) -> None:
-    print(json.dumps(document, ensure_ascii=False, allow_nan=False))
-
-
-def _print_csv(frame: pl.DataFrame) -> None:
-    # Campaign and product names come from user data: formula-like text is made inert for spreadsheets.
-    sys.stdout.write(csv_bytes(frame).decode("utf-8"))
-
-
-def _print_table(table: Table) -> None:
-    # Wide tables (many groups, months or cohorts) keep their columns whole rather than squeezed to 80 characters.
-    width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
-    Console(highlight=False, width=width).print(table)
 
 
 def _value(text: str | Enum | None) -> str | None:
@@ -146,19 +77,19 @@ def kpis(
     by_name = _value(by)
     if by_name is not None and by_name not in DIMENSIONS:
         raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         period = _kpi_period(con, from_, to)
         frame = compute_kpis(con, period, by=by_name)
         targets = load_targets() if _value(format) == "table" else {}
     kind = _value(format)
     if kind == "json":
-        _print_json(
-            {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": by_name, "rows": _json_rows(frame)}
+        print_json(
+            {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": by_name, "rows": json_rows(frame)}
         )
     elif kind == "csv":
-        _print_csv(frame)
+        print_csv(frame)
     else:
-        _print_table(_kpi_table(frame, period, by_name, targets))
+        print_table(_kpi_table(frame, period, by_name, targets))
 
 
 def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dict) -> Table:
@@ -207,14 +138,14 @@ def pnl(
     db: DbOption = None,
 ) -> None:
     """The monthly P&L statement: gross sales down to net profit, with margins."""
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         first, last = _month_range(con, from_, to)
         statement = pnl_statement(con, first, last)
     kind = _value(format)
     if kind == "json":
-        _print_json({"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}", "rows": _json_rows(statement)})
+        print_json({"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}", "rows": json_rows(statement)})
     elif kind == "csv":
-        _print_csv(statement)
+        print_csv(statement)
     else:
         table = Table(title=f"P&L {first:%Y-%m} – {last:%Y-%m}", title_justify="left")
         table.add_column("line")
@@ -226,16 +157,16 @@ def pnl(
             values = [format_value(name, v) for v in statement.get_column(name).to_list()]
             style = "bold" if subtotal else ("italic" if sign == 0 else None)
             table.add_row(label, *values, style=style)
-        _print_table(table)
+        print_table(table)
 
 
 def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
     """The cohort retention matrix: customers by month of first order, share ordering again k months later."""
-    with _warehouse(db) as con:
+    with read_warehouse(db) as con:
         matrix = cohort_retention(con)
     kind = _value(format)
     if kind == "json":
-        _print_json({"rows": _json_rows(matrix)})
+        print_json({"rows": json_rows(matrix)})
         return
     width = max((len(r) for r in matrix.get_column("retention").to_list()), default=0)
     wide = matrix.select(
@@ -244,7 +175,7 @@ def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> N
         *[pl.col("retention").list.get(k, null_on_oob=True).alias(f"m{k}") for k in range(width)],
     )
     if kind == "csv":
-        _print_csv(wide)
+        print_csv(wide)
         return
     table = Table(title="Cohort retention (share of the cohort ordering in month k)", title_justify="left")
     table.add_column("cohort")
@@ -254,4 +185,4 @@ def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> N
     for row in wide.iter_rows():
         cells = ["" if v is None else f"{v:.0%}" for v in row[2:]]
         table.add_row(row[0], f"{row[1]:,}", *cells)
-    _print_table(table)
+    print_table(table)

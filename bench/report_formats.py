@@ -1,6 +1,6 @@
 """Report benchmark: seconds to build each report format for one period of a warehouse, cold and warm.
 
-Run: `python -m shopkpi.reports.bench --db data/shopkpi.duckdb [--period monthly] [--date YYYY-MM-DD]`.
+Run: `python -m bench.report_formats --db data/shopkpi.duckdb [--period monthly] [--date YYYY-MM-DD]`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from metrics.periods import latest_date
 from metrics.targets import load_targets
 from shopkpi.reports import report_bytes
 from shopkpi.settings import load_settings
-from shopkpi.warehouse import open_read_only
+from warehouse import open_read_only
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Benchmark: the full KPI set of a 30-day window, cold and warm, against one hand-written DuckDB query.
 
-    python -m metrics.bench --db data/shopkpi.duckdb [--from D --to D] [--repeat 5]
-    python -m metrics.bench --db /tmp/big.duckdb --synthetic 1500000   # first build a synthetic shop there
+    python -m bench.kpis --db data/shopkpi.duckdb [--from D --to D] [--repeat 5]
+    python -m bench.kpis --db /tmp/big.duckdb --synthetic 1500000   # first build a synthetic shop there
 
 The hand-written query below computes the same 32 numbers without the registry, grouping or series machinery; the
 benchmark checks that both give the same numbers, then prints both timings and their ratio. It doubles as an
@@ -200,7 +200,7 @@ def _timed(action) -> tuple[float, object]:
 def _warm_up_python() -> None:
     # Both computations once on an empty in-memory warehouse, so that "cold" times DuckDB's cold start on the file,
     # not Python's first imports and polars' first conversion.
-    from shopkpi.warehouse import TABLES, table_ddl
+    from warehouse import TABLES, table_ddl
 
     con = duckdb.connect()
     for table in TABLES.values():
@@ -327,7 +327,7 @@ def make_synthetic_warehouse(path: Path, sessions: int, days: int = 730, seed: i
 
     Rows are in time order, as exports are; a table in random order is slower to filter by date for any query.
     """
-    from shopkpi.warehouse import writing
+    from warehouse import writing
 
     first = date.today() - timedelta(days=days)
     with writing(path, store_timezone="UTC") as con:
@@ -337,7 +337,7 @@ def make_synthetic_warehouse(path: Path, sessions: int, days: int = 730, seed: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.kpis", description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="warehouse file")
     parser.add_argument("--from", dest="start", help="first date (default: 30 days to the latest date)")
     parser.add_argument("--to", dest="end", help="last date")

@@ -14,12 +14,12 @@ from shopkpi.settings import REPO_ROOT, load_settings
 
 
 def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
-    """The command line that serves app.py with this Python's Streamlit, through shopkpi.server (which imports the
+    """The command line that serves app.py with this Python's Streamlit, through shopkpi.ui.server (which imports the
     dashboard's modules before the server listens and warms its caches in the background)."""
     return [
         sys.executable,
         "-m",
-        "shopkpi.server",
+        "shopkpi.ui.server",
         "run",
         str(REPO_ROOT / "app.py"),
         "--server.port",

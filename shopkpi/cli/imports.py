@@ -1,6 +1,6 @@
 """`shopkpi import FORMAT PATH` and the extra options of `shopkpi ingest` (--mapping, --decimal-comma, --date-format).
 
-Registered by shopkpi.cli: `app.command("import")(cli_import.import_)`; `ingest_options` turns the ingest options
+Registered by shopkpi/cli/main.py: `app.command("import")(imports.import_)`; `ingest_options` turns the ingest options
 into the keyword arguments of `ingest_file`.
 """
 
@@ -10,14 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from pipelines.adapters import ADAPTERS, ImportOptions, import_export
 from pipelines.ingest import IngestError, ValueFormat, load_mapping
+from shopkpi.cli.common import DelayedProgress, fail, out
 from shopkpi.settings import load_settings
-
-_err = Console(stderr=True, highlight=False)
-_out = Console(highlight=False)
 
 MappingOption = Annotated[
     Path | None,
@@ -39,11 +36,6 @@ DateFormatOption = Annotated[
         "ISO-8601 is always accepted).",
     ),
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"error: {message}", markup=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 def parse_map(pairs: list[str]) -> dict[str, str]:
@@ -120,12 +112,10 @@ def import_(
     settings = load_settings(db)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
     if not files:
-        raise _fail(f"{path}: the folder has no files")
+        raise fail(f"{path}: the folder has no files")
     options = ImportOptions(encoding=encoding, delimiter=delimiter, session_gap_minutes=session_gap)
     # A configured time zone (shopkpi.toml or SHOPKPI_TIMEZONE) is a choice; the built-in UTC default is not.
     chosen_timezone = timezone or (settings.timezone if settings.timezone != "UTC" else None)
-    from shopkpi.cli import DelayedProgress  # here, not at the top: shopkpi.cli imports this module
-
     for file in files:
         progress = DelayedProgress(file.name)
         try:
@@ -140,7 +130,7 @@ def import_(
                 progress=progress,
             )
         except IngestError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         finally:
             progress.close()
-        _out.print(result.summary(), markup=False, soft_wrap=True)
+        out.print(result.summary(), markup=False, soft_wrap=True)

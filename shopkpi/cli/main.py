@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi import cli_forecast, cli_import, cli_metrics, cli_report, cli_users
-from shopkpi.cli_import import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
+from shopkpi.cli import forecast, imports, kpis, report, users
+from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out
+from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
-from shopkpi.warehouse import TABLES, WarehouseError, replace_with, writing
+from warehouse import TABLES, WarehouseError, replace_with, writing
 
 app = typer.Typer(
     add_completion=False,
@@ -25,48 +25,6 @@ app = typer.Typer(
     help="E-commerce operations KPIs: load exports into a DuckDB warehouse, compute KPIs, serve the dashboard.",
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
-
-DbOption = Annotated[
-    Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
-]
-
-
-def fail(message: str) -> typer.Exit:
-    """Prints one line on stderr and returns the exit for a data or file error (code 1)."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
-class DelayedProgress:
-    """A progress bar on stderr that only appears once the work has taken more than `delay` seconds."""
-
-    def __init__(self, label: str, delay: float = 1.0) -> None:
-        self.label = label
-        self.delay = delay
-        self.started = time.perf_counter()
-        self.bar: Progress | None = None
-        self.task = None
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        if self.bar is None and time.perf_counter() - self.started > self.delay and err.is_terminal:
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=1.0)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=fraction, description=f"{self.label}: {stage}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def run_ingest(db_path: Path, table: str, files: list[Path], **options) -> list[FileResult]:
@@ -198,8 +156,8 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the Streamlit dashboard on the warehouse (read-only; ingests may run beside it)."""
-    from shopkpi.serve import LoginRequiredError
-    from shopkpi.serve import serve as run_server
+    from shopkpi.ui.serve import LoginRequiredError
+    from shopkpi.ui.serve import serve as run_server
 
     settings = load_settings(db)
     try:
@@ -223,14 +181,14 @@ def upgrade(db: DbOption = None) -> None:
     out.print(f"{settings.db_path} is up to date")
 
 
-app.add_typer(cli_users.app, name="users")
-app.command("import")(cli_import.import_)
-app.command("kpis")(cli_metrics.kpis)
-app.command("pnl")(cli_metrics.pnl)
-app.command("cohorts")(cli_metrics.cohorts)
-app.command("forecast")(cli_forecast.forecast)
-app.command("alerts")(cli_forecast.alerts)
-app.command("report")(cli_report.report)
+app.add_typer(users.app, name="users")
+app.command("import")(imports.import_)
+app.command("kpis")(kpis.kpis)
+app.command("pnl")(kpis.pnl)
+app.command("cohorts")(kpis.cohorts)
+app.command("forecast")(forecast.forecast)
+app.command("alerts")(forecast.alerts)
+app.command("report")(report.report)
 
 
 def main() -> None:

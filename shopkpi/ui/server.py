@@ -2,10 +2,10 @@
 
 Under a plain `streamlit run app.py`, the first visit pays for importing DuckDB, polars, plotly and statsmodels (about
 2 s) and each page computes its queries on its first view. Here the dashboard's modules are imported before the
-server listens, and a watcher thread starts the warm-up of shopkpi/warmup.py as soon as Streamlit's runtime exists,
+server listens, and a watcher thread starts the warm-up of shopkpi/ui/warmup.py as soon as Streamlit's runtime exists,
 then again whenever a writer publishes a new warehouse file, so pages are ready after an ingest too.
 
-    python -m shopkpi.server run app.py --server.port 8501 …   (the arguments of `streamlit`; see shopkpi/serve.py)
+    python -m shopkpi.ui.server run app.py --server.port 8501 …  (streamlit's arguments; shopkpi/ui/serve.py)
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.E
 
 # Imported here, before the server listens, rather than on the first visit. The pages import these too.
 import metrics.forecast  # noqa: E402, F401  (statsmodels)
-import shopkpi.charts  # noqa: E402, F401  (plotly)
-import shopkpi.forecast_charts  # noqa: E402, F401
+import shopkpi.ui.charts  # noqa: E402, F401  (plotly)
+import shopkpi.ui.forecast_charts  # noqa: E402, F401
 from shopkpi import warmup  # noqa: E402
 
 POLL_SECONDS = 2.0  # how soon a newly published warehouse file is warmed up

@@ -7,7 +7,7 @@ results ready (tests/test_warmup.py checks that a default view then computes not
 is read once, so other views find DuckDB's buffers filled.
 
 It runs once per published warehouse file, in the background: `shopkpi serve` starts it as soon as the server is up
-and again whenever a writer publishes a new file (shopkpi/server.py), and app.py starts it after any page run, should
+and again whenever a writer publishes a new file (shopkpi/ui/server.py), and app.py starts it after any page run, should
 it not have run for this file yet (e.g. under a plain `streamlit run app.py`).
 """
 
@@ -44,7 +44,7 @@ PREFETCHED = (
     "pages/forecast.py",
 )
 
-log = logging.getLogger("shopkpi.warmup")
+log = logging.getLogger("shopkpi.ui.warmup")
 
 # Set when the interpreter exits: the warm-up stops between two steps rather than being killed inside DuckDB (which
 # aborts the process).
@@ -93,7 +93,7 @@ def default_view() -> ui.View | None:
 def prefetch(page: str, view: ui.View) -> None:
     """Run `page`'s prefetch(view): the queries of its default view, into the dashboard's cache."""
     # run_name is not "__main__", so the page defines its functions without drawing itself.
-    namespace = runpy.run_path(str(REPO_ROOT / page), run_name=f"shopkpi.warmup.{page}")
+    namespace = runpy.run_path(str(REPO_ROOT / page), run_name=f"shopkpi.ui.warmup.{page}")
     namespace["prefetch"](view)
 
 

@@ -1,0 +1,129 @@
+"""What every `shopkpi` command shares: the consoles, the --db and --format options, one-line failures (exit 1),
+a read-only warehouse connection, JSON/CSV/table output and a progress bar that appears only for long work."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from metrics.targets import TargetsError
+from shopkpi.reports.cells import csv_bytes
+from shopkpi.settings import load_settings
+from warehouse import WarehouseError, open_read_only
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+
+
+def fail(message: str) -> typer.Exit:
+    """Prints one line on stderr and returns the exit for a data or file error (code 1)."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+class DataError(Exception):
+    """A data or file problem, told to the user in one line (exit 1)."""
+
+
+@contextlib.contextmanager
+def read_warehouse(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse; any data or file error ends the command with exit 1."""
+    try:
+        con = open_read_only(load_settings(db).db_path)
+    except (WarehouseError, duckdb.Error, OSError) as exc:
+        raise fail(str(exc).splitlines()[0]) from None
+    try:
+        yield con
+    except (DataError, WarehouseError, TargetsError, ValueError, duckdb.Error) as exc:
+        raise fail(str(exc).splitlines()[0]) from None
+    finally:
+        con.close()
+
+
+def json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+def json_rows(frame: pl.DataFrame) -> list[dict]:
+    return [{key: json_value(value) for key, value in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def print_json(document: dict) -> None:
+    print(json.dumps(document, ensure_ascii=False, allow_nan=False))
+
+
+def print_csv(frame: pl.DataFrame) -> None:
+    # Campaign and product names come from user data: formula-like text is made inert for spreadsheets.
+    sys.stdout.write(csv_bytes(frame).decode("utf-8"))
+
+
+def print_table(table: Table) -> None:
+    # Wide tables (many groups, months or cohorts) keep their columns whole rather than squeezed to 80 characters.
+    width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
+    Console(highlight=False, width=width).print(table)
+
+
+class DelayedProgress:
+    """A progress bar on stderr that only appears once the work has taken more than `delay` seconds."""
+
+    def __init__(self, label: str, delay: float = 1.0) -> None:
+        self.label = label
+        self.delay = delay
+        self.started = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.bar is None and time.perf_counter() - self.started > self.delay and err.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=1.0)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=fraction, description=f"{self.label}: {stage}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
