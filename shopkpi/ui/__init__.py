@@ -82,7 +82,7 @@ def _cached(
         return _query(cursor, *args)
     finally:
         cursor.close()
-        # A cache miss; tests/test_warmup.py counts these to check that the warm-up left none for a default view.
+        # A cache miss; tests/ui/test_warmup.py counts these to check that the warm-up left none for a default view.
         log.debug("computed %s%r segment=%r in %.3f s", query_name, args, segment, time.perf_counter() - started)
 
 

@@ -26,7 +26,7 @@ logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.E
 import metrics.forecast  # noqa: E402, F401  (statsmodels)
 import shopkpi.ui.charts  # noqa: E402, F401  (plotly)
 import shopkpi.ui.forecast_charts  # noqa: E402, F401
-from shopkpi import warmup  # noqa: E402
+from shopkpi.ui import warmup  # noqa: E402
 
 POLL_SECONDS = 2.0  # how soon a newly published warehouse file is warmed up
 

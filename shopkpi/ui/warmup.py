@@ -3,7 +3,7 @@
 A page's first view costs its queries (most pages: a few tenths of a second on the 2-year demo; the Forecast page: a
 backtest of three models, seconds). Each page module has a `prefetch(view)` asking `ui.load` for exactly what its
 default view asks for; running them in a background thread fills the cache the pages read, so a first visit finds its
-results ready (tests/test_warmup.py checks that a default view then computes nothing). Then a year of every fact table
+results ready (tests/ui/test_warmup.py checks a default view then computes nothing). Then a year of every fact table
 is read once, so other views find DuckDB's buffers filled.
 
 It runs once per published warehouse file, in the background: `shopkpi serve` starts it as soon as the server is up

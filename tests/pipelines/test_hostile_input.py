@@ -16,8 +16,8 @@ import pytest
 from metrics import compute_kpis, funnel, kpi_series
 from metrics.periods import Period
 from metrics.segments import Segment, apply_segment
-from tests.pages_fixtures import demo_warehouse
-from tests.test_pages import open_app
+from tests.support.app import open_app
+from tests.support.demo import demo_warehouse
 from warehouse import TABLES, Reader
 
 HOSTILE = [

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from shopkpi.settings import REPO_ROOT
-from tests.pages_fixtures import END, demo_warehouse
+from tests.support.demo import END, demo_warehouse
 
 PAGE = str(REPO_ROOT / "pages" / "reports.py")
 

@@ -1,4 +1,4 @@
-"""The P&L statement, cohort retention and the funnel on the hand-made shop (see tests/metrics_fixtures.py)."""
+"""The P&L statement, cohort retention and the funnel on the hand-made shop (see tests/support/shops.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from metrics.compute import compute_kpis
 from metrics.funnel import STEPS, funnel
 from metrics.pnl import pnl_lines, pnl_statement
 from metrics.registry import PNL_COLUMNS
-from tests.metrics_fixtures import hand_made_shop
 from warehouse import open_read_only
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    path = hand_made_shop(tmp_path_factory.mktemp("shop") / "w.duckdb")
-    connection = open_read_only(path)
+def con(hand_made_db):
+    connection = open_read_only(hand_made_db)
     yield connection
     connection.close()
 

@@ -22,7 +22,7 @@ from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.periods import Period, add_months, latest_date
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_COLUMNS, names_in, part_additive
-from tests.metrics_fixtures import random_shop
+from tests.support.shops import random_shop
 
 END = date(2024, 6, 30)
 DAYS = 120

@@ -1,4 +1,4 @@
-"""Each KPI of SPEC §4 on the hand-made shop of tests/metrics_fixtures.py, with the expected values worked out by hand.
+"""Each KPI of SPEC §4 on the hand-made shop of tests/support/shops.py, with the expected values worked out by hand.
 
 March 2024 is the period unless a test says otherwise. What happens in March, from the fixture's rows:
 - sessions started in March: s1, s2, s3, s4, s7 (s7 at 23:30 on the 31st; s8 at 00:10 on 1 April is out).
@@ -17,16 +17,14 @@ import pytest
 from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.periods import Period
 from metrics.registry import METRICS
-from tests.metrics_fixtures import hand_made_shop
 from warehouse import open_read_only
 
 MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    path = hand_made_shop(tmp_path_factory.mktemp("shop") / "w.duckdb")
-    connection = open_read_only(path)
+def con(hand_made_db):
+    connection = open_read_only(hand_made_db)
     yield connection
     connection.close()
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from metrics.registry import METRICS, PNL_COLUMNS
 from shopkpi.cli import kpis as cli_metrics
-from tests.metrics_fixtures import hand_made_shop
+from tests.support.shops import hand_made_shop
 
 # The commands as shopkpi/cli/main.py registers them.
 app = typer.Typer()
@@ -49,7 +49,7 @@ def test_kpis_json_shape(db):
     assert (document["from"], document["to"], document["by"]) == ("2024-03-01", "2024-03-31", None)
     [row] = document["rows"]
     assert row["group"] is None and set(row) == {"group", *METRICS}
-    assert row["orders"] == 5 and row["gross_sales"] == 700 and row["aov"] == 134  # see tests/test_metrics.py
+    assert row["orders"] == 5 and row["gross_sales"] == 700 and row["aov"] == 134  # see tests/metrics/test_metrics.py
     assert isinstance(row["gross_sales"], float) and isinstance(row["orders"], int)
 
 

@@ -1,6 +1,6 @@
 """Shops for the metrics tests: a hand-made one whose KPIs are worked out by hand, and random ones for properties.
 
-The hand-made shop (store time zone UTC) is described row by row below; tests/test_metrics.py works out each KPI
+The hand-made shop (store time zone UTC) is described row by row below; tests/metrics/test_metrics.py works out each KPI
 from these rows in comments. The random shop has the awkward cases of real exports (guests, orders without a
 session or without lines, sessions an order names but that are missing, null costs, empty campaign strings).
 """

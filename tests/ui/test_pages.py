@@ -4,16 +4,15 @@ the numbers, the state in the URL, Chinese labels, and empty states in words."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import compute_kpis, format_value
 from metrics.periods import Period
-from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import NO_DATA
-from tests.pages_fixtures import END, demo_warehouse
+from tests.support.app import no_failure, open_app, shown_text
+from tests.support.demo import END
 from warehouse import open_read_only, writing
 
 PAGES = ("overview", "traffic", "customers", "products", "pnl", "data")
@@ -36,46 +35,13 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def db() -> Path:
-    return demo_warehouse()
-
-
-def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", **params: str) -> AppTest:
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS"):
-        monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
-    return at
-
-
-def shown_text(at: AppTest) -> str:
-    parts = [
-        e.value
-        for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning")
-        for e in at.get(kind)
-    ]
-    return "\n".join(str(p) for p in parts)
-
-
-def no_failure(at: AppTest) -> None:
-    assert not at.exception, at.exception
-    failures = [e.value for e in at.error if "could not be drawn" in e.value or "页面无法显示" in e.value]
-    assert not failures, failures
-
-
 def cards(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_its_sections(db, monkeypatch, page) -> None:
-    at = open_app(db, monkeypatch, page)
+def test_every_page_renders_its_sections(demo_db, monkeypatch, page) -> None:
+    at = open_app(demo_db, monkeypatch, page)
     no_failure(at)
     assert at.title[0].value == TITLES[page][0]
     text = shown_text(at)
@@ -83,10 +49,10 @@ def test_every_page_renders_its_sections(db, monkeypatch, page) -> None:
         assert label in text, f"{page} should show {label!r}"
 
 
-def test_overview_cards_match_the_metrics_layer_and_follow_the_source_filter(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch)
+def test_overview_cards_match_the_metrics_layer_and_follow_the_source_filter(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch)
     period = Period(END.replace(day=1), END)  # the demo's latest date is 30 June; last 30 days = 1–30 June
-    with open_read_only(db) as con:
+    with open_read_only(demo_db) as con:
         everyone = compute_kpis(con, period, metrics=["sessions", "total_revenue"]).row(0, named=True)
         by_source = {
             r["group"]: r for r in compute_kpis(con, period, by="source", metrics=["sessions"]).iter_rows(named=True)
@@ -104,10 +70,10 @@ def test_overview_cards_match_the_metrics_layer_and_follow_the_source_filter(db,
     assert "cannot be split by source" in net.proto.help
 
 
-def test_a_shared_url_opens_the_same_view(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch, period="last_7", device="mobile", vs="last_year")
+def test_a_shared_url_opens_the_same_view(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, period="last_7", device="mobile", vs="last_year")
     no_failure(at)
-    with open_read_only(db) as con:
+    with open_read_only(demo_db) as con:
         from metrics.segments import Segment, apply_segment
 
         apply_segment(con, Segment(device="mobile"))
@@ -118,8 +84,8 @@ def test_a_shared_url_opens_the_same_view(db, monkeypatch) -> None:
     assert "2024-06-24 – 2024-06-30" in shown_text(at)
 
 
-def test_traffic_table_changes_with_the_split_and_the_device_filter(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch, "traffic")
+def test_traffic_table_changes_with_the_split_and_the_device_filter(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, "traffic")
     table = at.dataframe[0].value
     sources = set(table["group"])
     assert {"social", "direct", "(none)"} <= sources
@@ -133,8 +99,8 @@ def test_traffic_table_changes_with_the_split_and_the_device_filter(db, monkeypa
     assert mobile["ad_spend"].isna().all(), "ad spend cannot be split by device: blank, not 0"
 
 
-def test_a_drilled_source_can_filter_every_page(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch, "traffic")
+def test_a_drilled_source_can_filter_every_page(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, "traffic")
     at.session_state["traffic_focus"] = "email"  # what a click on the email bar sets (the browser test clicks)
     at.run()
     assert "Drilled into **email**" in shown_text(at)
@@ -144,8 +110,8 @@ def test_a_drilled_source_can_filter_every_page(db, monkeypatch) -> None:
     assert set(at.dataframe[0].value["group"]) == {"email"}
 
 
-def test_customers_and_products_follow_the_source_filter(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch, "customers")
+def test_customers_and_products_follow_the_source_filter(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, "customers")
     buyers = cards(at)["Buyers"]
     at.selectbox(key="f_source").set_value("email").run()
     no_failure(at)
@@ -158,8 +124,8 @@ def test_customers_and_products_follow_the_source_filter(db, monkeypatch) -> Non
     assert at.dataframe[0].value["gross_sales"].sum() > email_top
 
 
-def test_pnl_statement_blanks_net_profit_under_a_filter(db, monkeypatch) -> None:
-    at = open_app(db, monkeypatch, "pnl")
+def test_pnl_statement_blanks_net_profit_under_a_filter(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, "pnl")
     statement = at.dataframe[0].value.set_index("label")
     assert statement.loc["Net profit"].iloc[-1] != "—"
     at.selectbox(key="f_device").set_value("app").run()
@@ -170,8 +136,8 @@ def test_pnl_statement_blanks_net_profit_under_a_filter(db, monkeypatch) -> None
 
 
 @pytest.mark.parametrize("page", PAGES[:-1])
-def test_chinese_labels_come_from_the_registry(db, monkeypatch, page) -> None:
-    at = open_app(db, monkeypatch, page, lang="zh")
+def test_chinese_labels_come_from_the_registry(demo_db, monkeypatch, page) -> None:
+    at = open_app(demo_db, monkeypatch, page, lang="zh")
     no_failure(at)
     assert at.title[0].value == TITLES[page][1]
     if page == "overview":
@@ -182,9 +148,9 @@ def test_chinese_labels_come_from_the_registry(db, monkeypatch, page) -> None:
         assert re.search(r"目标 .*：(达标|接近目标|未达标)。", help_text), help_text
 
 
-def test_a_period_without_data_is_a_sentence(db, monkeypatch) -> None:
+def test_a_period_without_data_is_a_sentence(demo_db, monkeypatch) -> None:
     for page in ("overview", "traffic", "customers", "products"):
-        at = open_app(db, monkeypatch, page, period="custom", **{"from": "2020-01-01", "to": "2020-01-31"})
+        at = open_app(demo_db, monkeypatch, page, period="custom", **{"from": "2020-01-01", "to": "2020-01-31"})
         no_failure(at)
         text = shown_text(at)
         assert any(
@@ -202,17 +168,17 @@ def test_without_a_warehouse_every_page_says_how_to_get_data(tmp_path, monkeypat
 
 @pytest.mark.parametrize("page", PAGES[:-1])
 def test_an_empty_warehouse_is_explained(tmp_path, monkeypatch, page) -> None:
-    db = tmp_path / "empty.duckdb"
-    with writing(db):
+    demo_db = tmp_path / "empty.duckdb"
+    with writing(demo_db):
         pass
-    at = open_app(db, monkeypatch, page)
+    at = open_app(demo_db, monkeypatch, page)
     no_failure(at)
     assert "has no orders, sessions or ad spend yet" in "\n".join(i.value for i in at.info)
 
 
-def test_the_pnl_of_a_young_shop_starts_with_its_data_and_has_no_last_year(db, monkeypatch) -> None:
+def test_the_pnl_of_a_young_shop_starts_with_its_data_and_has_no_last_year(demo_db, monkeypatch) -> None:
     # The demo shop's data begins on 2024-05-02: months before are months without data, not months of zeros.
-    at = open_app(db, monkeypatch, "pnl")
+    at = open_app(demo_db, monkeypatch, "pnl")
     no_failure(at)
     assert list(at.dataframe[0].value.columns) == ["label", "2024-05", "2024-06"]
     assert "The 2 months to 2024-06" in at.caption[0].value and "from 2024-05" in at.caption[0].value
@@ -220,11 +186,11 @@ def test_the_pnl_of_a_young_shop_starts_with_its_data_and_has_no_last_year(db, m
     assert set(against["Last year"]) == {"—"} and set(against["Change"]) == {"—"}
 
 
-def test_the_overview_and_the_products_page_name_the_same_products_to_reorder(db, monkeypatch) -> None:
-    overview = open_app(db, monkeypatch, "overview")
+def test_the_overview_and_the_products_page_name_the_same_products_to_reorder(demo_db, monkeypatch) -> None:
+    overview = open_app(demo_db, monkeypatch, "overview")
     warning = next(w.value for w in overview.warning if "should be reordered now" in w.value)
     count = int(re.search(r"\*\*(\d+) products\*\*", warning).group(1))
-    products = open_app(db, monkeypatch, "products")
+    products = open_app(demo_db, monkeypatch, "products")
     no_failure(overview), no_failure(products)
     assert f"**Reorder now: {count} products**" in shown_text(products)
     first_five = list(overview.dataframe[0].value["sku"])

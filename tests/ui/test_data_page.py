@@ -15,9 +15,7 @@ from streamlit.testing.v1 import AppTest
 import warehouse
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import signin
-from tests.test_live_reload import write_orders_in_another_process
-
-REASON = "status 'lost' is not one of placed, paid, shipped, delivered, cancelled, returned"
+from tests.support.small import REASON, build_small_warehouse, write_orders_in_another_process
 
 
 def run_app(db: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
@@ -29,26 +27,6 @@ def run_app(db: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest
     at.run()  # lands on the home page (Overview)
     at.switch_page("pages/data.py").run()
     return at
-
-
-def build_small_warehouse(db: Path) -> None:
-    """3 orders (2024-01-05 … 2024-02-10), one load of orders.csv with 5 rows read: 3 inserted + 1 duplicate + 1
-    rejected (line 4, status 'lost' is not a known status)."""
-    with warehouse.writing(db) as con:
-        con.execute(
-            "insert into orders (order_id, ordered_at, status, discount, shipping_fee, refund_amount) values "
-            "('A1', '2024-01-05 09:00', 'paid', 0, 0, 0), "
-            "('A2', '2024-01-20 12:30', 'delivered', 0, 0, 0), "
-            "('A3', '2024-02-10 23:59', 'cancelled', 0, 0, 0)"
-        )
-        con.execute(
-            "insert into ingest_log values (1, 'exports/orders.csv', 'abc123', 'orders', "
-            "timestamp '2024-02-11 08:00:00', timestamp '2024-02-11 08:00:02', 5, 3, 0, 1, 1, 'utm_source')"
-        )
-        con.execute(
-            "insert into rejects values (1, 'exports/orders.csv', 4, 'orders', 'status', ?, 'A4,2024-01-07,lost')",
-            [REASON],
-        )
 
 
 def test_without_a_warehouse_the_page_says_how_to_get_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
 from shopkpi.cli import forecast as cli_forecast
-from tests.pages_fixtures import build_demo_warehouse
+from shopkpi.settings import REPO_ROOT
+from tests.support.demo import build_demo_warehouse
 from warehouse import open_read_only
 
 END = date(2025, 9, 30)  # 150 days from 3 May: 618 in the history, ordinary late-summer days held out
@@ -141,12 +142,11 @@ def test_alerts_json(db):
 
 
 def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch):
-    from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("SHOPKPI_DB", str(db))
-    page = Path(__file__).resolve().parent.parent / "pages" / "forecast.py"
+    page = REPO_ROOT / "pages" / "forecast.py"
     at = AppTest.from_file(str(page), default_timeout=120).run()
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     assert [s.value for s in at.subheader] == ["How good is it? Backtest", "This month against its target", "Alerts"]

@@ -3,41 +3,12 @@ and the dashboard's next query sees what it committed (without a restart)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import warehouse
-from shopkpi.settings import REPO_ROOT
+from tests.support.small import write_orders_in_another_process
 
 # An ingest-like writer, run as its own process: DuckDB's locks are per process, so a thread would prove nothing.
-WRITER = """
-import sys
-from pathlib import Path
-import warehouse
-
-path, first, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-with warehouse.writing(path) as con:
-    con.execute(
-        "insert into orders (order_id, ordered_at, status, discount, shipping_fee, refund_amount) "
-        "select 'o' || i, timestamp '2024-01-01 10:00' + to_days(i::integer), 'paid', 0, 0, 0 from range(?, ?) t(i)",
-        [first, first + count],
-    )
-print("committed", count)
-"""
-
-
-def write_orders_in_another_process(path: Path, first: int, count: int) -> subprocess.CompletedProcess[str]:
-    """Insert orders o<first> … o<first+count-1> (one a day from 2024-01-01) from a separate Python process."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-c", WRITER, str(path), str(first), str(count)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
 
 
 def order_count(cursor) -> int:

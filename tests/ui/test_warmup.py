@@ -13,9 +13,9 @@ import pytest
 
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import warmup
-from tests.pages_fixtures import demo_warehouse
-from tests.test_data_page import build_small_warehouse
-from tests.test_pages import open_app
+from tests.support.app import open_app
+from tests.support.demo import demo_warehouse
+from tests.support.small import build_small_warehouse
 from warehouse import WarehouseError, writing
 
 PAGES = ("overview", "traffic", "customers", "products", "pnl", "forecast", "reports", "data")

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from bench.page_times import SCRIPT_DONE
 from shopkpi import auth
-from tests.pages_fixtures import demo_warehouse
-from tests.test_browser import ARTIFACTS, SCRIPT_DONE, page, serve  # noqa: F401 (page is a fixture)
+from tests.e2e.conftest import ARTIFACTS, serve
+from tests.support.demo import demo_warehouse
 
 pytestmark = pytest.mark.browser
 

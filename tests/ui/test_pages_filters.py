@@ -14,7 +14,7 @@ from metrics.presets import comparison_period, preset_period
 from metrics.segments import Segment, apply_segment, blank_unsplittable
 from shopkpi.settings import Settings
 from shopkpi.ui import uploads
-from tests.pages_fixtures import demo_warehouse
+from tests.support.demo import demo_warehouse
 from warehouse import open_read_only
 
 LATEST = date(2024, 5, 15)  # a Wednesday in the second quarter

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from metrics.periods import Period
 from metrics.segments import Segment, apply_segment
 from pipelines.ingest import ingest_file
 from shopkpi.settings import REPO_ROOT
-from tests.pages_fixtures import demo_warehouse
 from warehouse import Reader
 
 PERIOD = Period(date(2024, 6, 1), date(2024, 6, 30))
@@ -96,24 +94,17 @@ class QueryLoop(threading.Thread):
             self.counts.append((finished, count))
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    target = tmp_path / "shop.duckdb"
-    shutil.copyfile(demo_warehouse(), target)
-    return target
-
-
-def test_query_loop_keeps_answering_during_a_large_ingest_in_another_process_and_then_sees_it(db, tmp_path) -> None:
+def test_query_loop_keeps_answering_during_a_large_ingest_in_another_process_and_then_sees_it(demo_copy, tmp_path):
     rows = 1_500_000
     big = big_events_file(tmp_path / "big_events.csv", rows)
-    before = event_count(db)
-    loop = QueryLoop(db)
+    before = event_count(demo_copy)
+    loop = QueryLoop(demo_copy)
     loop.start()
     try:
         time.sleep(0.5)
         started = time.monotonic()
         ingest = subprocess.run(
-            [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
+            [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(demo_copy)],
             capture_output=True,
             text=True,
             timeout=300,
@@ -166,12 +157,12 @@ main()
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_kill_9_around_the_publishing_rename_then_a_rerun_loads_the_file_exactly_once(db, tmp_path, when) -> None:
+def test_kill_9_around_the_publishing_rename_then_a_rerun_loads_the_file_exactly_once(demo_copy, tmp_path, when):
     rows = 50_000
     big = big_events_file(tmp_path / "events.csv", rows)
-    before_hash, before = sha256(db), event_count(db)
+    before_hash, before = sha256(demo_copy), event_count(demo_copy)
     killed = subprocess.run(
-        [sys.executable, "-c", KILLED_AT_PUBLISH, when, "ingest", "events", str(big), "--db", str(db)],
+        [sys.executable, "-c", KILLED_AT_PUBLISH, when, "ingest", "events", str(big), "--db", str(demo_copy)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -179,15 +170,15 @@ def test_kill_9_around_the_publishing_rename_then_a_rerun_loads_the_file_exactly
     )
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
     if when == "before":
-        assert sha256(db) == before_hash, "a writer killed before publishing changed the live warehouse"
-        assert event_count(db) == before
+        assert sha256(demo_copy) == before_hash, "a writer killed before publishing changed the live warehouse"
+        assert event_count(demo_copy) == before
     else:
-        assert event_count(db) == before + rows, "the rename is the commit: after it the load is complete"
-    rerun = ingest_file(db, "events", big)
+        assert event_count(demo_copy) == before + rows, "the rename is the commit: after it the load is complete"
+    rerun = ingest_file(demo_copy, "events", big)
     assert rerun.status == ("loaded" if when == "before" else "already loaded"), rerun.summary()
-    assert event_count(db) == before + rows
-    assert ingest_file(db, "events", big).status == "already loaded"
-    cursor = Reader(db).cursor()
+    assert event_count(demo_copy) == before + rows
+    assert ingest_file(demo_copy, "events", big).status == "already loaded"
+    cursor = Reader(demo_copy).cursor()
     try:
         logged = cursor.sql("select count(*) from ingest_log where path = ?", params=[str(big.resolve())]).fetchall()[
             0
@@ -199,13 +190,13 @@ def test_kill_9_around_the_publishing_rename_then_a_rerun_loads_the_file_exactly
     assert not list(tmp_path.glob(".shop.duckdb.*.tmp*")), "a stale copy of the killed writer was left"
 
 
-def test_kill_9_at_many_points_of_a_load_then_a_rerun_loads_the_file_exactly_once(db, tmp_path) -> None:
+def test_kill_9_at_many_points_of_a_load_then_a_rerun_loads_the_file_exactly_once(demo_copy, tmp_path) -> None:
     rows = 400_000
     big = big_events_file(tmp_path / "events.csv", rows)
-    before = event_count(db)
+    before = event_count(demo_copy)
     for delay in (0.0, 0.2, 0.6, 1.2, 2.0):
         process = subprocess.Popen(
-            [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
+            [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(demo_copy)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env(),
@@ -215,9 +206,9 @@ def test_kill_9_at_many_points_of_a_load_then_a_rerun_loads_the_file_exactly_onc
             os.kill(process.pid, signal.SIGKILL)
         process.wait()
         # Killed or finished, the live file is one complete state: without the file's rows or with all of them.
-        assert event_count(db) in (before, before + rows), delay
-    result = ingest_file(db, "events", big)
+        assert event_count(demo_copy) in (before, before + rows), delay
+    result = ingest_file(demo_copy, "events", big)
     assert result.status in ("loaded", "already loaded")
-    assert event_count(db) == before + rows
-    assert ingest_file(db, "events", big).status == "already loaded"
+    assert event_count(demo_copy) == before + rows
+    assert ingest_file(demo_copy, "events", big).status == "already loaded"
     assert not list(tmp_path.glob(".shop.duckdb.*.tmp*"))

@@ -32,7 +32,7 @@ from pipelines import demo, ingest
 from shopkpi.cli import report as cli_report
 from shopkpi.reports import build_report, file_name, report_bytes, report_period
 from shopkpi.reports.cells import csv_bytes, inert, inert_frame
-from tests.pages_fixtures import build_demo_warehouse
+from tests.support.demo import build_demo_warehouse
 from warehouse import open_read_only
 
 END = date(2024, 6, 30)

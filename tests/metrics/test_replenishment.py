@@ -10,7 +10,7 @@ import pytest
 
 from metrics.replenishment import reorder_now
 from metrics.stock import days_lasting, plan_reorders, plan_replenishment
-from tests.test_stock import stock_rows
+from tests.support.small import stock_rows
 
 AS_OF = date(2024, 6, 30)
 

@@ -12,7 +12,7 @@ from metrics.compute import compute_kpis, kpi_series
 from metrics.periods import Period, default_period
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS
-from tests.pages_fixtures import build_demo_warehouse
+from tests.support.demo import build_demo_warehouse
 from warehouse import open_read_only
 
 END = date(2024, 6, 30)

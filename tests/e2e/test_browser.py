@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bench.page_times import (  # what a drawn page is, the browser and how to time it: one place for both
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PAGES,
     SCRIPT_DONE,
     Drawn,
@@ -31,35 +23,11 @@ from bench.page_times import (  # what a drawn page is, the browser and how to t
     switch_to,
     wait_until_drawn,
 )
-from shopkpi.settings import REPO_ROOT
-from tests.pages_fixtures import demo_warehouse
-from tests.test_data_page import build_small_warehouse
-from tests.test_live_reload import write_orders_in_another_process
+from tests.e2e.conftest import ARTIFACTS, serve
+from tests.support.demo import demo_warehouse
+from tests.support.small import build_small_warehouse, write_orders_in_another_process
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with code {server.returncode} before serving:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer /_stcore/health within {timeout:.0f}s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -72,42 +40,6 @@ def warehouse_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def app_url(warehouse_path: Path, tmp_path: Path) -> Iterator[str]:
     yield from serve(warehouse_path, tmp_path / "streamlit.log")
-
-
-def serve(warehouse_path: Path, log: Path) -> Iterator[str]:
-    """Run `shopkpi serve` (the product's own command) on the warehouse on a free port; yields its URL until the
-    caller is done."""
-    port = free_port()
-    env = {**os.environ, "SHOPKPI_DB": str(warehouse_path), "SHOPKPI_UPLOAD_DIR": str(log.parent / "uploads")}
-    env.pop("SHOPKPI_CONFIG", None)
-    shopkpi = Path(sys.executable).with_name("shopkpi")  # the console script installed beside this Python
-    command = [str(shopkpi), "serve", "--db", str(warehouse_path), "--port", str(port)]
-    with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (never `playwright install`)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 2000})
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 def wait_for_data_page(page, orders: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.kpis import main
-from tests.metrics_fixtures import hand_made_shop
+from tests.support.shops import hand_made_shop
 
 
 def test_bench_runs_on_the_hand_made_shop(tmp_path, capsys):

@@ -5,29 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import polars as pl
-
 from metrics.stock import plan_reorders, reorder_now, stock_cover
+from tests.support.small import stock_rows
 from warehouse import open_read_only, writing
 
 AS_OF = date(2024, 6, 30)
-
-
-def stock_rows() -> pl.DataFrame:
-    # units_sold over the 28-day window, so daily units = units_sold / 28.
-    return pl.DataFrame(
-        {
-            "sku": ["A", "B", "C", "D"],
-            "name": ["Alpha", "Beta", "Gamma", "Delta"],
-            "category": ["x", "x", "y", "y"],
-            "supplier": ["s", "s", "s", "s"],
-            "lead_time_days": [10, 5, 3, None],
-            "on_hand": [20, 100, 5, 12],
-            "on_order": [0, 0, 0, 20],
-            "units_sold": [56, 28, 0, 28],
-        },
-        schema_overrides={"lead_time_days": pl.Int64},
-    )
 
 
 def test_days_of_cover_and_reorder_dates_follow_lead_time_and_buffer() -> None:

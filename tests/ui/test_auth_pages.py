@@ -13,15 +13,9 @@ from streamlit.testing.v1 import AppTest
 from shopkpi import auth
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import signin
-from tests.pages_fixtures import demo_warehouse
 
 PASSWORD = "correct horse battery"
 ROLE_OF = {"ops": "operations", "ana": "analyst", "eve": "executive", "adm": "admin"}
-
-
-@pytest.fixture(scope="module")
-def db() -> Path:
-    return demo_warehouse()
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +27,10 @@ def users(tmp_path_factory) -> Path:
 
 
 def app(
-    db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, query: dict[str, str] | None = None, **session
+    demo_db: Path, users: Path | None, monkeypatch: pytest.MonkeyPatch, query: dict[str, str] | None = None, **session
 ) -> AppTest:
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    monkeypatch.setenv("SHOPKPI_USERS", str(users or db.parent / "no-users.toml"))
+    monkeypatch.setenv("SHOPKPI_DB", str(demo_db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users or demo_db.parent / "no-users.toml"))
     for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS", "SHOPKPI_REQUIRE_LOGIN", "SHOPKPI_SESSION_HOURS"):
         monkeypatch.delenv(name, raising=False)
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
@@ -57,8 +51,8 @@ def titles(at: AppTest) -> list[str]:
     return [t.value for t in at.title]
 
 
-def test_nothing_but_sign_in_before_signing_in(db, users, monkeypatch) -> None:
-    at = app(db, users, monkeypatch)
+def test_nothing_but_sign_in_before_signing_in(demo_db, users, monkeypatch) -> None:
+    at = app(demo_db, users, monkeypatch)
     assert not at.exception
     assert titles(at) == ["Sign in"]
     assert not at.metric and not at.dataframe, "no figure is drawn before sign-in"
@@ -66,8 +60,8 @@ def test_nothing_but_sign_in_before_signing_in(db, users, monkeypatch) -> None:
         at.switch_page("pages/overview.py")
 
 
-def test_an_analyst_has_no_pnl_page_and_no_profit_figures(db, users, monkeypatch) -> None:
-    at = sign_in(app(db, users, monkeypatch), "ana")
+def test_an_analyst_has_no_pnl_page_and_no_profit_figures(demo_db, users, monkeypatch) -> None:
+    at = sign_in(app(demo_db, users, monkeypatch), "ana")
     assert not at.exception
     assert titles(at) == ["Overview"]
     labels = {m.label for m in at.metric}
@@ -85,15 +79,15 @@ def test_an_analyst_has_no_pnl_page_and_no_profit_figures(db, users, monkeypatch
     assert not at.get("file_uploader"), "uploads are for admins"
 
 
-def test_operations_cannot_open_the_pnl_either(db, users, monkeypatch) -> None:
-    at = sign_in(app(db, users, monkeypatch), "ops")
+def test_operations_cannot_open_the_pnl_either(demo_db, users, monkeypatch) -> None:
+    at = sign_in(app(demo_db, users, monkeypatch), "ops")
     assert titles(at) == ["Overview"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/pnl.py")
 
 
-def test_an_executive_sees_the_pnl_and_profit_but_cannot_upload(db, users, monkeypatch) -> None:
-    at = sign_in(app(db, users, monkeypatch), "eve")
+def test_an_executive_sees_the_pnl_and_profit_but_cannot_upload(demo_db, users, monkeypatch) -> None:
+    at = sign_in(app(demo_db, users, monkeypatch), "eve")
     assert {"Net profit", "Gross margin"} <= {m.label for m in at.metric}
     at.switch_page("pages/pnl.py").run()
     assert not at.exception
@@ -103,68 +97,68 @@ def test_an_executive_sees_the_pnl_and_profit_but_cannot_upload(db, users, monke
     assert not at.get("file_uploader")
 
 
-def test_an_admin_can_upload(db, users, monkeypatch) -> None:
-    at = sign_in(app(db, users, monkeypatch), "adm")
+def test_an_admin_can_upload(demo_db, users, monkeypatch) -> None:
+    at = sign_in(app(demo_db, users, monkeypatch), "adm")
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert at.get("file_uploader"), "the admin's Data page has the upload"
 
 
-def test_a_wrong_password_fails_and_five_failures_lock_the_user_out(db, users, monkeypatch) -> None:
+def test_a_wrong_password_fails_and_five_failures_lock_the_user_out(demo_db, users, monkeypatch) -> None:
     signin.limiter.clear()  # a fresh process-wide limiter: other tests' failures do not count
-    at = app(db, users, monkeypatch)
+    at = app(demo_db, users, monkeypatch)
     for _ in range(5):
         sign_in(at, "ops", "wrong password")
         assert "Wrong username or password." in [e.value for e in at.error]
     sign_in(at, "ops")  # the right password, but too late: the user must wait
     assert titles(at) == ["Sign in"]
     assert any("Too many failed sign-ins" in e.value for e in at.error)
-    other = sign_in(app(db, users, monkeypatch), "ana")  # another user, another browser session: not locked
+    other = sign_in(app(demo_db, users, monkeypatch), "ana")  # another user, another browser session: not locked
     assert titles(other) == ["Overview"]
     signin.limiter.clear()
 
 
-def test_an_expired_session_must_sign_in_again(db, users, monkeypatch) -> None:
+def test_an_expired_session_must_sign_in_again(demo_db, users, monkeypatch) -> None:
     twelve_hours_ago = time.time() - 12 * 3600 - 60
     stale = {"username": "eve", "role": "executive", "signed_in_at": twelve_hours_ago}
-    at = app(db, users, monkeypatch, **{signin.SESSION_KEY: stale})
+    at = app(demo_db, users, monkeypatch, **{signin.SESSION_KEY: stale})
     assert titles(at) == ["Sign in"]
     assert "Your session expired: sign in again." in [i.value for i in at.info]
     fresh = {"username": "eve", "role": "executive", "signed_in_at": time.time() - 60}
-    assert titles(app(db, users, monkeypatch, **{signin.SESSION_KEY: fresh})) == ["Overview"]
+    assert titles(app(demo_db, users, monkeypatch, **{signin.SESSION_KEY: fresh})) == ["Overview"]
 
 
-def test_the_role_comes_from_the_users_file_not_the_session(db, users, monkeypatch) -> None:
+def test_the_role_comes_from_the_users_file_not_the_session(demo_db, users, monkeypatch) -> None:
     # A session claiming "admin" for the analyst gets the analyst's pages: the file is read on every run.
     forged = {"username": "ana", "role": "admin", "signed_in_at": time.time()}
-    at = app(db, users, monkeypatch, **{signin.SESSION_KEY: forged})
+    at = app(demo_db, users, monkeypatch, **{signin.SESSION_KEY: forged})
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/pnl.py")
 
 
-def test_without_a_users_file_the_demo_runs_open_with_a_banner(db, monkeypatch) -> None:
-    at = app(db, None, monkeypatch)
+def test_without_a_users_file_the_demo_runs_open_with_a_banner(demo_db, monkeypatch) -> None:
+    at = app(demo_db, None, monkeypatch)
     assert titles(at) == ["Overview"]
     assert signin.DEMO_BANNER[0] in [w.value for w in at.warning]
     at.switch_page("pages/pnl.py").run()
     assert titles(at) == ["P&L"]
 
 
-def test_require_login_never_runs_open_even_without_the_file(db, monkeypatch, tmp_path) -> None:
+def test_require_login_never_runs_open_even_without_the_file(demo_db, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("SHOPKPI_REQUIRE_LOGIN", "1")
     monkeypatch.setenv("SHOPKPI_USERS", str(tmp_path / "gone.toml"))
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_DB", str(demo_db))
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
     assert not at.metric
     assert any("has no users" in e.value for e in at.error)
 
 
 @pytest.mark.parametrize("page", ["pnl", "reports"])
-def test_a_profit_page_run_directly_draws_nothing_for_an_analyst(db, users, monkeypatch, page) -> None:
+def test_a_profit_page_run_directly_draws_nothing_for_an_analyst(demo_db, users, monkeypatch, page) -> None:
     # Streamlit runs a page file without app.py for a deep link to a fresh server (see ui.ensure_routed): the page
     # itself checks the role too, so even then an analyst sees no figure of it.
     session = {signin.SESSION_KEY: {"username": "ana", "role": "analyst", "signed_in_at": time.time()}}
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_DB", str(demo_db))
     monkeypatch.setenv("SHOPKPI_USERS", str(users))
     direct = AppTest.from_file(str(REPO_ROOT / "pages" / f"{page}.py"), default_timeout=60)
     for key, value in session.items():
@@ -178,10 +172,10 @@ def test_a_profit_page_run_directly_draws_nothing_for_an_analyst(db, users, monk
     assert allowed.run().title, "the same page draws for an executive: the check is the role, not the file"
 
 
-def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(db, monkeypatch, tmp_path) -> None:
+def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(demo_db, monkeypatch, tmp_path) -> None:
     damaged = tmp_path / "users.toml"
     damaged.write_text("[users.ana\nrole = ")
-    at = app(db, damaged, monkeypatch)
+    at = app(demo_db, damaged, monkeypatch)
     assert not at.exception
     assert titles(at) == ["Sign in"] and not at.metric
     assert any("Sign-in is unavailable: cannot read the users file" in e.value for e in at.error)
@@ -189,8 +183,8 @@ def test_a_damaged_users_file_shows_only_why_nobody_can_sign_in(db, monkeypatch,
         at.switch_page("pages/overview.py")
 
 
-def test_the_sign_in_page_and_the_account_box_speak_chinese_from_the_url(db, users, monkeypatch) -> None:
-    at = app(db, users, monkeypatch, query={"lang": "zh"})  # a shared link in Chinese, opened before signing in
+def test_the_sign_in_page_and_the_account_box_speak_chinese_from_the_url(demo_db, users, monkeypatch) -> None:
+    at = app(demo_db, users, monkeypatch, query={"lang": "zh"})  # a shared link in Chinese, opened before signing in
     assert titles(at) == ["登录"]
     assert [w.label for w in at.text_input] == ["用户名", "密码"]
     assert "用户名或密码错误。" in [e.value for e in sign_in(at, "ana", "wrong password").error]

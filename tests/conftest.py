@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite: the small demo shop (read-only, or a private copy to write to) and the
+hand-made shop whose KPIs tests/metrics/test_metrics.py works out by hand. Helpers that are not fixtures live in
+tests/support/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.demo import demo_warehouse
+from tests.support.shops import hand_made_shop
+
+
+@pytest.fixture(scope="session")
+def demo_db() -> Path:
+    """The small demo warehouse (60 days ending 2024-06-30), built once per test run. Read it only."""
+    return demo_warehouse()
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """A private copy of the small demo warehouse, for a test that writes to it or hashes it."""
+    target = tmp_path / "shop.duckdb"
+    shutil.copyfile(demo_warehouse(), target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def hand_made_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-made shop of tests/support/shops.py, built once per test run. Read it only."""
+    return hand_made_shop(tmp_path_factory.mktemp("hand-made") / "w.duckdb")

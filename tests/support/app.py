@@ -1,0 +1,38 @@
+"""The dashboard under Streamlit's AppTest: open a page on a warehouse, read what it shows, check it did not fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from shopkpi.settings import REPO_ROOT
+
+
+def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", **params: str) -> AppTest:
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    for name in ("SHOPKPI_CONFIG", "SHOPKPI_TARGETS"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def shown_text(at: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning")
+        for e in at.get(kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_failure(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    failures = [e.value for e in at.error if "could not be drawn" in e.value or "页面无法显示" in e.value]
+    assert not failures, failures
