@@ -2,7 +2,7 @@
 floor Streamlit itself costs (a two-page app that only draws a title), measured in the same run.
 
 Run: `python -m bench.page_times --db /tmp/demo/shopkpi.duckdb [--rounds 3] [--port 8599]`. It serves the dashboard
-with the product's own command line (shopkpi.ui.serve.streamlit_command), times each page's cold first visit, its
+with the product's own command line (shopkpi.cli.serve.streamlit_command), times each page's cold first visit, its
 fresh load and a switch to it through the sidebar, and prints a table against the 1.5 s target.
 
 Times come from the page's own clock: a requestAnimationFrame check records `performance.now()` at the first frame
@@ -29,8 +29,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopkpi.cli.serve import streamlit_command
 from shopkpi.settings import REPO_ROOT
-from shopkpi.ui.serve import streamlit_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -11,7 +11,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# app.py and the pages/ package sit beside the shopkpi package: in the repository (a checkout or the editable install)
+# and in site-packages (an installed wheel, where app is a top-level module). Found from this file rather than with
+# importlib: a user's own app.py or pages/ in the working directory would shadow the names `app` and `pages`.
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent
+DASHBOARD = DASHBOARD_DIR / "app.py"
+# The repository's root, for the tests and benchmarks, which run from a checkout only (the wheel ships neither).
+REPO_ROOT = DASHBOARD_DIR
 DEFAULT_DB = Path("data") / "shopkpi.duckdb"
 
 

@@ -156,13 +156,13 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the Streamlit dashboard on the warehouse (read-only; ingests may run beside it)."""
-    from shopkpi.ui.serve import LoginRequiredError
-    from shopkpi.ui.serve import serve as run_server
+    from shopkpi.cli.serve import DashboardMissingError, LoginRequiredError
+    from shopkpi.cli.serve import serve as run_server
 
     settings = load_settings(db)
     try:
         code = run_server(settings.db_path, port=port, require_login=require_login)
-    except LoginRequiredError as exc:
+    except (LoginRequiredError, DashboardMissingError) as exc:
         raise fail(str(exc)) from None
     raise typer.Exit(code)
 

@@ -5,7 +5,7 @@ Under a plain `streamlit run app.py`, the first visit pays for importing DuckDB,
 server listens, and a watcher thread starts the warm-up of shopkpi/ui/warmup.py as soon as Streamlit's runtime exists,
 then again whenever a writer publishes a new warehouse file, so pages are ready after an ingest too.
 
-    python -m shopkpi.ui.server run app.py --server.port 8501 …  (streamlit's arguments; shopkpi/ui/serve.py)
+    python -m shopkpi.ui.server run app.py --server.port 8501 …  (streamlit's arguments; shopkpi/cli/serve.py)
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from shopkpi import auth
 from shopkpi.cli import users as cli_users
-from shopkpi.ui.serve import LoginRequiredError, serve
+from shopkpi.cli.serve import LoginRequiredError, serve
 
 PASSWORD = "correct horse battery"
 

@@ -1,4 +1,10 @@
-"""`shopkpi serve`: run the Streamlit dashboard (app.py) on one warehouse, in the foreground."""
+"""`shopkpi serve`: run the Streamlit dashboard (app.py) on one warehouse, in the foreground.
+
+This module only starts the server process (shopkpi/ui/server.py) and waits for it, so the command line imports no
+Streamlit. app.py is the one installed beside the shopkpi package (shopkpi.settings.DASHBOARD), and every setting the
+dashboard needs is passed on the command line: the repository's .streamlit/config.toml is read only when Streamlit
+starts in the repository's root, and an installed shopkpi must serve the same dashboard from any working directory.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import threading
 from pathlib import Path
 
 from shopkpi import auth
-from shopkpi.settings import REPO_ROOT, load_settings
+from shopkpi.settings import DASHBOARD, load_settings
 
 
 def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
@@ -21,14 +27,14 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
         "-m",
         "shopkpi.ui.server",
         "run",
-        str(REPO_ROOT / "app.py"),
+        str(DASHBOARD),
         "--server.port",
         str(port),
         "--server.headless",
         "true" if headless else "false",
         "--browser.gatherUsageStats",
         "false",
-        # No "Deploy" button: this is a shop's own dashboard (the flag works from any working directory).
+        # No "Deploy" button: this is a shop's own dashboard.
         "--client.toolbarMode",
         "minimal",
         # Users see the error's type and message, never a stack trace.
@@ -43,6 +49,10 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
 
 class LoginRequiredError(Exception):
     """`--require-login` without a users file holding at least one user: the dashboard would run open."""
+
+
+class DashboardMissingError(Exception):
+    """app.py is not beside the shopkpi package: an install without the dashboard."""
 
 
 def check_login_possible() -> Path:
@@ -64,8 +74,14 @@ def serve(db_path: Path, port: int = 8501, headless: bool = True, require_login:
     """Serve the dashboard on `db_path` until it is stopped; returns Streamlit's exit code.
 
     With `require_login`, refuses to start (LoginRequiredError) unless the users file has a user, and tells the
-    dashboard never to run open, even if the file disappears later.
+    dashboard never to run open, even if the file disappears later. Refuses (DashboardMissingError) when app.py is not
+    installed, rather than let Streamlit start and print its own error.
     """
+    if not DASHBOARD.is_file():
+        raise DashboardMissingError(
+            f"the dashboard is not installed: no {DASHBOARD.name} in {DASHBOARD.parent}; reinstall shopkpi "
+            "(`pip install shopkpi`, or `pip install -e .` in a checkout)"
+        )
     env = {**os.environ, "SHOPKPI_DB": str(Path(db_path).expanduser().resolve())}
     # One BLAS thread per forecast fit: on a small server, two threads mostly wait on each other (the Forecast page's
     # default view: 1.20 s with the default, 0.86 s with one thread, on 2 cores), and visitors run in parallel anyway.
