@@ -16,15 +16,15 @@ from pathlib import Path
 import streamlit
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi.settings import REPO_ROOT, Settings
+from shopkpi.settings import DASHBOARD_DIR, Settings
 
 SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "jsonl", "ndjson", "json", "gz")
 # The file types ingest reads (pipelines.ingest._file_format); gzip only around text formats.
 TYPES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 GZIPPED = tuple(f"{t}.gz" for t in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"))
-# Folders the dashboard's web server can serve files from: the app's `static` folder (server.enableStaticServing)
-# and Streamlit's own front end.
-WEB_ROOTS = (REPO_ROOT / "static", Path(streamlit.__file__).resolve().parent / "static")
+# Folders the dashboard's web server can serve files from: the `static` folder beside app.py
+# (server.enableStaticServing) and Streamlit's own front end.
+WEB_ROOTS = (DASHBOARD_DIR / "static", Path(streamlit.__file__).resolve().parent / "static")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MB = 1024 * 1024
 
