@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from metrics import forecast as fc
+from metrics.forecast.intervals import CALIBRATION_STEPS
 
 START = date(2024, 1, 1)  # a Monday
 WEEKLY = np.array([1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 1.4])  # Monday … Sunday
@@ -54,6 +55,18 @@ def test_a_bad_calendar_file_is_explained(tmp_path):
     path.write_text('[[event]]\nname = "x"\n', encoding="utf-8")
     with pytest.raises(fc.CalendarError, match="either day"):
         fc.load_calendar(path)
+
+
+def test_the_calendar_is_the_file_the_caller_names(tmp_path, monkeypatch):
+    # metrics/ reads no settings: SHOPKPI_CALENDAR is for the edge (CLI, dashboard, reports), which passes the path.
+    own = tmp_path / "calendar.toml"
+    own.write_text('[[event]]\nname = "launch"\nday = "09-01"\n', encoding="utf-8")
+    monkeypatch.setenv("SHOPKPI_CALENDAR", str(tmp_path / "missing.toml"))
+    assert fc.load_calendar() == fc.load_calendar(fc.DEFAULT_CALENDAR_PATH)
+    assert "double11" in {e.name for e in fc.load_calendar()}
+    assert [e.name for e in fc.load_calendar(own)] == ["launch"]
+    with pytest.raises(fc.CalendarError, match="missing.toml does not exist"):
+        fc.load_calendar(tmp_path / "missing.toml")
 
 
 @pytest.mark.parametrize("model", ["sarimax_promo", "airline_promo", "ets"])
@@ -137,7 +150,7 @@ def test_intervals_are_calibrated_on_held_out_days():
     y = weekly_series(400, noise=0.1, seed=3)
     design = fc._design(fc._dates(START, len(y)), y, ())
     fitted = fc.fit_model("airline_promo", START, y, design)
-    assert len(fitted.steps95) == fc.CALIBRATION_STEPS and np.all(fitted.steps95 > fitted.steps80)
+    assert len(fitted.steps95) == CALIBRATION_STEPS and np.all(fitted.steps95 > fitted.steps80)
     backtest = fc.backtest_series(START, y, 28, (), models=("airline_promo",))
     score = backtest.scores("airline_promo")
     assert 0.90 <= score["coverage95"] <= 0.98

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
+from metrics.targets import Target
 from shopkpi.cli import forecast as cli_forecast
 from shopkpi.settings import REPO_ROOT
 from tests.support.demo import build_demo_warehouse
@@ -141,6 +142,15 @@ def test_alerts_json(db):
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize("command", [["forecast", "--metric", "orders"], ["alerts"]])
+def test_the_cli_reads_the_calendar_settings_name(db, tmp_path, monkeypatch, command):
+    # The edge reads `calendar_path` / SHOPKPI_CALENDAR and passes it down: a file that is not there is an error
+    # naming it (exit 1), not a silent fall-back to the packaged calendar.
+    monkeypatch.setenv("SHOPKPI_CALENDAR", str(tmp_path / "our-calendar.toml"))
+    result = CliRunner().invoke(_cli(), [*command, "--db", str(db)])
+    assert result.exit_code == 1 and "our-calendar.toml does not exist" in result.output
+
+
 def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch):
 
     from streamlit.testing.v1 import AppTest
@@ -164,8 +174,6 @@ def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch)
 
 
 def test_the_monthly_target_comes_from_the_targets_file_or_last_year(con):
-    from metrics.targets import Target
-
     own = {"monthly_total_revenue": Target("monthly_total_revenue", min=750_000.0, direction="higher")}
     assert fc.monthly_target(con, "total_revenue", date(2025, 10, 1), own) == (
         750_000.0,
@@ -179,6 +187,14 @@ def test_the_monthly_target_comes_from_the_targets_file_or_last_year(con):
     september = float(con.sql("select sum(subtotal) from orders").fetchall()[0][0] or 0)  # just a sanity bound
     target, why = fc.monthly_target(con, "total_revenue", date(2026, 9, 1), growth)
     assert why == "2025-09 × (1 + 25%)" and 0 < target < 1.25 * september
+
+
+def test_pacing_takes_the_month_target_from_the_targets_it_is_given(con):
+    own = {"monthly_total_revenue": Target("monthly_total_revenue", min=750_000.0, direction="higher")}
+    pacing = fc.month_pacing(con, month=date(2025, 9, 1), model="sarimax_promo", repetitions=50, targets=own)
+    assert pacing.target == 750_000.0 and pacing.target_source == "monthly_total_revenue in the targets file"
+    # September is the last month of the data: the whole target is due by its last day.
+    assert pacing.target_to_date == pytest.approx(750_000.0)
 
 
 def test_replenishment_from_forecast_demand_on_the_demo_shop(con):
