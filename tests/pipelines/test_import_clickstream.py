@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.adapters import ImportOptions, import_export
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real/uci-eshop-clickstream/e-shop clothing 2008.csv.gz"
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real/uci-eshop-clickstream/e-shop clothing 2008.csv.gz"
 
 # v1: three hits, the third 40 minutes after the second → two sessions with a 30-minute gap, one with 60 minutes.
 LOG = """user_id,timestamp,event,url,referrer

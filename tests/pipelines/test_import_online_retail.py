@@ -21,7 +21,7 @@ from pipelines.adapters import common, import_export
 from pipelines.ingest import IngestError, ingest_file
 
 REAL = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "shared"
     / "data"
     / "real"

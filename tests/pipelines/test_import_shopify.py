@@ -14,7 +14,7 @@ import pytest
 from metrics.compute import compute_kpis
 from pipelines.adapters import import_export
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real/exports/shopify-orders"
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real/exports/shopify-orders"
 
 # Shopify's column names (a subset, in another order than the export's, to show that columns are found by name).
 COLUMNS = [

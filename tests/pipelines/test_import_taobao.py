@@ -14,7 +14,7 @@ import pytest
 from metrics.compute import compute_kpis
 from pipelines.adapters import import_export
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real/exports/tmall-order-report/tmall_order_report.csv"
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real/exports/tmall-order-report/tmall_order_report.csv"
 
 # The first 29 columns of ExportOrderList in the platform's order and spelling, trailing spaces included
 # (as in ../shared/data/real/exports/README.md); order numbers are Excel-safe (="…") as downloads write them.
