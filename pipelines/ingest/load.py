@@ -1,0 +1,278 @@
+"""Loading one export in one transaction: the stages in order (read.py, map.py, validate.py), then the valid rows
+upserted by key with row-by-row accounting (inserted, updated, unchanged duplicate), the rejects, and the ingest_log
+ledger (`ingest_file`)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.common import IngestError, Progress, first_line, silent, watched
+from pipelines.ingest.map import ValueFormat, map_columns
+from pipelines.ingest.read import checked_file, content_hash, read_source, readable
+from pipelines.ingest.validate import validate
+from warehouse import TABLES, Table, WarehouseError, open_read_only, writing
+
+
+class _AlreadyLoaded(Exception):
+    pass
+
+
+@dataclass
+class FileResult:
+    """The row accounting of one file: rows_read = inserted + updated + duplicates + rejected."""
+
+    path: Path
+    table: str
+    status: str  # 'loaded' or 'already loaded'
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.inserted + self.updated + self.duplicates + self.rejected
+
+    def summary(self) -> str:
+        """One line a person reads after the load."""
+        if self.status == "already loaded":
+            return f"{self.path}: already loaded (same content), nothing changed"
+        text = (
+            f"{self.path} → {self.table}: {self.rows_read:,} rows read = {self.inserted:,} inserted + "
+            f"{self.updated:,} updated + {self.duplicates:,} unchanged duplicates + {self.rejected:,} rejected"
+        )
+        if self.rejected:
+            text += " (see table rejects)"
+        if self.ignored_columns:
+            text += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return text
+
+
+def ingest_file(
+    db_path: Path,
+    table: str,
+    path: Path,
+    *,
+    strict: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    column_map: dict[str, str] | None = None,
+    store_timezone: str = "UTC",
+    currency: str = "CNY",
+    progress: Progress | None = None,
+    value_format: ValueFormat | None = None,
+) -> FileResult:
+    """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
+
+    `value_format` reads exports that write numbers with a decimal comma, dates in another format, or an enumerated
+    column (e.g. status) in their own words; see ValueFormat and load_mapping.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now()
+    report = progress or silent
+    if table not in TABLES:
+        raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    spec = TABLES[table]
+    path = Path(path)
+    fmt, compressed = checked_file(path, encoding)
+
+    report("hashing", 0.05)
+    digest = content_hash(path)
+    if _loaded_before(Path(db_path), digest, table):
+        return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
+
+    with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
+        read_path, chosen = readable(path, fmt, compressed, encoding, Path(workdir), report)
+        try:
+            with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
+                if _already_loaded(con, digest, table):
+                    raise _AlreadyLoaded
+                # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
+                con.execute("set enable_progress_bar = true")
+                con.execute("set enable_progress_bar_print = false")
+                con.execute("begin transaction")
+                report("reading", 0.25)
+                source = read_source(con, path, fmt, read_path, delimiter)
+                mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
+                report("validating", 0.45)
+                checked = validate(con, path, spec, source, mapping, value_format or ValueFormat(), strict, report)
+                report("loading", 0.65)
+                with watched(con, report, "loading", 0.65, 0.9):
+                    inserted, updated, duplicates = _classify_and_write(con, spec)
+                rows_read = inserted + updated + duplicates + checked.rejected
+                result = FileResult(
+                    path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
+                )
+                _record(con, result, digest, started_at, checked.structural)
+                report("committing", 0.9)
+                con.execute("commit")
+        except _AlreadyLoaded:
+            return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
+        except WarehouseError as exc:
+            raise IngestError(str(exc)) from exc
+        except duckdb.Error as exc:
+            raise IngestError(f"{path}: could not be loaded ({first_line(exc)})") from exc
+    report("done", 1.0)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) -> list[FileResult]:
+    """Loads each file in turn, each in its own transaction; stops at the first file-level error."""
+    return [ingest_file(db_path, table, Path(path), **options) for path in paths]
+
+
+def _loaded_before(db_path: Path, digest: str, table: str) -> bool:
+    """Whether the published warehouse already holds this content for this table (read without waiting for the
+    writer; the writer checks again inside the transaction)."""
+    if not db_path.exists():
+        return False
+    try:
+        with open_read_only(db_path) as con:
+            return _already_loaded(con, digest, table)
+    except WarehouseError:
+        return False  # reported with more context by the writer
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str) -> bool:
+    found = con.sql("select count(*) from ingest_log where content_hash = ? and table_name = ?", params=[digest, table])
+    return found.fetchall()[0][0] > 0
+
+
+def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int, int]:
+    """Upserts the valid rows of _checked; returns (inserted, updated, duplicates), counted row by row in file order.
+
+    A row is compared with the previous row of the same key in the file, or else with the stored row: no such
+    row means inserted, a different one updated, an identical one an unchanged duplicate. The last row of each
+    key is what the table keeps.
+    """
+    columns = ", ".join(c.name for c in table.columns)
+    rows, keys = con.sql(
+        f"select count(*), count(distinct {_row_key(table)}) from _checked where _error is null"
+    ).fetchall()[0]
+    stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
+    if rows == keys and stored_rows == 0:
+        # The common first load: every row is new, so skip the comparisons.
+        con.execute(f"insert into {table.name} ({columns}) select {columns} from _checked where _error is null")
+        return rows, 0, 0
+    con.execute(
+        f"""
+        create or replace temp table _valid as
+        select {columns}, _line, {_row_key(table)} as _key, {_row_hash(table)} as _hash
+        from _lined where _error is null
+        """
+    )
+    previous_in_file = "lag(v._hash) over (partition by v._key order by v._line)" if rows != keys else "null"
+    last_in_file = "row_number() over (partition by v._key order by v._line desc) = 1" if rows != keys else "true"
+    con.execute(
+        f"""
+        create or replace temp table _ranked as
+        with stored as (
+            select {_row_key(table, "t")} as _key, {_row_hash(table, "t")} as _hash
+            from {table.name} t
+            where {_row_key(table, "t")} in (select _key from _valid)
+        ),
+        sequenced as (
+            select v.*,
+                coalesce({previous_in_file}, s._hash) as _previous,
+                {last_in_file} as _last,
+                s._hash as _stored
+            from _valid v left join stored s using (_key)
+        )
+        select * from sequenced
+        """
+    )
+    inserted, updated, duplicates = con.sql(
+        """
+        select count(*) filter (where _previous is null),
+               count(*) filter (where _previous is not null and _previous <> _hash),
+               count(*) filter (where _previous = _hash)
+        from _ranked
+        """
+    ).fetchall()[0]
+    con.execute(
+        f"""
+        delete from {table.name}
+        where {_row_key(table)} in (select _key from _ranked where _last and _stored is not null and _stored <> _hash)
+        """
+    )
+    con.execute(
+        f"""
+        insert into {table.name} ({columns})
+        select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)
+        """
+    )
+    return inserted, updated, duplicates
+
+
+def _row_key(table: Table, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    if table.name == "order_items":
+        # (order_id, line_no) where the export numbers its lines, else (order_id, sku).
+        line = f"coalesce('#' || cast({prefix}line_no as varchar), 'sku:' || {prefix}sku)"
+        return f"{prefix}order_id || chr(31) || {line}"
+    parts = [f"coalesce(cast({prefix}{k} as varchar), '')" for k in table.key]
+    return parts[0] if len(parts) == 1 else " || chr(31) || ".join(parts)
+
+
+def _row_hash(table: Table, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return f"hash({', '.join(prefix + c.name for c in table.columns)})"
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    result: FileResult,
+    digest: str,
+    started_at: datetime,
+    structural: list[tuple[int, str, str]],
+) -> None:
+    """The file's rejects (its rows' and the CSV reader's own) and its entry in the ingest_log ledger, under one
+    load_id."""
+    load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
+    _record_rejects(con, load_id, result.path, TABLES[result.table], structural)
+    con.execute(
+        "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            load_id,
+            str(result.path.resolve()),
+            digest,
+            result.table,
+            started_at,
+            datetime.now(),
+            result.rows_read,
+            result.inserted,
+            result.updated,
+            result.duplicates,
+            result.rejected,
+            ", ".join(result.ignored_columns) or None,
+        ],
+    )
+
+
+def _record_rejects(
+    con: duckdb.DuckDBPyConnection, load_id: int, path: Path, table: Table, structural: list[tuple[int, str, str]]
+) -> None:
+    con.execute(
+        """
+        insert into rejects
+        select ?, ?, _line, ?, _error.col, _error.reason, _raw_row from _lined where _error is not null
+        """,
+        [load_id, str(path), table.name],
+    )
+    if structural:
+        con.executemany(
+            "insert into rejects values (?, ?, ?, ?, null, ?, ?)",
+            [(load_id, str(path), line, table.name, reason, raw) for line, reason, raw in structural],
+        )

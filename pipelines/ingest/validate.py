@@ -1,0 +1,205 @@
+"""Typing and checking every row read, in one SQL pass: each value parsed to its column's type and checked
+(required, type, enumeration, range); a row's first error is its reject reason. The valid rows go on to load.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.common import IngestError, Progress, first_line, ident, sql_string, watched
+from pipelines.ingest.map import ValueFormat
+from pipelines.ingest.read import Source, number_lines, structural_rejects
+from warehouse import Column, Table
+
+
+@dataclass
+class Checked:
+    """What validation found: the records the CSV reader could not split (line, reason, raw text) and the number of
+    rejected rows, theirs included."""
+
+    structural: list[tuple[int, str, str]]
+    rejected: int
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: Table,
+    source: Source,
+    mapping: dict[str, str],
+    value_format: ValueFormat,
+    strict: bool,
+    report: Progress,
+) -> Checked:
+    """Types and checks every row read into the temp table _checked, numbered by file line in the view _lined.
+
+    With `strict`, any rejected row is an IngestError naming the first.
+    """
+    try:
+        checked = _validate_sql(table, source, mapping, value_format)
+        with watched(con, report, "validating", 0.45, 0.65):
+            con.execute(f"create or replace temp table _checked as {checked}")
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: not a readable {source.kind} file ({first_line(exc)})") from exc
+    structural = structural_rejects(con) if source.kind == "csv" else []
+    number_lines(con, source.kind, [line for line, _, _ in structural])
+    rejected = con.sql("select count(*) from _checked where _error is not null").fetchall()[0][0]
+    rejected += len(structural)
+    if strict and rejected:
+        first = _first_reject(con, structural)
+        raise IngestError(f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})")
+    return Checked(structural, rejected)
+
+
+def _number_text(raw: str, value_format: ValueFormat) -> str:
+    if not value_format.decimal_comma:
+        return raw
+    # 1.234,56 / 1 234,56 → 1234.56 (also no-break and narrow no-break spaces, and the Swiss apostrophe).
+    return f"replace(regexp_replace({raw}, '[.\\s\u00a0\u202f'']', '', 'g'), ',', '.')"
+
+
+def _in_range(value: str, kind: str) -> str:
+    """The date or time if it lies in 1900–2199, else null (rejected): 'infinity' or year 99999 would make every
+    date the dashboard derives from the latest data overflow."""
+    return f"(case when {value} >= {kind} '1900-01-01' and {value} < {kind} '2200-01-01' then {value} end)"
+
+
+def _typed(col: Column, raw: str, value_format: ValueFormat) -> str:
+    """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse)."""
+    if col.type == "VARCHAR":
+        own = value_format.values.get(col.name)
+        if own:
+            # The export's own vocabulary first (matched case-insensitively), then SPEC's synonyms.
+            cases = " ".join(f"when {sql_string(k.strip().lower())} then {sql_string(v)}" for k, v in own.items())
+            raw = f"(case lower({raw}) {cases} else {raw} end)"
+        value = f"lower({raw})" if col.lower else raw
+        if col.synonyms:
+            cases = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in col.synonyms.items())
+            value = f"(case {value} {cases} else {value} end)"
+        return value
+    formats = "[" + ", ".join(sql_string(f) for f in value_format.date_formats) + "]"
+    if col.type == "TIMESTAMP":
+        # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
+        iso = f"try_cast({raw} as timestamptz)"
+        if value_format.date_formats:
+            iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
+        return _in_range(f"cast({iso} as timestamp)", "timestamp")
+    if col.type == "DATE":
+        iso = f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
+        if value_format.date_formats:
+            return _in_range(f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})", "date")
+        return _in_range(iso, "date")
+    raw = _number_text(raw, value_format)
+    if col.type in ("INTEGER", "BIGINT"):
+        whole = f"try_cast({raw} as double)"
+        integral = f"case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end"
+        return f"coalesce(try_cast({raw} as {col.type}), {integral})"
+    return f"try_cast({raw} as {col.type})"
+
+
+_TYPE_WORDS = {
+    "TIMESTAMP": "a date-time (ISO-8601, e.g. 2024-06-18 10:30:00)",
+    "DATE": "a date (YYYY-MM-DD)",
+    "INTEGER": "a whole number",
+    "BIGINT": "a whole number",
+    "DOUBLE": "a number",
+}
+
+
+def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row."""
+    name = sql_string(col.name)
+    checks: list[tuple[str, str]] = []
+    if col.required:
+        checks.append((f"{raw} is null", "'missing value'"))
+    wanted = _TYPE_WORDS.get(col.type, "a decimal number" if col.type.startswith("DECIMAL") else None)
+    if wanted and col.type in ("TIMESTAMP", "DATE") and value_format.date_formats:
+        wanted = f"a {'date-time' if col.type == 'TIMESTAMP' else 'date'} ({' or '.join(value_format.date_formats)})"
+    elif wanted and value_format.decimal_comma and col.type != "TIMESTAMP" and col.type != "DATE":
+        wanted += " with a decimal comma (e.g. 1.234,56)"
+    if wanted:
+        checks.append((f"{raw} is not null and {typed} is null", f"'not {wanted}: ' || {raw}"))
+    if col.enum:
+        allowed = ", ".join(sql_string(v) for v in col.enum)
+        checks.append(
+            (
+                f"{typed} is not null and {typed} not in ({allowed})",
+                f"'''' || {raw} || ''' is not one of {', '.join(col.enum)}'",
+            )
+        )
+    if col.rule == "nonneg":
+        checks.append((f"{typed} < 0", "'must be ≥ 0, got ' || " + raw))
+    elif col.rule == "positive":
+        checks.append((f"{typed} <= 0", "'must be > 0, got ' || " + raw))
+    elif col.rule == "month":
+        checks.append(
+            (
+                f"{raw} is not null and (not regexp_full_match({raw}, '\\d{{4}}-\\d{{2}}') "
+                f"or try_cast({raw} || '-01' as date) is null)",
+                "'not a month (YYYY-MM): ' || " + raw,
+            )
+        )
+    return [(cond, f"{{'col': {name}, 'reason': {reason}}}") for cond, reason in checks]
+
+
+def _validate_sql(table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat) -> str:
+    """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
+    # Each value is parsed once (parsed), then checked against its parse (checked), then stored (typed).
+    # The file's columns are renamed by position (__c0, __c1, …), so no column of the file can collide with the
+    # names used here (a column called __error or _raw_row once made the whole file unreadable).
+    position = {name: index for index, name in enumerate(source.columns)}
+    cleaned, parsed, checks, typed = [], [], [], []
+    for col in table.columns:
+        if col.name in mapping:
+            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
+            parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format)} as __t_{col.name}")
+            checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format))
+            value = f"r.__t_{col.name}"
+            if col.default is not None:
+                value = f"coalesce({value}, {col.default})"
+        else:
+            value = col.default if col.default is not None else "null"
+        typed.append(f"cast({value} as {col.type}) as {col.name}")
+    raw_json = "json_object(" + ", ".join(f"{sql_string(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
+    renamed = ", ".join(f"{ident(src)} as __c{i}" for i, src in enumerate(source.columns))
+    cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
+    first_error = f"case {cases} end" if checks else "null"
+    typed_list = ",\n            ".join(typed)
+    sql = f"""
+    with source as (select {renamed} from {source.reader_sql}),
+    cleaned as (
+        select *, {", ".join(cleaned)}
+        from source
+    ),
+    parsed as (
+        select *, {", ".join(parsed)}
+        from cleaned r
+    ),
+    checked as (
+        select *, {first_error} as __error
+        from parsed r
+    ),
+    typed as (
+        select __error as _error,
+            case when __error is not null then {raw_json} end as _raw_row,
+            {typed_list}
+        from checked r
+    )
+    select * from typed
+    """
+    if table.name == "events":
+        # Events without an id are identified by the hash of their values, so a re-export is not doubled.
+        values = ", ".join(f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name != "event_id")
+        sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
+    return sql
+
+
+def _first_reject(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, str, str]]) -> str:
+    rows = con.sql(
+        "select _line, _error.col, _error.reason from _lined where _error is not null order by _line limit 1"
+    ).fetchall()
+    candidates = [(line, None, reason) for line, reason, _ in structural[:1]] + rows
+    line, column, reason = min(candidates, key=lambda item: item[0])
+    return f"line {line}" + (f", column {column}" if column else "") + f": {reason}"
