@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     with open_read_only(load_settings(args.db).db_path) as con:
         day = args.date or latest_date(con)
-        targets = load_targets()
+        targets = load_targets(load_settings(args.db).targets_path)
         for fmt in ("html", "xlsx", "pdf"):
             timings = []
             for _ in range(2):

@@ -1,9 +1,9 @@
 """What changed and what needs attention: the revenue change split into its drivers, the sources that moved it,
 and the alerts of the Overview page (KPIs off target, products running out of stock).
 
-Revenue is exactly sessions × orders per session × revenue per order, so a change in revenue splits into three
-parts by changing one factor at a time, in that order (sessions first, then conversion, then order value); the
-three parts add up to the change exactly.
+Revenue is exactly sessions × orders_per_session × revenue_per_order (both ratios defined in the registry), so a
+change in revenue splits into three parts by changing one factor at a time, in that order (sessions first, then
+conversion, then order value); the three parts add up to the change exactly.
 """
 
 from __future__ import annotations
@@ -15,25 +15,22 @@ import polars as pl
 
 from metrics.compute import compute_kpis
 from metrics.periods import Period
-from metrics.registry import METRICS
+from metrics.registry import METRICS, metric, value_of
 from metrics.targets import Target
 
-DRIVERS = ("sessions", "conversion", "order_value")
-DRIVER_LABELS = {
-    "sessions": ("Sessions", "访问次数"),
-    "conversion": ("Orders per session", "每次访问订单数"),
-    "order_value": ("Revenue per order", "每单收入"),
-}
-DRIVER_METRICS = ("total_revenue", "sessions", "orders")
+# Each driver of the decomposition and the registry entry that is its factor.
+DRIVER_FACTORS = {"sessions": "sessions", "conversion": "orders_per_session", "order_value": "revenue_per_order"}
+DRIVERS = tuple(DRIVER_FACTORS)
+DRIVER_LABELS = {driver: (metric(name).label_en, metric(name).label_zh) for driver, name in DRIVER_FACTORS.items()}
+# The KPIs the factors are computed from (total_revenue, sessions, orders).
+DRIVER_METRICS = tuple(dict.fromkeys(part for name in DRIVER_FACTORS.values() for part in metric(name).parts))
 
 
 def revenue_drivers(sessions: float, orders: float, revenue: float) -> dict[str, float | None]:
     """The three factors of revenue: sessions, orders per session (conversion), revenue per order (order value)."""
-    return {
-        "sessions": float(sessions),
-        "conversion": orders / sessions if sessions else None,
-        "order_value": revenue / orders if orders else None,
-    }
+    parts = {"sessions": sessions, "orders": orders, "total_revenue": revenue}
+    factors = {driver: value_of(name, parts) for driver, name in DRIVER_FACTORS.items()}
+    return factors | {"sessions": float(sessions)}
 
 
 def decompose_change(before: dict[str, float], after: dict[str, float]) -> pl.DataFrame:

@@ -11,11 +11,16 @@ Run `python -m metrics.registry` to print the README definitions table, `--readm
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from metrics.units import METRIC_UNITS, OTHER_AXIS, Unit
 
 # --- dimensions ------------------------------------------------------------------------------------------------
 
@@ -85,6 +90,8 @@ class Metric:
     expression: str = ""  # derived: arithmetic over metric names
     numerator: str = ""  # ratio: arithmetic over metric or measure names
     denominator: str = ""
+    profit_figure: bool = False  # reveals costs or profit: shown only to roles that may see them (shopkpi/auth.py)
+    value_format: str = ""  # the value's format where the unit's is too coarse (see metrics/units.py)
 
     @property
     def formula(self) -> str:
@@ -106,9 +113,14 @@ class Metric:
         return self.description_in(lang) if self.kind == "base" else self.formula
 
     @property
+    def formats(self) -> Unit:
+        """How values of this metric's unit are shown: text, change, chart axis, Excel, table column."""
+        return METRIC_UNITS[self.unit]
+
+    @property
     def format(self) -> str:
         """Python format spec for the value (money without currency sign; see `format_value`)."""
-        return UNIT_FORMATS[self.unit]
+        return self.value_format or self.formats.value
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -131,9 +143,6 @@ class Metric:
     def dimensions(self) -> frozenset[str]:
         """The dimensions this metric can be split by; in rows grouped by any other it is null."""
         return dimensions_of(self.name)
-
-
-UNIT_FORMATS = {"count": ",.0f", "money": ",.2f", "rate": ".1%", "margin": ".1%", "ratio": ".2f"}
 
 
 def _pretty(text: str) -> str:
@@ -478,6 +487,7 @@ METRICS: dict[str, Metric] = {
             direction="lower",
             description="Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
             description_zh="未退货的有效订单各商品行的 Σ quantity × unit_cost（优先取订单行的成本，否则取商品的成本）",
+            profit_figure=True,
         ),
         Metric(
             name="gross_profit",
@@ -489,6 +499,7 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="net sales less COGS",
             description_zh="净销售额减去销售成本",
+            profit_figure=True,
         ),
         Metric(
             name="gross_margin",
@@ -501,6 +512,7 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="gross profit per unit of net sales",
             description_zh="毛利占净销售额的比例",
+            profit_figure=True,
         ),
         Metric(
             name="fulfilment_cost",
@@ -556,6 +568,7 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="revenue less COGS, fulfilment and marketing",
             description_zh="总收入减去销售成本、履约成本和广告花费",
+            profit_figure=True,
         ),
         Metric(
             name="operating_expenses",
@@ -566,6 +579,7 @@ METRICS: dict[str, Metric] = {
             direction="lower",
             description="Σ expenses.amount of the months in the period, pro rata by days for partial months",
             description_zh="本期所含月份的 Σ expenses.amount，不满整月的按天数折算",
+            profit_figure=True,
         ),
         Metric(
             name="net_profit",
@@ -577,6 +591,7 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="contribution less operating expenses",
             description_zh="贡献利润减去运营费用",
+            profit_figure=True,
         ),
         Metric(
             name="net_margin",
@@ -589,9 +604,56 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="net profit per unit of total revenue",
             description_zh="净利润占总收入的比例",
+            profit_figure=True,
         ),
     )
 }
+
+# The metrics that reveal costs or profit: roles that may not see them do not get them (shopkpi/auth.py).
+PROFIT_FIGURES = frozenset(name for name, entry in METRICS.items() if entry.profit_figure)
+
+# Ratios that are not KPIs: the factors of the revenue decomposition (metrics/insights.py), total revenue =
+# sessions × orders_per_session × revenue_per_order exactly. Not in the KPI set (compute_kpis, the README table);
+# their value comes from their parts' values with `value_of`.
+DECOMPOSITION_RATIOS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            name="orders_per_session",
+            label_en="Orders per session",
+            label_zh="每次访问订单数",
+            kind="ratio",
+            numerator="orders",
+            denominator="sessions",
+            unit="rate",
+            direction="higher",
+            description=(
+                "valid orders per session of the period, the conversion factor of the revenue decomposition"
+                " (conversion_rate counts the sessions an order names instead)"
+            ),
+            description_zh="本期每次访问对应的有效订单数，即收入分解中的转化因子（访问转化率计的是被订单关联到的访问）",
+            value_format=".2%",  # a few hundredths: two decimals tell two periods apart
+        ),
+        Metric(
+            name="revenue_per_order",
+            label_en="Revenue per order",
+            label_zh="每单收入",
+            kind="ratio",
+            numerator="total_revenue",
+            denominator="orders",
+            unit="money",
+            direction="higher",
+            description=(
+                "total revenue per valid order, the order value factor of the revenue decomposition"
+                " (aov leaves refunds in and shipping out)"
+            ),
+            description_zh="每笔有效订单的总收入，即收入分解中的客单因子（客单价不扣退款、不含运费）",
+        ),
+    )
+}
+
+# Every entry by name: the KPIs, then the ratios that are not KPIs.
+ENTRIES: dict[str, Metric] = {**METRICS, **DECOMPOSITION_RATIOS}
 
 # The monthly P&L statement, top to bottom: (metric, sign it enters the bottom line with, is it a subtotal).
 PNL_LINES: tuple[tuple[str, int, bool], ...] = (
@@ -615,7 +677,7 @@ PNL_COLUMNS = tuple(name for name, _, _ in PNL_LINES)
 
 
 def part_additive(name: str) -> bool:
-    return METRICS[name].additive if name in METRICS else MEASURES[name].additive
+    return ENTRIES[name].additive if name in ENTRIES else MEASURES[name].additive
 
 
 @cache
@@ -624,7 +686,7 @@ def dimensions_of(name: str) -> frozenset[str]:
     if name in MEASURES and (name not in METRICS or METRICS[name].kind == "base"):
         return MEASURES[name].dimensions
     dims = frozenset(DIMENSIONS)
-    for part in METRICS[name].parts:
+    for part in ENTRIES[name].parts:
         dims &= dimensions_of(part)
     return dims
 
@@ -634,46 +696,84 @@ def measures_of(name: str) -> frozenset[str]:
     if name in MEASURES and (name not in METRICS or METRICS[name].kind == "base"):
         return frozenset({name})
     found: frozenset[str] = frozenset()
-    for part in METRICS[name].parts:
+    for part in ENTRIES[name].parts:
         found |= measures_of(part)
     return found
 
 
 def metric(name: str) -> Metric:
-    """The registry entry of one metric; KeyError names the known ones."""
+    """The registry entry of one metric (a KPI, or a ratio of the revenue decomposition); KeyError names the known
+    ones."""
     try:
-        return METRICS[name]
+        return ENTRIES[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(ENTRIES)}") from None
 
 
-def format_value(name: str, value: float | int | None, currency: str | None = None) -> str:
-    """A metric's value as shown on a card or in a table: '—' where it is undefined."""
-    if value is None or value != value:  # None or NaN
-        return "—"
-    entry = METRICS[name]
-    text = format(value, entry.format)
-    if entry.unit == "ratio":
-        return f"{text}×"
-    if entry.unit == "money" and currency:
-        return f"{text} {currency}"
-    return text
+_OPERATIONS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+
+
+def _evaluate(node: ast.expr, values: Mapping[str, float | None]) -> float | None:
+    if isinstance(node, ast.Name):
+        value = values[node.id]
+        return None if value is None or value != value else value
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Div):
+            return left / right if right else None
+        return _OPERATIONS[type(node.op)](left, right)
+    raise ValueError(f"only names, + - * / and parentheses are allowed, not {ast.dump(node)}")
+
+
+def value_of(name: str, values: Mapping[str, float | None]) -> float | None:
+    """An entry's value from the values of its parts, by its registry definition: a ratio is null where its
+    denominator is 0 or missing, like everywhere else (e.g. orders_per_session from orders and sessions)."""
+    entry = metric(name)
+    if entry.kind == "base":
+        return _evaluate(ast.Name(id=name), values)
+    if entry.kind == "derived":
+        names_in(entry.expression)
+        return _evaluate(ast.parse(entry.expression, mode="eval").body, values)
+    names_in(f"{entry.numerator} {entry.denominator}")
+    top = _evaluate(ast.parse(entry.numerator, mode="eval").body, values)
+    bottom = _evaluate(ast.parse(entry.denominator, mode="eval").body, values)
+    return None if top is None or not bottom else top / bottom
+
+
+def format_value(name: str, value: float | int | None, currency: str | None = None, style: str = "full") -> str:
+    """A metric's value as shown on a card or in a table: '—' where it is undefined. `style` 'card' drops the cents
+    of large amounts, 'whole' always rounds (see metrics/units.py)."""
+    entry = metric(name)
+    return entry.formats.text(value, currency, style, entry.format)
+
+
+def format_change(name: str, difference: float | None, relative: float | None = None) -> str:
+    """How a metric's value moved between two periods: points for a share ('+1.5 pt'), else the signed amount and
+    the relative change ('+1,234.56 (+3.2%)')."""
+    return metric(name).formats.change_text(difference, relative)
+
+
+def axis_format(name: str) -> str:
+    """The chart axis (and hover) format of a metric's values; two decimals for a column that is no metric."""
+    return ENTRIES[name].formats.axis if name in ENTRIES else OTHER_AXIS
 
 
 def label(name: str, lang: str = "en") -> str:
     """The metric's label in English ('en') or Chinese ('zh')."""
-    entry = METRICS[name]
+    entry = metric(name)
     return entry.label_zh if lang == "zh" else entry.label_en
 
 
 def description(name: str, lang: str = "en") -> str:
     """The metric's one-line description in English ('en') or Chinese ('zh')."""
-    return METRICS[name].description_in(lang)
+    return metric(name).description_in(lang)
 
 
 def formula_text(name: str, lang: str = "en") -> str:
     """The metric's definition in English ('en') or Chinese ('zh'): its formula, or its description if it is base."""
-    return METRICS[name].formula_in(lang)
+    return metric(name).formula_in(lang)
 
 
 # --- README definitions table ----------------------------------------------------------------------------------

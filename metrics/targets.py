@@ -1,22 +1,25 @@
 """KPI targets: the packaged defaults of SPEC §4 (metrics/targets.toml), overridden by the user's own file.
 
 A target is a range or a bound with a direction; a value's status is "on", "near" (within 10% of the bound it
-misses) or "off" target.
+misses) or "off" target. The user's file is a path the caller passes (read from settings at the edge: CLI, server).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.registry import METRICS
+from metrics.stock import DEFAULT_BUFFER_DAYS
 
 DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent / "targets.toml"
 NEAR = 0.10  # "near" target: within 10% of the bound
 DIRECTIONS = ("higher", "lower", "within")
 STATUSES = ("on", "near", "off")
+REPLENISH_TARGET = "replenish_lead_days"  # the guide's window: goods arrive 7–15 days before stock runs out
 
 
 class TargetsError(ValueError):
@@ -122,22 +125,35 @@ def read_targets(path: Path) -> dict[str, Target | None]:
 
 
 def load_targets(path: str | Path | None = None) -> dict[str, Target]:
-    """The targets in force, by metric: the packaged defaults, replaced metric by metric by the user's file.
-
-    The user's file is `path` if given, else settings `targets_path` (shopkpi.toml or env SHOPKPI_TARGETS).
-    """
+    """The targets in force, by metric: the packaged defaults, replaced metric by metric by the user's file at `path`
+    (None: the defaults alone). Callers pass settings' `targets_path` (shopkpi.toml or env SHOPKPI_TARGETS)."""
     targets: dict[str, Target | None] = dict(read_targets(DEFAULT_TARGETS_PATH))
-    if path is None:
-        from shopkpi.settings import load_settings
-
-        path = load_settings().targets_path
     if path is not None:
         targets.update(read_targets(Path(path)))
     return {metric: target for metric, target in targets.items() if target is not None}
 
 
-def target_status(metric: str, value: float | None, targets: dict[str, Target] | None = None) -> str | None:
-    """'on', 'near' or 'off' target for a metric's value; None where the metric has no target or no value."""
-    targets = load_targets() if targets is None else targets
+def target_status(metric: str, value: float | None, targets: Mapping[str, Target] | None = None) -> str | None:
+    """'on', 'near' or 'off' target for a metric's value; None where the metric has no target or no value.
+    Without `targets`, against the packaged defaults."""
+    targets = load_targets(None) if targets is None else targets
     target = targets.get(metric)
     return None if target is None else target.status(value)
+
+
+def replenish_window(targets: Mapping[str, Target]) -> tuple[int, int]:
+    """The replenishment window in days, (soonest, latest): goods should arrive between that many days before stock
+    runs out. From the `replenish_lead_days` target; a bound it leaves out keeps the default (7–15), so `min = 5`
+    alone reads 5–15; no target (or `enabled = false`) is the default. Read by the dashboard and the reports alike.
+    """
+    low, high = DEFAULT_BUFFER_DAYS
+    target = targets.get(REPLENISH_TARGET)
+    if target is None:
+        return low, high
+    low = low if target.min is None else int(target.min)
+    high = high if target.max is None else int(target.max)
+    if low > high:
+        # One bound given, beyond the default other one (e.g. `min = 20` against the default 15): the user's bound
+        # is what they asked for, so the default one moves to it rather than leaving an empty window.
+        low, high = (low, low) if target.max is None else (high, high)
+    return low, high

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import bcrypt
 
+from metrics.registry import PROFIT_FIGURES
+
 ROLES = ("operations", "analyst", "executive", "admin")
 # The pseudo-role of a dashboard without a users file (demo mode): it may do everything, as before sign-in existed.
 OPEN = "open"
@@ -36,10 +38,6 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "pages/pnl.py": PROFIT_ROLES,
     "pages/reports.py": PROFIT_ROLES,  # the reports carry net profit and margins
 }
-# Registry metrics that reveal costs or profit: hidden from cards and tables of roles outside PROFIT_ROLES.
-PROFIT_METRICS = frozenset(
-    {"cogs", "gross_profit", "gross_margin", "contribution", "operating_expenses", "net_profit", "net_margin"}
-)
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
 MIN_PASSWORD = 8
@@ -74,7 +72,7 @@ def may_open(role: str | None, page: str) -> bool:
 
 
 def may_see_profit(role: str | None) -> bool:
-    """Whether `role` may see profit, cost and margin figures."""
+    """Whether `role` may see profit, cost and margin figures (the registry's metrics with `profit_figure`)."""
     return role in PROFIT_ROLES
 
 
@@ -84,8 +82,9 @@ def may_upload(role: str | None) -> bool:
 
 
 def visible_metrics(role: str | None, names: tuple[str, ...]) -> tuple[str, ...]:
-    """`names` without the profit figures `role` may not see (order kept)."""
-    return names if may_see_profit(role) else tuple(n for n in names if n not in PROFIT_METRICS)
+    """`names` without the profit figures `role` may not see (order kept); which metrics are profit figures is the
+    registry's `Metric.profit_figure`."""
+    return names if may_see_profit(role) else tuple(n for n in names if n not in PROFIT_FIGURES)
 
 
 # --- the users file ----------------------------------------------------------------------------------------------

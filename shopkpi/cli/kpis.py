@@ -21,6 +21,7 @@ from metrics.periods import Period, add_months, latest_date, parse_date, parse_m
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
 from metrics.targets import load_targets
+from metrics.units import COUNT, RATE
 from shopkpi.cli.common import (
     DataError,
     DbOption,
@@ -32,6 +33,7 @@ from shopkpi.cli.common import (
     print_table,
     read_warehouse,
 )
+from shopkpi.settings import load_settings
 
 DEFAULT_DAYS = 30
 DEFAULT_PNL_MONTHS = 12
@@ -80,7 +82,7 @@ def kpis(
     with read_warehouse(db) as con:
         period = _kpi_period(con, from_, to)
         frame = compute_kpis(con, period, by=by_name)
-        targets = load_targets() if _value(format) == "table" else {}
+        targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
     kind = _value(format)
     if kind == "json":
         print_json(
@@ -183,6 +185,6 @@ def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> N
     for k in range(width):
         table.add_column(f"m{k}", justify="right")
     for row in wide.iter_rows():
-        cells = ["" if v is None else f"{v:.0%}" for v in row[2:]]
-        table.add_row(row[0], f"{row[1]:,}", *cells)
+        cells = ["" if v is None else RATE.text(v, style="whole") for v in row[2:]]
+        table.add_row(row[0], COUNT.text(row[1]), *cells)
     print_table(table)

@@ -18,6 +18,7 @@ from metrics.periods import latest_date, parse_date
 from metrics.targets import TargetsError, load_targets
 from shopkpi.cli.common import DbOption, fail, read_warehouse
 from shopkpi.reports import report_bytes
+from shopkpi.settings import load_settings
 
 
 class ReportPeriod(StrEnum):
@@ -88,7 +89,7 @@ def report(
             if day is None:
                 raise fail("the warehouse has no orders, sessions or ad spend yet: give --date")
         try:
-            targets = load_targets()
+            targets = load_targets(load_settings(db).targets_path)
         except TargetsError as exc:
             raise fail(str(exc)) from None
         try:

@@ -1,16 +1,17 @@
 """How report cells leave shopkpi: text from user data made inert for spreadsheets (formula injection), and numbers
-formatted for reading. The one place both rules live; every export (XLSX, CSV) goes through `inert`.
+formatted for reading (in their unit's format, metrics/units.py). Every export (XLSX, CSV) goes through `inert`.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
-from metrics.registry import UNIT_FORMATS, format_value
+from metrics.registry import format_value
+from metrics.units import DATE, MISSING, UNITS, missing
 
 # A spreadsheet treats text starting with these as a formula (OWASP "CSV injection"); tab and carriage return
 # too, because some programs strip them before looking at the next character.
@@ -49,26 +50,22 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-CHANGE_FORMAT = "+.1%"
-DECIMAL_FORMAT = ",.1f"
 STATUS_TEXT = {"on": "on target", "near": "near target", "off": "off target"}
 
 
 def display(value: Any, kind: str, metric: str | None = None) -> str:
-    """A cell as a reader sees it in HTML or PDF: '—' where undefined, numbers in their metric's format."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
+    """A cell as a reader sees it in HTML or PDF: '—' where undefined, numbers in their metric's or column's unit
+    ('count', 'money', 'rate', 'margin', 'ratio', 'change', 'decimal', 'date')."""
+    if missing(value):
+        return MISSING
     if kind == "unit" and metric is not None:
         return format_value(metric, value)
     if kind == "status":
         return STATUS_TEXT.get(value, str(value))
-    if kind == "change":
-        return format(value, CHANGE_FORMAT)
-    if kind == "decimal":
-        return format(value, DECIMAL_FORMAT)
-    if kind in UNIT_FORMATS:
-        text = format(value, UNIT_FORMATS[kind])
-        return f"{text}×" if kind == "ratio" else text
-    if isinstance(value, date):
+    if kind in UNITS and kind != "date" and not isinstance(value, str | date):
+        return UNITS[kind].text(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return DATE.text(value)
+    if isinstance(value, date):  # a timestamp: date and time
         return value.isoformat()
     return str(value)

@@ -15,6 +15,7 @@ import polars as pl
 
 from metrics.funnel import STEP_LABELS
 from metrics.registry import METRICS
+from metrics.units import COUNT, MONEY, RATE, Unit
 
 WIDTH = 1000  # SVG user units; the image is drawn at the text width (about 18 cm on A4)
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
@@ -41,22 +42,6 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         ticks.append(round(value, 10))
         value += step
     return ticks
-
-
-def _tick_text(value: float, unit: str) -> str:
-    if unit in ("rate", "margin"):
-        return f"{value:.0%}"
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:,.1f}M".replace(".0M", "M")
-    if abs(value) >= 10_000:
-        return f"{value / 1_000:,.0f}k"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _value_text(value: float, unit: str) -> str:
-    if unit in ("rate", "margin"):
-        return f"{value:.1%}"
-    return f"{value:,.0f}"
 
 
 def _text(
@@ -94,13 +79,13 @@ def bars(frame: pl.DataFrame, label: str, value: str, title: str, horizontal: bo
     """
     labels = ["(none)" if v is None else str(v) for v in frame.get_column(label).to_list()]
     values = [0.0 if v is None else float(v) for v in frame.get_column(value).to_list()]
-    unit = METRICS[value].unit if value in METRICS else "count"
+    unit = METRICS[value].formats if value in METRICS else COUNT
     if not values or not any(values):
         return None
     return _hbars(labels, values, unit, title) if horizontal else _vbars(labels, values, unit, title)
 
 
-def _vbars(labels: Sequence[str], values: Sequence[float], unit: str, title: str) -> str:
+def _vbars(labels: Sequence[str], values: Sequence[float], unit: Unit, title: str) -> str:
     height, top, bottom, left, right = 300, 40, 250, 70, WIDTH - 10
     ticks = _nice_ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
@@ -111,20 +96,20 @@ def _vbars(labels: Sequence[str], values: Sequence[float], unit: str, title: str
     body = []
     for tick in ticks:
         body.append(f'<line x1="{left}" x2="{right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{GRID}"/>')
-        body.append(_text(left - 8, y(tick) + 5, _tick_text(tick, unit), 13, "end", MUTED))
+        body.append(_text(left - 8, y(tick) + 5, unit.tick_text(tick), 13, "end", MUTED))
     slot = (right - left) / len(values)
     width = slot * 0.65
     for i, (name, v) in enumerate(zip(labels, values, strict=True)):
         x = left + i * slot + (slot - width) / 2
         top_y, base = sorted((y(v), y(0)))
         body.append(_rect(x, top_y, width, base - top_y, COLORS[0]))
-        body.append(_text(x + width / 2, top_y - 5, _value_text(v, unit), 12, "middle", INK))
+        body.append(_text(x + width / 2, top_y - 5, unit.label_text(v), 12, "middle", INK))
         body.append(_text(x + width / 2, bottom + 20, _fit(name, int(slot / 8)), 13, "middle", INK))
     body.append(f'<line x1="{left}" x2="{right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="{MUTED}"/>')
     return _svg(height, title, body)
 
 
-def _hbars(labels: Sequence[str], values: Sequence[float], unit: str, title: str, note: Sequence[str] = ()) -> str:
+def _hbars(labels: Sequence[str], values: Sequence[float], unit: Unit, title: str, note: Sequence[str] = ()) -> str:
     longest = max(len(name) for name in labels)
     row, top, label_width = 30, 40, min(430, 60 + 9 * longest)
     height = top + row * len(values) + 30
@@ -139,14 +124,14 @@ def _hbars(labels: Sequence[str], values: Sequence[float], unit: str, title: str
     body = []
     for tick in ticks:
         body.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{bottom}" stroke="{GRID}"/>')
-        body.append(_text(x(tick), bottom + 20, _tick_text(tick, unit), 13, "middle", MUTED))
+        body.append(_text(x(tick), bottom + 20, unit.tick_text(tick), 13, "middle", MUTED))
     for i, (name, v) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row
         start, end = sorted((x(0), x(v)))
         body.append(_rect(start, y + 5, end - start, row - 10, COLORS[0]))
         body.append(_text(left - 8, y + row / 2 + 5, _fit(name, 44), 13, "end", INK))
         extra = f"  {note[i]}" if note else ""
-        body.append(_text(end + 6, y + row / 2 + 5, _value_text(v, unit) + extra, 13, "start", INK))
+        body.append(_text(end + 6, y + row / 2 + 5, unit.label_text(v) + extra, 13, "start", INK))
     return _svg(height, title, body)
 
 
@@ -156,8 +141,8 @@ def funnel_chart(steps: pl.DataFrame) -> str | None:
     values = [float(v) for v in steps.get_column("sessions").to_list()]
     if not any(values):
         return None
-    shares = ["" if r is None else f"({r:.1%})" for r in steps.get_column("rate_from_start").to_list()]
-    return _hbars(labels, values, "count", "Sessions by furthest step", shares)
+    shares = ["" if r is None else f"({RATE.text(r)})" for r in steps.get_column("rate_from_start").to_list()]
+    return _hbars(labels, values, COUNT, "Sessions by furthest step", shares)
 
 
 def trend(series: pl.DataFrame, names: Sequence[str], grain: str) -> str | None:
@@ -180,7 +165,7 @@ def trend(series: pl.DataFrame, names: Sequence[str], grain: str) -> str | None:
     body = []
     for tick in ticks:
         body.append(f'<line x1="{left}" x2="{right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{GRID}"/>')
-        body.append(_text(left - 8, y(tick) + 5, _tick_text(tick, "money"), 13, "end", MUTED))
+        body.append(_text(left - 8, y(tick) + 5, MONEY.tick_text(tick), 13, "end", MUTED))
     slot = (right - left) / len(periods)
     width = slot * 0.75 / max(len(money), 1)
     for m, values in enumerate(money_values):
@@ -212,7 +197,7 @@ def trend(series: pl.DataFrame, names: Sequence[str], grain: str) -> str | None:
             for i, v in enumerate(values)
         )
         for tick in count_ticks:
-            body.append(_text(right + 8, cy(tick) + 5, _tick_text(tick, "count"), 13, "start", color))
+            body.append(_text(right + 8, cy(tick) + 5, COUNT.tick_text(tick), 13, "start", color))
     legend_x = left
     for i, name in enumerate([*money, *counts]):
         color = COLORS[i]

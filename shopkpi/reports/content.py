@@ -17,10 +17,11 @@ from metrics.forecast import ForecastError, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
 from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
-from metrics.registry import METRICS, PNL_LINES
+from metrics.registry import METRICS, PNL_LINES, format_value
 from metrics.replenishment import forecast_cover
 from metrics.stock import reorder_now
-from metrics.targets import Target, load_targets
+from metrics.targets import Target, load_targets, replenish_window
+from metrics.units import RATE
 from shopkpi.reports import charts
 from warehouse import store_settings
 
@@ -57,8 +58,6 @@ STOCK_WINDOW_DAYS = 28  # each product's share of demand: its units of the last 
 # Reports forecast with this model rather than backtesting three (which takes seconds per series): a PDF is
 # due in under 10 s. `shopkpi forecast` shows the model's backtest against seasonal naive.
 OUTLOOK_MODEL = "sarimax_promo"
-# The guide: replenish 7–15 days before stock runs out (targets.toml `replenish_lead_days`).
-DEFAULT_REPLENISH = (7, 15)
 
 
 @dataclass(frozen=True)
@@ -276,9 +275,10 @@ def _grouped_section(
 def build_report(
     con: duckdb.DuckDBPyConnection, kind: str, day: date, targets: dict[str, Target] | None = None
 ) -> Report:
-    """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products)."""
+    """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products).
+    `targets`: those in force (`load_targets(settings.targets_path)`); without them, the packaged defaults."""
     period = report_period(kind, day)
-    targets = load_targets() if targets is None else targets
+    targets = load_targets(None) if targets is None else targets
     currency = store_settings(con).get("currency", "")
     comparison = {row["metric"]: row for row in compare_periods(con, period).iter_rows(named=True)}
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
@@ -428,12 +428,23 @@ def build_report(
         )
     )
 
-    replenish = targets.get("replenish_lead_days")
-    buffer = (
-        (int(replenish.min), int(replenish.max))
-        if replenish and replenish.min is not None and replenish.max is not None
-        else DEFAULT_REPLENISH
-    )
+    sections.append(_stock_section(con, period, targets))
+    sections.append(_outlook_section(con, targets))
+
+    title, subtitle = _title(kind, period)
+    notice = ""
+    if not any(comparison[name]["value"] for name in ("sessions", "orders", "ad_spend")):
+        latest = latest_date(con)
+        notice = "No sessions, orders or ad spend in this period" + (
+            f": the latest data is from {latest}." if latest else ": the warehouse has none yet."
+        )
+    generated = datetime.now().replace(microsecond=0)
+    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
+
+
+def _stock_section(con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target]) -> Section:
+    """The products to reorder now, with the replenishment window read from `targets` as the dashboard reads it."""
+    buffer = replenish_window(targets)
     # The dashboard's plan (forecast demand), so the report and the Products & stock page name the same products.
     alerts = reorder_now(forecast_cover(con, period.end, STOCK_WINDOW_DAYS, buffer))
     stock_table = Table(
@@ -473,34 +484,21 @@ def build_report(
         ],
         empty="No product needs reordering: all run out later than lead time plus the replenishment window.",
     )
-    sections.append(
-        Section(
-            "stock",
-            "Stock alerts",
-            "库存预警",
-            f"Products to reorder now: stock on hand and on order runs out, at forecast demand (the shop's daily units"
-            f" forecast with the promotion calendar, each product taking its share of the last {STOCK_WINDOW_DAYS}"
-            f" days), within the supplier's lead time plus {buffer[1]} days (the guide: replenish"
-            f" {buffer[0]}–{buffer[1]} days before stock runs out). Stock as counted on or before {period.end}.",
-            stock_table,
-        )
+    return Section(
+        "stock",
+        "Stock alerts",
+        "库存预警",
+        f"Products to reorder now: stock on hand and on order runs out, at forecast demand (the shop's daily units"
+        f" forecast with the promotion calendar, each product taking its share of the last {STOCK_WINDOW_DAYS}"
+        f" days), within the supplier's lead time plus {buffer[1]} days (the guide: replenish"
+        f" {buffer[0]}–{buffer[1]} days before stock runs out). Stock as counted on or before {period.end}.",
+        stock_table,
     )
 
-    sections.append(_outlook_section(con))
 
-    title, subtitle = _title(kind, period)
-    notice = ""
-    if not any(comparison[name]["value"] for name in ("sessions", "orders", "ad_spend")):
-        latest = latest_date(con)
-        notice = "No sessions, orders or ad spend in this period" + (
-            f": the latest data is from {latest}." if latest else ": the warehouse has none yet."
-        )
-    generated = datetime.now().replace(microsecond=0)
-    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
-
-
-def _outlook_section(con: duckdb.DuckDBPyConnection) -> Section:
-    """Where the current month's revenue is heading: month to date against its target, and the projection."""
+def _outlook_section(con: duckdb.DuckDBPyConnection, targets: dict[str, Target]) -> Section:
+    """Where the current month's revenue is heading: month to date against its target (`monthly_total_revenue` in
+    `targets`, else last year's month plus growth), and the projection."""
     columns = (
         Column("date", "Day", "date"),
         Column("actual", "Revenue", "money"),
@@ -510,18 +508,22 @@ def _outlook_section(con: duckdb.DuckDBPyConnection) -> Section:
         Column("projected_cum", "Projected to date", "money"),
     )
     try:
-        pacing = month_pacing(con, "total_revenue", model=OUTLOOK_MODEL)
+        pacing = month_pacing(con, "total_revenue", model=OUTLOOK_MODEL, targets=targets)
     except ForecastError as exc:
         return Section("outlook", "Outlook", "预测与目标进度", str(exc), Table(columns, []))
     rows = [tuple(_none(row[c.key]) for c in columns) for row in pacing.days.iter_rows(named=True)]
+
+    def whole(value: float) -> str:
+        return format_value("total_revenue", value, style="whole")
+
     if pacing.target is None:
         target = f"no target ({pacing.target_source})"
     else:
-        chance = f"{pacing.probability:.0%}" if pacing.probability is not None else "—"
-        target = f"target {pacing.target:,.0f} ({pacing.target_source}); chance of reaching it {chance}"
+        chance = RATE.text(pacing.probability, style="whole")
+        target = f"target {whole(pacing.target)} ({pacing.target_source}); chance of reaching it {chance}"
     note = (
-        f"Total revenue of {pacing.month:%Y-%m}: {pacing.actual_to_date:,.0f} to date; projected month end "
-        f"{pacing.projected:,.0f} (80% range {pacing.projected_lo80:,.0f}–{pacing.projected_hi80:,.0f}); {target}. "
-        f"Forecast by {OUTLOOK_MODEL} (weekly seasonality and the promotion calendar)."
+        f"Total revenue of {pacing.month:%Y-%m}: {whole(pacing.actual_to_date)} to date; projected month end "
+        f"{whole(pacing.projected)} (80% range {whole(pacing.projected_lo80)}–{whole(pacing.projected_hi80)});"
+        f" {target}. Forecast by {OUTLOOK_MODEL} (weekly seasonality and the promotion calendar)."
     )
     return Section("outlook", "Outlook", "预测与目标进度", note, Table(columns, rows))

@@ -9,19 +9,11 @@ from typing import Any
 
 import xlsxwriter
 
+from metrics.units import UNITS
 from shopkpi.reports.cells import STATUS_TEXT, inert
 from shopkpi.reports.content import Report, Section
 
-NUMBER_FORMATS = {
-    "count": "#,##0",
-    "money": "#,##0.00",
-    "rate": "0.0%",
-    "margin": "0.0%",
-    "ratio": '0.00"×"',
-    "change": "+0.0%;-0.0%;0.0%",
-    "decimal": "#,##0.0",
-    "date": "yyyy-mm-dd",
-}
+NUMBER_FORMATS = {kind: unit.excel for kind, unit in UNITS.items()}  # by column kind: a metric unit, change, date…
 STATUS_COLORS = {
     "on": "#047857",
     "near": "#b45309",

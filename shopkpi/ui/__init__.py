@@ -23,8 +23,7 @@ from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRE
 from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, apply_segment, segment_options
-from metrics.stock import DEFAULT_BUFFER_DAYS
-from metrics.targets import DEFAULT_TARGETS_PATH, Target, TargetsError, load_targets
+from metrics.targets import Target, TargetsError, load_targets, replenish_window
 from shopkpi import auth
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
@@ -342,12 +341,10 @@ def ensure_routed() -> None:
 
 
 def replenish_buffer() -> tuple[int, int]:
-    """The replenishment window of the targets file (days before stock runs out that goods should arrive)."""
+    """The replenishment window of the targets in force (days before stock runs out that goods should arrive), read
+    as the reports read it (metrics.targets.replenish_window)."""
     loaded, _ = targets()
-    target = loaded.get("replenish_lead_days")
-    if target is None:
-        return DEFAULT_BUFFER_DAYS
-    return (int(target.min or DEFAULT_BUFFER_DAYS[0]), int(target.max or DEFAULT_BUFFER_DAYS[1]))
+    return replenish_window(loaded)
 
 
 def _query_name(query: Callable[..., Any]) -> str:
@@ -440,9 +437,10 @@ def _targets(path: str | None) -> dict[str, Target]:
 
 
 def targets() -> tuple[dict[str, Target], str | None]:
-    """The KPI targets in force, and a one-line problem with the user's targets file (then the defaults apply)."""
+    """The KPI targets in force (the defaults and settings' `targets_path`), and a one-line problem with the user's
+    targets file (then the defaults alone apply)."""
     path = load_settings().targets_path
     try:
         return _targets(str(path) if path else None), None
     except TargetsError as error:
-        return load_targets(DEFAULT_TARGETS_PATH), str(error)
+        return _targets(None), str(error)

@@ -1,7 +1,8 @@
 """Chart builders of the dashboard: plain functions DataFrame -> plotly Figure, testable without Streamlit.
 
 Each builder takes the frame a metrics function returned (or a slice of it) and the labels to show; it computes
-nothing but layout. A missing group reads "(none)", a missing value is left as a gap.
+nothing but layout. A missing group reads "(none)", a missing value is left as a gap. Number formats come from the
+metric's unit (metrics/units.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from metrics.registry import METRICS
+from metrics.registry import axis_format
+from metrics.units import COUNT, MONEY, RATE
 
 COLORS = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4", "#ec4899", "#84cc16", "#64748b")
 GOOD, BAD, TOTAL = "#10b981", "#ef4444", "#2563eb"
-AXIS_FORMATS = {"money": ",.0f", "count": ",.0f", "rate": ".1%", "margin": ".0%", "ratio": ".2f"}
 NONE_LABEL = "(none)"
 
 # plotly_white, less its defaults for the trace types the dashboard never draws. Plotly copies the template into every
@@ -34,10 +35,6 @@ pio.templates[TEMPLATE] = go.layout.Template(
     data={kind: _WHITE.data[kind] for kind in ("bar", "scatter")},
 )
 pio.templates.default = TEMPLATE
-
-
-def _axis_format(metric: str) -> str:
-    return AXIS_FORMATS[METRICS[metric].unit] if metric in METRICS else ",.2f"
 
 
 def _labels(values: Sequence) -> list[str]:
@@ -68,7 +65,7 @@ def sparkline(series: pl.DataFrame, metric: str, x: str = "period") -> go.Figure
             line={"color": TOTAL, "width": 1.5},
             fill="tozeroy",
             fillcolor="rgba(37, 99, 235, 0.08)",
-            hovertemplate=f"%{{x}}: %{{y:{_axis_format(metric)}}}<extra></extra>",
+            hovertemplate=f"%{{x}}: %{{y:{axis_format(metric)}}}<extra></extra>",
         )
     )
     figure.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, template=TEMPLATE)
@@ -89,10 +86,10 @@ def bars(
             orientation="h",
             marker_color=TOTAL,
             name=value_label or metric,
-            hovertemplate=f"%{{y}}: %{{x:{_axis_format(metric)}}}<extra></extra>",
+            hovertemplate=f"%{{y}}: %{{x:{axis_format(metric)}}}<extra></extra>",
         )
     )
-    figure.update_xaxes(tickformat=_axis_format(metric))
+    figure.update_xaxes(tickformat=axis_format(metric))
     return _layout(figure, title, height=max(220, 36 * ordered.height + 60))
 
 
@@ -111,7 +108,7 @@ def trend_lines(
             mode="lines",
             line={"color": COLORS[index % len(COLORS)], "width": 2},
         )
-    figure.update_yaxes(tickformat=_axis_format(metric), rangemode="tozero")
+    figure.update_yaxes(tickformat=axis_format(metric), rangemode="tozero")
     return _layout(figure, title)
 
 
@@ -121,7 +118,7 @@ def funnel_chart(steps: pl.DataFrame, step_labels: Sequence[str], title: str | N
         go.Funnel(
             y=list(step_labels),
             x=steps.get_column("sessions").to_list(),
-            texttemplate="%{value:,.0f}<br>%{percentInitial:.0%}",
+            texttemplate=f"%{{value:{COUNT.axis}}}<br>%{{percentInitial:{RATE.rounded}}}",
             marker={"color": TOTAL},
         )
     )
@@ -143,7 +140,7 @@ def funnel_by_group(
             name=_labels([name])[0],
             marker_color=COLORS[index % len(COLORS)],
         )
-    figure.update_yaxes(tickformat=".0%", type="log", dtick="D2")
+    figure.update_yaxes(tickformat=RATE.rounded, type="log", dtick="D2")
     figure.update_layout(barmode="group")
     return _layout(figure, title)
 
@@ -175,10 +172,10 @@ def waterfall(lines: pl.DataFrame, title: str | None = None) -> go.Figure:
             decreasing={"marker": {"color": BAD}},
             totals={"marker": {"color": TOTAL}},
             connector={"line": {"color": "#94a3b8", "width": 1}},
-            hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
+            hovertemplate=f"%{{x}}: %{{y:{MONEY.value}}}<extra></extra>",
         )
     )
-    figure.update_yaxes(tickformat=",.0f")
+    figure.update_yaxes(tickformat=MONEY.axis)
     return _layout(figure, title, height=380)
 
 
@@ -204,10 +201,10 @@ def drivers_waterfall(drivers: pl.DataFrame, labels: dict[str, str], title: str 
             increasing={"marker": {"color": GOOD}},
             decreasing={"marker": {"color": BAD}},
             totals={"marker": {"color": TOTAL}},
-            hovertemplate="%{x}: %{y:,.0f}<extra></extra>",
+            hovertemplate=f"%{{x}}: %{{y:{MONEY.axis}}}<extra></extra>",
         )
     )
-    figure.update_yaxes(tickformat=",.0f")
+    figure.update_yaxes(tickformat=MONEY.axis)
     return _layout(figure, title, height=300)
 
 
@@ -225,14 +222,20 @@ def lines_over_time(
             line={"color": COLORS[index % len(COLORS)], "width": 2},
         )
     if metrics:
-        figure.update_yaxes(tickformat=_axis_format(metrics[0]))
+        figure.update_yaxes(tickformat=axis_format(metrics[0]))
     return _layout(figure, title)
 
 
 def compare_bars(
-    frame: pl.DataFrame, x: str, columns: Sequence[str], names: Sequence[str], title: str | None = None
+    frame: pl.DataFrame,
+    x: str,
+    columns: Sequence[str],
+    names: Sequence[str],
+    title: str | None = None,
+    metric: str = "total_revenue",
 ) -> go.Figure:
-    """Grouped bars: one bar per column of `columns` for each value of `x` (e.g. this year vs last year)."""
+    """Grouped bars: one bar per column of `columns` for each value of `x` (e.g. this year vs last year), all values
+    of `metric`."""
     figure = go.Figure()
     for index, (column, name) in enumerate(zip(columns, names, strict=True)):
         figure.add_bar(
@@ -242,7 +245,7 @@ def compare_bars(
             marker_color=COLORS[index % len(COLORS)],
         )
     figure.update_layout(barmode="group")
-    figure.update_yaxes(tickformat=",.0f")
+    figure.update_yaxes(tickformat=axis_format(metric))
     return _layout(figure, title)
 
 
@@ -260,7 +263,7 @@ def stacked_bars(
             marker_color=COLORS[index % len(COLORS)],
         )
     figure.update_layout(barmode="stack")
-    figure.update_yaxes(tickformat=_axis_format(metric))
+    figure.update_yaxes(tickformat=axis_format(metric))
     return _layout(figure, title)
 
 
@@ -268,7 +271,7 @@ def cohort_heatmap(
     activity: pl.DataFrame,
     title: str | None = None,
     months: int = 12,
-    hover: str = "cohort %{y}, month %{x}: %{z:.1%}",
+    hover: str = f"cohort %{{y}}, month %{{x}}: %{{z:{RATE.value}}}",
 ) -> go.Figure:
     """Cohort retention from `metrics.cohort_activity`: one row per cohort, one column per month offset k ≥ 1.
     `hover`: the Plotly hover template of a cell (cohort in %{y}, month offset in %{x}, retention in %{z})."""
@@ -277,7 +280,7 @@ def cohort_heatmap(
     offsets = list(range(1, months + 1))
     cells = {(r["cohort"], r["month_offset"]): r["retention"] for r in shown.iter_rows(named=True)}
     z = [[cells.get((c, k)) for k in offsets] for c in cohorts]
-    text = [["" if v is None else f"{v:.0%}" for v in row] for row in z]
+    text = [["" if v is None else format(v, RATE.rounded) for v in row] for row in z]
     figure = go.Figure(
         go.Heatmap(
             z=z,
@@ -288,7 +291,7 @@ def cohort_heatmap(
             colorscale="Blues",
             zmin=0,
             hovertemplate=hover + "<extra></extra>",
-            colorbar={"tickformat": ".0%"},
+            colorbar={"tickformat": RATE.rounded},
         )
     )
     figure.update_yaxes(autorange="reversed", type="category")

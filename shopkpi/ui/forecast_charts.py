@@ -5,7 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from shopkpi.ui.charts import BAD, GOOD, TOTAL, _axis_format, _layout
+from metrics import registry
+from metrics.units import CHANGE
+from shopkpi.ui.charts import BAD, GOOD, TOTAL, _layout
 
 BAND95 = "rgba(37, 99, 235, 0.12)"
 BAND80 = "rgba(37, 99, 235, 0.25)"
@@ -23,7 +25,7 @@ def forecast_fan(
 ) -> go.Figure:
     """History (date, value), the forecast with its 80% and 95% bands (date, forecast, lo80, hi80, lo95, hi95), and
     the calendar's event windows shaded with their day marked (date, label, phase)."""
-    spec = _axis_format(metric)
+    spec = registry.axis_format(metric)
     figure = go.Figure()
     dates = rows["date"].to_list()
     for low, high, fill, name in (
@@ -99,13 +101,20 @@ def forecast_fan(
 
 
 def pacing_gauge(
-    projected: float, target: float | None, low: float, high: float, title: str | None = None
+    projected: float,
+    target: float | None,
+    low: float,
+    high: float,
+    title: str | None = None,
+    metric: str = "total_revenue",
 ) -> go.Figure:
-    """The projected month-end total against the target: the needle at the projection, the 80% range shaded."""
+    """The projected month-end total of `metric` against the target: the needle at the projection, the 80% range
+    shaded."""
+    formats = registry.metric(metric).formats
     top = max(v for v in (projected, high, target or 0) if v is not None) * 1.15 or 1.0
     steps = [{"range": [low, high], "color": "rgba(37, 99, 235, 0.15)"}]
     gauge = {
-        "axis": {"range": [0, top], "tickformat": ",.0f"},
+        "axis": {"range": [0, top], "tickformat": formats.axis},
         "bar": {"color": GOOD if target is None or projected >= target else BAD},
         "steps": steps,
     }
@@ -115,8 +124,8 @@ def pacing_gauge(
         go.Indicator(
             mode="gauge+number+delta" if target is not None else "gauge+number",
             value=projected,
-            number={"valueformat": ",.0f"},
-            delta={"reference": target, "relative": True, "valueformat": "+.1%"} if target is not None else None,
+            number={"valueformat": formats.rounded},
+            delta={"reference": target, "relative": True, "valueformat": CHANGE.value} if target is not None else None,
             gauge=gauge,
         )
     )
@@ -125,8 +134,12 @@ def pacing_gauge(
     return figure.update_layout(margin={"l": 40, "r": 40})
 
 
-def pacing_lines(days: pl.DataFrame, labels: dict[str, str], title: str | None = None) -> go.Figure:
-    """Cumulative month to date (date, actual_cum), the target line (target_cum) and the projection (projected_cum)."""
+def pacing_lines(
+    days: pl.DataFrame, labels: dict[str, str], title: str | None = None, metric: str = "total_revenue"
+) -> go.Figure:
+    """Cumulative month to date (date, actual_cum), the target line (target_cum) and the projection (projected_cum)
+    of `metric`."""
+    spec = registry.axis_format(metric)
     figure = go.Figure()
     series = (
         ("target_cum", labels["target"], {"color": "#0f172a", "dash": "dash", "width": 1.5}),
@@ -142,8 +155,8 @@ def pacing_lines(days: pl.DataFrame, labels: dict[str, str], title: str | None =
                     mode="lines",
                     line=line,
                     name=name,
-                    hovertemplate="%{x}: %{y:,.0f}<extra></extra>",
+                    hovertemplate=f"%{{x}}: %{{y:{spec}}}<extra></extra>",
                 )
             )
-    figure.update_yaxes(tickformat=",.0f", rangemode="tozero")
+    figure.update_yaxes(tickformat=spec, rangemode="tozero")
     return _layout(figure, title, height=300)

@@ -79,6 +79,27 @@ def test_roles_decide_pages_profit_figures_and_uploads() -> None:
     assert not auth.may_open(None, "pages/overview.py"), "not signed in: no page at all"
 
 
+def test_profit_figures_are_the_metrics_the_registry_flags() -> None:
+    # The flag lives on each registry entry (Metric.profit_figure); the role rules read it, no list of their own.
+    from metrics.registry import METRICS
+
+    flagged = {name for name, entry in METRICS.items() if entry.profit_figure}
+    assert flagged == {
+        "cogs",
+        "gross_profit",
+        "gross_margin",
+        "contribution",
+        "operating_expenses",
+        "net_profit",
+        "net_margin",
+    }
+    everything = tuple(METRICS)
+    for role in ("operations", "analyst"):
+        assert auth.visible_metrics(role, everything) == tuple(n for n in everything if n not in flagged)
+    for role in ("executive", "admin", auth.OPEN):
+        assert auth.visible_metrics(role, everything) == everything
+
+
 def test_five_failures_make_that_user_wait_five_minutes() -> None:
     now = [1000.0]
     limiter = auth.SignInLimiter(max_failures=5, window=300, clock=lambda: now[0])

@@ -7,7 +7,8 @@ import math
 import polars as pl
 import pytest
 
-from metrics.insights import decompose_change, kpi_alerts, movers
+from metrics.insights import DRIVER_FACTORS, DRIVER_LABELS, DRIVER_METRICS, decompose_change, kpi_alerts, movers
+from metrics.registry import DECOMPOSITION_RATIOS, METRICS, definitions_markdown, metric, value_of
 from metrics.targets import Target
 
 
@@ -67,3 +68,45 @@ def test_alerts_list_off_then_near_target_kpis() -> None:
 def test_an_undefined_kpi_is_not_an_alert() -> None:
     targets = {"aov": Target("aov", 100, 300)}
     assert kpi_alerts({"aov": None}, targets, ["aov"]).is_empty()
+
+
+def test_the_factors_are_the_registrys_ratios_not_its_kpis() -> None:
+    # insights computes nothing the registry does not define: each factor is a registry entry with its formula.
+    assert DRIVER_FACTORS == {
+        "sessions": "sessions",
+        "conversion": "orders_per_session",
+        "order_value": "revenue_per_order",
+    }
+    assert (metric("orders_per_session").numerator, metric("orders_per_session").denominator) == ("orders", "sessions")
+    assert (metric("revenue_per_order").numerator, metric("revenue_per_order").denominator) == (
+        "total_revenue",
+        "orders",
+    )
+    assert set(DRIVER_METRICS) == {"total_revenue", "sessions", "orders"}
+    # Labels in both languages come from the registry (the Overview's waterfall and lines read DRIVER_LABELS).
+    assert DRIVER_LABELS == {
+        "sessions": ("Sessions", "访问次数"),
+        "conversion": ("Orders per session", "每次访问订单数"),
+        "order_value": ("Revenue per order", "每单收入"),
+    }
+    for name, entry in DECOMPOSITION_RATIOS.items():
+        assert entry.description and entry.description_zh, name
+        # Not KPIs: neither computed by compute_kpis / `shopkpi kpis` nor listed in the README's KPI table.
+        assert name not in METRICS and f"`{name}`" not in definitions_markdown()
+    # Not the registry's conversion rate (converted sessions / sessions) nor its AOV ((gross − discounts) / orders).
+    assert metric("conversion_rate").numerator != metric("orders_per_session").numerator
+    assert metric("aov").numerator != metric("revenue_per_order").numerator
+
+
+def test_factor_values_follow_the_registry_definitions() -> None:
+    # 1,200 sessions, 30 orders, 2,700 revenue: 30 / 1,200 = 0.025 orders per session, 2,700 / 30 = 90 per order.
+    parts = {"sessions": 1200, "orders": 30, "total_revenue": 2700.0}
+    assert value_of("orders_per_session", parts) == 0.025 and value_of("revenue_per_order", parts) == 90
+    table = {r["driver"]: r for r in decompose_change(parts, parts).iter_rows(named=True)}
+    assert (table["conversion"]["after"], table["order_value"]["after"]) == (0.025, 90)
+    # A ratio over nothing is null, as everywhere in the registry; a missing part makes the ratio missing too.
+    assert value_of("revenue_per_order", {"total_revenue": 5.0, "orders": 0}) is None
+    assert value_of("orders_per_session", {"orders": None, "sessions": 10}) is None
+    # The same evaluation reads the KPIs' own formulas: aov = (gross_sales − discounts) / orders = (100 − 10) / 3.
+    assert value_of("aov", {"gross_sales": 100.0, "discounts": 10.0, "orders": 3}) == 30
+    assert value_of("net_sales", {"gross_sales": 100.0, "discounts": 10.0, "refunds": 5.0}) == 85

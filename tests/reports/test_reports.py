@@ -391,3 +391,28 @@ def test_the_outlook_is_the_month_pacing_of_the_forecast_module(con):
     assert frame.get_column("forecast").drop_nulls().len() > 0  # the fixture's month to pace has days to come
     assert frame.get_column("projected_cum").to_list()[-1] == pytest.approx(pacing.days["projected_cum"][-1])
     assert f"{pacing.projected:,.0f}" in section.note
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("", (7, 15)),  # neither bound in the user's file: the guide's 7–15
+        ("[replenish_lead_days]\nmin = 5\n", (5, 15)),  # min only: the user's min, the default max
+        ("[replenish_lead_days]\nmax = 20\n", (7, 20)),  # max only
+        ("[replenish_lead_days]\nmin = 3\nmax = 10\n", (3, 10)),  # both
+    ],
+)
+def test_the_dashboard_and_the_report_read_the_same_replenishment_window(con, tmp_path, monkeypatch, text, window):
+    # The same targets file, read by each the way it runs: the dashboard from its settings (shopkpi.ui), the report
+    # with what `shopkpi report` passes (load_targets(settings.targets_path)). Once gave 5–15 and 7–15 for `min = 5`.
+    from shopkpi import ui
+    from shopkpi.reports.content import _stock_section
+    from shopkpi.settings import load_settings
+
+    user = tmp_path / "targets.toml"
+    user.write_text(text)
+    monkeypatch.setenv("SHOPKPI_TARGETS", str(user))
+    dashboard = ui.replenish_buffer()
+    note = _stock_section(con, JUNE, load_targets(load_settings().targets_path)).note
+    assert dashboard == window
+    assert f"lead time plus {window[1]} days (the guide: replenish {window[0]}–{window[1]} days" in note

@@ -88,3 +88,25 @@ def test_funnel_and_stacked_and_compare_and_lines_and_sparkline_build() -> None:
     assert charts.lines_over_time(pnl, ["net_margin"], ["Net margin"]).layout.yaxis.tickformat == ".0%"
     spark = charts.sparkline(pl.DataFrame({"period": [1, 2], "sessions": [3, 4]}), "sessions")
     assert isinstance(spark, go.Figure) and spark.layout.height == 60
+
+
+def test_axes_and_hovers_take_the_metrics_unit_formats() -> None:
+    # Formats come from metrics/units.py through the metric's unit: a chart reads like the table next to it.
+    from metrics.units import UNITS
+    from shopkpi.ui import forecast_charts
+
+    frame = pl.DataFrame({"group": ["a"], "conversion_rate": [0.04], "gross_margin": [0.3], "orders": [5]})
+    rate = charts.bars(frame, "group", "conversion_rate")
+    assert rate.layout.xaxis.tickformat == UNITS["rate"].axis == ".1%" and ":.1%}" in rate.data[0].hovertemplate
+    assert charts.bars(frame, "group", "gross_margin").layout.xaxis.tickformat == ".0%"  # margins: whole percents
+    assert charts.bars(frame, "group", "orders").layout.xaxis.tickformat == ",.0f"
+    bars = pl.DataFrame({"month": ["2024-01"], "this_year": [5.0], "last_year": [4.0]})
+    compare = charts.compare_bars(bars, "month", ["this_year", "last_year"], ["This", "Last"], metric="orders")
+    assert compare.layout.yaxis.tickformat == ",.0f"
+    gauge = forecast_charts.pacing_gauge(100.0, 120.0, 90.0, 110.0, metric="total_revenue").data[0]
+    assert (gauge.gauge.axis.tickformat, gauge.number.valueformat, gauge.delta.valueformat) == (",.0f", ",.0f", "+.1%")
+    steps = pl.DataFrame({"step": ["page_view", "purchase"], "sessions": [100, 4]})
+    assert (
+        charts.funnel_chart(steps, ["Viewed", "Bought"]).data[0].texttemplate
+        == "%{value:,.0f}<br>%{percentInitial:.0%}"
+    )
