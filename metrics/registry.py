@@ -749,10 +749,10 @@ def format_value(name: str, value: float | int | None, currency: str | None = No
     return entry.formats.text(value, currency, style, entry.format)
 
 
-def format_change(name: str, difference: float | None, relative: float | None = None) -> str:
+def format_change(name: str, difference: float | None, relative: float | None = None, style: str = "full") -> str:
     """How a metric's value moved between two periods: points for a share ('+1.5 pt'), else the signed amount and
-    the relative change ('+1,234.56 (+3.2%)')."""
-    return metric(name).formats.change_text(difference, relative)
+    the relative change ('+1,234.56 (+3.2%)'); `style` 'whole' rounds the amount ('+1,235')."""
+    return metric(name).formats.change_text(difference, relative, style)
 
 
 def axis_format(name: str) -> str:

@@ -49,15 +49,18 @@ class Unit:
         text = format(value, self.rounded if whole else spec or self.value) + self.suffix
         return f"{text} {currency}" if currency and self.currency else text
 
-    def change_text(self, difference: float | None, relative: float | None = None) -> str:
+    def change_text(self, difference: float | None, relative: float | None = None, style: str = "full") -> str:
         """A difference of two values of this unit: percentage points for a share ('+1.5 pt'), else the signed
-        amount, followed by the relative change where given ('+1,234.56 (+3.2%)')."""
+        amount, followed by the relative change where given ('+1,234.56 (+3.2%)'). `style` 'whole': the amount
+        rounded ('+1,235'), the points whole ('+2 pt')."""
         if missing(difference):
             return MISSING
+        if style not in ("full", "whole"):
+            raise ValueError(f"unknown style {style!r}: use full or whole")
         if self.share:
             # A relative change of a share (a margin from 10% to 11% is +10%) misleads; points do not.
-            return f"{difference * 100:+.1f} pt"
-        text = format(difference, "+" + self.value) + self.suffix
+            return f"{difference * 100:+.{0 if style == 'whole' else 1}f} pt"
+        text = format(difference, "+" + (self.rounded if style == "whole" else self.value)) + self.suffix
         return text if missing(relative) else f"{text} ({CHANGE.text(relative)})"
 
     def label_text(self, value: float) -> str:

@@ -58,8 +58,12 @@ def test_styles_card_and_whole():
     assert UNITS["count"].text(12345, style="card") == "12,345"
     assert rate.text(0.456, style="card") == "45.6%"  # only money has a card size
     assert money.text(1234.5, style="whole") == "1,234" and rate.text(0.456, style="whole") == "46%"
-    with pytest.raises(ValueError, match="unknown style"):
-        money.text(1, style="short")
+    # A change in whole amounts: the Overview's "revenue went from … to … (+1,235)".
+    assert money.change_text(1234.56, style="whole") == "+1,235" and money.change_text(-0.4, style="whole") == "-0"
+    assert UNITS["count"].change_text(-12, style="whole") == "-12" and rate.change_text(0.015, style="whole") == "+2 pt"
+    for bad in (lambda: money.text(1, style="short"), lambda: money.change_text(1, style="card")):
+        with pytest.raises(ValueError, match="unknown style"):
+            bad()
 
 
 def test_currency_follows_money_only():
