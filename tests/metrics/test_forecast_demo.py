@@ -1,4 +1,4 @@
-"""Forecasts, pacing, alerts and their CLI commands on a short demo shop (pipelines/demo.py): realistic data."""
+"""Forecasts, pacing, alerts and their CLI commands on a short demo shop (pipelines/demo/): realistic data."""
 
 from __future__ import annotations
 
