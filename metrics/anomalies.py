@@ -1,10 +1,10 @@
 """Anomaly alerts on daily KPIs that know the promotion calendar, and the source or device that drove each one.
 
 A day's value is compared with what its history explains: a robust regression of the log of the KPI on a smooth trend,
-the weekday and the calendar's event terms (metrics/calendar.toml), fitted on the days before it. So 双11 is expected to
-be high if past 双11s were; a day inside an event the history has never seen is not judged at all (nothing to compare
-with). An alert is a day whose log-value sits more than `THRESHOLD` robust standard deviations from the expectation
-and moved by at least `MIN_CHANGE`.
+the weekday and the calendar's event terms, fitted on the days before it. So 双11 is expected to be high if past 双11s
+were; a day inside an event the history has never seen is not judged at all (nothing to compare with). An alert is a
+day whose log-value sits more than `THRESHOLD` robust standard deviations from the expectation and moved by at least
+`MIN_CHANGE`. The calendar (`events`) is the one the caller passes; without it, the packaged metrics/calendar.toml.
 """
 
 from __future__ import annotations
