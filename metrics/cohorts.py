@@ -8,60 +8,57 @@ import duckdb
 import polars as pl
 
 from metrics import dialect
+from metrics.facts import facts, parameters, query
 from metrics.periods import add_months, latest_date, month_end
-from warehouse import VALID_STATUSES
-
-COHORT_SQL = f"""
-with
-valid_orders as (
-    -- one row per valid order of a known customer
-    select nullif(customer_id, '') as customer_id, ordered_at
-    from orders
-    where status in ({", ".join(f"'{s}'" for s in VALID_STATUSES)})
-        and nullif(customer_id, '') is not null
-),
-customer_months as (
-    -- one row per customer and month in which they placed a valid order
-    select distinct customer_id, {dialect.truncate("month", "ordered_at")} as month
-    from valid_orders
-),
-cohorts as (
-    -- one row per customer: the month of their first valid order
-    select customer_id, min(month) as cohort
-    from customer_months
-    group by customer_id
-),
-activity as (
-    -- one row per cohort and month offset: customers of the cohort with a valid order in that month
-    select
-        c.cohort,
-        (year(m.month) - year(c.cohort)) * 12 + month(m.month) - month(c.cohort) as month_offset,
-        count(*) as active_customers
-    from customer_months m
-    join cohorts c on c.customer_id = m.customer_id
-    group by 1, 2
-),
-sizes as (
-    -- one row per cohort: its customers
-    select cohort, count(*) as customers
-    from cohorts
-    group by cohort
-)
-select a.cohort, s.customers, a.month_offset, a.active_customers
-from activity a
-join sizes s on s.cohort = a.cohort
-order by a.cohort, a.month_offset
-"""
+from metrics.segments import ALL, Segment
 
 
-def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> pl.DataFrame:
-    """One row per cohort and month offset k from 0 up to the month of `as_of` (default: the latest data date).
+def cohort_sql(segment: Segment = ALL) -> str:
+    """The cohort query on a segment: one row per cohort and month offset with an active customer."""
+    ctes = facts(segment)
+    ctes["customer_months"] = f"""
+        -- one row per known customer and month in which they placed a valid order
+        select distinct customer_id, {dialect.truncate("month", "ordered_at")} as month
+        from valid_orders
+        where customer_id is not null"""
+    ctes["cohorts"] = """
+        -- one row per customer: the month of their first valid order
+        select customer_id, min(month) as cohort
+        from customer_months
+        group by customer_id"""
+    ctes["activity"] = """
+        -- one row per cohort and month offset: customers of the cohort with a valid order in that month
+        select
+            c.cohort,
+            (year(m.month) - year(c.cohort)) * 12 + month(m.month) - month(c.cohort) as month_offset,
+            count(*) as active_customers
+        from customer_months m
+        join cohorts c on c.customer_id = m.customer_id
+        group by 1, 2"""
+    ctes["sizes"] = """
+        -- one row per cohort: its customers
+        select cohort, count(*) as customers
+        from cohorts
+        group by cohort"""
+    return query(
+        ctes,
+        """
+        select a.cohort, s.customers, a.month_offset, a.active_customers
+        from activity a
+        join sizes s on s.cohort = a.cohort
+        order by a.cohort, a.month_offset""",
+    )
+
+
+def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL) -> pl.DataFrame:
+    """One row per cohort and month offset k from 0 up to the month of `as_of` (default: the segment's latest data
+    date), over the valid orders of a segment (default: the whole shop).
 
     Columns: cohort (first day of the month), customers (size of the cohort), month_offset (k), active_customers
     (customers of the cohort with a valid order in month cohort + k), retention (active / customers; null where
     month cohort + k is not yet complete on `as_of`, except k = 0, which is 1.0 by definition).
     """
-    as_of = as_of or latest_date(con)
+    as_of = as_of or latest_date(con, segment)
     schema = {
         "cohort": pl.Date,
         "customers": pl.Int64,
@@ -71,7 +68,8 @@ def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -
     }
     if as_of is None:
         return pl.DataFrame(schema=schema)
-    found = con.sql(COHORT_SQL).pl()
+    sql = cohort_sql(segment)
+    found = con.sql(sql, params=parameters(sql, {}, segment)).pl()
     last_month = as_of.replace(day=1)
     rows = []
     for cohort, customers in found.select("cohort", "customers").unique().sort("cohort").iter_rows():
@@ -87,13 +85,14 @@ def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def cohort_retention(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> pl.DataFrame:
-    """The cohort retention matrix. One row per cohort (month of customers' first valid order).
+def cohort_retention(con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL) -> pl.DataFrame:
+    """The cohort retention matrix of a segment (default: the whole shop). One row per cohort (month of customers'
+    first valid order).
 
     Columns: cohort ('YYYY-MM'), customers, retention (list: [1.0, r1, r2, …], rk for k months later, null for
     months not yet complete on `as_of`, default the latest data date).
     """
-    activity = cohort_activity(con, as_of)
+    activity = cohort_activity(con, as_of, segment)
     return (
         activity.sort(["cohort", "month_offset"])
         .group_by("cohort", maintain_order=True)

@@ -14,13 +14,16 @@ order with lines in two categories cannot be split without an allocation rule SP
 without lines (counted by its subtotal) falls in category null. `customer_type` is per order: 'new' for a customer's
 first valid order ever, 'returning' for a later one, null for a guest checkout.
 
-Only identifiers from the allow-lists below and the registry reach the SQL text; values are bound parameters.
-Calendar functions that are DuckDB's own live in metrics/dialect.py.
+The facts (the segment's sessions, events, orders and ad spend; valid orders; order lines with their sales and cost)
+come from metrics/facts.py, which writes each rule once; a segment (source / device filter) is a bound parameter of
+those facts. Which CTEs a query needs is read from the SQL itself (`facts.query`). Only identifiers from the
+allow-lists below and the registry reach the SQL text; values are bound parameters. Calendar functions that are
+DuckDB's own live in metrics/dialect.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -28,6 +31,7 @@ import duckdb
 import polars as pl
 
 from metrics import dialect
+from metrics.facts import facts, order_lines, parameters, query
 from metrics.periods import Period, add_months
 from metrics.registry import (
     DIMENSIONS,
@@ -38,23 +42,23 @@ from metrics.registry import (
     measures_of,
     names_in,
 )
-from warehouse import VALID_STATUSES
+from metrics.segments import ALL, Segment
 
 # --- where each dimension comes from, per source of rows --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DimensionSql:
-    """The SQL expression of a dimension over each source's aliases (s = session, o = order, p = product, a = ad)."""
+    """The SQL expression of a dimension over each source's aliases (s = session, o = order, l = order line, a = ad)."""
 
-    session: str | None = None  # over sessions s
+    session: str | None = None  # over segment_sessions s
     order: str | None = None  # over valid_orders o, its session s and customer_orders c
-    line: str | None = None  # over order_facts f, order_items i and products p
-    ad: str | None = None  # over ad_spend a
+    line: str | None = None  # over period_lines l (an order's line, with the order's bucket and grp)
+    ad: str | None = None  # over segment_ad_spend a
 
 
 def _session_dimension(column: str, ad: str | None = None) -> DimensionSql:
-    return DimensionSql(session=f"s.{column}", order=f"s.{column}", line="f.grp", ad=ad)
+    return DimensionSql(session=f"s.{column}", order=f"s.{column}", line="l.grp", ad=ad)
 
 
 DIMENSION_SQL: dict[str, DimensionSql] = {
@@ -63,13 +67,13 @@ DIMENSION_SQL: dict[str, DimensionSql] = {
     "campaign": _session_dimension("campaign", ad="a.campaign"),
     "device": _session_dimension("device"),
     "landing_page": _session_dimension("landing_page"),
-    "region": DimensionSql(session="s.region", order="coalesce(nullif(o.region, ''), s.region)", line="f.grp"),
-    "category": DimensionSql(line="p.category"),
-    "payment_method": DimensionSql(order="o.payment_method", line="f.grp"),
-    "coupon_code": DimensionSql(order="o.coupon_code", line="f.grp"),
+    "region": DimensionSql(session="s.region", order="coalesce(nullif(o.region, ''), s.region)", line="l.grp"),
+    "category": DimensionSql(line="l.category"),
+    "payment_method": DimensionSql(order="o.payment_method", line="l.grp"),
+    "coupon_code": DimensionSql(order="o.coupon_code", line="l.grp"),
     "customer_type": DimensionSql(
         order="case when c.orders_so_far = 1 then 'new' when c.orders_so_far > 1 then 'returning' end",
-        line="f.grp",
+        line="l.grp",
     ),
 }
 assert set(DIMENSION_SQL) == set(DIMENSIONS)
@@ -82,7 +86,7 @@ SOURCE_FACTS = {
     "events": "event_facts",
     "retention": "retention_facts",
     "orders": "order_facts",
-    "items": "order_lines",
+    "items": "line_facts",
     "ads": "ad_facts",
     "opex": "opex_facts",
 }
@@ -91,10 +95,6 @@ SOURCE_FACTS = {
 def _group(expression: str | None) -> str:
     # An empty string means "none" as much as null does (e.g. ad_spend.campaign defaults to '').
     return NO_GROUP if expression is None else f"nullif({expression}, '')"
-
-
-def _quoted(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 # --- query generation ------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class Plan:
         return "$first_day" if self.grain is None else dialect.truncate(self.grain, expression)
 
 
-def _ctes(plan: Plan) -> dict[str, str]:
+def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     """Every CTE the plan could need, by name, in dependency order (later ones only read earlier ones)."""
     dim = DIMENSION_SQL[plan.by] if plan.by else DimensionSql()
     session_grp = _group(dim.session)
@@ -142,21 +142,9 @@ def _ctes(plan: Plan) -> dict[str, str]:
         else dialect.add_grains(plan.grain, dialect.truncate(plan.grain, "s.started_at"), 1)
     )
     returning = "returning_buyers" in plan.measures
-    session_join = "left join sessions s on s.session_id = {alias}.session_id"
+    session_join = "left join segment_sessions s on s.session_id = {alias}.session_id"
 
-    ctes: dict[str, str] = {}
-    ctes["valid_orders"] = f"""
-        -- one row per valid (paid) order, of any date
-        select
-            order_id, ordered_at, status, region, payment_method, coupon_code, subtotal,
-            nullif(customer_id, '') as customer_id,
-            nullif(session_id, '') as session_id,
-            coalesce(discount, 0) as discount,
-            coalesce(refund_amount, 0) as refund_amount,
-            coalesce(shipping_fee, 0) as shipping_fee,
-            coalesce(shipping_cost, 0) + coalesce(payment_fee, 0) as fulfilment_cost
-        from orders
-        where status in ({_quoted(VALID_STATUSES)})"""
+    ctes = facts(segment)
     ctes["customer_orders"] = """
         -- one row per valid order of a known customer: its rank among the customer's valid orders (1 = first)
         select
@@ -204,21 +192,15 @@ def _ctes(plan: Plan) -> dict[str, str]:
         ctes["order_facts"] = """
         -- one row per valid order placed in the period
         select * from period_orders"""
-    ctes["order_lines"] = f"""
+    ctes["period_lines"] = order_lines("order_facts", ("bucket", "grp"))
+    ctes["line_facts"] = f"""
         -- one row per line of a valid order placed in the period, plus one per such order without lines
-        select
-            f.bucket,
-            {line_grp} as grp,
-            i.quantity,
-            i.quantity * i.unit_price as line_sales,
-            case when f.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost
-        from order_facts f
-        join order_items i on i.order_id = f.order_id
-        left join products p on p.sku = i.sku
+        select l.bucket, {line_grp} as grp, l.quantity, l.line_sales, l.line_cost
+        from period_lines l
         union all
         select
             f.bucket,
-            {"f.grp" if dim.line == "f.grp" else NO_GROUP} as grp,
+            {"f.grp" if dim.line == "l.grp" else NO_GROUP} as grp,
             0 as quantity,
             coalesce(f.subtotal, 0) as line_sales,
             null as line_cost
@@ -230,7 +212,7 @@ def _ctes(plan: Plan) -> dict[str, str]:
             s.session_id, s.visitor_id, s.pageviews,
             {plan.bucket("s.started_at")} as bucket,
             {session_grp} as grp
-        from sessions s
+        from segment_sessions s
         where s.started_at >= $start_ts and s.started_at < $end_ts"""
     ctes["session_events"] = """
         -- one row per session of the period with page views or add-to-carts: how many of each
@@ -238,32 +220,27 @@ def _ctes(plan: Plan) -> dict[str, str]:
             session_id,
             sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_events,
             max(case when event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart
-        from events
+        from segment_events
         where event_type in ('page_view', 'add_to_cart')
             and session_id in (select session_id from period_sessions)
         group by session_id"""
-    ctes["ordered_sessions"] = """
-        -- one row per session that some valid order (of any date) names
-        select distinct session_id
-        from valid_orders
-        where session_id is not null"""
     ctes["session_facts"] = """
         -- one row per session started in the period
         select
             ps.bucket, ps.grp, ps.visitor_id,
             coalesce(ps.pageviews, se.page_view_events, 0) as page_views,
             coalesce(se.added_to_cart, 0) as added_to_cart,
-            case when os.session_id is null then 0 else 1 end as converted
+            case when so.purchased then 1 else 0 end as converted
         from period_sessions ps
         left join session_events se on se.session_id = ps.session_id
-        left join ordered_sessions os on os.session_id = ps.session_id"""
+        left join session_orders so on so.session_id = ps.session_id"""
     ctes["event_facts"] = f"""
         -- one row per impression or click event in the period
         select
             {plan.bucket("e.occurred_at")} as bucket,
             {session_grp} as grp,
             e.event_type
-        from events e
+        from segment_events e
         {session_join.format(alias="e") if sessions_joined else ""}
         where e.occurred_at >= $start_ts and e.occurred_at < $end_ts
             and e.event_type in ('impression', 'click')"""
@@ -273,7 +250,7 @@ def _ctes(plan: Plan) -> dict[str, str]:
             {previous_bucket} as bucket,
             {session_grp} as grp,
             s.visitor_id
-        from sessions s
+        from segment_sessions s
         where s.started_at >= $previous_start_ts and s.started_at < $previous_end_ts"""
     ctes["current_visitors"] = """
         -- one row per visitor of the period (of each bucket)
@@ -292,7 +269,7 @@ def _ctes(plan: Plan) -> dict[str, str]:
             {plan.bucket("a.date")} as bucket,
             {_group(dim.ad)} as grp,
             a.cost, a.clicks, a.impressions
-        from ad_spend a
+        from segment_ad_spend a
         where a.date >= $first_day and a.date <= $last_day"""
     ctes["period_days"] = f"""
         -- one row per date of the period
@@ -319,41 +296,6 @@ def _ctes(plan: Plan) -> dict[str, str]:
         select distinct {plan.bucket("day")} as bucket, {NO_GROUP} as grp
         from period_days"""
     return ctes
-
-
-DEPENDENCIES = {
-    "customer_orders": ("valid_orders",),
-    "period_orders": ("valid_orders",),
-    "period_buyers": ("period_orders",),
-    "buyer_history": ("period_buyers", "valid_orders"),
-    "order_facts": ("period_orders",),
-    "order_lines": ("order_facts",),
-    "session_events": ("period_sessions",),
-    "ordered_sessions": ("valid_orders",),
-    "session_facts": ("period_sessions", "session_events", "ordered_sessions"),
-    "current_visitors": ("period_sessions",),
-    "retention_facts": ("previous_visitors", "current_visitors"),
-    "month_days": ("period_days",),
-    "opex_facts": ("month_days",),
-    "buckets": ("period_days",),
-}
-
-
-def _needed(roots: Iterable[str], plan: Plan) -> set[str]:
-    """The CTEs the roots read, directly or not."""
-    dependencies = dict(DEPENDENCIES)
-    if plan.by == "customer_type":
-        dependencies["period_orders"] = ("valid_orders", "customer_orders")
-    if "returning_buyers" in plan.measures:
-        dependencies["order_facts"] = ("period_orders", "buyer_history")
-    needed: set[str] = set()
-    stack = list(roots)
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(dependencies.get(name, ()))
-    return needed
 
 
 def _levels(plan: Plan) -> list[list[str]]:
@@ -401,38 +343,24 @@ def _composite_sql(entry: Metric) -> str:
     )
 
 
-def _indent(sql: str) -> str:
-    lines = [line for line in sql.strip("\n").splitlines() if line.strip()]
-    return "\n".join("    " + line.strip() if i == 0 else line[4:] for i, line in enumerate(lines))
-
-
-def kpi_sql(plan: Plan) -> str:
-    """The query computing a plan: one row per bucket and group, columns bucket, grp and the plan's metrics."""
+def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
+    """The query computing a plan on a segment: one row per bucket and group, columns bucket, grp and the plan's
+    metrics."""
     measures, sources = plan.measures, plan.sources
-    roots = [SOURCE_FACTS[s] for s in sources]
-    if plan.by is None:
-        roots.append("buckets")
-    all_ctes = _ctes(plan)
-    needed = _needed(roots, plan)
-    ctes = [(name, sql) for name, sql in all_ctes.items() if name in needed]
+    ctes = _ctes(plan, segment)
 
     # One aggregate CTE per source, stacked with nulls for the other sources' measures.
     stacked = []
     for source in sources:
         own = [m for m in measures if MEASURES[m].source == source]
         aggregates = ",\n            ".join(f"{MEASURES[m].aggregate} as {m}" for m in own)
-        ctes.append(
-            (
-                f"{source}_measures",
-                f"""
+        ctes[f"{source}_measures"] = f"""
         -- one row per bucket and group: the measures of {source}
         select
             bucket, grp,
             {aggregates}
         from {SOURCE_FACTS[source]}
-        group by bucket, grp""",
-            )
-        )
+        group by bucket, grp"""
         columns = ", ".join(m if MEASURES[m].source == source else f"null as {m}" for m in measures)
         stacked.append(f"select bucket, grp, {columns} from {source}_measures")
     if plan.by is None:
@@ -441,39 +369,31 @@ def kpi_sql(plan: Plan) -> str:
         # Nothing asked for can be split by this dimension: no groups, hence no rows.
         stacked.append(f"select cast(null as date) as bucket, {NO_GROUP} as grp where 1 = 0")
     union = "\n        union all\n        ".join(stacked)
-    ctes.append(("stacked_measures", f"\n        -- the sources' measures, one after the other\n        {union}"))
+    ctes["stacked_measures"] = f"""
+        -- the sources' measures, one after the other
+        {union}"""
 
     def total(m: str) -> str:
         # A count or sum over no rows is 0 (SPEC §4); a measure only used inside ratios may stay null.
         return f"coalesce(sum({m}), 0) as {m}" if m in METRICS else f"sum({m}) as {m}"
 
     totals = ",\n            ".join(total(m) for m in measures)
-    ctes.append(
-        (
-            "group_measures",
-            f"""
+    ctes["group_measures"] = f"""
         -- one row per bucket and group: every measure
         select
             bucket, grp{"," if measures else ""}
             {totals}
         from stacked_measures
-        group by bucket, grp""",
-        )
-    )
+        group by bucket, grp"""
     previous = "group_measures"
     for index, level in enumerate(_levels(plan), start=1):
         columns = ",\n            ".join(f"{_composite_sql(METRICS[m])} as {m}" for m in level)
-        ctes.append(
-            (
-                f"metrics_{index}",
-                f"""
+        ctes[f"metrics_{index}"] = f"""
         -- ratios and derived metrics whose parts are all computed above
         select
             *,
             {columns}
-        from {previous}""",
-            )
-        )
+        from {previous}"""
         previous = f"metrics_{index}"
 
     def output(name: str) -> str:
@@ -482,19 +402,13 @@ def kpi_sql(plan: Plan) -> str:
         return f"cast({value} as {sql_type}) as {name}"
 
     outputs = ",\n            ".join(output(m) for m in plan.metrics)
-    ctes.append(
-        (
-            "kpis",
-            f"""
+    ctes["kpis"] = f"""
         -- one row per bucket and group: the requested metrics, null where they cannot be split by the group
         select
             bucket, grp,
             {outputs}
-        from {previous}""",
-        )
-    )
-    body = ",\n".join(f"{name} as (\n{_indent(sql)}\n)" for name, sql in ctes)
-    return f"with\n{body}\nselect * from kpis\norder by bucket, grp nulls last\n"
+        from {previous}"""
+    return query(ctes, "select * from kpis\norder by bucket, grp nulls last")
 
 
 # --- running it ------------------------------------------------------------------------------------------------
@@ -516,7 +430,7 @@ def _check_by(by: str | None) -> str | None:
     return by
 
 
-def _parameters(sql: str, period: Period, grain: str | None) -> dict:
+def _parameters(sql: str, period: Period, grain: str | None, segment: Segment) -> dict:
     if grain is None:
         previous_start, previous_end = period.previous().start, period.start
     else:
@@ -531,7 +445,7 @@ def _parameters(sql: str, period: Period, grain: str | None) -> dict:
         "previous_start_ts": datetime.combine(previous_start, time()),
         "previous_end_ts": datetime.combine(previous_end, time()),
     }
-    return {name: value for name, value in values.items() if dialect.param(name) in sql}
+    return parameters(sql, values, segment)
 
 
 def _bucket_start(grain: str, day: date) -> date:
@@ -550,9 +464,9 @@ def _shift(grain: str, day: date, count: int) -> date:
     return add_months(day, count)
 
 
-def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period) -> pl.DataFrame:
-    sql = kpi_sql(plan)
-    return con.sql(sql, params=_parameters(sql, period, plan.grain)).pl().rename({"grp": "group"})
+def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment) -> pl.DataFrame:
+    sql = kpi_sql(plan, segment)
+    return con.sql(sql, params=_parameters(sql, period, plan.grain, segment)).pl().rename({"grp": "group"})
 
 
 def _period(start: date | Period, end: date | None) -> Period:
@@ -569,14 +483,17 @@ def compute_kpis(
     end: date | None = None,
     by: str | None = None,
     metrics: Sequence[str] | None = None,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """KPIs for the period [start, end] (local dates, inclusive). One row per group (one row, group null, if no `by`).
+    """KPIs for the period [start, end] (local dates, inclusive) on a segment (default: the whole shop). One row per
+    group (one row, group null, if no `by`).
 
     Columns: `group`, then each metric in registry order (or the order asked); counts are Int64, the rest Float64;
-    null where a metric is undefined (zero denominator) or cannot be split by `by`.
+    null where a metric is undefined (zero denominator) or cannot be split by `by`. A metric the segment cannot split
+    (e.g. operating expenses) is the whole shop's: `metrics.segments.blank_unsplittable` blanks it for display.
     """
     plan = Plan(_check_metrics(metrics), _check_by(by))
-    return _run(con, plan, _period(start, end)).drop("bucket")
+    return _run(con, plan, _period(start, end), segment).drop("bucket")
 
 
 def kpi_series(
@@ -586,8 +503,10 @@ def kpi_series(
     grain: str = "day",
     metrics: Sequence[str] | None = None,
     by: str | None = None,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """KPIs per day, ISO week or month of the period. One row per bucket (and group if `by`).
+    """KPIs per day, ISO week or month of the period, on a segment (default: the whole shop). One row per bucket
+    (and group if `by`).
 
     `period` is the bucket's first date (Monday for weeks); the first and last bucket are clipped to the period.
     Each bucket's retention_rate is over the visitors of the bucket before it; returning_customer_rate counts orders
@@ -596,7 +515,7 @@ def kpi_series(
     if grain not in dialect.GRAINS:
         raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(dialect.GRAINS)}")
     plan = Plan(_check_metrics(metrics), _check_by(by), grain)
-    frame = _run(con, plan, _period(start, end)).rename({"bucket": "period"})
+    frame = _run(con, plan, _period(start, end), segment).rename({"bucket": "period"})
     return frame if by else frame.drop("group")
 
 
@@ -606,8 +525,10 @@ def compare_periods(
     end: date | None = None,
     by: str | None = None,
     metrics: Sequence[str] | None = None,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """The period's KPIs against the previous period and the same period last year. One row per group and metric.
+    """The period's KPIs on a segment (default: the whole shop) against the previous period and the same period last
+    year. One row per group and metric.
 
     Columns: group, metric, value, previous, previous_delta (value − previous), previous_change (relative, null when
     the previous value is 0 or null), last_year, last_year_delta, last_year_change.
@@ -615,9 +536,9 @@ def compare_periods(
     period = _period(start, end)
     names = _check_metrics(metrics)
     frames = {
-        "value": compute_kpis(con, period, by=by, metrics=names),
-        "previous": compute_kpis(con, period.previous(), by=by, metrics=names),
-        "last_year": compute_kpis(con, period.last_year(), by=by, metrics=names),
+        "value": compute_kpis(con, period, by=by, metrics=names, segment=segment),
+        "previous": compute_kpis(con, period.previous(), by=by, metrics=names, segment=segment),
+        "last_year": compute_kpis(con, period.last_year(), by=by, metrics=names, segment=segment),
     }
     long = {
         key: frame.with_columns(pl.col(list(names)).cast(pl.Float64)).unpivot(

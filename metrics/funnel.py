@@ -8,9 +8,10 @@ import duckdb
 import polars as pl
 
 from metrics.compute import DIMENSION_SQL, NO_GROUP
+from metrics.facts import facts, parameters, query
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
-from warehouse import VALID_STATUSES
+from metrics.segments import ALL, Segment
 
 STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
 STEP_LABELS = {
@@ -23,75 +24,69 @@ STEP_LABELS = {
 FUNNEL_DIMENSIONS = tuple(d for d in DIMENSIONS if d in SOURCE_DIMENSIONS["sessions"])
 
 
-def funnel_sql(by: str | None) -> str:
-    """The funnel query: one row per group and step."""
+def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
+    """The funnel query on a segment: one row per group and step."""
     if by is not None and by not in FUNNEL_DIMENSIONS:
         raise ValueError(f"the funnel splits by a session dimension ({', '.join(FUNNEL_DIMENSIONS)}), not {by!r}")
     group = f"nullif({DIMENSION_SQL[by].session}, '')" if by else NO_GROUP
     step_cases = " ".join(f"when '{step}' then {number}" for number, step in enumerate(STEPS, start=1))
     steps = ", ".join(f"({number}, '{step}')" for number, step in enumerate(STEPS, start=1))
-    valid = ", ".join(f"'{s}'" for s in VALID_STATUSES)
     # Without a split there is always the one group, so an empty period still shows the five steps with zeros.
     groups = "select distinct grp from furthest" if by else f"select {NO_GROUP} as grp"
     groups_note = "" if by else " (the one group of all sessions)"
-    return f"""
-with
-period_sessions as (
-    -- one row per session started in the period
-    select s.session_id, {group} as grp
-    from sessions s
-    where s.started_at >= $start_ts and s.started_at < $end_ts
-),
-event_steps as (
-    -- one row per such session with funnel events: the furthest step its events reach
-    select session_id, max(case event_type {step_cases} else 0 end) as step
-    from events
-    where session_id in (select session_id from period_sessions)
-    group by session_id
-),
-order_steps as (
-    -- one row per session an order names: a paid order is a purchase, a placed or cancelled one a checkout
-    select session_id, max(case when status in ({valid}) then 5 else 4 end) as step
-    from orders
-    where session_id in (select session_id from period_sessions)
-    group by session_id
-),
-furthest as (
-    -- one row per session of the period: the furthest step (a session has at least one page view)
-    select ps.grp, greatest(1, coalesce(es.step, 0), coalesce(os.step, 0)) as step
-    from period_sessions ps
-    left join event_steps es on es.session_id = ps.session_id
-    left join order_steps os on os.session_id = ps.session_id
-),
-steps (step_number, step) as (
-    values {steps}
-),
-groups as (
-    -- one row per group{groups_note}
-    {groups}
-),
-counts as (
-    -- one row per group and step: sessions whose furthest step is at or beyond it, and exactly it
-    select
-        g.grp,
-        st.step_number,
-        st.step,
-        sum(case when f.step >= st.step_number then 1 else 0 end) as sessions,
-        sum(case when f.step = st.step_number then 1 else 0 end) as ended_here
-    from groups g
-    cross join steps st
-    left join furthest f on f.grp is not distinct from g.grp
-    group by g.grp, st.step_number, st.step
-)
-select * from counts
-order by grp nulls last, step_number
-"""
+    ctes = facts(segment)
+    ctes["period_sessions"] = f"""
+        -- one row per session started in the period
+        select s.session_id, {group} as grp
+        from segment_sessions s
+        where s.started_at >= $start_ts and s.started_at < $end_ts"""
+    ctes["event_steps"] = f"""
+        -- one row per such session with funnel events: the furthest step its events reach
+        select session_id, max(case event_type {step_cases} else 0 end) as step
+        from segment_events
+        where session_id in (select session_id from period_sessions)
+        group by session_id"""
+    ctes["order_steps"] = """
+        -- one row per such session an order names: a valid order is a purchase, a placed or cancelled one a checkout
+        select session_id, case when purchased then 5 else 4 end as step
+        from session_orders
+        where session_id in (select session_id from period_sessions)"""
+    ctes["furthest"] = """
+        -- one row per session of the period: the furthest step (a session has at least one page view)
+        select ps.grp, greatest(1, coalesce(es.step, 0), coalesce(os.step, 0)) as step
+        from period_sessions ps
+        left join event_steps es on es.session_id = ps.session_id
+        left join order_steps os on os.session_id = ps.session_id"""
+    ctes["steps"] = f"""
+        -- one row per step of the funnel
+        select * from (values {steps}) as v (step_number, step)"""
+    ctes["groups"] = f"""
+        -- one row per group{groups_note}
+        {groups}"""
+    ctes["counts"] = """
+        -- one row per group and step: sessions whose furthest step is at or beyond it, and exactly it
+        select
+            g.grp,
+            st.step_number,
+            st.step,
+            sum(case when f.step >= st.step_number then 1 else 0 end) as sessions,
+            sum(case when f.step = st.step_number then 1 else 0 end) as ended_here
+        from groups g
+        cross join steps st
+        left join furthest f on f.grp is not distinct from g.grp
+        group by g.grp, st.step_number, st.step"""
+    return query(ctes, "select * from counts\norder by grp nulls last, step_number")
 
 
 def funnel(
-    con: duckdb.DuckDBPyConnection, start: date | Period, end: date | None = None, by: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    start: date | Period,
+    end: date | None = None,
+    by: str | None = None,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """The funnel of the period's sessions. One row per group (one, null, without `by`) and step.
+    """The funnel of the period's sessions of a segment (default: the whole shop). One row per group (one, null,
+    without `by`) and step.
 
     Columns: group, step_number (1–5), step (page_view, click, add_to_cart, begin_checkout, purchase), sessions
     (whose furthest step is this one or later), ended_here (whose furthest step is this one), rate_from_previous
@@ -100,7 +95,8 @@ def funnel(
     counts as a begun checkout.
     """
     period = start if isinstance(start, Period) else Period(start, end)
-    frame = con.sql(funnel_sql(by), params={"start_ts": period.start_ts, "end_ts": period.end_ts}).pl()
+    sql = funnel_sql(by, segment)
+    frame = con.sql(sql, params=parameters(sql, {"start_ts": period.start_ts, "end_ts": period.end_ts}, segment)).pl()
     frame = frame.rename({"grp": "group"}).with_columns(pl.col("sessions", "ended_here").cast(pl.Int64))
     first = pl.col("sessions").first().over("group")
     previous = pl.col("sessions").shift(1).over("group")

@@ -8,6 +8,9 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from metrics.facts import facts, parameters, query
+from metrics.segments import ALL, Segment
+
 
 @dataclass(frozen=True)
 class Period:
@@ -86,21 +89,28 @@ def month_period(first_month: date, last_month: date) -> Period:
     return Period(first_month.replace(day=1), month_end(last_month))
 
 
-def latest_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The latest local date with any order, session or ad spend in the warehouse, or None if there is none."""
-    rows = con.sql(
+def latest_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date | None:
+    """The latest local date with any order, session or ad spend of a segment (default: the whole shop) in the
+    warehouse, or None if there is none."""
+    sql = query(
+        facts(segment),
         """
-        with latest as (
-            select cast(max(ordered_at) as date) as day from orders
+        select max(day) from (
+            select cast(max(ordered_at) as date) as day from segment_orders
             union all
-            select cast(max(started_at) as date) from sessions
+            select cast(max(started_at) as date) from segment_sessions
             union all
-            select max(date) from ad_spend
-        )
-        select max(day) from latest
-        """
-    ).fetchall()
+            select max(date) from segment_ad_spend
+        )""",
+    )
+    rows = con.sql(sql, params=parameters(sql, {}, segment)).fetchall()
     return rows[0][0] if rows else None
+
+
+def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date | None:
+    """The local date of the first order of a segment (default: the whole shop), of any status, or None."""
+    sql = query(facts(segment), "select cast(min(ordered_at) as date) from segment_orders")
+    return con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0][0]
 
 
 def default_period(con: duckdb.DuckDBPyConnection, days: int = 30) -> Period | None:

@@ -10,14 +10,18 @@ import polars as pl
 from metrics.compute import kpi_series
 from metrics.periods import month_period, parse_month
 from metrics.registry import METRICS, PNL_COLUMNS, PNL_LINES
+from metrics.segments import ALL, Segment
 
 
 def _month(value: date | str) -> date:
     return parse_month(value) if isinstance(value, str) else value.replace(day=1)
 
 
-def pnl_statement(con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str) -> pl.DataFrame:
-    """One row per calendar month from `first_month` to `last_month` ('YYYY-MM' or a date in the month).
+def pnl_statement(
+    con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str, segment: Segment = ALL
+) -> pl.DataFrame:
+    """One row per calendar month from `first_month` to `last_month` ('YYYY-MM' or a date in the month), on a segment
+    (default: the whole shop).
 
     Columns: month ('YYYY-MM') and the P&L lines of SPEC §5 (gross_sales … net_margin). Each month's numbers are
     exactly `compute_kpis` for that month.
@@ -25,7 +29,7 @@ def pnl_statement(con: duckdb.DuckDBPyConnection, first_month: date | str, last_
     first, last = _month(first_month), _month(last_month)
     if last < first:
         raise ValueError(f"the statement ends ({last:%Y-%m}) before it starts ({first:%Y-%m})")
-    series = kpi_series(con, month_period(first, last), grain="month", metrics=PNL_COLUMNS)
+    series = kpi_series(con, month_period(first, last), grain="month", metrics=PNL_COLUMNS, segment=segment)
     return series.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), *PNL_COLUMNS)
 
 

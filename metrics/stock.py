@@ -20,44 +20,40 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from metrics.facts import facts, query
 from metrics.periods import latest_date
-from warehouse import VALID_STATUSES
 
 DEFAULT_WINDOW_DAYS = 28
 DEFAULT_BUFFER_DAYS = (7, 15)
 ORDER_COVER_DAYS = 30
 TAIL_DAYS = 28  # demand past a forecast's end: the average of its last four weeks
 
-STOCK_SQL = f"""
-with
-last_stock as (
-    -- one row per product counted on or before the as-of date: its latest count
-    select sku, max(date) as stock_date, arg_max(on_hand, date) as on_hand,
-        arg_max(coalesce(on_order, 0), date) as on_order
-    from inventory
-    where date <= $as_of
-    group by sku
-),
-recent_sales as (
-    -- one row per product sold in the window: units of valid orders
-    select i.sku, sum(i.quantity) as units
-    from order_items i
-    join orders o on o.order_id = i.order_id
-    where o.status in ({", ".join(f"'{s}'" for s in VALID_STATUSES)})
-        and o.ordered_at >= $from_ts and o.ordered_at < $to_ts
-    group by i.sku
-),
-cover as (
-    -- one row per product with a stock count
-    select s.sku, p.name, p.category, p.supplier, p.lead_time_days, s.stock_date, s.on_hand, s.on_order,
-        coalesce(r.units, 0) as units_sold
-    from last_stock s
-    left join products p on p.sku = s.sku
-    left join recent_sales r on r.sku = s.sku
-)
-select * from cover
-order by sku
-"""
+
+def stock_sql() -> str:
+    """The stock query: one row per product with a stock count on or before `$as_of`, with its units sold in the
+    window [`$from_ts`, `$to_ts`)."""
+    ctes = facts()
+    ctes["last_stock"] = """
+        -- one row per product counted on or before the as-of date: its latest count
+        select sku, max(date) as stock_date, arg_max(on_hand, date) as on_hand,
+            arg_max(coalesce(on_order, 0), date) as on_order
+        from inventory
+        where date <= $as_of
+        group by sku"""
+    ctes["recent_sales"] = """
+        -- one row per product sold in the window: units of valid orders
+        select sku, sum(quantity) as units
+        from order_lines
+        where ordered_at >= $from_ts and ordered_at < $to_ts
+        group by sku"""
+    ctes["cover"] = """
+        -- one row per product with a stock count
+        select s.sku, p.name, p.category, p.supplier, p.lead_time_days, s.stock_date, s.on_hand, s.on_order,
+            coalesce(r.units, 0) as units_sold
+        from last_stock s
+        left join products p on p.sku = s.sku
+        left join recent_sales r on r.sku = s.sku"""
+    return query(ctes, "select * from cover\norder by sku")
 
 
 def plan_reorders(
@@ -176,7 +172,7 @@ def stock_cover(
         "from_ts": datetime.combine(as_of - timedelta(days=window_days - 1), time()),
         "to_ts": datetime.combine(as_of + timedelta(days=1), time()),
     }
-    stock = con.sql(STOCK_SQL, params=params).pl()
+    stock = con.sql(stock_sql(), params=params).pl()
     stock = stock.with_columns(pl.col("on_hand", "on_order", "units_sold", "lead_time_days").cast(pl.Int64))
     return plan_reorders(stock, as_of, window_days, buffer_days)
 

@@ -1,0 +1,198 @@
+"""The facts every metric query reads, each rule written once: the rows of a segment, valid orders, order lines with
+their sales and cost, and what each session's orders say.
+
+A fact is a named CTE. A query puts the facts it reads next to its own CTEs and `query` keeps the ones its final
+select reads, directly or through others, found by reading the SQL (there is no second list of dependencies). The
+segment_* facts, each a filter of one table, are expanded where they are read, as a view would be. `order_lines` gives
+the lines of valid orders; a query that has already picked its orders (e.g. those of the period, with their bucket)
+builds the same lines over them with `order_lines(its_orders, carry)`.
+
+A filter is a bound parameter of the facts, never state on the cursor: `facts(segment)` adds `$source` / `$device`
+conditions to the segment_* facts and `parameters` binds their values, so a metric function's numbers depend on its
+arguments only. Attribution follows SPEC §4: a session matches by its own source and device; events and orders follow
+the session they name (an order without a session matches no segment); ad spend matches by source and has no device;
+expenses, products, order items and inventory are not filtered (an order's items follow their order).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+
+from metrics import dialect
+from metrics.segments import ALL, Segment
+from warehouse import VALID_STATUSES
+
+# The valid-order rule (SPEC §4): an order counts once it is paid, whatever happened to it after.
+VALID_ORDER = f"status in ({', '.join(repr(status) for status in VALID_STATUSES)})"
+
+# The facts that filter one canonical table: like views, they are expanded into each query that reads them (as a
+# derived table, or the table's own name when there is no filter), so that each read keeps its own filters and plan.
+INLINED = ("segment_sessions", "segment_events", "segment_orders", "segment_ad_spend")
+
+
+def facts(segment: Segment = ALL) -> dict[str, str]:
+    """The shared facts as CTEs by name, each reading only canonical tables and earlier facts."""
+    sessions = [f"{d} = {dialect.param(d)}" for d in segment.dimensions]
+    in_segment_session = "session_id in (select session_id from segment_sessions)" if segment else None
+    if segment.device is not None:
+        ad_match = "false"  # ad spend has no device: under a device filter none of it is in the segment
+    elif segment.source is not None:
+        ad_match = f"source = {dialect.param('source')}"
+    else:
+        ad_match = None
+    ctes: dict[str, str] = {}
+    ctes["segment_sessions"] = f"""
+        -- one row per session of the segment (every session without a filter)
+        select *
+        from sessions
+        {_where(" and ".join(sessions) or None)}"""
+    ctes["segment_events"] = f"""
+        -- one row per event of the segment: under a filter, the events naming a session of the segment
+        select *
+        from events
+        {_where(in_segment_session)}"""
+    ctes["segment_orders"] = f"""
+        -- one row per order of the segment, of any status: under a filter, the orders naming a session of the segment
+        select *
+        from orders
+        {_where(in_segment_session)}"""
+    ctes["segment_ad_spend"] = f"""
+        -- one row per day, source and campaign of ad spend in the segment
+        select *
+        from ad_spend
+        {_where(ad_match)}"""
+    ctes["valid_orders"] = f"""
+        -- one row per valid (paid) order of the segment, of any date
+        select
+            order_id, ordered_at, status, region, payment_method, coupon_code, subtotal,
+            nullif(customer_id, '') as customer_id,
+            nullif(session_id, '') as session_id,
+            coalesce(discount, 0) as discount,
+            coalesce(refund_amount, 0) as refund_amount,
+            coalesce(shipping_fee, 0) as shipping_fee,
+            coalesce(shipping_cost, 0) + coalesce(payment_fee, 0) as fulfilment_cost
+        from segment_orders
+        where {VALID_ORDER}"""
+    ctes["order_lines"] = order_lines("valid_orders", ("order_id", "ordered_at"))
+    ctes["session_orders"] = f"""
+        -- one row per session that an order of the segment names: whether one of them is valid (a purchase)
+        select session_id, bool_or({VALID_ORDER}) as purchased
+        from segment_orders
+        where nullif(session_id, '') is not null
+        group by session_id"""
+    return ctes
+
+
+def order_lines(orders: str, carry: Sequence[str]) -> str:
+    """The query of the lines of the valid orders in `orders` (a CTE with order_id and status, e.g. `valid_orders`,
+    or a query's orders of the period). One row per order line: the order's `carry` columns, then sku, category,
+    quantity, line_sales and line_cost."""
+    carried = "".join(f"o.{column}, " for column in carry)
+    return f"""
+        -- one row per line of an order of {orders}: its sales (quantity × unit price) and its cost (quantity × the
+        -- line's unit cost, else the product's; none on a returned order, whose goods came back)
+        select
+            {carried}i.sku, p.category, i.quantity,
+            i.quantity * i.unit_price as line_sales,
+            case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost
+        from {orders} o
+        join order_items i on i.order_id = o.order_id
+        left join products p on p.sku = i.sku"""
+
+
+def _where(condition: str | None) -> str:
+    return f"where {condition}" if condition else ""
+
+
+# A read: `from <name>` or `join <name>`, and the word after it (an alias, or the next clause's keyword).
+_READ = re.compile(r"\b(from|join)\s+([a-z_][a-z0-9_]*)\b(?=(\s+[a-z_][a-z0-9_]*\b)?)", re.IGNORECASE)
+_CLAUSES = frozenset(
+    ("where", "on", "using", "join", "left", "right", "inner", "full", "cross", "natural", "semi", "anti", "asof",
+     "positional", "group", "order", "limit", "offset", "union", "except", "intersect", "having", "qualify", "window")
+)  # fmt: skip
+
+
+def _code_parts(sql: str) -> list[str]:
+    """`sql` split into code (even indexes) and `--` comments (odd indexes)."""
+    return re.split(r"(--[^\n]*)", sql)
+
+
+def reads(sql: str) -> set[str]:
+    """The names a query reads rows from (after `from` or `join`, comments left out): tables or CTEs."""
+    return {m.group(2) for code in _code_parts(sql)[::2] for m in _READ.finditer(code)}
+
+
+def _expanded(sql: str, inlined: Mapping[str, str]) -> str:
+    """`sql` with each read of an inlined fact replaced by its query (keeping the reader's alias, else its name)."""
+
+    def replace(match: re.Match[str]) -> str:
+        keyword, name, after = match.group(1), match.group(2), (match.group(3) or "").strip().lower()
+        if name not in inlined:
+            return match.group(0)
+        aliased = after == "as" or (after != "" and after not in _CLAUSES)
+        return f"{keyword} {inlined[name]}" + ("" if aliased else f" as {name}")
+
+    parts = _code_parts(sql)
+    parts[::2] = [_READ.sub(replace, code) for code in parts[::2]]
+    return "".join(parts)
+
+
+def _inline_form(sql: str) -> str:
+    """An inlined fact as it is put in place of its name: the table's name when it only reads one table whole, else
+    the query in parentheses, on one line."""
+    code = " ".join(" ".join(_code_parts(sql)[::2]).split())
+    whole = re.fullmatch(r"select \* from ([a-z_][a-z0-9_]*)", code)
+    return whole.group(1) if whole else f"({code})"
+
+
+def query(ctes: Mapping[str, str], select: str) -> str:
+    """`with <CTEs> <select>`: the CTEs `select` reads, directly or through others, in the order of `ctes`; the
+    inlined facts (`INLINED`) are expanded where they are read instead.
+
+    Raises ValueError if a CTE reads one that comes after it (each may read only earlier ones), or names one other
+    than after `from` / `join` (e.g. `from a, b`: write `from a cross join b`), which this reading would miss.
+    """
+    names = list(ctes)
+    for position, (name, sql) in enumerate(ctes.items()):
+        later = reads(sql) & set(names[position:])
+        if later:
+            raise ValueError(f"CTE {name} reads {', '.join(sorted(later))}, defined after it")
+    inlined: dict[str, str] = {}
+    expanded: dict[str, str] = {}
+    for name, sql in ctes.items():
+        sql = _expanded(sql, inlined)
+        if name in INLINED:
+            inlined[name] = _inline_form(sql)
+        else:
+            expanded[name] = sql
+    select = _expanded(textwrap.dedent(select).strip("\n"), inlined)
+    needed: set[str] = set()
+    stack = [name for name in reads(select) if name in expanded]
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(found for found in reads(expanded[name]) if found in expanded)
+    parts = [f"{name} as (\n{_indent(sql)}\n)" for name, sql in expanded.items() if name in needed]
+    code = " ".join(" ".join(_code_parts(part)[::2]) for part in [*parts, select])
+    missed = (set(expanded) - needed) & set(re.findall(r"[a-z_][a-z0-9_]*", code, flags=re.IGNORECASE))
+    if missed:
+        raise ValueError(f"the query names {', '.join(sorted(missed))} other than after from / join")
+    body = ",\n".join(parts)
+    return f"with\n{body}\n{select}\n" if parts else f"{select}\n"
+
+
+def _indent(sql: str) -> str:
+    lines = [line for line in sql.splitlines() if line.strip()]
+    return textwrap.indent(textwrap.dedent("\n".join(lines)), "    ")
+
+
+def parameters(sql: str, values: Mapping[str, object], segment: Segment = ALL) -> dict[str, object]:
+    """The values to bind to `sql`: those of `values` and of the segment's filters that it names as `$name`."""
+    found = {**values, **{d: getattr(segment, d) for d in segment.dimensions}}
+    return {name: value for name, value in found.items() if re.search(rf"\$\b{name}\b", sql)}
+
+
+__all__ = ["VALID_ORDER", "facts", "order_lines", "parameters", "query", "reads"]
