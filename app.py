@@ -5,23 +5,11 @@ Run with `shopkpi serve` (or `streamlit run app.py`); the warehouse path comes f
 
 import streamlit as st
 
+from pages import HOME, PAGES  # the page list (files, titles, icons, roles): add a page there
 from shopkpi import auth, ui
 from shopkpi.ui import signin, warmup
 
 st.set_page_config(page_title="shopkpi", page_icon=":material/monitoring:", layout="wide")
-
-# Add a page here: its file, its title in English and Chinese, and a Material icon. Pages not listed cannot be
-# reached. The first one is the home page. Which roles may open each page: shopkpi/auth.py PAGE_ROLES.
-PAGES = [
-    ("pages/overview.py", "Overview", "概览", ":material/dashboard:"),
-    ("pages/traffic.py", "Traffic", "流量", ":material/travel_explore:"),
-    ("pages/customers.py", "Customers", "客户", ":material/group:"),
-    ("pages/products.py", "Products & stock", "商品与库存", ":material/inventory_2:"),
-    ("pages/pnl.py", "P&L", "损益", ":material/account_balance:"),
-    ("pages/forecast.py", "Forecast", "预测", ":material/trending_up:"),
-    ("pages/reports.py", "Reports", "报告", ":material/summarize:"),
-    ("pages/data.py", "Data", "数据", ":material/database:"),
-]
 
 try:
     role = signin.role()  # auth.OPEN without a users file (demo mode); None until someone signs in
@@ -34,9 +22,9 @@ if role is None:
 
 # Built per run from the role: a page the role may not open is not routed, so its URL does not reach it either.
 routed = [
-    st.Page(path, title=ui.t(en, zh), icon=icon, default=index == 0)
-    for index, (path, en, zh, icon) in enumerate(PAGES)
-    if auth.may_open(role, path)
+    st.Page(entry.file, title=ui.t(entry.title_en, entry.title_zh), icon=entry.icon, default=entry is HOME)
+    for entry in PAGES
+    if auth.may_open(role, entry.roles)
 ]
 page = st.navigation(routed)
 wanted = signin.wanted_page()  # a link followed before sign-in opens its page now, if this role may see it

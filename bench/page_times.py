@@ -29,6 +29,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pages import HOME
+from pages import PAGES as DASHBOARD_PAGES
 from shopkpi.cli.serve import streamlit_command
 from shopkpi.settings import REPO_ROOT
 
@@ -49,18 +51,20 @@ WARM_UP_DONE = "warm-up done"  # what the serve command prints once its backgrou
 WARM_UP_TIMEOUT = 120.0
 PAGE_TIMEOUT_MS = 60_000
 
-# What shows a page drew real content, as in tests/test_browser.py PAGES: url path, title, a selector and how many
-# of it at least must be visible.
-PAGES = [
-    ("", "Overview", "[data-testid='stMetric']", 10),
-    ("traffic", "Traffic", "[data-testid='stPlotlyChart']", 3),
-    ("customers", "Customers", "[data-testid='stPlotlyChart']", 3),
-    ("products", "Products & stock", "[data-testid='stDataFrame']", 3),
-    ("pnl", "P&L", "[data-testid='stPlotlyChart']", 3),
-    ("forecast", "Forecast", "[data-testid='stPlotlyChart']", 2),
-    ("reports", "Reports", "[data-testid='stDownloadButton']", 3),
-    ("data", "Data", "[data-testid='stDataFrame']", 2),
-]
+# What shows a page drew real content: a selector and how many of it at least must be visible, per page file.
+CONTENT = {
+    "pages/overview.py": ("[data-testid='stMetric']", 10),
+    "pages/traffic.py": ("[data-testid='stPlotlyChart']", 3),
+    "pages/customers.py": ("[data-testid='stPlotlyChart']", 3),
+    "pages/products.py": ("[data-testid='stDataFrame']", 3),
+    "pages/pnl.py": ("[data-testid='stPlotlyChart']", 3),
+    "pages/forecast.py": ("[data-testid='stPlotlyChart']", 2),
+    "pages/reports.py": ("[data-testid='stDownloadButton']", 3),
+    "pages/data.py": ("[data-testid='stDataFrame']", 2),
+}
+# Every page of the dashboard's page list (pages.PAGES), in menu order, as the benchmark and tests/e2e/test_browser.py
+# visit it: url path ("" for the home page), English title, and CONTENT's selector and count.
+PAGES = [("" if page is HOME else page.url_path, page.title_en, *CONTENT[page.file]) for page in DASHBOARD_PAGES]
 
 # The floor: a page that draws only its title, in an app with a sidebar nav like the dashboard's.
 FLOOR_APP = """\

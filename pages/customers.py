@@ -1,17 +1,47 @@
 """Customers: who comes back (cohort retention, returning customer rate) and how much new and returning customers
 spend."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
 from metrics import METRICS, cohort_activity, compare_periods, compute_kpis, format_value, kpi_series
 from metrics.periods import add_months
+from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts
 
 CARD_METRICS = ("buyers", "returning_customer_rate", "revenue_per_buyer", "aov")
 TYPE_METRICS = ("orders", "buyers", "total_revenue", "aov")
 COHORTS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class CustomersData:
+    """What the Customers page draws for one view."""
+
+    cards: pl.DataFrame  # CARD_METRICS against both comparison periods (one row per metric)
+    by_type: pl.DataFrame  # TYPE_METRICS for new customers, returning customers and guest checkouts
+    revenue_by_type: pl.DataFrame  # revenue per month and customer type, the 12 months to the period's end
+    returning_rate: pl.DataFrame  # the returning customer rate per month, the same 12 months
+    cohorts: pl.DataFrame  # each monthly cohort's activity k months later, up to the period's end
+
+
+def data(view: ui.View, role: str | None) -> CustomersData:
+    """Everything the Customers page draws for `view` (the page and the warm-up call this). The same for every
+    role."""
+    period, segment = view.period, view.segment
+    first = add_months(period.end.replace(day=1), -11)  # the charts' 12 months
+    return CustomersData(
+        cards=ui.load(compare_periods, period, None, None, CARD_METRICS, segment=segment),
+        by_type=ui.load(compute_kpis, period, None, "customer_type", TYPE_METRICS, segment=segment),
+        revenue_by_type=ui.load(
+            kpi_series, first, period.end, "month", ("total_revenue",), "customer_type", segment=segment
+        ),
+        returning_rate=ui.load(kpi_series, first, period.end, "month", ("returning_customer_rate",), segment=segment),
+        cohorts=ui.load(cohort_activity, period.end, segment=segment),
+    )
 
 
 def type_label(value: str | None, current: ui.View) -> str:
@@ -22,8 +52,8 @@ def type_label(value: str | None, current: ui.View) -> str:
     }.get(value, str(value))
 
 
-def cards(current: ui.View) -> None:
-    comparison = ui.load(compare_periods, current.period, None, None, CARD_METRICS, segment=current.segment)
+def cards(current: ui.View, loaded: CustomersData) -> None:
+    comparison = loaded.cards
     key = "last_year" if current.comparison == "last_year" else "previous"
     columns = st.columns(len(CARD_METRICS))
     for column, row in zip(columns, comparison.iter_rows(named=True), strict=True):
@@ -42,9 +72,9 @@ def cards(current: ui.View) -> None:
         )
 
 
-def new_vs_returning(current: ui.View) -> None:
+def new_vs_returning(current: ui.View, loaded: CustomersData) -> None:
     st.subheader(current.t("New vs returning customers", "新客与老客"))
-    split = ui.load(compute_kpis, current.period, None, "customer_type", TYPE_METRICS, segment=current.segment)
+    split = loaded.by_type
     if split.is_empty() or split["orders"].fill_null(0).sum() == 0:
         ui.empty(current.t("No orders in this period with these filters.", "此时间范围和筛选条件下没有订单。"))
         return
@@ -67,16 +97,7 @@ def new_vs_returning(current: ui.View) -> None:
             "客户的首个有效订单计为新客订单，之后的订单计为老客订单；游客下单没有客户编号。",
         )
     )
-    last = current.period.end.replace(day=1)
-    series = ui.load(
-        kpi_series,
-        add_months(last, -11),
-        current.period.end,
-        "month",
-        ("total_revenue",),
-        "customer_type",
-        segment=current.segment,
-    )
+    series = loaded.revenue_by_type
     names = {v: type_label(v, current) for v in ("new", "returning", None)}
     ui.plotly(
         charts.stacked_bars(
@@ -86,17 +107,9 @@ def new_vs_returning(current: ui.View) -> None:
     )
 
 
-def returning_rate(current: ui.View) -> None:
+def returning_rate(current: ui.View, loaded: CustomersData) -> None:
     st.subheader(ui.label("returning_customer_rate"))
-    last = current.period.end.replace(day=1)
-    series = ui.load(
-        kpi_series,
-        add_months(last, -11),
-        current.period.end,
-        "month",
-        ("returning_customer_rate",),
-        segment=current.segment,
-    )
+    series = loaded.returning_rate
     ui.plotly(
         charts.lines_over_time(
             series,
@@ -110,9 +123,9 @@ def returning_rate(current: ui.View) -> None:
     st.caption(METRICS["returning_customer_rate"].description_in(current.lang))
 
 
-def cohorts(current: ui.View) -> None:
+def cohorts(current: ui.View, loaded: CustomersData) -> None:
     st.subheader(current.t("Cohort retention", "同期群留存"))
-    activity = ui.load(cohort_activity, current.period.end, segment=current.segment)
+    activity = loaded.cohorts
     if activity.is_empty():
         ui.empty(current.t("No customer has a valid order yet.", "还没有客户下过有效订单。"))
         return
@@ -139,24 +152,15 @@ def cohorts(current: ui.View) -> None:
 
 def render(current: ui.View) -> None:
     ui.period_caption(current)
-    cards(current)
+    loaded = data(current, ui.role())
+    cards(current, loaded)
     left, right = st.columns(2, gap="large")
     with left:
-        new_vs_returning(current)
+        new_vs_returning(current, loaded)
     with right:
-        returning_rate(current)
-    cohorts(current)
+        returning_rate(current, loaded)
+    cohorts(current, loaded)
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    ui.load(compare_periods, current.period, None, None, CARD_METRICS, segment=current.segment)
-    ui.load(compute_kpis, current.period, None, "customer_type", TYPE_METRICS, segment=current.segment)
-    first, end = add_months(current.period.end.replace(day=1), -11), current.period.end
-    ui.load(kpi_series, first, end, "month", ("total_revenue",), "customer_type", segment=current.segment)
-    ui.load(kpi_series, first, end, "month", ("returning_customer_rate",), segment=current.segment)
-    ui.load(cohort_activity, current.period.end, segment=current.segment)
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Customers", "客户", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

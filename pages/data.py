@@ -1,10 +1,13 @@
 """Data page: what the warehouse holds (rows and date range per table), the last loads, and the rows rejected."""
 
+from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
 from metrics import status
+from pages import page
 from pipelines.ingest import FileResult, IngestError
 from shopkpi import ui
 from shopkpi.settings import load_settings
@@ -14,6 +17,30 @@ from warehouse import TABLES, WarehouseError
 LOADS_SHOWN = 20
 REJECTS_SHOWN = 500
 MISSING = "—"  # how a null cell reads: not "None"
+PAGE = page(__file__)
+
+
+@dataclass(frozen=True)
+class DataPageData:
+    """What the Data page draws of the warehouse (the same for every view and role; uploads are drawn apart)."""
+
+    tables: pl.DataFrame  # one row per table: rows and date range
+    loads: pl.DataFrame  # the LOADS_SHOWN newest loads of ingest_log
+    reject_count: int  # rows rejected by all loads
+    reject_summary: pl.DataFrame | None  # rejected rows per table and reason; None when there are none
+    rejects: pl.DataFrame | None  # the REJECTS_SHOWN newest rejected rows; None when there are none
+
+
+def data(view: ui.View, role: str | None) -> DataPageData:
+    """Everything the Data page draws of the warehouse (the page and the warm-up call this)."""
+    count = ui.load(status.reject_count)
+    return DataPageData(
+        tables=ui.load(status.table_overview),
+        loads=ui.load(status.recent_loads, LOADS_SHOWN),
+        reject_count=count,
+        reject_summary=ui.load(status.reject_summary) if count else None,
+        rejects=ui.load(status.recent_rejects, REJECTS_SHOWN) if count else None,
+    )
 
 
 def row_accounting() -> str:
@@ -158,9 +185,8 @@ def load_summary(result: FileResult, name: str) -> str:
     return text
 
 
-def tables_section() -> None:
+def tables_section(overview: pl.DataFrame) -> None:
     st.subheader(ui.t("Tables", "数据表"))
-    overview = ui.load(status.table_overview)
     cards = st.columns(4)
     for index, row in enumerate(overview.iter_rows(named=True)):
         if row["first_date"]:
@@ -179,9 +205,8 @@ def tables_section() -> None:
         )
 
 
-def loads_section() -> None:
+def loads_section(loads: pl.DataFrame) -> None:
     st.subheader(ui.t("Last loads", "最近导入"), help=row_accounting())
-    loads = ui.load(status.recent_loads, LOADS_SHOWN)
     if loads.is_empty():
         ui.empty(
             ui.t(
@@ -199,7 +224,7 @@ def loads_section() -> None:
     )
 
 
-def rejects_section() -> None:
+def rejects_section(loaded: DataPageData) -> None:
     st.subheader(
         ui.t("Rejected rows", "被拒绝的行"),
         help=ui.t(
@@ -207,7 +232,7 @@ def rejects_section() -> None:
             "未通过校验的行不会进入数据表，而是列在这里。",
         ),
     )
-    total = ui.load(status.reject_count)
+    total = loaded.reject_count
     if total == 0:
         ui.empty(ui.t("No rejected rows: every row read was loaded.", "没有被拒绝的行：读取的每一行都已导入。"))
         return
@@ -217,9 +242,8 @@ def rejects_section() -> None:
             f"共 **{total:,}** 行被拒绝，按原因汇总：",
         )
     )
-    summary = ui.load(status.reject_summary)
+    summary, rejects = loaded.reject_summary, loaded.rejects
     st.dataframe(summary, column_config=reject_summary_columns(), hide_index=True, placeholder=MISSING)
-    rejects = ui.load(status.recent_rejects, REJECTS_SHOWN)
     if total > len(rejects):
         shown = ui.t(
             f"The newest {len(rejects):,} of them, with the line it came from and the reason:",
@@ -290,9 +314,9 @@ def upload_section() -> None:
 
 def render() -> None:
     ui.ensure_routed()
-    if not ui.signed_in():  # app.py routes nobody here before sign-in; a second lock all the same
+    if not ui.may_open(PAGE):  # app.py routes nobody here who may not open it; a second lock all the same
         st.stop()
-    st.title(ui.t("Data", "数据"))
+    st.title(ui.t(PAGE.title_en, PAGE.title_zh))
     if ui.may_upload():  # uploads change the warehouse: admins only (and demo mode)
         upload_section()
     if not ui.has_warehouse():
@@ -305,21 +329,13 @@ def render() -> None:
         )
     )
     try:
-        tables_section()
-        loads_section()
-        rejects_section()
+        loaded = data(ui.view(), ui.role())
+        tables_section(loaded.tables)
+        loads_section(loaded.loads)
+        rejects_section(loaded)
     except WarehouseError as error:
         ui.warehouse_problem(error)
 
 
-def prefetch(_current: ui.View) -> None:
-    """The queries of this page as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    ui.load(status.table_overview)
-    ui.load(status.recent_loads, LOADS_SHOWN)
-    if ui.load(status.reject_count):
-        ui.load(status.reject_summary)
-        ui.load(status.recent_rejects, REJECTS_SHOWN)
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
     render()

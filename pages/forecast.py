@@ -1,12 +1,15 @@
 """Forecast (operations): the next weeks of a KPI with 80% / 95% bands and the promotion calendar, the backtest that
 chose the model, this month's pacing against its target, and today's anomaly alerts."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
 from metrics.registry import format_value
+from pages import page
 from shopkpi import ui
 from shopkpi.ui import forecast_charts
 
@@ -17,6 +20,42 @@ DEFAULT_HORIZON = 30
 PACING_PATHS = 500  # simulated rests of the month behind the chance of reaching the target
 HISTORY_SHOWN = 120  # days of history drawn before the forecast
 PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+@dataclass(frozen=True)
+class ForecastData:
+    """What the Forecast page draws for one view and choice of metric, horizon and split."""
+
+    problem: str | None  # why the metric cannot be forecast under that split (then no forecast), else None
+    forecast: fc.Forecast | None  # the forecast with its backtest; None on a problem or an error
+    error: str | None  # why the forecast failed (e.g. too little history), else None
+    pacing: fc.Pacing  # this month against its target
+    alerts: pl.DataFrame  # the anomaly alerts of the latest day
+
+
+def data(
+    view: ui.View,
+    role: str | None,
+    metric: str = METRIC_CHOICES[0],
+    horizon: int = DEFAULT_HORIZON,
+    by: str | None = None,
+) -> ForecastData:
+    """Everything the Forecast page draws for `view`: `metric` forecast `horizon` days ahead, split by `by` (the page
+    and the warm-up call this; the defaults are the page's first view). The same for every role."""
+    problem = fc.forecastable(metric, by)
+    result, error = None, None
+    if not problem:
+        try:
+            result = ui.load(fc.forecast_metric, metric, horizon, by, segment=view.segment)
+        except fc.ForecastError as failure:  # the page says why in words; pacing goes on without a chosen model
+            error = str(failure)
+    return ForecastData(
+        problem=problem or None,
+        forecast=result,
+        error=error,
+        pacing=load_pacing(view, metric, result),
+        alerts=ui.load(daily_alerts, view.latest),
+    )
 
 
 def backtest_columns(current: ui.View) -> dict:
@@ -80,17 +119,16 @@ def controls(current: ui.View) -> tuple[str, int, str | None]:
     return metric, horizon, split or None
 
 
-def forecast_section(current: ui.View, metric: str, horizon: int, by: str | None) -> fc.Forecast | None:
-    problem = fc.forecastable(metric, by)
-    if problem:
-        ui.empty(current.t(f"Cannot forecast this: {problem}.", f"无法预测：{problem}。"))
+def forecast_section(
+    current: ui.View, loaded: ForecastData, metric: str, horizon: int, by: str | None
+) -> fc.Forecast | None:
+    if loaded.problem:
+        ui.empty(current.t(f"Cannot forecast this: {loaded.problem}.", f"无法预测：{loaded.problem}。"))
         return None
-    with st.spinner(current.t("Fitting and backtesting the models…", "正在拟合并回测模型…")):
-        try:
-            result = ui.load(fc.forecast_metric, metric, horizon, by, segment=current.segment)
-        except fc.ForecastError as error:
-            ui.empty(str(error))
-            return None
+    result = loaded.forecast
+    if result is None:
+        ui.empty(loaded.error)
+        return None
     groups = result.rows["group"].unique(maintain_order=True).to_list()
     group = None
     if by:
@@ -157,9 +195,9 @@ def pacing_inputs(result: fc.Forecast | None) -> tuple[str | None, tuple[float, 
     return result.model, result.params
 
 
-def load_pacing(current: ui.View, metric: str, result: fc.Forecast | None) -> fc.Pacing:
+def load_pacing(view: ui.View, metric: str, result: fc.Forecast | None) -> fc.Pacing:
     model, params = pacing_inputs(result)
-    return ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, params, segment=current.segment)
+    return ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, params, segment=view.segment)
 
 
 def target_source(pacing: fc.Pacing, current: ui.View) -> str:
@@ -174,9 +212,8 @@ def target_source(pacing: fc.Pacing, current: ui.View) -> str:
     return pacing.target_source  # last year's month × (1 + growth): a formula, read as it is
 
 
-def pacing_section(current: ui.View, metric: str, result: fc.Forecast | None) -> None:
+def pacing_section(current: ui.View, metric: str, pacing: fc.Pacing) -> None:
     st.subheader(current.t("This month against its target", "本月目标进度"))
-    pacing = load_pacing(current, metric, result)
     left, right = st.columns([2, 3])
     with left:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
@@ -241,9 +278,8 @@ def alert_text(row: dict, current: ui.View) -> str:
     return text + "。"
 
 
-def alerts_section(current: ui.View) -> None:
+def alerts_section(current: ui.View, alerts: pl.DataFrame) -> None:
     st.subheader(current.t("Alerts", "异常提醒"))
-    alerts = ui.load(daily_alerts, current.latest)
     if alerts.is_empty():
         ui.empty(
             current.t(
@@ -259,23 +295,14 @@ def alerts_section(current: ui.View) -> None:
 
 def render(current: ui.View) -> None:
     metric, horizon, by = controls(current)
-    result = forecast_section(current, metric, horizon, by)
+    with st.spinner(current.t("Fitting and backtesting the models…", "正在拟合并回测模型…")):
+        loaded = data(current, ui.role(), metric, horizon, by)
+    result = forecast_section(current, loaded, metric, horizon, by)
     if result is not None:
         backtest_section(current, result)
-    pacing_section(current, metric, result)
-    alerts_section(current)
+    pacing_section(current, metric, loaded.pacing)
+    alerts_section(current, loaded.alerts)
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    metric = METRIC_CHOICES[0]
-    try:
-        result = ui.load(fc.forecast_metric, metric, DEFAULT_HORIZON, None, segment=current.segment)
-    except fc.ForecastError:  # the page says why in words; pacing goes on without a chosen model
-        result = None
-    load_pacing(current, metric, result)
-    ui.load(daily_alerts, current.latest)
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Forecast", "预测", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

@@ -1,6 +1,8 @@
 """Overview (operations): the headline KPIs against their targets and the comparison periods, what changed in
 revenue and why, and what needs attention now."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
@@ -8,6 +10,7 @@ from metrics import METRICS, compare_periods, format_value, kpi_series
 from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
+from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
 
@@ -31,6 +34,33 @@ HEADLINE = tuple(
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red"}
 STATUS_TEXT = {"on": ("on target", "达标"), "near": ("near target", "接近目标"), "off": ("off target", "未达标")}
 CARDS_PER_ROW = 5
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    """What the Overview draws for one view and role."""
+
+    headline: tuple[str, ...]  # HEADLINE without the profit figures the role may not see
+    comparison: pl.DataFrame  # the headline metrics against both comparison periods (one row per metric)
+    series: pl.DataFrame  # the headline metrics per day of the period (the cards' sparklines)
+    drivers: pl.DataFrame  # the revenue change split into sessions, conversion and order value
+    movers: pl.DataFrame | None  # the sources whose revenue moved most; None under a source filter
+    cover: pl.DataFrame  # days of cover per product at forecast demand (whole shop), for the reorder alert
+
+
+def data(view: ui.View, role: str | None) -> OverviewData:
+    """Everything the Overview draws for `view`, as `role` may see it (the page and the warm-up call this)."""
+    headline = auth.visible_metrics(role, HEADLINE)
+    period, compared, segment = view.period, view.compared, view.segment
+    return OverviewData(
+        headline=headline,
+        comparison=ui.load(compare_periods, period, None, None, headline, segment=segment),
+        series=ui.load(kpi_series, period, None, "day", headline, segment=segment),
+        drivers=ui.load(revenue_change, period, compared, segment=segment),
+        movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
+        # The Products & stock page's plan (forecast demand), so both pages name the same products.
+        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer()),
+    )
 
 
 def card_value(name: str, value: float | None) -> str:
@@ -85,14 +115,12 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
         )
 
 
-def cards_section(current: ui.View, targets: dict) -> dict:
-    headline = ui.visible_metrics(HEADLINE)  # without profit figures for roles that may not see them
-    comparison = ui.load(compare_periods, current.period, None, None, headline, segment=current.segment)
-    if comparison.is_empty():
+def cards_section(current: ui.View, loaded: OverviewData, targets: dict) -> dict:
+    headline, series = loaded.headline, loaded.series
+    if loaded.comparison.is_empty():
         ui.empty(current.t("No KPI could be computed for this period.", "本期无法计算任何指标。"))
         return {}
-    series = ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)
-    rows = {row["metric"]: row for row in comparison.iter_rows(named=True)}
+    rows = {row["metric"]: row for row in loaded.comparison.iter_rows(named=True)}
     for name, row in rows.items():
         if not current.segment.splits(name):
             row.update({k: None for k in row if k not in ("group", "metric")})
@@ -110,9 +138,9 @@ def cards_section(current: ui.View, targets: dict) -> dict:
     return {name: row["value"] for name, row in rows.items()}
 
 
-def changed_section(current: ui.View) -> None:
+def changed_section(current: ui.View, loaded: OverviewData) -> None:
     st.subheader(current.t("What changed", "变化原因"))
-    drivers = ui.load(revenue_change, current.period, current.compared, segment=current.segment)
+    drivers = loaded.drivers
     total = drivers.filter(pl.col("driver") == "total").row(0, named=True)
     if total["before"] == 0 and total["after"] == 0:
         ui.empty(current.t("No revenue in either period, so there is no change to explain.", "两个周期都没有收入。"))
@@ -147,8 +175,8 @@ def changed_section(current: ui.View) -> None:
                 f"- **{labels[row['driver']]}** {format(row['before'], fmt)} → {format(row['after'], fmt)}: "
                 f"{row['effect']:+,.0f}"
             )
-        if current.segment.source is None:
-            movers = ui.load(source_movers, current.period, current.compared, segment=current.segment).head(3)
+        if loaded.movers is not None:
+            movers = loaded.movers.head(3)
             if not movers.is_empty():
                 st.markdown(current.t("**Sources that moved most:**", "**变化最大的来源：**"))
                 for row in movers.iter_rows(named=True):
@@ -162,12 +190,10 @@ def changed_section(current: ui.View) -> None:
                     )
 
 
-def alerts_section(current: ui.View, values: dict, targets: dict) -> None:
+def alerts_section(current: ui.View, loaded: OverviewData, values: dict, targets: dict) -> None:
     st.subheader(current.t("Alerts", "预警"))
-    alerts = kpi_alerts(values, targets, ui.visible_metrics(HEADLINE))
-    # The Products & stock page's plan (forecast demand), so both pages name the same products.
-    cover = ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
-    reorders = reorder_now(cover)
+    alerts = kpi_alerts(values, targets, loaded.headline)
+    reorders = reorder_now(loaded.cover)
     if alerts.is_empty() and reorders.is_empty():
         st.success(
             current.t("Every headline KPI is on target and no product needs reordering.", "所有指标达标，无需补货。")
@@ -210,25 +236,16 @@ def render(current: ui.View) -> None:
     targets, problem = ui.targets()
     if problem:
         st.warning(problem + current.t(" — using the default targets.", " —— 使用默认目标。"))
-    values = cards_section(current, targets)
+    loaded = data(current, ui.role())
+    values = cards_section(current, loaded, targets)
     if not values:
         return
     left, right = st.columns([3, 2], gap="large")
     with left:
-        changed_section(current)
+        changed_section(current, loaded)
     with right:
-        alerts_section(current, values, targets)
+        alerts_section(current, loaded, values, targets)
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    for headline in {auth.visible_metrics(role, HEADLINE) for role in (auth.OPEN, *auth.ROLES)}:
-        ui.load(compare_periods, current.period, None, None, headline, segment=current.segment)
-        ui.load(kpi_series, current.period, None, "day", headline, segment=current.segment)
-    ui.load(revenue_change, current.period, current.compared, segment=current.segment)
-    ui.load(source_movers, current.period, current.compared, segment=current.segment)
-    ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Overview", "概览", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

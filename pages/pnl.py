@@ -1,5 +1,7 @@
 """P&L (executives): the monthly statement, a waterfall of one month, margins over time, and against last year."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
@@ -7,10 +9,30 @@ from metrics import METRICS, format_value, pnl_lines, pnl_statement
 from metrics.periods import add_months, month_end
 from metrics.pnl_views import statement_grid, year_over_year
 from metrics.segments import blank_unsplittable
+from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts
 
 MONTHS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class PnlData:
+    """What the P&L page draws for one view."""
+
+    statement: pl.DataFrame  # one row per month: the MONTHS_SHOWN months to the period's end
+    last_year: pl.DataFrame  # the same months a year earlier
+
+
+def data(view: ui.View, role: str | None) -> PnlData:
+    """Everything the P&L page draws for `view` (the page and the warm-up call this). The same for every role that
+    may open the page."""
+    last = view.period.end.replace(day=1)
+    first = add_months(last, -(MONTHS_SHOWN - 1))
+    return PnlData(
+        statement=ui.load(pnl_statement, first, last, segment=view.segment),
+        last_year=ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=view.segment),
+    )
 
 
 def shown_text(grid: pl.DataFrame, months: list[str]) -> pl.DataFrame:
@@ -41,12 +63,10 @@ def a_year_later(month: str) -> str:
 
 
 def render(current: ui.View) -> None:
+    loaded = data(current, ui.role())
     last = current.period.end.replace(day=1)
-    first = add_months(last, -(MONTHS_SHOWN - 1))
-    statement = blank_unsplittable(ui.load(pnl_statement, first, last, segment=current.segment), current.segment)
-    last_year = blank_unsplittable(
-        ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=current.segment), current.segment
-    )
+    statement = blank_unsplittable(loaded.statement, current.segment)
+    last_year = blank_unsplittable(loaded.last_year, current.segment)
     last_year = since_first_activity(last_year)  # months of last year without data read "—", not 0
     if not since_first_activity(statement).is_empty():
         statement = since_first_activity(statement)
@@ -171,13 +191,5 @@ def render(current: ui.View) -> None:
         )
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    last = current.period.end.replace(day=1)
-    first = add_months(last, -(MONTHS_SHOWN - 1))
-    ui.load(pnl_statement, first, last, segment=current.segment)
-    ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=current.segment)
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("P&L", "损益", render, profit=True)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

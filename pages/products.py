@@ -1,6 +1,8 @@
 """Products & stock: best sellers and categories of the period, days of cover per product, and what to reorder now
 given each supplier's lead time and the 7–15 day buffer (SPEC §4)."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
@@ -8,6 +10,7 @@ from metrics import compute_kpis
 from metrics.bestsellers import top_products
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
+from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
 
@@ -15,9 +18,35 @@ TOP_SHOWN = 15
 CATEGORY_METRICS = ("units", "gross_sales", "cogs")
 
 
-def sellers(current: ui.View) -> None:
+@dataclass(frozen=True)
+class ProductsData:
+    """What the Products & stock page draws for one view and role."""
+
+    top: pl.DataFrame  # the TOP_SHOWN best-selling products of the period
+    category_metrics: tuple[str, ...]  # CATEGORY_METRICS without the cost of goods for roles that may not see it
+    categories: pl.DataFrame  # those metrics per category
+    buffer: tuple[int, int]  # the replenishment window (days before stock runs out that goods should arrive)
+    cover: pl.DataFrame  # days of cover and reorder dates per product at forecast demand (whole shop)
+
+
+def data(view: ui.View, role: str | None) -> ProductsData:
+    """Everything the Products & stock page draws for `view`, as `role` may see it (the page and the warm-up call
+    this)."""
+    period, segment = view.period, view.segment
+    shown = auth.visible_metrics(role, CATEGORY_METRICS)
+    buffer = ui.replenish_buffer()
+    return ProductsData(
+        top=ui.load(top_products, period, TOP_SHOWN, segment=segment),
+        category_metrics=shown,
+        categories=ui.load(compute_kpis, period, None, "category", shown, segment=segment),
+        buffer=buffer,
+        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, buffer),
+    )
+
+
+def sellers(current: ui.View, loaded: ProductsData) -> None:
     left, right = st.columns(2, gap="large")
-    top = ui.load(top_products, current.period, TOP_SHOWN, segment=current.segment)
+    top = loaded.top
     with left:
         st.subheader(current.t("Top products", "热销商品"))
         if top.is_empty():
@@ -45,9 +74,8 @@ def sellers(current: ui.View) -> None:
             )
     with right:
         st.subheader(current.t("Categories", "品类"))
-        shown = ui.visible_metrics(CATEGORY_METRICS)  # cost of goods only for roles that may see profit figures
-        categories = ui.load(compute_kpis, current.period, None, "category", shown, segment=current.segment)
-        categories = categories.filter(pl.col("units").fill_null(0) > 0).sort("gross_sales", descending=True)
+        shown = loaded.category_metrics
+        categories = loaded.categories.filter(pl.col("units").fill_null(0) > 0).sort("gross_sales", descending=True)
         if categories.is_empty():
             ui.empty(current.t("No category sold in this period.", "本期没有品类售出。"))
         else:
@@ -69,10 +97,9 @@ def sellers(current: ui.View) -> None:
             )
 
 
-def stock(current: ui.View) -> None:
+def stock(current: ui.View, loaded: ProductsData) -> None:
     st.subheader(current.t("Stock", "库存"))
-    buffer = ui.replenish_buffer()
-    cover = ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, buffer)
+    buffer, cover = loaded.buffer, loaded.cover
     if cover.is_empty():
         ui.empty(
             current.t(
@@ -184,17 +211,10 @@ def stock(current: ui.View) -> None:
 
 def render(current: ui.View) -> None:
     ui.period_caption(current)
-    sellers(current)
-    stock(current)
+    loaded = data(current, ui.role())
+    sellers(current, loaded)
+    stock(current, loaded)
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    ui.load(top_products, current.period, TOP_SHOWN, segment=current.segment)
-    for shown in {auth.visible_metrics(role, CATEGORY_METRICS) for role in (auth.OPEN, *auth.ROLES)}:
-        ui.load(compute_kpis, current.period, None, "category", shown, segment=current.segment)
-    ui.load(forecast_cover, current.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer())
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Products & stock", "商品与库存", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

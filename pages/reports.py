@@ -9,6 +9,7 @@ from datetime import date
 import streamlit as st
 
 from metrics.targets import Target
+from pages import page
 from shopkpi import ui
 from shopkpi.reports import FORMATS, MEDIA_TYPES, PERIOD_KINDS, file_name, report_bytes, report_period
 
@@ -89,5 +90,5 @@ def render(current: ui.View) -> None:
         )
 
 
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Reports", "报告", render, needs_period=False, profit=True)  # reports carry net profit
+if __name__ == "__main__":  # Streamlit runs a page as __main__ (it builds its files on click: nothing to warm up)
+    ui.run_page(page(__file__), render, needs_period=False)

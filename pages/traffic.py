@@ -1,12 +1,15 @@
 """Traffic (analysts): which sources, media, campaigns and devices bring sessions and sales, at what cost; the
 funnel and the trend per group; click a bar to drill into one group; download what is shown."""
 
+from dataclasses import dataclass
+
 import polars as pl
 import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.segments import blank_unsplittable
+from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts
 
@@ -25,6 +28,9 @@ TABLE_METRICS = (
     "cost_per_order",
 )
 TREND_METRICS = ("sessions", "total_revenue", "conversion_rate", "orders")
+DEFAULT_SPLIT = "source"  # the split and the trend the page opens with
+DEFAULT_TREND = "sessions"
+TREND_KEY = "traffic_trend_metric"
 FOCUS = "traffic_focus"
 CHART_KEY = "traffic_bars"
 NONE = charts.NONE_LABEL
@@ -32,6 +38,26 @@ NONE = charts.NONE_LABEL
 
 def grain_for(days: int) -> str:
     return "day" if days <= 62 else ("week" if days <= 400 else "month")
+
+
+@dataclass(frozen=True)
+class TrafficData:
+    """What the Traffic page draws for one view, split and trend metric."""
+
+    table: pl.DataFrame  # TABLE_METRICS per group of the split
+    funnel: pl.DataFrame  # the funnel's steps per group of the split (the whole shop's if the split has no funnel)
+    trend: pl.DataFrame  # the trend metric per day, week or month (grain_for the period) and group of the split
+
+
+def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str = DEFAULT_TREND) -> TrafficData:
+    """Everything the Traffic page draws for `view`, split by `split` with `trend` over time (the page and the
+    warm-up call this; the defaults are the page's first view). The same for every role."""
+    period, segment = view.period, view.segment
+    return TrafficData(
+        table=ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment),
+        funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
+        trend=ui.load(kpi_series, period, None, grain_for(period.days), (trend,), split, segment=segment),
+    )
 
 
 def focus_from_chart() -> None:
@@ -59,10 +85,8 @@ def column_config(current: ui.View, dim: str) -> dict:
     return config
 
 
-def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
-    table = blank_unsplittable(
-        ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment), current.segment
-    )
+def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFrame | None:
+    table = blank_unsplittable(loaded.table, current.segment)
     if table.is_empty() or table["sessions"].fill_null(0).sum() + table["orders"].fill_null(0).sum() == 0:
         ui.empty(
             current.t(
@@ -102,9 +126,9 @@ def table_section(current: ui.View, dim: str) -> pl.DataFrame | None:
     return table
 
 
-def funnel_section(current: ui.View, dim: str, focus: str | None) -> None:
+def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str | None) -> None:
     st.subheader(current.t("Funnel", "转化漏斗"))
-    steps = ui.load(funnel, current.period, None, dim if dim in FUNNEL_DIMENSIONS else None, segment=current.segment)
+    steps = loaded.funnel
     labels = {step: STEP_LABELS[step][current.lang == "zh"] for step in STEP_LABELS}
     if steps.is_empty() or steps.filter(pl.col("step_number") == 1)["sessions"].sum() == 0:
         ui.empty(current.t("No sessions in this period, so there is no funnel.", "本期没有访问，无漏斗数据。"))
@@ -133,21 +157,20 @@ def funnel_section(current: ui.View, dim: str, focus: str | None) -> None:
     )
 
 
-def trend_section(current: ui.View, dim: str, table: pl.DataFrame, focus: str | None) -> None:
+def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, focus: str | None) -> None:
     st.subheader(current.t("Trends", "趋势"))
     metric = (
         st.segmented_control(
             current.t("Metric", "指标"),
             TREND_METRICS,
             format_func=current.label,
-            default="sessions",
-            key="traffic_trend_metric",
+            default=DEFAULT_TREND,
+            key=TREND_KEY,
         )
-        or "sessions"
+        or DEFAULT_TREND
     )
     grain = grain_for(current.period.days)
-    series = ui.load(kpi_series, current.period, None, grain, (metric,), dim, segment=current.segment)
-    series = series.with_columns(pl.col("group").fill_null(NONE))
+    series = loaded.trend.with_columns(pl.col("group").fill_null(NONE))
     shown = [focus] if focus is not None else table.head(6)["group"].to_list()
     series = series.filter(pl.col("group").is_in(shown))
     if series.is_empty():
@@ -166,15 +189,17 @@ def render(current: ui.View) -> None:
             current.t("Split by", "拆分维度"),
             DIMENSIONS,
             format_func=current.dim_label,
-            default="source",
+            default=DEFAULT_SPLIT,
             key="traffic_by",
         )
-        or "source"
+        or DEFAULT_SPLIT
     )
     if st.session_state.get("traffic_focus_dim") != dim:  # a new split: the old focus means nothing
         st.session_state[FOCUS] = None
         st.session_state["traffic_focus_dim"] = dim
-    table = table_section(current, dim)
+    # The trend's control is drawn further down; its choice of the last run is in the session state already.
+    loaded = data(current, ui.role(), dim, st.session_state.get(TREND_KEY) or DEFAULT_TREND)
+    table = table_section(current, dim, loaded)
     if table is None:
         return
     focus = st.session_state.get(FOCUS)
@@ -217,18 +242,9 @@ def render(current: ui.View) -> None:
             on_select=focus_from_chart,
         )
     with right:
-        funnel_section(current, dim, focus)
-    trend_section(current, dim, table, focus)
+        funnel_section(current, dim, loaded, focus)
+    trend_section(current, loaded, table, focus)
 
 
-def prefetch(current: ui.View) -> None:
-    """The queries of `current` (no filter) as render asks for them, for the warm-up (shopkpi/ui/warmup.py)."""
-    dim = "source"  # the split the page opens with
-    ui.load(compute_kpis, current.period, None, dim, TABLE_METRICS, segment=current.segment)
-    ui.load(funnel, current.period, None, dim, segment=current.segment)
-    grain = grain_for(current.period.days)
-    ui.load(kpi_series, current.period, None, grain, ("sessions",), dim, segment=current.segment)
-
-
-if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for prefetch()
-    ui.run_page("Traffic", "流量", render)
+if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
+    ui.run_page(page(__file__), render)

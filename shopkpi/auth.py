@@ -31,13 +31,9 @@ ROLES = ("operations", "analyst", "executive", "admin")
 # The pseudo-role of a dashboard without a users file (demo mode): it may do everything, as before sign-in existed.
 OPEN = "open"
 
+ALL_ROLES = frozenset({*ROLES, OPEN})  # anyone signed in (or demo mode)
 PROFIT_ROLES = frozenset({"executive", "admin", OPEN})
 ADMIN_ROLES = frozenset({"admin", OPEN})
-# Pages that show profit figures throughout; a page not listed is open to every signed-in role.
-PAGE_ROLES: dict[str, frozenset[str]] = {
-    "pages/pnl.py": PROFIT_ROLES,
-    "pages/reports.py": PROFIT_ROLES,  # the reports carry net profit and margins
-}
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
 MIN_PASSWORD = 8
@@ -63,12 +59,10 @@ class User:
 # --- what a role may see -----------------------------------------------------------------------------------------
 
 
-def may_open(role: str | None, page: str) -> bool:
-    """Whether `role` may open the page file `page` (e.g. "pages/pnl.py"); no role (not signed in) opens nothing."""
-    if role is None:
-        return False
-    allowed = PAGE_ROLES.get(page)
-    return allowed is None or role in allowed
+def may_open(role: str | None, page_roles: frozenset[str]) -> bool:
+    """Whether `role` may open a page open to `page_roles` (each page's roles: pages/__init__.py PAGES); no role (not
+    signed in) opens nothing."""
+    return role is not None and role in page_roles
 
 
 def may_see_profit(role: str | None) -> bool:

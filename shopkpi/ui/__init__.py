@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import streamlit as st
@@ -30,6 +30,9 @@ from shopkpi.settings import load_settings
 from shopkpi.ui import signin
 from shopkpi.ui.i18n import LANGUAGES, lang, md, t
 from warehouse import Reader, WarehouseError
+
+if TYPE_CHECKING:  # pages/ imports this module; only the type is needed here
+    from pages import Page
 
 T = TypeVar("T")
 
@@ -299,24 +302,19 @@ def view() -> View:
 # --- what the signed-in role may see (rules in shopkpi/auth.py; demo mode without a users file sees everything) --
 
 
-def signed_in() -> bool:
-    """Whether this session may see any page (signed in, or demo mode)."""
-    return signin.page_role() is not None
+def role() -> str | None:
+    """This session's role, as a page's data(view, role) takes it (auth.OPEN in demo mode; None: no rights)."""
+    return signin.page_role()
 
 
-def may_see_profit() -> bool:
-    """Whether this session may see profit, cost and margin figures (executive, admin, or demo mode)."""
-    return auth.may_see_profit(signin.page_role())
+def may_open(page: Page) -> bool:
+    """Whether this session may open `page` (its roles in pages.PAGES)."""
+    return auth.may_open(signin.page_role(), page.roles)
 
 
 def may_upload() -> bool:
     """Whether this session may upload files and change the warehouse (admin, or demo mode)."""
     return auth.may_upload(signin.page_role())
-
-
-def visible_metrics(names: tuple[str, ...]) -> tuple[str, ...]:
-    """`names` without the profit figures this session may not see."""
-    return auth.visible_metrics(signin.page_role(), names)
 
 
 # --- page scaffolding: title, empty states, and no traceback ever reaching the user ------------------------------
@@ -351,20 +349,18 @@ def _query_name(query: Callable[..., Any]) -> str:
     return f"{query.__module__}.{query.__qualname__}"
 
 
-def run_page(
-    title_en: str, title_zh: str, render: Callable[[View], None], needs_period: bool = True, profit: bool = False
-) -> None:
-    """Draw a page: its title, then `render(view)`; every failure becomes one sentence, never a traceback.
+def run_page(page: Page, render: Callable[[View], None], needs_period: bool = True) -> None:
+    """Draw `page` (its entry in pages.PAGES): its title, then `render(view)`; every failure becomes one sentence,
+    never a traceback.
 
-    A `profit` page draws nothing for a role that may not see profit figures (app.py does not route it for them;
-    this is the second lock, should Streamlit ever run the page file directly).
+    The page draws nothing for a role not among its roles (app.py does not route it for them; this is the second
+    lock, should Streamlit ever run the page file directly).
     """
     ensure_routed()
-    allowed = auth.may_see_profit if profit else (lambda role: role is not None)
-    if not allowed(signin.page_role()):
+    if not may_open(page):
         st.stop()
     current = view()
-    st.title(current.t(title_en, title_zh))
+    st.title(current.t(page.title_en, page.title_zh))
     if not has_warehouse():
         no_data_yet()
         return
@@ -382,7 +378,7 @@ def run_page(
     except WarehouseError as error:
         warehouse_problem(error)
     except Exception as error:  # the page must never show a traceback; the log keeps it for us
-        log.exception("page %s failed", title_en)
+        log.exception("page %s failed", page.title_en)
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         st.error(
             t(

@@ -1,10 +1,12 @@
 """The dashboard's warm-up: compute what every page shows in its default view before anyone opens it.
 
 A page's first view costs its queries (most pages: a few tenths of a second on the 2-year demo; the Forecast page: a
-backtest of three models, seconds). Each page module has a `prefetch(view)` asking `ui.load` for exactly what its
-default view asks for; running them in a background thread fills the cache the pages read, so a first visit finds its
-results ready (tests/ui/test_warmup.py checks a default view then computes nothing). Then a year of every fact table
-is read once, so other views find DuckDB's buffers filled.
+backtest of three models, seconds). Each page module has a `data(view, role)` that returns everything the page draws,
+each result through `ui.load`, and that the page's own render calls. The warm-up imports the pages listed in
+pages.PAGES (in their `warm` order) and calls `data` with the default view, once for each role that may open the page
+(roles see different metrics), in a background thread: that fills the cache the pages read, so a first visit finds
+its results ready (tests/ui/test_warmup.py checks a default view then computes nothing). Then a year of every fact
+table is read once, so other views find DuckDB's buffers filled.
 
 It runs once per published warehouse file, in the background: `shopkpi serve` starts it as soon as the server is up
 and again whenever a writer publishes a new file (shopkpi/ui/server.py), and app.py starts it after any page run, should
@@ -14,13 +16,14 @@ it not have run for this file yet (e.g. under a plain `streamlit run app.py`).
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
-import runpy
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -29,20 +32,10 @@ from metrics.funnel import funnel
 from metrics.periods import Period, latest_date
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
 from metrics.segments import ALL, segment_options
-from shopkpi import ui
-from shopkpi.settings import REPO_ROOT
+from shopkpi import auth, ui
 
-# The pages with a prefetch(view), in the order they are warmed: the home page first, the slowest last. The Reports
-# page builds its files on click and has nothing to prefetch.
-PREFETCHED = (
-    "pages/overview.py",
-    "pages/traffic.py",
-    "pages/customers.py",
-    "pages/products.py",
-    "pages/pnl.py",
-    "pages/data.py",
-    "pages/forecast.py",
-)
+if TYPE_CHECKING:
+    from pages import Page
 
 log = logging.getLogger("shopkpi.ui.warmup")
 
@@ -90,11 +83,22 @@ def default_view() -> ui.View | None:
     return ui.View(period=period, comparison=DEFAULT_COMPARISON, segment=ALL, lang="en", latest=latest)
 
 
-def prefetch(page: str, view: ui.View) -> None:
-    """Run `page`'s prefetch(view): the queries of its default view, into the dashboard's cache."""
-    # run_name is not "__main__", so the page defines its functions without drawing itself.
-    namespace = runpy.run_path(str(REPO_ROOT / page), run_name=f"shopkpi.ui.warmup.{page}")
-    namespace["prefetch"](view)
+def prefetched() -> tuple[Page, ...]:
+    """The pages the warm-up computes, in its order (pages.PAGES, those with a `warm` place)."""
+    # Imported here, not at the top: shopkpi.ui.server imports this module before Streamlit puts app.py's folder
+    # first on sys.path, and only then does `pages` name the dashboard's pages (not a folder of the working directory).
+    import pages
+
+    return pages.warmed()
+
+
+def prefetch(page: Page, view: ui.View) -> None:
+    """Compute `page`'s data for `view` as each role that may open it sees it, into the dashboard's cache."""
+    # Imported as a module, not run: a page draws itself only as __main__, so this defines its functions only.
+    data = importlib.import_module(page.module).data
+    for role in (auth.OPEN, *auth.ROLES):
+        if auth.may_open(role, page.roles):
+            data(view, role)
 
 
 def _read_a_year(last) -> None:
@@ -118,13 +122,13 @@ def warm() -> dict[str, float]:
     seconds["sidebar"] = time.perf_counter() - started
     if view is None:
         return seconds
-    for page in PREFETCHED:
+    for page in prefetched():
         _give_way()
         if _stopping.is_set():
             return seconds
         started = time.perf_counter()
         prefetch(page, view)
-        seconds[page] = time.perf_counter() - started
+        seconds[page.file] = time.perf_counter() - started
     _give_way()
     if not _stopping.is_set():
         started = time.perf_counter()

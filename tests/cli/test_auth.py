@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from pages import page
 from shopkpi import auth
 from shopkpi.cli import users as cli_users
 from shopkpi.cli.serve import LoginRequiredError, serve
@@ -67,16 +68,17 @@ def test_a_damaged_users_file_is_an_error_not_an_open_door(users) -> None:
 
 
 def test_roles_decide_pages_profit_figures_and_uploads() -> None:
+    pnl, reports, traffic = (page("pages/pnl.py").roles, page("pages/reports.py").roles, page("pages/traffic.py").roles)
     for role in ("operations", "analyst"):
-        assert not auth.may_open(role, "pages/pnl.py")
-        assert not auth.may_open(role, "pages/reports.py")
-        assert auth.may_open(role, "pages/traffic.py")
+        assert not auth.may_open(role, pnl)
+        assert not auth.may_open(role, reports)
+        assert auth.may_open(role, traffic)
         assert not auth.may_see_profit(role)
         assert auth.visible_metrics(role, ("orders", "net_profit", "cogs", "gross_margin")) == ("orders",)
     for role in ("executive", "admin", auth.OPEN):
-        assert auth.may_open(role, "pages/pnl.py") and auth.may_see_profit(role)
+        assert auth.may_open(role, pnl) and auth.may_see_profit(role)
     assert [r for r in (*auth.ROLES, auth.OPEN) if auth.may_upload(r)] == ["admin", auth.OPEN]
-    assert not auth.may_open(None, "pages/overview.py"), "not signed in: no page at all"
+    assert not auth.may_open(None, page("pages/overview.py").roles), "not signed in: no page at all"
 
 
 def test_profit_figures_are_the_metrics_the_registry_flags() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+import pages
 from bench.page_times import (  # what a drawn page is, the browser and how to time it: one place for both
     PAGES,
     SCRIPT_DONE,
@@ -120,16 +121,7 @@ def test_every_page_renders_real_content_without_an_error(page, demo_url: str) -
     print(json.dumps(times, indent=2))
 
 
-TITLES_ZH = {
-    "Overview": "概览",
-    "Traffic": "流量",
-    "Customers": "客户",
-    "Products & stock": "商品与库存",
-    "P&L": "损益",
-    "Forecast": "预测",
-    "Reports": "报告",
-    "Data": "数据",
-}
+TITLES_ZH = {entry.title_en: entry.title_zh for entry in pages.PAGES}  # the menu, in Chinese
 
 
 def test_every_page_renders_in_chinese(page, demo_url: str) -> None:

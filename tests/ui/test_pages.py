@@ -1,29 +1,29 @@
-"""AppTest of every dashboard page on a small demo shop: no exception, the expected labels, filters that change
-the numbers, the state in the URL, Chinese labels, and empty states in words."""
+"""AppTest of every dashboard page on a small demo shop: the menu is the page list (pages.PAGES), no exception, the
+expected labels, filters that change the numbers, the state in the URL, Chinese labels, and empty states in words.
+
+The Forecast page is drawn in tests/metrics/test_forecast_demo.py, the Reports page in
+tests/reports/test_reports_page.py; tests/ui/test_warmup.py opens every page in both languages."""
 
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import pages
 from metrics import compute_kpis, format_value
 from metrics.periods import Period
-from shopkpi.ui import NO_DATA
+from shopkpi import auth
+from shopkpi.settings import REPO_ROOT
+from shopkpi.ui import NO_DATA, signin
 from tests.support.app import no_failure, open_app, shown_text
 from tests.support.demo import END
 from warehouse import open_read_only, writing
 
-PAGES = ("overview", "traffic", "customers", "products", "pnl", "data")
-TITLES = {
-    "overview": ("Overview", "概览"),
-    "traffic": ("Traffic", "流量"),
-    "customers": ("Customers", "客户"),
-    "products": ("Products & stock", "商品与库存"),
-    "pnl": ("P&L", "损益"),
-    "data": ("Data", "Data"),
-}
+TITLES = {page.url_path: (page.title_en, page.title_zh) for page in pages.PAGES}
 # Headings or labels each page must show on the demo shop.
 EXPECTED = {
     "overview": ["What changed", "Alerts"],
@@ -33,6 +33,54 @@ EXPECTED = {
     "pnl": ["Monthly statement", "One month, top to bottom", "Against last year", "Margins over time"],
     "data": ["Tables", "Last loads"],
 }
+PAGES = tuple(EXPECTED)  # the data page last: it has no period (the tests of PAGES[:-1] need one)
+
+
+def menu(at: AppTest) -> list[tuple[str, str, str, str]]:
+    """The pages st.navigation registered on the last run, in menu order: (file, title, icon, URL path)."""
+    # AppTest keeps them in a private attribute (Streamlit 1.67 has no public accessor); switch_page reads it too.
+    return [
+        (
+            Path(info["script_path"]).relative_to(REPO_ROOT).as_posix(),
+            info["page_name"],
+            info["icon"],
+            info["url_pathname"],
+        )
+        for info in at._registered_pages.values()
+    ]
+
+
+def test_every_page_file_is_in_the_page_list_once() -> None:
+    files = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py"))
+    declared = [page.file for page in pages.PAGES]
+    assert sorted(declared) == [f for f in files if f != "pages/__init__.py"]
+    assert len({page.title_en for page in pages.PAGES}) == len({page.title_zh for page in pages.PAGES}) == len(declared)
+    assert pages.page("pages/pnl.py").roles == auth.PROFIT_ROLES
+    assert pages.page(str(REPO_ROOT / "pages" / "traffic.py")) is pages.PAGES[1]  # a page module's own __file__
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_menu_is_the_page_list_in_its_order(demo_db, monkeypatch, lang) -> None:
+    at = open_app(demo_db, monkeypatch, lang=lang)
+    no_failure(at)
+    assert menu(at) == [
+        (p.file, p.title_zh if lang == "zh" else p.title_en, p.icon, "" if p is pages.HOME else p.url_path)
+        for p in pages.PAGES
+    ]
+
+
+def test_a_role_gets_the_pages_of_its_roles_only(demo_db, monkeypatch, tmp_path) -> None:
+    users = tmp_path / "users.toml"
+    auth.add_user(users, "ana", "correct horse battery", "analyst")
+    monkeypatch.setenv("SHOPKPI_DB", str(demo_db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.session_state[signin.SESSION_KEY] = {"username": "ana", "role": "analyst", "signed_in_at": time.time()}
+    at.run()
+    no_failure(at)
+    routed = [file for file, *_ in menu(at)]
+    assert routed == [p.file for p in pages.PAGES if "analyst" in p.roles]
+    assert "pages/pnl.py" not in routed and "pages/overview.py" in routed
 
 
 def cards(at: AppTest) -> dict[str, str]:
