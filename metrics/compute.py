@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 import duckdb
 import polars as pl
@@ -343,6 +344,7 @@ def _composite_sql(entry: Metric) -> str:
     )
 
 
+@lru_cache(maxsize=512)  # the dashboard asks the same few plans again and again; building one takes milliseconds
 def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     """The query computing a plan on a segment: one row per bucket and group, columns bucket, grp and the plan's
     metrics."""

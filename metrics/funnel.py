@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import duckdb
 import polars as pl
@@ -24,6 +25,7 @@ STEP_LABELS = {
 FUNNEL_DIMENSIONS = tuple(d for d in DIMENSIONS if d in SOURCE_DIMENSIONS["sessions"])
 
 
+@lru_cache(maxsize=128)
 def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
     """The funnel query on a segment: one row per group and step."""
     if by is not None and by not in FUNNEL_DIMENSIONS:

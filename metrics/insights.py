@@ -16,6 +16,7 @@ import polars as pl
 from metrics.compute import compute_kpis
 from metrics.periods import Period
 from metrics.registry import METRICS, metric, value_of
+from metrics.segments import ALL, Segment
 from metrics.targets import Target
 
 # Each driver of the decomposition and the registry entry that is its factor.
@@ -62,10 +63,13 @@ def decompose_change(before: dict[str, float], after: dict[str, float]) -> pl.Da
     )
 
 
-def revenue_change(con: duckdb.DuckDBPyConnection, period: Period, compared: Period) -> pl.DataFrame:
-    """The revenue change from `compared` to `period` split into drivers (see `decompose_change`)."""
-    before = compute_kpis(con, compared, metrics=DRIVER_METRICS).row(0, named=True)
-    after = compute_kpis(con, period, metrics=DRIVER_METRICS).row(0, named=True)
+def revenue_change(
+    con: duckdb.DuckDBPyConnection, period: Period, compared: Period, segment: Segment = ALL
+) -> pl.DataFrame:
+    """The revenue change from `compared` to `period` on a segment (default: the whole shop), split into drivers
+    (see `decompose_change`)."""
+    before = compute_kpis(con, compared, metrics=DRIVER_METRICS, segment=segment).row(0, named=True)
+    after = compute_kpis(con, period, metrics=DRIVER_METRICS, segment=segment).row(0, named=True)
     return decompose_change(before, after)
 
 
@@ -106,10 +110,13 @@ def movers(before: pl.DataFrame, after: pl.DataFrame, key: str = "group") -> pl.
     )
 
 
-def source_movers(con: duckdb.DuckDBPyConnection, period: Period, compared: Period) -> pl.DataFrame:
-    """Traffic sources ranked by how much their revenue moved between the periods (see `movers`)."""
-    before = compute_kpis(con, compared, by="source", metrics=DRIVER_METRICS)
-    after = compute_kpis(con, period, by="source", metrics=DRIVER_METRICS)
+def source_movers(
+    con: duckdb.DuckDBPyConnection, period: Period, compared: Period, segment: Segment = ALL
+) -> pl.DataFrame:
+    """Traffic sources ranked by how much their revenue moved between the periods, on a segment (default: the whole
+    shop; see `movers`)."""
+    before = compute_kpis(con, compared, by="source", metrics=DRIVER_METRICS, segment=segment)
+    after = compute_kpis(con, period, by="source", metrics=DRIVER_METRICS, segment=segment)
     return movers(before, after)
 
 

@@ -1,11 +1,11 @@
-"""Segments: the dashboard's source and device filters, applied to every metric query of one cursor.
+"""Segments: the dashboard's source and device filters, and which metrics they can split.
 
-A segment narrows the canonical tables a query reads, so every metric function (KPIs, series, funnel, cohorts,
-products) works on it unchanged: on the cursor it is given, temporary views named like the canonical tables shadow
-them (DuckDB resolves temporary objects first, and they live only as long as that cursor). The filter follows SPEC §4
-attribution: a session matches by its own source and device; events and orders follow the session they name (an
-order without a session matches no segment); ad spend matches by source and cannot be split by device; operating
-expenses split by nothing. Metrics that cannot be split by a filtered dimension are blanked by `blank_unsplittable`.
+A segment is an argument of the metric functions (`compute_kpis(..., segment=...)`, `funnel`, `cohort_activity`, …),
+bound as `$source` / `$device` parameters of the facts they read (metrics/facts.py), never state left on a cursor.
+The filter follows SPEC §4 attribution: a session matches by its own source and device; events and orders follow the
+session they name (an order without a session matches no segment); ad spend matches by source and cannot be split by
+device; operating expenses split by nothing. Metrics that cannot be split by a filtered dimension are blanked by
+`blank_unsplittable`.
 """
 
 from __future__ import annotations
@@ -49,40 +49,6 @@ class Segment:
 
 
 ALL = Segment()
-
-_VIEWS = {
-    "sessions": """
-        select s.* from {db}.main.sessions s, segment_filter f
-        where (f.source is null or s.source = f.source) and (f.device is null or s.device = f.device)""",
-    "events": "select e.* from {db}.main.events e where e.session_id in (select session_id from sessions)",
-    "orders": "select o.* from {db}.main.orders o where o.session_id in (select session_id from sessions)",
-    "ad_spend": """
-        select a.* from {db}.main.ad_spend a, segment_filter f
-        where (f.source is null or a.source = f.source) and f.device is null""",
-}
-
-
-def apply_segment(con: duckdb.DuckDBPyConnection, segment: Segment) -> None:
-    """Make every later query on this cursor read only the segment's rows (no-op for the whole shop)."""
-    if not segment:
-        return
-    # The catalog that holds the canonical tables: the current one if it does (a Reader's cursor), else the first.
-    db = con.sql(
-        """
-        select database_name from duckdb_tables()
-        where table_name = 'sessions' and schema_name = 'main' and not temporary
-        order by database_name = current_database() desc
-        limit 1
-        """
-    ).fetchall()[0][0]
-    quoted = '"' + db.replace('"', '""') + '"'
-    con.execute(
-        "create or replace temp table segment_filter as "
-        "select cast(? as varchar) as source, cast(? as varchar) as device",
-        [segment.source, segment.device],
-    )
-    for name, sql in _VIEWS.items():
-        con.execute(f"create or replace temp view {name} as {sql.format(db=quoted)}")
 
 
 def blank_unsplittable(frame: pl.DataFrame, segment: Segment) -> pl.DataFrame:

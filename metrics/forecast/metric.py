@@ -20,6 +20,7 @@ from metrics.forecast.intervals import Band
 from metrics.forecast.models import MIN_HISTORY, MODELS, SARIMAX_ORDERS, Fitted, _naive_band, band, fit_model
 from metrics.periods import latest_date
 from metrics.registry import METRICS, dimensions_of
+from metrics.segments import ALL, Segment
 
 DEFAULT_HISTORY_DAYS = 730  # two years: every yearly event seen twice
 
@@ -103,15 +104,20 @@ def forecastable(metric: str, by: str | None = None) -> str | None:
 
 
 def metric_history(
-    con: duckdb.DuckDBPyConnection, metric: str, by: str | None = None, days: int = DEFAULT_HISTORY_DAYS
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    by: str | None = None,
+    days: int = DEFAULT_HISTORY_DAYS,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """The metric's daily values over the last `days` days of the warehouse. One row per group and day (zeros where
-    nothing happened); group null without `by`, and for rows no group names (e.g. orders without a session)."""
-    end = latest_date(con)
+    """The metric's daily values over the last `days` days of the warehouse, on a segment (default: the whole shop).
+    One row per group and day (zeros where nothing happened); group null without `by`, and for rows no group names
+    (e.g. orders without a session)."""
+    end = latest_date(con, segment)
     if end is None:
         raise ForecastError("the warehouse has no orders, sessions or ad spend yet: nothing to forecast")
     start = end - timedelta(days=days - 1)
-    frame = kpi_series(con, start, end, grain="day", metrics=[metric], by=by)
+    frame = kpi_series(con, start, end, grain="day", metrics=[metric], by=by, segment=segment)
     if by is None:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("group"))
     frame = frame.select("group", pl.col("period").alias("date"), pl.col(metric).cast(pl.Float64).alias("value"))
@@ -135,8 +141,10 @@ def forecast_metric(
     by: str | None = None,
     events: Sequence[Event] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
+    segment: Segment = ALL,
 ) -> Forecast:
-    """The daily forecast of a metric for the `horizon` days after the latest date in the warehouse."""
+    """The daily forecast of a metric for the `horizon` days after the latest date in the warehouse, on a segment
+    (default: the whole shop)."""
     started = time.perf_counter()
     problem = forecastable(metric, by)
     if problem:
@@ -144,7 +152,7 @@ def forecast_metric(
     if horizon < 1:
         raise ValueError("the horizon must be at least 1 day")
     events = load_calendar() if events is None else tuple(events)
-    history = metric_history(con, metric, by, history_days)
+    history = metric_history(con, metric, by, history_days, segment)
     series = []
     for (group,), part in history.group_by(["group"], maintain_order=True):
         start, y = _trimmed(part.get_column("date").to_list(), part.get_column("value").to_numpy())

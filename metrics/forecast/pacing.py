@@ -23,7 +23,8 @@ from metrics.forecast.metric import (
     metric_history,
 )
 from metrics.forecast.models import MIN_HISTORY
-from metrics.periods import latest_date, month_end, shift_years
+from metrics.periods import first_order_date, latest_date, month_end, shift_years
+from metrics.segments import ALL, Segment
 
 DEFAULT_TARGET_GROWTH = 0.10  # default monthly target: last year's same month × (1 + 10%)
 
@@ -48,7 +49,7 @@ class Pacing:
 
 
 def monthly_target(
-    con: duckdb.DuckDBPyConnection, metric: str, month: date, targets: dict | None = None
+    con: duckdb.DuckDBPyConnection, metric: str, month: date, targets: dict | None = None, segment: Segment = ALL
 ) -> tuple[float | None, str]:
     """The month's target and where it comes from.
 
@@ -66,9 +67,9 @@ def monthly_target(
     growth = float(growth_entry.min) if growth_entry is not None and growth_entry.min is not None else None
     growth = DEFAULT_TARGET_GROWTH if growth is None else growth
     first, last = shift_years(month, -1), month_end(shift_years(month, -1))
-    frame = kpi_series(con, first, last, grain="month", metrics=[metric])
+    frame = kpi_series(con, first, last, grain="month", metrics=[metric], segment=segment)
     base = float(frame.get_column(metric).sum()) if len(frame) else 0.0
-    earliest = con.sql("select cast(min(ordered_at) as date) from orders").fetchall()[0][0]
+    earliest = first_order_date(con, segment)
     if base <= 0 or earliest is None or earliest > first:
         return None, f"no target: set monthly_{metric} in the targets file (no full month a year earlier)"
     return base * (1 + growth), f"{first:%Y-%m} × (1 + {growth:.0%})"
@@ -85,6 +86,7 @@ def month_pacing(
     model: str | None = None,
     params: Sequence[float] | None = None,
     targets: dict | None = None,
+    segment: Segment = ALL,
 ) -> Pacing:
     """Pacing of the month after the latest complete day (default: the month holding the day after the latest date).
 
@@ -92,7 +94,7 @@ def month_pacing(
     promotion days); the projection adds simulated paths of the rest of the month to the actual month to date.
     `params`: `model`'s parameters already estimated on the metric's history (`Forecast.params` of the metric's
     forecast), so that nothing is estimated here. `targets`: the targets in force, read when no `target` is given
-    (see `monthly_target`).
+    (see `monthly_target`). `segment`: the source / device filter (default: the whole shop).
     """
     problem = forecastable(metric)
     if problem:
@@ -100,15 +102,15 @@ def month_pacing(
     if params is not None and model is None:
         raise ValueError("params are a model's parameters: give the model too")
     events = load_calendar() if events is None else tuple(events)
-    latest = latest_date(con)
+    latest = latest_date(con, segment)
     if latest is None:
         raise ForecastError("the warehouse has no orders, sessions or ad spend yet: nothing to pace")
     month = (latest + timedelta(days=1)).replace(day=1) if month is None else month.replace(day=1)
     last_day = month_end(month)
     source = "given"
     if target is None:
-        target, source = monthly_target(con, metric, month, targets)
-    history = metric_history(con, metric, None, DEFAULT_HISTORY_DAYS)
+        target, source = monthly_target(con, metric, month, targets, segment)
+    history = metric_history(con, metric, None, DEFAULT_HISTORY_DAYS, segment)
     dates = history.get_column("date").to_list()
     values = history.get_column("value").to_numpy()
     start, y = _trimmed(dates, values)

@@ -22,7 +22,7 @@ from metrics.periods import Period, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
 from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
-from metrics.segments import ALL, Segment, apply_segment, segment_options
+from metrics.segments import ALL, Segment, segment_options
 from metrics.targets import Target, TargetsError, load_targets, replenish_window
 from shopkpi import auth
 from shopkpi.reports.cells import csv_bytes
@@ -79,9 +79,10 @@ def _cached(
     # whenever a writer publishes a new file, so the next run re-queries instead of showing the old result.
     started = time.perf_counter()
     cursor = _reader(path).cursor()
+    filtered = Segment(*segment)
     try:
-        apply_segment(cursor, Segment(*segment))
-        return _query(cursor, *args)
+        # The filter is an argument of the query (bound parameters of the facts it reads), not state on the cursor.
+        return _query(cursor, *args, segment=filtered) if filtered else _query(cursor, *args)
     finally:
         cursor.close()
         # A cache miss; tests/ui/test_warmup.py counts these to check that the warm-up left none for a default view.
@@ -96,7 +97,8 @@ def _explained(path: Path, exc: duckdb.Error) -> WarehouseError:
 def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
     """`query(cursor, *args)` on the newest published warehouse, cached until a writer publishes a new one.
 
-    With a `segment`, the query reads only that source's / device's rows (metrics/segments.py).
+    With a `segment` (other than ALL), `query(cursor, *args, segment=segment)`: the query must take it, as every
+    metric function the dashboard filters does, and reads only that source's / device's rows (metrics/segments.py).
     Raises WarehouseError (with a message for the user) when there is no warehouse or it cannot be read.
     """
     current = reader()

@@ -15,7 +15,7 @@ import pytest
 
 from metrics import compute_kpis, funnel, kpi_series
 from metrics.periods import Period
-from metrics.segments import Segment, apply_segment
+from metrics.segments import Segment
 from tests.support.app import open_app
 from tests.support.demo import demo_warehouse
 from warehouse import TABLES, Reader
@@ -68,11 +68,12 @@ def test_hostile_segment_values_reach_sql_only_as_bound_parameters(db: Path, val
     before = sha256(db)
     cursor = Reader(db).cursor()
     try:
-        apply_segment(cursor, Segment(source=value, device=value))
-        kpis = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders", "total_revenue"]).row(0, named=True)
-        series = kpi_series(cursor, PERIOD, grain="week", metrics=["sessions", "orders"])
-        steps = funnel(cursor, PERIOD)
-        by_source = compute_kpis(cursor, PERIOD, by="source", metrics=["sessions"])
+        segment = Segment(source=value, device=value)
+        kpis = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders", "total_revenue"], segment=segment)
+        kpis = kpis.row(0, named=True)
+        series = kpi_series(cursor, PERIOD, grain="week", metrics=["sessions", "orders"], segment=segment)
+        steps = funnel(cursor, PERIOD, segment=segment)
+        by_source = compute_kpis(cursor, PERIOD, by="source", metrics=["sessions"], segment=segment)
     finally:
         cursor.close()
     # No demo source or device has such a name (the blank one matches nothing either: sessions have a source).
@@ -202,8 +203,8 @@ def test_a_source_named_like_an_attack_filters_like_any_other(hostile_shop: Path
     before = sha256(hostile_shop)
     cursor = Reader(hostile_shop).cursor()
     try:
-        apply_segment(cursor, Segment(source=value))
-        row = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders"]).row(0, named=True)
+        row = compute_kpis(cursor, PERIOD, metrics=["sessions", "orders"], segment=Segment(source=value))
+        row = row.row(0, named=True)
     finally:
         cursor.close()
     # Sessions s<i> have source i % 6; orders are placed in the even-numbered sessions.

@@ -122,10 +122,11 @@ def test_a_shared_url_opens_the_same_view(demo_db, monkeypatch) -> None:
     at = open_app(demo_db, monkeypatch, period="last_7", device="mobile", vs="last_year")
     no_failure(at)
     with open_read_only(demo_db) as con:
-        from metrics.segments import Segment, apply_segment
+        from metrics.segments import Segment
 
-        apply_segment(con, Segment(device="mobile"))
-        week = compute_kpis(con, Period(END.replace(day=24), END), metrics=["sessions"]).row(0, named=True)
+        mobile = Segment(device="mobile")
+        week = compute_kpis(con, Period(END.replace(day=24), END), metrics=["sessions"], segment=mobile)
+        week = week.row(0, named=True)
     assert cards(at)["Sessions"] == format_value("sessions", week["sessions"])
     assert at.selectbox(key="f_preset").value == "last_7"
     assert at.radio(key="f_vs").value == "last_year"

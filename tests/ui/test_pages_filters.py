@@ -1,8 +1,11 @@
 """The sidebar's building blocks without Streamlit: date presets relative to the latest data, segments (source and
-device filters) applied as per-cursor views, and uploads saved and loaded through the ingest pipeline."""
+device filters) passed to the metric functions, and uploads saved and loaded through the ingest pipeline."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,13 +14,14 @@ import pytest
 from metrics import compute_kpis
 from metrics.periods import Period
 from metrics.presets import comparison_period, preset_period
-from metrics.segments import Segment, apply_segment, blank_unsplittable
+from metrics.segments import Segment, blank_unsplittable
 from shopkpi.settings import Settings
 from shopkpi.ui import uploads
 from tests.support.demo import demo_warehouse
 from warehouse import open_read_only
 
 LATEST = date(2024, 5, 15)  # a Wednesday in the second quarter
+PAGES = Path(__file__).resolve().parents[2] / "pages"
 
 
 @pytest.mark.parametrize(
@@ -44,21 +48,16 @@ def test_custom_and_comparisons() -> None:
     assert comparison_period(custom, "last_year") == Period(date(2023, 2, 1), date(2023, 2, 28))
 
 
-def test_a_segment_equals_the_group_of_a_split_and_stays_on_its_cursor() -> None:
+def test_a_segment_equals_the_group_of_a_split_and_leaves_the_cursor_as_it_was() -> None:
     db = demo_warehouse()
     period = Period(date(2024, 6, 1), date(2024, 6, 30))
     names = ["sessions", "orders", "total_revenue", "ad_spend", "operating_expenses"]
     with open_read_only(db) as con:
         split = {r["group"]: r for r in compute_kpis(con, period, by="source", metrics=names).iter_rows(named=True)}
         whole = compute_kpis(con, period, metrics=names).row(0, named=True)
-        cursor = con.cursor()
-        cursor.execute("use warehouse")
-        apply_segment(cursor, Segment(source="social"))
-        social = compute_kpis(cursor, period, metrics=names)
-        # Another cursor of the same connection still sees the whole shop.
-        other = con.cursor()
-        other.execute("use warehouse")
-        assert compute_kpis(other, period, metrics=names).row(0, named=True) == whole
+        social = compute_kpis(con, period, metrics=names, segment=Segment(source="social"))
+        # The same connection, asked again without the filter, still sees the whole shop.
+        assert compute_kpis(con, period, metrics=names).row(0, named=True) == whole
     row = blank_unsplittable(social, Segment(source="social")).row(0, named=True)
     for name in ("sessions", "orders", "total_revenue", "ad_spend"):
         assert row[name] == pytest.approx(split["social"][name]), name
@@ -66,6 +65,37 @@ def test_a_segment_equals_the_group_of_a_split_and_stays_on_its_cursor() -> None
     assert Segment(device="app").why_undefined("ad_spend") == (
         "Ad spend cannot be split by device (SPEC §4), so it is blank under this filter."
     )
+
+
+def filtered_queries() -> list[tuple[str, object]]:
+    """Every function a page hands to `ui.load(query, ..., segment=...)`, as (where, function): read from the pages'
+    source, resolved through their imports (a page is not imported: it would draw itself)."""
+    found = []
+    for path in sorted(PAGES.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported: dict[str, str] = {}  # local name -> dotted path
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "ui.load" and node.args):
+                continue
+            if not any(k.arg == "segment" for k in node.keywords):
+                continue
+            head, *rest = ast.unparse(node.args[0]).split(".")
+            dotted = ".".join([imported[head], *rest])
+            module, _, name = dotted.rpartition(".")
+            function = getattr(importlib.import_module(module), name)
+            found.append((f"{path.name}:{node.lineno} {ast.unparse(node.args[0])}", function))
+    return found
+
+
+def test_every_query_a_page_filters_takes_the_segment() -> None:
+    # ui.load passes a filter to the query as segment=...: a query that did not take it would fail under a filter.
+    queries = filtered_queries()
+    assert len(queries) >= 10, queries  # overview, traffic, customers, products, P&L and forecast all filter
+    for where, function in queries:
+        assert "segment" in inspect.signature(function).parameters, f"{where} does not take a segment"
 
 
 def test_upload_names_are_new_and_safe() -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from metrics import compute_kpis, funnel, kpi_series
 from metrics.periods import Period
-from metrics.segments import Segment, apply_segment
+from metrics.segments import Segment
 from pipelines.ingest import ingest_file
 from shopkpi.settings import REPO_ROOT
 from warehouse import Reader
@@ -82,8 +82,8 @@ class QueryLoop(threading.Thread):
                     cursor.close()
                 segmented = self.reader.cursor()
                 try:
-                    apply_segment(segmented, Segment(source="search"))
-                    kpi_series(segmented, PERIOD, grain="week", metrics=["sessions", "orders"])
+                    search = Segment(source="search")
+                    kpi_series(segmented, PERIOD, grain="week", metrics=["sessions", "orders"], segment=search)
                 finally:
                     segmented.close()
             except BaseException as exc:  # noqa: BLE001 - every error is a failure of the test
