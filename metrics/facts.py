@@ -76,10 +76,12 @@ def facts(segment: Segment = ALL) -> dict[str, str]:
         from segment_orders
         where {VALID_ORDER}"""
     ctes["order_lines"] = order_lines("valid_orders", ("order_id", "ordered_at"))
+    # No segment filter of its own: a session's orders are in the segment when the session is, and a query only
+    # joins this to the sessions it counts (a filtered query's sessions are the segment's).
     ctes["session_orders"] = f"""
-        -- one row per session that an order of the segment names: whether one of them is valid (a purchase)
+        -- one row per session that an order names: whether one of its orders is valid (a purchase)
         select session_id, bool_or({VALID_ORDER}) as purchased
-        from segment_orders
+        from orders
         where nullif(session_id, '') is not null
         group by session_id"""
     return ctes
