@@ -21,6 +21,7 @@ from metrics.compute import kpi_series
 from metrics.forecast import Event, ForecastError, event_terms, load_calendar
 from metrics.periods import latest_date
 from metrics.registry import METRICS
+from metrics.units import CHANGE
 
 ALERT_METRICS = ("conversion_rate", "aov", "bounce_rate", "ctr", "sessions")
 SPLIT_METRICS = {"sessions": "source"}  # also checked group by group
@@ -230,8 +231,9 @@ def daily_alerts(
         else:
             driver_dimension, driver = group.split("=", 1)
         what = entry.label_en + (f" ({group})" if group else "")
+        change = CHANGE.text(check.change, style="whole")
         message = (
-            f"{what} {direction} {check.change:+.0%}: {format_value(metric, check.value)} against "
+            f"{what} {direction} {change}: {format_value(metric, check.value)} against "
             f"{format_value(metric, check.expected)} expected"
         )
         if check.event:

@@ -95,10 +95,11 @@ def forecast_cover(
     as_of: date | None = None,
     window_days: int = DEFAULT_WINDOW_DAYS,
     buffer_days: tuple[int, int] = DEFAULT_BUFFER_DAYS,
+    events: Sequence[fc.Event] | None = None,
 ) -> pl.DataFrame:
     """`replenishment`'s plan alone, with the demand model in a column `demand_model` (one value): the drop-in
     replacement of `metrics.stock.stock_cover` for pages and reports."""
-    plan, model, _ = replenishment(con, as_of, window_days, buffer_days)
+    plan, model, _ = replenishment(con, as_of, window_days, buffer_days, events)
     return plan.with_columns(pl.lit(model).alias("demand_model"))
 
 

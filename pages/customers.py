@@ -8,6 +8,7 @@ import streamlit as st
 
 from metrics import METRICS, cohort_activity, compare_periods, compute_kpis, format_value, kpi_series
 from metrics.periods import add_months
+from metrics.units import RATE, change_text
 from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts
@@ -62,7 +63,7 @@ def cards(current: ui.View, loaded: CustomersData) -> None:
         column.metric(
             ui.label(name),
             format_value(name, row["value"]),
-            delta=None if change is None else f"{change:+.1%}",
+            delta=None if change is None else change_text(change),
             delta_description=None
             if change is None
             else current.t("vs last year" if key == "last_year" else "vs prev.", "对比"),
@@ -86,7 +87,7 @@ def new_vs_returning(current: ui.View, loaded: CustomersData) -> None:
         hide_index=True,
         column_config={
             "group": st.column_config.TextColumn(current.t("Customers", "客户")),
-            **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in TYPE_METRICS},
+            **{n: st.column_config.NumberColumn(ui.label(n), format=METRICS[n].formats.column) for n in TYPE_METRICS},
         },
         placeholder="—",
     )
@@ -138,7 +139,10 @@ def cohorts(current: ui.View, loaded: CustomersData) -> None:
                 "Share of each month's new customers who ordered again k months later",
                 "各月新客在 k 个月后再次下单的比例",
             ),
-            hover=current.t("cohort %{y}, month %{x}: %{z:.1%}", "同期群 %{y}，第 %{x} 个月：%{z:.1%}"),
+            hover=current.t(
+                f"cohort %{{y}}, month %{{x}}: %{{z:{RATE.value}}}",
+                f"同期群 %{{y}}，第 %{{x}} 个月：%{{z:{RATE.value}}}",
+            ),
         ),
         key="customers_cohorts",
     )

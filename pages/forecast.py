@@ -8,7 +8,8 @@ import streamlit as st
 
 from metrics import forecast as fc
 from metrics.anomalies import daily_alerts
-from metrics.registry import format_value
+from metrics.registry import METRICS, format_value
+from metrics.units import CHANGE, RATE
 from pages import page
 from shopkpi import ui
 from shopkpi.ui import forecast_charts
@@ -19,7 +20,7 @@ HORIZONS = (7, 14, 30, 60, 90)
 DEFAULT_HORIZON = 30
 PACING_PATHS = 500  # simulated rests of the month behind the chance of reaching the target
 HISTORY_SHOWN = 120  # days of history drawn before the forecast
-PERCENT = st.column_config.NumberColumn(format="percent")
+PERCENT = st.column_config.NumberColumn(format=RATE.column)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def data(
     result, error = None, None
     if not problem:
         try:
-            result = ui.load(fc.forecast_metric, metric, horizon, by, segment=view.segment)
+            result = ui.load(fc.forecast_metric, metric, horizon, by, ui.calendar(), segment=view.segment)
         except fc.ForecastError as failure:  # the page says why in words; pacing goes on without a chosen model
             error = str(failure)
     return ForecastData(
@@ -54,7 +55,7 @@ def data(
         forecast=result,
         error=error,
         pacing=load_pacing(view, metric, result),
-        alerts=ui.load(daily_alerts, view.latest),
+        alerts=ui.load(daily_alerts, view.latest, ui.calendar()),
     )
 
 
@@ -63,14 +64,16 @@ def backtest_columns(current: ui.View) -> dict:
     return {
         "model": st.column_config.TextColumn(t("Model", "模型")),
         "mape": st.column_config.NumberColumn(
-            "MAPE", format="percent", help=t("Mean absolute percentage error.", "平均绝对百分比误差。")
+            "MAPE", format=RATE.column, help=t("Mean absolute percentage error.", "平均绝对百分比误差。")
         ),
         "smape": st.column_config.NumberColumn(
-            "sMAPE", format="percent", help=t("Symmetric MAPE: 2|y−f| / (|y|+|f|).", "对称 MAPE：2|y−f| / (|y|+|f|)。")
+            "sMAPE",
+            format=RATE.column,
+            help=t("Symmetric MAPE: 2|y−f| / (|y|+|f|).", "对称 MAPE：2|y−f| / (|y|+|f|)。"),
         ),
         "coverage80": st.column_config.NumberColumn(
             t("80% coverage", "80% 覆盖率"),
-            format="percent",
+            format=RATE.column,
             help=t(
                 "Share of held-out days inside the 80% interval (ideal: 80%).",
                 "留出日落在 80% 区间内的比例（理想值 80%）。",
@@ -78,7 +81,7 @@ def backtest_columns(current: ui.View) -> dict:
         ),
         "coverage95": st.column_config.NumberColumn(
             t("95% coverage", "95% 覆盖率"),
-            format="percent",
+            format=RATE.column,
             help=t(
                 "Share of held-out days inside the 95% interval (ideal: 95%).",
                 "留出日落在 95% 区间内的比例（理想值 95%）。",
@@ -90,9 +93,9 @@ def backtest_columns(current: ui.View) -> dict:
     }
 
 
-def forecast_columns(current: ui.View, by: str | None) -> dict:
+def forecast_columns(current: ui.View, metric: str, by: str | None) -> dict:
     t = current.t
-    number = {"format": "localized"}
+    number = {"format": METRICS[metric].formats.column}
     return {
         "group": st.column_config.TextColumn(current.dim_label(by)) if by else None,
         "date": st.column_config.DateColumn(t("Date", "日期"), format="YYYY-MM-DD"),
@@ -145,7 +148,7 @@ def forecast_section(
     started = history.filter(pl.col("value") != 0)["date"].min()
     history = history.filter(pl.col("date") >= started) if started is not None else history
     first, last = history["date"].min(), rows["date"].max()
-    events = fc.event_days(first, last)
+    events = fc.event_days(first, last, ui.calendar())
     labels = {
         "history": current.t("Actual", "实际"),
         "forecast": current.t("Forecast", "预测"),
@@ -164,7 +167,7 @@ def forecast_section(
         )
     )
     with st.expander(current.t("Forecast table", "预测明细")):
-        st.dataframe(result.rows, column_config=forecast_columns(current, by), hide_index=True, placeholder="—")
+        st.dataframe(result.rows, column_config=forecast_columns(current, metric, by), hide_index=True, placeholder="—")
     return result
 
 
@@ -197,7 +200,10 @@ def pacing_inputs(result: fc.Forecast | None) -> tuple[str | None, tuple[float, 
 
 def load_pacing(view: ui.View, metric: str, result: fc.Forecast | None) -> fc.Pacing:
     model, params = pacing_inputs(result)
-    return ui.load(fc.month_pacing, metric, None, None, None, PACING_PATHS, 0, model, params, segment=view.segment)
+    calendar, (targets, _) = ui.calendar(), ui.targets()
+    return ui.load(
+        fc.month_pacing, metric, None, None, calendar, PACING_PATHS, 0, model, params, targets, segment=view.segment
+    )
 
 
 def target_source(pacing: fc.Pacing, current: ui.View) -> str:
@@ -219,14 +225,14 @@ def pacing_section(current: ui.View, metric: str, pacing: fc.Pacing) -> None:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
         ui.plotly(
             forecast_charts.pacing_gauge(
-                pacing.projected, pacing.target, pacing.projected_lo80, pacing.projected_hi80, title
+                pacing.projected, pacing.target, pacing.projected_lo80, pacing.projected_hi80, title, metric=metric
             ),
             key="fc_gauge",
         )
         if pacing.target is None:
             st.caption(target_source(pacing, current))
         else:
-            chance = "—" if pacing.probability is None else f"{pacing.probability:.0%}"
+            chance = RATE.text(pacing.probability, style="whole")
             source = target_source(pacing, current)
             st.markdown(
                 current.t(
@@ -246,7 +252,7 @@ def pacing_section(current: ui.View, metric: str, pacing: fc.Pacing) -> None:
             "projected": current.t("Projection", "预测"),
             "actual": current.t("Month to date", "本月至今"),
         }
-        ui.plotly(forecast_charts.pacing_lines(pacing.days, labels), key="fc_pacing")
+        ui.plotly(forecast_charts.pacing_lines(pacing.days, labels, metric=metric), key="fc_pacing")
         st.caption(
             current.t(
                 "The target line spreads the month's target like the forecast made on the 1st (weekdays and "
@@ -263,8 +269,9 @@ def alert_text(row: dict, current: ui.View) -> str:
     metric = row["metric"]
     group = f"（{ui.md(row['group'])}）" if row["group"] else ""
     moved = "高于" if row["direction"] == "up" else "低于"
+    change = CHANGE.text(row["change"], style="whole")
     text = (
-        f"{current.label(metric)}{group}{moved}预期 {row['change']:+.0%}：{format_value(metric, row['value'])}，"
+        f"{current.label(metric)}{group}{moved}预期 {change}：{format_value(metric, row['value'])}，"
         f"预期 {format_value(metric, row['expected'])}"
     )
     if row["event"]:

@@ -7,9 +7,11 @@ import polars as pl
 import streamlit as st
 
 from metrics import METRICS, compare_periods, format_value, kpi_series
-from metrics.insights import DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
+from metrics.insights import DRIVER_FACTORS, DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
+from metrics.registry import format_change
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
+from metrics.units import DECIMAL, change_text
 from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
@@ -59,19 +61,12 @@ def data(view: ui.View, role: str | None) -> OverviewData:
         drivers=ui.load(revenue_change, period, compared, segment=segment),
         movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
         # The Products & stock page's plan (forecast demand), so both pages name the same products.
-        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer()),
+        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer(), ui.calendar()),
     )
 
 
 def card_value(name: str, value: float | None) -> str:
-    # Large amounts without cents so they fit a card; the exact value is in the tables.
-    if value is not None and METRICS[name].unit == "money" and abs(value) >= 10_000:
-        return f"{value:,.0f}"
-    return format_value(name, value)
-
-
-def change_text(change: float | None, current: ui.View) -> str:
-    return "—" if change is None else f"{change:+.1%}"
+    return format_value(name, value, style="card")  # large amounts without cents, so they fit a card
 
 
 def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View) -> None:
@@ -97,7 +92,7 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
         st.metric(
             label,
             card_value(name, row["value"]),
-            delta=None if row[f"{main}_change"] is None else change_text(row[f"{main}_change"], current),
+            delta=None if row[f"{main}_change"] is None else change_text(row[f"{main}_change"]),
             delta_color="normal" if entry.direction == "higher" else "inverse",
             delta_description=None
             if row[f"{main}_change"] is None
@@ -109,8 +104,8 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
         st.caption(
             badge
             + current.t(
-                f"{names[other]}: {card_value(name, row[other])} ({change_text(row[f'{other}_change'], current)})",
-                f"{names[other]}：{card_value(name, row[other])}（{change_text(row[f'{other}_change'], current)}）",
+                f"{names[other]}: {card_value(name, row[other])} ({change_text(row[f'{other}_change'])})",
+                f"{names[other]}：{card_value(name, row[other])}（{change_text(row[f'{other}_change'])}）",
             )
         )
 
@@ -154,12 +149,13 @@ def changed_section(current: ui.View, loaded: OverviewData) -> None:
             key="drivers",
         )
     with right:
-        change = total["after"] - total["before"]
+        before, after = (format_value("total_revenue", total[k], style="whole") for k in ("before", "after"))
+        moved = format_change("total_revenue", total["after"] - total["before"], style="whole")
         effects = drivers.filter((pl.col("driver") != "total") & pl.col("effect").is_not_null())
         st.markdown(
             current.t(
-                f"Revenue went from **{total['before']:,.0f}** to **{total['after']:,.0f}** ({change:+,.0f}).",
-                f"收入从 **{total['before']:,.0f}** 变为 **{total['after']:,.0f}**（{change:+,.0f}）。",
+                f"Revenue went from **{before}** to **{after}** ({moved}).",
+                f"收入从 **{before}** 变为 **{after}**（{moved}）。",
             ),
             help=current.t(
                 "Revenue = sessions × orders per session × revenue per order. Changing one factor at a time "
@@ -170,10 +166,10 @@ def changed_section(current: ui.View, loaded: OverviewData) -> None:
         if effects.is_empty():
             st.caption(current.t("No orders or sessions in one period: the change cannot be split.", "无法分解。"))
         for row in effects.sort(pl.col("effect").abs(), descending=True).iter_rows(named=True):
-            fmt = ",.0f" if row["driver"] == "sessions" else (".2%" if row["driver"] == "conversion" else ",.2f")
+            factor = DRIVER_FACTORS[row["driver"]]
             st.markdown(
-                f"- **{labels[row['driver']]}** {format(row['before'], fmt)} → {format(row['after'], fmt)}: "
-                f"{row['effect']:+,.0f}"
+                f"- **{labels[row['driver']]}** {format_value(factor, row['before'])} → "
+                f"{format_value(factor, row['after'])}: {format_change('total_revenue', row['effect'], style='whole')}"
             )
         if loaded.movers is not None:
             movers = loaded.movers.head(3)
@@ -181,12 +177,11 @@ def changed_section(current: ui.View, loaded: OverviewData) -> None:
                 st.markdown(current.t("**Sources that moved most:**", "**变化最大的来源：**"))
                 for row in movers.iter_rows(named=True):
                     group = ui.md(row["group"]) if row["group"] else current.t("(no session)", "（无访问）")
+                    sessions = format_change("sessions", row["sessions_change"], style="whole")
+                    orders = format_change("orders", row["orders_change"], style="whole")
                     st.markdown(
-                        f"- **{group}** {row['revenue_change']:+,.0f} "
-                        + current.t(
-                            f"({row['sessions_change']:+,.0f} sessions, {row['orders_change']:+,.0f} orders)",
-                            f"（访问 {row['sessions_change']:+,.0f}，订单 {row['orders_change']:+,.0f}）",
-                        )
+                        f"- **{group}** {format_change('total_revenue', row['revenue_change'], style='whole')} "
+                        + current.t(f"({sessions} sessions, {orders} orders)", f"（访问 {sessions}，订单 {orders}）")
                     )
 
 
@@ -223,7 +218,9 @@ def alerts_section(current: ui.View, loaded: OverviewData, values: dict, targets
             column_config={
                 "sku": "SKU",
                 "name": current.t("Product", "商品"),
-                "days_of_cover": st.column_config.NumberColumn(current.t("Days of cover", "可售天数"), format="%.1f"),
+                "days_of_cover": st.column_config.NumberColumn(
+                    current.t("Days of cover", "可售天数"), format=DECIMAL.column
+                ),
                 "stockout_date": st.column_config.DateColumn(current.t("Runs out", "预计断货")),
                 "suggested_quantity": st.column_config.NumberColumn(current.t("Order qty", "建议补货量")),
             },

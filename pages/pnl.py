@@ -5,9 +5,10 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
-from metrics import METRICS, format_value, pnl_lines, pnl_statement
+from metrics import format_value, pnl_lines, pnl_statement
 from metrics.periods import add_months, month_end
 from metrics.pnl_views import statement_grid, year_over_year
+from metrics.registry import format_change
 from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -135,16 +136,7 @@ def render(current: ui.View) -> None:
                 current.t("Line", "项目"): ui.label(r["line"]),
                 month: format_value(r["line"], r["value"]),
                 current.t("Last year", "去年同期"): format_value(r["line"], r["last_year"]),
-                current.t("Change", "变化"): (
-                    "—"
-                    if r["change"] is None
-                    else (
-                        f"{r['change'] * 100:+.1f} pt"
-                        if METRICS[r["line"]].unit == "margin"
-                        else f"{r['change']:+,.2f}"
-                        + ("" if r["change_rate"] is None else f" ({r['change_rate']:+.1%})")
-                    )
-                ),
+                current.t("Change", "变化"): format_change(r["line"], r["change"], r["change_rate"]),
             }
             for r in yoy.iter_rows(named=True)
         ]
@@ -186,6 +178,7 @@ def render(current: ui.View) -> None:
                 ["this_year", "last_year"],
                 [current.t("This year", "今年"), current.t("Last year", "去年")],
                 ui.label(metric),
+                metric=metric,
             ),
             key="pnl_yoy",
         )

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
-from metrics import compute_kpis
+from metrics import METRICS, compute_kpis
 from metrics.bestsellers import top_products
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
+from metrics.units import COUNT, DECIMAL
 from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
@@ -40,7 +41,7 @@ def data(view: ui.View, role: str | None) -> ProductsData:
         category_metrics=shown,
         categories=ui.load(compute_kpis, period, None, "category", shown, segment=segment),
         buffer=buffer,
-        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, buffer),
+        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, buffer, ui.calendar()),
     )
 
 
@@ -67,8 +68,10 @@ def sellers(current: ui.View, loaded: ProductsData) -> None:
                     "sku": "SKU",
                     "name": current.t("Product", "商品"),
                     "category": current.t("Category", "品类"),
-                    "units": st.column_config.NumberColumn(ui.label("units"), format="localized"),
-                    "gross_sales": st.column_config.NumberColumn(ui.label("gross_sales"), format="localized"),
+                    "units": st.column_config.NumberColumn(ui.label("units"), format=METRICS["units"].formats.column),
+                    "gross_sales": st.column_config.NumberColumn(
+                        ui.label("gross_sales"), format=METRICS["gross_sales"].formats.column
+                    ),
                 },
                 placeholder="—",
             )
@@ -91,7 +94,7 @@ def sellers(current: ui.View, loaded: ProductsData) -> None:
                 hide_index=True,
                 column_config={
                     "group": current.t("Category", "品类"),
-                    **{n: st.column_config.NumberColumn(ui.label(n), format="localized") for n in shown},
+                    **{n: st.column_config.NumberColumn(ui.label(n), format=METRICS[n].formats.column) for n in shown},
                 },
                 placeholder="—",
             )
@@ -127,15 +130,15 @@ def stock(current: ui.View, loaded: ProductsData) -> None:
         "name": current.t("Product", "商品"),
         "category": current.t("Category", "品类"),
         "supplier": current.t("Supplier", "供应商"),
-        "on_hand": st.column_config.NumberColumn(current.t("On hand", "在库"), format="localized"),
-        "on_order": st.column_config.NumberColumn(current.t("On order", "在途"), format="localized"),
-        "daily_units": st.column_config.NumberColumn(current.t("Units / day", "日均销量"), format="%.1f"),
+        "on_hand": st.column_config.NumberColumn(current.t("On hand", "在库"), format=COUNT.column),
+        "on_order": st.column_config.NumberColumn(current.t("On order", "在途"), format=COUNT.column),
+        "daily_units": st.column_config.NumberColumn(current.t("Units / day", "日均销量"), format=DECIMAL.column),
         "forecast_units_30d": st.column_config.NumberColumn(
             current.t("Forecast, next 30 days", "未来 30 天预测销量"), format="%.0f"
         ),
         "days_of_cover": st.column_config.NumberColumn(
             current.t("Days of cover", "可售天数"),
-            format="%.1f",
+            format=DECIMAL.column,
             help=current.t("days the stock on hand lasts at forecast demand", "在库按预测销量可售的天数"),
         ),
         "lead_time_days": st.column_config.NumberColumn(current.t("Lead time (days)", "交货期（天）")),

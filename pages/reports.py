@@ -31,11 +31,12 @@ def deferred_report(kind: str, day: date, fmt: str, targets: dict[str, Target]) 
     It runs outside the script thread, so it takes its own cursor from the reader rather than the Streamlit cache.
     """
     reader = ui.reader()
+    calendar = ui.calendar()
 
     def build() -> bytes:
         cursor = reader.cursor()
         try:
-            return report_bytes(cursor, kind, day, fmt, targets)
+            return report_bytes(cursor, kind, day, fmt, targets, calendar)
         finally:
             cursor.close()
 

@@ -74,12 +74,11 @@ def apply_focus_as_filter(dim: str, value: str) -> None:
 
 def column_config(current: ui.View, dim: str) -> dict:
     config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
-    formats = {"count": "localized", "money": "localized", "rate": "percent", "margin": "percent", "ratio": "%.2f×"}
     for name in TABLE_METRICS:
         entry = METRICS[name]
         config[name] = st.column_config.NumberColumn(
             ui.label(name),
-            format=formats[entry.unit],
+            format=entry.formats.column,
             help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}",
         )
     return config

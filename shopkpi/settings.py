@@ -29,6 +29,7 @@ class Settings:
     timezone: str = "UTC"
     currency: str = "CNY"
     targets_path: Path | None = None
+    calendar_path: Path | None = None  # the promotion calendar of forecasts and alerts; None: metrics/calendar.toml
     upload_dir: Path = Path("data") / "uploads"
     upload_limit_mb: int = 200
     # Sign-in (shopkpi/auth.py): the users file lives outside the repository; without it the dashboard runs open.
@@ -58,6 +59,7 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
         "timezone": os.environ.get("SHOPKPI_TIMEZONE"),
         "currency": os.environ.get("SHOPKPI_CURRENCY"),
         "targets_path": os.environ.get("SHOPKPI_TARGETS"),
+        "calendar_path": os.environ.get("SHOPKPI_CALENDAR"),
         "upload_dir": os.environ.get("SHOPKPI_UPLOAD_DIR"),
         "upload_limit_mb": os.environ.get("SHOPKPI_UPLOAD_LIMIT_MB"),
         "users_path": os.environ.get("SHOPKPI_USERS"),
@@ -73,6 +75,8 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
     for key in ("db_path", "targets_path", "upload_dir", "users_path"):
         if kwargs.get(key) is not None:
             kwargs[key] = Path(kwargs[key])
+    if "calendar_path" in kwargs:  # an empty calendar_path means the packaged calendar
+        kwargs["calendar_path"] = Path(kwargs["calendar_path"]) if kwargs["calendar_path"] else None
     if "upload_limit_mb" in kwargs:
         kwargs["upload_limit_mb"] = int(kwargs["upload_limit_mb"])
     if "session_hours" in kwargs:

@@ -25,6 +25,7 @@ from metrics.forecast.metric import (
 from metrics.forecast.models import MIN_HISTORY
 from metrics.periods import first_order_date, latest_date, month_end, shift_years
 from metrics.segments import ALL, Segment
+from metrics.units import RATE
 
 DEFAULT_TARGET_GROWTH = 0.10  # default monthly target: last year's same month × (1 + 10%)
 
@@ -72,7 +73,7 @@ def monthly_target(
     earliest = first_order_date(con, segment)
     if base <= 0 or earliest is None or earliest > first:
         return None, f"no target: set monthly_{metric} in the targets file (no full month a year earlier)"
-    return base * (1 + growth), f"{first:%Y-%m} × (1 + {growth:.0%})"
+    return base * (1 + growth), f"{first:%Y-%m} × (1 + {RATE.text(growth, style='whole')})"
 
 
 def month_pacing(

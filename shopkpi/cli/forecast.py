@@ -13,9 +13,10 @@ import typer
 from rich.table import Table
 
 from metrics.anomalies import daily_alerts
-from metrics.forecast import ForecastError, forecast_metric, forecastable
+from metrics.forecast import ForecastError, forecast_metric, forecastable, load_calendar
 from metrics.periods import parse_date
 from metrics.registry import METRICS, format_value
+from metrics.units import RATE, change_text
 from shopkpi.cli.common import (
     DataError,
     DbOption,
@@ -29,6 +30,7 @@ from shopkpi.cli.common import (
     read_warehouse,
 )
 from shopkpi.cli.kpis import Dimension, _value
+from shopkpi.settings import load_settings
 
 MAX_HORIZON = 365
 
@@ -53,7 +55,8 @@ def forecast(
         raise typer.BadParameter(problem, param_hint="--by" if by_name and metric in METRICS else "--metric")
     with read_warehouse(db) as con:
         try:
-            result = forecast_metric(con, metric, horizon, by=by_name)
+            calendar = load_calendar(load_settings().calendar_path)
+            result = forecast_metric(con, metric, horizon, by=by_name, events=calendar)
         except ForecastError as exc:
             raise DataError(str(exc)) from None
     rows = result.rows.select(FORECAST_COLUMNS)
@@ -103,7 +106,7 @@ def _backtest_table(result) -> Table:
     for column in ("model", "MAPE", "sMAPE", "80% coverage", "95% coverage", "days"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in backtest.table().iter_rows(named=True):
-        cells = ["—" if row[k] is None else f"{row[k]:.1%}" for k in ("mape", "smape", "coverage80", "coverage95")]
+        cells = [RATE.text(row[k]) for k in ("mape", "smape", "coverage80", "coverage95")]
         table.add_row(row["model"], *cells, f"{row['days']:,}")
     return table
 
@@ -139,7 +142,7 @@ def alerts(
         raise typer.BadParameter(str(exc), param_hint="--date") from None
     with read_warehouse(db) as con:
         try:
-            frame = daily_alerts(con, day)
+            frame = daily_alerts(con, day, load_calendar(load_settings().calendar_path))
         except ForecastError as exc:
             raise DataError(str(exc)) from None
     frame = frame.select(ALERT_COLUMNS)
@@ -162,7 +165,7 @@ def alerts(
                 row["group"] or "",
                 format_value(row["metric"], row["value"]),
                 format_value(row["metric"], row["expected"]),
-                f"{row['change']:+.1%}",
+                change_text(row["change"]),
                 driver,
                 row["message"],
             )

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from metrics.forecast import CalendarError, load_calendar
 from metrics.periods import latest_date, parse_date
 from metrics.targets import TargetsError, load_targets
 from shopkpi.cli.common import DbOption, fail, read_warehouse
@@ -88,12 +89,14 @@ def report(
             day = latest_date(con)
             if day is None:
                 raise fail("the warehouse has no orders, sessions or ad spend yet: give --date")
+        settings = load_settings(db)
         try:
-            targets = load_targets(load_settings(db).targets_path)
-        except TargetsError as exc:
+            targets = load_targets(settings.targets_path)
+            calendar = load_calendar(settings.calendar_path)
+        except (TargetsError, CalendarError) as exc:
             raise fail(str(exc)) from None
         try:
-            data = report_bytes(con, period.value, day, fmt, targets)
+            data = report_bytes(con, period.value, day, fmt, targets, calendar)
         except RuntimeError as exc:  # the PDF renderer's system libraries are missing
             raise fail(str(exc)) from None
     try:

@@ -7,6 +7,7 @@ from datetime import date
 
 import duckdb
 
+from metrics.forecast import Event
 from metrics.targets import Target
 from shopkpi.reports.content import PERIOD_KINDS, Report, build_report, report_period
 
@@ -19,12 +20,20 @@ MEDIA_TYPES = {
 
 
 def report_bytes(
-    con: duckdb.DuckDBPyConnection, kind: str, day: date, fmt: str, targets: dict[str, Target] | None = None
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    day: date,
+    fmt: str,
+    targets: dict[str, Target] | None = None,
+    calendar: tuple[Event, ...] | None = None,
 ) -> bytes:
-    """The report of the `kind` period containing `day` ('daily', 'weekly', 'monthly'), as a file of `fmt`."""
+    """The report of the `kind` period containing `day` ('daily', 'weekly', 'monthly'), as a file of `fmt`.
+
+    `targets` and the promotion `calendar` are those in force (the edge reads them from settings); without them, the
+    packaged defaults."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-    report = build_report(con, kind, day, targets)
+    report = build_report(con, kind, day, targets, calendar)
     if fmt == "pdf":
         from shopkpi.reports.pdf import render_pdf
 

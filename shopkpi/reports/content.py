@@ -13,7 +13,7 @@ import polars as pl
 
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, compute_kpis, kpi_series
-from metrics.forecast import ForecastError, month_pacing
+from metrics.forecast import Event, ForecastError, load_calendar, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
 from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
@@ -273,12 +273,17 @@ def _grouped_section(
 
 
 def build_report(
-    con: duckdb.DuckDBPyConnection, kind: str, day: date, targets: dict[str, Target] | None = None
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    day: date,
+    targets: dict[str, Target] | None = None,
+    calendar: tuple[Event, ...] | None = None,
 ) -> Report:
     """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products).
     `targets`: those in force (`load_targets(settings.targets_path)`); without them, the packaged defaults."""
     period = report_period(kind, day)
     targets = load_targets(None) if targets is None else targets
+    calendar = load_calendar(None) if calendar is None else calendar
     currency = store_settings(con).get("currency", "")
     comparison = {row["metric"]: row for row in compare_periods(con, period).iter_rows(named=True)}
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
@@ -428,8 +433,8 @@ def build_report(
         )
     )
 
-    sections.append(_stock_section(con, period, targets))
-    sections.append(_outlook_section(con, targets))
+    sections.append(_stock_section(con, period, targets, calendar))
+    sections.append(_outlook_section(con, targets, calendar))
 
     title, subtitle = _title(kind, period)
     notice = ""
@@ -442,11 +447,13 @@ def build_report(
     return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
 
 
-def _stock_section(con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target]) -> Section:
+def _stock_section(
+    con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target], calendar: tuple[Event, ...]
+) -> Section:
     """The products to reorder now, with the replenishment window read from `targets` as the dashboard reads it."""
     buffer = replenish_window(targets)
     # The dashboard's plan (forecast demand), so the report and the Products & stock page name the same products.
-    alerts = reorder_now(forecast_cover(con, period.end, STOCK_WINDOW_DAYS, buffer))
+    alerts = reorder_now(forecast_cover(con, period.end, STOCK_WINDOW_DAYS, buffer, calendar))
     stock_table = Table(
         (
             Column("sku", "SKU", "text"),
@@ -496,7 +503,9 @@ def _stock_section(con: duckdb.DuckDBPyConnection, period: Period, targets: dict
     )
 
 
-def _outlook_section(con: duckdb.DuckDBPyConnection, targets: dict[str, Target]) -> Section:
+def _outlook_section(
+    con: duckdb.DuckDBPyConnection, targets: dict[str, Target], calendar: tuple[Event, ...]
+) -> Section:
     """Where the current month's revenue is heading: month to date against its target (`monthly_total_revenue` in
     `targets`, else last year's month plus growth), and the projection."""
     columns = (
@@ -508,7 +517,7 @@ def _outlook_section(con: duckdb.DuckDBPyConnection, targets: dict[str, Target])
         Column("projected_cum", "Projected to date", "money"),
     )
     try:
-        pacing = month_pacing(con, "total_revenue", model=OUTLOOK_MODEL, targets=targets)
+        pacing = month_pacing(con, "total_revenue", events=calendar, model=OUTLOOK_MODEL, targets=targets)
     except ForecastError as exc:
         return Section("outlook", "Outlook", "预测与目标进度", str(exc), Table(columns, []))
     rows = [tuple(_none(row[c.key]) for c in columns) for row in pacing.days.iter_rows(named=True)]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import streamlit as st
 
+from metrics.forecast import Event, load_calendar
 from metrics.periods import Period, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
 from metrics.registry import DIMENSION_LABELS, METRICS
@@ -87,6 +88,12 @@ def _cached(
         cursor.close()
         # A cache miss; tests/ui/test_warmup.py counts these to check that the warm-up left none for a default view.
         log.debug("computed %s%r segment=%r in %.3f s", query_name, args, segment, time.perf_counter() - started)
+
+
+def calendar() -> tuple[Event, ...]:
+    """The promotion calendar in force (settings `calendar_path` / SHOPKPI_CALENDAR, else the packaged one), for the
+    forecast, alert and stock queries; as one of their arguments it is part of their cache key."""
+    return load_calendar(load_settings().calendar_path)
 
 
 def _explained(path: Path, exc: duckdb.Error) -> WarehouseError:

@@ -405,6 +405,7 @@ def test_the_outlook_is_the_month_pacing_of_the_forecast_module(con):
 def test_the_dashboard_and_the_report_read_the_same_replenishment_window(con, tmp_path, monkeypatch, text, window):
     # The same targets file, read by each the way it runs: the dashboard from its settings (shopkpi.ui), the report
     # with what `shopkpi report` passes (load_targets(settings.targets_path)). Once gave 5–15 and 7–15 for `min = 5`.
+    from metrics.forecast import load_calendar
     from shopkpi import ui
     from shopkpi.reports.content import _stock_section
     from shopkpi.settings import load_settings
@@ -413,6 +414,6 @@ def test_the_dashboard_and_the_report_read_the_same_replenishment_window(con, tm
     user.write_text(text)
     monkeypatch.setenv("SHOPKPI_TARGETS", str(user))
     dashboard = ui.replenish_buffer()
-    note = _stock_section(con, JUNE, load_targets(load_settings().targets_path)).note
+    note = _stock_section(con, JUNE, load_targets(load_settings().targets_path), load_calendar()).note
     assert dashboard == window
     assert f"lead time plus {window[1]} days (the guide: replenish {window[0]}–{window[1]} days" in note
