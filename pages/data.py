@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 
 from metrics import status
+from metrics.units import COUNT
 from pages import page
 from pipelines.ingest import FileResult, IngestError
 from shopkpi import ui
@@ -66,7 +67,7 @@ def table_columns() -> dict[str, Any]:
             ),
         ),
         "rows": st.column_config.NumberColumn(
-            t("Rows", "行数"), format="localized", help=t("Rows in the table now.", "表中当前的行数。")
+            t("Rows", "行数"), format=COUNT.column, help=t("Rows in the table now.", "表中当前的行数。")
         ),
         "date_column": st.column_config.TextColumn(
             t("Dated by", "日期列"),
@@ -97,13 +98,13 @@ def load_columns() -> dict[str, Any]:
         "finished_at": st.column_config.DatetimeColumn(
             t("Loaded", "导入时间"), format="YYYY-MM-DD HH:mm:ss", help=t("When it committed.", "提交完成的时间。")
         ),
-        "rows_read": st.column_config.NumberColumn(t("Read", "读取"), format="localized", help=row_accounting()),
+        "rows_read": st.column_config.NumberColumn(t("Read", "读取"), format=COUNT.column, help=row_accounting()),
         "inserted": st.column_config.NumberColumn(
-            t("Inserted", "新增"), format="localized", help=t("Rows with a new key.", "主键是新的行。")
+            t("Inserted", "新增"), format=COUNT.column, help=t("Rows with a new key.", "主键是新的行。")
         ),
         "updated": st.column_config.NumberColumn(
             t("Updated", "更新"),
-            format="localized",
+            format=COUNT.column,
             help=t(
                 "Rows whose key existed with other values: the later export wins.",
                 "主键已存在但数值不同的行：以较晚的导出为准。",
@@ -111,7 +112,7 @@ def load_columns() -> dict[str, Any]:
         ),
         "duplicates": st.column_config.NumberColumn(
             t("Duplicates", "重复"),
-            format="localized",
+            format=COUNT.column,
             help=t(
                 "Rows identical to what the warehouse already held: nothing changed.",
                 "与仓库中已有数据完全相同的行：没有任何改动。",
@@ -119,7 +120,7 @@ def load_columns() -> dict[str, Any]:
         ),
         "rejected": st.column_config.NumberColumn(
             t("Rejected", "拒绝"),
-            format="localized",
+            format=COUNT.column,
             help=t(
                 "Rows that failed a check; see Rejected rows below for why.",
                 "未通过校验的行；原因见下方“被拒绝的行”。",
@@ -144,8 +145,8 @@ def reject_summary_columns() -> dict[str, Any]:
             t("Column", "列"), help=t("Empty when the whole row was unreadable.", "整行无法读取时为空。")
         ),
         "reason": st.column_config.TextColumn(t("Reason", "原因")),
-        "rejected_rows": st.column_config.NumberColumn(t("Rows", "行数"), format="localized"),
-        "files": st.column_config.NumberColumn(t("Files", "文件数"), format="localized"),
+        "rejected_rows": st.column_config.NumberColumn(t("Rows", "行数"), format=COUNT.column),
+        "files": st.column_config.NumberColumn(t("Files", "文件数"), format=COUNT.column),
     }
 
 
