@@ -1,5 +1,5 @@
 """Export files uploaded in the dashboard: saved under a generated name in the upload folder, then loaded through
-the one ingest pipeline (pipelines/ingest.py), so an upload follows exactly the rules of `shopkpi ingest`.
+the one ingest pipeline (pipelines/ingest/), so an upload follows exactly the rules of `shopkpi ingest`.
 
 An upload is refused before anything is written when it is larger than `settings.upload_limit_mb`, when its name
 does not end in one of the file types ingest reads, or when the upload folder lies in a folder the web server

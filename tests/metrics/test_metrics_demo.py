@@ -1,4 +1,4 @@
-"""KPI properties on a short demo shop (pipelines/demo.py, loaded by pipelines/ingest.py): realistic data."""
+"""KPI properties on a short demo shop (pipelines/demo/, loaded by pipelines/ingest/): realistic data."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Operations reports (issue 6): every number comes from metrics/, the three formats open and say what they should,
 user text cannot become a spreadsheet formula, and `shopkpi report` keeps SPEC §5's exit codes.
 
-The shop is a short demo (pipelines/demo.py) plus an ad campaign named like a formula, loaded by pipelines/ingest.py.
+The shop is a short demo (pipelines/demo/) plus an ad campaign named like a formula, loaded by pipelines/ingest/.
 """
 
 from __future__ import annotations
