@@ -44,6 +44,10 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
         # ~90 ms, holding the GIL while the next visitor's page waited (Python's own collector still runs).
         "--runner.postScriptGC",
         "false",
+        # No watch on the source files: a served dashboard never reloads on an edit, and every new browser session
+        # would otherwise read and hash each of shopkpi's ~60 modules to register them with the watcher.
+        "--server.fileWatcherType",
+        "none",
     ]
 
 
