@@ -1,5 +1,5 @@
-"""What every stage of an ingest shares: the file-level error, progress reporting, and SQL quoting for what DuckDB
-cannot bind as a parameter (file paths in reader calls, an export's own column names)."""
+"""What every stage of an ingest shares: the file-level error, progress reporting, and how values reach SQL: bound as
+parameters (Params), never formatted into the statement's text."""
 
 from __future__ import annotations
 
@@ -21,13 +21,31 @@ def first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
+class Params(dict[str, object]):
+    """The values of one statement's named parameters, added as the statement is built: `params.bind(value)` returns
+    the placeholder (`$p0`, …) to put in the SQL text, so a value from a user, a file or a mapping (a date format, a
+    delimiter, a file path or column name, an export's own words) is never SQL text, whatever quotes it holds."""
+
+    def __init__(self, prefix: str = "p") -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.count = 0
+
+    def bind(self, value: object) -> str:
+        name = f"{self.prefix}{self.count}"
+        self.count += 1
+        self[name] = value
+        return f"${name}"
+
+
 def sql_string(value: str) -> str:
-    """A SQL string literal (for file paths in reader calls, which DuckDB cannot bind as parameters)."""
+    """A SQL string literal, quotes doubled (DuckDB's plain strings have no backslash escapes); bind with Params
+    where the statement can take parameters."""
     return "'" + value.replace("'", "''") + "'"
 
 
 def ident(name: str) -> str:
-    """A quoted SQL identifier (for an export's own column names)."""
+    """A quoted SQL identifier, double quotes doubled (for names that cannot be parameters)."""
     return '"' + name.replace('"', '""') + '"'
 
 

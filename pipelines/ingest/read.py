@@ -7,13 +7,14 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.common import IngestError, Progress, first_line, ident, sql_string
+from pipelines.ingest.common import IngestError, Params, Progress, first_line
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -125,35 +126,98 @@ def transcode_to_utf8(path: Path, compressed: bool, encoding: str, target: Path)
 
 @dataclass
 class Source:
-    """A file seen as a relation of VARCHAR columns, in file order."""
+    """A file seen as a relation of VARCHAR columns, in file order, named by position: __c0, __c1, … (so no column
+    of the file can collide with a name the later SQL uses, and the file's names never become SQL text)."""
 
-    reader_sql: str  # a relation over the file whose columns are all VARCHAR
-    columns: list[str]
+    reader_sql: str  # a relation over the file: one VARCHAR column __c{i} per column of the file
+    params: Params  # the values reader_sql's placeholders stand for (file path, delimiter)
+    columns: list[str]  # the file's own column names, in order
     kind: str  # 'csv', 'json' or 'parquet'
 
 
 def _open_source(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None
 ) -> Source:
-    literal = sql_string(str(read_path))
+    params = Params("src")
+    file = params.bind(str(read_path))
     if fmt == "csv":
         options = "all_varchar = true, header = true, store_rejects = true"
         if delimiter:
-            options += f", delim = {sql_string(delimiter)}"
-        reader = f"read_csv({literal}, {options})"
+            options += f", delim = {params.bind(delimiter)}"
+        reader = f"read_csv({file}, {options})"
     elif fmt == "json":
-        reader = f"read_json({literal}, format = 'auto')"
+        reader = f"read_json({file}, format = 'auto')"
     else:
-        reader = f"read_parquet({literal})"
+        reader = f"read_parquet({file})"
     try:
-        described = con.sql(f"describe select * from {reader}").fetchall()
+        described = con.execute(f"describe select * from {reader}", params).fetchall()
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable {fmt} file ({first_line(exc)})") from exc
     columns = [row[0] for row in described]
-    if fmt != "csv":
-        as_text = ", ".join(f"cast({ident(c)} as varchar) as {ident(c)}" for c in columns)
-        reader = f"(select {as_text} from {reader})"
-    return Source(reader, columns, fmt)
+    _refuse_duplicate_columns(con, path, fmt, columns, reader, params)
+    # Columns by position (#1, #2, …): DuckDB's SQL refers to them without naming them.
+    positional = ", ".join(
+        (f"#{i + 1}" if fmt == "csv" else f"cast(#{i + 1} as varchar)") + f" as __c{i}" for i in range(len(columns))
+    )
+    return Source(f"(select {positional} from {reader})", params, columns, fmt)
+
+
+def _normalised(name: str) -> str:
+    return name.replace("\ufeff", "").strip().lower()
+
+
+def _refuse_duplicate_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, columns: list[str], reader: str, params: Params
+) -> None:
+    """Raises IngestError naming the columns when two of the file's columns have the same name (any case, spaces
+    trimmed). DuckDB's readers rename a repeated name (order_id, ORDER_ID → order_id, ORDER_ID_1), after which the
+    second column would be silently ignored; so where a name looks renamed, the file's own names are read."""
+    names = columns
+    renamed = {_normalised(c).rsplit("_", 1)[0] for c in columns if re.search(r"_\d+$", c.strip())}
+    if renamed & {_normalised(c) for c in columns}:
+        names = _own_names(con, fmt, reader, params) or columns
+    seen: dict[str, list[str]] = {}
+    for name in names:
+        seen.setdefault(_normalised(name), []).append(name)
+    repeated = [spellings for spellings in seen.values() if len(spellings) > 1]
+    if repeated:
+        listing = "; ".join(" and ".join(repr(n) for n in spellings) for spellings in repeated)
+        what = "keys" if fmt == "json" else "columns"
+        raise IngestError(
+            f"{path}: {what} with the same name (case and spaces aside): {listing}; rename or remove one of each"
+        )
+
+
+def _own_names(con: duckdb.DuckDBPyConnection, fmt: str, reader: str, params: Params) -> list[str]:
+    """The file's column (or key) names as written, before DuckDB renames repeated ones; [] if they cannot be read."""
+    file = {"src0": params["src0"]}  # the file's path, bound first
+    try:
+        if fmt == "csv":
+            header = reader.replace("header = true, store_rejects = true", "header = false")
+            found = con.execute(f"select * from {header} limit 1", params).fetchall()
+            return [v or "" for v in found[0]] if found else []
+        if fmt == "json":
+            keys = "select distinct unnest(json_keys(json)) from read_json_objects($src0, format = 'auto')"
+            return [row[0] for row in con.execute(keys, file).fetchall()]
+        rows = con.execute("select name, num_children from parquet_schema($src0)", file).fetchall()
+    except duckdb.Error:
+        return []
+    # parquet_schema lists the schema depth first: the root, then each top-level field followed by its children.
+    names, index = [], 1
+    while index < len(rows):
+        names.append(rows[index][0])
+        index = _after_subtree(rows, index)
+    return names
+
+
+def _after_subtree(rows: list[tuple[str, int | None]], index: int) -> int:
+    """The index just past the field at `index` and all its nested fields."""
+    pending = rows[index][1] or 0
+    index += 1
+    while pending:
+        index = _after_subtree(rows, index)
+        pending -= 1
+    return index
 
 
 # DuckDB's CSV reader stores one reject per surplus field of a record, each with the record's whole text, so the
@@ -164,14 +228,13 @@ _SURPLUS_BUDGET = 100_000_000
 
 def _refuse_runaway_records(con: duckdb.DuckDBPyConnection, path: Path, read_path: Path, delimiter: str | None) -> None:
     """Raises IngestError when lines with far more fields than the header would make the CSV reader crawl."""
-    literal = sql_string(str(read_path))
     # Each physical line as one text value.
     lines = (
-        f"read_csv({literal}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\0', quote = '', "
+        "read_csv($path, columns = {'line': 'VARCHAR'}, header = false, delim = '\\0', quote = '', "
         "escape = '', auto_detect = false, strict_mode = false, ignore_errors = true, max_line_size = 1000000000)"
     )
     try:
-        found = con.sql(f"select line from {lines} limit 1").fetchall()
+        found = con.execute(f"select line from {lines} limit 1", {"path": str(read_path)}).fetchall()
         header = found[0][0] or "" if found else ""
         if delimiter is None:  # the candidate DuckDB's sniffer tries that splits the header most
             delimiter = max((",", ";", "\t", "|"), key=header.count)
@@ -190,7 +253,7 @@ def _refuse_runaway_records(con: duckdb.DuckDBPyConnection, path: Path, read_pat
             )
             select sum(extra * size) filter (where extra > 0), max(extra) from surplus
             """,
-            params={"delim": delimiter, "width": width},
+            params={"path": str(read_path), "delim": delimiter, "width": width},
         ).fetchall()[0]
     except duckdb.Error:
         return  # the guard could not read the file: the real reader decides

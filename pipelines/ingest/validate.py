@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.common import IngestError, Progress, first_line, ident, sql_string, watched
+from pipelines.ingest.common import IngestError, Params, Progress, first_line, watched
 from pipelines.ingest.map import ValueFormat
 from pipelines.ingest.read import Source, number_lines, structural_rejects
 from warehouse import Column, Table
@@ -37,10 +37,11 @@ def validate(
 
     With `strict`, any rejected row is an IngestError naming the first.
     """
+    _refuse_bad_date_formats(con, path, value_format)
     try:
-        checked = _validate_sql(table, source, mapping, value_format)
+        checked, params = _validate_sql(table, source, mapping, value_format)
         with watched(con, report, "validating", 0.45, 0.65):
-            con.execute(f"create or replace temp table _checked as {checked}")
+            con.execute(f"create or replace temp table _checked as {checked}", params)
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable {source.kind} file ({first_line(exc)})") from exc
     structural = structural_rejects(con) if source.kind == "csv" else []
@@ -51,6 +52,17 @@ def validate(
         first = _first_reject(con, structural)
         raise IngestError(f"{path}: {rejected:,} rows rejected, nothing loaded because of --strict (first: {first})")
     return Checked(structural, rejected)
+
+
+def _refuse_bad_date_formats(con: duckdb.DuckDBPyConnection, path: Path, value_format: ValueFormat) -> None:
+    """Raises IngestError naming the first date format DuckDB's strptime does not understand (e.g. '%Q')."""
+    for date_format in value_format.date_formats:
+        try:
+            con.execute("select try_strptime('', $format)", {"format": date_format})
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"{path}: date format {date_format!r} is not a strptime format ({first_line(exc)})"
+            ) from exc
 
 
 def _number_text(raw: str, value_format: ValueFormat) -> str:
@@ -66,20 +78,22 @@ def _in_range(value: str, kind: str) -> str:
     return f"(case when {value} >= {kind} '1900-01-01' and {value} < {kind} '2200-01-01' then {value} end)"
 
 
-def _typed(col: Column, raw: str, value_format: ValueFormat) -> str:
-    """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse)."""
+def _typed(col: Column, raw: str, value_format: ValueFormat, params: Params) -> str:
+    """SQL turning the trimmed text `raw` into the column's stored type (null when it does not parse); the values it
+    compares with or parses by (the export's own words, date formats) are bound in `params`."""
     if col.type == "VARCHAR":
         own = value_format.values.get(col.name)
         if own:
             # The export's own vocabulary first (matched case-insensitively), then SPEC's synonyms.
-            cases = " ".join(f"when {sql_string(k.strip().lower())} then {sql_string(v)}" for k, v in own.items())
+            cases = " ".join(f"when {params.bind(k.strip().lower())} then {params.bind(v)}" for k, v in own.items())
             raw = f"(case lower({raw}) {cases} else {raw} end)"
         value = f"lower({raw})" if col.lower else raw
         if col.synonyms:
-            cases = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in col.synonyms.items())
+            cases = " ".join(f"when {params.bind(k)} then {params.bind(v)}" for k, v in col.synonyms.items())
             value = f"(case {value} {cases} else {value} end)"
         return value
-    formats = "[" + ", ".join(sql_string(f) for f in value_format.date_formats) + "]"
+    if col.type in ("TIMESTAMP", "DATE") and value_format.date_formats:
+        formats = params.bind(list(value_format.date_formats))
     if col.type == "TIMESTAMP":
         # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
         iso = f"try_cast({raw} as timestamptz)"
@@ -108,9 +122,9 @@ _TYPE_WORDS = {
 }
 
 
-def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat) -> list[tuple[str, str]]:
-    """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row."""
-    name = sql_string(col.name)
+def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params: Params) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row. The
+    reasons' text (which names the date formats given) is bound in `params`."""
     checks: list[tuple[str, str]] = []
     if col.required:
         checks.append((f"{raw} is null", "'missing value'"))
@@ -120,13 +134,14 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat) -> lis
     elif wanted and value_format.decimal_comma and col.type != "TIMESTAMP" and col.type != "DATE":
         wanted += " with a decimal comma (e.g. 1.234,56)"
     if wanted:
-        checks.append((f"{raw} is not null and {typed} is null", f"'not {wanted}: ' || {raw}"))
+        checks.append((f"{raw} is not null and {typed} is null", f"{params.bind(f'not {wanted}: ')} || {raw}"))
     if col.enum:
-        allowed = ", ".join(sql_string(v) for v in col.enum)
+        enum_reason = "' is not one of " + ", ".join(col.enum)
+        allowed = ", ".join(params.bind(v) for v in col.enum)
         checks.append(
             (
                 f"{typed} is not null and {typed} not in ({allowed})",
-                f"'''' || {raw} || ''' is not one of {', '.join(col.enum)}'",
+                f"'''' || {raw} || {params.bind(enum_reason)}",
             )
         )
     if col.rule == "nonneg":
@@ -141,34 +156,41 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat) -> lis
                 "'not a month (YYYY-MM): ' || " + raw,
             )
         )
+    if not checks:
+        return []
+    name = params.bind(col.name)
     return [(cond, f"{{'col': {name}, 'reason': {reason}}}") for cond, reason in checks]
 
 
-def _validate_sql(table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat) -> str:
-    """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad."""
+def _validate_sql(
+    table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat
+) -> tuple[str, Params]:
+    """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad;
+    and the values its placeholders stand for (every text from the user, the file or a mapping is one of them)."""
     # Each value is parsed once (parsed), then checked against its parse (checked), then stored (typed).
-    # The file's columns are renamed by position (__c0, __c1, …), so no column of the file can collide with the
+    # The source's columns are named by position (__c0, __c1, …), so no column of the file can collide with the
     # names used here (a column called __error or _raw_row once made the whole file unreadable).
+    params = Params("v")
+    params.update(source.params)
     position = {name: index for index, name in enumerate(source.columns)}
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
             cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
-            parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format)} as __t_{col.name}")
-            checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format))
+            parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
+            checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
             if col.default is not None:
                 value = f"coalesce({value}, {col.default})"
         else:
             value = col.default if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
-    raw_json = "json_object(" + ", ".join(f"{sql_string(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
-    renamed = ", ".join(f"{ident(src)} as __c{i}" for i, src in enumerate(source.columns))
+    raw_json = "json_object(" + ", ".join(f"{params.bind(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
     cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
     first_error = f"case {cases} end" if checks else "null"
     typed_list = ",\n            ".join(typed)
     sql = f"""
-    with source as (select {renamed} from {source.reader_sql}),
+    with source as (select * from {source.reader_sql}),
     cleaned as (
         select *, {", ".join(cleaned)}
         from source
@@ -193,7 +215,7 @@ def _validate_sql(table: Table, source: Source, mapping: dict[str, str], value_f
         # Events without an id are identified by the hash of their values, so a re-export is not doubled.
         values = ", ".join(f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name != "event_id")
         sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
-    return sql
+    return sql, params
 
 
 def _first_reject(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, str, str]]) -> str:
