@@ -4,13 +4,16 @@ DuckDB lets one process write a file or many processes read it, never both. So n
 file for writing: a writer copies it, changes the copy in one transaction, checkpoints, and atomically renames the
 copy over the live file (`os.replace`). Readers hold read-only connections; they keep a consistent snapshot of
 the file they opened, and reopen when the live file's inode changes. A writer killed at any point leaves only a
-stray temporary file, never a half-written warehouse. Writers queue on an advisory lock file.
+stray temporary copy (and DuckDB's spill folder for it), never a half-written warehouse; the next writer removes
+them. Writers queue on an advisory lock file. A damaged file or an unwritable folder is a WarehouseError.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,9 +25,63 @@ import duckdb
 
 from warehouse.schema import LEDGER_DDL, SCHEMA_VERSION, TABLES, table_ddl
 
+log = logging.getLogger(__name__)
+
+# A DuckDB file starts with a 4096-byte main header (the magic bytes "DUCK" at offset 8) and two 4096-byte database
+# headers; its blocks follow. A complete file is at least this header plus block_size × total_blocks bytes long.
+_HEADER_BYTES = 3 * 4096
+_MAGIC = b"DUCK"
+
 
 class WarehouseError(Exception):
     """A problem with the warehouse file itself, explained in one line for the user."""
+
+
+def _damaged(path: Path, reason: str) -> WarehouseError:
+    return WarehouseError(
+        f"{path} is not a shopkpi warehouse or is damaged ({reason}): "
+        "restore it from a backup, or move it away and load the data again"
+    )
+
+
+def _unwritable(folder: Path, exc: OSError) -> WarehouseError:
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return WarehouseError(f"cannot write in {folder}: {blocker} is a file, not a folder; choose another path")
+    reason = exc.strerror or type(exc).__name__
+    return WarehouseError(f"cannot write in {folder}: {reason}; make it writable or keep the warehouse elsewhere")
+
+
+def _unreadable(path: Path, exc: OSError) -> WarehouseError:
+    return WarehouseError(f"cannot read {path}: {exc.strerror or type(exc).__name__}; check its permissions")
+
+
+def _duckdb_reason(exc: duckdb.Error, temp: Path, path: Path) -> str:
+    """DuckDB's first line, naming the warehouse rather than the writer's private copy."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__).replace(str(temp), str(path))
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why the file cannot be a DuckDB database, if its first bytes tell; raises OSError if it cannot be read."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    if not head:
+        return "the file is empty"
+    if head[8:12] != _MAGIC:
+        return "not a DuckDB file"
+    return None
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path, size: int) -> None:
+    """Refuses a file shorter than its own header says: a truncated copy opens and answers the first queries, then
+    fails (or, for `shopkpi upgrade`, would be called up to date)."""
+    block_size, blocks = con.sql(
+        "select block_size, total_blocks from pragma_database_size() where database_name = current_database()"
+    ).fetchall()[0]
+    expected = _HEADER_BYTES + block_size * blocks
+    if blocks and size < expected:
+        raise _damaged(path, f"truncated: {size:,} of {expected:,} bytes")
 
 
 # Each step upgrades a warehouse from version N to N + 1; append here when the schema changes.
@@ -81,7 +138,12 @@ def _temp_path(path: Path) -> Path:
 @contextmanager
 def _writer_lock(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115 (the `with` below closes it)
+    except OSError as exc:
+        raise _unwritable(path.parent, exc) from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -89,56 +151,120 @@ def _writer_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _stale_pattern(path: Path) -> re.Pattern[str]:
+    # The writer's own names only (see _temp_path): its copy, the copy's WAL and DuckDB's spill folder for the copy.
+    return re.compile(rf"\.{re.escape(path.name)}\.\d+\.\d+\.tmp(\.tmp|\.wal)?")
+
+
 def _remove_stale_copies(path: Path) -> None:
-    # Only called under the writer lock, so every temporary copy left is from a writer that died.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-        Path(str(stale) + ".wal").unlink(missing_ok=True)
+    # Only called under the writer lock, so every temporary copy left is from a writer that died. A leftover that
+    # cannot be removed is logged and left: it must not stop the load.
+    pattern = _stale_pattern(path)
+    for stale in path.parent.iterdir():
+        if not pattern.fullmatch(stale.name):
+            continue
+        try:
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s, left by a writer that stopped: %s", stale, exc)
+
+
+def _discard(temp: Path) -> None:
+    for leftover in (temp, Path(str(temp) + ".wal")):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", leftover, exc)
+
+
+def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to a checked copy of the warehouse at `temp`, or to a new warehouse if there is none.
+
+    Raises WarehouseError, leaving no copy, if the warehouse is damaged or the folder cannot be written.
+    """
+    exists = path.exists()
+    try:
+        if exists:
+            problem = _file_problem(path)
+            if problem:
+                raise _damaged(path, problem)
+            size = path.stat().st_size  # under the writer lock: nobody replaces the file meanwhile
+            shutil.copyfile(path, temp)
+    except OSError as exc:
+        _discard(temp)
+        # Reading the warehouse names it; anything else (the copy's creation, a full disk) is about the folder.
+        raise (_unreadable(path, exc) if str(exc.filename) == str(path) else _unwritable(path.parent, exc)) from exc
+    try:
+        con = duckdb.connect(str(temp))
+    except duckdb.Error as exc:
+        _discard(temp)
+        reason = _duckdb_reason(exc, temp, path)
+        raise (_damaged(path, reason) if exists else WarehouseError(f"cannot create {path}: {reason}")) from exc
+    try:
+        if exists:
+            _check_complete(con, path, size)
+            _check_version(con, path, can_upgrade=True)
+        else:
+            _create_schema(con, store_timezone, currency)
+        con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
+    except BaseException as exc:
+        con.close()
+        _discard(temp)
+        if isinstance(exc, duckdb.Error):
+            reason = _duckdb_reason(exc, temp, path)
+            raise (_damaged(path, reason) if exists else WarehouseError(f"cannot create {path}: {reason}")) from exc
+        raise
+    return con
 
 
 @contextmanager
 def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to a private copy of the warehouse, published atomically if the block succeeds.
 
-    A new warehouse is created with the given store time zone and currency; an older schema is upgraded.
+    A new warehouse is created with the given store time zone and currency; an older schema is upgraded. Raises
+    WarehouseError (one line for the user) if the warehouse is damaged or its folder cannot be written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with _writer_lock(path):
         _remove_stale_copies(path)
         temp = _temp_path(path)
-        if path.exists():
-            shutil.copyfile(path, temp)
-        con = duckdb.connect(str(temp))
+        con = _open_copy(path, temp, store_timezone, currency)
         try:
-            if path.exists():
-                _check_version(con, path, can_upgrade=True)
-            else:
-                _create_schema(con, store_timezone, currency)
-            con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
             yield con
             con.execute("checkpoint")
             con.close()
-            os.replace(temp, path)
-            _fsync_dir(path.parent)
         except BaseException:
             con.close()
-            temp.unlink(missing_ok=True)
-            Path(str(temp) + ".wal").unlink(missing_ok=True)
+            _discard(temp)
             raise
+        try:
+            os.replace(temp, path)
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            _discard(temp)
+            raise _unwritable(path.parent, exc) from exc
 
 
 def replace_with(path: Path, new_file: Path) -> None:
     """Publishes a complete warehouse built elsewhere (e.g. the demo) as the live file, in one atomic step."""
     path = Path(path)
     with _writer_lock(path):
-        con = duckdb.connect(str(new_file), read_only=True)
+        try:
+            con = duckdb.connect(str(new_file), read_only=True)
+        except duckdb.Error as exc:
+            raise _damaged(Path(new_file), _duckdb_reason(exc, Path(new_file), Path(new_file))) from exc
         try:
             _check_version(con, Path(new_file), can_upgrade=False)
         finally:
             con.close()
-        os.replace(new_file, path)
-        _fsync_dir(path.parent)
+        try:
+            os.replace(new_file, path)
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise _unwritable(path.parent, exc) from exc
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -156,20 +282,41 @@ def _sql_string(path: Path) -> str:
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the live warehouse, in the store's time zone."""
     path = Path(path)
-    if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}: run `shopkpi demo` or `shopkpi ingest` first")
+    try:
+        before = os.stat(path)
+        problem = _file_problem(path)
+    except FileNotFoundError:
+        raise WarehouseError(f"no warehouse at {path}: run `shopkpi demo` or `shopkpi ingest` first") from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if problem:
+        raise _damaged(path, problem)
     # A fresh in-memory instance that attaches the file: `duckdb.connect(path)` would hand back DuckDB's cached
     # instance for that path (the replaced file) as long as any connection to it is still open.
     con = duckdb.connect()
     try:
         con.execute(f"attach '{_sql_string(path)}' as warehouse (read_only)")
         con.execute("use warehouse")
+        # The size is compared only if the file attached is the one measured (a writer may have replaced it since).
+        if _same_file(before, path):
+            _check_complete(con, path, before.st_size)
         _check_version(con, path, can_upgrade=False)
         con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
+    except duckdb.Error as exc:
+        con.close()
+        raise _damaged(path, _duckdb_reason(exc, path, path)) from exc
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _same_file(before: os.stat_result, path: Path) -> bool:
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino, now.st_mtime_ns) == (before.st_dev, before.st_ino, before.st_mtime_ns)
 
 
 class Reader:

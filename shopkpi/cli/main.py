@@ -79,7 +79,7 @@ def ingest(
             currency=settings.currency,
             **options,
         )
-    except IngestError as exc:
+    except (IngestError, WarehouseError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -174,6 +174,7 @@ def upgrade(db: DbOption = None) -> None:
     if not settings.db_path.exists():
         raise fail(f"no warehouse at {settings.db_path}")
     try:
+        # writing() checks the whole file (empty, foreign, truncated) before anything is called up to date.
         with writing(settings.db_path):
             pass
     except WarehouseError as exc:
