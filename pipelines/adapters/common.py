@@ -150,14 +150,13 @@ def read_export(
             "gb18030" if encoding in ("gbk", "gb2312") else encoding,
             workdir / "export.utf8.csv",
         )
-    reader = f"read_csv({sql_string(str(read_path))}, all_varchar = true, header = true"
-    if options.delimiter:
-        reader += f", delim = {sql_string(options.delimiter)}"
-    reader += ")"
+    # The path and --delimiter are bound parameters, never SQL text.
+    params = {"path": str(read_path), **({"delim": options.delimiter} if options.delimiter else {})}
+    reader = "read_csv($path, all_varchar = true, header = true" + (", delim = $delim)" if options.delimiter else ")")
     try:
-        columns = [row[0] for row in con.sql(f"describe select * from {reader}").fetchall()]
+        columns = [row[0] for row in con.execute(f"describe select * from {reader}", params).fetchall()]
         renamed = ", ".join(f"{ident(c)} as {ident(c.replace(chr(0xFEFF), '').strip())}" for c in columns)
-        con.execute(f"create or replace table {table}_raw as select {renamed} from {reader}")
+        con.execute(f"create or replace table {table}_raw as select {renamed} from {reader}", params)
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0][:300]
         raise IngestError(f"{path}: not a readable export ({message})") from exc

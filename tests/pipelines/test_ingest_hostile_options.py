@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from pipelines.adapters.common import ImportOptions, read_export
 from pipelines.ingest import IngestError, ValueFormat, ingest_file, load_mapping
 from shopkpi.cli.main import app
 
@@ -244,3 +245,24 @@ def test_names_that_only_look_renamed_still_load(tmp_path):
     result = ingest_file(tmp_path / "w.duckdb", "orders", source)
     assert result.inserted == 1
     assert result.ignored_columns == ["note", "note_1", "order_id_1"]
+
+
+def test_shopkpi_imports_delimiter_and_file_name_are_text(tmp_path, marker):
+    # `shopkpi import --delimiter` and the export's name reach DuckDB's CSV reader as bound parameters.
+    for index, value in enumerate(hostile(marker)):
+        folder = tmp_path / f"i{index}"
+        folder.mkdir()
+        source = folder / (value.replace("/", "_").replace("\\", "_") + ".csv")
+        source.write_text("Name,Total\n#1001,12.50\n")
+        con = duckdb.connect()
+        try:
+            header = read_export(con, source, folder, ImportOptions(delimiter=value))
+            # Read as a delimiter and nothing else: none of these occurs in the file, so each line is one field.
+            assert list(header.values()) == ["Name,Total"], value
+            assert con.sql("select * exclude (_line) from src").fetchall() == [("#1001,12.50",)]
+        except IngestError as exc:
+            assert str(exc).startswith(f"{source}: not a readable export") and "\n" not in str(exc)
+        tables = [r[0] for r in con.sql("select table_name from duckdb_tables()").fetchall()]
+        assert "pwned" not in tables
+        assert all(MARKER not in str(con.sql(f'select * from "{t}"').fetchall()) for t in tables)
+        con.close()
