@@ -99,6 +99,19 @@ def print_table(table: Table) -> None:
     Console(highlight=False, width=width).print(table)
 
 
+def progress_bar(disable: bool = False) -> Progress:
+    """The commands' progress bar on stderr: what is being done, the bar, the share done and the time taken."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=disable,
+    )
+
+
 class DelayedProgress:
     """A progress bar on stderr that only appears once the work has taken more than `delay` seconds."""
 
@@ -111,14 +124,7 @@ class DelayedProgress:
 
     def __call__(self, stage: str, fraction: float) -> None:
         if self.bar is None and time.perf_counter() - self.started > self.delay and err.is_terminal:
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            )
+            self.bar = progress_bar()
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=1.0)
         if self.bar is not None:

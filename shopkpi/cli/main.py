@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.cli import forecast, imports, kpis, report, users
-from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out
+from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
 from warehouse import TABLES, WarehouseError, replace_with, writing
@@ -98,15 +97,7 @@ def demo(
     started = time.perf_counter()
     out_dir = settings.db_path.parent / "demo"
     shutil.rmtree(out_dir, ignore_errors=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with progress_bar(disable=not err.is_terminal) as bar:
         task = bar.add_task("generating", total=1.0)
         files = write_demo_files(
             out_dir,
