@@ -6,13 +6,13 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
 from pipelines.adapters import ImportOptions, import_export
+from tests.support.warehouse_rows import REAL_DATA, query
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real/uci-eshop-clickstream/e-shop clothing 2008.csv.gz"
+REAL = REAL_DATA / "uci-eshop-clickstream/e-shop clothing 2008.csv.gz"
 
 # v1: three hits, the third 40 minutes after the second → two sessions with a 30-minute gap, one with 60 minutes.
 LOG = """user_id,timestamp,event,url,referrer
@@ -27,11 +27,6 @@ v4,2024-06-18 12:00:00,click,https://shop.example/p/9,https://blog.example.org/p
 v4,2024-06-18 12:00:00,click,https://shop.example/p/9,https://blog.example.org/post
 v5,2024-06-18T04:00:00Z,page_view,https://shop.example/,
 """
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql, params=params or []).fetchall()
 
 
 @pytest.fixture

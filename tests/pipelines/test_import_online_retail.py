@@ -19,15 +19,9 @@ from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis
 from pipelines.adapters import common, import_export
 from pipelines.ingest import IngestError, ingest_file
+from tests.support.warehouse_rows import REAL_DATA, query
 
-REAL = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
-    / "real"
-    / "uci-online-retail"
-    / "online-retail-dataset.csv.gz"
-)
+REAL = REAL_DATA / "uci-online-retail" / "online-retail-dataset.csv.gz"
 
 # The Online Retail II layout (Invoice, Price, Customer ID), written from the UCI description of the columns.
 SAMPLE = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
@@ -41,11 +35,6 @@ SAMPLE = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID
 C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321.0,Australia
 C489449,85206A,CREAM FELT EASTER EGG BASKET,-6,2009-12-01 10:33:00,1.65,16321.0,Australia
 """
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql, params=params or []).fetchall()
 
 
 def digest(path: Path) -> str:

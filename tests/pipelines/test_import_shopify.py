@@ -13,8 +13,9 @@ import pytest
 
 from metrics.compute import compute_kpis
 from pipelines.adapters import import_export
+from tests.support.warehouse_rows import REAL_DATA, query
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real/exports/shopify-orders"
+REAL = REAL_DATA / "exports/shopify-orders"
 
 # Shopify's column names (a subset, in another order than the export's, to show that columns are found by name).
 COLUMNS = [
@@ -63,11 +64,6 @@ def write_export(path: Path, rows: list[dict], columns: list[str] = COLUMNS) -> 
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql, params=params or []).fetchall()
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import pytest
 
 from metrics.compute import compute_kpis
 from pipelines.adapters import import_export
+from tests.support.warehouse_rows import REAL_DATA, query
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real/exports/tmall-order-report/tmall_order_report.csv"
+REAL = REAL_DATA / "exports/tmall-order-report/tmall_order_report.csv"
 
 # The first 29 columns of ExportOrderList in the platform's order and spelling, trailing spaces included
 # (as in ../shared/data/real/exports/README.md); order numbers are Excel-safe (="…") as downloads write them.
@@ -100,11 +101,6 @@ ROWS = [
     ),
     row("2352000000000000008", "买家庚", "10.00", "0.00", "神秘状态", "四川省 成都市", "2024-06-20 11:00:00", ""),
 ]
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql, params=params or []).fetchall()
 
 
 @pytest.fixture

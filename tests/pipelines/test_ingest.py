@@ -17,6 +17,7 @@ import pytest
 
 from bench.ingest import write_events_csv
 from pipelines.ingest import IngestError, ingest_file
+from tests.support.warehouse_rows import query
 from warehouse import writing
 
 ORDERS_HEADER = "order_id,ordered_at,status,customer_id,discount\n"
@@ -25,11 +26,6 @@ ORDERS_HEADER = "order_id,ordered_at,status,customer_id,discount\n"
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql, params=params or []).fetchall()
 
 
 def file_digest(path: Path) -> str:

@@ -8,7 +8,6 @@ import shlex
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 import typer
 from hypothesis import given, settings
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from pipelines.ingest import IngestError, ValueFormat, ingest_file, load_mapping
 from shopkpi.cli.imports import ingest_options
+from tests.support.warehouse_rows import query
 
 # An ERP's order export: German headers, ';' separated, day-first dates, decimal comma.
 ERP = """Bestellnr;Bestelldatum;Zustand;Kunde;Rabatt;Versand
@@ -44,11 +44,6 @@ shipping_fee = "Versand"
 "Offen" = "placed"
 "Storniert" = "cancelled"
 """
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(sql).fetchall()
 
 
 def cli() -> typer.Typer:
