@@ -179,6 +179,9 @@ class SignInLimiter:
     """At most `max_failures` failed sign-ins per username within `window` seconds; then that username waits.
 
     One per server process, shared by all browser sessions (thread-safe), so opening a new tab does not reset it.
+    An attempt is counted when it starts (`reserve`), before its password is checked, and forgotten only by a success:
+    sign-ins sent in parallel cannot all pass the check before the first of them has failed, so at most
+    `max_failures` passwords are ever checked per window, however many tabs try at once.
     """
 
     def __init__(
@@ -190,32 +193,55 @@ class SignInLimiter:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _key(username: str) -> str:
+        return username.strip().lower()
+
     def _recent(self, key: str, now: float) -> deque[float]:
         failures = self._failures.setdefault(key, deque())
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         return failures
 
+    def _wait(self, failures: deque[float], now: float) -> float:
+        if len(failures) < self.max_failures:
+            return 0.0
+        return failures[-self.max_failures] + self.window - now
+
     def retry_after(self, username: str) -> float:
         """Seconds `username` must wait before the next attempt; 0 when it may try now."""
-        key = username.strip().lower()
         with self._lock:
             now = self.clock()
-            failures = self._recent(key, now)
-            if len(failures) < self.max_failures:
-                return 0.0
-            return failures[-self.max_failures] + self.window - now
+            return self._wait(self._recent(self._key(username), now), now)
 
-    def failed(self, username: str) -> None:
-        """Record a failed attempt for `username`."""
-        key = username.strip().lower()
+    def reserve(self, username: str) -> float:
+        """Count an attempt for `username` as failed until `succeeded` says otherwise, in one step with the check
+        that it may try: 0 when the attempt is counted and its password may be checked, else the seconds to wait
+        (and nothing is counted)."""
         with self._lock:
-            self._recent(key, self.clock()).append(self.clock())
+            now = self.clock()
+            failures = self._recent(self._key(username), now)
+            wait = self._wait(failures, now)
+            if wait <= 0:
+                failures.append(now)
+            return wait
 
     def succeeded(self, username: str) -> None:
         """Forget `username`'s failures after a successful sign-in."""
         with self._lock:
-            self._failures.pop(username.strip().lower(), None)
+            self._failures.pop(self._key(username), None)
+
+
+def sign_in(users: dict[str, User], limiter: SignInLimiter, username: str, password: str) -> tuple[User | None, float]:
+    """(the user, 0) when `password` is theirs; (None, 0) when it is not; (None, seconds to wait) when `username`
+    has used up its attempts, without checking the password. The attempt is reserved before the check."""
+    wait = limiter.reserve(username)
+    if wait > 0:
+        return None, wait
+    user = verify(users, username, password)
+    if user is not None:
+        limiter.succeeded(username)
+    return user, 0.0
 
 
 def expired(signed_in_at: float, max_age_hours: float, now: float | None = None) -> bool:

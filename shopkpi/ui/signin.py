@@ -102,7 +102,7 @@ def sign_out(notice: str | None = None) -> None:
 def _attempt(username: str, password: str) -> str | None:
     """Sign in; returns the error to show, or None after a successful sign-in."""
     username = username.strip().lower()
-    wait = limiter().retry_after(username)
+    user, wait = auth.sign_in(auth.load_users(load_settings().users_path), limiter(), username, password)
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         plural = "s" if minutes > 1 else ""
@@ -110,11 +110,8 @@ def _attempt(username: str, password: str) -> str | None:
             f"Too many failed sign-ins for this user: wait {minutes} minute{plural} and try again.",
             f"该用户登录失败次数过多：请等待 {minutes} 分钟后再试。",
         )
-    user = auth.verify(auth.load_users(load_settings().users_path), username, password)
     if user is None:
-        limiter().failed(username)
         return t("Wrong username or password.", "用户名或密码错误。")
-    limiter().succeeded(username)
     st.session_state[SESSION_KEY] = {"username": user.username, "role": user.role, "signed_in_at": time.time()}
     return None
 

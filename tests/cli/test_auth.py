@@ -4,6 +4,9 @@ sign-in failures are rate limited per user, sessions expire, and `shopkpi users 
 from __future__ import annotations
 
 import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,17 +109,62 @@ def test_five_failures_make_that_user_wait_five_minutes() -> None:
     now = [1000.0]
     limiter = auth.SignInLimiter(max_failures=5, window=300, clock=lambda: now[0])
     for _ in range(4):
-        limiter.failed("ana")
+        assert limiter.reserve("ana") == 0
     assert limiter.retry_after("ana") == 0, "four failures: still allowed"
     now[0] += 10
-    limiter.failed("ANA ")  # same user however typed
+    assert limiter.reserve("ANA ") == 0  # same user however typed: the fifth attempt is still checked
     assert limiter.retry_after("ana") == pytest.approx(290)  # the first failure (t=1000) ages out at t=1300
+    assert limiter.reserve("ana") == pytest.approx(290), "a sixth attempt is refused and not counted"
     assert limiter.retry_after("bob") == 0, "other users are not locked out"
     now[0] = 1300.0
     assert limiter.retry_after("ana") == 0
-    limiter.failed("ana")
+    assert limiter.reserve("ana") == 0
     limiter.succeeded("ana")
     assert limiter.retry_after("ana") == 0
+
+
+def test_parallel_sign_ins_check_at_most_five_passwords(users, monkeypatch) -> None:
+    # Issue 17, item 3: 10, then 16 wrong passwords sent from parallel tabs were all checked, because each attempt
+    # asked "may it try?" before any of them had failed. Now the attempt is counted before its check, under one lock.
+    auth.add_user(users, "ana", PASSWORD, "analyst")
+    found = auth.load_users(users)
+    checked: list[bytes] = []
+    real_check = auth.bcrypt.checkpw
+    start = threading.Barrier(24)
+
+    def slow_check(password: bytes, hashed: bytes) -> bool:
+        checked.append(password)
+        time.sleep(0.05)  # every thread is inside the check before the first one returns
+        return real_check(password, hashed)
+
+    monkeypatch.setattr(auth.bcrypt, "checkpw", slow_check)
+    limiter = auth.SignInLimiter(max_failures=5, window=300)
+
+    def attempt(index: int) -> tuple[auth.User | None, float]:
+        start.wait()
+        return auth.sign_in(found, limiter, " ANA" if index % 2 else "ana", f"wrong password {index}")
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(attempt, range(24)))
+    assert len(checked) == 5, f"{len(checked)} passwords checked"
+    assert sum(1 for user, wait in results if user is None and wait == 0) == 5, "five were told 'wrong password'"
+    assert sum(1 for user, wait in results if wait > 0) == 19, "the other 19 were told to wait, unchecked"
+    user, wait = auth.sign_in(found, limiter, "ana", PASSWORD)
+    assert (user, wait > 0) == (None, True), "even the right password waits once the five are used up"
+    assert len(checked) == 5
+
+
+def test_a_success_clears_the_count_and_other_users_are_not_counted(users) -> None:
+    auth.add_user(users, "ana", PASSWORD, "analyst")
+    found = auth.load_users(users)
+    limiter = auth.SignInLimiter(max_failures=5, window=300)
+    for _ in range(4):
+        assert auth.sign_in(found, limiter, "ana", "wrong password") == (None, 0.0)
+    assert auth.sign_in(found, limiter, "ana", PASSWORD) == (found["ana"], 0.0)
+    assert limiter.retry_after("ana") == 0, "the success forgot the four failures"
+    for _ in range(5):
+        auth.sign_in(found, limiter, "nobody", "wrong password")
+    assert auth.sign_in(found, limiter, "ana", PASSWORD)[0] == found["ana"]
 
 
 def test_sessions_expire_after_the_configured_hours() -> None:
