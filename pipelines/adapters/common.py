@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.adapters.timezones import settle_timezone
 from pipelines.ingest import (
     FileResult,
     IngestError,
@@ -413,6 +414,9 @@ def run_import(
         con.execute("set TimeZone = ?", [tz])
         report("reading the export", 0.05)
         plan = build(con, path, Path(scratch), options)
+        # An export whose times carry UTC offsets names the zone of a new warehouse, or is checked against one.
+        tz, zone_notes, zone_warnings = settle_timezone(con, tz, existing=Path(db_path).exists(), asked=store_timezone)
+        plan.notes[:0] = zone_notes
         plan.adapter_rejects, plan.first_adapter_reject = adapter_rejects(con)
         if strict and plan.adapter_rejects:
             raise IngestError(
@@ -420,6 +424,7 @@ def run_import(
                 f"(first: {plan.first_adapter_reject})"
             )
         cur, warnings = _store_currency(db_path, currency, plan)
+        warnings += zone_warnings
         results: list[TableResult] = []
         for index, derived in enumerate(plan.tables):
             if derived.new_only:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json, read_export, write_derived
+from pipelines.adapters.timezones import OFFSETS_DDL
 
 NAME = "shopify"
 SUMMARY = "Shopify admin orders export (orders_export_1.csv), any column layout"
@@ -63,6 +64,10 @@ STATUS_SQL = """
             end
     end
 """
+
+# Created at without its offset: the store's wall-clock time, which the offset turns into UTC.
+_LOCAL_PART = "regexp_replace(created_text, '\\s*(Z|[+-]\\d{2}:?\\d{2})$', '')"
+_LOCAL_FORMATS = "['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S']"
 
 PAYMENT_SQL = """
     case
@@ -140,6 +145,18 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
         select * exclude (_why, _raw_all), _why.r as _reason, _why.c as _column,
             case when _why is not null then _raw_all end as _raw
         from checked
+        """
+    )
+    # Each order's offset (its first row's Created at) tells the store's time zone: run_import reads `_offsets`.
+    con.execute(OFFSETS_DDL)
+    con.execute(
+        f"""
+        insert into _offsets
+        select timezone('UTC', created) as instant,
+            date_diff('minute', timezone('UTC', created), try_strptime({_LOCAL_PART}, {_LOCAL_FORMATS}))
+                as offset_minutes
+        from rows_staged
+        where line_no = 1 and created is not null and regexp_matches(created_text, '(Z|[+-]\\d{{2}}:?\\d{{2}})$')
         """
     )
     con.execute(

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from pipelines.adapters import ADAPTERS, ImportOptions, import_export
+from pipelines.adapters.timezones import known_zone
 from pipelines.ingest import IngestError, ValueFormat, load_mapping
 from shopkpi.cli.common import DelayedProgress, fail, out
 from shopkpi.settings import load_settings
@@ -99,7 +100,11 @@ def import_(
     ] = 30,
     timezone: Annotated[
         str | None,
-        typer.Option(help="Time zone of a new warehouse (IANA name); default: the export's usual one, else settings."),
+        typer.Option(
+            help="Time zone of a new warehouse (IANA name, e.g. America/New_York); default: the settings' one, else "
+            "read from the export's UTC offsets (Shopify), else the export's usual one. An export whose offsets do "
+            "not fit the zone still loads, with a warning."
+        ),
     ] = None,
     db: Annotated[
         Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
@@ -109,6 +114,8 @@ def import_(
     name = format_.lower()
     if name not in ADAPTERS:
         raise typer.BadParameter(f"{format_!r} is not one of {', '.join(ADAPTERS)}", param_hint="FORMAT")
+    if timezone is not None and not known_zone(timezone):
+        raise typer.BadParameter(f"{timezone!r} is not an IANA time zone (e.g. Europe/London)", param_hint="--timezone")
     settings = load_settings(db)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
     if not files:

@@ -78,3 +78,22 @@ def test_strict_session_gap_and_time_zone_options(db, tmp_path):
     assert "sessions end after 60 minutes without a hit" in loaded.stdout
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.sql("select started_at::varchar, pageviews from sessions").fetchall() == [("2024-06-18 10:00:00", 2)]
+
+
+def test_the_time_zone_read_from_the_offsets_is_printed_and_an_unknown_one_is_refused(db, tmp_path):
+    export = tmp_path / "orders_export_1.csv"
+    export.write_text(
+        "Name,Created at,Lineitem quantity,Lineitem name,Lineitem price,Financial Status\n"
+        "#1,2024-01-10 21:00:00 -0800,1,Cap,10.00,paid\n#2,2024-07-10 21:00:00 -0700,1,Cap,10.00,paid\n"
+    )
+    wrong = run("shopify", str(export), "--timezone", "Mars/Olympus", "--db", str(db))
+    assert wrong.exit_code == 2 and "Mars/Olympus" in wrong.output and not db.exists()
+    loaded = run("shopify", str(export), "--db", str(db))
+    assert loaded.exit_code == 0, loaded.output
+    # −08:00 in January and −07:00 in July: Pacific time; 21:00 local stays on its day (it is 05:00 UTC the next day).
+    assert "time zone of the new warehouse: America/Los_Angeles" in loaded.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("select ordered_at::varchar from orders order by 1").fetchall() == [
+            ("2024-01-10 21:00:00",),
+            ("2024-07-10 21:00:00",),
+        ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,6 +13,8 @@ import pytest
 
 from metrics.compute import compute_kpis
 from pipelines.adapters import import_export
+from pipelines.adapters.timezones import zones_fitting
+from pipelines.ingest import IngestError
 from tests.support.warehouse_rows import REAL_DATA, query
 
 REAL = REAL_DATA / "exports/shopify-orders"
@@ -141,3 +143,82 @@ def test_real_exports_import_with_every_row_accounted_for(tmp_path, shop, column
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     assert import_export(db, "shopify", export).already_imported
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def local_and_utc(created_at: str) -> tuple[datetime, datetime]:
+    """Created at's wall-clock time and the same instant in UTC, both naive."""
+    moment = datetime.strptime(created_at, "%Y-%m-%d %H:%M:%S %z")
+    return moment.replace(tzinfo=None), moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_a_new_warehouse_takes_its_time_zone_from_the_offsets_so_no_order_changes_day(db):
+    export = REAL / "explorer-clothing-2022" / "orders_export_1.csv"
+    created = dict(
+        pl.read_csv(export, infer_schema=False)
+        .filter(pl.col("Financial Status").is_not_null())
+        .select("Name", "Created at")
+        .iter_rows()
+    )
+    assert len(created) == 81
+    # Before: a UTC warehouse put 27 of the 81 orders (those after 19:00 or 20:00 local time) on the next day.
+    assert sum(utc.date() != local.date() for local, utc in map(local_and_utc, created.values())) == 27
+    result = import_export(db, "shopify", export)
+    # −05:00 in winter and −04:00 in summer, switching on the US dates (#1001 on 2020-03-05 is before the switch of
+    # 8 March, #1078 on 2021-11-06 before that of 7 November): New York's rules; Chicago (−06:00/−05:00) would not fit.
+    assert query(db, "select value from shopkpi_meta where key = 'timezone'") == [("America/New_York",)]
+    note = next(n for n in result.plan.notes if n.startswith("time zone"))
+    assert "America/New_York" in note and "−05:00" in note and "−04:00" in note and "America/Detroit" in note
+    stored = dict(query(db, "select order_id, ordered_at from orders"))
+    # Every order keeps the wall-clock time written in the file, so none moves to another day.
+    assert stored == {name: local_and_utc(text)[0] for name, text in created.items()}
+    assert stored["#1001"] == datetime(2020, 3, 5, 19, 50, 5)  # 2020-03-05 19:50:05 -0500 in the file
+    assert stored["#1078"] == datetime(2021, 11, 6, 20, 26, 53)  # 2021-11-06 20:26:53 -0400
+    assert not result.warnings
+
+
+def test_summer_time_offsets_of_a_uk_shop_give_europe_london(db):
+    # +01:00 from August to 25 October 2025, +00:00 from 26 October (the UK's switch): London, not UTC or Paris.
+    import_export(db, "shopify", REAL / "maison-maria-2025" / "orders_export_1.csv")
+    assert query(db, "select value from shopkpi_meta where key = 'timezone'") == [("Europe/London",)]
+
+
+def test_offsets_that_disagree_with_the_warehouse_or_the_asked_zone_warn_and_still_load(db, tmp_path):
+    export = write_export(tmp_path / "orders_export_1.csv", order_rows())  # all -0400 in June 2024
+    asked = import_export(db, "shopify", export, store_timezone="Asia/Shanghai")
+    assert len(asked.warnings) == 1 and "Asia/Shanghai" in asked.warnings[0]
+    assert "fit America/New_York" in asked.warnings[0] and "for 4 of its timestamps" in asked.warnings[0]
+    # 2024-06-18 10:00 -04:00 = 14:00 UTC = 22:00 in Shanghai: converted to the zone asked for, and loaded.
+    assert query(db, "select ordered_at from orders where order_id = '#1001'") == [(datetime(2024, 6, 18, 22),)]
+    london = tmp_path / "london.duckdb"
+    import_export(london, "shopify", REAL / "maison-maria-2025" / "orders_export_1.csv")
+    existing = import_export(london, "shopify", export)
+    assert existing.warnings[1:] == [  # [0]: the export is in USD, the warehouse in GBP
+        "the export's UTC offsets (−04:00 on 2024-06-18 … 2024-06-19, 4 timestamps) are not those of the warehouse's "
+        "time zone, Europe/London, for 4 of its timestamps; they fit America/New_York: its times are converted to "
+        "Europe/London and loaded"
+    ]
+    assert query(london, "select value from shopkpi_meta where key = 'timezone'") == [("Europe/London",)]
+    # 2024-06-19 10:00 -04:00 = 14:00 UTC = 15:00 in London (summer time).
+    assert query(london, "select ordered_at from orders where order_id = '#1004'") == [(datetime(2024, 6, 19, 15),)]
+    fitting = import_export(tmp_path / "detroit.duckdb", "shopify", export, store_timezone="America/Detroit")
+    assert not fitting.warnings and any("America/Detroit (the time zone asked for)" in n for n in fitting.plan.notes)
+
+
+def test_offsets_of_no_usual_zone_need_timezone(db, tmp_path):
+    # Nepal is +05:45 all year: no zone of the usual list fits, so a new warehouse needs --timezone.
+    rows = [{**row, "Created at": row["Created at"].replace("-0400", "+0545")} for row in order_rows()]
+    export = write_export(tmp_path / "orders_export_1.csv", rows)
+    with pytest.raises(IngestError, match=r"\+05:45.*Asia/Kathmandu.*pass --timezone"):
+        import_export(db, "shopify", export)
+    assert not db.exists()
+    import_export(db, "shopify", export, store_timezone="Asia/Kathmandu")
+    assert query(db, "select ordered_at from orders where order_id = '#1001'") == [(datetime(2024, 6, 18, 10),)]
+
+
+def test_zones_fitting_follow_the_switch_dates():
+    # 2021-03-14 06:30 UTC is 01:30 EST (−05:00), 07:30 UTC is 03:30 EDT (−04:00): New York switched at 07:00 UTC.
+    observed = [(datetime(2021, 3, 14, 6), -300, 1), (datetime(2021, 3, 14, 7), -240, 1)]
+    fitting = zones_fitting(observed)
+    assert "America/New_York" in fitting and "America/Chicago" not in fitting and "America/Bogota" not in fitting
+    # Europe switches on the last Sunday of March (28 March 2021): London is still +00:00 on 14 March.
+    assert "Europe/London" not in zones_fitting([(datetime(2021, 3, 14, 7), 60, 1)])
