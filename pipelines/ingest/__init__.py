@@ -10,6 +10,7 @@ rejects), load.py (the transaction: upsert, accounting, the ingest_log ledger).
 """
 
 from pipelines.ingest.common import IngestError, Progress, ident, sql_string
+from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import FileResult, ingest_file, ingest_files
 from pipelines.ingest.map import SavedMapping, ValueFormat, load_mapping
 from pipelines.ingest.read import content_hash, detect_encoding, transcode_to_utf8
@@ -17,6 +18,7 @@ from pipelines.ingest.read import content_hash, detect_encoding, transcode_to_ut
 __all__ = [
     "FileResult",
     "IngestError",
+    "Limits",
     "Progress",
     "SavedMapping",
     "ValueFormat",

@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.ingest.common import IngestError, Progress, first_line, silent, watched
+from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
-from pipelines.ingest.read import checked_file, content_hash, read_source, readable
+from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
 from warehouse import TABLES, Table, WarehouseError, open_read_only, writing
 
@@ -72,11 +73,13 @@ def ingest_file(
     currency: str = "CNY",
     progress: Progress | None = None,
     value_format: ValueFormat | None = None,
+    limits: Limits | None = None,
 ) -> FileResult:
     """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
 
     `value_format` reads exports that write numbers with a decimal comma, dates in another format, or an enumerated
-    column (e.g. status) in their own words; see ValueFormat and load_mapping.
+    column (e.g. status) in their own words; see ValueFormat and load_mapping. `limits` is the load's budget
+    (decompressed size, rows, line length, columns, DuckDB's memory); a file over it is refused naming the limit.
     """
     started = time.perf_counter()
     started_at = datetime.now()
@@ -91,6 +94,9 @@ def ingest_file(
     digest = content_hash(path)
     if _loaded_before(Path(db_path), digest, table):
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
+    limits = limits or Limits()
+    report("checking the size", 0.08)
+    shape = within_budget(path, fmt, compressed, limits)
 
     with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
         read_path, chosen = readable(path, fmt, compressed, encoding, Path(workdir), report)
@@ -101,12 +107,16 @@ def ingest_file(
                 # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
                 con.execute("set enable_progress_bar = true")
                 con.execute("set enable_progress_bar_print = false")
+                con.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
                 con.execute("begin transaction")
                 report("reading", 0.25)
-                source = read_source(con, path, fmt, read_path, delimiter)
+                source = read_source(con, path, fmt, read_path, delimiter, limits)
+                source.shape = shape
                 mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
                 report("validating", 0.45)
-                checked = validate(con, path, spec, source, mapping, value_format or ValueFormat(), strict, report)
+                checked = validate(
+                    con, path, spec, source, mapping, value_format or ValueFormat(), strict, report, chosen
+                )
                 report("loading", 0.65)
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
@@ -121,6 +131,11 @@ def ingest_file(
             return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
         except WarehouseError as exc:
             raise IngestError(str(exc)) from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise IngestError(
+                f"{path}: the load needs more than the memory limit of {limits.memory_mb:,} MB (memory_mb); nothing "
+                f"was loaded. Split the file, or raise memory_mb in shopkpi.toml or SHOPKPI_MEMORY_MB"
+            ) from exc
         except duckdb.Error as exc:
             raise IngestError(f"{path}: could not be loaded ({first_line(exc)})") from exc
     report("done", 1.0)

@@ -1,20 +1,25 @@
-"""Reading an export: its type (.csv, .jsonl, .parquet; CSV and JSON may be gzipped), its encoding (UTF-8, or
-GBK/GB18030 converted to UTF-8 for DuckDB), DuckDB's reader over it as text columns, the records the CSV reader
-could not split, and each row's line in the file."""
+"""Reading an export: its type (.csv, .jsonl, .parquet; CSV and JSON may be gzipped), its size against the load's
+budget (limits.py), its encoding (UTF-8, or GBK/GB18030 converted to UTF-8 for DuckDB; decided once per file, a line
+in another encoding is rejected, never transcoded), DuckDB's reader over it as text columns (a JSON key's values of
+one type), the records the CSV reader could not split, and each row's physical line in the file."""
 
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import hashlib
 import re
 import zlib
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.ingest.common import IngestError, Params, Progress, first_line
+from pipelines.ingest.limits import Limits, TextShape, over_limit, scan_text
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -45,6 +50,12 @@ def checked_file(path: Path, encoding: str | None) -> tuple[str, bool]:
     return fmt, compressed
 
 
+def within_budget(path: Path, fmt: str, compressed: bool, limits: Limits) -> TextShape | None:
+    """The shape of a text file (CSV, JSON), streamed once against the load's budget; IngestError naming the limit
+    it passes. Parquet is checked against its own metadata when it is opened (read_source)."""
+    return None if fmt == "parquet" else scan_text(path, compressed, limits)
+
+
 def readable(
     path: Path, fmt: str, compressed: bool, encoding: str | None, workdir: Path, report: Progress
 ) -> tuple[Path, str]:
@@ -58,14 +69,26 @@ def readable(
         return path, chosen
     report(f"converting from {chosen}", 0.15)
     target = workdir / (path.name.removesuffix(".gz") + ".utf8")
-    return transcode_to_utf8(path, compressed, "gb18030" if chosen in ("gbk", "gb2312") else chosen, target), chosen
+    encoding = "gb18030" if chosen in ("gbk", "gb2312") else chosen
+    return transcode_to_utf8(path, compressed, encoding, target, per_row=True), chosen
 
 
-def read_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None) -> Source:
+def read_source(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None, limits: Limits
+) -> Source:
     """DuckDB's reader over `read_path` as text columns (`path` names the file in messages)."""
     if fmt == "csv":  # before the reader first looks at the file: its sniffer is as slow on such lines
-        _refuse_runaway_records(con, path, read_path, delimiter)
-    return _open_source(con, path, fmt, read_path, delimiter)
+        _refuse_runaway_records(con, path, read_path, delimiter, limits)
+    if fmt == "parquet":
+        _refuse_large_parquet(con, path, limits)
+    if fmt == "json":
+        source = _open_json(con, path, read_path, limits)
+    else:
+        source = _open_source(con, path, fmt, read_path, delimiter, limits)
+    if len(source.columns) > limits.max_columns:
+        what = "keys" if fmt == "json" else "columns"
+        raise over_limit(path, f"it has {len(source.columns):,} {what}", "max_columns", limits.max_columns)
+    return source
 
 
 def _file_format(path: Path) -> tuple[str, bool]:
@@ -97,6 +120,11 @@ def detect_encoding(path: Path, compressed: bool = False) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    # Some line is not UTF-8. A line that is valid UTF-8 and not plain ASCII makes the file UTF-8 all the same (GBK
+    # text is almost never valid UTF-8): the odd line is then rejected as a row, not the file read as GBK, which
+    # would turn every UTF-8 line into mojibake (北京 → 鍖椾含).
+    if any(not line.isascii() and _is_utf8(line) for line in head.split(b"\n")[:-1]):
+        return "utf-8"
     try:
         codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
         return "gb18030"
@@ -104,24 +132,56 @@ def detect_encoding(path: Path, compressed: bool = False) -> str:
         raise IngestError(f"{path}: neither UTF-8 nor GBK/GB18030 text (byte {exc.start}); pass --encoding") from exc
 
 
-def transcode_to_utf8(path: Path, compressed: bool, encoding: str, target: Path) -> Path:
-    """Writes the text of `path` (in `encoding`, gzipped or not) to `target` as UTF-8; raises IngestError if invalid.
-
-    DuckDB's CSV reader only knows UTF-8/UTF-16/Latin-1 without extensions it cannot download here.
-    """
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+def _is_utf8(line: bytes) -> bool:
     try:
-        with _open_bytes(path, compressed) as source, open(target, "w", encoding="utf-8", newline="") as sink:
-            offset = 0
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Written before a line that is not valid text in the file's encoding: 0xFF is never valid UTF-8, so DuckDB's reader
+# rejects that record (INVALID ENCODING) at its own line instead of the line being transcoded into mojibake.
+_INVALID_MARK = b"\xff"
+
+
+def transcode_to_utf8(path: Path, compressed: bool, encoding: str, target: Path, *, per_row: bool = False) -> Path:
+    """Writes the text of `path` (in `encoding`, gzipped or not) to `target` as UTF-8.
+
+    Invalid text is an IngestError; with `per_row`, a line holding invalid bytes is written as it is, marked
+    invalid, so the CSV reader rejects that row alone. DuckDB's CSV reader only knows UTF-8/UTF-16/Latin-1 without
+    extensions it cannot download here.
+    """
+    offset = 0
+    try:
+        with _open_bytes(path, compressed) as source, open(target, "wb") as sink:
+            pending = b""
             while chunk := source.read(1 << 22):
-                sink.write(decoder.decode(chunk))
-                offset += len(chunk)
-            sink.write(decoder.decode(b"", final=True))
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
+                text = pending + chunk
+                cut = text.rfind(b"\n") + 1  # whole lines only: a character never spans the cut
+                pending = text[cut:]
+                _write_utf8(sink, text[:cut], encoding, per_row)
+                offset += cut
+            _write_utf8(sink, pending, encoding, per_row)
     except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz (BadGzipFile is an OSError)
         raise IngestError(f"{path}: cannot read the file ({first_line(exc)})") from exc
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {encoding} near byte {offset + exc.start}; pass --encoding") from exc
     return target
+
+
+def _write_utf8(sink, lines: bytes, encoding: str, per_row: bool) -> None:
+    try:
+        sink.write(lines.decode(encoding).encode("utf-8"))
+        return
+    except UnicodeDecodeError:
+        if not per_row:
+            raise
+    for line in lines.splitlines(keepends=True):
+        try:
+            sink.write(line.decode(encoding).encode("utf-8"))
+        except UnicodeDecodeError:
+            sink.write(_INVALID_MARK + line)
 
 
 @dataclass
@@ -133,33 +193,135 @@ class Source:
     params: Params  # the values reader_sql's placeholders stand for (file path, delimiter)
     columns: list[str]  # the file's own column names, in order
     kind: str  # 'csv', 'json' or 'parquet'
+    row_check: str | None = None  # a column of reader_sql: the row's reject {col, reason} found by the reader, or null
+    read_path: Path | None = None  # the text file the reader reads (for physical line numbers)
+    delimiter: str | None = None
+    shape: TextShape | None = None  # its lines, from the budget's pass (limits.scan_text)
 
 
 def _open_source(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, read_path: Path, delimiter: str | None, limits: Limits
 ) -> Source:
     params = Params("src")
     file = params.bind(str(read_path))
     if fmt == "csv":
-        options = "all_varchar = true, header = true, store_rejects = true"
+        options = f"all_varchar = true, header = true, store_rejects = true, max_line_size = {limits.line_bytes}"
         if delimiter:
             options += f", delim = {params.bind(delimiter)}"
         reader = f"read_csv({file}, {options})"
-    elif fmt == "json":
-        reader = f"read_json({file}, format = 'auto')"
     else:
         reader = f"read_parquet({file})"
     try:
         described = con.execute(f"describe select * from {reader}", params).fetchall()
     except duckdb.Error as exc:
-        raise IngestError(f"{path}: not a readable {fmt} file ({first_line(exc)})") from exc
+        raise reader_error(path, fmt, exc, limits) from exc
     columns = [row[0] for row in described]
     _refuse_duplicate_columns(con, path, fmt, columns, reader, params)
     # Columns by position (#1, #2, …): DuckDB's SQL refers to them without naming them.
     positional = ", ".join(
         (f"#{i + 1}" if fmt == "csv" else f"cast(#{i + 1} as varchar)") + f" as __c{i}" for i in range(len(columns))
     )
-    return Source(f"(select {positional} from {reader})", params, columns, fmt)
+    return Source(f"(select {positional} from {reader})", params, columns, fmt, None, read_path, delimiter)
+
+
+def reader_error(path: Path, fmt: str, exc: duckdb.Error, limits: Limits) -> IngestError:
+    """A reader's failure as one line for the user (a record over the line limit names the limit)."""
+    text = str(exc)
+    if "aximum line size" in text or "maximum_object_size" in text:
+        line = re.search(r"[Ll]ine:? (\d+)", text)
+        where = f"line {line.group(1)}" if line else "a record"
+        return over_limit(path, f"{where} is longer than {limits.max_line_mb:,} MB", "max_line_mb", limits.max_line_mb)
+    return IngestError(f"{path}: not a readable {fmt} file ({first_line(exc)})")
+
+
+# JSON values by kind: a key whose values are of several kinds across the file keeps its most common kind and
+# rejects the other rows (1001 and "1001" were two orders: '1001' and '"1001"' with the quotes kept).
+_JSON_KINDS = {"VARCHAR": "text", "BIGINT": "number", "UBIGINT": "number", "DOUBLE": "number", "BOOLEAN": "true/false"}
+
+
+def _pointer(key: str) -> str:
+    """The JSON pointer of a top-level key (RFC 6901: ~ and / escaped)."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _open_json(con: duckdb.DuckDBPyConnection, path: Path, read_path: Path, limits: Limits) -> Source:
+    """A JSON Lines (or JSON array) file as text columns, one per key in order of first appearance. Each key's
+    values are of one kind across the file: a row whose value is of another kind (a number where most rows have
+    text, an object or a list where a value belongs) is rejected with the reason in the column __bad."""
+    params = Params("src")
+    reader = (
+        f"read_json_objects({params.bind(str(read_path))}, format = 'auto', "
+        f"maximum_object_size = {min(limits.line_bytes, 2**31 - 1)})"
+    )
+    try:
+        kinds = con.execute(
+            f"""
+            with objects as (select row_number() over () as n, json from {reader} where json_type(json) = 'OBJECT'),
+            keyed as (
+                select n, unnest(json_keys(json)) as key, unnest(range(len(json_keys(json)))) as i, json from objects
+            ),
+            typed as (select n, i, key, json_type(json, '/' || replace(replace(key, '~', '~0'), '/', '~1')) as kind
+                      from keyed)
+            select key, kind, count(*), min([n, i]) from typed group by key, kind
+            """,
+            params,
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise reader_error(path, "JSON", exc, limits) from exc
+    first_seen: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for key, kind, count, first in kinds:
+        first_seen[key] = min(first_seen.get(key, first), first)
+        group = _JSON_KINDS.get(kind, kind.lower())
+        if kind != "NULL":
+            counts.setdefault(key, {})
+            counts[key][group] = counts[key].get(group, 0) + count
+    keys = sorted(first_seen, key=lambda k: (*first_seen[k], k))
+    columns, checks = [], []
+    for index, key in enumerate(keys):
+        pointer = params.bind(_pointer(key))
+        columns.append(f"json_extract_string(json, {pointer}) as __c{index}")
+        usual = [kind for kind in counts.get(key, {}) if kind in ("text", "number", "true/false")]
+        usual = max(usual, key=lambda kind: counts[key][kind]) if usual else None
+        name = params.bind(key)
+        # The kinds seen of this key, as DuckDB's json_type names them.
+        allowed = [k for k, group in _JSON_KINDS.items() if group == usual] + ["NULL"]
+        reason = params.bind(f" here, where the file's other rows have {usual}" if usual else " here")
+        kind = f"json_type(json, {pointer})"
+        checks.append(
+            f"when {kind} is not null and {kind} not in ({', '.join(params.bind(k) for k in allowed)}) "
+            f"then {{'col': {name}, 'reason': {name} || ' is ' || "
+            f"case {kind} when 'OBJECT' then 'an object' when 'ARRAY' then 'a list' "
+            f"when 'VARCHAR' then 'text' when 'BOOLEAN' then 'true/false' else 'a number' end || {reason}}}"
+        )
+    not_object = params.bind("the line is not a JSON object")
+    bad = f"case when json_type(json) <> 'OBJECT' then {{'col': null::varchar, 'reason': {not_object}}} "
+    bad += " ".join(checks) + " end"
+    relation = f"(select {', '.join(columns + [f'{bad} as __bad'])} from {reader})"
+    _refuse_duplicate_columns(con, path, "json", keys, reader, params)
+    return Source(relation, params, keys, "json", row_check="__bad", read_path=read_path)
+
+
+def _refuse_large_parquet(con: duckdb.DuckDBPyConnection, path: Path, limits: Limits) -> None:
+    """Raises IngestError when the Parquet file's own metadata says it holds more rows or more (uncompressed) data
+    than the budget, before a row of it is read."""
+    try:
+        file = {"path": str(path)}
+        size = con.execute("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata($path)", file)
+        size = size.fetchall()[0][0]
+        rows = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata($path)", file).fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: not a readable parquet file ({first_line(exc)})") from exc
+    if rows > limits.max_rows:
+        raise over_limit(path, f"it has {rows:,} rows", "max_rows", limits.max_rows)
+    if size > limits.file_bytes:
+        raise over_limit(
+            path,
+            f"its data is {size / (1024 * 1024):,.0f} MB uncompressed",
+            "max_file_mb",
+            limits.max_file_mb,
+            " MB",
+        )
 
 
 def _normalised(name: str) -> str:
@@ -226,18 +388,26 @@ def _after_subtree(rows: list[tuple[str, int | None]], index: int) -> int:
 _SURPLUS_BUDGET = 100_000_000
 
 
-def _refuse_runaway_records(con: duckdb.DuckDBPyConnection, path: Path, read_path: Path, delimiter: str | None) -> None:
+def _guess_delimiter(header: str) -> str:
+    """The candidate DuckDB's sniffer tries that splits the header most."""
+    return max((",", ";", "\t", "|"), key=header.count)
+
+
+def _refuse_runaway_records(
+    con: duckdb.DuckDBPyConnection, path: Path, read_path: Path, delimiter: str | None, limits: Limits
+) -> None:
     """Raises IngestError when lines with far more fields than the header would make the CSV reader crawl."""
-    # Each physical line as one text value.
+    # Each physical line as one text value (none is longer than the budget: scan_text checked).
     lines = (
         "read_csv($path, columns = {'line': 'VARCHAR'}, header = false, delim = '\\0', quote = '', "
-        "escape = '', auto_detect = false, strict_mode = false, ignore_errors = true, max_line_size = 1000000000)"
+        f"escape = '', auto_detect = false, strict_mode = false, ignore_errors = true, "
+        f"max_line_size = {limits.line_bytes + 2})"
     )
     try:
         found = con.execute(f"select line from {lines} limit 1", {"path": str(read_path)}).fetchall()
         header = found[0][0] or "" if found else ""
-        if delimiter is None:  # the candidate DuckDB's sniffer tries that splits the header most
-            delimiter = max((",", ";", "\t", "|"), key=header.count)
+        if delimiter is None:
+            delimiter = _guess_delimiter(header)
         width = header.count(delimiter) + 1
         # Each line's delimiters counted (an upper bound of its fields), fields in balanced quotes removed first.
         cost, extra = con.sql(
@@ -264,28 +434,106 @@ def _refuse_runaway_records(con: duckdb.DuckDBPyConnection, path: Path, read_pat
         )
 
 
-def structural_rejects(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
-    """(line, reason, raw text) of the records the CSV reader itself could not split into the header's columns."""
-    return con.sql(
+def structural_rejects(con: duckdb.DuckDBPyConnection, encoding: str) -> list[tuple[int, int, str, str]]:
+    """(line, byte offset, reason, raw text) of the records the CSV reader itself could not split into the header's
+    columns or decode; the offset (of the record's start in the text read) places it when lines and records differ."""
+    rows = con.sql(
         """
         with errors as (
-            select line, column_idx, error_type, error_message, csv_line from reject_errors
+            select line, line_byte_position, column_idx, error_type, error_message, csv_line from reject_errors
             where scan_id = (select max(scan_id) from reject_errors)
         )
-        select line, arg_min(error_type || ': ' || error_message, column_idx), any_value(csv_line)
+        select line, min(line_byte_position) - 1, arg_min(error_type || ': ' || error_message, column_idx),
+               bool_or(error_type = 'INVALID ENCODING'), any_value(csv_line)
         from errors group by line order by line
         """
     ).fetchall()
+    invalid = f"INVALID ENCODING: bytes that are not {encoding} text; the file is read as {encoding}: fix this line"
+    return [(line, offset, invalid if bad else reason, raw) for line, offset, reason, bad, raw in rows]
 
 
-def number_lines(con: duckdb.DuckDBPyConnection, kind: str, bad_lines: list[int]) -> None:
+def physical_lines(
+    source: Source, rows: int, structural: list[tuple[int, int, str, str]]
+) -> tuple[list[tuple[int, int, str, str]], list[int] | None]:
+    """The structural rejects with their physical lines, and each read row's physical line in order (None when
+    every record is one line, so the rows' positions give their lines).
+
+    A blank line, or a quoted field spanning lines, makes records and lines differ (a bad row on line 5 was
+    recorded as line 3): then the file is read once more here, split into records the way the CSV reader does,
+    and a row's line is the line its record starts on. If that split does not give the reader's count of records,
+    positions are used as before.
+    """
+    shape = source.shape
+    header = 1 if source.kind == "csv" else 0
+    if shape is None or source.read_path is None or rows + len(structural) + header == shape.lines:
+        return structural, None
+    compressed = source.read_path.suffix.lower() == ".gz"
+    starts, records = _record_starts(source.read_path, compressed, source.kind, source.delimiter)
+    if len(records) != rows + len(structural) + header:
+        return structural, None
+    fixed = [(bisect_right(starts, offset), offset, reason, raw) for _, offset, reason, raw in structural]
+    skipped = {line for line, _, _, _ in fixed}
+    lines = [line for line in records[header:] if line not in skipped]
+    return (fixed, lines) if len(lines) == rows else (structural, None)
+
+
+def _record_starts(read_path: Path, compressed: bool, kind: str, delimiter: str | None) -> tuple[list[int], list[int]]:
+    """The byte offset of each physical line, and the line (1-based) each non-blank record starts on."""
+    starts: list[int] = []
+
+    def text_lines():
+        offset = 0
+        with _open_bytes(read_path, compressed) as handle:
+            for raw in handle:
+                starts.append(offset)
+                offset += len(raw)
+                yield raw.decode("utf-8", "replace")
+
+    if kind == "json":
+        return starts, [number for number, text in enumerate(text_lines(), 1) if text.strip()]
+    records: list[int] = []
+    lines = text_lines()
+    first = next(lines, "")
+    delimiter = delimiter or _guess_delimiter(first)
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    reader = csv.reader(_chain(first, lines), delimiter=delimiter if len(delimiter) == 1 else ",")
+    done = 0
+    try:
+        for row in reader:
+            if row:
+                records.append(done + 1)
+            done = reader.line_num
+    except csv.Error:
+        return starts, []
+    return starts, records
+
+
+def _chain(first: str, rest):
+    yield first
+    yield from rest
+
+
+def number_lines(
+    con: duckdb.DuckDBPyConnection, kind: str, bad_lines: list[int], lines: list[int] | None = None
+) -> None:
     """Creates the view _lined: _checked plus _line, the CSV line (header = 1), JSON line or Parquet row of each row.
 
-    Rows keep file order in _checked (DuckDB preserves insertion order), so rowid is the row's position among the
-    rows the reader returned; the CSV reader skips records it cannot split, so positions after them are shifted.
+    `lines`, when given, is each row's physical line in order (physical_lines). Otherwise rows keep file order in
+    _checked (DuckDB preserves insertion order), so rowid is the row's position among the rows the reader returned;
+    the CSV reader skips records it cannot split, so positions after them are shifted.
     """
     first = 2 if kind == "csv" else 1
     base = "(select min(rowid) from _checked)"  # temporary tables do not number their rows from 0
+    if lines is not None:
+        con.register("_physical", pa.table({"_pos": pa.array(range(len(lines)), pa.int64()), "_line": lines}))
+        con.execute(
+            f"""
+            create or replace temp view _lined as
+            select l._line, c.* from (select rowid - {base} as _pos, * from _checked) c
+            join _physical l using (_pos)
+            """
+        )
+        return
     if not bad_lines:
         con.execute(f"create or replace temp view _lined as select rowid - {base} + {first} as _line, * from _checked")
         return

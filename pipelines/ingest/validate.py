@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import duckdb
 
 from pipelines.ingest.common import IngestError, Params, Progress, first_line, watched
 from pipelines.ingest.map import ValueFormat
-from pipelines.ingest.read import Source, number_lines, structural_rejects
+from pipelines.ingest.read import Source, number_lines, physical_lines, structural_rejects
 from warehouse import Column, Table
 
 
@@ -32,6 +33,7 @@ def validate(
     value_format: ValueFormat,
     strict: bool,
     report: Progress,
+    encoding: str = "utf-8",
 ) -> Checked:
     """Types and checks every row read into the temp table _checked, numbered by file line in the view _lined.
 
@@ -44,9 +46,11 @@ def validate(
             con.execute(f"create or replace temp table _checked as {checked}", params)
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable {source.kind} file ({first_line(exc)})") from exc
-    structural = structural_rejects(con) if source.kind == "csv" else []
-    number_lines(con, source.kind, [line for line, _, _ in structural])
-    rejected = con.sql("select count(*) from _checked where _error is not null").fetchall()[0][0]
+    structural = structural_rejects(con, encoding) if source.kind == "csv" else []
+    rows, rejected = con.sql("select count(*), count(_error) from _checked").fetchall()[0]
+    found, lines = physical_lines(source, rows, structural)
+    number_lines(con, source.kind, [line for line, _, _, _ in found], lines)
+    structural = [(line, reason, raw) for line, _, reason, raw in found]
     rejected += len(structural)
     if strict and rejected:
         first = _first_reject(con, structural)
@@ -70,6 +74,26 @@ def _number_text(raw: str, value_format: ValueFormat) -> str:
         return raw
     # 1.234,56 / 1 234,56 → 1234.56 (also no-break and narrow no-break spaces, and the Swiss apostrophe).
     return f"replace(regexp_replace({raw}, '[.\\s\u00a0\u202f'']', '', 'g'), ',', '.')"
+
+
+# A number as exports write it: digits, one decimal point, an exponent. DuckDB's casts also take 1_000, 0x10, nan
+# and inf, which are not amounts (1_000 was read as 1000, NaN stored in sessions.duration_s).
+_NUMBER = "'^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'"
+# Whitespace trimmed from every value: spaces, tabs, line breaks, no-break, ideographic and zero-width spaces, BOM
+# (a tab-only order id was stored as a key).
+_SPACES = " \t\n\r\v\f\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200C)))
+_WHITESPACE = f"'{_SPACES}'"
+
+
+def _number(raw: str, value_format: ValueFormat) -> str:
+    """SQL: the value's text as a plain number, or null if it is not one."""
+    text = _number_text(raw, value_format)
+    return f"(case when regexp_full_match({text}, {_NUMBER}) then {text} end)"
+
+
+def _starts_with_digit(raw: str) -> str:
+    # DuckDB reads 'epoch', 'infinity' and 'allballs' as dates and times; exports write dates with digits first.
+    return f"left({raw}, 1) between '0' and '9'"
 
 
 def _in_range(value: str, kind: str) -> str:
@@ -96,20 +120,23 @@ def _typed(col: Column, raw: str, value_format: ValueFormat, params: Params) -> 
         formats = params.bind(list(value_format.date_formats))
     if col.type == "TIMESTAMP":
         # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
-        iso = f"try_cast({raw} as timestamptz)"
+        iso = f"(case when {_starts_with_digit(raw)} then try_cast({raw} as timestamptz) end)"
         if value_format.date_formats:
             iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
         return _in_range(f"cast({iso} as timestamp)", "timestamp")
     if col.type == "DATE":
         iso = f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
+        iso = f"(case when {_starts_with_digit(raw)} then {iso} end)"
         if value_format.date_formats:
             return _in_range(f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})", "date")
         return _in_range(iso, "date")
-    raw = _number_text(raw, value_format)
+    raw = _number(raw, value_format)
     if col.type in ("INTEGER", "BIGINT"):
         whole = f"try_cast({raw} as double)"
         integral = f"case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end"
         return f"coalesce(try_cast({raw} as {col.type}), {integral})"
+    if col.type == "DOUBLE":  # 1e400 is a number to the regular expression and infinity to the cast
+        return f"(case when isfinite(try_cast({raw} as double)) then try_cast({raw} as double) end)"
     return f"try_cast({raw} as {col.type})"
 
 
@@ -135,6 +162,17 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params
         wanted += " with a decimal comma (e.g. 1.234,56)"
     if wanted:
         checks.append((f"{raw} is not null and {typed} is null", f"{params.bind(f'not {wanted}: ')} || {raw}"))
+    scale = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", col.type)
+    if scale:
+        # 0.005 would be stored as 0.01: an amount with more decimals than the column keeps is refused, not rounded.
+        digits = int(scale.group(1))
+        exact = f"try_cast({_number(raw, value_format)} as decimal(38, 18))"
+        checks.append(
+            (
+                f"{typed} is not null and {exact} <> {typed}",
+                f"{params.bind(f'more than {digits} decimals (it would be rounded): ')} || {raw}",
+            )
+        )
     if col.enum:
         enum_reason = "' is not one of " + ", ".join(col.enum)
         allowed = ", ".join(params.bind(v) for v in col.enum)
@@ -176,7 +214,7 @@ def _validate_sql(
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
+            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}, {_WHITESPACE}), '') as __v_{col.name}")
             parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
@@ -186,6 +224,8 @@ def _validate_sql(
             value = col.default if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
     raw_json = "json_object(" + ", ".join(f"{params.bind(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
+    if source.row_check:  # what the reader found wrong with the row comes first (a JSON value of another kind)
+        checks.insert(0, (f"r.{source.row_check} is not null", f"r.{source.row_check}"))
     cases = " ".join(f"when {cond} then {err}" for cond, err in checks)
     first_error = f"case {cases} end" if checks else "null"
     typed_list = ",\n            ".join(typed)
