@@ -277,6 +277,14 @@ def segment_customers(
     return scores.filter(pl.col("segment") == name)["customer_id"].sort().to_list()
 
 
+def segment_customer_ids(
+    con: duckdb.DuckDBPyConnection, name: str, as_of: date | None = None, segment: Segment = ALL
+) -> pl.DataFrame:
+    """One row per customer of RFM segment `name` as of `as_of` (column customer_id, sorted): a campaign's list."""
+    ids = segment_customers(con, name, as_of, segment)
+    return pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
+
+
 # --- repeat purchase ---------------------------------------------------------------------------------------------
 
 
@@ -548,6 +556,7 @@ __all__ = [
     "lifetime_value",
     "repeat_interval",
     "rfm_scores",
+    "segment_customer_ids",
     "segment_customers",
     "segment_movement",
     "segment_of",

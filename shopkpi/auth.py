@@ -12,6 +12,7 @@ The users file is TOML kept outside the repository (settings `users_path`, env `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -34,6 +35,9 @@ OPEN = "open"
 ALL_ROLES = frozenset({*ROLES, OPEN})  # anyone signed in (or demo mode)
 PROFIT_ROLES = frozenset({"executive", "admin", OPEN})
 ADMIN_ROLES = frozenset({"admin", OPEN})
+# Customer ids (a segment's list for a campaign) go to those who run campaigns or work on the data; executives see
+# the segments' sizes and revenue, not who is in them.
+CUSTOMER_ID_ROLES = frozenset({"operations", "analyst", "admin", OPEN})
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
 MIN_PASSWORD = 8
@@ -75,10 +79,60 @@ def may_upload(role: str | None) -> bool:
     return role in ADMIN_ROLES
 
 
+def may_see_customer_ids(role: str | None) -> bool:
+    """Whether `role` may see and download customer ids (e.g. the customers of an RFM segment)."""
+    return role in CUSTOMER_ID_ROLES
+
+
 def visible_metrics(role: str | None, names: tuple[str, ...]) -> tuple[str, ...]:
     """`names` without the profit figures `role` may not see (order kept); which metrics are profit figures is the
     registry's `Metric.profit_figure`."""
     return names if may_see_profit(role) else tuple(n for n in names if n not in PROFIT_FIGURES)
+
+
+# The canonical columns that are inputs of the profit figures (cost of goods, fulfilment costs, operating expenses):
+# a role that may not see profit does not see them in rejected rows either (the Data page, rejects.csv).
+COST_INPUTS = {
+    "orders": frozenset({"shipping_cost", "payment_fee"}),
+    "order_items": frozenset({"unit_cost"}),
+    "products": frozenset({"unit_cost"}),
+    "expenses": frozenset({"amount", "note"}),
+}
+# A file's own column may be mapped to a cost input under any name (--map unit_cost=Einkauf): besides the canonical
+# names, a raw row's fields whose names look like money spent are hidden too, and of an expense only its month and
+# category are shown.
+_COSTLY_NAME = re.compile(r"cost|fee|expense|成本|费用", re.IGNORECASE)
+_EXPENSE_SHOWN = frozenset({"month", "category"})
+HIDDEN = "(hidden)"
+
+
+def _hidden_field(table: str, name: str) -> bool:
+    key = name.replace("\ufeff", "").strip().lower()
+    if table == "expenses":
+        return key not in _EXPENSE_SHOWN
+    return key in COST_INPUTS.get(table, ()) or bool(_COSTLY_NAME.search(key))
+
+
+def visible_reject(
+    role: str | None, table: str, column: str | None, reason: str | None, raw_row: str | None
+) -> tuple[str | None, str | None]:
+    """A rejected row's (reason, raw_row) as `role` may see them: unchanged for the roles that see profit; else the
+    raw row's cost fields read HIDDEN (a raw text that is not a JSON object, of a table with cost inputs, is hidden
+    whole) and a reason about a cost column no longer quotes its value."""
+    if may_see_profit(role) or table not in COST_INPUTS:
+        return reason, raw_row
+    if reason is not None and column in COST_INPUTS[table]:
+        reason = re.sub(r"(: |, got ).*\Z", rf"\g<1>{HIDDEN}", reason, flags=re.DOTALL)
+    if raw_row is None:
+        return reason, None
+    try:
+        fields = json.loads(raw_row)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        return reason, HIDDEN
+    shown = {name: HIDDEN if _hidden_field(table, name) else value for name, value in fields.items()}
+    return reason, json.dumps(shown, ensure_ascii=False)
 
 
 # --- the users file ----------------------------------------------------------------------------------------------
