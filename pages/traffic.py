@@ -61,9 +61,9 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
 
 
 def focus_from_chart() -> None:
-    # Runs before the rerun a click causes: remember the clicked bar's group (its label is the y value).
+    # Runs before the rerun a click causes: remember the clicked bar's group (its label is the y value, made inert).
     points = st.session_state[CHART_KEY].selection.get("points", [])
-    st.session_state[FOCUS] = points[0]["y"] if points else None
+    st.session_state[FOCUS] = charts.plain(points[0]["y"]) if points else None
 
 
 def apply_focus_as_filter(dim: str, value: str) -> None:

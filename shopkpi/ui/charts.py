@@ -2,11 +2,13 @@
 
 Each builder takes the frame a metrics function returned (or a slice of it) and the labels to show; it computes
 nothing but layout. A missing group reads "(none)", a missing value is left as a gap. Number formats come from the
-metric's unit (metrics/units.py).
+metric's unit (metrics/units.py). Every text put in a figure (category, legend, title, annotation) goes through
+`inert`: Plotly draws `<b>`, `<br>` and `<a href>` in them, and a name from the data must read as its characters.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -37,13 +39,29 @@ pio.templates[TEMPLATE] = go.layout.Template(
 pio.templates.default = TEMPLATE
 
 
+def inert(text: object) -> str:
+    """`text` (a name from the data, a label) as a Plotly text that shows exactly its characters: Plotly reads `<…>` as
+    markup (a source named `<a href="…">x</a>` was a link on the Traffic chart) and `&…;` as entities."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str) -> str:
+    """The name `inert` made `text` from, e.g. the category of a clicked bar as a selection reports it."""
+    return html.unescape(text)
+
+
+def _inert_values(values: Sequence) -> list:
+    # Categories: texts made inert; dates and numbers kept as they are (Plotly gives them a date or number axis).
+    return [inert(v) if isinstance(v, str) else v for v in values]
+
+
 def _labels(values: Sequence) -> list[str]:
-    return [NONE_LABEL if v is None else str(v) for v in values]
+    return [inert(NONE_LABEL if v is None else v) for v in values]
 
 
 def _layout(figure: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}} if title else None,
+        title={"text": inert(title), "x": 0, "xanchor": "left", "font": {"size": 14}} if title else None,
         height=height,
         margin={"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
         template=TEMPLATE,
@@ -85,7 +103,7 @@ def bars(
             x=ordered.get_column(metric).to_list(),
             orientation="h",
             marker_color=TOTAL,
-            name=value_label or metric,
+            name=inert(value_label or metric),
             hovertemplate=f"%{{y}}: %{{x:{axis_format(metric)}}}<extra></extra>",
         )
     )
@@ -116,7 +134,7 @@ def funnel_chart(steps: pl.DataFrame, step_labels: Sequence[str], title: str | N
     """The funnel of one group: sessions per step (rows in step order), with the share of the first step."""
     figure = go.Figure(
         go.Funnel(
-            y=list(step_labels),
+            y=[inert(label) for label in step_labels],
             x=steps.get_column("sessions").to_list(),
             texttemplate=f"%{{value:{COUNT.axis}}}<br>%{{percentInitial:{RATE.rounded}}}",
             marker={"color": TOTAL},
@@ -135,7 +153,7 @@ def funnel_by_group(
         part = funnel.filter(pl.col("group").is_null() if name is None else pl.col("group") == name)
         part = part.sort("step_number")
         figure.add_bar(
-            x=[step_labels.get(s, s) for s in part.get_column("step").to_list()],
+            x=[inert(step_labels.get(s, s)) for s in part.get_column("step").to_list()],
             y=part.get_column("rate_from_start").to_list(),
             name=_labels([name])[0],
             marker_color=COLORS[index % len(COLORS)],
@@ -165,7 +183,7 @@ def waterfall(lines: pl.DataFrame, title: str | None = None) -> go.Figure:
             values.append(value * row["sign"])
     figure = go.Figure(
         go.Waterfall(
-            x=rows.get_column("label").to_list(),
+            x=_inert_values(rows.get_column("label").to_list()),
             y=values,
             measure=measures,
             increasing={"marker": {"color": GOOD}},
@@ -183,14 +201,14 @@ def drivers_waterfall(drivers: pl.DataFrame, labels: dict[str, str], title: str 
     """Revenue before → the effect of each driver → revenue after, from `metrics.insights.decompose_change`."""
     total = drivers.filter(pl.col("driver") == "total").row(0, named=True)
     effects = drivers.filter(pl.col("driver") != "total")
-    x = [labels.get("before", "Before")]
+    x = [inert(labels.get("before", "Before"))]
     y = [total["before"]]
     measure = ["absolute"]
     for row in effects.iter_rows(named=True):
-        x.append(labels.get(row["driver"], row["driver"]))
+        x.append(inert(labels.get(row["driver"], row["driver"])))
         y.append(row["effect"] or 0.0)
         measure.append("relative")
-    x.append(labels.get("after", "After"))
+    x.append(inert(labels.get("after", "After")))
     y.append(total["after"])
     measure.append("total")
     figure = go.Figure(
@@ -215,9 +233,9 @@ def lines_over_time(
     figure = go.Figure()
     for index, (metric, name) in enumerate(zip(metrics, names, strict=True)):
         figure.add_scatter(
-            x=frame.get_column(x).to_list(),
+            x=_inert_values(frame.get_column(x).to_list()),
             y=frame.get_column(metric).to_list(),
-            name=name,
+            name=inert(name),
             mode="lines+markers",
             line={"color": COLORS[index % len(COLORS)], "width": 2},
         )
@@ -239,9 +257,9 @@ def compare_bars(
     figure = go.Figure()
     for index, (column, name) in enumerate(zip(columns, names, strict=True)):
         figure.add_bar(
-            x=frame.get_column(x).to_list(),
+            x=_inert_values(frame.get_column(x).to_list()),
             y=frame.get_column(column).to_list(),
-            name=name,
+            name=inert(name),
             marker_color=COLORS[index % len(COLORS)],
         )
     figure.update_layout(barmode="group")
@@ -257,9 +275,9 @@ def stacked_bars(
     for index, value in enumerate(frame.get_column(group).unique(maintain_order=True).to_list()):
         part = frame.filter(pl.col(group).is_null() if value is None else pl.col(group) == value).sort(x)
         figure.add_bar(
-            x=part.get_column(x).to_list(),
+            x=_inert_values(part.get_column(x).to_list()),
             y=part.get_column(metric).to_list(),
-            name=(names or {}).get(value, _labels([value])[0]),
+            name=inert((names or {}).get(value, NONE_LABEL if value is None else value)),
             marker_color=COLORS[index % len(COLORS)],
         )
     figure.update_layout(barmode="stack")

@@ -1,4 +1,5 @@
-"""Chart builders of the Forecast page: plain functions (frames in, plotly Figure out), testable without Streamlit."""
+"""Chart builders of the Forecast page: plain functions (frames in, plotly Figure out), testable without Streamlit.
+Their texts (legend names, the calendar's event labels) are made inert as in shopkpi/ui/charts.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import polars as pl
 
 from metrics import registry
 from metrics.units import CHANGE
-from shopkpi.ui.charts import BAD, GOOD, TOTAL, _layout
+from shopkpi.ui.charts import BAD, GOOD, TOTAL, _layout, inert
 
 BAND95 = "rgba(37, 99, 235, 0.12)"
 BAND80 = "rgba(37, 99, 235, 0.25)"
@@ -45,7 +46,7 @@ def forecast_fan(
                 line={"width": 0},
                 fill="tonexty",
                 fillcolor=fill,
-                name=name,
+                name=inert(name),
                 hoverinfo="skip",
             )
         )
@@ -55,7 +56,7 @@ def forecast_fan(
             y=history["value"].to_list(),
             mode="lines",
             line={"color": "#334155", "width": 1.5},
-            name=labels["history"],
+            name=inert(labels["history"]),
             hovertemplate=f"%{{x}}: %{{y:{spec}}}<extra></extra>",
         )
     )
@@ -69,8 +70,8 @@ def forecast_fan(
             y=rows["forecast"].to_list(),
             mode="lines",
             line={"color": TOTAL, "width": 2, "dash": "dot"},
-            name=labels["forecast"],
-            text=hover,
+            name=inert(labels["forecast"]),
+            text=[inert(line) for line in hover],
             hovertemplate="%{text}<extra></extra>",
         )
     )
@@ -94,7 +95,7 @@ def forecast_fan(
             for peak in peaks:
                 figure.add_vline(x=peak, line={"color": EVENT_LINE, "width": 1, "dash": "dash"})
                 figure.add_annotation(
-                    x=peak, y=1, yref="paper", text=str(label), showarrow=False, font={"size": 10}, yanchor="bottom"
+                    x=peak, y=1, yref="paper", text=inert(label), showarrow=False, font={"size": 10}, yanchor="bottom"
                 )
     figure.update_yaxes(tickformat=spec, rangemode="tozero")
     return _layout(figure, title, height=380)
@@ -154,7 +155,7 @@ def pacing_lines(
                     y=days[column].to_list(),
                     mode="lines",
                     line=line,
-                    name=name,
+                    name=inert(name),
                     hovertemplate=f"%{{x}}: %{{y:{spec}}}<extra></extra>",
                 )
             )

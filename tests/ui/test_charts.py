@@ -110,3 +110,86 @@ def test_axes_and_hovers_take_the_metrics_unit_formats() -> None:
         charts.funnel_chart(steps, ["Viewed", "Bought"]).data[0].texttemplate
         == "%{value:,.0f}<br>%{percentInitial:.0%}"
     )
+
+
+# Issue 17, item 6: names from the data are text. Plotly draws a subset of HTML in every text it shows (categories,
+# legends, titles, hovers, annotations): a source named like HOSTILE was a clickable link on the Traffic chart.
+HOSTILE = '<a href="https://evil.example/x">linksrc</a> <b>bold</b><br>&amp;'
+INERT = '&lt;a href="https://evil.example/x"&gt;linksrc&lt;/a&gt; &lt;b&gt;bold&lt;/b&gt;&lt;br&gt;&amp;amp;'
+
+
+def _texts(figure: go.Figure) -> list[str]:
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(figure.to_plotly_json())
+    return found
+
+
+def _assert_inert(figure: go.Figure, places: int) -> None:
+    texts = _texts(figure)
+    assert not [t for t in texts if "<a " in t or "<b>" in t], "the name's markup reached the figure"
+    # Each place the name was put shows it escaped: the browser reads &lt; as "<", so the name shows as typed.
+    assert sum(t.count(INERT) for t in texts) >= places, [t for t in texts if "linksrc" in t]
+
+
+def test_names_from_the_data_are_drawn_as_text_in_every_chart() -> None:
+    from shopkpi.ui import forecast_charts
+
+    frame = pl.DataFrame({"group": [HOSTILE, "email"], "total_revenue": [50.0, 80.0]})
+    _assert_inert(charts.bars(frame, "group", "total_revenue", HOSTILE, HOSTILE), 3)  # category, legend, title
+    series = pl.DataFrame({"period": [date(2024, 1, 1)] * 2, "group": [HOSTILE, None], "sessions": [1, 2]})
+    _assert_inert(charts.trend_lines(series, "sessions"), 1)
+    funnel = pl.DataFrame(
+        {
+            "group": [HOSTILE, HOSTILE],
+            "step": ["page_view", "purchase"],
+            "step_number": [1, 2],
+            "sessions": [10, 1],
+            "rate_from_start": [1.0, 0.1],
+        }
+    )
+    _assert_inert(charts.funnel_by_group(funnel, {"page_view": HOSTILE}), 2)
+    _assert_inert(charts.funnel_chart(funnel, [HOSTILE, "Bought"]), 1)
+    lines = pl.DataFrame({"label": [HOSTILE], "sign": [1], "subtotal": [False], "value": [1.0]})
+    _assert_inert(charts.waterfall(lines), 1)
+    months = pl.DataFrame({"month": [HOSTILE], "a": [1.0], "b": [2.0], "group": [HOSTILE]})
+    _assert_inert(charts.compare_bars(months, "month", ["a", "b"], [HOSTILE, "b"]), 3)
+    _assert_inert(charts.lines_over_time(months, ["a"], [HOSTILE]), 2)
+    _assert_inert(charts.stacked_bars(months, "month", "group", "a"), 2)
+    drivers = decompose_change(
+        {"sessions": 1000, "orders": 20, "total_revenue": 2000.0},
+        {"sessions": 1200, "orders": 30, "total_revenue": 2700.0},
+    )
+    _assert_inert(charts.drivers_waterfall(drivers, {"before": HOSTILE}), 1)
+    days = [date(2024, 1, d) for d in (1, 2, 3)]
+    history = pl.DataFrame({"date": days[:2], "value": [1.0, 2.0]})
+    rows = pl.DataFrame({"date": days[2:], **{c: [2.0] for c in ("forecast", "lo80", "hi80", "lo95", "hi95")}})
+    events = pl.DataFrame({"date": days[1:2], "label": [HOSTILE], "phase": ["day"]})
+    labels = dict.fromkeys(("band95", "band80", "history", "forecast"), HOSTILE)
+    _assert_inert(forecast_charts.forecast_fan(history, rows, events, "total_revenue", labels), 5)
+
+
+def test_a_clicked_category_reads_back_as_the_name_it_was_made_from() -> None:
+    # The Traffic page filters by the clicked bar's label: plain() undoes inert(), even for names holding entities.
+    for name in (HOSTILE, "a &lt; b", "&copy; shop", "plain"):
+        assert charts.plain(charts.inert(name)) == name
+    frame = pl.DataFrame({"group": [HOSTILE], "total_revenue": [1.0]})
+    assert charts.plain(charts.bars(frame, "group", "total_revenue").data[0].y[0]) == HOSTILE
+
+
+def test_report_charts_write_names_as_svg_text() -> None:
+    from shopkpi.reports import charts as report_charts
+
+    svg = report_charts.bars(pl.DataFrame({"group": [HOSTILE], "sessions": [3]}), "group", "sessions", HOSTILE)
+    assert "<a " not in svg and "<b>" not in svg
+    assert "&lt;a href=" in svg
