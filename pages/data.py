@@ -1,5 +1,10 @@
-"""Data page: what the warehouse holds (rows and date range per table), the last loads, and the rows rejected."""
+"""Data page: what the warehouse holds (rows and date range per table), the last loads, and the rows rejected.
 
+Rejected rows show only what the role may see (auth.visible_reject: no cost input for a role without profit figures),
+and every name from a file (its name, its columns) is shown as text, not markdown.
+"""
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +15,7 @@ from metrics import status
 from metrics.units import COUNT
 from pages import page
 from pipelines.ingest import FileResult, IngestError
-from shopkpi import ui
+from shopkpi import auth, ui
 from shopkpi.settings import load_settings
 from shopkpi.ui import uploads
 from warehouse import TABLES, WarehouseError
@@ -32,16 +37,48 @@ class DataPageData:
     rejects: pl.DataFrame | None  # the REJECTS_SHOWN newest rejected rows; None when there are none
 
 
+def visible_rejects(frame: pl.DataFrame, role: str | None) -> pl.DataFrame:
+    """`frame` (rejected rows, or their summary: columns table, column, reason and maybe raw_row) as `role` may see
+    it: without cost inputs for a role that may not see profit (auth.visible_reject)."""
+    if auth.may_see_profit(role) or frame.is_empty():
+        return frame
+    raw = frame.get_column("raw_row").to_list() if "raw_row" in frame.columns else [None] * frame.height
+    rows = frame.select("table", "column", "reason").iter_rows()
+    shown = [
+        auth.visible_reject(role, table, column, reason, text)
+        for (table, column, reason), text in zip(rows, raw, strict=True)
+    ]
+    frame = frame.with_columns(pl.Series("reason", [reason for reason, _ in shown], dtype=pl.String))
+    if "raw_row" in frame.columns:
+        frame = frame.with_columns(pl.Series("raw_row", [text for _, text in shown], dtype=pl.String))
+    return frame
+
+
 def data(view: ui.View, role: str | None) -> DataPageData:
-    """Everything the Data page draws of the warehouse (the page and the warm-up call this)."""
+    """Everything the Data page draws of the warehouse, as `role` may see it (the page and the warm-up call this)."""
     count = ui.load(status.reject_count)
     return DataPageData(
         tables=ui.load(status.table_overview),
         loads=ui.load(status.recent_loads, LOADS_SHOWN),
         reject_count=count,
-        reject_summary=ui.load(status.reject_summary) if count else None,
-        rejects=ui.load(status.recent_rejects, REJECTS_SHOWN) if count else None,
+        reject_summary=visible_rejects(ui.load(status.reject_summary), role) if count else None,
+        rejects=visible_rejects(ui.load(status.recent_rejects, REJECTS_SHOWN), role) if count else None,
     )
+
+
+def rejects_csv(role: str | None) -> Callable[[], bytes]:
+    """A callable for `st.download_button(data=...)`: every rejected row as `role` may see it, as CSV, built on click.
+    It runs outside the script thread, so it takes its own cursor from the reader rather than the Streamlit cache."""
+    reader = ui.reader()
+
+    def build() -> bytes:
+        cursor = reader.cursor()
+        try:
+            return ui.csv_bytes(visible_rejects(status.recent_rejects(cursor, None), role))
+        finally:
+            cursor.close()
+
+    return build
 
 
 def row_accounting() -> str:
@@ -225,7 +262,7 @@ def loads_section(loads: pl.DataFrame) -> None:
     )
 
 
-def rejects_section(loaded: DataPageData) -> None:
+def rejects_section(loaded: DataPageData, role: str | None) -> None:
     st.subheader(
         ui.t("Rejected rows", "被拒绝的行"),
         help=ui.t(
@@ -256,7 +293,7 @@ def rejects_section(loaded: DataPageData) -> None:
     st.dataframe(rejects, column_config=reject_columns(), hide_index=True, placeholder=MISSING)
     st.download_button(
         ui.t("Download all rejected rows (CSV)", "下载全部被拒绝的行（CSV）"),
-        data=ui.deferred_csv(status.recent_rejects, None),
+        data=rejects_csv(role),
         file_name="rejects.csv",
         mime="text/csv",
         on_click="ignore",
@@ -297,13 +334,14 @@ def upload_section() -> None:
                 try:
                     result = uploads.save_and_ingest(settings, table, file.name, file.getvalue(), lang=ui.lang())
                 except (IngestError, WarehouseError, OSError) as error:
+                    name, reason = ui.md(file.name), ui.md(error)  # the file's name and columns are text, not markdown
                     st.error(
-                        ui.t(f"{file.name}: nothing loaded. {error}", f"{file.name}：未导入任何数据。{error}"),
+                        ui.t(f"{name}: nothing loaded. {reason}", f"{name}：未导入任何数据。{reason}"),
                         icon=":material/error:",
                     )
                     continue
                 (st.warning if result.rejected else st.success)(
-                    load_summary(result, file.name), icon=":material/task_alt:"
+                    ui.md(load_summary(result, file.name)), icon=":material/task_alt:"
                 )
         st.caption(
             ui.t(
@@ -330,10 +368,11 @@ def render() -> None:
         )
     )
     try:
-        loaded = data(ui.view(), ui.role())
+        role = ui.role()
+        loaded = data(ui.view(), role)
         tables_section(loaded.tables)
         loads_section(loaded.loads)
-        rejects_section(loaded)
+        rejects_section(loaded, role)
     except WarehouseError as error:
         ui.warehouse_problem(error)
 

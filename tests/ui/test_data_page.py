@@ -236,11 +236,123 @@ def test_an_upload_in_chinese_says_what_was_loaded_and_what_was_refused(
 
     assert not at.exception
     # 2 rows read = 1 inserted + 1 rejected (status 'lost'); the name is the one uploaded, not the saved one.
-    assert [w.value for w in at.warning if w.value not in signin.DEMO_BANNER] == [
+    assert [_as_read(w.value) for w in at.warning if w.value not in signin.DEMO_BANNER] == [
         "订单.csv → orders：读取 2 行 = 新增 1 + 更新 0 + 重复 0 + 拒绝 1（见 rejects 表）"
     ]
-    [refused] = [e.value for e in at.error]
+    [refused] = [_as_read(e.value) for e in at.error]
     assert refused.startswith(
         "orders.parquet.gz：未导入任何数据。orders.parquet.gz：`shopkpi ingest` 读不了这种文件类型"
     )
     assert english_words(at) == set()
+
+
+# --- what a role may see of rejected rows, and names from files shown as text (issue 17, items 6 and 7) -----------
+
+
+def _rejects_with_costs(db: Path, folder: Path) -> None:
+    """One load per table with cost inputs, each with one rejected row holding a cost figure."""
+    from pipelines.ingest import ingest_file
+
+    files = {
+        # name is required: the row is rejected and its unit_cost 77.77 is in its raw text
+        "products": "sku,name,category,unit_cost\nP1,Mug,kitchen,3.50\nP2,,kitchen,77.77\n",
+        # the month is not a month: rejected with amount 54321.99 in its raw text
+        "expenses": "month,category,amount,note\n2024-01,rent,1200,ok\n2024-13,salaries,54321.99,bonus 54321.99\n",
+        # a cost that is not a number: the reason quotes it (and the file names it Einkaufskosten)
+        "order_items": "order_id,sku,quantity,unit_price,unit_cost\nA1,P1,1,9.90,3.50\nA1,P2,1,19.90,66.66x\n",
+    }
+    for table, text in files.items():
+        path = folder / f"{table}.csv"
+        path.write_text(text)
+        assert ingest_file(db, table, path).rejected == 1
+
+
+@pytest.fixture
+def costly_rejects(tmp_path: Path) -> Path:
+    db = tmp_path / "shop.duckdb"
+    _rejects_with_costs(db, tmp_path)
+    return db
+
+
+def _signed_in_data_page(db: Path, users: Path, username: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    import time
+
+    from shopkpi import auth
+
+    auth.add_user(users, username, "correct horse battery", {"ops": "operations", "adm": "admin"}[username])
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.setenv("SHOPKPI_USERS", str(users))
+    monkeypatch.delenv("SHOPKPI_CONFIG", raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
+    role = auth.load_users(users)[username].role
+    at.session_state[signin.SESSION_KEY] = {"username": username, "role": role, "signed_in_at": time.time()}
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def _shown(at: AppTest) -> str:
+    return "\n".join(frame.value.to_csv() for frame in at.main.get("dataframe"))
+
+
+def test_the_operations_role_sees_no_cost_figure_in_rejected_rows(costly_rejects, tmp_path, monkeypatch) -> None:
+    import pages.data as data_page
+
+    at = _signed_in_data_page(costly_rejects, tmp_path / "users.toml", "ops", monkeypatch)
+    shown = _shown(at)
+    # Before: unit_cost 77.77, the expense 54,321.99 and the rejected cost 66.66x were all on the page.
+    for figure in ("77.77", "54321.99", "66.66"):
+        assert figure not in shown, figure
+    rejects = at.dataframe[-1].value.set_index("table")
+    assert json.loads(rejects.loc["products", "raw_row"]) == {
+        "sku": "P2",
+        "name": None,
+        "category": "kitchen",
+        "unit_cost": "(hidden)",
+    }, "what is not a cost still shows, so the row can be fixed"
+    assert json.loads(rejects.loc["expenses", "raw_row"]) == {
+        "month": "2024-13",
+        "category": "salaries",
+        "amount": "(hidden)",
+        "note": "(hidden)",
+    }
+    assert rejects.loc["order_items", "reason"] == "not a decimal number: (hidden)"
+    assert "unit_price" in rejects.loc["order_items", "raw_row"] and "19.90" in rejects.loc["order_items", "raw_row"]
+    # rejects.csv, built on click, holds the same as the page.
+    csv = data_page.rejects_csv("operations")().decode()
+    assert "(hidden)" in csv and not any(figure in csv for figure in ("77.77", "54321.99", "66.66"))
+    assert "77.77" in data_page.rejects_csv("executive")().decode()
+
+
+def test_an_admin_sees_the_rejected_rows_as_read(costly_rejects, tmp_path, monkeypatch) -> None:
+    shown = _shown(_signed_in_data_page(costly_rejects, tmp_path / "users.toml", "adm", monkeypatch))
+    assert all(figure in shown for figure in ("77.77", "54321.99", "66.66x")) and "(hidden)" not in shown
+
+
+def _as_read(markdown: str) -> str:
+    # What the reader sees of a markdown text: each backslash escape shows the character it escapes.
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@pytest.mark.usefixtures("clicks_reach_the_page")
+def test_a_files_name_and_columns_are_shown_as_text_not_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Before, `![px](…)` in a file name made the browser fetch the image and `:red[…]` coloured the message.
+    monkeypatch.setenv("SHOPKPI_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = run_app(tmp_path / "shop.duckdb", monkeypatch)
+    name = "![px](http://tracker.example/p.png) :red[urgent].csv"
+    bad_name = "![px](http://tracker.example/q.png).parquet.gz"  # CSV bytes: refused by name
+    header = "order_id,ordered_at,status,:red[col] ![c](http://tracker.example/c.png)\n"
+    csv = (header + "A1,2024-03-05,paid,x\n").encode()
+    at.main.get("file_uploader")[0].set_value([(name, csv, "text/csv"), (bad_name, csv, "text/csv")])
+    at.run()
+    at.main.get("button")[0].click().run()
+    assert not at.exception
+    [loaded] = [s.value for s in at.success]
+    [refused] = [e.value for e in at.error]
+    for markdown in (loaded, refused):
+        assert "](" not in markdown.replace("\\](", "").replace("\\]\\(", ""), markdown
+        assert ":red[" not in markdown, markdown
+    assert _as_read(loaded).startswith(f"{name} → orders: 1 rows read = 1 inserted")
+    assert ":red[col] ![c](http://tracker.example/c.png)" in _as_read(loaded), "the ignored column, as named"
+    assert _as_read(refused).startswith(f"{bad_name}: nothing loaded. {bad_name}: not a file type ingest reads")
