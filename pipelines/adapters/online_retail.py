@@ -1,18 +1,25 @@
 """UCI "Online Retail" and "Online Retail II" transaction files → orders, order_items and products.
 
-One row of the export is one invoice line. An invoice is a `delivered` order (order_id = invoice number); an
-invoice whose number starts with `C` is a credit note: a `cancelled` order whose lines are its items with the
-quantity made positive (what was credited), and whose total value the summary reports. In other invoices a line
-with Quantity ≤ 0 or UnitPrice ≤ 0 is rejected with its reason; an invoice none of whose lines is accepted is not
-an order. An exact duplicate row is an unchanged duplicate (it gets the line number of its first copy). A missing
-CustomerID is a guest order; Country is the region; StockCode and Description make the products table.
+One row of the export is one invoice line. An invoice is a `delivered` order (order_id = invoice number). An invoice
+whose number starts with `C` is a credit note: it stays on record as a `cancelled` order whose lines are what it
+credited (quantity made positive), in no sales metric, and its value is booked as refunds (`orders.refund_amount`) of
+the invoices it credits (see `book_credit_notes`), so net sales fall by the credited amounts while orders and gross
+sales stay those of the invoices. In other invoices a line with Quantity ≤ 0 or UnitPrice ≤ 0 is rejected with its
+reason; an invoice none of whose lines is accepted is not an order. An exact duplicate row is an unchanged duplicate
+(it gets the line number of its first copy). A missing CustomerID is a guest order; Country is the region; StockCode
+and Description make the products table.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json, read_export, write_derived
 
@@ -112,13 +119,14 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
                 ) as _first_copy
             from typed
         )
-        select * exclude (_why, _raw_all, _first_copy),
+        select * exclude (_why, _raw_all),
             _why.r as _reason, _why.c as _column,
             case when _why is not null then _raw_all end as _raw,
             dense_rank() over (partition by invoice order by _first_copy) as line_no
         from checked
         """
     )
+    bookings = book_credit_notes(con)
     con.execute(
         """
         create or replace view order_items_out as
@@ -140,8 +148,10 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
             case when bool_or(credit) then 'cancelled' else 'delivered' end as status,
             arg_min(customer_id, _line) filter (where customer_id is not null) as customer_id,
             arg_min(country, _line) as region,
-            '{CURRENCY}' as currency
+            '{CURRENCY}' as currency,
+            cast(any_value(r.refund_amount) as varchar) as refund_amount
         from lines
+        left join refunds r using (invoice)
         where _reason is null
         group by invoice
         """
@@ -175,34 +185,180 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
         source_rows=items.rows,
         source_unit="lines",
         tables=[items, orders, products],
-        notes=_notes(con),
+        notes=_notes(con, bookings),
         currency=CURRENCY,
     )
 
 
-def _notes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    credit_notes, credit_lines, credit_value, guests, empty, empty_lines = con.sql(
+# How a credit note's value was booked, by rule (see book_credit_notes).
+BY_STOCK_CODE = "stock code"
+BY_CUSTOMER = "customer"
+GUEST = "guest"
+NO_EARLIER_INVOICE = "no earlier invoice"
+INVOICES_FULL = "invoices fully refunded"
+
+
+@dataclass(frozen=True)
+class _CreditLine:
+    credit_note: str
+    line: int
+    customer: str | None
+    at: datetime
+    sku: str
+    value: Decimal  # what it credits, > 0
+
+
+def book_credit_notes(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """Books each credit-note line's value as a refund of the invoices it credits; creates table `refunds`.
+
+    A line is booked, in the order the credit notes were issued, to the same customer's latest invoice issued no later
+    than the credit note that contains its stock code (then the earlier ones with it), each capped at what the invoice
+    can still take (its value less the refunds already booked to it), so no refund exceeds its order's value. What is
+    left goes to the customer's latest earlier invoices of any content, capped the same way. What is still left is
+    not booked: the credit note of a guest (no CustomerID) or of a customer with no earlier invoice in the export
+    (bought before it starts), or one whose invoices are already fully refunded. Values are those loaded: exact
+    duplicate lines once, prices in cents (a price with more decimals is rejected at load and counts for nothing).
+
+    Returns one row per (credit-note line, invoice or none): credit_note, line, category, rule, invoice, amount.
+    """
+    accepted = "_reason is null and _line = _first_copy and price = round(price, 2)"
+    invoices = con.sql(
+        f"""
+        select invoice, any_value(customer_id) as customer_id, min(ts) as issued, sum(quantity * price) as value
+        from lines where not credit and {accepted}
+        group by invoice having any_value(customer_id) is not null
+        order by issued desc, invoice desc
+        """
+    ).fetchall()
+    room: dict[str, Decimal] = {}
+    by_customer: dict[str, list[tuple[datetime, str]]] = defaultdict(list)  # latest first
+    for invoice, customer, at, value in invoices:
+        room[invoice] = Decimal(value)
+        by_customer[customer].append((at, invoice))
+    skus = con.sql(
+        f"select distinct sku, invoice from lines where not credit and customer_id is not null and {accepted}"
+    )
+    with_sku: dict[str, set[str]] = defaultdict(set)
+    for sku, invoice in skus.fetchall():
+        with_sku[sku].add(invoice)
+    credit_lines = [
+        _CreditLine(*row)
+        for row in con.sql(
+            f"""
+            select invoice, _line, customer_id, min(ts) over (partition by invoice) as issued, sku,
+                -quantity * price as value
+            from lines where credit and {accepted}
+            order by issued, invoice, _line
+            """
+        ).fetchall()
+    ]
+    booked: list[tuple[str, int, str, str | None, Decimal]] = []
+    for line in credit_lines:
+        left = Decimal(line.value)
+        earlier = [invoice for at, invoice in by_customer.get(line.customer, []) if at <= line.at]
+        containing = [invoice for invoice in earlier if invoice in with_sku[line.sku]]
+        for rule, candidates in ((BY_STOCK_CODE, containing), (BY_CUSTOMER, earlier)):
+            for invoice in candidates:
+                amount = min(left, room[invoice])
+                if amount > 0:
+                    room[invoice] -= amount
+                    left -= amount
+                    booked.append((line.credit_note, line.line, rule, invoice, amount))
+                if left == 0:
+                    break
+            if left == 0:
+                break
+        if left > 0:
+            why = GUEST if line.customer is None else NO_EARLIER_INVOICE if not earlier else INVOICES_FULL
+            booked.append((line.credit_note, line.line, why, None, left))
+    columns = list(zip(*booked, strict=True)) if booked else [[], [], [], [], []]
+    con.register(
+        "credit_bookings",
+        pa.table(
+            {
+                "credit_note": pa.array(columns[0], pa.string()),
+                "line": pa.array(columns[1], pa.int64()),
+                "rule": pa.array(columns[2], pa.string()),
+                "invoice": pa.array(columns[3], pa.string()),
+                "amount": pa.array(columns[4], pa.decimal128(18, 2)),
+            }
+        ),
+    )
+    con.execute(
+        """
+        create or replace table refunds as
+        select invoice, sum(amount) as refund_amount from credit_bookings where invoice is not null group by invoice
+        """
+    )
+    return con.sql(
+        f"""
+        select b.*, {CATEGORIES} as category
+        from credit_bookings b join (select _line as line, sku from lines) l using (line)
+        """
+    )
+
+
+def _notes(con: duckdb.DuckDBPyConnection, bookings: duckdb.DuckDBPyRelation) -> list[str]:
+    credit_lines, guests, empty, empty_lines = con.sql(
         """
         with invoices as (
             select invoice, bool_or(credit) as credit, count(*) filter (where _reason is null) as accepted,
-                count(*) as lines,
-                sum(quantity * price) filter (where _reason is null) as value,
-                count(customer_id) filter (where _reason is null) as with_customer
+                count(*) as lines, count(customer_id) filter (where _reason is null) as with_customer
             from lines where invoice is not null group by invoice
         )
         select
-            count(*) filter (where credit and accepted > 0),
             coalesce(sum(accepted) filter (where credit), 0),
-            coalesce(sum(value) filter (where credit), 0),
             count(*) filter (where accepted > 0 and with_customer = 0),
             count(*) filter (where accepted = 0),
             coalesce(sum(lines) filter (where accepted = 0), 0)
         from invoices
         """
     ).fetchall()[0]
+    con.register("bookings", bookings)
+    notes = con.sql(
+        f"""
+        with per_note as (
+            select credit_note,
+                sum(amount) filter (where invoice is not null) as booked,
+                sum(amount) filter (where invoice is null) as left_over,
+                bool_or(rule = '{BY_CUSTOMER}') as by_customer,
+                min(rule) filter (where invoice is null) as why
+            from bookings group by credit_note
+        )
+        select
+            count(*),
+            count(*) filter (where left_over is null and not by_customer),
+            count(*) filter (where left_over is null and by_customer),
+            count(*) filter (where booked is not null and left_over is not null),
+            count(*) filter (where booked is null and why = '{GUEST}'),
+            count(*) filter (where booked is null and why = '{NO_EARLIER_INVOICE}'),
+            count(*) filter (where booked is null and why = '{INVOICES_FULL}'),
+            coalesce(sum(booked), 0), coalesce(sum(left_over), 0)
+        from per_note
+        """
+    ).fetchall()[0]
+    total, by_stock_code, by_customer, partly, guest, no_invoice, full, booked, left_over = notes
+    refunded = con.sql("select count(*) from refunds").fetchall()[0][0]
+    categories = con.sql(
+        """
+        select category, sum(amount), coalesce(sum(amount) filter (where invoice is not null), 0)
+        from bookings group by category order by 2 desc, 1
+        """
+    ).fetchall()
+    named = {"uncategorised": "goods"}  # the data set has no product categories: every other stock code is goods
+    by_category = ", ".join(f"{named.get(c, c)} {-v:,.2f} ({b:,.2f} booked)" for c, v, b in categories) or "none"
     return [
-        f"credit notes: {credit_notes:,} invoices numbered C… ({credit_lines:,} lines) are cancelled orders, "
-        f"total value {credit_value:,.2f} {CURRENCY} (in no sales metric)",
+        f"credit notes: {total:,} numbered C… ({credit_lines:,} lines, {-(booked + left_over):,.2f} {CURRENCY} with "
+        "exact duplicate lines once) stay "
+        "on record as cancelled orders (in no sales metric); their value is booked as refunds of the invoices they "
+        f"credit: {by_stock_code:,} matched by customer and stock code (the latest earlier invoice with that stock "
+        f"code), {by_customer:,} in part by customer only (the customer's latest earlier invoices), {partly:,} only "
+        "in part (capped at what the invoices could still take); not booked: "
+        f"{guest:,} of guests (no CustomerID), {no_invoice:,} of customers with no earlier invoice in the export, "
+        f"{full:,} whose invoices were already fully refunded",
+        f"refunds: {booked:,.2f} {CURRENCY} on {refunded:,} invoices, none above its invoice's value; not booked "
+        f"(in no sales metric): {left_over:,.2f} {CURRENCY}",
+        f"credit notes by category: {by_category}",
         f"invoices with no accepted line: {empty:,} (not orders; their {empty_lines:,} lines are in rejects)",
         f"guest orders (no CustomerID): {guests:,}",
     ]

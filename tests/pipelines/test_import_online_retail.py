@@ -76,6 +76,9 @@ def test_sample_follows_the_mapping_rules(db, tmp_path):
     credited = query(db, "select sum(quantity * unit_price)::double from order_items where order_id = 'C489449'")
     assert credited == [(45.30,)]
     assert any("-45.30 GBP" in note for note in result.plan.notes)
+    # Customer 16321 has no earlier invoice in the export: nothing is booked as a refund.
+    assert "1 of customers with no earlier invoice" in result.summary()
+    assert query(db, "select sum(refund_amount)::double from orders") == [(0.0,)]
     rejects = query(db, "select file, line, column_name, reason, raw_row from rejects order by line")
     assert [(r[0], r[1], r[2]) for r in rejects] == [
         (str(export.resolve()), 6, "quantity"),
@@ -95,6 +98,72 @@ def test_sample_follows_the_mapping_rules(db, tmp_path):
         ("GBP",),
         ("Europe/London",),
     ]
+
+
+# Credit notes against invoices of customers A and B (prices in whole pounds so the sums are easy to follow).
+CREDITS = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+1001,X,THING X,10,2010-12-01 10:00:00,2.00,A,United Kingdom
+1001,Y,THING Y,5,2010-12-01 10:00:00,1.00,A,United Kingdom
+1002,X,THING X,4,2010-12-05 10:00:00,2.00,A,United Kingdom
+C2003,X,THING X,-1,2010-12-02 09:00:00,2.00,B,United Kingdom
+1004,X,THING X,1,2010-12-03 10:00:00,2.00,B,United Kingdom
+C2006,X,THING X,-1,2010-12-04 10:00:00,2.00,B,United Kingdom
+C2006,X,THING X,-1,2010-12-04 10:00:00,2.00,B,United Kingdom
+C2001,X,THING X,-6,2010-12-10 10:00:00,2.00,A,United Kingdom
+C2001,Z,THING Z,-1,2010-12-10 10:00:00,3.00,A,United Kingdom
+C2002,Y,THING Y,-30,2010-12-11 10:00:00,1.00,A,United Kingdom
+C2004,POST,POSTAGE,-1,2010-12-11 11:00:00,18.00,,France
+C2005,X,THING X,-1,2010-12-12 10:00:00,2.00,A,United Kingdom
+1003,X,THING X,1,2010-12-20 10:00:00,2.00,A,United Kingdom
+"""
+
+
+def test_credit_notes_are_refunds_of_the_invoices_they_credit(db, tmp_path):
+    export = tmp_path / "online_retail.csv"
+    export.write_text(CREDITS)
+    result = import_export(db, "online-retail", export)
+    # Invoices: 1001 = 10 × 2 + 5 × 1 = 25, 1002 = 4 × 2 = 8, 1004 = 2, 1003 = 2 (after every credit note).
+    # In the order they were issued:
+    # C2003 (B, 2 Dec): B's only invoice, 1004, is of 3 Dec: no earlier invoice, not booked.
+    # C2006 (B, 4 Dec): X 1 × 2 (its second line is an exact duplicate: once) → 1004, which has X: 2 by stock code.
+    # C2001 (A, 10 Dec): X 6 × 2 = 12 → latest earlier invoice with X, 1002 (room 8): 8, then 1001 (room 25): 4;
+    #   Z 1 × 3: no invoice has Z → the customer's latest earlier invoices: 1002 is full, 1001 (room 21): 3.
+    # C2002 (A, 11 Dec): Y 30 × 1 = 30 → 1001, which has Y (room 18): 18; 1002 full; 12 left, not booked.
+    # C2004 (guest): postage 18, not booked.
+    # C2005 (A, 12 Dec): X 2 → 1002 and 1001 are full and 1003 is later: not booked.
+    assert query(db, "select order_id, status, refund_amount::double from orders order by 1") == [
+        ("1001", "delivered", 25.0),  # 4 + 3 + 18 = 25: its whole value, no more
+        ("1002", "delivered", 8.0),
+        ("1003", "delivered", 0.0),
+        ("1004", "delivered", 2.0),
+        ("C2001", "cancelled", 0.0),
+        ("C2002", "cancelled", 0.0),
+        ("C2003", "cancelled", 0.0),
+        ("C2004", "cancelled", 0.0),
+        ("C2005", "cancelled", 0.0),
+        ("C2006", "cancelled", 0.0),
+    ]
+    summary = result.summary()
+    assert (
+        "credit notes: 6 numbered C… (8 lines, -69.00 GBP with exact duplicate lines once)" in summary
+        and "1 matched by customer and stock code" in summary  # C2006
+        and "1 in part by customer only" in summary  # C2001
+        and "1 only in part (capped" in summary  # C2002
+        and "not booked: 1 of guests (no CustomerID), 1 of customers with no earlier invoice in the export, "
+        "1 whose invoices were already fully refunded"
+        in summary  # C2004, C2003, C2005
+    )
+    # Booked 2 + 15 + 18 = 35; not booked 2 + 12 + 18 + 2 = 34; 35 + 34 = 69 credited.
+    assert (
+        "refunds: 35.00 GBP on 3 invoices, none above its invoice's value; not booked (in no sales metric): "
+        in (summary)
+        and "34.00 GBP" in summary
+    )
+    assert "credit notes by category: goods -51.00 (35.00 booked), postage -18.00 (0.00 booked)" in summary
+    # Orders and gross sales are the invoices' (4 orders, 25 + 8 + 2 + 2 = 37); net sales = 37 - 35 = 2.
+    kpis = compute_kpis(duckdb.connect(str(db), read_only=True), date(2010, 12, 1), date(2010, 12, 31))
+    row = kpis.row(0, named=True)
+    assert (row["orders"], row["gross_sales"], row["refunds"], row["net_sales"]) == (4, 37.0, 35.0, 2.0)
 
 
 def test_importing_the_same_export_again_changes_nothing_and_a_changed_line_updates(db, tmp_path):
