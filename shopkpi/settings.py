@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.ingest import Limits
+
 # app.py and the pages/ package sit beside the shopkpi package: in the repository (a checkout or the editable install)
 # and in site-packages (an installed wheel, where app is a top-level module). Found from this file rather than with
 # importlib: a user's own app.py or pages/ in the working directory would shadow the names `app` and `pages`.
@@ -32,11 +34,36 @@ class Settings:
     calendar_path: Path | None = None  # the promotion calendar of forecasts and alerts; None: metrics/calendar.toml
     upload_dir: Path = Path("data") / "uploads"
     upload_limit_mb: int = 200
+    # The budget of every load, `shopkpi ingest`, `shopkpi import` and uploads alike (pipelines/ingest/limits.py).
+    max_file_mb: int = Limits.max_file_mb  # text of one file once decompressed (.gz, XLSX parts)
+    max_rows: int = Limits.max_rows
+    max_line_mb: int = Limits.max_line_mb  # one line, record or JSON object
+    max_columns: int = Limits.max_columns
+    max_xlsx_strings: int = Limits.max_xlsx_strings
+    memory_mb: int = Limits.memory_mb  # DuckDB's memory during a load
     # Sign-in (shopkpi/auth.py): the users file lives outside the repository; without it the dashboard runs open.
     users_path: Path = Path("~/.config/shopkpi/users.toml")
     session_hours: float = 12.0
     require_login: bool = False  # set by `shopkpi serve --require-login`: never run open, even if the file goes
     extra: dict = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        """The load budget these settings give."""
+        return Limits(**{name: getattr(self, name) for name in _LIMITS})
+
+
+_LIMITS = ("max_file_mb", "max_rows", "max_line_mb", "max_columns", "max_xlsx_strings", "memory_mb")
+
+
+def _positive_int(name: str, value: object) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise ValueError(f"{name} must be a whole number above 0 (shopkpi.toml, SHOPKPI_{name.upper()}): {value!r}")
+    return number
 
 
 def _config_file() -> Path | None:
@@ -65,6 +92,7 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
         "users_path": os.environ.get("SHOPKPI_USERS"),
         "session_hours": os.environ.get("SHOPKPI_SESSION_HOURS"),
         "require_login": os.environ.get("SHOPKPI_REQUIRE_LOGIN"),
+        **{name: os.environ.get(f"SHOPKPI_{name.upper()}") for name in _LIMITS},
     }
     values.update({key: value for key, value in env.items() if value})
     if db_path is not None:
@@ -77,8 +105,9 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
             kwargs[key] = Path(kwargs[key])
     if "calendar_path" in kwargs:  # an empty calendar_path means the packaged calendar
         kwargs["calendar_path"] = Path(kwargs["calendar_path"]) if kwargs["calendar_path"] else None
-    if "upload_limit_mb" in kwargs:
-        kwargs["upload_limit_mb"] = int(kwargs["upload_limit_mb"])
+    for name in ("upload_limit_mb", *_LIMITS):
+        if name in kwargs:
+            kwargs[name] = _positive_int(name, kwargs[name])
     if "session_hours" in kwargs:
         kwargs["session_hours"] = float(kwargs["session_hours"])
     if "require_login" in kwargs:

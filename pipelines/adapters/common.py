@@ -25,6 +25,7 @@ from pipelines.adapters.timezones import settle_timezone
 from pipelines.ingest import (
     FileResult,
     IngestError,
+    Limits,
     content_hash,
     detect_encoding,
     ident,
@@ -32,6 +33,8 @@ from pipelines.ingest import (
     sql_string,
     transcode_to_utf8,
 )
+from pipelines.ingest.limits import scan_text
+from pipelines.ingest.read import reader_error
 from warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
 
 Progress = Callable[[str, float], None]
@@ -46,6 +49,7 @@ class ImportOptions:
     encoding: str | None = None
     delimiter: str | None = None
     session_gap_minutes: float = 30.0  # clickstream: inactivity that ends a session
+    limits: Limits = field(default_factory=Limits)  # the budget of the export and of each derived file's load
 
 
 @dataclass
@@ -137,13 +141,16 @@ def read_export(
     XLSX. A record the reader cannot split is a file-level error: adapters need every record to account for it.
     """
     suffixes = [s.lower() for s in path.suffixes]
+    limits = options.limits
     if suffixes and suffixes[-1] == ".xlsx":
         from pipelines.adapters.xlsx import xlsx_to_csv
 
-        read_path, encoding = xlsx_to_csv(path, workdir), "utf-8"
+        read_path, encoding = xlsx_to_csv(path, workdir, limits), "utf-8"
     else:
         read_path = path
-        encoding = (options.encoding or detect_encoding(path, suffixes[-1:] == [".gz"])).lower()
+        compressed = suffixes[-1:] == [".gz"]
+        scan_text(path, compressed, limits)  # the budget, checked while streaming, before DuckDB reads a byte
+        encoding = (options.encoding or detect_encoding(path, compressed)).lower()
     if encoding not in ("utf-8", "utf8", "utf-8-sig"):
         read_path = transcode_to_utf8(
             path,
@@ -153,19 +160,45 @@ def read_export(
         )
     # The path and --delimiter are bound parameters, never SQL text.
     params = {"path": str(read_path), **({"delim": options.delimiter} if options.delimiter else {})}
-    reader = "read_csv($path, all_varchar = true, header = true" + (", delim = $delim)" if options.delimiter else ")")
+    options_sql = f"all_varchar = true, max_line_size = {limits.line_bytes}" + (
+        ", delim = $delim" if options.delimiter else ""
+    )
+    reader = f"read_csv($path, header = true, {options_sql})"
     try:
         columns = [row[0] for row in con.execute(f"describe select * from {reader}", params).fetchall()]
+        _refuse_duplicate_columns(con, path, f"read_csv($path, header = false, {options_sql})", params, columns)
         renamed = ", ".join(f"{ident(c)} as {ident(c.replace(chr(0xFEFF), '').strip())}" for c in columns)
         con.execute(f"create or replace table {table}_raw as select {renamed} from {reader}", params)
     except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0][:300]
-        raise IngestError(f"{path}: not a readable export ({message})") from exc
+        error = reader_error(path, "export", exc, limits)
+        raise IngestError(str(error).replace("not a readable export file", "not a readable export")) from exc
     base = con.sql(f"select min(rowid) from {table}_raw").fetchall()[0][0] or 0
     con.execute(f"create or replace table {table} as select rowid - {base} + 2 as _line, * from {table}_raw")
     con.execute(f"drop table {table}_raw")
     names = [c.replace("\ufeff", "").strip() for c in columns]
     return {_squash(name): name for name in names}
+
+
+def _refuse_duplicate_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, raw_reader: str, params: dict, columns: list[str]
+) -> None:
+    """Raises IngestError naming the columns when two header names are the same as the adapters compare them (case,
+    spaces, underscores and dashes aside): DuckDB would rename the second (InvoiceNo_1) and the adapter would read
+    one of them and silently ignore the other."""
+    if len(columns) > 1:
+        found = con.execute(f"select * from {raw_reader} limit 1", params).fetchall()
+        names = [str(v or "") for v in found[0]] if found and len(found[0]) == len(columns) else columns
+    else:
+        names = columns
+    seen: dict[str, list[str]] = {}
+    for name in names:
+        seen.setdefault(_squash(name.strip()), []).append(name.replace("\ufeff", "").strip())
+    repeated = [spellings for spellings in seen.values() if len(spellings) > 1]
+    if repeated:
+        listing = "; ".join(" and ".join(repr(n) for n in spellings) for spellings in repeated)
+        raise IngestError(
+            f"{path}: columns with the same name (case, spaces, _ and - aside): {listing}; rename or remove one of each"
+        )
 
 
 def find_columns(
@@ -408,12 +441,23 @@ def run_import(
         tz = _store_timezone(db_path, store_timezone, default_timezone)
     except WarehouseError as exc:
         raise IngestError(str(exc)) from exc
+    limits = options.limits
     with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as scratch, duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
+        con.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
         # Adapters cast offset and Unix times to naive timestamps: in store time, as ingest itself would.
         con.execute("set TimeZone = ?", [tz])
         report("reading the export", 0.05)
-        plan = build(con, path, Path(scratch), options)
+        try:
+            plan = build(con, path, Path(scratch), options)
+        except duckdb.OutOfMemoryException as exc:
+            raise IngestError(
+                f"{path}: the import needs more than the memory limit of {limits.memory_mb:,} MB (memory_mb); nothing "
+                "was loaded. Split the export, or raise memory_mb in shopkpi.toml or SHOPKPI_MEMORY_MB"
+            ) from exc
+        except duckdb.Error as exc:  # the adapter's SQL met a value it could not handle: one line, not a traceback
+            message = str(exc).strip().splitlines()[0][:300]
+            raise IngestError(f"{path}: not a readable {format_name} export ({message})") from exc
         # An export whose times carry UTC offsets names the zone of a new warehouse, or is checked against one.
         tz, zone_notes, zone_warnings = settle_timezone(con, tz, existing=Path(db_path).exists(), asked=store_timezone)
         plan.notes[:0] = zone_notes
@@ -448,6 +492,8 @@ def run_import(
                 delimiter=",",
                 store_timezone=tz,
                 currency=cur,
+                limits=limits,
+                number_by_record=True,
             )
             results.append(TableResult(derived, result))
         report("recording where the rows came from", 0.95)

@@ -74,12 +74,15 @@ def ingest_file(
     progress: Progress | None = None,
     value_format: ValueFormat | None = None,
     limits: Limits | None = None,
+    number_by_record: bool = False,
 ) -> FileResult:
     """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
 
     `value_format` reads exports that write numbers with a decimal comma, dates in another format, or an enumerated
     column (e.g. status) in their own words; see ValueFormat and load_mapping. `limits` is the load's budget
     (decompressed size, rows, line length, columns, DuckDB's memory); a file over it is refused naming the limit.
+    A reject's line is its physical line in the file; with `number_by_record` it is its record's number (header =
+    1), which the adapters' derived files map back to the export's own lines.
     """
     started = time.perf_counter()
     started_at = datetime.now()
@@ -111,7 +114,7 @@ def ingest_file(
                 con.execute("begin transaction")
                 report("reading", 0.25)
                 source = read_source(con, path, fmt, read_path, delimiter, limits)
-                source.shape = shape
+                source.shape = None if number_by_record else shape
                 mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
                 report("validating", 0.45)
                 checked = validate(

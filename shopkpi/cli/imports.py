@@ -120,7 +120,9 @@ def import_(
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
     if not files:
         raise fail(f"{path}: the folder has no files")
-    options = ImportOptions(encoding=encoding, delimiter=delimiter, session_gap_minutes=session_gap)
+    options = ImportOptions(
+        encoding=encoding, delimiter=delimiter, session_gap_minutes=session_gap, limits=settings.limits
+    )
     # A configured time zone (shopkpi.toml or SHOPKPI_TIMEZONE) is a choice; the built-in UTC default is not.
     chosen_timezone = timezone or (settings.timezone if settings.timezone != "UTC" else None)
     for file in files:

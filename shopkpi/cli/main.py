@@ -76,6 +76,7 @@ def ingest(
             strict=strict,
             store_timezone=settings.timezone,
             currency=settings.currency,
+            limits=settings.limits,
             **options,
         )
     except (IngestError, WarehouseError) as exc:

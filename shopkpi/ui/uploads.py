@@ -3,7 +3,9 @@ the one ingest pipeline (pipelines/ingest/), so an upload follows exactly the ru
 
 An upload is refused before anything is written when it is larger than `settings.upload_limit_mb`, when its name
 does not end in one of the file types ingest reads, or when the upload folder lies in a folder the web server
-serves (Streamlit's static folder); a file that ingest refuses is deleted again.
+serves (Streamlit's static folder); a file that ingest refuses is deleted again. Once saved, it is loaded within
+the same budget as `shopkpi ingest` (settings.limits: decompressed size, rows, line length, columns, memory), checked
+while the file is streamed, so a small .gz that decompresses to gigabytes is refused without the server holding it.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def save_and_ingest(settings: Settings, table: str, original_name: str, data: by
             path,
             store_timezone=settings.timezone,
             currency=settings.currency,
+            limits=settings.limits,
         )
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server
