@@ -152,7 +152,17 @@ def empty(message: str) -> None:
 
 def warehouse_problem(error: WarehouseError) -> None:
     """A warehouse that exists but cannot be read, explained in one line instead of a traceback."""
-    st.error(t(str(error), f"无法读取仓库：{error}"), icon=":material/error:")
+    st.error(t(f"The warehouse cannot be read: {md(error)}", f"无法读取仓库：{md(error)}"), icon=":material/error:")
+
+
+def unreadable() -> WarehouseError | None:
+    """Why the published warehouse cannot be read (damaged, not a DuckDB file, …), or None when it can: a page with
+    no period to show tells "cannot be read" from "no data yet" with this."""
+    try:
+        load(latest_date)
+    except WarehouseError as error:
+        return error
+    return None
 
 
 # --- the shared sidebar: period, comparison, filters and language, kept in the URL --------------------------------
@@ -374,6 +384,10 @@ def run_page(page: Page, render: Callable[[View], None], needs_period: bool = Tr
         no_data_yet()
         return
     if needs_period and current.period is None:
+        problem = unreadable()
+        if problem is not None:
+            warehouse_problem(problem)
+            return
         st.info(
             t(
                 "The warehouse has no orders, sessions or ad spend yet: load some with `shopkpi ingest`.",

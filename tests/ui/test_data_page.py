@@ -103,7 +103,27 @@ def test_a_file_that_is_not_a_warehouse_is_explained_not_raised(
 
     assert not at.exception
     assert len(at.error) == 1
-    assert str(db) in at.error[0].value
+    assert str(db) in _as_read(at.error[0].value)
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256)) * 1200], ids=["zero bytes", "random"])
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/traffic.py", "pages/data.py"])
+def test_a_damaged_warehouse_is_said_to_be_unreadable_not_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, page: str
+) -> None:
+    # Issue 17, item 8: Overview and Traffic said "no orders yet: load some" on a damaged warehouse.
+    db = tmp_path / "shop.duckdb"
+    db.write_bytes(content)
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    monkeypatch.delenv("SHOPKPI_CONFIG", raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30).run()
+    at.switch_page(page).run()
+    assert not at.exception
+    assert not [i.value for i in at.info if "load some" in i.value or "No data yet" in i.value]
+    [error] = [_as_read(e.value) for e in at.error]
+    assert error.startswith(f"The warehouse cannot be read: {db} is not a shopkpi warehouse or is damaged (")
+    assert "restore it from a backup" in error
+    assert db.read_bytes() == content, "the dashboard only reads"
 
 
 # --- in Chinese -------------------------------------------------------------------------------------------------
