@@ -94,7 +94,7 @@ def scan_text(path: Path, compressed: bool, limits: Limits) -> TextShape:
                 newlines = chunk.count(b"\n")
                 lines += newlines
                 if lines > row_limit:
-                    raise over_limit(path, f"it has more than {row_limit:,} lines", "max_rows", limits.max_rows)
+                    raise over_limit(path, f"it has more than {limits.max_rows:,} rows", "max_rows", limits.max_rows)
                 if not blank and (b"\n\n" in chunk or b"\n\r\n" in chunk or (previous == b"\n" and chunk[:1] == b"\n")):
                     blank = True
                 quotes = quotes or b'"' in chunk
