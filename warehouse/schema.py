@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: tickets and returns (issue 16)
 
 STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
 VALID_STATUSES = ("paid", "shipped", "delivered", "returned")
 EVENT_TYPES = ("page_view", "impression", "click", "add_to_cart", "begin_checkout", "purchase")
 DEVICES = ("desktop", "mobile", "tablet", "app", "unknown")
+TICKET_TYPES = ("inquiry", "complaint", "return", "refund", "other")
 
 MONEY = "DECIMAL(18,2)"
 
@@ -38,6 +39,10 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     primary_key: bool = True  # False: the key is kept unique by ingestion only (order_items, events)
+    # Checks across columns or tables, after each value's own: (column reported, condition that rejects the row,
+    # reason). The condition names the row's typed values as {column}; a check whose columns the file does not have
+    # is skipped. Conditions are SQL over the warehouse, so a reference to another table reads what is loaded.
+    checks: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def required(self) -> list[str]:
@@ -62,6 +67,19 @@ STATUS_SYNONYMS = {
     "fulfilled": "shipped",
 }
 DEVICE_SYNONYMS = {"pc": "desktop", "computer": "desktop", "phone": "mobile", "smartphone": "mobile", "ipad": "tablet"}
+TICKET_SYNONYMS = {
+    "question": "inquiry",
+    "enquiry": "inquiry",
+    "pre-sale": "inquiry",
+    "presale": "inquiry",
+    "咨询": "inquiry",
+    "售前咨询": "inquiry",
+    "投诉": "complaint",
+    "退货": "return",
+    "退款": "refund",
+    "refund_only": "refund",
+    "其他": "other",
+}
 EVENT_SYNONYMS = {
     "pageview": "page_view",
     "page-view": "page_view",
@@ -186,6 +204,55 @@ TABLES: dict[str, Table] = {
                 Column("on_order", "INTEGER", rule="nonneg"),
             ),
             key=("date", "sku"),
+        ),
+        Table(
+            "tickets",
+            "one row per customer-service ticket",
+            (
+                Column("ticket_id", "VARCHAR", required=True),
+                Column("store", "VARCHAR"),
+                Column("channel", "VARCHAR", lower=True),
+                Column("opened_at", "TIMESTAMP", required=True),
+                Column("first_response_at", "TIMESTAMP"),
+                Column("resolved_at", "TIMESTAMP"),
+                Column("type", "VARCHAR", required=True, enum=TICKET_TYPES, synonyms=TICKET_SYNONYMS, lower=True),
+                Column("order_id", "VARCHAR"),
+                Column("reason", "VARCHAR"),
+                Column("satisfaction_score", "INTEGER"),
+            ),
+            key=("ticket_id",),
+            checks=(
+                ("first_response_at", "{first_response_at} < {opened_at}", "first response before the ticket opened"),
+                ("resolved_at", "{resolved_at} < {opened_at}", "resolved before the ticket opened"),
+                ("resolved_at", "{resolved_at} < {first_response_at}", "resolved before the first response"),
+                ("satisfaction_score", "{satisfaction_score} not between 1 and 5", "satisfaction score not in 1–5"),
+                (
+                    "order_id",
+                    "{order_id} not in (select order_id from orders)",
+                    "order_id matches no loaded order",
+                ),
+            ),
+        ),
+        Table(
+            "returns",
+            "one row per returned order line (order_id, sku)",
+            (
+                Column("order_id", "VARCHAR", required=True),
+                Column("sku", "VARCHAR", required=True),
+                Column("returned_quantity", "INTEGER", required=True, rule="positive"),
+                _money("refund_amount", default="0"),
+                Column("reason", "VARCHAR"),
+                Column("returned_at", "TIMESTAMP"),
+                Column("days_after_delivery", "INTEGER", rule="nonneg"),
+            ),
+            key=("order_id", "sku"),
+            checks=(
+                (
+                    "order_id",
+                    "{order_id} not in (select order_id from orders)",
+                    "order_id matches no loaded order",
+                ),
+            ),
         ),
         Table(
             "expenses",

@@ -15,8 +15,9 @@ from pipelines.demo.catalog import CATEGORIES, Catalog, _catalog
 from pipelines.demo.costs import _ad_spend, _expenses
 from pipelines.demo.events import FUNNEL_EVENTS, _events
 from pipelines.demo.orders import COUPONS, PAYMENT_METHODS, _inventory, _order_lines, _order_money, _orders
+from pipelines.demo.service import CHANNELS, RETURN_REASONS, TICKET_REASONS, _returns, _tickets
 from pipelines.demo.traffic import CAMPAIGNS, DEVICES, REGIONS, SOURCES, Block, _sessions
-from warehouse import STATUSES
+from warehouse import STATUSES, TICKET_TYPES
 
 CURRENCY = "CNY"
 
@@ -81,6 +82,13 @@ def write_demo_files(
     for table, (frame, done) in frames.items():
         report(f"writing {table}", done)
         written[table] = [_write(frame(), out_dir, table)]
+    # After-sales from a Generator of their own, so the files above are the same with or without them; written
+    # last, as they are loaded after the orders they name.
+    after_sales = np.random.default_rng([seed, 16])
+    returns = _returns(after_sales, cal, catalog, orders, lines)
+    tickets = _tickets(after_sales, cal, orders, returns)
+    written["returns"] = [_write(_returns_frame(cal, catalog, lines, returns, order_ids), out_dir, "returns")]
+    written["tickets"] = [_write(_tickets_frame(cal, tickets, order_ids), out_dir, "tickets")]
     report("done", 1.0)
     return written
 
@@ -185,6 +193,49 @@ def _order_items_frame(catalog: Catalog, lines: Block, order_ids: pl.Series) -> 
             "quantity": lines["quantity"].astype(np.int32),
             "unit_price": _money(lines["unit_price"]),
             "unit_cost": _money(lines["unit_cost"]),
+        }
+    )
+
+
+def _returns_frame(cal: Calendar, catalog: Catalog, lines: Block, returns: Block, order_ids: pl.Series) -> pl.DataFrame:
+    """One row per returned order line."""
+    return pl.DataFrame(
+        {
+            "order_id": order_ids.gather(returns["order"]),
+            "sku": pl.Series(catalog.sku).gather(lines["sku"][returns["line"]]),
+            "returned_quantity": returns["quantity"].astype(np.int32),
+            "refund_amount": _money(returns["refund"]),
+            "reason": pl.Series(RETURN_REASONS).gather(returns["reason"]),
+            "returned_at": _timestamps(cal, returns["at"]),
+            "days_after_delivery": returns["days"].astype(np.int32),
+        }
+    )
+
+
+def _tickets_frame(cal: Calendar, tickets: Block, order_ids: pl.Series) -> pl.DataFrame:
+    """One row per customer-service ticket, in the order they were opened."""
+    kind, order = tickets["kind"], tickets["order"]
+    reasons = [TICKET_REASONS[k][r] for k, r in zip(kind.tolist(), tickets["reason"].tolist(), strict=True)]
+
+    def moment(seconds: np.ndarray) -> pl.Series:
+        return pl.select(pl.when(pl.Series(seconds >= 0)).then(pl.Series(_timestamps(cal, seconds)))).to_series()
+
+    return pl.DataFrame(
+        {
+            "ticket_id": _ids("T", np.arange(1, kind.size + 1), 7),
+            "store": pl.Series(["main"] * kind.size, dtype=pl.String),
+            "channel": pl.Series(CHANNELS).gather(tickets["channel"]),
+            "opened_at": _timestamps(cal, tickets["opened"]),
+            "first_response_at": moment(tickets["responded"]),
+            "resolved_at": moment(tickets["resolved"]),
+            "type": pl.Series(TICKET_TYPES).gather(kind),
+            "order_id": pl.select(
+                pl.when(pl.Series(order >= 0)).then(order_ids.gather(np.maximum(order, 0)))
+            ).to_series(),
+            "reason": pl.Series(reasons, dtype=pl.String),
+            "satisfaction_score": pl.select(pl.when(pl.Series(tickets["score"] > 0)).then(pl.Series(tickets["score"])))
+            .to_series()
+            .cast(pl.Int32),
         }
     )
 

@@ -262,4 +262,7 @@ def _order_money(rng: np.random.Generator, cal: Calendar, catalog: Catalog, orde
         refund=refund,
         method=method,
         status=status,  # index into STATUSES
+        returned=returns,  # sent back, wholly or (partial_return) its first line only: read by service.py
+        partial_return=partial,
+        delivered_after=ship + deliver,  # days from the order's day to its delivery
     )

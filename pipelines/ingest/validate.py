@@ -223,6 +223,13 @@ def _validate_sql(
         else:
             value = col.default if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
+    for column, condition, reason in table.checks:  # across columns and tables, after each value's own checks
+        names = dict.fromkeys(re.findall(r"\{(\w+)\}", condition))
+        if all(name in mapping for name in names):
+            values = {name: f"r.__t_{name}" for name in names}
+            known = " and ".join(f"{value} is not null" for value in values.values())
+            why = f"{{'col': {params.bind(column)}, 'reason': {params.bind(reason + ': ')} || r.__v_{column}}}"
+            checks.append((f"{known} and ({condition.format(**values)})", why))
     raw_json = "json_object(" + ", ".join(f"{params.bind(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
     if source.row_check:  # what the reader found wrong with the row comes first (a JSON value of another kind)
         checks.insert(0, (f"r.{source.row_check} is not null", f"r.{source.row_check}"))

@@ -112,8 +112,12 @@ def demo(
         fresh = settings.db_path.with_name(f".{settings.db_path.name}.demo")
         for leftover in (fresh, fresh.with_name(fresh.name + ".lock")):
             leftover.unlink(missing_ok=True)
-        # Smallest files first: each load copies the warehouse, so the big ones are best copied fewest times.
-        tables = sorted(((t, p) for t, paths in files.items() for p in paths), key=lambda item: item[1].stat().st_size)
+        # Smallest files first: each load copies the warehouse, so the big ones are best copied fewest times; the
+        # tickets and returns after the orders they name.
+        tables = sorted(
+            ((t, p) for t, paths in files.items() for p in paths),
+            key=lambda item: (item[0] in ("tickets", "returns"), item[1].stat().st_size),
+        )
         try:
             for index, (table, path) in enumerate(tables):
                 bar.update(task, completed=0.5 + 0.5 * index / len(tables), description=f"loading {table}")

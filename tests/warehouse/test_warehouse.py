@@ -79,15 +79,16 @@ def test_the_store_settings_are_recorded_when_the_warehouse_is_made(db):
 
 
 def test_an_older_schema_is_upgraded_by_a_writer_and_refused_by_a_reader(db, monkeypatch):
-    # Pretend this release is v2 with one migration step from v1.
-    monkeypatch.setattr(warehouse.store, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(warehouse.store, "MIGRATIONS", {1: ["alter table products add column season varchar"]})
+    # Pretend this release is one version newer, with one migration step from the current one.
+    current = warehouse.SCHEMA_VERSION
+    monkeypatch.setattr(warehouse.store, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setattr(warehouse.store, "MIGRATIONS", {current: ["alter table products add column season varchar"]})
     with pytest.raises(WarehouseError, match="run `shopkpi upgrade"):
         open_read_only(db)
     with writing(db):
         pass
     with open_read_only(db) as con:
-        assert warehouse.schema_version(con) == 2
+        assert warehouse.schema_version(con) == current + 1
         assert "season" in [
             c for (c,) in con.sql("select column_name from duckdb_columns() where table_name = 'products'").fetchall()
         ]
