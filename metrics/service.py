@@ -20,6 +20,7 @@ import polars as pl
 from metrics import dialect
 from metrics.facts import facts, parameters, query
 from metrics.periods import Period
+from metrics.units import Unit, unit
 
 # The guide's customer-service standard: a first response within 30 minutes. The targets file's
 # [first_response_minutes] max, when given, replaces it (see `response_target`).
@@ -38,6 +39,17 @@ class ServiceMetric:
     direction: str
     definition: str
     definition_zh: str
+
+    @property
+    def formats(self) -> Unit:
+        """How its values are shown (metrics/units.py)."""
+        return unit(self.unit)
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+    def definition_in(self, lang: str = "en") -> str:
+        return self.definition_zh if lang == "zh" else self.definition
 
 
 SERVICE_METRICS = (
@@ -293,6 +305,14 @@ def service_series(
     return pl.DataFrame(rows, schema={"period": pl.Date, **SCHEMA}, orient="row")
 
 
+def with_service_columns(frame: pl.DataFrame, values: Mapping[str, float | int | None], grouped: bool) -> pl.DataFrame:
+    """`frame` (KPI rows, e.g. compute_kpis') with one column per service figure: `values` in an ungrouped row, null
+    in grouped rows (no service figure splits by a dimension)."""
+    return frame.with_columns(
+        pl.lit(None if grouped else values[m.name], dtype=SCHEMA[m.name]).alias(m.name) for m in SERVICE_METRICS
+    )
+
+
 RETURN_SPLITS = ("sku", "category", "reason")
 
 
@@ -365,4 +385,5 @@ __all__ = [
     "returns_by",
     "service_kpis",
     "service_series",
+    "with_service_columns",
 ]

@@ -20,6 +20,7 @@ from metrics.compute import compute_kpis
 from metrics.periods import Period, add_months, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
+from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets
 from metrics.units import COUNT, RATE
 from shopkpi.cli.common import (
@@ -83,6 +84,8 @@ def kpis(
         period = _kpi_period(con, from_, to)
         frame = compute_kpis(con, period, by=by_name)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
+        service = service_kpis(con, period, response_target(targets or load_targets(load_settings(db).targets_path)))
+        frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
     kind = _value(format)
     if kind == "json":
         print_json(
@@ -111,6 +114,13 @@ def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dic
         if by is None:
             target = targets.get(name)
             status = target.status(frame.get_column(name)[0]) if target and len(frame) else None
+            row += [target.describe() if target else "", status or ""]
+        table.add_row(*row)
+    for entry in SERVICE_METRICS:  # service and after-sales figures (metrics/service.py): no split by a dimension
+        row = [entry.label_en, *(entry.formats.text(v) for v in frame.get_column(entry.name).to_list())]
+        if by is None:
+            target = targets.get(entry.name)
+            status = target.status(frame.get_column(entry.name)[0]) if target and len(frame) else None
             row += [target.describe() if target else "", status or ""]
         table.add_row(*row)
     return table

@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from metrics.registry import METRICS, PNL_COLUMNS
+from metrics.service import SERVICE
 from shopkpi.cli import kpis as cli_metrics
 from tests.support.shops import hand_made_shop
 
@@ -48,7 +49,8 @@ def test_kpis_json_shape(db):
     assert list(document) == ["from", "to", "by", "rows"]
     assert (document["from"], document["to"], document["by"]) == ("2024-03-01", "2024-03-31", None)
     [row] = document["rows"]
-    assert row["group"] is None and set(row) == {"group", *METRICS}
+    assert row["group"] is None and set(row) == {"group", *METRICS, *SERVICE}
+    assert row["complaint_rate"] is None  # the hand-made shop has loaded no tickets (tests/cli/test_service_cli.py)
     assert row["orders"] == 5 and row["gross_sales"] == 700 and row["aov"] == 134  # see tests/metrics/test_metrics.py
     assert isinstance(row["gross_sales"], float) and isinstance(row["orders"], int)
 
@@ -58,7 +60,7 @@ def test_kpis_by_source_rows_add_up(db):
     assert document["by"] == "source"
     rows = document["rows"]
     assert None in [row["group"] for row in rows]  # orders without a session
-    assert all(set(row) == {"group", *METRICS} for row in rows)
+    assert all(set(row) == {"group", *METRICS, *SERVICE} for row in rows)
     assert sum(row["orders"] for row in rows) == 5 and sum(row["ad_spend"] for row in rows) == 180
     assert all(row["operating_expenses"] is None for row in rows)
 
