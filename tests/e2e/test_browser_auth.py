@@ -3,7 +3,11 @@ who signs in there gets no P&L page (not in the menu, not by URL), while an exec
 
 from __future__ import annotations
 
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -85,3 +89,45 @@ def test_an_executive_reaches_the_pnl(page, signed_url: str) -> None:  # noqa: F
     expect(page.get_by_role("heading", name="Traffic", exact=True).first).to_be_visible(timeout=60_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="P&L").click()
     expect(page.get_by_role("heading", name="P&L", exact=True).first).to_be_visible(timeout=60_000)
+
+
+def _status(url: str) -> int:
+    """The HTTP status of a GET of `url` by a client with no cookie (another program, or a link shared later)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _download(page, button: str):  # noqa: ANN202
+    with page.expect_download(timeout=60_000) as started:
+        page.get_by_role("button", name=button).click()
+    return started.value
+
+
+def test_downloads_and_metrics_answer_only_the_signed_in_session_while_it_lasts(page, signed_url: str) -> None:
+    # Issue 17, item 4: an executive's P&L CSV (/media/<id>.csv) and report PDF answered 200 to a client without
+    # any cookie, 65 s after the tab was closed; /_stcore/metrics answered anyone.
+    assert _status(f"{signed_url}/_stcore/metrics") == 403
+    page.goto(f"{signed_url}/pnl")
+    sign_in(page, "eve", lands_on="P&L")
+    csv = _download(page, "Download the statement (CSV)")
+    assert "/media/" in csv.url and "Net profit" in Path(csv.path()).read_text()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("heading", name="Reports", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
+    pdf = _download(page, "PDF for reading and printing")  # built on click (a deferred download)
+    assert Path(pdf.path()).read_bytes().startswith(b"%PDF")
+    browser = page.context.request  # the same browser: its cookies, its session
+    for url in (csv.url, pdf.url):
+        assert browser.get(url).status == 200, "the session it was made for may download it again"
+        assert _status(url) == 404, "a client without the session's cookie is told it does not exist"
+    assert browser.get(f"{signed_url}/_stcore/metrics").status == 200
+    # Closing the tab ends the session: from then on, not even this browser's cookie fetches the files.
+    page.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and browser.get(csv.url).status == 200:
+        time.sleep(0.25)
+    assert [browser.get(url).status for url in (csv.url, pdf.url)] == [404, 404]
+    assert browser.get(f"{signed_url}/_stcore/metrics").status == 403

@@ -192,3 +192,106 @@ def test_the_sign_in_page_and_the_account_box_speak_chinese_from_the_url(demo_db
     assert titles(at) == ["概览"]
     assert "已登录：**ana**（analyst）" in [c.value for c in at.sidebar.caption]
     assert [b.label for b in at.sidebar.button] == ["退出登录"]
+
+
+# --- downloads and metrics over HTTP (shopkpi/ui/server.py; the browser test in tests/e2e checks a real server) ---
+
+
+class FakeSessions:
+    """Streamlit's runtime as the download guard sees it: which sessions are connected, each one's browser token and
+    who it is signed in as."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, bytes] = {}
+        self.signed: dict[str, tuple[str, float] | None] = {}
+        self.gone: set[str] = set()
+        self.dropped: list[str] = []
+
+    def connected(self, session_id: str) -> bool:
+        return session_id in self.tokens and session_id not in self.gone
+
+    def token(self, session_id: str) -> bytes | None:
+        return self.tokens.get(session_id)
+
+    def who(self, session_id: str) -> tuple[str, float] | None:
+        return self.signed.get(session_id)
+
+    def connected_ids(self) -> list[str]:
+        return [s for s in self.tokens if self.connected(s)]
+
+    def drop_file(self, file_id: str) -> None:
+        self.dropped.append(file_id)
+
+
+def cookie(token: bytes) -> str:
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    return generate_xsrf_token_string(token)  # masked anew each time, as the browser's cookie is
+
+
+def test_a_download_answers_only_its_connected_signed_in_session() -> None:
+    from shopkpi.ui.server import Downloads
+
+    sessions = FakeSessions()
+    sessions.tokens = {"eve-tab": b"e" * 16, "ana-tab": b"a" * 16}
+    sessions.signed = {"eve-tab": ("eve", 1.0), "ana-tab": ("ana", 2.0)}
+    downloads = Downloads(sessions)
+    downloads.made("/media/abc123.csv", "eve-tab")
+    assert downloads.allowed("abc123", cookie(b"e" * 16)), "the executive's own tab"
+    assert not downloads.allowed("abc123", None), "no cookie"
+    assert not downloads.allowed("abc123", cookie(b"a" * 16)), "the analyst's browser, signed in too"
+    assert not downloads.allowed("abc123", "2|garbage|x|1")
+    sessions.signed["eve-tab"] = ("eve", 5.0)  # signed out and in again in the same tab: a new sign-in
+    assert not downloads.allowed("abc123", cookie(b"e" * 16))
+    sessions.signed["eve-tab"] = ("eve", 1.0)
+    assert downloads.purge() == [] and sessions.dropped == []
+    sessions.gone.add("eve-tab")  # the tab was closed
+    assert not downloads.allowed("abc123", cookie(b"e" * 16))
+    assert downloads.purge() == ["abc123"] and sessions.dropped == ["abc123"], "its bytes are dropped"
+    assert not downloads.tracks("abc123")
+
+
+def test_the_guard_answers_404_for_a_download_and_403_for_metrics_without_the_session() -> None:
+    import asyncio
+
+    from shopkpi.ui import server
+
+    sessions = FakeSessions()
+    sessions.tokens, sessions.signed = {"eve-tab": b"e" * 16}, {"eve-tab": ("eve", 1.0)}
+    reached: list[str] = []
+
+    async def streamlit(scope, receive, send) -> None:
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"net profit"})
+
+    def get(path: str, with_cookie: bytes | None = None) -> int:
+        headers = [(b"cookie", f"_streamlit_xsrf={cookie(with_cookie)}".encode())] if with_cookie else []
+        scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "query_string": b""}
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        asyncio.run(server.Guard(streamlit)(scope, receive, send))
+        return sent[0]["status"]
+
+    original = server.downloads
+    server.downloads = server.Downloads(sessions)
+    try:
+        server.downloads.made("/media/abc123.csv", "eve-tab")
+        assert get("/media/abc123.csv") == 404
+        assert get("/media/abc123.csv", b"x" * 16) == 404
+        assert get("/media/abc123.csv", b"e" * 16) == 200
+        assert get("/base/media/abc123.csv", b"e" * 16) == 200, "under server.baseUrlPath too"
+        assert get("/media/image0.png") == 200, "a file no download made (a chart image) is Streamlit's to serve"
+        assert get("/_stcore/metrics") == 403 and get("/base/_stcore/metrics", b"x" * 16) == 403
+        assert get("/_stcore/metrics", b"e" * 16) == 200
+        sessions.signed["eve-tab"] = None  # signed out
+        assert get("/_stcore/metrics", b"e" * 16) == 403 and get("/media/abc123.csv", b"e" * 16) == 404
+    finally:
+        server.downloads = original
+    assert reached == ["/media/abc123.csv", "/base/media/abc123.csv", "/media/image0.png", "/_stcore/metrics"]
