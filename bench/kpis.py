@@ -37,7 +37,12 @@ order_lines as (
         i.order_id,
         sum(i.quantity) as units,
         sum(i.quantity * i.unit_price) as sales,
-        sum(case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end) as cost
+        sum(case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end) as cost,
+        sum(case when o.status <> 'returned' then i.quantity * i.unit_price end) as costable,
+        sum(
+            case when o.status <> 'returned' and coalesce(i.unit_cost, p.unit_cost) is not null
+            then i.quantity * i.unit_price end
+        ) as costed
     from period_orders o
     join order_items i on i.order_id = o.order_id
     left join products p on p.sku = i.sku
@@ -53,6 +58,9 @@ order_totals as (
         coalesce(sum(o.refund_amount), 0) as refunds,
         coalesce(sum(o.shipping_fee), 0) as shipping_income,
         coalesce(sum(l.cost), 0) as cogs,
+        coalesce(sum(case when l.order_id is null and o.status <> 'returned' then coalesce(o.subtotal, 0)
+            else l.costable end), 0) as costable,
+        coalesce(sum(l.costed), 0) as costed,
         coalesce(sum(coalesce(o.shipping_cost, 0) + coalesce(o.payment_fee, 0)), 0) as fulfilment_cost
     from period_orders o
     left join order_lines l on l.order_id = o.order_id
@@ -85,7 +93,9 @@ session_flags as (
         s.visitor_id,
         coalesce(s.pageviews, c.page_view_events, 0) = 1 as bounced,
         coalesce(c.cart_events, 0) > 0 as carted,
-        s.session_id in (select session_id from valid_orders where session_id is not null) as converted
+        s.session_id in (select session_id from valid_orders where session_id is not null) as converted,
+        coalesce(s.duration_s, 0) > 10 or coalesce(s.pageviews, c.page_view_events, 0) >= 2
+            or s.session_id in (select session_id from valid_orders where session_id is not null) as engaged
     from period_sessions s
     left join session_event_counts c on c.session_id = s.session_id
 ),
@@ -94,6 +104,7 @@ session_totals as (
         count(*) as sessions,
         count(distinct visitor_id) as visitors,
         count(*) filter (where bounced) as bounced,
+        count(*) filter (where engaged) as engaged,
         count(*) filter (where converted) as converted,
         count(*) filter (where carted) as carted,
         count(*) filter (where carted and converted) as carted_converted
@@ -116,6 +127,20 @@ retention as (
         where started_at >= $previous_start_ts and started_at < $start_ts
     )
 ),
+window_retention as (
+    select
+        count(*) as window_visitors,
+        count(*) filter (
+            where visitor_id in (
+                select visitor_id from sessions where started_at >= $window_middle_ts and started_at < $window_end_ts
+            )
+        ) as window_returners
+    from (
+        select distinct visitor_id
+        from sessions
+        where started_at >= $window_start_ts and started_at < $window_middle_ts
+    )
+),
 ads as (
     select coalesce(sum(cost), 0) as ad_spend, sum(clicks) as ad_clicks, sum(impressions) as ad_impressions
     from ad_spend
@@ -126,6 +151,7 @@ opex as (
     from (
         select strftime(day, '%Y-%m') as month, dayofmonth(last_day(day)) as month_days, count(*) as days
         from (select unnest(generate_series($first_day, $last_day, interval 1 day))::date as day)
+        where day between $data_first and $data_last
         group by all
     ) d
     join (select month, sum(amount) as amount from expenses group by month) e using (month)
@@ -137,7 +163,7 @@ totals as (
         gross_sales - discounts - refunds + shipping_income as total_revenue,
         gross_sales - discounts - refunds - cogs as gross_profit,
         gross_sales - discounts - refunds + shipping_income - cogs - fulfilment_cost - ad_spend as contribution
-    from order_totals, returning_buyers, session_totals, event_totals, retention, ads, opex
+    from order_totals, returning_buyers, session_totals, event_totals, retention, window_retention, ads, opex
 )
 select
     sessions, visitors, orders, buyers, units, gross_sales, discounts, refunds, net_sales, shipping_income,
@@ -150,9 +176,12 @@ select
     clicks / nullif(impressions, 0) as ctr,
     ad_clicks / nullif(ad_impressions, 0) as ad_ctr,
     bounced / nullif(sessions, 0) as bounce_rate,
+    (sessions - engaged) / nullif(sessions, 0) as engaged_bounce_rate,
     retained / nullif(previous_visitors, 0) as retention_rate,
+    window_returners / nullif(window_visitors, 0) as retention_30d,
     returning_buyers / nullif(buyers, 0) as returning_customer_rate,
     cogs,
+    costed / nullif(costable, 0) as cost_coverage,
     gross_profit,
     gross_profit / nullif(gross_sales - discounts - refunds, 0) as gross_margin,
     fulfilment_cost,
@@ -167,18 +196,94 @@ from totals
 """
 
 
+# What each figure needs the shop to have given at all (SPEC §4: null otherwise), written out by hand.
+NEEDS = {
+    "sessions": {"sessions"},
+    "visitors": {"sessions", "visitor_ids"},
+    "orders": {"orders"},
+    "buyers": {"orders", "customer_ids"},
+    "units": {"orders"},
+    "gross_sales": {"orders"},
+    "discounts": {"orders"},
+    "refunds": {"orders"},
+    "net_sales": {"orders"},
+    "shipping_income": {"orders"},
+    "total_revenue": {"orders"},
+    "aov": {"orders"},
+    "revenue_per_buyer": {"orders", "customer_ids"},
+    "conversion_rate": {"sessions", "orders"},
+    "buyer_conversion_rate": {"orders", "customer_ids", "sessions", "visitor_ids"},
+    "cart_conversion_rate": {"sessions", "events", "orders"},
+    "ctr": {"events"},
+    "ad_ctr": {"ad_spend"},
+    "bounce_rate": {"sessions", "page_views"},
+    "engaged_bounce_rate": {"sessions", "durations"},
+    "retention_rate": {"sessions", "visitor_ids"},
+    "retention_30d": {"sessions", "visitor_ids"},
+    "returning_customer_rate": {"orders", "customer_ids"},
+    "cogs": {"orders", "unit_costs"},
+    "cost_coverage": {"orders"},
+    "gross_profit": {"orders", "unit_costs"},
+    "gross_margin": {"orders", "unit_costs"},
+    "fulfilment_cost": {"orders"},
+    "ad_spend": {"ad_spend"},
+    "roas": {"orders", "ad_spend"},
+    "cost_per_order": {"orders", "ad_spend"},
+    "contribution": {"orders", "unit_costs", "ad_spend"},
+    "operating_expenses": {"expenses"},
+    "net_profit": {"orders", "unit_costs", "ad_spend", "expenses"},
+    "net_margin": {"orders", "unit_costs", "ad_spend", "expenses"},
+}
+
+GIVEN_SQL = """
+select
+    (select count(*) from sessions) > 0 as sessions,
+    (select count(*) from sessions where visitor_id <> session_id) > 0 as visitor_ids,
+    (select count(*) from orders) > 0 as orders,
+    (select count(*) from orders where trim(coalesce(customer_id, '')) <> '') > 0 as customer_ids,
+    (select count(*) from order_items where unit_cost is not null)
+        + (select count(*) from products where unit_cost is not null) > 0 as unit_costs,
+    (select count(*) from sessions where pageviews is not null)
+        + (select count(*) from events where event_type = 'page_view') > 0 as page_views,
+    (select count(*) from sessions where duration_s is not null) > 0 as durations,
+    (select count(*) from events) > 0 as events,
+    (select count(*) from ad_spend) > 0 as ad_spend,
+    (select count(*) from expenses) > 0 as expenses
+"""
+
+SPAN_SQL = """
+select min(d), max(d) from (
+    select ordered_at::date as d from orders
+    union all select started_at::date from sessions
+    union all select date from ad_spend
+)
+"""
+
+
 def reference_kpis(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float | int | None]:
     """The KPIs of one period by the hand-written query: one value per metric of SPEC §4."""
+    first, last = con.sql(SPAN_SQL).fetchall()[0]
+    anchor = min(period.end, last) if last else period.end
     params = {
         "start_ts": period.start_ts,
         "end_ts": period.end_ts,
         "previous_start_ts": period.previous().start_ts,
         "first_day": period.start,
         "last_day": period.end,
+        "data_first": first or date.max,
+        "data_last": last or date.min,
+        "window_start_ts": Period(anchor - timedelta(days=59), anchor).start_ts,
+        "window_middle_ts": Period(anchor - timedelta(days=29), anchor).start_ts,
+        "window_end_ts": Period(anchor, anchor).end_ts,
     }
     row = con.sql(REFERENCE_SQL, params=params).fetchall()[0]
+    given_row = con.sql(GIVEN_SQL)
+    given = {name for name, ok in zip(given_row.columns, given_row.fetchall()[0], strict=True) if ok}
     columns = list(METRICS)
-    return {name: (None if value is None else float(value)) for name, value in zip(columns, row, strict=True)}
+    return {
+        name: (None if value is None or not NEEDS[name] <= given else float(value))
+        for name, value in zip(columns, row, strict=True)
+    }
 
 
 def same_numbers(ours: dict, reference: dict) -> list[str]:

@@ -23,6 +23,7 @@ DuckDB's own live in metrics/dialect.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -33,7 +34,8 @@ import polars as pl
 
 from metrics import dialect
 from metrics.facts import facts, order_lines, parameters, query
-from metrics.periods import Period, add_months
+from metrics.inputs import blank_unknown, missing_inputs
+from metrics.periods import Period, add_months, data_span
 from metrics.registry import (
     DIMENSIONS,
     MEASURES,
@@ -90,7 +92,12 @@ SOURCE_FACTS = {
     "items": "line_facts",
     "ads": "ad_facts",
     "opex": "opex_facts",
+    "retention_window": "window_facts",
 }
+
+# The fixed retention window (SPEC §4's retention KPI): visitors of the 30 days ending RETENTION_WINDOW days before the
+# period's last day with data, and whether they visit again in the RETENTION_WINDOW days up to it.
+RETENTION_WINDOW = 30
 
 
 def _group(expression: str | None) -> str:
@@ -110,6 +117,8 @@ class Plan:
     grain: str | None = None  # None: the whole period is one bucket
 
     def computable(self, name: str) -> bool:
+        if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
+            return False  # one fixed window per period, not per bucket
         return self.by is None or self.by in dimensions_of(name)
 
     @property
@@ -196,7 +205,7 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     ctes["period_lines"] = order_lines("order_facts", ("bucket", "grp"))
     ctes["line_facts"] = f"""
         -- one row per line of a valid order placed in the period, plus one per such order without lines
-        select l.bucket, {line_grp} as grp, l.quantity, l.line_sales, l.line_cost
+        select l.bucket, {line_grp} as grp, l.quantity, l.line_sales, l.line_cost, l.costable_sales, l.costed_sales
         from period_lines l
         union all
         select
@@ -204,13 +213,15 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
             {"f.grp" if dim.line == "l.grp" else NO_GROUP} as grp,
             0 as quantity,
             coalesce(f.subtotal, 0) as line_sales,
-            null as line_cost
+            null as line_cost,
+            case when f.status <> 'returned' then coalesce(f.subtotal, 0) end as costable_sales,
+            null as costed_sales
         from order_facts f
         where not exists (select 1 from order_items i where i.order_id = f.order_id)"""
     ctes["period_sessions"] = f"""
         -- one row per session started in the period
         select
-            s.session_id, s.visitor_id, s.pageviews,
+            s.session_id, s.visitor_id, s.pageviews, s.duration_s,
             {plan.bucket("s.started_at")} as bucket,
             {session_grp} as grp
         from segment_sessions s
@@ -228,7 +239,7 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     ctes["session_facts"] = """
         -- one row per session started in the period
         select
-            ps.bucket, ps.grp, ps.visitor_id,
+            ps.bucket, ps.grp, ps.visitor_id, ps.duration_s,
             coalesce(ps.pageviews, se.page_view_events, 0) as page_views,
             coalesce(se.added_to_cart, 0) as added_to_cart,
             case when so.purchased then 1 else 0 end as converted
@@ -264,6 +275,23 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
             case when cv.visitor_id is null then 0 else 1 end as retained
         from previous_visitors pv
         left join current_visitors cv on cv.bucket = pv.bucket and cv.visitor_id = pv.visitor_id"""
+    ctes["window_visitors"] = f"""
+        -- one row per visitor and group of the earlier 30 days of the fixed retention window
+        select distinct {session_grp} as grp, s.visitor_id
+        from segment_sessions s
+        where s.started_at >= $window_start_ts and s.started_at < $window_middle_ts"""
+    ctes["window_returners"] = """
+        -- one row per visitor of the later 30 days of the fixed retention window
+        select distinct s.visitor_id
+        from segment_sessions s
+        where s.started_at >= $window_middle_ts and s.started_at < $window_end_ts"""
+    ctes["window_facts"] = """
+        -- one row per visitor and group of the earlier 30 days: did they visit again in the later 30?
+        select
+            $first_day as bucket, wv.grp,
+            case when wr.visitor_id is null then 0 else 1 end as returned
+        from window_visitors wv
+        left join window_returners wr on wr.visitor_id = wv.visitor_id"""
     ctes["ad_facts"] = f"""
         -- one row per day, source and campaign of ad spend in the period
         select
@@ -276,16 +304,17 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
         -- one row per date of the period
         {dialect.day_spine("$first_day", "$last_day")}"""
     ctes["month_days"] = f"""
-        -- one row per bucket and calendar month: how many of the month's days fall in the bucket
+        -- one row per bucket and calendar month: how many of the month's days fall in the bucket and have data (the
+        -- data's first to latest date: a period running past the data counts its covered days only, SPEC §4)
         select
             {plan.bucket("day")} as bucket,
             {dialect.month_label("day")} as month,
             {dialect.days_in_month("day")} as days_in_month,
-            count(*) as days
+            sum(case when day >= $data_first and day <= $data_last then 1 else 0 end) as days
         from period_days
         group by 1, 2, 3"""
     ctes["opex_facts"] = f"""
-        -- one row per bucket and month with expenses: the month's expenses pro rata by days
+        -- one row per bucket and month with expenses: the month's expenses pro rata by covered days
         select
             md.bucket,
             {NO_GROUP} as grp,
@@ -432,22 +461,31 @@ def _check_by(by: str | None) -> str | None:
     return by
 
 
-def _parameters(sql: str, period: Period, grain: str | None, segment: Segment) -> dict:
+def _parameters(period: Period, grain: str | None, span: Period | None) -> dict:
+    """The values the plan's SQL may name: the period, its previous period (retention), the data's span (expenses are
+    counted for covered days only) and the fixed retention window (anchored on the period's last day with data)."""
     if grain is None:
         previous_start, previous_end = period.previous().start, period.start
     else:
         # Each bucket's previous visitors are those of the bucket before it, the first bucket's included.
         previous_start = _shift(grain, _bucket_start(grain, period.start), -1)
         previous_end = _bucket_start(grain, period.end)
-    values = {
+    anchor = min(period.end, span.end) if span else period.end
+    window_end = datetime.combine(anchor + timedelta(days=1), time())
+    return {
         "start_ts": period.start_ts,
         "end_ts": period.end_ts,
         "first_day": period.start,
         "last_day": period.end,
         "previous_start_ts": datetime.combine(previous_start, time()),
         "previous_end_ts": datetime.combine(previous_end, time()),
+        # No data at all: an empty span (no day is covered).
+        "data_first": span.start if span else period.end + timedelta(days=1),
+        "data_last": span.end if span else period.start - timedelta(days=1),
+        "window_start_ts": window_end - timedelta(days=2 * RETENTION_WINDOW),
+        "window_middle_ts": window_end - timedelta(days=RETENTION_WINDOW),
+        "window_end_ts": window_end,
     }
-    return parameters(sql, values, segment)
 
 
 def _bucket_start(grain: str, day: date) -> date:
@@ -468,7 +506,10 @@ def _shift(grain: str, day: date, count: int) -> date:
 
 def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment) -> pl.DataFrame:
     sql = kpi_sql(plan, segment)
-    return con.sql(sql, params=_parameters(sql, period, plan.grain, segment)).pl().rename({"grp": "group"})
+    span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
+    frame = con.sql(sql, params=parameters(sql, _parameters(period, plan.grain, span), segment)).pl()
+    # A figure needing an input the shop has not given at all is null (SPEC §4; metrics/inputs.py says why).
+    return blank_unknown(frame.rename({"grp": "group"}), missing_inputs(con))
 
 
 def _period(start: date | Period, end: date | None) -> Period:
@@ -521,6 +562,13 @@ def kpi_series(
     return frame if by else frame.drop("group")
 
 
+def comparison_periods(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, Period | None]:
+    """The periods `compare_periods` compares `period` with: 'previous' and 'last_year', each cut to the days of
+    `period` that have data (None when none has)."""
+    covered = period.covered(data_span(con))
+    return {key: period.compared(key, covered) for key in ("previous", "last_year")}
+
+
 def compare_periods(
     con: duckdb.DuckDBPyConnection,
     start: date | Period,
@@ -532,16 +580,22 @@ def compare_periods(
     """The period's KPIs on a segment (default: the whole shop) against the previous period and the same period last
     year. One row per group and metric.
 
+    The periods compared with follow SPEC §4 (`Period.previous`, `Period.last_year`); a partial period (running past
+    the data's latest date or starting before its first) is compared with the same covered days of each, and where no
+    day of it is covered the comparisons are null. `comparison_periods` says which periods these are.
+
     Columns: group, metric, value, previous, previous_delta (value − previous), previous_change (relative, null when
     the previous value is 0 or null), last_year, last_year_delta, last_year_change.
     """
     period = _period(start, end)
     names = _check_metrics(metrics)
-    frames = {
-        "value": compute_kpis(con, period, by=by, metrics=names, segment=segment),
-        "previous": compute_kpis(con, period.previous(), by=by, metrics=names, segment=segment),
-        "last_year": compute_kpis(con, period.last_year(), by=by, metrics=names, segment=segment),
-    }
+    value = compute_kpis(con, period, by=by, metrics=names, segment=segment)
+    frames = {"value": value}
+    for key, other in comparison_periods(con, period).items():
+        if other is None:
+            frames[key] = value.with_columns(pl.lit(None, dtype=value.schema[name]).alias(name) for name in names)
+        else:
+            frames[key] = compute_kpis(con, other, by=by, metrics=names, segment=segment)
     long = {
         key: frame.with_columns(pl.col(list(names)).cast(pl.Float64)).unpivot(
             index="group", on=list(names), variable_name="metric", value_name=key
@@ -567,4 +621,4 @@ def compare_periods(
     return joined.select(columns)
 
 
-__all__ = ["DIMENSION_SQL", "Plan", "compare_periods", "compute_kpis", "kpi_series", "kpi_sql"]
+__all__ = ["DIMENSION_SQL", "Plan", "compare_periods", "comparison_periods", "compute_kpis", "kpi_series", "kpi_sql"]

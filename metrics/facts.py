@@ -90,7 +90,8 @@ def facts(segment: Segment = ALL) -> dict[str, str]:
 def order_lines(orders: str, carry: Sequence[str]) -> str:
     """The query of the lines of the valid orders in `orders` (a CTE with order_id and status, e.g. `valid_orders`,
     or a query's orders of the period). One row per order line: the order's `carry` columns, then sku, category,
-    quantity, line_sales and line_cost."""
+    quantity, line_sales, line_cost, and costable_sales / costed_sales (the sales that have a cost, returned goods
+    excepted, and of those the sales whose unit cost is known: how much of the cost is covered)."""
     carried = "".join(f"o.{column}, " for column in carry)
     return f"""
         -- one row per line of an order of {orders}: its sales (quantity × unit price) and its cost (quantity × the
@@ -98,7 +99,12 @@ def order_lines(orders: str, carry: Sequence[str]) -> str:
         select
             {carried}i.sku, p.category, i.quantity,
             i.quantity * i.unit_price as line_sales,
-            case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost
+            case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost,
+            case when o.status <> 'returned' then i.quantity * i.unit_price end as costable_sales,
+            case
+                when o.status <> 'returned' and coalesce(i.unit_cost, p.unit_cost) is not null
+                then i.quantity * i.unit_price
+            end as costed_sales
         from {orders} o
         join order_items i on i.order_id = o.order_id
         left join products p on p.sku = i.sku"""

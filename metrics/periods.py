@@ -37,16 +37,114 @@ class Period:
         """The first instant after the period (exclusive bound)."""
         return datetime.combine(self.end + timedelta(days=1), datetime.min.time())
 
+    @property
+    def whole_months(self) -> int | None:
+        """How many calendar months the period spans if it is whole months (first day to last day), else None."""
+        if self.start.day != 1 or self.end != month_end(self.end):
+            return None
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
+    @property
+    def kind(self) -> str:
+        """'day', 'week' (an ISO week, Monday to Sunday), 'month', 'quarter', 'year', 'months' (other whole months) or
+        'range'."""
+        months = self.whole_months
+        if months == 1:
+            return "month"
+        if months == 3 and self.start.month % 3 == 1:
+            return "quarter"
+        if months == 12 and self.start.month == 1:
+            return "year"
+        if months:
+            return "months"
+        if self.days == 1:
+            return "day"
+        if self.days == 7 and self.start.weekday() == 0:
+            return "week"
+        return "range"
+
     def previous(self) -> Period:
-        """The range of the same length just before this one (SPEC §4)."""
-        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+        """The period compared with as "previous" (SPEC §4): the previous calendar month, quarter or year (the same
+        number of whole months before, for any run of whole months), else the range of the same length just before it
+        (for an ISO week, the previous ISO week)."""
+        return self.shifted(self.previous_shift())
 
     def last_year(self) -> Period:
-        """The same dates one year earlier (29 February becomes 28 February)."""
-        return Period(shift_years(self.start, -1), shift_years(self.end, -1))
+        """The same period last year (SPEC §4): whole calendar months take the same months a year earlier (February
+        whole, the 29th included); a day, an ISO week and any other range go back 364 days (the same weekdays)."""
+        return self.shifted(self.last_year_shift())
+
+    def previous_shift(self) -> Shift:
+        months = self.whole_months
+        return Shift(months=-months) if months else Shift(days=-self.days)
+
+    def last_year_shift(self) -> Shift:
+        return Shift(months=-12) if self.whole_months else Shift(days=-364)
+
+    def shifted(self, shift: Shift) -> Period:
+        """The period moved by a shift; whole months stay whole months."""
+        if shift.months and self.whole_months:
+            return month_period(shift(self.start), shift(self.end.replace(day=1)))
+        return Period(shift(self.start), shift(self.end))
+
+    def covered(self, span: Period | None) -> Period | None:
+        """The days of the period that lie in `span` (the data's first to latest date), or None if none do."""
+        if span is None or span.end < self.start or span.start > self.end:
+            return None
+        return Period(max(self.start, span.start), min(self.end, span.end))
+
+    def compared(self, kind: str, covered: Period | None) -> Period | None:
+        """The period `kind` ('previous' or 'last_year') compares with, cut to the same covered days (SPEC §4: a
+        partial period is compared with the same days of the comparison period); None when no day is covered."""
+        shift = self.last_year_shift() if kind == "last_year" else self.previous_shift()
+        whole = self.shifted(shift)
+        if covered == self:
+            return whole
+        if covered is None:
+            return None
+        start, end = max(shift(covered.start), whole.start), min(shift(covered.end), whole.end)
+        return Period(start, end) if start <= end else None
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A move back or forward in time by whole days or by calendar months (the day clamped to the month's end)."""
+
+    days: int = 0
+    months: int = 0
+
+    def __call__(self, day: date) -> date:
+        if self.months:
+            first = add_months(day.replace(day=1), self.months)
+            return first.replace(day=min(day.day, month_end(first).day))
+        return day + timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which days of a period the data covers (SPEC §4: a period running past the data's latest date, or starting
+    before its first, is partial)."""
+
+    period: Period
+    covered: Period | None  # the days of the period between the data's first and latest date
+
+    @property
+    def days(self) -> int:
+        return self.period.days
+
+    @property
+    def days_with_data(self) -> int:
+        return self.covered.days if self.covered else 0
+
+    @property
+    def partial(self) -> bool:
+        return self.covered != self.period
+
+    def as_json(self) -> dict[str, object]:
+        return {"partial": self.partial, "days_with_data": self.days_with_data, "days": self.days}
 
 
 def shift_years(day: date, years: int) -> date:
@@ -111,6 +209,25 @@ def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> 
     """The local date of the first order of a segment (default: the whole shop), of any status, or None."""
     sql = query(facts(segment), "select cast(min(ordered_at) as date) from segment_orders")
     return con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0][0]
+
+
+def data_span(con: duckdb.DuckDBPyConnection) -> Period | None:
+    """The data's first to latest local date: any order, session or ad spend of the whole shop; None if none."""
+    sql = """
+        select min(first_day), max(last_day) from (
+            select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day from orders
+            union all
+            select cast(min(started_at) as date), cast(max(started_at) as date) from sessions
+            union all
+            select min(date), max(date) from ad_spend
+        )"""
+    first, last = con.sql(sql).fetchall()[0]
+    return Period(first, last) if first is not None else None
+
+
+def coverage(con: duckdb.DuckDBPyConnection, period: Period) -> Coverage:
+    """Which days of `period` the warehouse's data covers."""
+    return Coverage(period, period.covered(data_span(con)))
 
 
 def default_period(con: duckdb.DuckDBPyConnection, days: int = 30) -> Period | None:

@@ -41,6 +41,20 @@ SOURCE_DIMENSIONS: dict[str, frozenset[str]] = {
     "items": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS, "category"}),
     "ads": frozenset(AD_DIMENSIONS),
     "opex": frozenset(),
+    "retention_window": frozenset({*SESSION_DIMENSIONS, "region"}),
+}
+
+# The inputs (metrics/inputs.py) each source's measures need: a figure that needs an input the shop has not given at
+# all is null with its reason, never computed as if the input were 0 (SPEC §4). Some measures need more (`needs`).
+SOURCE_INPUTS: dict[str, tuple[str, ...]] = {
+    "sessions": ("sessions",),
+    "events": ("events",),
+    "retention": ("sessions", "visitor_ids"),
+    "orders": ("orders",),
+    "items": ("orders",),
+    "ads": ("ad_spend",),
+    "opex": ("expenses",),
+    "retention_window": ("sessions", "visitor_ids"),
 }
 
 DIMENSION_LABELS = {
@@ -69,10 +83,16 @@ class Measure:
     aggregate: str  # SQL aggregate over the source's fact columns
     additive: bool  # True where the sum over any split equals the total (False for distinct counts)
     description: str = ""
+    needs: tuple[str, ...] = ()  # inputs needed besides the source's (SOURCE_INPUTS)
 
     @property
     def dimensions(self) -> frozenset[str]:
         return SOURCE_DIMENSIONS[self.source]
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The inputs (metrics/inputs.py) this measure needs the shop to have given."""
+        return frozenset((*SOURCE_INPUTS[self.source], *self.needs))
 
 
 @dataclass(frozen=True)
@@ -165,13 +185,22 @@ MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
         Measure("sessions", "sessions", "count(*)", True),
-        Measure("visitors", "sessions", "count(distinct visitor_id)", False),
+        Measure("visitors", "sessions", "count(distinct visitor_id)", False, needs=("visitor_ids",)),
         Measure(
             "bounced_sessions",
             "sessions",
             "sum(case when page_views = 1 then 1 else 0 end)",
             True,
             "sessions of the period with exactly one page view",
+            needs=("page_views",),
+        ),
+        Measure(
+            "engaged_sessions",
+            "sessions",
+            "sum(case when duration_s > 10 or page_views >= 2 or converted = 1 then 1 else 0 end)",
+            True,
+            "sessions of the period that lasted over 10 s, had 2 or more page views or led to a valid order (GA4)",
+            needs=("durations",),
         ),
         Measure(
             "converted_sessions",
@@ -179,9 +208,15 @@ MEASURES: dict[str, Measure] = {
             "sum(converted)",
             True,
             "sessions of the period that some valid order (of any date) names in session_id",
+            needs=("orders",),
         ),
         Measure(
-            "cart_sessions", "sessions", "sum(added_to_cart)", True, "sessions of the period with an add_to_cart event"
+            "cart_sessions",
+            "sessions",
+            "sum(added_to_cart)",
+            True,
+            "sessions of the period with an add_to_cart event",
+            needs=("events",),
         ),
         Measure(
             "converted_cart_sessions",
@@ -189,6 +224,7 @@ MEASURES: dict[str, Measure] = {
             "sum(added_to_cart * converted)",
             True,
             "sessions of the period with an add_to_cart event that some valid order names",
+            needs=("events", "orders"),
         ),
         Measure(
             "clicks",
@@ -214,14 +250,29 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "retained_visitors", "retention", "sum(retained)", False, "of those, visitors with a session in this period"
         ),
+        Measure(
+            "window_visitors",
+            "retention_window",
+            "count(*)",
+            False,
+            "distinct visitors of the 30 days that end 30 days before the period's last day with data (in the group)",
+        ),
+        Measure(
+            "window_returners",
+            "retention_window",
+            "sum(returned)",
+            False,
+            "of those, visitors with a session in the 30 days up to the period's last day with data",
+        ),
         Measure("orders", "orders", "count(*)", True),
-        Measure("buyers", "orders", "count(distinct customer_id)", False),
+        Measure("buyers", "orders", "count(distinct customer_id)", False, needs=("customer_ids",)),
         Measure(
             "returning_buyers",
             "orders",
             "count(distinct case when customer_orders_to_date >= 2 then customer_id end)",
             False,
             "buyers of the period with at least 2 valid orders up to the period's end",
+            needs=("customer_ids",),
         ),
         Measure("discounts", "orders", "sum(discount)", True),
         Measure("refunds", "orders", "sum(refund_amount)", True),
@@ -229,7 +280,21 @@ MEASURES: dict[str, Measure] = {
         Measure("fulfilment_cost", "orders", "sum(fulfilment_cost)", True),
         Measure("units", "items", "sum(quantity)", True),
         Measure("gross_sales", "items", "sum(line_sales)", True),
-        Measure("cogs", "items", "sum(line_cost)", True),
+        Measure("cogs", "items", "sum(line_cost)", True, needs=("unit_costs",)),
+        Measure(
+            "costable_sales",
+            "items",
+            "sum(costable_sales)",
+            True,
+            "sales of the lines whose goods were not returned (orders without lines: their subtotal)",
+        ),
+        Measure(
+            "costed_sales",
+            "items",
+            "coalesce(sum(costed_sales), 0)",
+            True,
+            "of those, sales of the lines with a known unit cost",
+        ),
         Measure("ad_spend", "ads", "sum(cost)", True),
         Measure("ad_clicks", "ads", "sum(clicks)", True, "Σ ad_spend.clicks with date in the period"),
         Measure("ad_impressions", "ads", "sum(impressions)", True, "Σ ad_spend.impressions with date in the period"),
@@ -455,6 +520,23 @@ METRICS: dict[str, Metric] = {
             description_zh="只有一次页面浏览的访问占比（有 pageviews 时按其计，否则按 page_view 事件数计）",
         ),
         Metric(
+            name="engaged_bounce_rate",
+            label_en="Bounce rate (GA4, not engaged)",
+            label_zh="跳出率（GA4 口径，未互动）",
+            kind="ratio",
+            numerator="sessions - engaged_sessions",
+            denominator="sessions",
+            unit="rate",
+            direction="lower",
+            description=(
+                "share of sessions that were not engaged, as GA4 counts them: engaged = lasted over 10 s (duration_s),"
+                " had 2 or more page views, or led to a valid order"
+            ),
+            description_zh=(
+                "未互动访问占比（GA4 口径）：互动访问 = 时长超过 10 秒（duration_s）、页面浏览不少于 2 次或带来有效订单"
+            ),
+        ),
+        Metric(
             name="retention_rate",
             label_en="Visitor retention",
             label_zh="访客留存率",
@@ -465,6 +547,24 @@ METRICS: dict[str, Metric] = {
             direction="higher",
             description="share of the previous period's visitors who also visit in this period",
             description_zh="上一期的访客中，本期再次访问的访客占比",
+        ),
+        Metric(
+            name="retention_30d",
+            label_en="30-day visitor retention",
+            label_zh="30 天访客留存率",
+            kind="ratio",
+            numerator="window_returners",
+            denominator="window_visitors",
+            unit="rate",
+            direction="higher",
+            description=(
+                "share of the visitors of the 30 days before the last 30 (days 31–60 back from the period's last day"
+                " with data) who visit again in the last 30; the window does not change with the period's length"
+            ),
+            description_zh=(
+                "以本期最后一个有数据的日期为准，往前第 31–60 天的访客中，在最近 30 天内再次访问的访客占比；"
+                "窗口不随所选周期长度变化"
+            ),
         ),
         Metric(
             name="returning_customer_rate",
@@ -488,6 +588,21 @@ METRICS: dict[str, Metric] = {
             description="Σ quantity × unit_cost (order line's, else product's) over items of valid orders not returned",
             description_zh="未退货的有效订单各商品行的 Σ quantity × unit_cost（优先取订单行的成本，否则取商品的成本）",
             profit_figure=True,
+        ),
+        Metric(
+            name="cost_coverage",
+            label_en="Cost coverage",
+            label_zh="成本覆盖率",
+            kind="ratio",
+            numerator="costed_sales",
+            denominator="costable_sales",
+            unit="rate",
+            direction="higher",
+            description=(
+                "share of the sales of goods not returned whose unit cost is known: COGS and the profits below it"
+                " leave out the rest"
+            ),
+            description_zh="未退货商品销售额中已知单位成本的部分所占比例：销售成本及其下的利润不含其余部分",
         ),
         Metric(
             name="gross_profit",
@@ -698,6 +813,15 @@ def measures_of(name: str) -> frozenset[str]:
     found: frozenset[str] = frozenset()
     for part in ENTRIES[name].parts:
         found |= measures_of(part)
+    return found
+
+
+@cache
+def inputs_of(name: str) -> frozenset[str]:
+    """The inputs (metrics/inputs.py) a metric or measure needs, all the way down."""
+    found: frozenset[str] = frozenset()
+    for measure in measures_of(name):
+        found |= MEASURES[measure].inputs
     return found
 
 

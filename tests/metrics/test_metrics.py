@@ -273,7 +273,7 @@ def test_monthly_series_retention_is_over_the_month_before(con):
 def test_compare_periods_previous_and_last_year(con):
     frame = compare_periods(con, MARCH, metrics=["orders", "gross_sales", "conversion_rate"])
     rows = {row["metric"]: row for row in frame.iter_rows(named=True)}
-    # Previous period 30 January – 29 February: o6 (90). Same period last year, March 2023: o9 (200).
+    # March is a calendar month: the previous period is February (1–29): o6 (90). Last year: March 2023: o9 (200).
     orders = rows["orders"]
     assert (orders["value"], orders["previous"], orders["last_year"]) == (5, 1, 1)
     assert orders["previous_delta"] == 4 and orders["previous_change"] == pytest.approx(4.0)
@@ -283,9 +283,44 @@ def test_compare_periods_previous_and_last_year(con):
     assert rows["conversion_rate"]["last_year"] is None and rows["conversion_rate"]["last_year_change"] is None
 
 
-def test_last_year_of_a_leap_day_period():
+def test_comparison_periods_follow_the_calendar_and_the_weekdays():
+    # SPEC §4, with the cases of issue 18. A calendar month: the previous month, and the same month a year earlier
+    # with February whole (2024 is a leap year, so 1–29 February 2024 is last year's February of 2025).
+    assert Period(date(2025, 2, 1), date(2025, 2, 28)).last_year() == Period(date(2024, 2, 1), date(2024, 2, 29))
     assert Period(date(2024, 2, 1), date(2024, 2, 29)).last_year() == Period(date(2023, 2, 1), date(2023, 2, 28))
-    assert Period(date(2024, 3, 1), date(2024, 3, 31)).previous() == Period(date(2024, 1, 30), date(2024, 2, 29))
+    assert Period(date(2024, 3, 1), date(2024, 3, 31)).previous() == Period(date(2024, 2, 1), date(2024, 2, 29))
+    # A quarter and a year: the previous quarter / year.
+    assert Period(date(2026, 1, 1), date(2026, 3, 31)).previous() == Period(date(2025, 10, 1), date(2025, 12, 31))
+    assert Period(date(2026, 1, 1), date(2026, 12, 31)).previous() == Period(date(2025, 1, 1), date(2025, 12, 31))
+    # ISO week 48 of 2026 (Monday 23 – Sunday 29 November): last year is ISO week 48 of 2025 (24–30 November, 364 days
+    # back, Monday to Sunday again), the previous period ISO week 47.
+    week = Period(date(2026, 11, 23), date(2026, 11, 29))
+    assert week.last_year() == Period(date(2025, 11, 24), date(2025, 11, 30))
+    assert week.last_year().start.isocalendar()[:2] == (2025, 48) and week.last_year().start.weekday() == 0
+    assert week.previous() == Period(date(2026, 11, 16), date(2026, 11, 22))
+    # A day: the same weekday 52 weeks earlier (Wednesday 2 December 2026 → Wednesday 3 December 2025).
+    day = Period(date(2026, 12, 2), date(2026, 12, 2))
+    assert day.last_year() == Period(date(2025, 12, 3), date(2025, 12, 3)) and date(2025, 12, 3).weekday() == 2
+    # Any other range: the same length just before it.
+    assert Period(date(2026, 11, 3), date(2026, 12, 2)).previous() == Period(date(2026, 10, 4), date(2026, 11, 2))
+
+
+def test_a_partial_period_is_compared_with_the_same_covered_days():
+    # Data from 3 December 2024 to 2 December 2026; December 2026 has 2 of its 31 days.
+    span = Period(date(2024, 12, 3), date(2026, 12, 2))
+    december = Period(date(2026, 12, 1), date(2026, 12, 31))
+    covered = december.covered(span)
+    assert covered == Period(date(2026, 12, 1), date(2026, 12, 2))
+    assert december.compared("previous", covered) == Period(date(2026, 11, 1), date(2026, 11, 2))
+    assert december.compared("last_year", covered) == Period(date(2025, 12, 1), date(2025, 12, 2))
+    # A month the data starts in the middle of: the last two days of March against the last day of February (29
+    # and 30 March have no counterpart in a 28-day February, 31 March maps to 28 February... clamped to its end).
+    march = Period(date(2025, 3, 1), date(2025, 3, 31))
+    late = march.covered(Period(date(2025, 3, 30), date(2026, 1, 1)))
+    assert march.compared("previous", late) == Period(date(2025, 2, 28), date(2025, 2, 28))
+    assert march.compared("last_year", late) == Period(date(2024, 3, 30), date(2024, 3, 31))
+    # No covered day: nothing to compare with.
+    assert march.compared("previous", march.covered(Period(date(2026, 1, 1), date(2026, 2, 1)))) is None
 
 
 def test_unknown_names_are_refused(con):

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.kpis import reference_kpis, same_numbers
+from bench.kpis import SPAN_SQL, reference_kpis, same_numbers
 from metrics.cohorts import cohort_activity
-from metrics.compute import compare_periods, compute_kpis, kpi_series
+from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series
+from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Period, add_months, latest_date
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_COLUMNS, names_in, part_additive
@@ -106,7 +107,9 @@ def test_ratios_recomputed_from_group_sums_equal_the_total(seed, period, by):
         entry = METRICS[name]
         numerator = eval(entry.numerator, {"__builtins__": {}}, sums)  # names only, checked by names_in
         denominator = eval(entry.denominator, {"__builtins__": {}}, sums)
-        expected = None if denominator == 0 else numerator / denominator
+        # An input the shop has not given at all makes the ratio null, whatever its parts' sums (SPEC §4).
+        missing = unknown([name], missing_inputs(con))
+        expected = None if denominator == 0 or missing else numerator / denominator
         assert close(total[name], expected), (name, by, total[name], expected)
 
 
@@ -136,12 +139,16 @@ def test_series_add_up_to_the_period(seed, period, grain):
 @given(seed=seeds, period=periods, by=st.sampled_from(["source", "region", "payment_method", "category"]))
 def test_series_by_group_match_the_period_by_group_for_one_bucket(seed, period, by):
     # A monthly series of a period inside one month has one bucket: the same numbers as the period itself, but for
-    # retention, which a series measures against the month before rather than the period of the same length before.
+    # retention, which a series measures against the month before rather than the period of the same length before,
+    # and the fixed 30-day retention, which has one window per period and is null in a series.
     con = shop(seed)
     inside = Period(period.start, min(period.end, add_months(period.start.replace(day=1), 1) - timedelta(days=1)))
-    names = [name for name in METRICS if name != "retention_rate"]
+    names = [name for name in METRICS if name not in ("retention_rate", "retention_30d")]
     series = kpi_series(con, inside, grain="month", by=by, metrics=names).drop("period")
     assert series.equals(compute_kpis(con, inside, by=by, metrics=names))
+    assert kpi_series(con, inside, grain="month", by=by, metrics=["retention_30d"])["retention_30d"].null_count() == (
+        kpi_series(con, inside, grain="month", by=by, metrics=["retention_30d"]).height
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -188,12 +195,20 @@ def test_cohorts_agree_with_kpis_buyers(seed):
 def test_compare_periods_values_are_the_periods_kpis(seed, period):
     con = shop(seed)
     frame = compare_periods(con, period, metrics=["orders", "gross_sales", "conversion_rate"])
-    previous = total_row(con, period.previous())
-    for row in frame.iter_rows(named=True):
-        assert close(
-            row["previous"],
-            previous[row["metric"]] if previous[row["metric"]] is None else float(previous[row["metric"]]),
-        )
+    compared = comparison_periods(con, period)
+    first, last = con.sql(SPAN_SQL).fetchall()[0]
+    start, end = max(period.start, first), min(period.end, last)
+    if (start, end) == (period.start, period.end):
+        assert compared == {"previous": period.previous(), "last_year": period.last_year()}
+    elif period.whole_months is None:  # partial: the same covered days (a day-based shift moves them as they are)
+        for key, whole in (("previous", period.previous()), ("last_year", period.last_year())):
+            offset = whole.start - period.start
+            assert compared[key] == Period(start + offset, end + offset), key
+    for key in ("previous", "last_year"):
+        expected = total_row(con, compared[key])
+        for row in frame.iter_rows(named=True):
+            value = expected[row["metric"]]
+            assert close(row[key], None if value is None else float(value)), (key, row["metric"])
 
 
 def test_measures_are_the_building_blocks_of_ratios():

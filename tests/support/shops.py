@@ -201,6 +201,18 @@ def random_shop(seed: int, sessions: int = 600, days: int = 120, end: date = dat
             ],
         }
     )
+    # Durations from a generator of their own (the draws above stay as they were): none at all in every third shop,
+    # so that both "not given" (engaged bounce is null) and "given" are exercised; else some missing, some 10 s exactly.
+    durations = np.random.default_rng(seed + 1_000_003)
+    frame = frame.with_columns(
+        duration_s=pl.Series(
+            [
+                None if seed % 3 == 0 or r < 0.2 else float(d)
+                for r, d in zip(durations.random(n), durations.integers(0, 40, n), strict=True)
+            ],
+            dtype=pl.Float64,
+        )
+    )
     _insert(con, "sessions", frame)
     # Events: page views, impressions then at most as many clicks, sometimes add to cart, checkout, purchase.
     rows = []
