@@ -25,6 +25,7 @@ from metrics.customers import (
 )
 from pipelines.adapters import import_export
 from tests.support.customer_shop import customer_shop
+from tests.support.online_retail import loaded_lines, raw_lines, refunds_by_the_rule
 from tests.support.warehouse_rows import REAL_DATA
 
 AS_OF = date(2024, 3, 31)
@@ -173,6 +174,10 @@ def _independent_rfm(as_of: date) -> dict[str, tuple[int, int, int, str]]:
         last[customer] = max(last.get(customer, day), day)
         invoices.setdefault(customer, set()).add(invoice)
         pence[customer] = pence.get(customer, 0) + quantity * cents
+    # An order's value is its net sales: less the refunds the credit notes book on the customer's invoices.
+    refunds, _ = refunds_by_the_rule(loaded_lines(raw_lines(REAL)))
+    for customer, numbers in invoices.items():
+        pence[customer] -= sum(refunds.get(number, 0) for number in numbers)
     customers = sorted(last)
     n = len(customers)
     recency = {c: (as_of - last[c]).days for c in customers}

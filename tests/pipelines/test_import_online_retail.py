@@ -19,6 +19,7 @@ from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis
 from pipelines.adapters import common, import_export
 from pipelines.ingest import IngestError, ingest_file
+from tests.support.online_retail import raw_lines, refunds_by_the_rule
 from tests.support.warehouse_rows import REAL_DATA, query
 
 REAL = REAL_DATA / "uci-online-retail" / "online-retail-dataset.csv.gz"
@@ -261,53 +262,7 @@ def test_xlsx_export_loads_like_the_csv(db, tmp_path):
 
 def _raw() -> pl.DataFrame:
     """The real file as the data set's users read it: one row per line, typed, with its line number."""
-    frame = pl.read_csv(REAL, infer_schema=False).with_row_index("line", offset=2)
-    return frame.with_columns(
-        pl.col("Quantity").cast(pl.Int64),
-        pl.col("UnitPrice").cast(pl.Float64),
-        pl.col("InvoiceDate").str.to_datetime("%Y-%m-%d %H:%M:%S"),
-        pl.col("CustomerID").str.replace(r"\.0$", ""),
-        pl.col("InvoiceNo").str.starts_with("C").alias("credit"),
-    )
-
-
-def _refunds_by_the_rule(lines: pl.DataFrame) -> tuple[dict[str, int], int]:
-    """The refund of each invoice, in pence, and the pence left unbooked, worked out from the raw lines again.
-
-    `lines`: the export's lines, exact duplicates once, as loaded (prices in whole pence). Each credit-note line, in
-    the order the credit notes were issued, goes to its customer's invoices issued no later than the credit note:
-    first those containing its stock code, latest first, then any, latest first, each up to what it can still take.
-    """
-    pence = lines.with_columns(
-        (pl.col("UnitPrice") * 100).round(0).cast(pl.Int64).alias("price_p"),
-        pl.col("InvoiceDate").min().over("InvoiceNo").alias("issued"),
-    )
-    sales = pence.filter(~pl.col("credit") & pl.col("CustomerID").is_not_null())
-    invoices = sales.group_by("InvoiceNo").agg(
-        pl.col("CustomerID").first(), pl.col("issued").first(), (pl.col("Quantity") * pl.col("price_p")).sum()
-    )
-    room = dict(zip(invoices["InvoiceNo"], invoices["Quantity"], strict=True))
-    history: dict[str, list[tuple]] = {}
-    for number, customer, issued in invoices.select("InvoiceNo", "CustomerID", "issued").iter_rows():
-        history.setdefault(customer, []).append((issued, number))
-    for customer in history:
-        history[customer].sort(reverse=True)
-    has_sku = set(sales.select("InvoiceNo", "StockCode").iter_rows())
-    refunds: dict[str, int] = {}
-    unbooked = 0
-    credits = pence.filter(pl.col("credit")).sort("issued", "InvoiceNo", "line")
-    for customer, issued, sku, quantity, price in credits.select(
-        "CustomerID", "issued", "StockCode", "Quantity", "price_p"
-    ).iter_rows():
-        owed = -quantity * price
-        earlier = [number for when, number in history.get(customer, []) if when <= issued]
-        for number in [n for n in earlier if (n, sku) in has_sku] + earlier:
-            take = min(owed, room[number])
-            room[number] -= take
-            refunds[number] = refunds.get(number, 0) + take
-            owed -= take
-        unbooked += owed
-    return {number: p for number, p in refunds.items() if p}, unbooked
+    return raw_lines(REAL)
 
 
 def test_full_real_file_imports_with_every_line_accounted_for(db):
@@ -362,7 +317,7 @@ def test_full_real_file_imports_with_every_line_accounted_for(db):
     assert independent_net == pytest.approx(9_726_006.95, abs=0.01)
     # Before: refunds 0 and net sales = gross sales 10,642,110.80, 9.4 % above it.
     assert gross == pytest.approx(10_642_110.80, abs=0.01)
-    refunds, unbooked = _refunds_by_the_rule(loaded)  # exact duplicates once (the first copy), no 0.001 prices
+    refunds, unbooked = refunds_by_the_rule(loaded)  # exact duplicates once (the first copy), no 0.001 prices
     assert dict(query(db, "select order_id, (refund_amount * 100)::bigint from orders where refund_amount > 0")) == (
         refunds
     )
