@@ -48,7 +48,9 @@ PAGES = (
     Page("pages/customers.py", "Customers", "客户", ":material/group:", ALL_ROLES, warm=3),
     Page("pages/products.py", "Products & stock", "商品与库存", ":material/inventory_2:", ALL_ROLES, warm=4),
     Page("pages/pnl.py", "P&L", "损益", ":material/account_balance:", PROFIT_ROLES, warm=5),
-    Page("pages/forecast.py", "Forecast", "预测", ":material/trending_up:", ALL_ROLES, warm=7),
+    # Service figures are for operations first; they hold no profit figure and no customer id, so every role sees them.
+    Page("pages/service.py", "Service & returns", "客服与售后", ":material/support_agent:", ALL_ROLES, warm=7),
+    Page("pages/forecast.py", "Forecast", "预测", ":material/trending_up:", ALL_ROLES, warm=8),
     # The reports carry net profit and margins.
     Page("pages/reports.py", "Reports", "报告", ":material/summarize:", PROFIT_ROLES),
     Page("pages/data.py", "Data", "数据", ":material/database:", ALL_ROLES, warm=6),
