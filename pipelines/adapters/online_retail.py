@@ -217,11 +217,13 @@ def book_credit_notes(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation
     left goes to the customer's latest earlier invoices of any content, capped the same way. What is still left is
     not booked: the credit note of a guest (no CustomerID) or of a customer with no earlier invoice in the export
     (bought before it starts), or one whose invoices are already fully refunded. Values are those loaded: exact
-    duplicate lines once, prices in cents (a price with more decimals is rejected at load and counts for nothing).
+    duplicate lines once, prices in pence (a line that ingest will refuse counts for nothing).
 
     Returns one row per (credit-note line, invoice or none): credit_note, line, category, rule, invoice, amount.
     """
-    accepted = "_reason is null and _line = _first_copy and price = round(price, 2)"
+    # The lines a warehouse will hold: SPEC §2 money has 2 decimals and order_items.quantity is an INTEGER, so ingest
+    # refuses other lines, which then count for no invoice's value.
+    accepted = "_reason is null and _line = _first_copy and price = round(price, 2) and abs(quantity) < 2147483648"
     invoices = con.sql(
         f"""
         select invoice, any_value(customer_id) as customer_id, min(ts) as issued, sum(quantity * price) as value
@@ -285,7 +287,7 @@ def book_credit_notes(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation
                 "line": pa.array(columns[1], pa.int64()),
                 "rule": pa.array(columns[2], pa.string()),
                 "invoice": pa.array(columns[3], pa.string()),
-                "amount": pa.array(columns[4], pa.decimal128(18, 2)),
+                "amount": pa.array(columns[4], pa.decimal128(38, 2)),  # an absurd quantity is refused at load
             }
         ),
     )
