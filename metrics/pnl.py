@@ -7,8 +7,8 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from metrics.compute import kpi_series
-from metrics.periods import month_period, parse_month
+from metrics.compute import compute_kpis, kpi_series
+from metrics.periods import Coverage, add_months, data_span, month_period, parse_month
 from metrics.registry import METRICS, PNL_COLUMNS, PNL_LINES
 from metrics.segments import ALL, Segment
 
@@ -23,14 +23,45 @@ def pnl_statement(
     """One row per calendar month from `first_month` to `last_month` ('YYYY-MM' or a date in the month), on a segment
     (default: the whole shop).
 
-    Columns: month ('YYYY-MM') and the P&L lines of SPEC §5 (gross_sales … net_margin). Each month's numbers are
-    exactly `compute_kpis` for that month.
+    Columns: month ('YYYY-MM'), the P&L lines of SPEC §5 (gross_sales … net_margin), then days (in the month),
+    days_with_data (between the data's first and latest date) and partial (SPEC §4: a month the data does not cover
+    whole). Each month's numbers are exactly `compute_kpis` for that month; a partial month's operating expenses are
+    pro-rated by its days with data, as `compute_kpis` does for any period.
     """
     first, last = _month(first_month), _month(last_month)
     if last < first:
         raise ValueError(f"the statement ends ({last:%Y-%m}) before it starts ({first:%Y-%m})")
     series = kpi_series(con, month_period(first, last), grain="month", metrics=PNL_COLUMNS, segment=segment)
-    return series.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), *PNL_COLUMNS)
+    span = data_span(con)
+    coverage = [Coverage(month_period(m, m), month_period(m, m).covered(span)) for m in series["period"].to_list()]
+    return series.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), *PNL_COLUMNS).with_columns(
+        pl.Series("days", [c.days for c in coverage], dtype=pl.Int64),
+        pl.Series("days_with_data", [c.days_with_data for c in coverage], dtype=pl.Int64),
+        pl.Series("partial", [c.partial for c in coverage], dtype=pl.Boolean),
+    )
+
+
+def pnl_last_year(
+    con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str, segment: Segment = ALL
+) -> pl.DataFrame:
+    """The statement to compare the months `first_month` to `last_month` with: the same months a year earlier, where
+    a month that is partial this year takes the same days of last year's month (SPEC §4) and a whole month last
+    year's whole month (February whole, the 29th included). Columns as `pnl_statement`'s; `month` is last year's."""
+    first, last = _month(first_month), _month(last_month)
+    earlier = pnl_statement(con, add_months(first, -12), add_months(last, -12), segment)
+    span = data_span(con)
+    rows = []
+    for before in earlier.iter_rows(named=True):
+        month = add_months(parse_month(before["month"]), 12)
+        period = month_period(month, month)
+        covered = period.covered(span)
+        if covered is None or covered == period:
+            rows.append(before)
+            continue
+        same_days = period.compared("last_year", covered)
+        values = compute_kpis(con, same_days, metrics=PNL_COLUMNS, segment=segment).row(0, named=True)
+        rows.append(before | {name: values[name] for name in PNL_COLUMNS} | {"days_with_data": same_days.days})
+    return pl.DataFrame(rows, schema=earlier.schema, orient="row")
 
 
 def pnl_lines(statement: pl.DataFrame) -> pl.DataFrame:

@@ -1,7 +1,8 @@
 """Named date ranges of the dashboard (today, last 7 days, this month, …) and the period each is compared with.
 
 Every preset is relative to the warehouse's latest date rather than the wall clock, so a demo or an old export
-always shows data.
+always shows data. "This month", "this quarter" and "this year" are the whole calendar period: while it is not over it
+is partial (SPEC §4), shown with its days that have data and compared with the same days of the comparison period.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ PRESETS: dict[str, tuple[str, str]] = {
     "this_month": ("This month", "本月"),
     "last_month": ("Last month", "上月"),
     "this_quarter": ("This quarter", "本季度"),
-    "year_to_date": ("Year to date", "年初至今"),
+    "year_to_date": ("This year", "今年"),
     "custom": ("Custom", "自定义"),
 }
 DEFAULT_PRESET = "last_30"
@@ -33,7 +34,8 @@ DEFAULT_COMPARISON = "previous"
 def preset_period(preset: str, latest: date, custom: Period | None = None) -> Period:
     """The period a preset names, with `latest` (the warehouse's latest date) as "today".
 
-    `custom` is used for the "custom" preset (default: the last 30 days). Periods to date end on `latest`.
+    `custom` is used for the "custom" preset (default: the last 30 days). "This month / quarter / year" is the whole
+    calendar period, partial while it runs past `latest`.
     """
     if preset == "today":
         return Period(latest, latest)
@@ -43,19 +45,21 @@ def preset_period(preset: str, latest: date, custom: Period | None = None) -> Pe
     if preset == "last_7":
         return Period(latest - timedelta(days=6), latest)
     if preset == "this_month":
-        return Period(latest.replace(day=1), latest)
+        return Period(latest.replace(day=1), month_end(latest))
     if preset == "last_month":
         first = add_months(latest.replace(day=1), -1)
         return Period(first, month_end(first))
     if preset == "this_quarter":
-        return Period(date(latest.year, (latest.month - 1) // 3 * 3 + 1, 1), latest)
+        first = date(latest.year, (latest.month - 1) // 3 * 3 + 1, 1)
+        return Period(first, month_end(add_months(first, 2)))
     if preset == "year_to_date":
-        return Period(date(latest.year, 1, 1), latest)
+        return Period(date(latest.year, 1, 1), date(latest.year, 12, 31))
     if preset == "custom" and custom is not None:
         return custom
     return Period(latest - timedelta(days=29), latest)
 
 
-def comparison_period(period: Period, comparison: str) -> Period:
-    """The period compared with: the one just before (same length) or the same dates a year earlier."""
-    return period.last_year() if comparison == "last_year" else period.previous()
+def comparison_period(period: Period, comparison: str, covered: Period | None = None) -> Period | None:
+    """The period compared with (SPEC §4): 'previous' or 'last_year', cut to the same days as `covered` (the days of
+    `period` with data; default: all of them). None when no day of `period` has data."""
+    return period.compared("last_year" if comparison == "last_year" else "previous", covered or period)

@@ -19,6 +19,19 @@ DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent / "targets.toml"
 NEAR = 0.10  # "near" target: within 10% of the bound
 DIRECTIONS = ("higher", "lower", "within")
 STATUSES = ("on", "near", "off")
+# How each verdict reads, in English and Chinese; 'above' and 'below' are "on" past the good end of a range.
+VERDICTS: dict[str, tuple[str, str]] = {
+    "on": ("on target", "达标"),
+    "near": ("near target", "接近目标"),
+    "off": ("off target", "未达标"),
+    "above": ("above range — good", "高于区间（良好）"),
+    "below": ("below range — good", "低于区间（良好）"),
+}
+
+
+def verdict_text(verdict: str | None, lang: str = "en") -> str:
+    """The words of a verdict in a language ('' for no verdict)."""
+    return VERDICTS[verdict][lang == "zh"] if verdict else ""
 REPLENISH_TARGET = "replenish_lead_days"  # the guide's window: goods arrive 7–15 days before stock runs out
 
 
@@ -64,6 +77,16 @@ class Target:
                 # The tiny allowance keeps 1.8% "near" a 2% bound despite binary floating point.
                 return "near" if abs(value - bound) <= NEAR * abs(bound) * (1 + 1e-9) else "off"
         return "on"
+
+    def verdict(self, value: float | None) -> str | None:
+        """The status as worded (a key of VERDICTS): like `status`, but a value past the good end of a range is
+        'above' or 'below' ("above range — good"), so the words never contradict the range shown beside them."""
+        status = self.status(value)
+        if status == "on" and self.max is not None and value > self.max:
+            return "above"
+        if status == "on" and self.min is not None and value < self.min:
+            return "below"
+        return status
 
     def describe(self) -> str:
         """The target as a card shows it, e.g. '30.0%–50.0%' or '≥ 100.00' (in the metric's format)."""

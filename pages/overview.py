@@ -11,6 +11,7 @@ from metrics.insights import DRIVER_FACTORS, DRIVER_LABELS, kpi_alerts, revenue_
 from metrics.registry import format_change
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
+from metrics.targets import verdict_text
 from metrics.units import DECIMAL, change_text
 from pages import page
 from shopkpi import auth, ui
@@ -28,13 +29,12 @@ HEADLINE = tuple(
         "aov",
         "cart_conversion_rate",
         "bounce_rate",
-        "retention_rate",
+        "retention_30d",
         "gross_margin",
         "net_profit",
     }
 )
-STATUS_COLORS = {"on": "green", "near": "orange", "off": "red"}
-STATUS_TEXT = {"on": ("on target", "达标"), "near": ("near target", "接近目标"), "off": ("off target", "未达标")}
+STATUS_COLORS = {"on": "green", "near": "orange", "off": "red", "above": "green", "below": "green"}
 CARDS_PER_ROW = 5
 
 
@@ -57,7 +57,7 @@ def data(view: ui.View, role: str | None) -> OverviewData:
     return OverviewData(
         headline=headline,
         comparison=ui.load(compare_periods, period, None, None, headline, segment=segment),
-        series=ui.load(kpi_series, period, None, "day", headline, segment=segment),
+        series=ui.load(kpi_series, view.shown, None, "day", headline, segment=segment),  # days with data only
         drivers=ui.load(revenue_change, period, compared, segment=segment),
         movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
         # The Products & stock page's plan (forecast demand), so both pages name the same products.
@@ -73,13 +73,13 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
     name = row["metric"]
     entry = METRICS[name]
     target = targets.get(name)
-    status = target.status(row["value"]) if target else None
+    status = target.verdict(row["value"]) if target else None
     main, other = ("last_year", "previous") if current.comparison == "last_year" else ("previous", "last_year")
     names = {"previous": current.t("previous period", "上一周期"), "last_year": current.t("last year", "去年同期")}
     short = {"previous": current.t("prev.", "上期"), "last_year": current.t("last year", "去年")}
     help_lines = [f"**{ui.label(name)}** = `{entry.formula_in(current.lang)}`", entry.description_in(current.lang)]
     if target:
-        status_text = STATUS_TEXT[status][current.lang == "zh"] if status else current.t("no value", "无数值")
+        status_text = verdict_text(status, current.lang) if status else current.t("no value", "无数值")
         described = target.describe()
         help_lines.append(current.t(f"Target {described}: {status_text}.", f"目标 {described}：{status_text}。"))
         if target.note_in(current.lang):
@@ -87,7 +87,7 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
     if row["value"] is None:
         help_lines.append(ui.null_reason(name, current))
     label = ui.label(name)
-    badge = f":{STATUS_COLORS[status]}-badge[{STATUS_TEXT[status][current.lang == 'zh']}] " if status else ""
+    badge = f":{STATUS_COLORS[status]}-badge[{verdict_text(status, current.lang)}] " if status else ""
     with column.container(border=True):
         st.metric(
             label,
@@ -196,9 +196,9 @@ def alerts_section(current: ui.View, loaded: OverviewData, values: dict, targets
         return
     for row in alerts.iter_rows(named=True):
         text = current.t(
-            f"**{ui.label(row['metric'])}** is {STATUS_TEXT[row['status']][0]}: "
+            f"**{ui.label(row['metric'])}** is {verdict_text(row['status'])}: "
             f"{format_value(row['metric'], row['value'])} (target {row['target']}).",
-            f"**{ui.label(row['metric'])}** {STATUS_TEXT[row['status']][1]}："
+            f"**{ui.label(row['metric'])}** {verdict_text(row['status'], 'zh')}："
             f"{format_value(row['metric'], row['value'])}（目标 {row['target']}）。",
         )
         (st.error if row["status"] == "off" else st.warning)(text, icon=":material/flag:")

@@ -6,9 +6,10 @@ import polars as pl
 import streamlit as st
 
 from metrics import format_value, pnl_lines, pnl_statement
-from metrics.periods import add_months, month_end
+from metrics.periods import add_months
+from metrics.pnl import pnl_last_year
 from metrics.pnl_views import statement_grid, year_over_year
-from metrics.registry import format_change
+from metrics.registry import PNL_COLUMNS, format_change
 from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -22,7 +23,7 @@ class PnlData:
     """What the P&L page draws for one view."""
 
     statement: pl.DataFrame  # one row per month: the MONTHS_SHOWN months to the period's end
-    last_year: pl.DataFrame  # the same months a year earlier
+    last_year: pl.DataFrame  # the same months a year earlier (a partial month: the same days of it)
 
 
 def data(view: ui.View, role: str | None) -> PnlData:
@@ -32,7 +33,7 @@ def data(view: ui.View, role: str | None) -> PnlData:
     first = add_months(last, -(MONTHS_SHOWN - 1))
     return PnlData(
         statement=ui.load(pnl_statement, first, last, segment=view.segment),
-        last_year=ui.load(pnl_statement, add_months(first, -12), add_months(last, -12), segment=view.segment),
+        last_year=ui.load(pnl_last_year, first, last, segment=view.segment),
     )
 
 
@@ -53,7 +54,7 @@ def shown_text(grid: pl.DataFrame, months: list[str]) -> pl.DataFrame:
 def since_first_activity(statement: pl.DataFrame) -> pl.DataFrame:
     """The statement from its first month with anything booked: months before the shop's data began are not zero
     months, they are months without data (a young shop's table starts where its data does)."""
-    numbers = [c for c in statement.columns if c != "month"]
+    numbers = list(PNL_COLUMNS)
     booked = statement.filter(pl.any_horizontal(pl.col(numbers).fill_null(0) != 0))
     return statement.clear() if booked.is_empty() else statement.filter(pl.col("month") >= booked["month"].min())
 
@@ -65,29 +66,44 @@ def a_year_later(month: str) -> str:
 
 def render(current: ui.View) -> None:
     loaded = data(current, ui.role())
-    last = current.period.end.replace(day=1)
     statement = blank_unsplittable(loaded.statement, current.segment)
     last_year = blank_unsplittable(loaded.last_year, current.segment)
     last_year = since_first_activity(last_year)  # months of last year without data read "—", not 0
     if not since_first_activity(statement).is_empty():
         statement = since_first_activity(statement)
     months = statement["month"].to_list()
-    partial = current.period.end < month_end(last)
+    partial = {row["month"]: row for row in statement.filter(pl.col("partial")).iter_rows(named=True)}
     whole = len(months) == MONTHS_SHOWN
     st.caption(
         current.t(
             f"The {len(months)} months to {months[-1]}"
-            + (f" ({months[-1]} to {current.period.end} only)" if partial else "")
             + (
                 " — the month of the period's end and the 11 before it."
                 if whole
                 else f", from {months[0]}: the first month with data."
             ),
             f"截至 {months[-1]} 的 {len(months)} 个月"
-            + (f"（{months[-1]} 仅到 {current.period.end}）" if partial else "")
             + ("。" if whole else f"，自 {months[0]}（首个有数据的月份）起。"),
         )
     )
+    if partial:
+        notes = [
+            current.t(
+                f"{month}: {row['days_with_data']} of {row['days']} days",
+                f"{month}：{row['days']} 天中 {row['days_with_data']} 天",
+            )
+            for month, row in partial.items()
+        ]
+        st.info(
+            current.t(
+                f"Partial months (data does not cover them whole): {'; '.join(notes)}. Their operating expenses are "
+                "pro-rated by the days with data, they are compared with the same days of last year, and the margins "
+                "chart leaves them out.",
+                f"不完整月份（数据未覆盖整月）：{'；'.join(notes)}。其运营费用按有数据的天数分摊，同比对比去年同样的天数，"
+                "利润率趋势图不含这些月份。",
+            ),
+            icon=":material/date_range:",
+        )
     if current.segment:
         st.info(
             current.t(
@@ -105,7 +121,10 @@ def render(current: ui.View) -> None:
 
     st.subheader(current.t("Monthly statement", "月度损益表"))
     grid = statement_grid(statement, current.lang)
-    table = shown_text(grid, months)
+    table = shown_text(grid, months).rename(
+        {m: current.t(f"{m} (to date)", f"{m}（至今）") for m in partial if m == months[-1]}
+        | {m: current.t(f"{m} (partial)", f"{m}（不完整）") for m in partial if m != months[-1]}
+    )
     st.dataframe(
         table,
         hide_index=True,
@@ -124,12 +143,29 @@ def render(current: ui.View) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader(current.t("One month, top to bottom", "单月损益瀑布"))
-        month = st.selectbox(current.t("Month", "月份"), list(reversed(months)), key="pnl_month")
+        # Opens on the last complete month; the month to date is one step away.
+        complete = [m for m in months if m not in partial]
+        default = months.index(complete[-1]) if complete else len(months) - 1
+        month = st.selectbox(
+            current.t("Month", "月份"),
+            list(reversed(months)),
+            index=len(months) - 1 - default,
+            format_func=lambda m: m + (current.t(" (partial)", "（不完整）") if m in partial else ""),
+            key="pnl_month",
+        )
         lines = pnl_lines(statement.filter(pl.col("month") == month))
         lines = lines.with_columns(pl.col("line").map_elements(ui.label, return_dtype=pl.String).alias("label"))
         ui.plotly(charts.waterfall(lines, current.t(f"P&L of {month}", f"{month} 损益")), key="pnl_waterfall")
     with right:
         st.subheader(current.t("Against last year", "同比"))
+        if month in partial:
+            st.caption(
+                current.t(
+                    f"{month} has data for {partial[month]['days_with_data']} of {partial[month]['days']} days: "
+                    "compared with the same days a year earlier.",
+                    f"{month} 仅 {partial[month]['days_with_data']} 天有数据：对比去年同样的天数。",
+                )
+            )
         yoy = year_over_year(statement, last_year, month)
         rows = [
             {
@@ -147,7 +183,9 @@ def render(current: ui.View) -> None:
         st.subheader(current.t("Margins over time", "利润率趋势"))
         ui.plotly(
             charts.lines_over_time(
-                statement, ["gross_margin", "net_margin"], [ui.label("gross_margin"), ui.label("net_margin")]
+                statement.filter(~pl.col("partial")),  # a short month's margin would rescale the axis
+                ["gross_margin", "net_margin"],
+                [ui.label("gross_margin"), ui.label("net_margin")],
             ),
             key="pnl_margins",
         )

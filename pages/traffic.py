@@ -56,7 +56,8 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
     return TrafficData(
         table=ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment),
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
-        trend=ui.load(kpi_series, period, None, grain_for(period.days), (trend,), split, segment=segment),
+        # Over the days with data only, so that a month that is not over does not end in a run of zeros.
+        trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
     )
 
 

@@ -17,11 +17,12 @@ from rich.table import Table
 
 from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis
-from metrics.periods import Period, add_months, latest_date, parse_date, parse_month
+from metrics.inputs import missing_inputs, unknown
+from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
-from metrics.targets import load_targets
+from metrics.targets import load_targets, verdict_text
 from metrics.units import COUNT, RATE
 from shopkpi.cli.common import (
     DataError,
@@ -86,15 +87,36 @@ def kpis(
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
         service = service_kpis(con, period, response_target(targets or load_targets(load_settings(db).targets_path)))
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
+        covered = coverage(con, period)
+        reasons = unknown(METRICS, missing_inputs(con))
     kind = _value(format)
     if kind == "json":
         print_json(
-            {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": by_name, "rows": json_rows(frame)}
+            {
+                "from": period.start.isoformat(),
+                "to": period.end.isoformat(),
+                "by": by_name,
+                **covered.as_json(),
+                "unknown": reasons,  # metric → why it is null: an input the shop has not given (SPEC §4)
+                "rows": json_rows(frame),
+            }
         )
     elif kind == "csv":
         print_csv(frame)
     else:
         print_table(_kpi_table(frame, period, by_name, targets))
+        _print_notes(covered, reasons)
+
+
+def _print_notes(covered: Coverage, reasons: dict[str, str]) -> None:
+    """What the table cannot say in its cells: a partial period, and why figures are unknown."""
+    if covered.partial:
+        typer.echo(
+            f"partial period: {covered.days_with_data} of {covered.days} days have data "
+            "(operating expenses are pro-rated by those days)"
+        )
+    for name, reason in reasons.items():
+        typer.echo(f"— {METRICS[name].label_en}: {reason}")
 
 
 def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dict) -> Table:
@@ -113,8 +135,8 @@ def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dic
         row = [entry.label_en, *values]
         if by is None:
             target = targets.get(name)
-            status = target.status(frame.get_column(name)[0]) if target and len(frame) else None
-            row += [target.describe() if target else "", status or ""]
+            status = target.verdict(frame.get_column(name)[0]) if target and len(frame) else None
+            row += [target.describe() if target else "", verdict_text(status)]
         table.add_row(*row)
     for entry in SERVICE_METRICS:  # service and after-sales figures (metrics/service.py): no split by a dimension
         row = [entry.label_en, *(entry.formats.text(v) for v in frame.get_column(entry.name).to_list())]
@@ -162,14 +184,20 @@ def pnl(
         table = Table(title=f"P&L {first:%Y-%m} – {last:%Y-%m}", title_justify="left")
         table.add_column("line")
         months = statement.get_column("month").to_list()
-        for month in months:
-            table.add_column(month, justify="right")
+        partial = statement.get_column("partial").to_list()
+        for month, short in zip(months, partial, strict=True):
+            table.add_column(month + ("*" if short else ""), justify="right")
         for name, sign, subtotal in PNL_LINES:
             label = ("− " if sign < 0 else "  ") + METRICS[name].label_en
             values = [format_value(name, v) for v in statement.get_column(name).to_list()]
             style = "bold" if subtotal else ("italic" if sign == 0 else None)
             table.add_row(label, *values, style=style)
         print_table(table)
+        for row in statement.filter(pl.col("partial")).iter_rows(named=True):
+            typer.echo(
+                f"* {row['month']} is partial: {row['days_with_data']} of {row['days']} days have data "
+                "(operating expenses pro-rated by those days)"
+            )
 
 
 def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> None:

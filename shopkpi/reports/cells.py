@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from metrics.registry import format_value
+from metrics.targets import VERDICTS
 from metrics.units import DATE, MISSING, UNITS, missing
 
 # A spreadsheet treats text starting with these as a formula (OWASP "CSV injection"); tab and carriage return
@@ -50,7 +51,13 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-STATUS_TEXT = {"on": "on target", "near": "near target", "off": "off target"}
+# A target's verdict as a report words it; 'above' / 'below' ("above range — good") are coloured as on target.
+STATUS_TEXT = {key: words for key, (words, _) in VERDICTS.items()}
+
+
+def status_colour(verdict: str | None) -> str | None:
+    """The colour key ('on', 'near', 'off') of a verdict."""
+    return "on" if verdict in ("above", "below") else verdict
 
 
 def display(value: Any, kind: str, metric: str | None = None) -> str:

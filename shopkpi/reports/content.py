@@ -19,6 +19,7 @@ from metrics.periods import Period, add_months, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES, format_value
 from metrics.replenishment import forecast_cover
+from metrics.service import SERVICE, SERVICE_METRICS, TICKET_METRICS, response_target, returns_by, service_kpis
 from metrics.stock import reorder_now
 from metrics.targets import Target, load_targets, replenish_window
 from metrics.units import RATE
@@ -179,7 +180,7 @@ def _card(row: dict, targets: dict[str, Target]) -> Card:
         label_zh=METRICS[name].label_zh,
         value=_none(row["value"]),
         target=target.describe() if target else "",
-        status=target.status(row["value"]) if target else None,
+        status=target.verdict(row["value"]) if target else None,
         previous_change=_none(row["previous_change"]),
         last_year_change=_none(row["last_year_change"]),
     )
@@ -209,7 +210,7 @@ def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Sec
                 entry.label_zh,
                 _none(row["value"]),
                 target.describe() if target else None,
-                target.status(row["value"]) if target else None,
+                target.verdict(row["value"]) if target else None,
                 _none(row["previous"]),
                 _none(row["previous_change"]),
                 _none(row["last_year"]),
@@ -433,6 +434,7 @@ def build_report(
         )
     )
 
+    sections.extend(_service_sections(con, period, targets))  # issue 16: customer service and returns
     sections.append(_stock_section(con, period, targets, calendar))
     sections.append(_outlook_section(con, targets, calendar))
 
@@ -445,6 +447,52 @@ def build_report(
         )
     generated = datetime.now().replace(microsecond=0)
     return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
+
+
+def _service_sections(con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target]) -> list[Section]:
+    """The service figures of the period and the previous one (metrics/service.py), and returns by reason."""
+    minutes = response_target(targets)
+    now, before = service_kpis(con, period, minutes), service_kpis(con, period.previous(), minutes)
+    names = [m.name for m in SERVICE_METRICS if m.name in TICKET_METRICS]
+    service_table = Table(
+        (Column("period", "Period", "text"), *(Column(n, SERVICE[n].label_en, SERVICE[n].unit) for n in names)),
+        [("This period", *(now[n] for n in names)), ("Previous period", *(before[n] for n in names))],
+    )
+    within = SERVICE["first_response_within_target"].formats.text(now["first_response_within_target"])
+    service = Section(
+        "service",
+        "Customer service",
+        "客服",
+        f"Tickets opened in the period. First response target: {minutes:g} minutes (the guide's standard), met by "
+        f"{within} of the tickets. Complaints per 100 valid orders; inquiry conversion: inquiries naming a valid "
+        "order. A dash: no tickets were loaded, or none fall in the period.",
+        service_table,
+    )
+    by_reason = returns_by(con, period, "reason")
+    columns = ("reason", "returned_units", "returned_value", "return_rate", "return_value_rate")
+    returns_table = Table(
+        (
+            Column("reason", "Reason", "text"),
+            Column("returned_units", "Units returned", "count"),
+            Column("returned_value", "Refunded", "money"),
+            Column("return_rate", "Of units sold", "rate"),
+            Column("return_value_rate", "Of sales", "rate"),
+        ),
+        [tuple(_none(v) for v in row) for row in by_reason.select(columns).iter_rows()],
+        empty="No returns of this period's orders.",
+    )
+    rate = SERVICE["return_rate"].formats
+    returns = Section(
+        "returns",
+        "Returns",
+        "退货",
+        f"Returns of the valid orders placed in the period: {rate.text(now['return_rate'])} of units "
+        f"({rate.text(now['return_value_rate'])} of sales; previous period {rate.text(before['return_rate'])}), "
+        f"{rate.text(now['seven_day_return_share'])} of returned units sent back within 7 days of delivery. The "
+        "latest orders may still be sent back.",
+        returns_table,
+    )
+    return [service, returns]
 
 
 def _stock_section(

@@ -11,8 +11,7 @@ from typing import Any
 import jinja2
 
 from metrics.registry import METRICS
-from metrics.targets import STATUSES
-from shopkpi.reports.cells import STATUS_TEXT, display
+from shopkpi.reports.cells import STATUS_TEXT, display, status_colour
 from shopkpi.reports.content import Card, Report, Section
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -37,7 +36,7 @@ def _card_view(card: Card) -> dict[str, Any]:
         "label": card.label,
         "label_zh": card.label_zh,
         "value_text": display(card.value, "unit", card.metric),
-        "status": card.status if card.status in STATUSES else None,
+        "status": status_colour(card.status) if card.status in STATUS_TEXT else None,
         "status_text": STATUS_TEXT.get(card.status or "", ""),
         "target": card.target,
         "previous_text": display(card.previous_change, "change"),
@@ -50,7 +49,7 @@ def _card_view(card: Card) -> dict[str, Any]:
 def _pill(value: Any, kind: str) -> str | None:
     if kind != "status" or value is None:
         return None
-    return str(value).replace(" ", "-")
+    return str(status_colour(value)).replace(" ", "-")
 
 
 def _section_view(section: Section, chart_html: str | None, print_mode: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import xlsxwriter
 
 from metrics.units import UNITS
-from shopkpi.reports.cells import STATUS_TEXT, inert
+from shopkpi.reports.cells import STATUS_TEXT, inert, status_colour
 from shopkpi.reports.content import Report, Section
 
 NUMBER_FORMATS = {kind: unit.excel for kind, unit in UNITS.items()}  # by column kind: a metric unit, change, date…
@@ -52,7 +52,9 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, kind: str, formats: 
     if value is None:
         sheet.write_blank(row, col, None, formats.number(kind) if kind != "text" else formats.text)
     elif kind == "status":
-        sheet.write_string(row, col, inert(STATUS_TEXT.get(value, str(value))), formats.status.get(value, formats.text))
+        sheet.write_string(
+            row, col, inert(STATUS_TEXT.get(value, str(value))), formats.status.get(status_colour(value), formats.text)
+        )
     elif isinstance(value, str):
         # write_string, never write(): xlsxwriter's write() would turn text starting with '=' into a formula.
         sheet.write_string(row, col, inert(value), formats.text)

@@ -19,7 +19,8 @@ import duckdb
 import streamlit as st
 
 from metrics.forecast import Event, load_calendar
-from metrics.periods import Period, latest_date
+from metrics.inputs import missing_inputs, unknown
+from metrics.periods import Coverage, Period, data_span, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
 from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
@@ -179,10 +180,32 @@ class View:
     segment: Segment
     lang: str
     latest: date | None
+    first: date | None = None  # the data's first date (None: treat the data as starting with the period)
+
+    @property
+    def coverage(self) -> Coverage | None:
+        """Which days of the period have data (SPEC §4: a period past the latest date is partial)."""
+        if self.period is None or self.latest is None:
+            return None
+        span = Period(min(self.first or self.period.start, self.latest), self.latest)
+        return Coverage(self.period, self.period.covered(span))
+
+    @property
+    def shown(self) -> Period | None:
+        """The days of the period that have data (the period itself when none has): what series and charts draw."""
+        coverage = self.coverage
+        return coverage.covered if coverage and coverage.covered else self.period
 
     @property
     def compared(self) -> Period | None:
-        return None if self.period is None else comparison_period(self.period, self.comparison)
+        """The period compared with, cut to the same covered days (None when no day of the period has data)."""
+        coverage = self.coverage
+        if self.period is None or coverage is None:
+            return None
+        # A period without a day of data is compared whole (its figures are all empty anyway).
+        return comparison_period(self.period, self.comparison, coverage.covered) or comparison_period(
+            self.period, self.comparison
+        )
 
     def t(self, en: str, zh: str) -> str:
         return zh if self.lang == "zh" else en
@@ -219,9 +242,10 @@ def _url_date(key: str) -> date | None:
         return None
 
 
-def _safe_latest() -> date | None:
+def _safe_span() -> Period | None:
+    """The data's first to latest date, or None (no warehouse, no dated rows, or one that cannot be read)."""
     try:
-        return load(latest_date) if has_warehouse() else None
+        return load(data_span) if has_warehouse() else None
     except WarehouseError:
         return None
 
@@ -236,7 +260,8 @@ def _safe_options() -> dict[str, list[str]]:
 def sidebar() -> View:
     """Draw the shared sidebar and return the view it selects; its state is mirrored in the URL query."""
     state = st.session_state
-    latest = _safe_latest()
+    span = _safe_span()
+    latest = span.end if span else None
     options = _safe_options()
     if "f_lang" not in state:  # first run of this browser session: start from the shared URL
         state["f_lang"] = _from_url("lang", LANGUAGES, "en")
@@ -290,6 +315,7 @@ def sidebar() -> View:
         segment=Segment(state.get("f_source") or None, state.get("f_device") or None),
         lang=lang(),
         latest=latest,
+        first=span.start if span else None,
     )
     _to_url(view, state.get("f_preset", DEFAULT_PRESET))
     state["view"] = view
@@ -414,10 +440,24 @@ def run_page(page: Page, render: Callable[[View], None], needs_period: bool = Tr
 
 def period_caption(current: View) -> None:
     """One line under a page title: the period, what it is compared with, and the filter in force."""
-    assert current.period is not None and current.compared is not None
+    assert current.period is not None
     seg = current.segment
     parts = [f"{current.period.start} – {current.period.end}"]
-    parts.append(t("compared with", "对比") + f" {current.compared.start} – {current.compared.end}")
+    coverage = current.coverage
+    if coverage is not None and coverage.partial:
+        parts.append(
+            t(
+                f"**partial**: {coverage.days_with_data} of {coverage.days} days have data",
+                f"**不完整**：{coverage.days} 天中 {coverage.days_with_data} 天有数据",
+            )
+        )
+    compared = current.compared
+    if compared is None:
+        parts.append(t("nothing to compare with", "无可对比数据"))
+    elif coverage is not None and coverage.partial:
+        parts.append(t("compared with the same days", "对比同样天数") + f" {compared.start} – {compared.end}")
+    else:
+        parts.append(t("compared with", "对比") + f" {compared.start} – {compared.end}")
     if seg:
         shown = " · ".join(f"{dim_label(d)}: {md(getattr(seg, d))}" for d in seg.dimensions)
         parts.append(t("filtered to ", "筛选：") + shown)
@@ -425,10 +465,14 @@ def period_caption(current: View) -> None:
 
 
 def null_reason(name: str, current: View) -> str:
-    """Why a metric shows "—": it cannot be split by the filter, or its denominator is zero in the period."""
+    """Why a metric shows "—": it cannot be split by the filter, it needs an input the shop has not given (SPEC §4),
+    or its denominator is zero in the period."""
     reason = current.segment.why_undefined(name, current.lang)
     if reason:
         return reason
+    missing = unknown([name], load(missing_inputs), current.lang).get(name)
+    if missing:
+        return t(f"Unknown: {missing}.", f"未知：{missing}。")
     entry = METRICS[name]
     if entry.kind == "ratio":
         return t(

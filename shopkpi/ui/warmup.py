@@ -29,7 +29,7 @@ import streamlit as st
 
 from metrics.compute import compute_kpis
 from metrics.funnel import funnel
-from metrics.periods import Period, latest_date
+from metrics.periods import Period, data_span
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
 from metrics.segments import ALL, segment_options
 from shopkpi import auth, ui
@@ -75,12 +75,14 @@ def default_view() -> ui.View | None:
 
     None when the warehouse has no dated rows. Loads the sidebar's queries on the way.
     """
-    latest = ui.load(latest_date)
+    span = ui.load(data_span)
     ui.load(segment_options)
-    if latest is None:
+    if span is None:
         return None
-    period = preset_period(DEFAULT_PRESET, latest)
-    return ui.View(period=period, comparison=DEFAULT_COMPARISON, segment=ALL, lang="en", latest=latest)
+    period = preset_period(DEFAULT_PRESET, span.end)
+    return ui.View(
+        period=period, comparison=DEFAULT_COMPARISON, segment=ALL, lang="en", latest=span.end, first=span.start
+    )
 
 
 def prefetched() -> tuple[Page, ...]:
