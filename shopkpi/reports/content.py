@@ -12,10 +12,10 @@ import duckdb
 import polars as pl
 
 from metrics.bestsellers import top_products
-from metrics.compute import compare_periods, compute_kpis, kpi_series
+from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series
 from metrics.forecast import Event, ForecastError, load_calendar, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
-from metrics.periods import Period, add_months, latest_date, month_end
+from metrics.periods import Period, add_months, coverage, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES, format_value
 from metrics.replenishment import forecast_cover
@@ -131,7 +131,8 @@ class Report:
     generated_at: datetime
     cards: list[Card]
     sections: list[Section]
-    notice: str = ""  # a sentence at the top when the period has no data at all
+    notice: str = ""  # a sentence at the top when the period has no data at all, or only some days of it
+    compared: dict[str, Period | None] | None = None  # 'previous' and 'last_year' (cut to the covered days)
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -287,6 +288,8 @@ def build_report(
     calendar = load_calendar(None) if calendar is None else calendar
     currency = store_settings(con).get("currency", "")
     comparison = {row["metric"]: row for row in compare_periods(con, period).iter_rows(named=True)}
+    compared = comparison_periods(con, period)
+    covered = coverage(con, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
     sections = [_kpi_section(comparison, targets), _pnl_section(comparison)]
 
@@ -301,7 +304,12 @@ def build_report(
             "trend",
             "Trend",
             "趋势",
-            f"Total revenue, orders and net profit per {grain} up to the end of the period.",
+            f"Total revenue, orders and net profit per {grain} up to the end of the period."
+            + (
+                f" The last {grain} is partial: {covered.days_with_data} of {covered.days} days have data."
+                if covered.partial and kind != "daily"
+                else ""
+            ),
             trend,
             charts.trend(series, TREND_METRICS, grain),
         )
@@ -434,7 +442,7 @@ def build_report(
         )
     )
 
-    sections.extend(_service_sections(con, period, targets))  # issue 16: customer service and returns
+    sections.extend(_service_sections(con, period, targets, compared["previous"]))  # issue 16: service, returns
     sections.append(_stock_section(con, period, targets, calendar))
     sections.append(_outlook_section(con, targets, calendar))
 
@@ -445,14 +453,22 @@ def build_report(
         notice = "No sessions, orders or ad spend in this period" + (
             f": the latest data is from {latest}." if latest else ": the warehouse has none yet."
         )
+    elif covered.partial:
+        notice = (
+            f"Partial period: {covered.days_with_data} of its {covered.days} days have data"
+            f" ({covered.covered.start} – {covered.covered.end}). Every comparison uses the same days of the previous"
+            " period and of last year, and operating expenses are pro-rated by the days with data."
+        )
     generated = datetime.now().replace(microsecond=0)
-    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice)
+    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice, compared)
 
 
-def _service_sections(con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target]) -> list[Section]:
+def _service_sections(
+    con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target], previous: Period | None
+) -> list[Section]:
     """The service figures of the period and the previous one (metrics/service.py), and returns by reason."""
     minutes = response_target(targets)
-    now, before = service_kpis(con, period, minutes), service_kpis(con, period.previous(), minutes)
+    now, before = service_kpis(con, period, minutes), service_kpis(con, previous or period.previous(), minutes)
     names = [m.name for m in SERVICE_METRICS if m.name in TICKET_METRICS]
     service_table = Table(
         (Column("period", "Period", "text"), *(Column(n, SERVICE[n].label_en, SERVICE[n].unit) for n in names)),

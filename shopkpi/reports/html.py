@@ -108,8 +108,8 @@ def render_html(report: Report, print_mode: bool = False) -> str:
     return template.render(
         report=report,
         print=print_mode,
-        previous=report.period.previous(),
-        last_year=report.period.last_year(),
+        previous=(report.compared or {}).get("previous") or report.period.previous(),
+        last_year=(report.compared or {}).get("last_year") or report.period.last_year(),
         headline=[_card_view(c) for c in report.cards],
         sections=[_section_view(s, jinja2_safe(chart_html.get(s.key)), print_mode) for s in report.sections],
     )
