@@ -53,10 +53,22 @@ def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
         select session_id, case when purchased then 5 else 4 end as step
         from session_orders
         where session_id in (select session_id from period_sessions)"""
+    ctes["order_data"] = """
+        -- one row: whether the shop has loaded orders at all
+        select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
     ctes["furthest"] = """
-        -- one row per session of the period: the furthest step (a session has at least one page view)
-        select ps.grp, greatest(1, coalesce(es.step, 0), coalesce(os.step, 0)) as step
+        -- one row per session of the period: the furthest step (a session has at least one page view). Once the shop
+        -- has orders, a purchase is what conversion_rate counts, a valid order naming the session: a purchase event
+        -- alone (its order cancelled, or never exported) is a begun checkout. Without orders, events are all there is.
+        select
+            ps.grp,
+            greatest(
+                1,
+                case when od.loaded then least(coalesce(es.step, 0), 4) else coalesce(es.step, 0) end,
+                coalesce(os.step, 0)
+            ) as step
         from period_sessions ps
+        cross join order_data od
         left join event_steps es on es.session_id = ps.session_id
         left join order_steps os on os.session_id = ps.session_id"""
     ctes["steps"] = f"""
@@ -93,8 +105,9 @@ def funnel(
     Columns: group, step_number (1–5), step (page_view, click, add_to_cart, begin_checkout, purchase), sessions
     (whose furthest step is this one or later), ended_here (whose furthest step is this one), rate_from_previous
     (sessions / sessions of the step before; null for the first step or a zero denominator), rate_from_start.
-    A purchase is a purchase event or a valid order naming the session; a placed or cancelled order naming it
-    counts as a begun checkout.
+    A purchase is a valid order naming the session, as conversion_rate counts it (so the last step's sessions are
+    conversion_rate's numerator); a purchase event without one, or a placed or cancelled order, counts as a begun
+    checkout. A shop that has loaded no orders at all has only its events: there a purchase event is a purchase.
     """
     period = start if isinstance(start, Period) else Period(start, end)
     sql = funnel_sql(by, segment)

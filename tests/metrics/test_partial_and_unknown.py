@@ -1,0 +1,185 @@
+"""Issue 18: a month that is not over, inputs a shop never gave, the fixed retention KPI, one purchase rule, GA4's
+engaged bounce and target wording. Every expected value is worked out by hand in the comments, on shops small enough
+to read."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from metrics.compute import compare_periods, comparison_periods, compute_kpis
+from metrics.funnel import funnel
+from metrics.inputs import missing_inputs, unknown
+from metrics.periods import Period, coverage
+from metrics.pnl import pnl_last_year, pnl_statement
+from metrics.targets import Target, verdict_text
+from tests.support.shops import empty_shop
+
+MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))
+APRIL = Period(date(2024, 4, 1), date(2024, 4, 30))
+
+
+def small_shop(costs: bool = True, ads: bool = False):
+    """Orders o1 (10 March, c1, session s1: 2 × P1 at 50), o2 (31 March, guest, no session: 1 × P2 at 100), o3 (2 April,
+    c2: 1 × P1 at 50), o4 (2 March, c3, session s3: cancelled). P1 costs 20 (when `costs`), P2 has no cost. Expenses:
+    3,100 for March, 3,000 for April. The data ends on 2 April 2024."""
+    con = empty_shop()
+    con.execute(
+        "insert into orders (order_id, ordered_at, status, customer_id, session_id, discount, shipping_fee, "
+        "refund_amount) values ('o1', '2024-03-10 10:00', 'paid', 'c1', 's1', 0, 0, 0), "
+        "('o2', '2024-03-31 18:00', 'delivered', null, null, 0, 0, 0), "
+        "('o3', '2024-04-02 09:00', 'paid', 'c2', null, 0, 0, 0), "
+        "('o4', '2024-03-02 12:00', 'cancelled', 'c3', 's3', 0, 0, 0)"
+    )
+    con.execute(
+        "insert into order_items (order_id, line_no, sku, quantity, unit_price) values "
+        "('o1', 1, 'P1', 2, 50), ('o2', 1, 'P2', 1, 100), ('o3', 1, 'P1', 1, 50), ('o4', 1, 'P1', 1, 50)"
+    )
+    con.execute(
+        "insert into products (sku, name, category, unit_cost) values (?, 'one', 'a', ?), ('P2', 'two', 'a', null)",
+        ["P1", 20 if costs else None],
+    )
+    con.execute(
+        "insert into expenses (month, category, amount) values ('2024-03', 'rent', 3100), ('2024-04', 'rent', 3000)"
+    )
+    # Visitors: v1 on 15 February and again on 10 March (s1); v2 on 20 February only; s3 (v3) on 2 March, whose order
+    # was cancelled but which has a purchase event; s4 (v4) on 5 March, 40 s long.
+    con.execute(
+        "insert into sessions (session_id, visitor_id, started_at, source, device, pageviews, duration_s) values "
+        "('s0', 'v1', '2024-02-15 10:00', 'direct', 'mobile', 1, 5), "
+        "('s1', 'v1', '2024-03-10 09:50', 'direct', 'mobile', 1, 4), "
+        "('s2', 'v2', '2024-02-20 10:00', 'social', 'mobile', 3, 2), "
+        "('s3', 'v3', '2024-03-02 11:50', 'social', 'mobile', 1, null), "
+        "('s4', 'v4', '2024-03-05 08:00', 'social', 'mobile', 1, 40)"
+    )
+    con.execute(
+        "insert into events (event_id, session_id, occurred_at, event_type) values "
+        "('e1', 's3', '2024-03-02 11:55', 'add_to_cart'), ('e2', 's3', '2024-03-02 11:58', 'purchase')"
+    )
+    if ads:
+        con.execute("insert into ad_spend (date, source, campaign, cost) values ('2024-03-10', 'social', '', 30)")
+    return con
+
+
+def row(con, period: Period, metrics=None) -> dict:
+    return compute_kpis(con, period, metrics=metrics).row(0, named=True)
+
+
+def test_a_month_that_is_not_over_is_partial_and_its_expenses_cover_its_days_with_data():
+    con = small_shop()
+    # The data runs from 15 February to 2 April: April has 2 of its 30 days.
+    april = coverage(con, APRIL)
+    assert april.as_json() == {"partial": True, "days_with_data": 2, "days": 30}
+    assert coverage(con, MARCH).as_json() == {"partial": False, "days_with_data": 31, "days": 31}
+    # April's expenses: 3,000 × 2 / 30 = 200, the same from the KPIs of all of April, of 1–2 April and from the P&L.
+    assert row(con, APRIL)["operating_expenses"] == pytest.approx(200)
+    assert row(con, Period(date(2024, 4, 1), date(2024, 4, 2)))["operating_expenses"] == pytest.approx(200)
+    statement = {r["month"]: r for r in pnl_statement(con, "2024-03", "2024-04").iter_rows(named=True)}
+    assert statement["2024-04"]["operating_expenses"] == pytest.approx(200)
+    assert (statement["2024-04"]["partial"], statement["2024-04"]["days_with_data"], statement["2024-04"]["days"]) == (
+        True, 2, 30,
+    )  # fmt: skip
+    assert statement["2024-03"]["operating_expenses"] == pytest.approx(3100) and not statement["2024-03"]["partial"]
+
+
+def test_a_partial_month_is_compared_with_the_same_days():
+    con = small_shop()
+    # April 1–2 against March 1–2 (o4 was cancelled: no valid order) and against 1–2 April 2023 (nothing).
+    assert comparison_periods(con, APRIL) == {
+        "previous": Period(date(2024, 3, 1), date(2024, 3, 2)),
+        "last_year": Period(date(2023, 4, 1), date(2023, 4, 2)),
+    }
+    orders = compare_periods(con, APRIL, metrics=["orders"]).row(0, named=True)
+    assert (orders["value"], orders["previous"], orders["last_year"]) == (1, 0, 0)
+    # The P&L compares April's 2 days with last year's 1–2 April, and flags them.
+    before = pnl_last_year(con, "2024-04", "2024-04").row(0, named=True)
+    assert (before["month"], before["days_with_data"], before["gross_sales"]) == ("2023-04", 2, 0)
+
+
+def test_unknown_cost_is_not_zero_cost_and_partly_known_cost_says_its_coverage():
+    # March with P1's cost known: o1's 2 × P1 cost 40; o2's P2 has none. Gross sales 100 + 100 = 200, half of it costed.
+    march = row(small_shop(), MARCH)
+    assert march["cogs"] == pytest.approx(40) and march["cost_coverage"] == pytest.approx(0.5)
+    assert march["gross_profit"] == pytest.approx(200 - 40)
+    # No unit cost anywhere: COGS, the profits below it and the margins are unknown, with the reason; not 100 %.
+    con = small_shop(costs=False)
+    march = row(con, MARCH)
+    for name in ("cogs", "gross_profit", "gross_margin", "contribution", "net_profit", "net_margin"):
+        assert march[name] is None, name
+    assert march["cost_coverage"] == 0 and march["net_sales"] == pytest.approx(200)
+    assert unknown(["gross_margin"], missing_inputs(con)) == {
+        "gross_margin": "no unit cost loaded (products.unit_cost or order_items.unit_cost)"
+    }
+
+
+def test_no_ad_spend_loaded_is_unknown_and_a_day_without_ads_once_loaded_is_zero():
+    con = small_shop()
+    march = row(con, MARCH)
+    assert march["ad_spend"] is None and march["roas"] is None and march["net_profit"] is None
+    assert "ad_spend" in missing_inputs(con)
+    con = small_shop(ads=True)
+    assert row(con, MARCH)["ad_spend"] == pytest.approx(30)
+    # 2 April has no ad spend row, but the shop gives ad spend: a true 0. Contribution of 1–2 April: o3's 50 − its
+    # cost 20 (no fulfilment, no ads) = 30.
+    april = row(con, Period(date(2024, 4, 1), date(2024, 4, 2)))
+    assert april["ad_spend"] == 0 and april["contribution"] == pytest.approx(30)
+
+
+def test_the_fixed_retention_kpi_does_not_depend_on_the_period_length():
+    con = small_shop()
+    # Anchored on the period's last day with data, 2 April: visitors of 3 February – 3 March (v1, v2, v3) and who of
+    # them came back from 4 March to 2 April: v1 (10 March). 1 / 3, for April (partial) and for 2 April alone.
+    assert row(con, APRIL)["retention_30d"] == pytest.approx(1 / 3)
+    assert row(con, Period(date(2024, 4, 2), date(2024, 4, 2)))["retention_30d"] == pytest.approx(1 / 3)
+    # The period-over-period retention does change with the period: 1–2 April has no visitor at all.
+    assert row(con, Period(date(2024, 4, 2), date(2024, 4, 2)))["retention_rate"] is None
+
+
+def test_a_click_log_without_visitor_ids_or_orders_shows_unknown_not_zero():
+    # The UCI e-shop layout: each session is its own visitor, and there are no orders.
+    con = empty_shop()
+    con.execute(
+        "insert into sessions (session_id, visitor_id, started_at, source, device, pageviews) values "
+        "('a', 'a', '2024-03-01 10:00', 'direct', 'app', 2), ('b', 'b', '2024-03-02 10:00', 'direct', 'app', 1)"
+    )
+    march = row(con, MARCH)
+    assert march["sessions"] == 2 and march["bounce_rate"] == pytest.approx(0.5)
+    for name in ("visitors", "retention_rate", "retention_30d", "conversion_rate", "orders", "buyer_conversion_rate"):
+        assert march[name] is None, name
+    reasons = unknown(["retention_rate", "conversion_rate"], missing_inputs(con))
+    assert reasons == {
+        "retention_rate": "the sessions carry no visitor ids (each session is its own visitor)",
+        "conversion_rate": "no orders loaded",
+    }
+
+
+def test_the_funnel_purchase_step_is_what_conversion_counts():
+    con = small_shop()
+    # March's sessions: s1 (named by o1, valid: purchased), s3 (purchase event, but o4 was cancelled: a begun checkout),
+    # s4 (one page). The funnel's last step is 1 session, the converted sessions of conversion_rate.
+    steps = {r["step"]: r["sessions"] for r in funnel(con, MARCH).iter_rows(named=True)}
+    assert steps["purchase"] == 1 and steps["begin_checkout"] == 2
+    assert row(con, MARCH, metrics=["converted_sessions"])["converted_sessions"] == 1
+    # Without any order in the shop, a purchase event is all there is, and it counts.
+    con.execute("delete from order_items")
+    con.execute("delete from orders")
+    assert {r["step"]: r["sessions"] for r in funnel(con, MARCH).iter_rows(named=True)}["purchase"] == 1
+
+
+def test_engaged_bounce_is_ga4s_not_engaged_share():
+    con = small_shop()
+    # March's sessions: s1 (4 s, 1 page, but o1 names it: engaged), s3 (no duration, 1 page, order cancelled: not
+    # engaged), s4 (40 s: engaged). Not engaged: 1 of 3. One-page bounce: all 3 had one page.
+    march = row(con, MARCH)
+    assert march["engaged_bounce_rate"] == pytest.approx(1 / 3)
+    assert march["bounce_rate"] == pytest.approx(1.0)
+
+
+def test_a_value_past_the_good_end_of_a_range_reads_as_such():
+    aov = Target("aov", min=100, max=300, direction="higher")
+    assert aov.status(350) == "on" and aov.verdict(350) == "above"
+    assert verdict_text(aov.verdict(350)) == "above range — good"
+    assert verdict_text(aov.verdict(200)) == "on target" and aov.verdict(95) == "near" and aov.verdict(50) == "off"
+    bounce = Target("bounce_rate", min=0.2, max=0.4, direction="lower")
+    assert bounce.verdict(0.1) == "below" and verdict_text("below", "zh") == "低于区间（良好）"
