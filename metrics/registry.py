@@ -442,8 +442,15 @@ METRICS: dict[str, Metric] = {
             denominator="buyers",
             unit="money",
             direction="higher",
-            description="amount after discounts per buyer (Sycm's and JD's convention)",
-            description_zh="扣除优惠后的每位买家平均金额（生意参谋、京东口径）",
+            description=(
+                "amount after discounts per buyer (Sycm's and JD's convention); as SPEC §4 defines it, guests' orders"
+                " count in the amount but guests are not buyers, so a shop with many guest checkouts reads high"
+            ),
+            description_zh=(
+                "扣除优惠后的每位买家平均金额（生意参谋、京东口径）；按 SPEC §4 的定义，"
+                "游客订单计入金额但游客不计为买家，"
+                "游客下单多的店铺此值偏高"
+            ),
         ),
         Metric(
             name="conversion_rate",
@@ -466,8 +473,9 @@ METRICS: dict[str, Metric] = {
             denominator="visitors",
             unit="rate",
             direction="higher",
-            description="buyers per visitor (Sycm's 支付转化率 convention)",
-            description_zh="每位访客对应的支付买家数（生意参谋的支付转化率口径）",
+            description="buyers per visitor (Sycm's 支付转化率 convention); guests are not buyers, so guests' purchases"
+            " do not count",
+            description_zh="每位访客对应的支付买家数（生意参谋的支付转化率口径）；游客不计为买家，其购买不计入",
         ),
         Metric(
             name="cart_conversion_rate",
@@ -692,8 +700,13 @@ METRICS: dict[str, Metric] = {
             kind="base",
             unit="money",
             direction="lower",
-            description="Σ expenses.amount of the months in the period, pro rata by days for partial months",
-            description_zh="本期所含月份的 Σ expenses.amount，不满整月的按天数折算",
+            description=(
+                "Σ expenses.amount of the months in the period, pro rata by days for partial months; only the days"
+                " with data count (a month that is not over carries its days so far)"
+            ),
+            description_zh=(
+                "本期所含月份的 Σ expenses.amount，不满整月的按天数折算；只计有数据的天数（未结束的月份只计至今的天数）"
+            ),
             profit_figure=True,
         ),
         Metric(
