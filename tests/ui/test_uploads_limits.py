@@ -127,3 +127,24 @@ def test_a_file_name_with_sql_in_it_is_read_and_logged_as_data(tmp_path) -> None
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.sql("select path from ingest_log").fetchall() == [(str(path.resolve()),)]
         assert con.sql("select count(*) from orders").fetchall() == [(2,)]
+
+
+def test_a_small_gz_upload_that_decompresses_past_the_budget_is_refused_like_the_cli(tmp_path) -> None:
+    # Issue 17, item 1: a 784 kB .gz upload (256 MiB of rows) took the server from 597 MB to 6,129 MB. Scaled down:
+    # 5 MB of rows in a few kB against a 1 MB budget, checked while streaming, and the saved upload deleted again.
+    import gzip
+    import resource
+
+    bomb = gzip.compress(CSV + b"A9,2024-01-07 10:00,paid\n" * 200_000)
+    assert len(bomb) < 100_000 < uploads._MB
+    settings = settings_in(tmp_path, max_file_mb=1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(IngestError, match=r"once decompressed, over the limit max_file_mb = 1 MB") as refused:
+        uploads.save_and_ingest(settings, "orders", "orders.csv.gz", bomb)
+    assert "\n" not in str(refused.value) and "SHOPKPI_MAX_FILE_MB" in str(refused.value)
+    assert saved(tmp_path) == [] and not settings.db_path.exists()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB: not the 5 MB of text twice
+    # Within the settings' budget the same upload loads (one row per line, 200,002 rows read).
+    assert (
+        uploads.save_and_ingest(settings_in(tmp_path, max_file_mb=8), "orders", "o.csv.gz", bomb).rows_read == 200_002
+    )
