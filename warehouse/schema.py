@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2  # v2: tickets and returns (issue 16)
+SCHEMA_VERSION = 3  # v2: tickets and returns (issue 16); v3: traffic counted by the platform (issue 13)
 
 STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
 VALID_STATUSES = ("paid", "shipped", "delivered", "returned")
@@ -252,6 +252,35 @@ TABLES: dict[str, Table] = {
                     "{order_id} not in (select order_id from orders)",
                     "order_id matches no loaded order",
                 ),
+            ),
+        ),
+        Table(
+            "traffic",
+            "one row per store, date range (a day, or the period of an export), source, medium, campaign and device",
+            (
+                Column("date", "DATE", required=True),
+                Column("end_date", "DATE", required=True),
+                Column("store", "VARCHAR", default="''"),
+                Column("source", "VARCHAR", required=True, lower=True),
+                Column("medium", "VARCHAR", default="''", lower=True),
+                Column("campaign", "VARCHAR", default="''"),
+                Column("device", "VARCHAR", default="'unknown'", enum=DEVICES, synonyms=DEVICE_SYNONYMS, lower=True),
+                Column("sessions", "BIGINT", required=True, rule="nonneg"),
+                Column("visitors", "BIGINT", rule="nonneg"),
+                Column("pageviews", "BIGINT", rule="nonneg"),
+                Column("engaged_sessions", "BIGINT", rule="nonneg"),
+                Column("bounced_sessions", "BIGINT", rule="nonneg"),
+                Column("cart_sessions", "BIGINT", rule="nonneg"),
+                Column("orders", "BIGINT", rule="nonneg"),
+                Column("buyers", "BIGINT", rule="nonneg"),
+                _money("revenue"),
+                _money("ad_cost"),
+            ),
+            key=("store", "date", "end_date", "source", "medium", "campaign", "device"),
+            checks=(
+                ("end_date", "{end_date} < {date}", "end_date is before date"),
+                ("engaged_sessions", "{engaged_sessions} > {sessions}", "more engaged sessions than sessions"),
+                ("bounced_sessions", "{bounced_sessions} > {sessions}", "more bounced sessions than sessions"),
             ),
         ),
         Table(

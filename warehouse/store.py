@@ -87,6 +87,7 @@ def _check_complete(con: duckdb.DuckDBPyConnection, path: Path, size: int) -> No
 # Each step upgrades a warehouse from version N to N + 1; append here when the schema changes.
 MIGRATIONS: dict[int, list[str]] = {
     1: [table_ddl(TABLES["tickets"]), table_ddl(TABLES["returns"])],  # v2: customer service and returns (issue 16)
+    2: [table_ddl(TABLES["traffic"])],  # v3: traffic counted by the platform (issue 13)
 }
 
 
