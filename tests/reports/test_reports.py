@@ -51,6 +51,8 @@ SHEETS = [
     "CTR and bounce",
     "Top products",
     "Movers",
+    "Customer service",
+    "Returns",
     "Stock alerts",
     "Outlook",
 ]
