@@ -58,6 +58,7 @@ CONTENT = {
     "pages/customers.py": ("[data-testid='stPlotlyChart']", 3),
     "pages/products.py": ("[data-testid='stDataFrame']", 3),
     "pages/pnl.py": ("[data-testid='stPlotlyChart']", 3),
+    "pages/service.py": ("[data-testid='stMetric']", 10),
     "pages/forecast.py": ("[data-testid='stPlotlyChart']", 2),
     "pages/reports.py": ("[data-testid='stDownloadButton']", 3),
     "pages/data.py": ("[data-testid='stDataFrame']", 2),
