@@ -10,7 +10,7 @@ Overview, then Traffic, `--rounds` times (a rerun request naming the page, with 
 received, as the browser sends them), and reads everything the server sends back. A page run is timed from the
 request sent to the server's "script finished" message: the server's queueing, script run, serialisation and sending
 of every element, but no browser drawing. A run counts as an error if it ends in anything but success, shows an
-exception element, or lacks the page's content (Overview: its KPI cards; Traffic: its charts).
+exception element, or lacks the page's title and content (Overview: its KPI cards; Traffic: its charts).
 
 The server's resident memory is sampled every 0.1 s (/proc/PID/status) and its CPU time read before and after each
 level (/proc/PID/stat). The client is one asyncio process decoding protobuf on the same cores; its own CPU time is
@@ -168,7 +168,7 @@ async def page_run(ws: websockets.ClientConnection, page: tuple[str, str, str, i
     request.rerun_script.cached_message_hashes.extend(sorted(cached))
     started = time.perf_counter()
     await ws.send(request.SerializeToString())
-    found, problem = 0, ""
+    found, titled, problem = 0, False, ""
     while True:
         message = ForwardMsg.FromString(await asyncio.wait_for(ws.recv(), RUN_TIMEOUT))
         if message.metadata.cacheable:
@@ -177,16 +177,19 @@ async def page_run(ws: websockets.ClientConnection, page: tuple[str, str, str, i
         if what == "delta" and message.delta.WhichOneof("type") == "new_element":
             element = message.delta.new_element.WhichOneof("type")
             found += element == kind
+            titled = titled or (element == "heading" and message.delta.new_element.heading.body == label)
             if element == "exception" and not problem:
                 problem = f"exception: {message.delta.new_element.exception.message[:120]}"
         elif what == "script_finished":
             status = message.script_finished
             if status == FINISHED.FINISHED_EARLY_FOR_RERUN:  # st.rerun() inside the run: the run goes on
-                found = 0
+                found, titled = 0, False
                 continue
             seconds = time.perf_counter() - started
             if status != FINISHED.FINISHED_SUCCESSFULLY:
                 problem = problem or f"finished with {FINISHED.Name(status)}"
+            elif not titled and not problem:
+                problem = f"no {label} title: another page was drawn"
             elif found < at_least and not problem:
                 problem = f"{found} {kind} drawn, expected at least {at_least}"
             return Run(label, seconds, not problem, problem)
