@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -34,7 +34,7 @@ import polars as pl
 
 from metrics import dialect
 from metrics.facts import facts, order_lines, parameters, query
-from metrics.inputs import blank_unknown, missing_inputs
+from metrics.inputs import blank_unknown, from_traffic, missing_inputs
 from metrics.periods import Period, add_months, data_span
 from metrics.registry import (
     DIMENSIONS,
@@ -55,13 +55,16 @@ class DimensionSql:
     """The SQL expression of a dimension over each source's aliases (s = session, o = order, l = order line, a = ad)."""
 
     session: str | None = None  # over segment_sessions s
+    traffic: str | None = None  # over segment_traffic t (the platform's aggregates, where there are no session logs)
     order: str | None = None  # over valid_orders o, its session s and customer_orders c
     line: str | None = None  # over period_lines l (an order's line, with the order's bucket and grp)
     ad: str | None = None  # over segment_ad_spend a
 
 
-def _session_dimension(column: str, ad: str | None = None) -> DimensionSql:
-    return DimensionSql(session=f"s.{column}", order=f"s.{column}", line="l.grp", ad=ad)
+def _session_dimension(column: str, ad: str | None = None, traffic: bool = True) -> DimensionSql:
+    return DimensionSql(
+        session=f"s.{column}", traffic=f"t.{column}" if traffic else None, order=f"s.{column}", line="l.grp", ad=ad
+    )
 
 
 DIMENSION_SQL: dict[str, DimensionSql] = {
@@ -69,7 +72,7 @@ DIMENSION_SQL: dict[str, DimensionSql] = {
     "medium": _session_dimension("medium", ad="a.medium"),
     "campaign": _session_dimension("campaign", ad="a.campaign"),
     "device": _session_dimension("device"),
-    "landing_page": _session_dimension("landing_page"),
+    "landing_page": _session_dimension("landing_page", traffic=False),
     "region": DimensionSql(session="s.region", order="coalesce(nullif(o.region, ''), s.region)", line="l.grp"),
     "category": DimensionSql(line="l.category"),
     "payment_method": DimensionSql(order="o.payment_method", line="l.grp"),
@@ -115,6 +118,7 @@ class Plan:
     metrics: tuple[str, ...]
     by: str | None = None
     grain: str | None = None  # None: the whole period is one bucket
+    traffic: bool = False  # session measures from the platform's traffic aggregates (no session logs)
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -303,6 +307,21 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     ctes["period_days"] = f"""
         -- one row per date of the period
         {dialect.day_spine("$first_day", "$last_day")}"""
+    ctes["traffic_facts"] = f"""
+        -- one row per traffic aggregate (counted by the platform) and bucket it overlaps; `cut` when its date range
+        -- runs past the bucket's days in the period: its counts cannot be split by day, so that bucket and group have
+        -- no session figures (never a pro-rata)
+        select
+            b.bucket,
+            {_group(dim.traffic)} as grp,
+            t.sessions, t.visitors, t.engaged_sessions, t.bounced_sessions, t.cart_sessions, t.orders,
+            case when t.date < b.first_day or t.end_date > b.last_day then 1 else 0 end as cut
+        from segment_traffic t
+        join (
+            select {plan.bucket("day")} as bucket, min(day) as first_day, max(day) as last_day
+            from period_days
+            group by 1
+        ) b on t.date <= b.last_day and t.end_date >= b.first_day"""
     ctes["month_days"] = f"""
         -- one row per bucket and calendar month: how many of the month's days fall in the bucket and have data (the
         -- data's first to latest date: a period running past the data counts its covered days only, SPEC §4)
@@ -380,22 +399,38 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     measures, sources = plan.measures, plan.sources
     ctes = _ctes(plan, segment)
 
-    # One aggregate CTE per source, stacked with nulls for the other sources' measures.
+    # One aggregate CTE per source, stacked with nulls for the other sources' measures. Without session logs, the
+    # session measures come from the platform's traffic aggregates, with a flag for aggregates the buckets cut.
+    traffic = plan.traffic and "sessions" in sources
+    cut = ", cut_traffic" if traffic else ""
     stacked = []
     for source in sources:
         own = [m for m in measures if MEASURES[m].source == source]
-        aggregates = ",\n            ".join(f"{MEASURES[m].aggregate} as {m}" for m in own)
+        from_traffic = traffic and source == "sessions"
+        expressions = [
+            f"{(MEASURES[m].traffic or 'null') if from_traffic else MEASURES[m].aggregate} as {m}" for m in own
+        ]
+        if from_traffic:
+            expressions.append("max(cut) as cut_traffic")
+        aggregates = ",\n            ".join(expressions)
+        note = " (from the platform's traffic)" if from_traffic else ""
         ctes[f"{source}_measures"] = f"""
-        -- one row per bucket and group: the measures of {source}
+        -- one row per bucket and group: the measures of {source}{note}
         select
             bucket, grp,
             {aggregates}
-        from {SOURCE_FACTS[source]}
+        from {"traffic_facts" if from_traffic else SOURCE_FACTS[source]}
         group by bucket, grp"""
         columns = ", ".join(m if MEASURES[m].source == source else f"null as {m}" for m in measures)
-        stacked.append(f"select bucket, grp, {columns} from {source}_measures")
+        flag = (", cut_traffic" if from_traffic else ", null as cut_traffic") if traffic else ""
+        stacked.append(f"select bucket, grp, {columns}{flag} from {source}_measures")
     if plan.by is None:
-        stacked.append("select bucket, grp" + "".join(f", null as {m}" for m in measures) + " from buckets")
+        stacked.append(
+            "select bucket, grp"
+            + "".join(f", null as {m}" for m in measures)
+            + cut.replace(", ", ", null as ")
+            + " from buckets"
+        )
     if not stacked:
         # Nothing asked for can be split by this dimension: no groups, hence no rows.
         stacked.append(f"select cast(null as date) as bucket, {NO_GROUP} as grp where 1 = 0")
@@ -405,10 +440,14 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         {union}"""
 
     def total(m: str) -> str:
-        # A count or sum over no rows is 0 (SPEC §4); a measure only used inside ratios may stay null.
+        # A count or sum over no rows is 0 (SPEC §4); a measure only used inside ratios may stay null. From traffic
+        # aggregates, a count the platform did not give stays null, and a group without aggregates has 0.
+        if traffic and MEASURES[m].source == "sessions":
+            return f"case when count(cut_traffic) = 0 then 0 else sum({m}) end as {m}"
         return f"coalesce(sum({m}), 0) as {m}" if m in METRICS else f"sum({m}) as {m}"
 
-    totals = ",\n            ".join(total(m) for m in measures)
+    sums = [total(m) for m in measures] + (["max(cut_traffic) as cut_traffic"] if traffic else [])
+    totals = ",\n            ".join(sums)
     ctes["group_measures"] = f"""
         -- one row per bucket and group: every measure
         select
@@ -430,6 +469,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     def output(name: str) -> str:
         sql_type = "bigint" if name in METRICS and METRICS[name].unit == "count" else "double"
         value = name if plan.computable(name) else "null"
+        if traffic and any(MEASURES[m].source == "sessions" for m in measures_of(name)):
+            value = f"case when cut_traffic = 1 then null else {value} end"  # an aggregate the window cuts
         return f"cast({value} as {sql_type}) as {name}"
 
     outputs = ",\n            ".join(output(m) for m in plan.metrics)
@@ -505,11 +546,13 @@ def _shift(grain: str, day: date, count: int) -> date:
 
 
 def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment) -> pl.DataFrame:
+    missing = missing_inputs(con)
+    plan = replace(plan, traffic=from_traffic(missing))
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
     frame = con.sql(sql, params=parameters(sql, _parameters(period, plan.grain, span), segment)).pl()
     # A figure needing an input the shop has not given at all is null (SPEC §4; metrics/inputs.py says why).
-    return blank_unknown(frame.rename({"grp": "group"}), missing_inputs(con))
+    return blank_unknown(frame.rename({"grp": "group"}), missing)
 
 
 def _period(start: date | Period, end: date | None) -> Period:
@@ -560,6 +603,27 @@ def kpi_series(
     plan = Plan(_check_metrics(metrics), _check_by(by), grain)
     frame = _run(con, plan, _period(start, end), segment).rename({"bucket": "period"})
     return frame if by else frame.drop("group")
+
+
+def traffic_cut(con: duckdb.DuckDBPyConnection, period: Period) -> str | None:
+    """Why session figures are unknown for `period` on a shop whose sessions come from the platform's traffic
+    reports: a report's date range that the period cuts (None when none is cut, or the shop has session logs)."""
+    if not from_traffic(missing_inputs(con)):
+        return None
+    rows = con.sql(
+        """
+        select min(date), max(end_date), count(*)
+        from traffic
+        where date <= $last and end_date >= $first and (date < $first or end_date > $last)""",
+        params={"first": period.start, "last": period.end},
+    ).fetchall()
+    first, last, count = rows[0]
+    if not count:
+        return None
+    return (
+        f"the platform's traffic report covers {first} – {last} as a whole and this period cuts it: its sessions cannot"
+        " be split by day (choose a period that covers the report)"
+    )
 
 
 def comparison_periods(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, Period | None]:
@@ -621,4 +685,13 @@ def compare_periods(
     return joined.select(columns)
 
 
-__all__ = ["DIMENSION_SQL", "Plan", "compare_periods", "comparison_periods", "compute_kpis", "kpi_series", "kpi_sql"]
+__all__ = [
+    "DIMENSION_SQL",
+    "Plan",
+    "compare_periods",
+    "comparison_periods",
+    "compute_kpis",
+    "kpi_series",
+    "kpi_sql",
+    "traffic_cut",
+]

@@ -29,7 +29,7 @@ VALID_ORDER = f"status in ({', '.join(repr(status) for status in VALID_STATUSES)
 
 # The facts that filter one canonical table: like views, they are expanded into each query that reads them (as a
 # derived table, or the table's own name when there is no filter), so that each read keeps its own filters and plan.
-INLINED = ("segment_sessions", "segment_events", "segment_orders", "segment_ad_spend")
+INLINED = ("segment_sessions", "segment_events", "segment_orders", "segment_ad_spend", "segment_traffic")
 
 
 def facts(segment: Segment = ALL) -> dict[str, str]:
@@ -63,6 +63,12 @@ def facts(segment: Segment = ALL) -> dict[str, str]:
         select *
         from ad_spend
         {_where(ad_match)}"""
+    ctes["segment_traffic"] = f"""
+        -- one row per traffic aggregate (counted by the platform) of the segment: it matches by its own source and
+        -- device, as a session does
+        select *
+        from traffic
+        {_where(" and ".join(sessions) or None)}"""
     ctes["valid_orders"] = f"""
         -- one row per valid (paid) order of the segment, of any date
         select

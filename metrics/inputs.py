@@ -48,7 +48,19 @@ INPUTS: dict[str, Input] = {
             "no unit cost loaded (products.unit_cost or order_items.unit_cost)",
             "尚未导入单位成本（products.unit_cost 或 order_items.unit_cost）",
         ),
-        Input("sessions", "exists (select 1 from sessions)", "no sessions loaded", "尚未导入访问数据"),
+        Input(
+            "sessions",
+            "exists (select 1 from sessions) or exists (select 1 from traffic)",
+            "no sessions loaded (neither session logs nor a platform's traffic report)",
+            "尚未导入访问数据（既无访问日志，也无平台流量报表）",
+        ),
+        Input("session_logs", "exists (select 1 from sessions)", "no session logs loaded", "尚未导入访问日志"),
+        Input(
+            "platform_traffic",
+            "exists (select 1 from traffic)",
+            "no platform traffic report loaded",
+            "尚未导入平台流量报表",
+        ),
         Input(
             "visitor_ids",
             "exists (select 1 from sessions where visitor_id <> session_id)",
@@ -92,11 +104,19 @@ def missing_inputs(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(name for name, ok in zip(INPUTS, given, strict=True) if not ok)
 
 
+def from_traffic(missing: frozenset[str]) -> bool:
+    """Whether session measures come from the platform's traffic aggregates: the shop has loaded a traffic report
+    but no session logs (session logs win where a shop has both)."""
+    return "session_logs" in missing and "platform_traffic" not in missing
+
+
 def unknown(names: Iterable[str], missing: frozenset[str], lang: str = "en") -> dict[str, str]:
     """The metrics (or measures) among `names` that need a missing input, each with its reason."""
+    traffic = from_traffic(missing)
     found = {}
     for name in names:
-        lacking = [INPUTS[i] for i in INPUTS if i in missing and i in inputs_of(name)]
+        needed = inputs_of(name, traffic)
+        lacking = [INPUTS[i] for i in INPUTS if i in missing and i in needed]
         if lacking:
             found[name] = "; ".join(entry.reason(lang) for entry in lacking)
     return found
@@ -118,4 +138,4 @@ def _is_figure(column: str) -> bool:
     return True
 
 
-__all__ = ["INPUTS", "Input", "blank_unknown", "missing_inputs", "unknown"]
+__all__ = ["INPUTS", "Input", "blank_unknown", "from_traffic", "missing_inputs", "unknown"]

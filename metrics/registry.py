@@ -84,6 +84,9 @@ class Measure:
     additive: bool  # True where the sum over any split equals the total (False for distinct counts)
     description: str = ""
     needs: tuple[str, ...] = ()  # inputs needed besides the source's (SOURCE_INPUTS)
+    # For a session measure: the same measure over the platform's traffic aggregates (metrics/compute.py), used where
+    # the shop has no session logs; None: traffic aggregates cannot give it (null).
+    traffic: str | None = None
 
     @property
     def dimensions(self) -> frozenset[str]:
@@ -93,6 +96,13 @@ class Measure:
     def inputs(self) -> frozenset[str]:
         """The inputs (metrics/inputs.py) this measure needs the shop to have given."""
         return frozenset((*SOURCE_INPUTS[self.source], *self.needs))
+
+    def inputs_from(self, traffic: bool) -> frozenset[str]:
+        """The inputs this measure needs when session measures come from session logs, or (`traffic`) from the
+        platform's traffic aggregates, which carry their own counts (or nulls) in place of visitor ids, events, …"""
+        if traffic and self.source == "sessions":
+            return frozenset({"sessions"})
+        return self.inputs
 
 
 @dataclass(frozen=True)
@@ -184,8 +194,16 @@ def names_in(text: str) -> list[str]:
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
-        Measure("sessions", "sessions", "count(*)", True),
-        Measure("visitors", "sessions", "count(distinct visitor_id)", False, needs=("visitor_ids",)),
+        Measure("sessions", "sessions", "count(*)", True, traffic="sum(sessions)"),
+        # Daily visitor counts do not add up to distinct visitors: only one aggregate per bucket and group gives them.
+        Measure(
+            "visitors",
+            "sessions",
+            "count(distinct visitor_id)",
+            False,
+            needs=("visitor_ids",),
+            traffic="case when count(*) = 1 then sum(visitors) end",
+        ),
         Measure(
             "bounced_sessions",
             "sessions",
@@ -193,6 +211,7 @@ MEASURES: dict[str, Measure] = {
             True,
             "sessions of the period with exactly one page view",
             needs=("page_views",),
+            traffic="case when count(bounced_sessions) = count(*) then sum(bounced_sessions) end",
         ),
         Measure(
             "engaged_sessions",
@@ -201,6 +220,7 @@ MEASURES: dict[str, Measure] = {
             True,
             "sessions of the period that lasted over 10 s, had 2 or more page views or led to a valid order (GA4)",
             needs=("durations",),
+            traffic="case when count(engaged_sessions) = count(*) then sum(engaged_sessions) end",
         ),
         Measure(
             "converted_sessions",
@@ -209,6 +229,7 @@ MEASURES: dict[str, Measure] = {
             True,
             "sessions of the period that some valid order (of any date) names in session_id",
             needs=("orders",),
+            traffic="case when count(orders) = count(*) then sum(orders) end",  # orders the platform attributes
         ),
         Measure(
             "cart_sessions",
@@ -217,6 +238,7 @@ MEASURES: dict[str, Measure] = {
             True,
             "sessions of the period with an add_to_cart event",
             needs=("events",),
+            traffic="case when count(cart_sessions) = count(*) then sum(cart_sessions) end",
         ),
         Measure(
             "converted_cart_sessions",
@@ -830,11 +852,12 @@ def measures_of(name: str) -> frozenset[str]:
 
 
 @cache
-def inputs_of(name: str) -> frozenset[str]:
-    """The inputs (metrics/inputs.py) a metric or measure needs, all the way down."""
+def inputs_of(name: str, traffic: bool = False) -> frozenset[str]:
+    """The inputs (metrics/inputs.py) a metric or measure needs, all the way down; `traffic`: with session measures
+    from the platform's traffic aggregates."""
     found: frozenset[str] = frozenset()
     for measure in measures_of(name):
-        found |= MEASURES[measure].inputs
+        found |= MEASURES[measure].inputs_from(traffic)
     return found
 
 

@@ -16,17 +16,18 @@ import typer
 from rich.table import Table
 
 from metrics.cohorts import cohort_retention
-from metrics.compute import compute_kpis
+from metrics.compute import compute_kpis, traffic_cut
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_statement
-from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
+from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_LINES, format_value, measures_of
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets, verdict_text
 from metrics.units import COUNT, RATE
 from shopkpi.cli.common import (
     DataError,
     DbOption,
+    EngineOption,
     FormatOption,
     OutputFormat,
     json_rows,
@@ -76,12 +77,13 @@ def kpis(
     by: Annotated[Dimension | None, typer.Option("--by", help="Split by a dimension.", show_choices=True)] = None,
     format: FormatOption = OutputFormat.table,
     db: DbOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """The KPIs of SPEC §4 for a period, optionally split by a dimension."""
     by_name = _value(by)
     if by_name is not None and by_name not in DIMENSIONS:
         raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
-    with read_warehouse(db) as con:
+    with read_warehouse(db, _value(engine)) as con:
         period = _kpi_period(con, from_, to)
         frame = compute_kpis(con, period, by=by_name)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
@@ -89,6 +91,10 @@ def kpis(
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
         covered = coverage(con, period)
         reasons = unknown(METRICS, missing_inputs(con))
+        cut = traffic_cut(con, period)
+        if cut:  # session figures from a platform report this period cuts
+            session_metrics = [m for m in METRICS if any(MEASURES[x].source == "sessions" for x in measures_of(m))]
+            reasons |= {m: reasons.get(m, cut) for m in session_metrics}
     kind = _value(format)
     if kind == "json":
         print_json(
@@ -170,9 +176,10 @@ def pnl(
     ] = None,
     format: FormatOption = OutputFormat.table,
     db: DbOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """The monthly P&L statement: gross sales down to net profit, with margins."""
-    with read_warehouse(db) as con:
+    with read_warehouse(db, _value(engine)) as con:
         first, last = _month_range(con, from_, to)
         statement = pnl_statement(con, first, last)
     kind = _value(format)
@@ -200,9 +207,9 @@ def pnl(
             )
 
 
-def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
+def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None, engine: EngineOption = None) -> None:
     """The cohort retention matrix: customers by month of first order, share ordering again k months later."""
-    with read_warehouse(db) as con:
+    with read_warehouse(db, _value(engine)) as con:
         matrix = cohort_retention(con)
     kind = _value(format)
     if kind == "json":

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import streamlit as st
 
+from metrics.compute import traffic_cut
 from metrics.forecast import Event, load_calendar
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, data_span, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
-from metrics.registry import DIMENSION_LABELS, METRICS
+from metrics.registry import DIMENSION_LABELS, MEASURES, METRICS, measures_of
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, segment_options
 from metrics.targets import Target, TargetsError, load_targets, replenish_window
@@ -473,6 +474,9 @@ def null_reason(name: str, current: View) -> str:
     missing = unknown([name], load(missing_inputs), current.lang).get(name)
     if missing:
         return t(f"Unknown: {missing}.", f"未知：{missing}。")
+    cut = load(traffic_cut, current.period) if current.period is not None else None
+    if cut and any(MEASURES[m].source == "sessions" for m in measures_of(name)):
+        return t(f"Unknown: {cut}.", f"未知：平台流量报表按整个时间段统计，本期截断了它，无法按天拆分（{cut}）。")
     entry = METRICS[name]
     if entry.kind == "ratio":
         return t(

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from metrics.compute import compare_periods, comparison_periods, compute_kpis
+from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series, traffic_cut
 from metrics.funnel import funnel
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Period, coverage
@@ -183,3 +183,52 @@ def test_a_value_past_the_good_end_of_a_range_reads_as_such():
     assert verdict_text(aov.verdict(200)) == "on target" and aov.verdict(95) == "near" and aov.verdict(50) == "off"
     bounce = Target("bounce_rate", min=0.2, max=0.4, direction="lower")
     assert bounce.verdict(0.1) == "below" and verdict_text("below", "zh") == "低于区间（良好）"
+
+
+def traffic_shop():
+    """No session logs; two GA4-style aggregates for 1 January – 30 October 2025 (Paid Search 4,395 sessions of which
+    1,544 engaged, Direct 1,679 / 533), and a daily Sycm-style pair for 1 and 2 November: social 100 sessions with 40
+    one-page bounces and 5 orders each day."""
+    con = empty_shop()
+    con.execute(
+        "insert into traffic (store, medium, campaign, device, date, end_date, source, sessions, engaged_sessions) "
+        "values ('', '', '', 'unknown', '2025-01-01', '2025-10-30', 'paid_search', 4395, 1544), "
+        "('', '', '', 'unknown', '2025-01-01', '2025-10-30', 'direct', 1679, 533)"
+    )
+    con.execute(
+        "insert into traffic (store, medium, campaign, device, date, end_date, source, sessions, bounced_sessions, "
+        "orders, visitors) values ('', '', '', 'unknown', '2025-11-01', '2025-11-01', 'social', 100, 40, 5, 90), "
+        "('', '', '', 'unknown', '2025-11-02', '2025-11-02', 'social', 100, 40, 5, 80)"
+    )
+    return con
+
+
+def test_platform_traffic_answers_the_session_figures_where_there_are_no_session_logs():
+    con = traffic_shop()
+    ga4 = Period(date(2025, 1, 1), date(2025, 10, 30))
+    rows = {r["group"]: r for r in compute_kpis(con, ga4, by="source").iter_rows(named=True)}
+    # Each channel's sessions as in the file; GA4's engagement gives the not-engaged bounce: 1 − 1544 / 4395.
+    assert (rows["paid_search"]["sessions"], rows["direct"]["sessions"]) == (4395, 1679)
+    assert rows["paid_search"]["engaged_bounce_rate"] == pytest.approx(1 - 1544 / 4395)
+    # GA4 gives no one-page bounce, no orders and no visitors here: unknown, not 0.
+    assert rows["paid_search"]["bounce_rate"] is None and rows["paid_search"]["conversion_rate"] is None
+    assert rows["paid_search"]["visitors"] is None
+    # The daily pair: 2 days of 100 sessions, 80 bounces, 10 orders → bounce 40 %, conversion 5 %; daily visitor
+    # counts do not add up to distinct visitors (null), one day's do (90).
+    november = row(con, Period(date(2025, 11, 1), date(2025, 11, 2)))
+    assert november["sessions"] == 200 and november["bounce_rate"] == pytest.approx(0.4)
+    assert november["conversion_rate"] == pytest.approx(0.05) and november["visitors"] is None
+    assert row(con, Period(date(2025, 11, 1), date(2025, 11, 1)))["visitors"] == 90
+
+
+def test_a_window_that_cuts_a_range_aggregate_has_no_session_figures_never_a_pro_rata():
+    con = traffic_shop()
+    # 1 January – 29 October cuts the 1 January – 30 October report: unknown, with the reason.
+    cut = Period(date(2025, 1, 1), date(2025, 10, 29))
+    assert row(con, cut)["sessions"] is None
+    assert "2025-01-01 – 2025-10-30" in traffic_cut(con, cut)
+    # A window covering it whole counts it whole (6,074), and a month of it in a monthly series is unknown too.
+    assert row(con, Period(date(2024, 12, 1), date(2025, 10, 31)))["sessions"] == 4395 + 1679
+    series = kpi_series(con, Period(date(2025, 9, 1), date(2025, 11, 30)), grain="month", metrics=["sessions"])
+    assert series["sessions"].to_list() == [None, None, 200]
+    assert traffic_cut(con, Period(date(2025, 11, 1), date(2025, 11, 30))) is None
