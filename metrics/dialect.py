@@ -1,7 +1,8 @@
 """The only SQL in metrics/ that is DuckDB's own rather than portable: calendar helpers and parameter markers.
 
-Everything else the metrics layer generates is plain SQL that Spark SQL also runs; a Spark port replaces this
-module (e.g. `sequence`/`explode` for the day spine, `date_format(d, 'yyyy-MM')`, `:name` parameters).
+Everything else the metrics layer generates is plain SQL. The same text runs on Spark: warehouse/spark.py transpiles
+it with sqlglot (DuckDB → Spark SQL), so each helper here is written in a form that transpiles to a Spark query
+with the same result (tests/metrics/test_spark.py compares the two engines on every KPI, the P&L and the cohorts).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ def param(name: str) -> str:
 
 def day_spine(first: str, last: str) -> str:
     """A query with one row per date from `first` to `last` inclusive (both SQL date expressions), column `day`."""
-    return f"select cast(unnest(generate_series({first}, {last}, interval 1 day)) as date) as day"
+    # The series is unnested in a subquery and cast outside it: Spark does not allow a generator (explode) inside
+    # an expression such as a cast.
+    return f"select cast(d as date) as day from (select unnest(generate_series({first}, {last}, interval 1 day)) as d)"
 
 
 def truncate(grain: str, expression: str) -> str:

@@ -45,6 +45,11 @@ class Settings:
     users_path: Path = Path("~/.config/shopkpi/users.toml")
     session_hours: float = 12.0
     require_login: bool = False  # set by `shopkpi serve --require-login`: never run open, even if the file goes
+    # The engine that answers metric queries: "duckdb" (the warehouse file) or "spark" (the lake at lake_path, written
+    # by `shopkpi export-lake`, on spark_master: local[N], spark://host:port or a Spark Connect sc://host:port URL).
+    engine: str = "duckdb"
+    spark_master: str = "local[*]"
+    lake_path: Path | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,6 +97,9 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
         "users_path": os.environ.get("SHOPKPI_USERS"),
         "session_hours": os.environ.get("SHOPKPI_SESSION_HOURS"),
         "require_login": os.environ.get("SHOPKPI_REQUIRE_LOGIN"),
+        "engine": os.environ.get("SHOPKPI_ENGINE"),
+        "spark_master": os.environ.get("SHOPKPI_SPARK_MASTER"),
+        "lake_path": os.environ.get("SHOPKPI_LAKE"),
         **{name: os.environ.get(f"SHOPKPI_{name.upper()}") for name in _LIMITS},
     }
     values.update({key: value for key, value in env.items() if value})
@@ -100,7 +108,7 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
     known = {name for name in Settings.__dataclass_fields__ if name != "extra"}
     extra = {key: value for key, value in values.items() if key not in known}
     kwargs = {key: value for key, value in values.items() if key in known}
-    for key in ("db_path", "targets_path", "upload_dir", "users_path"):
+    for key in ("db_path", "targets_path", "upload_dir", "users_path", "lake_path"):
         if kwargs.get(key) is not None:
             kwargs[key] = Path(kwargs[key])
     if "calendar_path" in kwargs:  # an empty calendar_path means the packaged calendar

@@ -37,6 +37,19 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOption = Annotated[
+    Engine | None,
+    typer.Option(
+        "--engine",
+        help="duckdb (the warehouse) or spark (the lake at lake_path / SHOPKPI_LAKE, on spark_master); "
+        "default: the engine setting.",
+    ),
+]
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
 ]
@@ -53,11 +66,26 @@ class DataError(Exception):
     """A data or file problem, told to the user in one line (exit 1)."""
 
 
+def _open(db: Path | None, engine: str | None) -> duckdb.DuckDBPyConnection:
+    settings = load_settings(db)
+    engine = str(engine or settings.engine)
+    if engine == "spark":
+        from warehouse.spark import connect_lake
+
+        if settings.lake_path is None:
+            raise WarehouseError("the spark engine reads a lake: set lake_path (shopkpi.toml) or SHOPKPI_LAKE")
+        return connect_lake(settings.lake_path, settings.spark_master)
+    if engine != "duckdb":
+        raise WarehouseError(f"unknown engine {engine!r} (shopkpi.toml, SHOPKPI_ENGINE): use duckdb or spark")
+    return open_read_only(settings.db_path)
+
+
 @contextlib.contextmanager
-def read_warehouse(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse; any data or file error ends the command with exit 1."""
+def read_warehouse(db: Path | None, engine: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse, or to the lake on Spark (`engine`, default the settings'); any data
+    or file error ends the command with exit 1."""
     try:
-        con = open_read_only(load_settings(db).db_path)
+        con = _open(db, engine)
     except (WarehouseError, duckdb.Error, OSError) as exc:
         raise fail(str(exc).splitlines()[0]) from None
     try:

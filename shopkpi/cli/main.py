@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi.cli import customers, forecast, imports, kpis, report, users
+from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
 from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
@@ -183,6 +183,7 @@ app.command("import")(imports.import_)
 app.command("kpis")(kpis.kpis)
 app.command("pnl")(kpis.pnl)
 app.command("cohorts")(kpis.cohorts)
+app.command("export-lake")(lake.export_lake)
 app.command("segments")(customers.segments)
 app.command("forecast")(forecast.forecast)
 app.command("alerts")(forecast.alerts)
