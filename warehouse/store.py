@@ -76,8 +76,9 @@ def _file_problem(path: Path) -> str | None:
 def _check_complete(con: duckdb.DuckDBPyConnection, path: Path, size: int) -> None:
     """Refuses a file shorter than its own header says: a truncated copy opens and answers the first queries, then
     fails (or, for `shopkpi upgrade`, would be called up to date)."""
+    # used_blocks, not total_blocks: DuckDB cuts free blocks off the end of the file, which total_blocks still counts.
     block_size, blocks = con.sql(
-        "select block_size, total_blocks from pragma_database_size() where database_name = current_database()"
+        "select block_size, used_blocks from pragma_database_size() where database_name = current_database()"
     ).fetchall()[0]
     expected = _HEADER_BYTES + block_size * blocks
     if blocks and size < expected:
