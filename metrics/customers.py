@@ -220,8 +220,11 @@ def segment_summary(
     if as_of is None:
         return pl.DataFrame(schema=SUMMARY_SCHEMA)
     since = since or as_of - timedelta(days=90)
-    now = rfm_scores(con, as_of, segment)
-    before = rfm_scores(con, since, segment)
+    return _summary(rfm_scores(con, as_of, segment), rfm_scores(con, since, segment))
+
+
+def _summary(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """segment_summary's rows from the RFM scores on the two dates."""
     total_customers = now.height
     total_revenue = now["monetary"].sum() if now.height else 0.0
     grouped = now.group_by("segment").agg(
@@ -253,11 +256,15 @@ def segment_summary(
 def segment_movement(con: duckdb.DuckDBPyConnection, since: date, as_of: date, segment: Segment = ALL) -> pl.DataFrame:
     """One row per (segment as of `since`, segment as of `as_of`) pair with customers: from_segment (null for a
     customer whose first valid order came after `since`), to_segment, customers. Sorted by the grid's order."""
-    before = rfm_scores(con, since, segment).select("customer_id", pl.col("segment").alias("from_segment"))
-    now = rfm_scores(con, as_of, segment).select("customer_id", pl.col("segment").alias("to_segment"))
+    return _movement(rfm_scores(con, as_of, segment), rfm_scores(con, since, segment))
+
+
+def _movement(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """segment_movement's rows from the RFM scores on the two dates."""
     order = {name: i for i, name in enumerate(SEGMENT_NAMES)}
     moved = (
-        now.join(before, on="customer_id", how="left")
+        now.select("customer_id", pl.col("segment").alias("to_segment"))
+        .join(before.select("customer_id", pl.col("segment").alias("from_segment")), on="customer_id", how="left")
         .group_by("from_segment", "to_segment")
         .agg(pl.len().cast(pl.Int64).alias("customers"))
     )
@@ -265,6 +272,20 @@ def segment_movement(con: duckdb.DuckDBPyConnection, since: date, as_of: date, s
         pl.col("from_segment").replace_strict(order, default=-1, return_dtype=pl.Int64),
         pl.col("to_segment").replace_strict(order, return_dtype=pl.Int64),
     ).select("from_segment", "to_segment", "customers")
+
+
+@dataclass(frozen=True)
+class SegmentChanges:
+    """The segments as of a date with their sizes on an earlier one, and the customers' moves between them."""
+
+    summary: pl.DataFrame  # segment_summary's rows
+    movement: pl.DataFrame  # segment_movement's rows
+
+
+def segment_changes(con: duckdb.DuckDBPyConnection, as_of: date, since: date, segment: Segment = ALL) -> SegmentChanges:
+    """segment_summary(as_of, since) and segment_movement(since, as_of), scoring each date once."""
+    now, before = rfm_scores(con, as_of, segment), rfm_scores(con, since, segment)
+    return SegmentChanges(_summary(now, before), _movement(now, before))
 
 
 def segment_customers(
@@ -556,6 +577,8 @@ __all__ = [
     "lifetime_value",
     "repeat_interval",
     "rfm_scores",
+    "SegmentChanges",
+    "segment_changes",
     "segment_customer_ids",
     "segment_customers",
     "segment_movement",

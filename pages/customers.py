@@ -15,11 +15,11 @@ from metrics.customers import (
     LTV_METHOD,
     LTV_METHOD_ZH,
     SEGMENTS,
+    SegmentChanges,
     lifetime_value,
     repeat_interval,
+    segment_changes,
     segment_customer_ids,
-    segment_movement,
-    segment_summary,
 )
 from metrics.periods import add_months
 from metrics.units import RATE, change_text
@@ -42,8 +42,7 @@ class CustomersData:
     returning_rate: pl.DataFrame  # the returning customer rate per month, the same 12 months
     cohorts: pl.DataFrame  # each monthly cohort's activity k months later, up to the period's end
     since: date  # the day the segments are compared with: the comparison period's last day
-    segments: pl.DataFrame  # one row per RFM segment as of the period's end, with its size on `since`
-    movement: pl.DataFrame  # customers per (segment on `since`, segment at the period's end)
+    segments: SegmentChanges  # RFM segments at the period's end with their size on `since`, and the moves between
     repeat: pl.DataFrame  # days from first to second order per cohort (and 'all')
     ltv: pl.DataFrame  # observed and projected lifetime value per cohort (and 'all')
 
@@ -64,8 +63,7 @@ def data(view: ui.View, role: str | None) -> CustomersData:
         returning_rate=ui.load(kpi_series, first, period.end, "month", ("returning_customer_rate",), segment=segment),
         cohorts=ui.load(cohort_activity, period.end, segment=segment),
         since=since,
-        segments=ui.load(segment_summary, period.end, since, segment=segment),
-        movement=ui.load(segment_movement, since, period.end, segment=segment),
+        segments=ui.load(segment_changes, period.end, since, segment=segment),
         repeat=ui.load(repeat_interval, period.end, segment=segment),
         ltv=ui.load(lifetime_value, period.end, segment=segment),
     )
@@ -193,7 +191,7 @@ def segment_label(name: str | None, current: ui.View) -> str:
 
 def segments(current: ui.View, loaded: CustomersData, role: str | None) -> None:
     st.subheader(current.t("Customer segments (RFM)", "客户分群（RFM）"))
-    summary = loaded.segments
+    summary = loaded.segments.summary
     if summary.is_empty() or summary["customers"].sum() == 0:
         ui.empty(current.t("No identified customer has a valid order yet.", "还没有可识别的客户下过有效订单。"))
         return
@@ -257,7 +255,7 @@ def segments(current: ui.View, loaded: CustomersData, role: str | None) -> None:
 
 
 def movement(current: ui.View, loaded: CustomersData) -> None:
-    moved = loaded.movement
+    moved = loaded.segments.movement
     with st.expander(current.t(f"How customers moved since {loaded.since}", f"自 {loaded.since} 以来的分群流转")):
         changed = moved.filter(pl.col("from_segment").is_null() | (pl.col("from_segment") != pl.col("to_segment")))
         if changed.is_empty():

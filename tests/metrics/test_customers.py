@@ -18,6 +18,8 @@ from metrics.customers import (
     lifetime_value,
     repeat_interval,
     rfm_scores,
+    segment_changes,
+    segment_customer_ids,
     segment_customers,
     segment_movement,
     segment_of,
@@ -222,3 +224,11 @@ def test_readme_lists_every_customer_figure():
     # Regenerate with: definitions_markdown() between the markers.
     assert readme[start + len(README_START) : end].strip() == definitions_markdown().strip()
     assert all(f"| `{d.name}` | {d.label_en} | {d.label_zh} |" in readme for d in DEFINITIONS)
+
+
+def test_segment_changes_is_the_summary_and_the_movement(con):
+    changes = segment_changes(con, AS_OF, date(2024, 2, 15))
+    assert changes.summary.equals(segment_summary(con, AS_OF, date(2024, 2, 15)))
+    assert changes.movement.equals(segment_movement(con, date(2024, 2, 15), AS_OF))
+    # The campaign list: one id per row, sorted.
+    assert segment_customer_ids(con, "need_attention", AS_OF).rows() == [("b",), ("c",)]
