@@ -6,13 +6,13 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
-from metrics import METRICS, compare_periods, format_value, kpi_series
+from metrics import METRICS, compare_periods, compute_kpis, format_value, kpi_series
 from metrics.insights import DRIVER_FACTORS, DRIVER_LABELS, kpi_alerts, revenue_change, source_movers
-from metrics.registry import format_change
+from metrics.registry import format_change, inputs_of
 from metrics.replenishment import forecast_cover, reorder_now
 from metrics.stock import DEFAULT_WINDOW_DAYS
 from metrics.targets import verdict_text
-from metrics.units import DECIMAL, change_text
+from metrics.units import DECIMAL, RATE, change_text
 from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
@@ -36,6 +36,7 @@ HEADLINE = tuple(
 )
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red", "above": "green", "below": "green"}
 CARDS_PER_ROW = 5
+COVERAGE = ("cost_coverage",)  # how much of the cost figures is known
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class OverviewData:
     drivers: pl.DataFrame  # the revenue change split into sessions, conversion and order value
     movers: pl.DataFrame | None  # the sources whose revenue moved most; None under a source filter
     cover: pl.DataFrame  # days of cover per product at forecast demand (whole shop), for the reorder alert
+    cost_coverage: float | None = None  # share of sales with a known unit cost (shown beside cost figures below 1)
 
 
 def data(view: ui.View, role: str | None) -> OverviewData:
@@ -62,6 +64,9 @@ def data(view: ui.View, role: str | None) -> OverviewData:
         movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
         # The Products & stock page's plan (forecast demand), so both pages name the same products.
         cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer(), ui.calendar()),
+        cost_coverage=ui.load(compute_kpis, period, None, None, ("cost_coverage",), segment=segment)["cost_coverage"][
+            0
+        ],
     )
 
 
@@ -69,7 +74,9 @@ def card_value(name: str, value: float | None) -> str:
     return format_value(name, value, style="card")  # large amounts without cents, so they fit a card
 
 
-def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View) -> None:
+def card(
+    column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View, cost_coverage: float | None = None
+) -> None:
     name = row["metric"]
     entry = METRICS[name]
     target = targets.get(name)
@@ -86,6 +93,15 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
             help_lines.append(target.note_in(current.lang))
     if row["value"] is None:
         help_lines.append(ui.null_reason(name, current))
+    partly_costed = cost_coverage is not None and cost_coverage < 1 and "unit_costs" in inputs_of(name)
+    if partly_costed and row["value"] is not None:
+        known = RATE.text(cost_coverage, style="whole")
+        help_lines.append(
+            current.t(
+                f"Unit cost is known for {known} of sales; the rest is left out of COGS, so this figure reads high.",
+                f"仅 {known} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
+            )
+        )
     label = ui.label(name)
     badge = f":{STATUS_COLORS[status]}-badge[{verdict_text(status, current.lang)}] " if status else ""
     with column.container(border=True):
@@ -101,6 +117,11 @@ def card(column, row: dict, series: pl.DataFrame, targets: dict, current: ui.Vie
             chart_data=series.get_column(name).fill_null(0).to_list() if series.height > 1 else None,
             chart_type="area" if entry.unit in ("money", "count") else "line",
         )
+        if partly_costed and row["value"] is not None:
+            badge += current.t(
+                f":orange-badge[cost known for {RATE.text(cost_coverage, style='whole')} of sales] ",
+                f":orange-badge[成本覆盖 {RATE.text(cost_coverage, style='whole')}] ",
+            )
         st.caption(
             badge
             + current.t(
@@ -122,7 +143,7 @@ def cards_section(current: ui.View, loaded: OverviewData, targets: dict) -> dict
     for start in range(0, len(headline), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
         for column, name in zip(columns, headline[start : start + CARDS_PER_ROW], strict=False):
-            card(column, rows[name], series, targets, current)
+            card(column, rows[name], series, targets, current, loaded.cost_coverage)
     if all(rows[n]["value"] in (None, 0) for n in ("orders", "sessions")):
         ui.empty(
             current.t(
