@@ -1,109 +1,263 @@
-"""Forecast benchmark: backtest tables (model vs seasonal naive) and the fit + forecast time of one daily series.
+"""Forecast benchmark: the accuracy of every model on real shops and the demo, next to seasonal naive, a plain
+statsmodels ETS and Prophet, and the fit + forecast time of each series.
 
-    python -m bench.forecasts [--db data/shopkpi.duckdb] [--real PATH/online-retail-dataset.csv.gz]
+    python -m bench.forecasts [--online-retail CSV] [--tmall CSV] [--demo-days 730] [--prophet-python PYTHON]
 
-Prints figures; it is not a test. The real series is the UCI Online Retail daily net sales (Σ quantity × unit price
-over every line with a positive price, cancellations included as negative lines), read straight from the file.
-That shop is a UK wholesaler: it never trades on Saturdays and closes over Christmas; the Chinese promotion
-calendar does not apply to it, so it is forecast with an empty calendar (closures are learnt from the data).
+Prints figures; it is not a test. The protocol (issue 19): rolling origins a week apart, the last one `horizon` days
+before the end of the data (UCI Online Retail: 8 origins, Saturdays 2011-10-08 … 2011-11-26, 14 days ahead), each
+model knowing only the days before each origin; scored on the held-out days the shop traded (actual > 0): MAPE,
+sMAPE, MASE (mean absolute error over the mean absolute week-on-week change of the history before the origin, on the
+pairs of trading days), relMAE (the mean absolute error over seasonal naive's on the same days) and the share of days
+inside the 80% and 95% intervals. The series are read as `shopkpi forecast` reads them: each export imported into a
+temporary warehouse (`shopkpi import`), the metric's daily history, the packaged promotion calendar.
+
+The Tmall report covers February 2020 only (29 days): too short for 8 weekly origins, it is scored from 9 daily
+origins (day 15 … 23), 7 days ahead each, through `forecast_series` (what the CLI does with a short history).
+
+Peers: "statsmodels_ets" is ETSModel (additive damped trend, additive weekly season) on the raw daily values, refitted
+at each origin; "prophet" is Prophet with its defaults on the days the shop traded (its way of skipping closed days),
+refitted at each origin. Prophet is not a shopkpi dependency: give a Python that has it (`--prophet-python`, e.g. a
+separate venv with `pip install prophet`); the series go to it as JSON on stdin.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import tempfile
 import time
-from datetime import timedelta
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
-import polars as pl
 
 from metrics import forecast as fc
+from metrics.forecast.backtest import BACKTEST_STEP, _score
+from metrics.forecast.models import MIN_HISTORY
 
-REAL_DEFAULT = Path("/work/shared/data/real/uci-online-retail/online-retail-dataset.csv.gz")
+REAL = Path("/work/shared/data/real")
+ONLINE_RETAIL = REAL / "uci-online-retail" / "online-retail-dataset.csv.gz"
+TMALL = REAL / "exports" / "tmall-order-report" / "tmall_order_report.csv"
+PEERS = ("statsmodels_ets", "prophet")
+
+PROPHET_SCRIPT = r"""
+import json, logging, sys, warnings
+warnings.simplefilter("ignore")
+logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+import numpy as np, pandas as pd
+from prophet import Prophet
+job = json.load(sys.stdin)
+start, y = pd.Timestamp(job["start"]), np.asarray(job["y"], dtype=float)
+out = []
+for origin in job["origins"]:
+    days = pd.date_range(start, periods=origin)
+    frame = pd.DataFrame({"ds": days, "y": y[:origin]})
+    frame = frame[frame["y"] > 0]
+    model = Prophet(interval_width=0.8).fit(frame)
+    future = pd.DataFrame({"ds": pd.date_range(start + pd.Timedelta(days=origin), periods=job["horizon"])})
+    low = model.predict(future)
+    model.interval_width = 0.95
+    high = model.predict(future)
+    out.append([low["yhat"].tolist(), low["yhat_lower"].tolist(), low["yhat_upper"].tolist(),
+                high["yhat_lower"].tolist(), high["yhat_upper"].tolist()])
+json.dump(out, sys.stdout)
+"""
 
 
-def online_retail_daily(path: Path) -> pl.DataFrame:
-    """Daily net sales of the Online Retail file. One row per calendar day from the first to the last (0 if none)."""
-    frame = duckdb.sql(
-        """
-        with lines as (
-            select cast(InvoiceDate as date) as day, Quantity * UnitPrice as amount
-            from read_csv($path, header = true)
-            where UnitPrice > 0
-        ),
-        daily as (
-            select day, sum(amount) as value from lines group by day
+@dataclass
+class Series:
+    """One daily series of the benchmark and how it is cut."""
+
+    name: str
+    start: date
+    y: np.ndarray
+    horizon: int
+    step: int  # days between origins
+    folds: int
+
+
+def imported_series(kind: str, path: Path, metrics: list[str], root: Path) -> dict[str, tuple[date, np.ndarray]]:
+    """The daily history of each metric of an export imported into a new warehouse under `root`."""
+    from pipelines.adapters import import_export
+    from warehouse import open_read_only
+
+    db = root / f"{kind}.duckdb"
+    import_export(db, kind, path)
+    con = open_read_only(db)
+    try:
+        found = {}
+        for metric in metrics:
+            history = fc.metric_history(con, metric)
+            found[metric] = fc._trimmed(history["date"].to_list(), history["value"].to_numpy())
+        return found
+    finally:
+        con.close()
+
+
+def demo_series(days: int, root: Path) -> dict[str, tuple[date, np.ndarray]]:
+    from pipelines import demo, ingest
+    from warehouse import open_read_only
+
+    files = demo.write_demo_files(root / "demo-files", seed=7, days=days, end=date(2026, 11, 30))
+    db = root / "demo.duckdb"
+    for table, paths in files.items():
+        for path in paths:
+            ingest.ingest_file(db, table, path, store_timezone=demo.DEMO_TIMEZONE, currency="CNY")
+    con = open_read_only(db)
+    try:
+        history = fc.metric_history(con, "total_revenue")
+        return {"total_revenue": fc._trimmed(history["date"].to_list(), history["value"].to_numpy())}
+    finally:
+        con.close()
+
+
+def origins_of(series: Series) -> list[int]:
+    n = len(series.y)
+    return sorted(n - series.horizon - series.step * k for k in range(series.folds))
+
+
+def shopkpi_backtest(series: Series, events) -> tuple[fc.Backtest, str | None]:
+    """Every candidate and seasonal naive on the series' origins, and the model shopkpi would choose."""
+    if series.step == BACKTEST_STEP and len(series.y) >= series.horizon + 3 * MIN_HISTORY:
+        backtest = fc.backtest_series(series.start, series.y, series.horizon, events, series.folds, series.step)
+        return backtest, backtest.best()
+    # a short history: what forecast_series makes of it at each origin (the level model or seasonal naive)
+    origins = origins_of(series)
+    backtest = _empty_backtest(series, origins)
+    bands, names = [], set()
+    for o in origins:
+        name, band, _ = fc.forecast_series(series.start, series.y[:o], series.horizon, events)
+        bands.append(band)
+        names.add(name)
+    chosen = "/".join(sorted(names))
+    _score(backtest, chosen, bands)
+    return backtest, chosen
+
+
+def _empty_backtest(series: Series, origins: list[int]) -> fc.Backtest:
+    y, h = series.y, series.horizon
+    backtest = fc.Backtest(h, [series.start + timedelta(days=o) for o in origins])
+    backtest.actual = np.concatenate([y[o : o + h] for o in origins])
+    backtest.scale = np.concatenate([np.full(h, fc.mase_scale(y[:o])) for o in origins])
+    backtest.forecasts["seasonal_naive"] = np.concatenate([fc.seasonal_naive(y[:o], h) for o in origins])
+    return backtest
+
+
+def statsmodels_ets(series: Series, origins: list[int]) -> list[fc.Band]:
+    import pandas as pd
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    bands = []
+    for o in origins:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ETSModel(
+                pd.Series(series.y[:o]), error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=7
+            )
+            result = model.fit(disp=False, maxiter=200)
+            frames = [
+                result.get_prediction(start=o, end=o + series.horizon - 1).summary_frame(alpha=a) for a in (0.2, 0.05)
+            ]
+        point = frames[0]["mean"].to_numpy()
+        bands.append(
+            fc.Band(
+                point,
+                frames[0]["pi_lower"].to_numpy(),
+                frames[0]["pi_upper"].to_numpy(),
+                frames[1]["pi_lower"].to_numpy(),
+                frames[1]["pi_upper"].to_numpy(),
+            )
         )
-        select * from daily order by day
-        """,
-        params={"path": str(path)},
-    ).pl()
-    days = pl.DataFrame({"date": pl.date_range(frame["day"].min(), frame["day"].max(), "1d", eager=True)})
-    return days.join(frame.rename({"day": "date"}), on="date", how="left").with_columns(pl.col("value").fill_null(0.0))
+    return bands
 
 
-def print_table(title: str, backtest: fc.Backtest) -> None:
-    print(f"\n{title}: {len(backtest.origins)} origins, {backtest.horizon}-day horizon, {backtest.origins[0]} …")
-    print(f"  {'model':<16}{'MAPE':>8}{'sMAPE':>8}{'cov80':>8}{'cov95':>8}{'days':>6}")
-    for row in backtest.table().iter_rows(named=True):
-        cells = [row[k] for k in ("mape", "smape", "coverage80", "coverage95")]
-        text = "".join(f"{'—':>8}" if v is None else f"{v:>8.1%}" for v in cells)
-        print(f"  {row['model']:<16}{text}{row['days']:>6}")
+def prophet(series: Series, origins: list[int], python: str) -> list[fc.Band] | str:
+    """Prophet's bands at each origin, run by `python` (a separate environment), or why it could not run."""
+    job = {"start": series.start.isoformat(), "y": series.y.tolist(), "origins": origins, "horizon": series.horizon}
+    try:
+        done = subprocess.run(
+            [python, "-c", PROPHET_SCRIPT], input=json.dumps(job), capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        lines = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        return lines[-1] if lines else type(exc).__name__
+    return [fc.Band(*(np.asarray(part, dtype=float) for part in fold)) for fold in json.loads(done.stdout)]
 
 
-def time_fit(start, y: np.ndarray, events, horizon: int = 30, repeats: int = 3) -> float:
-    """The best of `repeats` wall-clock times of fitting SARIMAX and forecasting `horizon` days with intervals."""
+def fit_seconds(series: Series, events, model: str, repeats: int = 3) -> float:
+    """The best of `repeats` wall-clock times of fitting `model` on the whole series and forecasting 14 days."""
     best = float("inf")
-    design = fc._design(fc._dates(start, len(y)), y, events)
     for _ in range(repeats):
         began = time.perf_counter()
-        fitted = fc.fit_model("sarimax_promo", start, y, design)
-        fc.band(fitted, horizon)
+        fc.forecast_series(series.start, series.y, 14, events, model)
         best = min(best, time.perf_counter() - began)
     return best
 
 
+def print_table(series: Series, backtest: fc.Backtest, chosen: str | None, seconds: dict[str, float]) -> None:
+    origins = backtest.origins
+    print(
+        f"\n{series.name}: {len(series.y)} days from {series.start}; {len(origins)} origins {origins[0]} … "
+        f"{origins[-1]}, {series.horizon} days ahead; chosen: {chosen}"
+    )
+    naive = backtest.actual > 0
+    naive_mae = float(np.mean(np.abs(backtest.actual - backtest.forecasts["seasonal_naive"])[naive]))
+    print(f"  {'model':<22}{'MAPE':>8}{'sMAPE':>8}{'MASE':>7}{'relMAE':>8}{'cov80':>8}{'cov95':>8}{'days':>6}")
+    for row in backtest.table().iter_rows(named=True):
+        mae = float(np.mean(np.abs(backtest.actual - backtest.forecasts[row["model"]])[naive]))
+        cells = "".join(f"{'—':>8}" if row[k] is None else f"{row[k]:>8.1%}" for k in ("mape", "smape"))
+        cells += f"{'—':>7}" if row["mase"] is None else f"{row['mase']:>7.2f}"
+        cells += f"{mae / naive_mae:>8.2f}"
+        cells += "".join(f"{'—':>8}" if row[k] is None else f"{row[k]:>8.1%}" for k in ("coverage80", "coverage95"))
+        mark = " ◀" if row["model"] == chosen else ""
+        print(f"  {row['model']:<22}{cells}{row['days']:>6}{mark}")
+    print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=None, help="warehouse (default: settings)")
-    parser.add_argument("--real", type=Path, default=REAL_DEFAULT, help="Online Retail CSV(.gz)")
-    parser.add_argument("--horizon", type=int, default=28)
-    parser.add_argument("--timing-only", action="store_true", help="only time fit + forecast, no backtests")
+    parser.add_argument("--online-retail", type=Path, default=ONLINE_RETAIL, help="UCI Online Retail CSV(.gz)")
+    parser.add_argument("--tmall", type=Path, default=TMALL, help="the Tmall order report CSV")
+    parser.add_argument("--demo-days", type=int, default=730, help="days of the demo shop (0: leave it out)")
+    parser.add_argument("--prophet-python", default=None, help="a Python with prophet installed (default: no Prophet)")
     args = parser.parse_args()
-
-    from shopkpi.settings import load_settings
-    from warehouse import open_read_only
-
     events = fc.load_calendar()
-    con = open_read_only(load_settings(args.db).db_path)
-    try:
-        for metric in () if args.timing_only else ("total_revenue", "orders", "sessions"):
-            began = time.perf_counter()
-            result = fc.forecast_metric(con, metric, args.horizon, events=events)
-            print_table(
-                f"demo shop {metric} (chosen: {result.model}, {time.perf_counter() - began:.1f} s)", result.backtest
-            )
-        history = fc.metric_history(con, "total_revenue")
-    finally:
-        con.close()
-    y = history["value"].to_numpy()
-    start = history["date"][0]
-    terms = len(fc._design(fc._dates(start, len(y)), y, events).names)
-    seconds = time_fit(start, y, events)
-    print(
-        f"\nfit + 30-day forecast, one {len(y)}-day series (SARIMAX, {terms} calendar terms): "
-        f"{seconds:.2f} s (best of 3)"
-    )
 
-    if args.real.exists() and not args.timing_only:
-        daily = online_retail_daily(args.real)
-        y, start = daily["value"].to_numpy(), daily["date"][0]
-        backtest = fc.backtest_series(start, y, args.horizon, events=())
-        end = start + timedelta(days=len(y) - 1)
-        print_table(f"Online Retail daily net sales {start} – {end} (chosen: {backtest.best()})", backtest)
-        print(f"\nfit + 30-day forecast, Online Retail ({len(y)} days): {time_fit(start, y, ()):.2f} s (best of 3)")
+    with tempfile.TemporaryDirectory(prefix="shopkpi-bench-") as folder:
+        root = Path(folder)
+        series: list[Series] = []
+        if args.online_retail.exists():
+            found = imported_series("online-retail", args.online_retail, ["total_revenue", "orders"], root)
+            for metric, (start, y) in found.items():
+                series.append(Series(f"UCI Online Retail daily {metric}", start, y, 14, 7, 8))
+        if args.tmall.exists():
+            start, y = imported_series("taobao", args.tmall, ["orders"], root)["orders"]
+            series.append(Series("Tmall report daily paid orders", start, y, 7, 1, 9))
+        if args.demo_days:
+            start, y = demo_series(args.demo_days, root)["total_revenue"]
+            series.append(Series(f"demo shop ({args.demo_days} days) daily total_revenue", start, y, 14, 7, 8))
+
+    for one in series:
+        began = time.perf_counter()
+        backtest, chosen = shopkpi_backtest(one, events)
+        seconds = {"backtest": time.perf_counter() - began}
+        origins = origins_of(one)
+        _score(backtest, "statsmodels_ets", statsmodels_ets(one, origins))
+        if args.prophet_python:
+            began = time.perf_counter()
+            bands = prophet(one, origins, args.prophet_python)
+            if isinstance(bands, str):
+                print(f"prophet could not run: {bands}")
+            else:
+                _score(backtest, "prophet", bands)
+                seconds["prophet, all origins"] = time.perf_counter() - began
+        fitted = chosen if chosen in fc.MODELS else None
+        if fitted is not None:
+            seconds[f"fit + 14-day forecast ({fitted}, whole series, best of 3)"] = fit_seconds(one, events, fitted)
+        print_table(one, backtest, chosen, seconds)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,26 @@ import polars as pl
 
 from metrics.compute import kpi_series
 from metrics.forecast.backtest import Backtest, backtest_horizon, backtest_series
-from metrics.forecast.calendar import Event, _dates, load_calendar
+from metrics.forecast.calendar import SEASON, Event, _dates, load_calendar
 from metrics.forecast.design import _design
 from metrics.forecast.intervals import Band
-from metrics.forecast.models import MIN_HISTORY, MODELS, SARIMAX_ORDERS, Fitted, _naive_band, band, fit_model
+from metrics.forecast.models import (
+    MIN_HISTORY,
+    MIN_SHORT_HISTORY,
+    MODELS,
+    SARIMAX_ORDERS,
+    SHORT_MODEL,
+    Fitted,
+    _naive_band,
+    band,
+    fit_model,
+)
 from metrics.periods import latest_date
 from metrics.registry import METRICS, dimensions_of
 from metrics.segments import ALL, Segment
 
 DEFAULT_HISTORY_DAYS = 730  # two years: every yearly event seen twice
+UNTESTED_MODEL = "sarimax_promo"  # the model of a history long enough to model but too short to backtest
 
 
 class ForecastError(ValueError):
@@ -37,32 +48,41 @@ def forecast_series(
     model: str | None = None,
     backtest: Backtest | None = None,
     refit: bool = True,
-    params: Sequence[float] | None = None,
+    params: Sequence | None = None,
+    known: tuple | None = None,
 ) -> tuple[str, Band, Fitted | None]:
     """The forecast of one daily series from `start`: model name, band over the next `horizon` days, fitted model.
 
-    `model` None: the backtest's best (backtesting here if no backtest is given). Too short a history gives the
-    seasonal naive forecast with empirical intervals. `refit` False: keep the parameters the backtest estimated
-    (only filter the whole history), much faster where many series are forecast. `params`: the parameters of
-    `model` already estimated on this history (e.g. `Forecast.params`): only filtered, no estimation.
+    `model` None: the backtest's best (backtesting here if no backtest is given). A history too short to backtest
+    is forecast at its level (two to four weeks) or by seasonal naive with empirical intervals (under two weeks).
+    `known`: `model`'s parameters estimated on a related history (default: the backtest's); with `refit` they start
+    the search, without it the SARIMAX ones are kept as they are (only the whole history is filtered: much faster
+    where many series are forecast; ETS is still fitted, its initial states belonging to its own series). `params`:
+    the parameters of `model` already estimated on this history (e.g. `Forecast.params`): only filtered.
     """
     y = np.asarray(y, dtype=float)
-    if len(y) < MIN_HISTORY:
+    if len(y) < MIN_HISTORY and model not in (None, SHORT_MODEL):
         return "seasonal_naive", _naive_band(y, horizon), None
+    if len(y) < MIN_HISTORY:
+        if len(y) < MIN_SHORT_HISTORY:
+            return "seasonal_naive", _naive_band(y, horizon), None
+        model = SHORT_MODEL
     if model is None:
         backtest = backtest or backtest_series(start, y, backtest_horizon(horizon), events)
         model = backtest.best() or "sarimax_promo"
     design = _design(_dates(start, len(y)), y, events)
-    known = backtest.params.get(model) if backtest is not None else None
-    same_terms = known is not None and backtest.designs.get(model) == design.names
+    if known is None and backtest is not None:
+        known = backtest.params.get(model)
     try:
         if params is not None:
-            fitted = fit_model(model, start, y, design, params=np.asarray(params, dtype=float))
-        elif not refit and known is not None and model in SARIMAX_ORDERS:
-            # The ARIMA parameters do not depend on the regressors (these are states), so any design filters.
-            fitted = fit_model(model, start, y, design, params=known)
+            fitted = fit_model(model, start, y, design, params=tuple(params))
+        elif not refit and known is not None and model != "ets":
+            # The ARIMA parameters do not depend on the regressors (these are states) nor on the level, so they
+            # filter any series of the same kind; a combination's ETS member is fitted on this one.
+            kept = known if model in SARIMAX_ORDERS else tuple((m, p) for m, p in known if m in SARIMAX_ORDERS)
+            fitted = fit_model(model, start, y, design, params=kept)
         else:
-            fitted = fit_model(model, start, y, design, start_params=known if same_terms else None)
+            fitted = fit_model(model, start, y, design, start_params=known)
     except (np.linalg.LinAlgError, ValueError):
         return "seasonal_naive", _naive_band(y, horizon), None
     return model, band(fitted, horizon), fitted
@@ -80,12 +100,14 @@ class Forecast:
     backtest: Backtest
     seconds: float
     # the forecasting model's parameters estimated on the whole history of the total (None when split or for
-    # seasonal naive): `month_pacing(..., params=...)` reuses them instead of estimating them again
-    params: tuple[float, ...] | None = None
+    # seasonal naive; a combination: one per member): `month_pacing(..., params=...)` reuses them instead of
+    # estimating them again
+    params: tuple | None = None
 
     def backtest_summary(self) -> dict:
         """SPEC §5's backtest object: the chosen model's accuracy and coverage, and the baseline's accuracy."""
-        model = self.backtest.scores(self.model) if self.model in MODELS else self.backtest.scores("")
+        scores = self.backtest.scores(self.model) if self.model in MODELS else self.backtest.scores("")
+        model = {key: scores[key] for key in ("mape", "smape", "coverage80", "coverage95")}
         naive = self.backtest.scores("seasonal_naive")
         return {"model": model, "seasonal_naive": {"mape": naive["mape"], "smape": naive["smape"]}}
 
@@ -134,59 +156,81 @@ def _trimmed(dates: list[date], values: np.ndarray) -> tuple[date, np.ndarray]:
     return dates[first] if dates else date.today(), values[first:]
 
 
-def forecast_metric(
+def _series_of(history: pl.DataFrame) -> list[tuple[str | None, date, np.ndarray]]:
+    """Each group's series from its first non-zero day; groups with no value left out."""
+    series = []
+    for (group,), part in history.group_by(["group"], maintain_order=True):
+        start, y = _trimmed(part.get_column("date").to_list(), part.get_column("value").to_numpy())
+        if np.any(y != 0):
+            series.append((group, start, y))
+    return series
+
+
+def model_choice(
     con: duckdb.DuckDBPyConnection,
     metric: str,
-    horizon: int = 30,
-    by: str | None = None,
+    horizon: int = 4 * SEASON,
     events: Sequence[Event] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
     segment: Segment = ALL,
+) -> Backtest:
+    """The backtest of every candidate on the metric's daily total (`horizon` days ahead from each origin), on a
+    segment: its `best()` is the model forecasts of the metric use, overall and per group (the metric being
+    additive, the total is the sum of any split's groups), and its `params` their starting point. The costly part of
+    a forecast, and the same for every horizon and split: the dashboard computes it when a warehouse is published."""
+    problem = forecastable(metric)
+    if problem:
+        raise ValueError(problem)
+    events = load_calendar() if events is None else tuple(events)
+    history = metric_history(con, metric, None, history_days, segment)
+    series = _series_of(history)
+    if not series:
+        raise ForecastError(f"{metric} is 0 on every day of the last {history_days} days: nothing to forecast")
+    _, start, y = series[0]
+    return backtest_series(start, y, horizon, events)
+
+
+def forecast_chosen(
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    horizon: int,
+    by: str | None,
+    events: Sequence[Event],
+    model: str | None,
+    known: tuple | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+    segment: Segment = ALL,
 ) -> Forecast:
-    """The daily forecast of a metric for the `horizon` days after the latest date in the warehouse, on a segment
-    (default: the whole shop)."""
+    """The daily forecast of a metric with a model already chosen (`model_choice(...).best()`, None when no model
+    could be backtested) and its parameters there (`known`): fits only, no backtest (`Forecast.backtest` has no
+    origins). Overall, the model is fitted on the whole history from `known`; per group, the SARIMAX parameters are
+    kept and only filter each group's history (ETS is fitted on each), a fraction of a second a group."""
     started = time.perf_counter()
     problem = forecastable(metric, by)
     if problem:
         raise ValueError(problem)
     if horizon < 1:
         raise ValueError("the horizon must be at least 1 day")
-    events = load_calendar() if events is None else tuple(events)
+    events = tuple(events)
     history = metric_history(con, metric, by, history_days, segment)
-    series = []
-    for (group,), part in history.group_by(["group"], maintain_order=True):
-        start, y = _trimmed(part.get_column("date").to_list(), part.get_column("value").to_numpy())
-        if np.any(y != 0):
-            series.append((group, start, y))
+    series = _series_of(history)
     if not series:
         raise ForecastError(f"{metric} is 0 on every day of the last {history_days} days: nothing to forecast")
-    bt_horizon = backtest_horizon(horizon)
-    if by is None:
-        backtests = [backtest_series(start, y, bt_horizon, events) for _, start, y in series]
-        model = backtests[0].best() or "seasonal_naive"
-    else:
-        # A split multiplies the work by the number of groups: the candidates compete once, on the total (the sum
-        # of the groups, the metric being additive); each group then backtests and forecasts with the winner only,
-        # keeping the ARIMA parameters its backtest estimated (the calendar effects are re-estimated by the filter).
-        total = history.group_by("date").agg(pl.col("value").sum()).sort("date")
-        total_start, total_y = _trimmed(total["date"].to_list(), total["value"].to_numpy())
-        model = backtest_series(total_start, total_y, bt_horizon, events).best() or "seasonal_naive"
-        models = [model] if model in MODELS else []
-        backtests = [backtest_series(start, y, bt_horizon, events, models=models) for _, start, y in series]
-    pooled = backtests[0]
-    for other in backtests[1:]:
-        pooled = pooled.merge(other)
+    model = model if model in MODELS else None
     last = history.get_column("date").max()
     future = _dates(last + timedelta(days=1), horizon)
     frames = []
     params = None
-    for (group, start, y), own in zip(series, backtests, strict=True):
-        chosen = model if (model in MODELS and len(y) >= MIN_HISTORY) else None
-        name, result, fitted = forecast_series(start, y, horizon, events, chosen, own, refit=by is None)
-        if name != model and model in MODELS:
+    shown = model or "seasonal_naive"
+    for group, start, y in series:
+        # too short a history to backtest (under 14 weeks), long enough to model: the SARIMAX with the calendar
+        chosen = (model or UNTESTED_MODEL) if len(y) >= MIN_HISTORY else None
+        name, result, fitted = forecast_series(start, y, horizon, events, chosen, refit=by is None, known=known)
+        if by is None:
+            shown = name  # a history too short for the candidates is forecast at its level or by seasonal naive
+            params = fitted.params if fitted is not None else None
+        elif name != model and name != SHORT_MODEL and model is not None:
             name, result = "seasonal_naive", _naive_band(y, horizon)
-        elif by is None and fitted is not None:
-            params = tuple(float(v) for v in np.asarray(fitted.result.params))
         frames.append(
             pl.DataFrame(
                 {
@@ -202,4 +246,34 @@ def forecast_metric(
             )
         )
     rows = pl.concat(frames)
-    return Forecast(metric, by, model, history, rows, pooled, time.perf_counter() - started, params)
+    no_backtest = Backtest(backtest_horizon(horizon), [])
+    return Forecast(metric, by, shown, history, rows, no_backtest, time.perf_counter() - started, params)
+
+
+def forecast_metric(
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    horizon: int = 30,
+    by: str | None = None,
+    events: Sequence[Event] | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+    segment: Segment = ALL,
+) -> Forecast:
+    """The daily forecast of a metric for the `horizon` days after the latest date in the warehouse, on a segment
+    (default: the whole shop), with the backtest that chose its model: `model_choice` on the total (`horizon` days
+    ahead, within one to four weeks), then `forecast_chosen`. Under a split the backtest is the total's."""
+    started = time.perf_counter()
+    problem = forecastable(metric, by)
+    if problem:
+        raise ValueError(problem)
+    if horizon < 1:
+        raise ValueError("the horizon must be at least 1 day")
+    events = load_calendar() if events is None else tuple(events)
+    choice = model_choice(con, metric, backtest_horizon(horizon), events, history_days, segment)
+    model = choice.best()
+    result = forecast_chosen(
+        con, metric, horizon, by, events, model, choice.params.get(model) if model else None, history_days, segment
+    )
+    result.backtest = choice
+    result.seconds = time.perf_counter() - started
+    return result

@@ -85,7 +85,7 @@ def month_pacing(
     repetitions: int = 500,  # enough for a probability to the nearest few percent, in about a second
     seed: int = 0,
     model: str | None = None,
-    params: Sequence[float] | None = None,
+    params: Sequence | None = None,
     targets: dict | None = None,
     segment: Segment = ALL,
 ) -> Pacing:
@@ -148,7 +148,7 @@ def month_pacing(
     before = y[: max(0, (month - start).days)]
     shape = np.ones(days_in_month)
     if len(before) >= MIN_HISTORY:
-        known = fitted.result.params if fitted is not None else params
+        known = fitted.params if fitted is not None else params
         _, shape_band, _ = forecast_series(start, before, days_in_month, events, model, params=known)
         shape = shape_band.forecast
     shape = np.where(shape > 0, shape, 0) if shape.sum() > 0 else np.ones(days_in_month)

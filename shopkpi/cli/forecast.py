@@ -102,11 +102,15 @@ def _backtest_table(result) -> Table:
     backtest = result.backtest
     origins = backtest.origins
     span = f"{len(origins)} rolling origins from {origins[0]}, {backtest.horizon} days ahead" if origins else "none"
+    if origins and result.by:
+        span += f"; on the total, whose model forecasts each {result.by}"
     table = Table(title=f"Backtest ({span}); chosen: {result.model}", title_justify="left")
-    for column in ("model", "MAPE", "sMAPE", "80% coverage", "95% coverage", "days"):
+    for column in ("model", "MAPE", "sMAPE", "MASE", "80% coverage", "95% coverage", "days"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in backtest.table().iter_rows(named=True):
-        cells = [RATE.text(row[k]) for k in ("mape", "smape", "coverage80", "coverage95")]
+        cells = [RATE.text(row[k]) for k in ("mape", "smape")]
+        cells.append("—" if row["mase"] is None else f"{row['mase']:.2f}")
+        cells += [RATE.text(row[k]) for k in ("coverage80", "coverage95")]
         table.add_row(row["model"], *cells, f"{row['days']:,}")
     return table
 

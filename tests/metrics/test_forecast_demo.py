@@ -218,17 +218,57 @@ def test_replenishment_from_forecast_demand_on_the_demo_shop(con):
 
 
 def test_pacing_reuses_the_forecasts_parameters(con, revenue, monkeypatch):
-    # Given the forecast's parameters (estimated on the same history), pacing only filters. Worked out on this shop:
-    # month-end projection 441,298 with the forecast's parameters against 440,689 when pacing estimates them again
-    # (0.14% apart); the daily target weights within 0.13% of each other.
+    # Given the forecast's parameters (estimated on the same history; a combination's: one set per member), pacing
+    # only filters, and projects the same month end and target line as when it estimates them again (within 1%).
     again = fc.month_pacing(con, target=400_000, model=revenue.model, repetitions=300)
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     from statsmodels.tsa.statespace.mlemodel import MLEModel
 
     def no_estimation(*args, **kwargs):
         raise AssertionError("pacing estimated parameters it was given")
 
     monkeypatch.setattr(MLEModel, "fit", no_estimation)
+    monkeypatch.setattr(ETSModel, "fit", no_estimation)
     reused = fc.month_pacing(con, target=400_000, model=revenue.model, params=revenue.params, repetitions=300)
-    assert revenue.model in fc.SARIMAX_ORDERS and revenue.params is not None
+    assert revenue.model in fc.MODELS and revenue.params is not None
     assert reused.projected == pytest.approx(again.projected, rel=0.01)
     assert reused.days["target_cum"].to_list() == pytest.approx(again.days["target_cum"].to_list(), rel=0.01)
+
+
+def test_the_forecast_page_runs_no_backtest_on_its_first_view_after_the_warm_up(db, tmp_path, monkeypatch):
+    # The warm-up (run when a warehouse is published) calls the page's data(view, role) with its defaults: that is
+    # where the candidates are backtested. A fresh server's first visit, and then another horizon and a split of the
+    # same metric, only fit the chosen model: no backtest while a visitor waits.
+    import shutil
+
+    import pages
+    from metrics.forecast import metric as forecast_module
+    from metrics.forecast import pacing as pacing_module
+    from shopkpi.ui import warmup
+
+    fresh = tmp_path / "fresh.duckdb"  # a new path: no cached result of another test
+    shutil.copyfile(db, fresh)
+    monkeypatch.setenv("SHOPKPI_DB", str(fresh))
+    monkeypatch.setattr(warmup, "start", lambda: None)
+    backtests = []
+    for module in (forecast_module, pacing_module):
+        real = module.backtest_series
+        counted = lambda *args, real=real, **kwargs: backtests.append(args[1]) or real(*args, **kwargs)  # noqa: E731
+        monkeypatch.setattr(module, "backtest_series", counted)
+    warmup.prefetch(pages.page("pages/forecast.py"), warmup.default_view())
+    assert len(backtests) == 1, "the warm-up backtests the default metric's candidates once"
+    backtests.clear()
+    at = opened(REPO_ROOT / "pages" / "forecast.py")
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert any("Chosen: **" in c.value for c in at.caption)
+    at.select_slider(key="fc_horizon").set_value(14).run()
+    at.selectbox(key="fc_by").set_value("source").run()
+    assert not at.exception and not at.error
+    assert backtests == [], "a first view, a new horizon or a split ran a backtest"
+
+
+def opened(path):
+    """The page at `path` after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(path), default_timeout=120).run()
