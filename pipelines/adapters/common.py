@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -49,6 +50,9 @@ class ImportOptions:
     encoding: str | None = None
     delimiter: str | None = None
     session_gap_minutes: float = 30.0  # clickstream: inactivity that ends a session
+    store: str = ""  # the store the export's rows belong to (`--store`); traffic.store
+    date_from: date | None = None  # traffic exports that do not say their period (`--from/--to`)
+    date_to: date | None = None
     limits: Limits = field(default_factory=Limits)  # the budget of the export and of each derived file's load
 
 

@@ -6,6 +6,7 @@ into the keyword arguments of `ingest_file`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -98,6 +99,21 @@ def import_(
     session_gap: Annotated[
         float, typer.Option("--session-gap", min=1, help="clickstream: minutes without a hit that end a session.")
     ] = 30,
+    store: Annotated[
+        str, typer.Option("--store", help="The store the export belongs to (traffic.store); default: none ('').")
+    ] = "",
+    date_from: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            help="ga4, shopify-channels, sycm: first day of the export's period, when the export does not say it.",
+        ),
+    ] = None,
+    date_to: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of the export's period (with --from)."),
+    ] = None,
     timezone: Annotated[
         str | None,
         typer.Option(
@@ -121,7 +137,13 @@ def import_(
     if not files:
         raise fail(f"{path}: the folder has no files")
     options = ImportOptions(
-        encoding=encoding, delimiter=delimiter, session_gap_minutes=session_gap, limits=settings.limits
+        encoding=encoding,
+        delimiter=delimiter,
+        session_gap_minutes=session_gap,
+        store=store.strip(),
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        limits=settings.limits,
     )
     # A configured time zone (shopkpi.toml or SHOPKPI_TIMEZONE) is a choice; the built-in UTC default is not.
     chosen_timezone = timezone or (settings.timezone if settings.timezone != "UTC" else None)
