@@ -19,6 +19,8 @@ DATE_COLUMNS: dict[str, tuple[str, str]] = {
     "ad_spend": ("date", "date"),
     "inventory": ("date", "date"),
     "expenses": ("month", "month"),
+    "tickets": ("opened_at", "timestamp"),
+    "returns": ("returned_at", "timestamp"),
 }
 
 _SPAN_SQL = {
