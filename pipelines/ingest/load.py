@@ -104,6 +104,10 @@ def ingest_file(
     with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
         read_path, chosen = readable(path, fmt, compressed, encoding, Path(workdir), report)
         try:
+            report("reading", 0.25)
+            source = _scratch_source(path, fmt, read_path, delimiter, limits)
+            source.shape = None if number_by_record else shape
+            mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
                 if _already_loaded(con, digest, table):
                     raise _AlreadyLoaded
@@ -112,10 +116,6 @@ def ingest_file(
                 con.execute("set enable_progress_bar_print = false")
                 con.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
                 con.execute("begin transaction")
-                report("reading", 0.25)
-                source = read_source(con, path, fmt, read_path, delimiter, limits)
-                source.shape = None if number_by_record else shape
-                mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
                 report("validating", 0.45)
                 checked = validate(
                     con, path, spec, source, mapping, value_format or ValueFormat(), strict, report, chosen
@@ -144,6 +144,15 @@ def ingest_file(
     report("done", 1.0)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _scratch_source(path: Path, fmt: str, read_path: Path, delimiter: str | None, limits: Limits):
+    """The file's reader (a relation over it, connection-independent), opened on a scratch in-memory DuckDB before
+    the warehouse is: a file refused for its shape (unreadable, columns repeated or too many, over the budget, no
+    column the table needs) neither waits for the writer nor copies the warehouse."""
+    with duckdb.connect() as scratch:
+        scratch.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
+        return read_source(scratch, path, fmt, read_path, delimiter, limits)
 
 
 def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) -> list[FileResult]:
