@@ -83,6 +83,15 @@ _NUMBER = "'^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'"
 # (a tab-only order id was stored as a key).
 _SPACES = " \t\n\r\v\f\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200C)))
 _WHITESPACE = f"'{_SPACES}'"
+_SPACE_CODES = ", ".join(str(ord(ch)) for ch in _SPACES)
+
+
+def _trimmed(raw: str) -> str:
+    """SQL: the value without leading or trailing whitespace, null if nothing is left. DuckDB's trim with a set of
+    characters is ~20x slower than the value's first and last code points, so only a value that starts or ends
+    with whitespace is trimmed."""
+    edge = f"ascii({raw}) in ({_SPACE_CODES}) or ascii(right({raw}, 1)) in ({_SPACE_CODES})"
+    return f"nullif(case when {edge} then trim({raw}, {_WHITESPACE}) else {raw} end, '')"
 
 
 def _number(raw: str, value_format: ValueFormat) -> str:
@@ -214,7 +223,7 @@ def _validate_sql(
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}, {_WHITESPACE}), '') as __v_{col.name}")
+            cleaned.append(f"{_trimmed(f'__c{position[mapping[col.name]]}')} as __v_{col.name}")
             parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
