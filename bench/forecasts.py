@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -187,14 +188,15 @@ def prophet(series: Series, origins: list[int], python: str) -> list[fc.Band] | 
     return [fc.Band(*(np.asarray(part, dtype=float) for part in fold)) for fold in json.loads(done.stdout)]
 
 
-def fit_seconds(series: Series, events, model: str, repeats: int = 3) -> float:
-    """The best of `repeats` wall-clock times of fitting `model` on the whole series and forecasting 14 days."""
-    best = float("inf")
+def fit_seconds(series: Series, events, model: str, repeats: int = 3) -> tuple[float, float]:
+    """The best of `repeats` wall-clock and CPU times of fitting `model` on the whole series (from scratch) and
+    forecasting 14 days. On a shared machine the CPU time is the one to compare with a quiet machine's wall clock."""
+    wall, cpu = float("inf"), float("inf")
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         fc.forecast_series(series.start, series.y, 14, events, model)
-        best = min(best, time.perf_counter() - began)
-    return best
+        wall, cpu = min(wall, time.perf_counter() - began), min(cpu, time.process_time() - began_cpu)
+    return wall, cpu
 
 
 def print_table(series: Series, backtest: fc.Backtest, chosen: str | None, seconds: dict[str, float]) -> None:
@@ -240,6 +242,7 @@ def main() -> None:
             start, y = demo_series(args.demo_days, root)["total_revenue"]
             series.append(Series(f"demo shop ({args.demo_days} days) daily total_revenue", start, y, 14, 7, 8))
 
+    print(f"load average when the benchmark started: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     for one in series:
         began = time.perf_counter()
         backtest, chosen = shopkpi_backtest(one, events)
@@ -256,7 +259,9 @@ def main() -> None:
                 seconds["prophet, all origins"] = time.perf_counter() - began
         fitted = chosen if chosen in fc.MODELS else None
         if fitted is not None:
-            seconds[f"fit + 14-day forecast ({fitted}, whole series, best of 3)"] = fit_seconds(one, events, fitted)
+            wall, cpu = fit_seconds(one, events, fitted)
+            seconds[f"fit + 14-day forecast ({fitted}, whole series, best of 3)"] = wall
+            seconds["the same in CPU time"] = cpu
         print_table(one, backtest, chosen, seconds)
 
 
