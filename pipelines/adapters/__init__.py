@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from pipelines.adapters import clickstream, ga4, online_retail, pinduoduo, shopify, shopify_channels, sycm, taobao
+from pipelines.adapters import clickstream, ga4, jd, online_retail, pinduoduo, shopify, shopify_channels, sycm, taobao
 from pipelines.adapters.common import ImportOptions, ImportResult, Progress, run_import
 from pipelines.ingest import IngestError
 
 ADAPTERS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (online_retail, shopify, taobao, clickstream, ga4, shopify_channels, sycm, pinduoduo)
+    for module in (online_retail, shopify, taobao, clickstream, ga4, shopify_channels, sycm, pinduoduo, jd)
 }
 
 
