@@ -3,6 +3,8 @@ ticket opened, negative durations, unknown types, order ids matching no order), 
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -103,3 +105,27 @@ def test_a_v1_warehouse_is_upgraded_by_shopkpi_upgrade(db, monkeypatch):
             c for (c,) in con.sql("select column_name from duckdb_columns() where table_name = 'returns'").fetchall()
         ]
         assert columns == [c.name for c in warehouse.TABLES["returns"].columns]
+
+
+def test_the_readme_mapping_file_loads_a_help_desk_export(db, tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    mapping = re.search(r'```toml\n(table = "tickets"\n.*?)```', readme, re.DOTALL)
+    assert mapping, "README.md has no tickets mapping example"
+    (tmp_path / "tickets.toml").write_text(mapping.group(1), encoding="utf-8")
+    (tmp_path / "export.csv").write_text(
+        "工单编号,接待渠道,创建时间,首次响应时间,完结时间,工单类型,订单编号,问题分类,满意度\n"
+        "K1,旺旺,2024/03/01 09:00,2024/03/01 09:04,2024/03/01 09:20,售前咨询,o1,尺码,5\n"
+        "K2,电话,2024/03/02 10:00,2024/03/02 10:01,,物流投诉,o2,延迟,\n"
+        "K3,旺旺,2024/03/02 11:00,,,催单,o2,,\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("SHOPKPI_DB", raising=False)
+    args = ["ingest", "tickets", str(tmp_path / "export.csv"), "--mapping", str(tmp_path / "tickets.toml")]
+    result = CliRunner().invoke(app, [*args, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "3 rows read = 2 inserted + 0 updated + 0 unchanged duplicates + 1 rejected" in result.output
+    assert query(db, "select ticket_id, type, first_response_at from tickets order by 1") == [
+        ("K1", "inquiry", datetime(2024, 3, 1, 9, 4)),
+        ("K2", "complaint", datetime(2024, 3, 2, 10, 1)),
+    ]
+    assert query(db, "select line, column_name from rejects") == [(4, "type")]  # '催单' is not in [values.type]
