@@ -288,6 +288,25 @@ def service_kpis(
     return _figures(parts, inputs_given(con))
 
 
+def service_comparison(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    compared: Period,
+    target_minutes: float = RESPONSE_TARGET_MINUTES,
+) -> pl.DataFrame:
+    """One row per figure of SERVICE_METRICS: metric, value (in `period`), previous (in `compared`) and change (value
+    relative to previous; null where either is null or previous is 0)."""
+    now = service_kpis(con, period, target_minutes)
+    before = service_kpis(con, compared, target_minutes)
+    rows = []
+    for m in SERVICE_METRICS:
+        value, previous = now[m.name], before[m.name]
+        change = None if value is None or not previous else (value - previous) / abs(previous)
+        rows.append((m.name, value, previous, change))
+    schema = {"metric": pl.String, "value": pl.Float64, "previous": pl.Float64, "change": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def service_series(
     con: duckdb.DuckDBPyConnection,
     first: date,
@@ -383,6 +402,7 @@ __all__ = [
     "inputs_given",
     "response_target",
     "returns_by",
+    "service_comparison",
     "service_kpis",
     "service_series",
     "with_service_columns",

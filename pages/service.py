@@ -9,7 +9,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from metrics.service import SERVICE, SERVICE_METRICS, inputs_given, response_target, returns_by, service_kpis
+from metrics.service import SERVICE, SERVICE_METRICS, inputs_given, response_target, returns_by, service_comparison
 from metrics.service import service_series as service_trends
 from metrics.units import change_text
 from pages import page
@@ -31,8 +31,7 @@ class ServiceData:
 
     given: dict[str, bool]  # whether any tickets / returns were ever loaded
     target_minutes: float  # the first-response target (targets file, else the guide's 30 minutes)
-    current: dict  # every service figure of the period
-    compared: dict  # the same of the comparison period
+    figures: pl.DataFrame  # every service figure of the period against the comparison period (one row per figure)
     trend: pl.DataFrame  # the figures per ISO week, the 12 weeks to the period's end
     returns: dict[str, pl.DataFrame]  # returns of the period's orders by reason, category and product
 
@@ -46,25 +45,20 @@ def data(view: ui.View, role: str | None) -> ServiceData:
     return ServiceData(
         given=ui.load(inputs_given),
         target_minutes=minutes,
-        current=ui.load(service_kpis, period, minutes),
-        compared=ui.load(service_kpis, compared, minutes),
+        figures=ui.load(service_comparison, period, compared, minutes),
         trend=ui.load(service_trends, first, period.end, "week", minutes),
         returns={split: ui.load(returns_by, period, split) for split in SPLITS},
     )
 
 
-def _change(now: float | None, before: float | None) -> float | None:
-    return None if now is None or before in (None, 0) else (now - before) / abs(before)
-
-
 def cards(current: ui.View, loaded: ServiceData) -> None:
     targets, _ = ui.targets()
+    figures = {row["metric"]: row for row in loaded.figures.iter_rows(named=True)}
     rows = [SERVICE_METRICS[:5], SERVICE_METRICS[5:]]
     for row in rows:
         columns = st.columns(len(row))
         for column, entry in zip(columns, row, strict=True):
-            value = loaded.current[entry.name]
-            change = _change(value, loaded.compared[entry.name])
+            value, change = figures[entry.name]["value"], figures[entry.name]["change"]
             target = targets.get(entry.name)
             status = target.status(value) if target else None
             help_text = entry.definition_in(current.lang)

@@ -16,6 +16,7 @@ from metrics.service import (
     definitions_markdown,
     response_target,
     returns_by,
+    service_comparison,
     service_kpis,
     service_series,
 )
@@ -111,3 +112,14 @@ def test_readme_lists_every_service_figure():
     assert 0 <= start < end, f"README.md has no {README_START} … {README_END} block"
     assert readme[start + len(README_START) : end].strip() == definitions_markdown().strip()
     assert all(f"| `{m.name}` | {m.label_en} | {m.label_zh} |" in readme for m in SERVICE_METRICS)
+
+
+def test_comparison_with_another_period_by_hand(con):
+    february = Period(date(2024, 2, 1), date(2024, 2, 29))
+    rows = {row["metric"]: row for row in service_comparison(con, MARCH, february).iter_rows(named=True)}
+    assert list(rows) == [m.name for m in SERVICE_METRICS]
+    # Tickets 5 against 1 (t6): +400%; first response median 25 against 5 minutes: +400%.
+    assert (rows["tickets"]["value"], rows["tickets"]["previous"], rows["tickets"]["change"]) == (5, 1, 4.0)
+    assert rows["first_response_minutes"]["change"] == pytest.approx(4.0)
+    # February had no inquiry: its conversion is null, and so is the change.
+    assert rows["inquiry_conversion_rate"]["previous"] is None and rows["inquiry_conversion_rate"]["change"] is None
