@@ -23,7 +23,7 @@ def con(hand_made_db):
 
 def test_pnl_has_the_spec_columns_one_row_per_month(con):
     statement = pnl_statement(con, "2024-02", "2024-04")
-    assert statement.columns == ["month", *PNL_COLUMNS]
+    assert statement.columns == ["month", *PNL_COLUMNS, "days", "days_with_data", "partial"]
     assert statement["month"].to_list() == ["2024-02", "2024-03", "2024-04"]
 
 
