@@ -11,6 +11,7 @@ import csv
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -288,3 +289,23 @@ def test_a_bad_row_is_rejected_with_the_exports_line_and_the_rest_loads(tmp_path
         (3, "bounced_sessions", "跳失率 is not a rate (0–100%): 150%"),
     ]
     assert query(db, "select source, sessions, bounced_sessions from traffic") == [("affiliate", 30, 3)]
+
+
+def test_a_sycm_xlsx_export_with_title_rows_and_date_cells_loads_like_the_csv(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["店铺名称", "测试旗舰店"])
+    sheet.append([])
+    sheet.append(["统计日期", "来源", "访客数", "浏览量", "跳失率", "支付买家数", "支付金额"])
+    sheet.append([date(2024, 6, 1), "手淘搜索", 1200, 3600, 0.455, 36, 3456.7])  # 跳失率 as a fraction: 0.455
+    sheet.append([date(2024, 6, 1), "直通车", 800, 1900, 0.52, 18, 1800])
+    for cell in ("A4", "A5"):
+        sheet[cell].number_format = "yyyy-mm-dd"
+    workbook.save(tmp_path / "流量来源.xlsx")
+    db = tmp_path / "w.duckdb"
+    import_export(db, "sycm", tmp_path / "流量来源.xlsx")
+    d = date(2024, 6, 1)
+    assert query(db, "select date, end_date, source, sessions, bounced_sessions, buyers from traffic order by 4") == [
+        (d, d, "paid_search", 800, 416, 18),  # 0.52 × 800
+        (d, d, "organic_search", 1200, 546, 36),  # 0.455 × 1200
+    ]
