@@ -79,25 +79,18 @@ def _number_text(raw: str, value_format: ValueFormat) -> str:
 # A number as exports write it: digits, one decimal point, an exponent. DuckDB's casts also take 1_000, 0x10, nan
 # and inf, which are not amounts (1_000 was read as 1000, NaN stored in sessions.duration_s).
 _NUMBER = "'^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'"
-# Whitespace trimmed from every value: spaces, tabs, line breaks, no-break, ideographic and zero-width spaces, BOM
-# (a tab-only order id was stored as a key).
+# Whitespace that makes a required value missing when it is all the value holds: spaces, tabs, line breaks,
+# no-break, ideographic and zero-width spaces, BOM (a tab-only order id was stored as a key).
 _SPACES = " \t\n\r\v\f\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200C)))
 _WHITESPACE = f"'{_SPACES}'"
 _SPACE_CODES = ", ".join(str(ord(ch)) for ch in _SPACES)
 
 
-def _trimmed(raw: str) -> str:
-    """SQL: the value without leading or trailing whitespace, null if nothing is left. DuckDB's trim with a set of
-    characters is ~20x slower than the value's first and last code points, so only a value that starts or ends
-    with whitespace is trimmed."""
-    edge = f"ascii({raw}) in ({_SPACE_CODES}) or ascii(right({raw}, 1)) in ({_SPACE_CODES})"
-    return f"nullif(case when {edge} then trim({raw}, {_WHITESPACE}) else {raw} end, '')"
-
-
-def _number(raw: str, value_format: ValueFormat) -> str:
-    """SQL: the value's text as a plain number, or null if it is not one."""
-    text = _number_text(raw, value_format)
-    return f"(case when regexp_full_match({text}, {_NUMBER}) then {text} end)"
+def _blank(raw: str) -> str:
+    """SQL: whether the (space-trimmed) value is only other whitespace (a tab, no-break or ideographic spaces). Such
+    a value of a required column is missing; DuckDB's trim with a set of characters is ~20x slower than its plain
+    trim, so only a value that starts with whitespace is trimmed with the set."""
+    return f"(ascii({raw}) in ({_SPACE_CODES}) and trim({raw}, {_WHITESPACE}) = '')"
 
 
 def _starts_with_digit(raw: str) -> str:
@@ -129,17 +122,18 @@ def _typed(col: Column, raw: str, value_format: ValueFormat, params: Params) -> 
         formats = params.bind(list(value_format.date_formats))
     if col.type == "TIMESTAMP":
         # The session time zone is the store's: offsets are converted to it, naive times are taken as local.
-        iso = f"(case when {_starts_with_digit(raw)} then try_cast({raw} as timestamptz) end)"
+        iso = f"try_cast({raw} as timestamptz)"
         if value_format.date_formats:
+            iso = f"(case when {_starts_with_digit(raw)} then {iso} end)"  # the check below cannot tell
             iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
         return _in_range(f"cast({iso} as timestamp)", "timestamp")
     if col.type == "DATE":
         iso = f"coalesce(try_cast({raw} as date), cast(try_cast({raw} as timestamp) as date))"
-        iso = f"(case when {_starts_with_digit(raw)} then {iso} end)"
         if value_format.date_formats:
+            iso = f"(case when {_starts_with_digit(raw)} then {iso} end)"
             return _in_range(f"coalesce(cast(try_strptime({raw}, {formats}) as date), {iso})", "date")
         return _in_range(iso, "date")
-    raw = _number(raw, value_format)
+    raw = _number_text(raw, value_format)
     if col.type in ("INTEGER", "BIGINT"):
         whole = f"try_cast({raw} as double)"
         integral = f"case when {whole} = floor({whole}) then try_cast({whole} as {col.type}) end"
@@ -163,19 +157,26 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params
     reasons' text (which names the date formats given) is bound in `params`."""
     checks: list[tuple[str, str]] = []
     if col.required:
-        checks.append((f"{raw} is null", "'missing value'"))
+        checks.append((f"{raw} is null or {_blank(raw)}", "'missing value'"))
     wanted = _TYPE_WORDS.get(col.type, "a decimal number" if col.type.startswith("DECIMAL") else None)
     if wanted and col.type in ("TIMESTAMP", "DATE") and value_format.date_formats:
         wanted = f"a {'date-time' if col.type == 'TIMESTAMP' else 'date'} ({' or '.join(value_format.date_formats)})"
     elif wanted and value_format.decimal_comma and col.type != "TIMESTAMP" and col.type != "DATE":
         wanted += " with a decimal comma (e.g. 1.234,56)"
     if wanted:
-        checks.append((f"{raw} is not null and {typed} is null", f"{params.bind(f'not {wanted}: ')} || {raw}"))
+        # Checked here, once per row, rather than in the parse, whose expression DuckDB repeats at each use.
+        if col.type in ("TIMESTAMP", "DATE"):
+            plain = "false" if value_format.date_formats else f"not {_starts_with_digit(raw)}"
+        else:
+            plain = f"not regexp_full_match({_number_text(raw, value_format)}, {_NUMBER})"
+        checks.append(
+            (f"{raw} is not null and ({typed} is null or {plain})", f"{params.bind(f'not {wanted}: ')} || {raw}")
+        )
     scale = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", col.type)
     if scale:
         # 0.005 would be stored as 0.01: an amount with more decimals than the column keeps is refused, not rounded.
         digits = int(scale.group(1))
-        exact = f"try_cast({_number(raw, value_format)} as decimal(38, 18))"
+        exact = f"try_cast({_number_text(raw, value_format)} as decimal(38, 18))"
         checks.append(
             (
                 f"{typed} is not null and {exact} <> {typed}",
@@ -223,7 +224,7 @@ def _validate_sql(
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"{_trimmed(f'__c{position[mapping[col.name]]}')} as __v_{col.name}")
+            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
             parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
