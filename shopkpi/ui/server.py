@@ -106,11 +106,11 @@ class Sessions:
             return []
         return [info.session.id for info in runtime.get_instance()._session_mgr.list_active_sessions()]
 
-    def drop_file(self, file_id: str) -> None:
+    def drop_file(self, file_id: str, manager: MediaFileManager | None = None) -> None:
         # MediaFileManager has no public way to delete one file; its own clean-up keeps a download for one more
         # script run of any session after nothing references it, and a closed tab's session for
         # server.disconnectedSessionTTL. (Private names: should Streamlit rename them, the guard still refuses.)
-        manager = runtime.get_instance().media_file_mgr
+        manager = manager or runtime.get_instance().media_file_mgr
         with manager._lock:
             manager._storage.delete_file(file_id)
             manager._file_metadata.pop(file_id, None)

@@ -295,3 +295,23 @@ def test_the_guard_answers_404_for_a_download_and_403_for_metrics_without_the_se
     finally:
         server.downloads = original
     assert reached == ["/media/abc123.csv", "/base/media/abc123.csv", "/media/image0.png", "/_stcore/metrics"]
+
+
+def test_dropping_a_download_removes_its_bytes_from_streamlits_media_store() -> None:
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.media_file_storage import MediaFileStorageError
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from shopkpi.ui.server import Sessions
+
+    storage = MemoryMediaFileStorage("/media")
+    manager = MediaFileManager(storage)
+    url = manager.add(b"month,net_profit\n2024-01,54321.99\n", "text/csv", "1.2", "pnl.csv", True)
+    file_id = url.rsplit("/", 1)[1].split(".")[0]
+    assert manager.read_file(f"{file_id}.csv") is not None
+    Sessions().drop_file(file_id, manager)
+    with pytest.raises(MediaFileStorageError):
+        storage.get_file(f"{file_id}.csv")
+    manager.clear_session_refs("dontcare")  # the session ends: Streamlit's own clean-up must not trip over it
+    manager.remove_orphaned_files()
+    manager.remove_orphaned_files()
