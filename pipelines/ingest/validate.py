@@ -90,7 +90,8 @@ def _blank(raw: str) -> str:
     """SQL: whether the (space-trimmed) value is only other whitespace (a tab, no-break or ideographic spaces). Such
     a value of a required column is missing; DuckDB's trim with a set of characters is ~20x slower than its plain
     trim, so only a value that starts with whitespace is trimmed with the set."""
-    return f"(ascii({raw}) in ({_SPACE_CODES}) and trim({raw}, {_WHITESPACE}) = '')"
+    # A CASE, not an AND: DuckDB evaluates both sides of an AND on the whole vector.
+    return f"(case when ascii({raw}) in ({_SPACE_CODES}) then trim({raw}, {_WHITESPACE}) = '' else false end)"
 
 
 def _starts_with_digit(raw: str) -> str:
