@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.adapters.timezones import settle_timezone
 from pipelines.ingest import (
@@ -35,7 +36,7 @@ from pipelines.ingest import (
     transcode_to_utf8,
 )
 from pipelines.ingest.limits import scan_text
-from pipelines.ingest.read import reader_error
+from pipelines.ingest.read import reader_error, record_starts
 from warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
 
 Progress = Callable[[str, float], None]
@@ -146,6 +147,7 @@ def read_export(
     """
     suffixes = [s.lower() for s in path.suffixes]
     limits = options.limits
+    shape = None
     if suffixes and suffixes[-1] == ".xlsx":
         from pipelines.adapters.xlsx import xlsx_to_csv
 
@@ -153,7 +155,7 @@ def read_export(
     else:
         read_path = path
         compressed = suffixes[-1:] == [".gz"]
-        scan_text(path, compressed, limits)  # the budget, checked while streaming, before DuckDB reads a byte
+        shape = scan_text(path, compressed, limits)  # the budget, checked while streaming, before DuckDB reads
         encoding = (options.encoding or detect_encoding(path, compressed)).lower()
     if encoding not in ("utf-8", "utf8", "utf-8-sig"):
         read_path = transcode_to_utf8(
@@ -176,8 +178,27 @@ def read_export(
     except duckdb.Error as exc:
         error = reader_error(path, "export", exc, limits)
         raise IngestError(str(error).replace("not a readable export file", "not a readable export")) from exc
-    base = con.sql(f"select min(rowid) from {table}_raw").fetchall()[0][0] or 0
-    con.execute(f"create or replace table {table} as select rowid - {base} + 2 as _line, * from {table}_raw")
+    base, records = con.sql(f"select min(rowid), count(*) from {table}_raw").fetchall()[0]
+    lines = None
+    if shape is not None and records + 1 != shape.lines:
+        # Blank lines or quoted fields spanning lines: a record's line is the physical line it starts on.
+        _, starts = record_starts(read_path, read_path.suffix.lower() == ".gz", "csv", options.delimiter)
+        lines = starts[1:] if len(starts) == records + 1 else None
+    if lines is None:
+        con.execute(f"create or replace table {table} as select rowid - {base or 0} + 2 as _line, * from {table}_raw")
+    else:
+        con.register("_export_lines", pa.table({"_pos": pa.array(range(records), pa.int64()), "_line": lines}))
+        con.execute(
+            f"""
+            create or replace table {table} as
+            select l._line, r.* exclude (_pos)
+            from (select rowid - {base or 0} as _pos, * from {table}_raw) r join _export_lines l using (_pos)
+            order by l._line
+            """
+        )
+        con.unregister("_export_lines")
+    # How many records the export has: a source-lines file must have one row per record (write_derived checks).
+    con.execute("create or replace table _export_records as select ?::bigint as records", [records])
     con.execute(f"drop table {table}_raw")
     names = [c.replace("\ufeff", "").strip() for c in columns]
     return {_squash(name): name for name in names}
@@ -296,8 +317,13 @@ def write_derived(
         select {sql_string(table)}, _file_line, _line, _column, _reason, _raw from numbered where {keep}
         """
     )
+    con.execute("create table if not exists _export_records (records bigint)")
     rows, lines_ok = con.sql(
-        f"select count(*), coalesce(min(_line) = 2 and max(_line) = count(*) + 1, true) from {relation}"
+        f"""
+        select count(*), count(*) = count(distinct _line)
+            and count(*) = coalesce((select max(records) from _export_records), count(*))
+        from {relation}
+        """
     ).fetchall()[0]
     if source_lines and not lines_ok:
         raise AssertionError(f"{table}: a source-lines file must have one row per export record")

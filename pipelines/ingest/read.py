@@ -468,7 +468,7 @@ def physical_lines(
     if shape is None or source.read_path is None or rows + len(structural) + header == shape.lines:
         return structural, None
     compressed = source.read_path.suffix.lower() == ".gz"
-    starts, records = _record_starts(source.read_path, compressed, source.kind, source.delimiter)
+    starts, records = record_starts(source.read_path, compressed, source.kind, source.delimiter)
     if len(records) != rows + len(structural) + header:
         return structural, None
     fixed = [(bisect_right(starts, offset), offset, reason, raw) for _, offset, reason, raw in structural]
@@ -477,7 +477,7 @@ def physical_lines(
     return (fixed, lines) if len(lines) == rows else (structural, None)
 
 
-def _record_starts(read_path: Path, compressed: bool, kind: str, delimiter: str | None) -> tuple[list[int], list[int]]:
+def record_starts(read_path: Path, compressed: bool, kind: str, delimiter: str | None) -> tuple[list[int], list[int]]:
     """The byte offset of each physical line, and the line (1-based) each non-blank record starts on."""
     starts: list[int] = []
 

@@ -323,6 +323,21 @@ def test_json_lines_reject_lines_count_blank_lines(db, tmp_path):
     assert [line for line, _, _ in rejects(db)] == [4]
 
 
+def test_import_rejects_keep_the_exports_physical_lines(tmp_path):
+    export = _write(
+        tmp_path / "online_retail.csv",
+        b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"  # line 1
+        b"536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,UK\n"  # 2
+        b'536365,71053,"WHITE\nMETAL LANTERN",6,2010-12-01 08:26:00,3.39,17850,UK\n'  # 3-4
+        b"\n"  # 5
+        b"536366,22633,HAND WARMER,6,2010-12-01 08:28:00,0,17850,UK\n",  # 6: refused by the adapter (price 0)
+    )
+    db = tmp_path / "shop.duckdb"
+    import_export(db, "online-retail", export)
+    # Before: line 4 (the record's number).
+    assert query(db, "select line, column_name from rejects") == [(6, "unit_price")]
+
+
 # --- item 10: messages that say what is wrong ----------------------------------------------------------------------
 
 
