@@ -120,10 +120,12 @@ def detect_encoding(path: Path, compressed: bool = False) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    # Some line is not UTF-8. A line that is valid UTF-8 and not plain ASCII makes the file UTF-8 all the same (GBK
-    # text is almost never valid UTF-8): the odd line is then rejected as a row, not the file read as GBK, which
-    # would turn every UTF-8 line into mojibake (北京 → 鍖椾含).
-    if any(not line.isascii() and _is_utf8(line) for line in head.split(b"\n")[:-1]):
+    # Some line is not UTF-8. If at least as many lines are UTF-8 beyond plain ASCII, the file is UTF-8 all the same
+    # (GBK text is seldom valid UTF-8; a line of a few such characters can be): the odd lines are then rejected as
+    # rows, not the file read as GBK, which would turn every UTF-8 line into mojibake (北京 → 鍖椾含).
+    lines = [line for line in head.split(b"\n")[:-1] if not line.isascii()]
+    utf8 = sum(_is_utf8(line) for line in lines)
+    if utf8 and utf8 >= len(lines) - utf8:
         return "utf-8"
     try:
         codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
