@@ -21,7 +21,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from pipelines.adapters.timezones import settle_timezone
 from pipelines.ingest import (
@@ -187,6 +186,8 @@ def read_export(
     if lines is None:
         con.execute(f"create or replace table {table} as select rowid - {base or 0} + 2 as _line, * from {table}_raw")
     else:
+        import pyarrow as pa  # only here: importing it costs every command a few tenths of a second
+
         con.register("_export_lines", pa.table({"_pos": pa.array(range(records), pa.int64()), "_line": lines}))
         con.execute(
             f"""

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from pipelines.ingest.common import IngestError, Params, Progress, first_line
 from pipelines.ingest.limits import Limits, TextShape, over_limit, scan_text
@@ -527,6 +526,8 @@ def number_lines(
     first = 2 if kind == "csv" else 1
     base = "(select min(rowid) from _checked)"  # temporary tables do not number their rows from 0
     if lines is not None:
+        import pyarrow as pa  # only here: importing it costs every command a few tenths of a second
+
         con.register("_physical", pa.table({"_pos": pa.array(range(len(lines)), pa.int64()), "_line": lines}))
         con.execute(
             f"""
