@@ -94,16 +94,6 @@ class Fitted:
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - mean) / Z95
 
-    def band_from(self, origin: int, horizon: int) -> Band:
-        """The forecast the fitted SARIMAX would have made at day `origin` (index) for the next `horizon` days."""
-        dates, modelled = self._future(origin, horizon)
-        first = int(self.design.modelled(_dates(self.start, origin)).sum())
-        kept = [d for d, k in zip(dates, modelled, strict=True) if k]
-        prediction = self.result.get_prediction(start=first, end=first + len(kept) - 1, dynamic=0)
-        mean, se = np.asarray(prediction.predicted_mean), np.sqrt(np.asarray(prediction.var_pred_mean))
-        inner = _band(self.design, mean, se, self.design.non_negative, *self.multipliers(kept))
-        return _on_calendar(inner, self.design, dates)
-
     def simulate(self, horizon: int, repetitions: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the original scale: horizon × repetitions (0 on closed days). A combination draws each
         path from one of its members in turn."""
