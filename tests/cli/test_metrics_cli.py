@@ -46,8 +46,12 @@ def run_json(*args: str) -> dict:
 
 def test_kpis_json_shape(db):
     document = run_json("kpis", "--from", "2024-03-01", "--to", "2024-03-31", "--db", db)
-    assert list(document) == ["from", "to", "by", "rows"]
+    # SPEC §5's keys, then whether the period is partial (SPEC §4) and why figures are unknown.
+    assert list(document) == ["from", "to", "by", "partial", "days_with_data", "days", "unknown", "rows"]
     assert (document["from"], document["to"], document["by"]) == ("2024-03-01", "2024-03-31", None)
+    assert (document["partial"], document["days_with_data"], document["days"]) == (False, 31, 31)
+    # The hand-made shop gives every input but session durations, so GA4's engaged bounce is unknown, with why.
+    assert document["unknown"] == {"engaged_bounce_rate": "the sessions carry no duration (sessions.duration_s)"}
     [row] = document["rows"]
     assert row["group"] is None and set(row) == {"group", *METRICS, *SERVICE}
     assert row["complaint_rate"] is None  # the hand-made shop has loaded no tickets (tests/cli/test_service_cli.py)
@@ -104,7 +108,11 @@ def test_pnl_json_shape_and_agreement_with_kpis(db):
     document = run_json("pnl", "--from", "2024-02", "--to", "2024-03", "--db", db)
     assert (document["from"], document["to"]) == ("2024-02", "2024-03")
     assert [row["month"] for row in document["rows"]] == ["2024-02", "2024-03"]
-    assert list(document["rows"][0]) == ["month", *PNL_COLUMNS]
+    assert list(document["rows"][0]) == ["month", *PNL_COLUMNS, "days", "days_with_data", "partial"]
+    assert [(r["days"], r["days_with_data"], r["partial"]) for r in document["rows"]] == [
+        (29, 29, False),
+        (31, 31, False),
+    ]
     kpis = run_json("kpis", "--from", "2024-03-01", "--to", "2024-03-31", "--db", db)["rows"][0]
     march = document["rows"][1]
     for name in PNL_COLUMNS:

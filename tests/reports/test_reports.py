@@ -38,7 +38,7 @@ from warehouse import open_read_only
 END = date(2024, 6, 30)
 DAYS = 75
 JUNE = Period(date(2024, 6, 1), date(2024, 6, 30))
-MAY = Period(date(2024, 5, 2), date(2024, 5, 31))  # the previous period: the 30 days before June (SPEC §4)
+MAY = Period(date(2024, 5, 1), date(2024, 5, 31))  # the previous period of a calendar month: the month before (SPEC §4)
 EVIL_CAMPAIGN = '=HYPERLINK("x")'
 SHEETS = [
     "Report",

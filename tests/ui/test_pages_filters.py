@@ -31,10 +31,11 @@ PAGES = Path(__file__).resolve().parents[2] / "pages"
         ("yesterday", date(2024, 5, 14), date(2024, 5, 14)),
         ("last_7", date(2024, 5, 9), date(2024, 5, 15)),  # 9…15 May is 7 days
         ("last_30", date(2024, 4, 16), date(2024, 5, 15)),  # 16 April…15 May is 15 + 15 = 30 days
-        ("this_month", date(2024, 5, 1), date(2024, 5, 15)),
+        # The calendar month, quarter and year are whole: partial while they run past the latest data (SPEC §4).
+        ("this_month", date(2024, 5, 1), date(2024, 5, 31)),
         ("last_month", date(2024, 4, 1), date(2024, 4, 30)),
-        ("this_quarter", date(2024, 4, 1), date(2024, 5, 15)),
-        ("year_to_date", date(2024, 1, 1), date(2024, 5, 15)),
+        ("this_quarter", date(2024, 4, 1), date(2024, 6, 30)),
+        ("year_to_date", date(2024, 1, 1), date(2024, 12, 31)),
     ],
 )
 def test_presets_count_back_from_the_latest_data(preset, start, end) -> None:
@@ -44,8 +45,18 @@ def test_presets_count_back_from_the_latest_data(preset, start, end) -> None:
 def test_custom_and_comparisons() -> None:
     custom = Period(date(2024, 2, 1), date(2024, 2, 29))
     assert preset_period("custom", LATEST, custom) == custom
-    assert comparison_period(custom, "previous") == Period(date(2024, 1, 3), date(2024, 1, 31))  # 29 days before
+    # A calendar month: the previous calendar month, and last year's February.
+    assert comparison_period(custom, "previous") == Period(date(2024, 1, 1), date(2024, 1, 31))
     assert comparison_period(custom, "last_year") == Period(date(2023, 2, 1), date(2023, 2, 28))
+    # Any other range: the same length just before, and 364 days back (the same weekdays).
+    other = Period(date(2024, 2, 5), date(2024, 2, 18))
+    assert comparison_period(other, "previous") == Period(date(2024, 1, 22), date(2024, 2, 4))
+    assert comparison_period(other, "last_year") == Period(date(2023, 2, 6), date(2023, 2, 19))
+    # This month, partial: the same covered days (1–15 May against 1–15 April and 1–15 May 2023).
+    may = preset_period("this_month", LATEST)
+    covered = Period(date(2024, 5, 1), LATEST)
+    assert comparison_period(may, "previous", covered) == Period(date(2024, 4, 1), date(2024, 4, 15))
+    assert comparison_period(may, "last_year", covered) == Period(date(2023, 5, 1), date(2023, 5, 15))
 
 
 def test_a_segment_equals_the_group_of_a_split_and_leaves_the_cursor_as_it_was() -> None:
