@@ -412,7 +412,7 @@ def build_report(
     section.chart = charts.bars(top, "name", "gross_sales", "Gross sales", horizontal=True)
     sections.append(section)
 
-    movers = risers_and_fallers(product_sales_change(con, period, period.previous()), MOVERS)
+    movers = risers_and_fallers(product_sales_change(con, period, compared["previous"] or period.previous()), MOVERS)
     movers_table = Table(
         (
             Column("direction", "Direction", "text"),
