@@ -16,7 +16,7 @@ from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
 from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import load_settings
-from warehouse import TABLES, WarehouseError, replace_with, writing
+from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writing
 
 app = typer.Typer(
     add_completion=False,
@@ -175,7 +175,7 @@ def upgrade(db: DbOption = None) -> None:
             pass
     except WarehouseError as exc:
         raise fail(str(exc)) from None
-    out.print(f"{settings.db_path} is up to date")
+    out.print(f"{settings.db_path} is up to date (schema v{SCHEMA_VERSION})")
 
 
 app.add_typer(users.app, name="users")
