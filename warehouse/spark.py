@@ -92,7 +92,7 @@ def _check_reachable(master: str) -> None:
                 return
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-    raise SparkError(f"cannot reach the Spark master at {master} ({reason}): check spark_master / --master")
+    raise SparkError(f"cannot reach the Spark master at {master} ({reason}): check spark_master (SHOPKPI_SPARK_MASTER)")
 
 
 def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkSession:
@@ -117,6 +117,9 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}")
         )
+        if master.startswith("local"):
+            # One machine: a few shuffle partitions per core rather than a cluster's 200 (each a task to schedule).
+            builder = builder.config("spark.sql.shuffle.partitions", str(2 * _local_cores(master)))
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
     try:
@@ -129,6 +132,12 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
     for key, value in SESSION_CONF.items():  # a session that was already running keeps its own otherwise
         session.conf.set(key, value)
     return session
+
+
+def _local_cores(master: str) -> int:
+    """The cores a local[N] / local[*] master uses."""
+    inside = master.partition("[")[2].partition("]")[0].split(",")[0]
+    return int(inside) if inside.isdigit() else os.cpu_count() or 2
 
 
 @contextlib.contextmanager
@@ -230,6 +239,19 @@ class SparkResult:
         return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
 
+def _own_session(session: SparkSession) -> SparkSession:
+    """A session of its own on the same Spark (its own temporary views, so that two lakes open in one process do not
+    see each other's tables), with the given session's SQL settings."""
+    try:
+        own = session.newSession()
+    except Exception:  # noqa: BLE001 - Spark Connect may not offer one: then the views are the session's
+        return session
+    for key, value in session.conf.getAll.items():
+        with contextlib.suppress(Exception):  # static settings are the shared context's already
+            own.conf.set(key, value)
+    return own
+
+
 class SparkWarehouse:
     """A read-only connection to a lake on Spark, answering the queries metrics/ generates.
 
@@ -241,7 +263,7 @@ class SparkWarehouse:
     engine = "spark"
 
     def __init__(self, session: SparkSession, lake: Path) -> None:
-        self.session = session
+        self.session = _own_session(session)
         self.lake = Path(lake)
         self.manifest: Manifest = read_manifest(self.lake)
         self._results: dict[tuple, pa.Table] = {}

@@ -1,0 +1,242 @@
+"""One registry, two engines: the KPI set (overall and by every dimension), the P&L and the cohort matrix computed on
+Spark local[2] over the lake (`shopkpi export-lake`) equal the same functions on the DuckDB warehouse, for the
+hand-made shop and the small demo shop; and the lake's row accounting and one-line failures.
+
+One Spark session serves the whole file (it takes ~10 s to start); each shop's lake is written once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from metrics.cohorts import cohort_activity
+from metrics.compute import compute_kpis
+from metrics.periods import Period
+from metrics.pnl import pnl_statement
+from metrics.registry import DIMENSIONS, METRICS
+from shopkpi.cli.main import app
+from tests.support.demo import END as DEMO_END
+from warehouse import SCHEMA_VERSION, TABLES, open_read_only
+from warehouse.lake import MANIFEST, LakeError, export_lake, read_manifest
+from warehouse.spark import SparkError, SparkWarehouse, start_session, to_spark_sql
+
+MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))  # the hand-made shop's worked-out month
+DEMO = Period(date(2024, 5, 1), DEMO_END)  # the small demo shop's last two months (60 days end 2024-06-30)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = start_session("local[2]")
+    # Tiny tables: compiling each stage to Java costs more than it saves (a third of the JVM's time per query here).
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    return session
+
+
+def _engines(db: Path, lake: Path, spark) -> tuple:
+    export_lake(db, lake)
+    duck = open_read_only(db)
+    on_spark = SparkWarehouse(spark, lake)
+    return duck, on_spark
+
+
+@pytest.fixture(scope="module")
+def hand_made(hand_made_db, spark, tmp_path_factory):
+    duck, on_spark = _engines(hand_made_db, tmp_path_factory.mktemp("lake") / "hand-made", spark)
+    yield duck, on_spark
+    duck.close()
+    on_spark.close()
+
+
+@pytest.fixture(scope="module")
+def demo(demo_db, spark, tmp_path_factory):
+    duck, on_spark = _engines(demo_db, tmp_path_factory.mktemp("lake") / "demo", spark)
+    yield duck, on_spark
+    duck.close()
+    on_spark.close()
+
+
+def assert_same(on_spark: pl.DataFrame, on_duckdb: pl.DataFrame) -> None:
+    """Same columns, types, rows and nulls; money to the cent, rates and other fractions to 1e-9, the rest exact."""
+    assert on_spark.columns == on_duckdb.columns
+    assert on_spark.schema == on_duckdb.schema
+    assert on_spark.height == on_duckdb.height
+    for name in on_duckdb.columns:
+        a, b = on_spark.get_column(name).to_list(), on_duckdb.get_column(name).to_list()
+        assert [x is None for x in a] == [y is None for y in b], f"{name}: nulls differ"
+        unit = METRICS[name].unit if name in METRICS else None
+        for x, y in zip(a, b, strict=True):
+            if x is None:
+                continue
+            if isinstance(y, float):
+                tolerance = 0.005 if unit == "money" else 1e-9 * max(1.0, abs(y))
+                assert math.isfinite(x) and abs(x - y) <= tolerance, f"{name}: {x} on Spark, {y} on DuckDB"
+            elif isinstance(y, list):
+                assert len(x) == len(y) and all(
+                    (p is None and q is None) or abs(p - q) <= 1e-9 for p, q in zip(x, y, strict=True)
+                ), f"{name}: {x} on Spark, {y} on DuckDB"
+            else:
+                assert x == y, f"{name}: {x!r} on Spark, {y!r} on DuckDB"
+
+
+# --- the same numbers -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("by", [None, *DIMENSIONS])
+def test_hand_made_kpis_are_the_same_on_spark(hand_made, by):
+    duck, on_spark = hand_made
+    expected = compute_kpis(duck, MARCH, by=by)
+    assert_same(compute_kpis(on_spark, MARCH, by=by), expected)
+    if by is None:
+        # Not two empty answers: the worked-out March of tests/metrics/test_metrics.py (5 valid orders placed).
+        assert expected.get_column("orders").to_list() == [5]
+
+
+@pytest.mark.parametrize("by", [None, *DIMENSIONS])
+def test_demo_kpis_are_the_same_on_spark(demo, by):
+    duck, on_spark = demo
+    expected = compute_kpis(duck, DEMO, by=by)
+    assert_same(compute_kpis(on_spark, DEMO, by=by), expected)
+    # A real shop's numbers, not two tables of nulls (gross sales split by every dimension).
+    assert expected.height >= 2 and expected.get_column("gross_sales").sum() > 10_000
+
+
+@pytest.mark.parametrize("shop", ["hand_made", "demo"])
+def test_pnl_is_the_same_on_spark(shop, request):
+    duck, on_spark = request.getfixturevalue(shop)
+    first, last = ("2024-02", "2024-04") if shop == "hand_made" else ("2024-05", "2024-06")
+    expected = pnl_statement(duck, first, last)
+    assert expected.height >= 2
+    assert_same(pnl_statement(on_spark, first, last), expected)
+
+
+@pytest.mark.parametrize("shop", ["hand_made", "demo"])
+def test_cohorts_are_the_same_on_spark(shop, request):
+    duck, on_spark = request.getfixturevalue(shop)
+    expected = cohort_activity(duck)
+    assert expected.height >= 2
+    assert_same(cohort_activity(on_spark), expected)
+
+
+def test_money_stays_decimal_on_spark(hand_made):
+    # Sums of DECIMAL(18,2) are exact on both engines (as DOUBLE they differ in the last digits): o1's lines
+    # 2 × 100 + 50, o3's 80 + 60, o4's 3 × 40 and o11's 70 = 580.00, a Decimal on both.
+    duck, on_spark = hand_made
+    query = "select sum(unit_price * quantity) as sales from order_items where order_id in ('o1', 'o3', 'o4', 'o11')"
+    assert on_spark.sql(query).fetchall() == duck.sql(query).fetchall() == [(Decimal("580.00"),)]
+
+
+def test_parameters_are_bound_not_spliced(hand_made):
+    # A value that would end the string literal if it were pasted into the SQL is only a value.
+    duck, on_spark = hand_made
+    query = "select count(*) from sessions where source = $source"
+    hostile = "email' or '1' = '1"
+    assert ":source" in to_spark_sql(query)
+    assert on_spark.sql(query, params={"source": hostile}).fetchall() == [(0,)]
+    assert on_spark.sql(query, params={"source": "email"}).fetchall() == [(2,)]  # s4, s6
+
+
+# --- the lake -------------------------------------------------------------------------------------------------
+
+
+def test_the_lake_accounts_for_every_row_and_is_split_by_month(hand_made_db, tmp_path):
+    lake = tmp_path / "lake"
+    manifest = export_lake(hand_made_db, lake)
+    duck = open_read_only(hand_made_db)
+    try:
+        for name in TABLES:
+            assert manifest.rows[name] == duck.sql(f"select count(*) from {name}").fetchall()[0][0], name
+    finally:
+        duck.close()
+    assert manifest.rows["orders"] == 9 and manifest.rows["sessions"] == 8  # tests/support/shops.py
+    # Orders of 2023-03, 2024-02, 2024-03 and 2024-04: one folder per month, each file holding that month only.
+    months = sorted(p.name for p in (lake / "orders").iterdir())
+    assert months == ["month=2023-03", "month=2024-02", "month=2024-03", "month=2024-04"]
+    document = json.loads((lake / MANIFEST).read_text())
+    assert document["schema_version"] == SCHEMA_VERSION and document["tables"]["orders"]["partitioned_by"] == "month"
+    # Written again over itself: replaced whole, same counts.
+    assert export_lake(hand_made_db, lake).rows == manifest.rows
+
+
+def test_a_lake_of_another_version_is_refused_in_one_line(hand_made_db, tmp_path):
+    lake = tmp_path / "lake"
+    export_lake(hand_made_db, lake)
+    document = json.loads((lake / MANIFEST).read_text())
+    document["schema_version"] = SCHEMA_VERSION + 1
+    (lake / MANIFEST).write_text(json.dumps(document))
+    with pytest.raises(LakeError, match=f"schema v{SCHEMA_VERSION + 1}, this one reads v{SCHEMA_VERSION}"):
+        read_manifest(lake)
+    result = CliRunner().invoke(app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake)})
+    assert result.exit_code == 1 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "write it again with `shopkpi export-lake" in result.stderr
+
+
+def test_a_folder_that_is_not_a_lake_is_neither_read_nor_overwritten(hand_made_db, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LakeError, match="not empty and holds no shopkpi lake"):
+        export_lake(hand_made_db, tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    with pytest.raises(LakeError, match="is not a shopkpi lake"):
+        read_manifest(tmp_path)
+
+
+# --- the command line -----------------------------------------------------------------------------------------
+
+
+def test_cli_answers_the_same_on_both_engines(hand_made_db, spark, tmp_path):
+    # The CLI reuses the running local[2] session (one per process), so no second JVM starts here.
+    lake = tmp_path / "lake"
+    runner = CliRunner()
+    written = runner.invoke(app, ["export-lake", str(lake), "--db", str(hand_made_db)])
+    assert written.exit_code == 0, written.stderr
+    assert "orders 9, order_items 9, sessions 8" in written.stdout
+    env = {"SHOPKPI_LAKE": str(lake), "SHOPKPI_SPARK_MASTER": "local[2]"}
+    # kpis reads the period and the store's facts too; pnl and cohorts share its connection code (compared above).
+    for command in (["kpis", "--from", "2024-03-01", "--to", "2024-03-31"],):
+        args = [*command, "--format", "json", "--db", str(hand_made_db)]
+        on_duckdb = runner.invoke(app, args, env=env)
+        on_spark = runner.invoke(app, [*args, "--engine", "spark"], env=env)
+        assert on_duckdb.exit_code == 0 and on_spark.exit_code == 0, on_spark.stderr
+        assert json.loads(on_spark.stdout) == json.loads(on_duckdb.stdout), command
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_master_is_one_line(tmp_path, hand_made_db):
+    lake = tmp_path / "lake"
+    export_lake(hand_made_db, lake)
+    master = f"spark://127.0.0.1:{_closed_port()}"
+    with pytest.raises(SparkError, match="cannot reach the Spark master"):
+        start_session(master)
+    result = CliRunner().invoke(
+        app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake), "SHOPKPI_SPARK_MASTER": master}
+    )
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: cannot reach the Spark master at spark://127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_java_is_one_line(monkeypatch, tmp_path, hand_made_db):
+    lake = tmp_path / "lake"
+    export_lake(hand_made_db, lake)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    assert "java" not in os.listdir(tmp_path)
+    with pytest.raises(SparkError, match="Spark needs Java 17 or later"):
+        start_session("local[2]")
+    result = CliRunner().invoke(app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake)})
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "install a JDK or set JAVA_HOME" in result.stderr
