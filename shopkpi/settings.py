@@ -61,13 +61,17 @@ class Settings:
 _LIMITS = ("max_file_mb", "max_rows", "max_line_mb", "max_columns", "max_xlsx_strings", "memory_mb")
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used, in one line: which setting, where it is set, what is wrong."""
+
+
 def _positive_int(name: str, value: object) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
         number = 0
     if number <= 0:
-        raise ValueError(f"{name} must be a whole number above 0 (shopkpi.toml, SHOPKPI_{name.upper()}): {value!r}")
+        raise SettingsError(f"{name} must be a whole number above 0 (shopkpi.toml, SHOPKPI_{name.upper()}): {value!r}")
     return number
 
 
@@ -84,8 +88,11 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
     values: dict = {}
     path = _config_file()
     if path is not None:
-        with path.open("rb") as handle:
-            values = tomllib.load(handle)
+        try:
+            with path.open("rb") as handle:
+                values = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read the settings file {path}: {exc}") from None
     env = {
         "db_path": os.environ.get("SHOPKPI_DB"),
         "timezone": os.environ.get("SHOPKPI_TIMEZONE"),
@@ -117,7 +124,13 @@ def load_settings(db_path: str | os.PathLike | None = None) -> Settings:
         if name in kwargs:
             kwargs[name] = _positive_int(name, kwargs[name])
     if "session_hours" in kwargs:
-        kwargs["session_hours"] = float(kwargs["session_hours"])
+        try:
+            kwargs["session_hours"] = float(kwargs["session_hours"])
+        except (TypeError, ValueError):
+            raise SettingsError(
+                "session_hours must be a number of hours (shopkpi.toml, SHOPKPI_SESSION_HOURS): "
+                f"{kwargs['session_hours']!r}"
+            ) from None
     if "require_login" in kwargs:
         kwargs["require_login"] = str(kwargs["require_login"]).strip().lower() in ("1", "true", "yes", "on")
     if "users_path" in kwargs:

@@ -15,7 +15,7 @@ from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
 from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
-from shopkpi.settings import load_settings
+from shopkpi.settings import SettingsError, load_settings
 from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writing
 
 app = typer.Typer(
@@ -194,6 +194,9 @@ def main() -> None:
     """Entry point of the `shopkpi` console script."""
     try:
         app()
+    except SettingsError as exc:  # a bad shopkpi.toml or SHOPKPI_* value: one line, whichever command read it
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: the warehouse is unchanged by the file in progress")
         sys.exit(130)

@@ -103,3 +103,18 @@ def test_kpis_csv_makes_formula_like_campaign_names_inert(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "'=HYPERLINK" in run.stdout and "\n=HYPERLINK" not in run.stdout and ",=HYPERLINK" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ("max_rows = 'abc'\n", "max_rows must be a whole number above 0"),
+        ("session_hours = 'soon'\n", "session_hours must be a number of hours"),
+        ("max_rows = \n", "cannot read the settings file"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_1(tmp_path, config, named):
+    (tmp_path / "shopkpi.toml").write_text(config)
+    run = shopkpi("kpis", "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert named in run.stderr and len(run.stderr.strip().splitlines()) == 1
