@@ -887,6 +887,20 @@ def _evaluate(node: ast.expr, values: Mapping[str, float | None]) -> float | Non
     raise ValueError(f"only names, + - * / and parentheses are allowed, not {ast.dump(node)}")
 
 
+def _parsed(entry: Metric) -> tuple[ast.expr, ...]:
+    texts = (entry.expression,) if entry.kind == "derived" else (entry.numerator, entry.denominator)
+    names_in(" ".join(texts))
+    return tuple(ast.parse(text, mode="eval").body for text in texts)
+
+
+# Every expression parsed once, when the registry is imported. Parsing in a page or a background thread would race
+# with Streamlit's own ast.parse of the page script: CPython 3.11 keeps the AST converter's recursion depth per
+# interpreter, not per thread, and fails one of them with "AST constructor recursion depth mismatch".
+_TREES: dict[str, tuple[ast.expr, ...]] = {
+    name: _parsed(entry) for name, entry in ENTRIES.items() if entry.kind != "base"
+}
+
+
 def value_of(name: str, values: Mapping[str, float | None]) -> float | None:
     """An entry's value from the values of its parts, by its registry definition: a ratio is null where its
     denominator is 0 or missing, like everywhere else (e.g. orders_per_session from orders and sessions)."""
@@ -894,11 +908,8 @@ def value_of(name: str, values: Mapping[str, float | None]) -> float | None:
     if entry.kind == "base":
         return _evaluate(ast.Name(id=name), values)
     if entry.kind == "derived":
-        names_in(entry.expression)
-        return _evaluate(ast.parse(entry.expression, mode="eval").body, values)
-    names_in(f"{entry.numerator} {entry.denominator}")
-    top = _evaluate(ast.parse(entry.numerator, mode="eval").body, values)
-    bottom = _evaluate(ast.parse(entry.denominator, mode="eval").body, values)
+        return _evaluate(_TREES[name][0], values)
+    top, bottom = (_evaluate(tree, values) for tree in _TREES[name])
     return None if top is None or not bottom else top / bottom
 
 
