@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -227,6 +227,14 @@ def _refuse_duplicate_columns(
         )
 
 
+def column_listing(names: Iterable[str], limit: int = 40) -> str:
+    """An export's column names for a one-line message: a name with spaces at its ends, a comma, a line break or
+    another character that does not print is shown quoted and escaped, so the message stays one line."""
+    names = list(names)
+    shown = ", ".join(repr(n) if n != n.strip() or "," in n or not n.isprintable() else n for n in names[:limit])
+    return shown + (f", … ({len(names)} columns)" if len(names) > limit else "")
+
+
 def find_columns(
     path: Path, header: dict[str, str], wanted: dict[str, tuple[str, ...]], required: tuple[str, ...], what: str
 ) -> dict[str, str | None]:
@@ -237,7 +245,7 @@ def find_columns(
     missing = [role for role in required if found[role] is None]
     if missing:
         need = "; ".join(f"{role} ({' or '.join(wanted[role])})" for role in missing)
-        listing = ", ".join(list(header.values())[:40])
+        listing = column_listing(header.values())
         raise IngestError(
             f"{path}: not {what}: no column for {need} (file has: {listing}); "
             f"for another layout use `shopkpi ingest TABLE FILE --map canonical=COLUMN`"

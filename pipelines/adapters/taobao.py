@@ -20,6 +20,7 @@ from pipelines.adapters.common import (
     ImportOptions,
     Plan,
     col,
+    column_listing,
     find_columns,
     raw_json,
     read_export,
@@ -97,7 +98,7 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
     if found["total"] is None and found["goods"] is None:
         raise IngestError(
             f"{path}: not a Taobao/Tmall order report: no 总金额 or 买家应付货款 column "
-            f"(file has: {', '.join(list(header.values())[:40])})"
+            f"(file has: {column_listing(header.values())})"
         )
     status_rules = " ".join(
         f"when contains(status_text, {sql_string(k)}) then {sql_string(v)}" for k, v in STATUS_RULES
