@@ -256,6 +256,8 @@ select min(d), max(d) from (
     select ordered_at::date as d from orders
     union all select started_at::date from sessions
     union all select date from ad_spend
+    union all select date from traffic
+    union all select end_date from traffic
 )
 """
 

@@ -44,25 +44,6 @@ class Period:
             return None
         return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
 
-    @property
-    def kind(self) -> str:
-        """'day', 'week' (an ISO week, Monday to Sunday), 'month', 'quarter', 'year', 'months' (other whole months) or
-        'range'."""
-        months = self.whole_months
-        if months == 1:
-            return "month"
-        if months == 3 and self.start.month % 3 == 1:
-            return "quarter"
-        if months == 12 and self.start.month == 1:
-            return "year"
-        if months:
-            return "months"
-        if self.days == 1:
-            return "day"
-        if self.days == 7 and self.start.weekday() == 0:
-            return "week"
-        return "range"
-
     def previous(self) -> Period:
         """The period compared with as "previous" (SPEC §4): the previous calendar month, quarter or year (the same
         number of whole months before, for any run of whole months), else the range of the same length just before it
@@ -188,8 +169,8 @@ def month_period(first_month: date, last_month: date) -> Period:
 
 
 def latest_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date | None:
-    """The latest local date with any order, session or ad spend of a segment (default: the whole shop) in the
-    warehouse, or None if there is none."""
+    """The latest local date with any order, session, ad spend or platform traffic report of a segment (default: the
+    whole shop) in the warehouse, or None if there is none."""
     sql = query(
         facts(segment),
         """
@@ -199,6 +180,8 @@ def latest_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date 
             select cast(max(started_at) as date) from segment_sessions
             union all
             select max(date) from segment_ad_spend
+            union all
+            select max(end_date) from segment_traffic
         )""",
     )
     rows = con.sql(sql, params=parameters(sql, {}, segment)).fetchall()
@@ -212,7 +195,8 @@ def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> 
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> Period | None:
-    """The data's first to latest local date: any order, session or ad spend of the whole shop; None if none."""
+    """The data's first to latest local date: any order, session, ad spend or platform traffic report of the whole
+    shop; None if none."""
     sql = """
         select min(first_day), max(last_day) from (
             select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day from orders
@@ -220,6 +204,8 @@ def data_span(con: duckdb.DuckDBPyConnection) -> Period | None:
             select cast(min(started_at) as date), cast(max(started_at) as date) from sessions
             union all
             select min(date), max(date) from ad_spend
+            union all
+            select min(date), max(end_date) from traffic
         )"""
     first, last = con.sql(sql).fetchall()[0]
     return Period(first, last) if first is not None else None

@@ -44,9 +44,15 @@ def test_a_ga4_export_gives_each_channels_sessions_and_its_engaged_bounce(tmp_pa
         # GA4's bounce is the share of sessions not engaged: 1 − engagement rate.
         assert rows[source]["engaged_bounce_rate"] == pytest.approx(1 - float(raw[channel]["Engagement rate"]))
     assert sum(r["sessions"] or 0 for r in rows.values()) == sum(int(r["Sessions"]) for r in raw.values())
-    # A window that cuts the report's period has no session figures, never a share of them.
+    # A window that cuts the report's period has no session figures, never a share of them, and says why.
     cut = kpis_by_source(db, "2025-01-01", "2025-06-30")
     assert all(row["sessions"] is None for row in cut.values())
+    # Without dates, the default 30 days end on the report's last day: the data's latest date includes traffic.
+    done = shopkpi("kpis", "--format", "json", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert (document["from"], document["to"]) == ("2025-10-01", "2025-10-30")
+    assert document["rows"][0]["sessions"] is None and "2025-01-01 – 2025-10-30" in document["unknown"]["sessions"]
 
 
 def test_a_shopify_channel_export_gives_sessions_and_conversion_by_channel(tmp_path) -> None:
