@@ -31,3 +31,12 @@ def demo_copy(tmp_path: Path) -> Path:
 def hand_made_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hand-made shop of tests/support/shops.py, built once per test run. Read it only."""
     return hand_made_shop(tmp_path_factory.mktemp("hand-made") / "w.duckdb")
+
+
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No shopkpi.toml or SHOPKPI_DB / _TARGETS / _CONFIG of the machine: a command reads only what the test gives it
+    (modules that call the CLI in-process use it with `pytestmark = pytest.mark.usefixtures("no_config")`)."""
+    for name in ("SHOPKPI_DB", "SHOPKPI_TARGETS", "SHOPKPI_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)

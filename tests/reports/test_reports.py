@@ -87,11 +87,8 @@ def con(db):
     connection.close()
 
 
-@pytest.fixture(autouse=True)
-def no_config(monkeypatch, tmp_path):
-    for name in ("SHOPKPI_DB", "SHOPKPI_TARGETS", "SHOPKPI_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+# No shopkpi.toml or SHOPKPI_* setting of the machine leaks in (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_config")
 
 
 @pytest.fixture(scope="module")
