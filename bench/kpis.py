@@ -146,6 +146,16 @@ ads as (
     from ad_spend
     where date between $first_day and $last_day
 ),
+reported as (
+    -- the platform's own attribution, from its traffic report: only whole reports inside the period, else unknown
+    select
+        case when bool_or(date < $first_day or end_date > $last_day) then null else coalesce(sum(revenue), 0) end
+            as reported_sales,
+        case when bool_or(date < $first_day or end_date > $last_day) then null else sum(orders) end
+            as reported_orders
+    from traffic
+    where date <= $last_day and end_date >= $first_day
+),
 opex as (
     select coalesce(sum(e.amount * d.days / d.month_days), 0) as operating_expenses
     from (
@@ -163,7 +173,8 @@ totals as (
         gross_sales - discounts - refunds + shipping_income as total_revenue,
         gross_sales - discounts - refunds - cogs as gross_profit,
         gross_sales - discounts - refunds + shipping_income - cogs - fulfilment_cost - ad_spend as contribution
-    from order_totals, returning_buyers, session_totals, event_totals, retention, window_retention, ads, opex
+    from order_totals, returning_buyers, session_totals, event_totals, retention, window_retention, ads, reported,
+        opex
 )
 select
     sessions, visitors, orders, buyers, units, gross_sales, discounts, refunds, net_sales, shipping_income,
@@ -177,6 +188,8 @@ select
     ad_clicks / nullif(ad_impressions, 0) as ad_ctr,
     bounced / nullif(sessions, 0) as bounce_rate,
     (sessions - engaged) / nullif(sessions, 0) as engaged_bounce_rate,
+    reported_sales,
+    reported_sales / nullif(reported_orders, 0) as reported_aov,
     retained / nullif(previous_visitors, 0) as retention_rate,
     window_returners / nullif(window_visitors, 0) as retention_30d,
     returning_buyers / nullif(buyers, 0) as returning_customer_rate,
@@ -218,6 +231,8 @@ NEEDS = {
     "ad_ctr": {"ad_spend"},
     "bounce_rate": {"sessions", "page_views"},
     "engaged_bounce_rate": {"sessions", "durations"},
+    "reported_sales": {"sessions_from_report"},
+    "reported_aov": {"sessions_from_report"},
     "retention_rate": {"sessions", "visitor_ids"},
     "retention_30d": {"sessions", "visitor_ids"},
     "returning_customer_rate": {"orders", "customer_ids"},
@@ -238,6 +253,7 @@ NEEDS = {
 GIVEN_SQL = """
 select
     (select count(*) from sessions) > 0 as sessions,
+    (select count(*) from sessions) = 0 and (select count(*) from traffic) > 0 as sessions_from_report,
     (select count(*) from sessions where visitor_id <> session_id) > 0 as visitor_ids,
     (select count(*) from orders) > 0 as orders,
     (select count(*) from orders where trim(coalesce(customer_id, '')) <> '') > 0 as customer_ids,

@@ -314,7 +314,7 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
         select
             b.bucket,
             {_group(dim.traffic)} as grp,
-            t.sessions, t.visitors, t.engaged_sessions, t.bounced_sessions, t.cart_sessions, t.orders,
+            t.sessions, t.visitors, t.engaged_sessions, t.bounced_sessions, t.cart_sessions, t.orders, t.revenue,
             case when t.date < b.first_day or t.end_date > b.last_day then 1 else 0 end as cut
         from segment_traffic t
         join (

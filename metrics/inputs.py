@@ -62,6 +62,13 @@ INPUTS: dict[str, Input] = {
             "尚未导入平台流量报表",
         ),
         Input(
+            "sessions_from_report",
+            "not exists (select 1 from sessions) and exists (select 1 from traffic)",
+            "only a platform's traffic report gives it, and this shop's session figures do not come from one"
+            " (with session logs, total_revenue splits sales by source)",
+            "仅平台流量报表提供此数，而本店的访问数据并非来自平台报表（有访问日志时，请按来源查看总收入）",
+        ),
+        Input(
             "visitor_ids",
             "exists (select 1 from sessions where visitor_id <> session_id)",
             "the sessions carry no visitor ids (each session is its own visitor)",

@@ -87,6 +87,9 @@ class Measure:
     # For a session measure: the same measure over the platform's traffic aggregates (metrics/compute.py), used where
     # the shop has no session logs; None: traffic aggregates cannot give it (null).
     traffic: str | None = None
+    # Only a platform's traffic report gives it (e.g. the sales it attributes to a channel): from session logs the
+    # measure is unknown, with the reason, rather than a figure computed another way.
+    report_only: bool = False
 
     @property
     def dimensions(self) -> frozenset[str]:
@@ -102,7 +105,7 @@ class Measure:
         platform's traffic aggregates, which carry their own counts (or nulls) in place of visitor ids, events, …"""
         if traffic and self.source == "sessions":
             return frozenset({"sessions"})
-        return self.inputs
+        return self.inputs | {"sessions_from_report"} if self.report_only else self.inputs
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,24 @@ MEASURES: dict[str, Measure] = {
             "sessions of the period with an add_to_cart event",
             needs=("events",),
             traffic="case when count(cart_sessions) = count(*) then sum(cart_sessions) end",
+        ),
+        Measure(
+            "reported_sales",
+            "sessions",
+            "cast(null as double)",
+            True,
+            "sales the platform's traffic report attributes to the period's sessions (Shopify: Sales; GA4: revenue)",
+            traffic="case when count(revenue) = count(*) then sum(revenue) end",
+            report_only=True,
+        ),
+        Measure(
+            "reported_orders",
+            "sessions",
+            "cast(null as bigint)",
+            True,
+            "orders the platform's traffic report attributes to the period's sessions",
+            traffic="case when count(orders) = count(*) then sum(orders) end",
+            report_only=True,
         ),
         Measure(
             "converted_cart_sessions",
@@ -567,6 +588,35 @@ METRICS: dict[str, Metric] = {
             ),
         ),
         Metric(
+            name="reported_sales",
+            label_en="Sales by channel (platform report)",
+            label_zh="渠道销售额（平台报表）",
+            kind="base",
+            unit="money",
+            direction="higher",
+            description=(
+                "sales the platform's traffic report attributes to the channel (Shopify's Sales, GA4's revenue);"
+                " only where the shop's session figures come from such a report: its orders carry no session, so the"
+                " report is the only split of sales by channel"
+            ),
+            description_zh=(
+                "平台流量报表归到该渠道的销售额（Shopify 的 Sales、GA4 的收入）；仅当访问数据来自平台报表时提供："
+                "订单不带访问记录，报表是按渠道拆分销售额的唯一依据"
+            ),
+        ),
+        Metric(
+            name="reported_aov",
+            label_en="Average order value by channel (platform report)",
+            label_zh="渠道客单价（平台报表）",
+            kind="ratio",
+            numerator="reported_sales",
+            denominator="reported_orders",
+            unit="money",
+            direction="higher",
+            description="the platform report's sales per order it attributes to the channel (Shopify's AOV)",
+            description_zh="平台报表中该渠道的销售额除以其归属订单数（Shopify 的 AOV）",
+        ),
+        Metric(
             name="retention_rate",
             label_en="Visitor retention",
             label_zh="访客留存率",
@@ -859,6 +909,10 @@ def inputs_of(name: str, traffic: bool = False) -> frozenset[str]:
     for measure in measures_of(name):
         found |= MEASURES[measure].inputs_from(traffic)
     return found
+
+
+# The metrics only a platform's traffic report gives (Measure.report_only): unknown for a shop with session logs.
+REPORT_ONLY = frozenset(name for name in METRICS if any(MEASURES[m].report_only for m in measures_of(name)))
 
 
 def metric(name: str) -> Metric:

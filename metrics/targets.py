@@ -32,6 +32,8 @@ VERDICTS: dict[str, tuple[str, str]] = {
 def verdict_text(verdict: str | None, lang: str = "en") -> str:
     """The words of a verdict in a language ('' for no verdict)."""
     return VERDICTS[verdict][lang == "zh"] if verdict else ""
+
+
 REPLENISH_TARGET = "replenish_lead_days"  # the guide's window: goods arrive 7–15 days before stock runs out
 
 

@@ -4,7 +4,9 @@ One row per referring platform, channel and type (paid / organic / direct / unkn
 the export does not write: it comes from the file name (`…_2025-09-01_2025-09-07_….csv`, as the download is usually
 saved) or --from/--to. The channel is the source and the type the medium; rows that name the same channel and type
 from several referring platforms (`alphabet,unattributed,unknown` and `shopify,unattributed,unknown`) are summed into
-one, since the referring platform is not a campaign. Empty cells stay null (no value), never 0.
+one, since the referring platform is not a campaign. An empty Orders or Sales cell is none: the report leaves them
+empty for a channel whose sessions led to no order (its Conversion rate and AOV are empty too), while a channel with
+orders always has both. An empty Cost stays null (unknown): Shopify only knows the cost of connected ad accounts.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
         path, names, COLUMNS, ("channel", "sessions"), "a Shopify Analytics Channel performance report"
     )
     data_columns = [c for c in names.values() if c != "_source_line"]
+
+    def none_if_empty(role: str, total: str) -> str:
+        # An empty cell is none where the report has the column; without the column the figure stays unknown.
+        return f"coalesce({total}, 0)" if found[role] else total
+
     con.execute(
         f"""
         create or replace table channel_rows as
@@ -103,11 +110,12 @@ def build(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, options: Im
             from channel_rows where _why is not null
         ),
         summed as (
-            -- sum() of only empty cells is null: a channel without sales has no sales figure, not 0.
+            -- Empty orders and sales are none (where the report has those columns); an empty cost is unknown.
             select min(_line) as _line, null::varchar as _reason, null::varchar as _column, null::varchar as _raw,
                 channel as source, medium,
-                cast(sum(sessions_n) as bigint) as sessions, cast(sum(orders_n) as bigint) as orders,
-                sum(sales_n) as revenue, sum(cost_n) as ad_cost,
+                cast(sum(sessions_n) as bigint) as sessions,
+                cast({none_if_empty("orders", "sum(orders_n)")} as bigint) as orders,
+                {none_if_empty("sales", "sum(sales_n)")} as revenue, sum(cost_n) as ad_cost,
                 count(*) as platforms, string_agg(platform, ', ' order by _line) as platform_list
             from channel_rows where _why is null
             group by channel, medium

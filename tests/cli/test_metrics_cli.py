@@ -47,8 +47,17 @@ def test_kpis_json_shape(db):
     assert list(document) == ["from", "to", "by", "partial", "days_with_data", "days", "unknown", "rows"]
     assert (document["from"], document["to"], document["by"]) == ("2024-03-01", "2024-03-31", None)
     assert (document["partial"], document["days_with_data"], document["days"]) == (False, 31, 31)
-    # The hand-made shop gives every input but session durations, so GA4's engaged bounce is unknown, with why.
-    assert document["unknown"] == {"engaged_bounce_rate": "the sessions carry no duration (sessions.duration_s)"}
+    # The hand-made shop gives every input but session durations, so GA4's engaged bounce is unknown, with why; and
+    # its session figures come from session logs, so the figures only a platform's traffic report gives are unknown.
+    only_report = (
+        "only a platform's traffic report gives it, and this shop's session figures do not come from one"
+        " (with session logs, total_revenue splits sales by source)"
+    )
+    assert document["unknown"] == {
+        "engaged_bounce_rate": "the sessions carry no duration (sessions.duration_s)",
+        "reported_sales": only_report,
+        "reported_aov": only_report,
+    }
     [row] = document["rows"]
     assert row["group"] is None and set(row) == {"group", *METRICS, *SERVICE}
     assert row["complaint_rate"] is None  # the hand-made shop has loaded no tickets (tests/cli/test_service_cli.py)

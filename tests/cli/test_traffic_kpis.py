@@ -55,7 +55,7 @@ def test_a_ga4_export_gives_each_channels_sessions_and_its_engaged_bounce(tmp_pa
     assert document["rows"][0]["sessions"] is None and "2025-01-01 – 2025-10-30" in document["unknown"]["sessions"]
 
 
-def test_a_shopify_channel_export_gives_sessions_and_conversion_by_channel(tmp_path) -> None:
+def test_a_shopify_channel_export_gives_sessions_conversion_and_sales_by_channel(tmp_path) -> None:
     db = tmp_path / "w.duckdb"
     done = shopkpi("import", "shopify-channels", str(SHOPIFY_WEEK), "--db", str(db))
     assert done.returncode == 0, done.stderr
@@ -65,5 +65,15 @@ def test_a_shopify_channel_export_gives_sessions_and_conversion_by_channel(tmp_p
     attentive = next(r for r in raw if r["Channel"] == "attentive")
     assert rows["attentive"]["sessions"] == int(attentive["Sessions"])
     assert rows["attentive"]["conversion_rate"] == pytest.approx(float(attentive["Conversion rate"]))
+    # Its sales and AOV are the report's: 1,468.80 over 13 orders = 112.98, which the file rounds to 112.984.
+    assert rows["attentive"]["reported_sales"] == float(attentive["Sales"]) == 1468.8
+    assert rows["attentive"]["reported_aov"] == pytest.approx(float(attentive["AOV"]), abs=1e-3)
+    # facebook: 150 paid + 14 unknown sessions, Orders and Sales empty on both rows (the report leaves a channel's
+    # zeros empty): no sales and a conversion of 0, not unknown.
+    assert rows["facebook"]["sessions"] == 164 and rows["facebook"]["reported_sales"] == 0
+    assert rows["facebook"]["conversion_rate"] == 0 and rows["facebook"]["reported_aov"] is None
+    # The report's sales by channel add up to its total (a sum over channels is the whole shop's attributed sales).
+    total = sum(float(r["Sales"]) for r in raw if r["Sales"])
+    assert sum(r["reported_sales"] or 0 for r in rows.values()) == pytest.approx(total)
     # Every session of the file is in some channel's row.
     assert sum(r["sessions"] or 0 for r in rows.values()) == sum(int(r["Sessions"]) for r in raw)

@@ -11,7 +11,7 @@ from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis, kpi_series
 from metrics.periods import Period, default_period
 from metrics.pnl import pnl_statement
-from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS
+from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS, REPORT_ONLY
 from tests.support.demo import build_demo_warehouse
 from warehouse import open_read_only
 
@@ -45,7 +45,8 @@ def test_agrees_with_the_hand_written_query(con, period):
 def test_the_demo_shop_has_every_kpi(con, period):
     row = compute_kpis(con, period).row(0, named=True)
     undefined = [name for name in METRICS if row[name] is None]
-    assert undefined == [], f"a realistic shop should define every KPI over 30 days: {undefined}"
+    # The demo has session logs, so the figures only a platform's traffic report gives are unknown.
+    assert sorted(undefined) == sorted(REPORT_ONLY) == ["reported_aov", "reported_sales"], undefined
     for name, entry in METRICS.items():
         if entry.unit == "rate" and name != "buyer_conversion_rate":
             assert 0 <= row[name] <= 1, name
@@ -56,7 +57,7 @@ def test_additive_metrics_add_up_over_every_split(con, period, by):
     total = compute_kpis(con, period).row(0, named=True)
     grouped = compute_kpis(con, period, by=by)
     for name, entry in METRICS.items():
-        if entry.additive and by in entry.dimensions:
+        if entry.additive and by in entry.dimensions and name not in REPORT_ONLY:
             assert math.isclose(float(grouped[name].fill_null(0).sum()), float(total[name]), abs_tol=1e-6), name
 
 

@@ -169,17 +169,16 @@ def test_ga4_channel_groups_map_to_sources_and_an_unknown_one_is_kept_and_listed
 
 
 def shopify_raw(path: Path) -> dict[tuple[str, str], tuple[int, int | None, float | None]]:
-    """{(channel, type): (sessions, orders, sales)} summed over referring platforms, empty cells staying None."""
+    """{(channel, type): (sessions, orders, sales)} summed over referring platforms; the report leaves a channel's
+    orders and sales empty when its sessions led to none, so an empty cell counts 0."""
     totals: dict[tuple[str, str], list] = {}
     with open(path, encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             kind = row["Type"] if row["Type"] in ("paid", "organic", "direct", "unknown") else "unknown"
-            entry = totals.setdefault((row["Channel"].lower(), kind), [0, None, None])
+            entry = totals.setdefault((row["Channel"].lower(), kind), [0, 0, 0.0])
             entry[0] += int(row["Sessions"])
-            if row["Orders"]:
-                entry[1] = (entry[1] or 0) + int(row["Orders"])
-            if row["Sales"]:
-                entry[2] = round((entry[2] or 0) + float(row["Sales"]), 2)
+            entry[1] += int(row["Orders"] or 0)
+            entry[2] = round(entry[2] + float(row["Sales"] or 0), 2)
     return {key: tuple(value) for key, value in totals.items()}
 
 
