@@ -14,6 +14,7 @@ import streamlit as st
 from metrics import status
 from metrics.units import COUNT
 from pages import page
+from pipelines.adapters import ADAPTERS, ImportOptions
 from pipelines.ingest import FileResult, IngestError
 from shopkpi import auth, ui
 from shopkpi.settings import load_settings
@@ -351,6 +352,70 @@ def upload_section() -> None:
         )
 
 
+def import_section() -> None:
+    """Uploads of a platform's export (Shopify, Taobao, GA4, 生意参谋 …), loaded as `shopkpi import FORMAT PATH`."""
+    settings = load_settings()
+    with st.expander(ui.t("Import a platform's export", "导入平台导出文件"), icon=":material/cloud_upload:"):
+        format_name = st.selectbox(
+            ui.t("Export format", "导出格式"),
+            list(ADAPTERS),
+            format_func=lambda name: f"{name}: {ADAPTERS[name].SUMMARY}",
+            key="import_format",
+            help=ui.t(
+                "The same formats as `shopkpi import FORMAT PATH`; the README has each one's column mapping.",
+                "与 `shopkpi import FORMAT PATH` 的格式相同；各格式的列映射见 `README.md`。",
+            ),
+        )
+        store = st.text_input(
+            ui.t("Store", "店铺"),
+            key="import_store",
+            help=ui.t(
+                "The store the export belongs to (e.g. tmall, us-site), as `--store`; empty: none.",
+                "导出文件所属的店铺（如 tmall、us-site），即 `--store`；留空表示不指定。",
+            ),
+        )
+        first_col, last_col = st.columns(2)
+        first = first_col.date_input(
+            ui.t("Period from", "报表起始日"),
+            value=None,
+            key="import_from",
+            help=ui.t(
+                "Only for a traffic report that does not state its period (GA4 without its header, Shopify's "
+                "channel report renamed): its first day, as `--from`.",
+                "仅用于未注明期间的流量报表（无表头注释的 GA4、改过文件名的 Shopify 渠道报表）："
+                "其第一天，即 `--from`。",
+            ),
+        )
+        last = last_col.date_input(ui.t("Period to", "报表截止日"), value=None, key="import_to")
+        files = st.file_uploader(
+            ui.t("Export files (CSV, `.csv.gz` or `.xlsx`)", "导出文件（CSV、`.csv.gz` 或 `.xlsx`）"),
+            type=list(uploads.EXPORT_SUFFIXES),
+            accept_multiple_files=True,
+            key="import_files",
+            max_upload_size=settings.upload_limit_mb,
+        )
+        if files and st.button(
+            ui.t(f"Import {len(files)} file(s) as {format_name}", f"按 {format_name} 格式导入 {len(files)} 个文件"),
+            type="primary",
+            icon=":material/input:",
+        ):
+            options = ImportOptions(store=store.strip(), date_from=first, date_to=last)
+            for file in files:
+                try:
+                    result = uploads.save_and_import(
+                        settings, format_name, file.name, file.getvalue(), options, lang=ui.lang()
+                    )
+                except (IngestError, WarehouseError, OSError) as error:
+                    name, reason = ui.md(file.name), ui.md(error)
+                    st.error(
+                        ui.t(f"{name}: nothing imported. {reason}", f"{name}：未导入任何数据。{reason}"),
+                        icon=":material/error:",
+                    )
+                    continue
+                summary = result.summary().replace(str(result.source), file.name)
+                st.success(ui.md(summary).replace("\n", "  \n"), icon=":material/task_alt:")
+
+
 def render() -> None:
     ui.ensure_routed()
     if not ui.may_open(PAGE):  # app.py routes nobody here who may not open it; a second lock all the same
@@ -358,6 +423,7 @@ def render() -> None:
     st.title(ui.t(PAGE.title_en, PAGE.title_zh))
     if ui.may_upload():  # uploads change the warehouse: admins only (and demo mode)
         upload_section()
+        import_section()
     if not ui.has_warehouse():
         ui.no_data_yet()
         return

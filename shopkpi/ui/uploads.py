@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit
 
+from pipelines.adapters import ImportOptions, ImportResult, import_export
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.settings import DASHBOARD_DIR, Settings
 
 SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "jsonl", "ndjson", "json", "gz")
 # The file types ingest reads (pipelines.ingest._file_format); gzip only around text formats.
 TYPES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+# A platform's export (`shopkpi import FORMAT PATH`): its CSV, or the XLSX some platforms download.
+EXPORT_SUFFIXES = ("csv", "txt", "xlsx", "gz")
+EXPORT_TYPES = (".csv.gz", ".csv", ".txt", ".xlsx")
 GZIPPED = tuple(f"{t}.gz" for t in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"))
 # Folders the dashboard's web server can serve files from: the `static` folder beside app.py
 # (server.enableStaticServing) and Streamlit's own front end.
@@ -31,10 +36,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MB = 1024 * 1024
 
 
-def upload_type(original: str) -> str | None:
-    """The file type an upload's name ends in (e.g. '.csv.gz'), lower case, or None if ingest cannot read it."""
+def upload_type(original: str, types: tuple[str, ...] = GZIPPED + TYPES) -> str | None:
+    """The file type an upload's name ends in (e.g. '.csv.gz'), lower case, or None if it is not one of `types`
+    (by default the types ingest reads)."""
     name = Path(original).name.lower()
-    return next((t for t in GZIPPED + TYPES if name.endswith(t) and len(name) > len(t)), None)
+    return next((t for t in types if name.endswith(t) and len(name) > len(t)), None)
 
 
 def upload_name(original: str, now: datetime | None = None) -> str:
@@ -45,6 +51,7 @@ def upload_name(original: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     name = Path(original).name
     suffix = upload_type(name) or ""
+    suffix = suffix or upload_type(name, EXPORT_TYPES) or ""
     stem = name[: len(name) - len(suffix)]
     safe = _UNSAFE.sub("_", stem).strip("._") or "upload"
     return f"{stamp}-{uuid.uuid4().hex[:8]}-{safe}{suffix}"
@@ -55,7 +62,9 @@ def _text(lang: str, en: str, zh: str) -> str:
     return zh if lang == "zh" else en
 
 
-def _check_upload(settings: Settings, original_name: str, data: bytes, folder: Path, lang: str = "en") -> None:
+def _check_upload(
+    settings: Settings, original_name: str, data: bytes, folder: Path, lang: str = "en", export: bool = False
+) -> None:
     if not data:
         raise IngestError(_text(lang, f"{original_name}: the file is empty", f"{original_name}：文件是空的"))
     if len(data) > settings.upload_limit_mb * _MB:
@@ -69,7 +78,15 @@ def _check_upload(settings: Settings, original_name: str, data: bytes, folder: P
                 "更大的文件请用 `shopkpi ingest` 导入",
             )
         )
-    if upload_type(original_name) is None:
+    if export and upload_type(original_name, EXPORT_TYPES) is None:
+        raise IngestError(
+            _text(
+                lang,
+                f"{original_name}: not a file type of a platform export; upload .csv, .csv.gz, .txt or .xlsx",
+                f"{original_name}：不是平台导出文件的类型；请上传 .csv、.csv.gz、.txt 或 .xlsx",
+            )
+        )
+    if not export and upload_type(original_name) is None:
         raise IngestError(
             _text(
                 lang,
@@ -112,4 +129,30 @@ def save_and_ingest(settings: Settings, table: str, original_name: str, data: by
         )
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server
+        raise
+
+
+def save_and_import(
+    settings: Settings, format_name: str, original_name: str, data: bytes, options: ImportOptions, lang: str = "en"
+) -> ImportResult:
+    """Save the uploaded bytes of a platform's export under `settings.upload_dir` and load them as `shopkpi import
+    FORMAT PATH` does (the same adapter, options and budget); raises IngestError. The saved name keeps the original
+    one, whose period some exports carry (Shopify's channel report: `…_2025-09-01_2025-09-07_….csv`)."""
+    folder = Path(settings.upload_dir).expanduser()
+    _check_upload(settings, original_name, data, folder, lang, export=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / upload_name(original_name)
+    path.write_bytes(data)
+    chosen_timezone = settings.timezone if settings.timezone != "UTC" else None  # as `shopkpi import` chooses
+    try:
+        return import_export(
+            settings.db_path.expanduser(),
+            format_name,
+            path,
+            options=replace(options, limits=settings.limits),
+            store_timezone=chosen_timezone,
+            currency=settings.currency if settings.currency != "CNY" else None,
+        )
+    except IngestError:
+        path.unlink(missing_ok=True)
         raise

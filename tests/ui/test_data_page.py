@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import warehouse
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import signin, warmup
 from tests.support.small import REASON, build_small_warehouse, write_orders_in_another_process
+from tests.support.warehouse_rows import REAL_DATA
 
 
 def run_app(db: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
@@ -268,6 +270,39 @@ def test_an_upload_in_chinese_says_what_was_loaded_and_what_was_refused(
         "orders.parquet.gz：未导入任何数据。orders.parquet.gz：`shopkpi ingest` 读不了这种文件类型"
     )
     assert english_words(at) == set()
+
+
+SHOPIFY_WEEK = REAL_DATA / "exports/shopify-analytics-channel-performance"
+SHOPIFY_WEEK_FILE = SHOPIFY_WEEK / "shopify_channel_perf_US_2025-09-01_2025-09-07_20251221_195312.csv"
+
+
+@pytest.mark.usefixtures("clicks_reach_the_page")
+def test_a_platform_export_uploaded_is_imported_like_shopkpi_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Shopify channel report, uploaded under its own name (which holds its period) with store "us".
+    monkeypatch.setenv("SHOPKPI_UPLOAD_DIR", str(tmp_path / "uploads"))
+    db = tmp_path / "shop.duckdb"
+    at = run_app(db, monkeypatch)
+    at.selectbox(key="import_format").set_value("shopify-channels")
+    at.text_input(key="import_store").set_value("us")
+    at.main.get("file_uploader")[1].set_value([(SHOPIFY_WEEK_FILE.name, SHOPIFY_WEEK_FILE.read_bytes(), "text/csv")])
+    at.run()
+    [load] = at.main.get("button")
+    assert load.label == "Import 1 file(s) as shopify-channels"
+    load.click().run()
+
+    assert not at.exception and not at.error
+    [done] = [_as_read(s.value) for s in at.success]
+    assert done.startswith(SHOPIFY_WEEK_FILE.name) and "period: 2025-09-01 to 2025-09-07 (file name)" in done
+    # The file's sessions (the sum of its Sessions column) are in the warehouse, in store "us", for its week.
+    con = warehouse.open_read_only(db)
+    try:
+        loaded = con.sql("select sum(sessions), min(date), max(end_date), any_value(store) from traffic").fetchall()
+    finally:
+        con.close()
+    sessions = sum(int(line.split(",")[3]) for line in SHOPIFY_WEEK_FILE.read_text().splitlines()[1:])  # 2,621
+    assert loaded == [(sessions, date(2025, 9, 1), date(2025, 9, 7), "us")]
 
 
 # --- what a role may see of rejected rows, and names from files shown as text (issue 17, items 6 and 7) -----------
