@@ -8,6 +8,7 @@ import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
+from metrics.inputs import from_traffic, missing_inputs
 from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -26,7 +27,11 @@ TABLE_METRICS = (
     "ad_spend",
     "roas",
     "cost_per_order",
+    # Only a platform's traffic report gives these (its sales by channel): shown where the sessions come from one.
+    "reported_sales",
+    "reported_aov",
 )
+REPORT_ONLY = ("reported_sales", "reported_aov")
 TREND_METRICS = ("sessions", "total_revenue", "conversion_rate", "orders")
 DEFAULT_SPLIT = "source"  # the split and the trend the page opens with
 DEFAULT_TREND = "sessions"
@@ -73,6 +78,11 @@ def apply_focus_as_filter(dim: str, value: str) -> None:
     st.session_state[FOCUS] = None
 
 
+def sessions_from_report() -> bool:
+    """Whether the shop's session figures come from a platform's traffic report (it has no session logs)."""
+    return from_traffic(ui.load(missing_inputs))
+
+
 def column_config(current: ui.View, dim: str) -> dict:
     config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
     for name in TABLE_METRICS:
@@ -87,6 +97,8 @@ def column_config(current: ui.View, dim: str) -> dict:
 
 def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFrame | None:
     table = blank_unsplittable(loaded.table, current.segment)
+    if not sessions_from_report():
+        table = table.drop(REPORT_ONLY)
     if table.is_empty() or table["sessions"].fill_null(0).sum() + table["orders"].fill_null(0).sum() == 0:
         ui.empty(
             current.t(
@@ -96,7 +108,7 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFra
             )
         )
         return None
-    money = [n for n in TABLE_METRICS if METRICS[n].unit in ("money", "ratio")]
+    money = [n for n in TABLE_METRICS if METRICS[n].unit in ("money", "ratio") and n in table.columns]
     table = table.sort("sessions", descending=True, nulls_last=True).with_columns(
         pl.col("group").fill_null(NONE), pl.col(money).round(2)
     )
@@ -130,6 +142,16 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
     st.subheader(current.t("Funnel", "转化漏斗"))
     steps = loaded.funnel
     labels = {step: STEP_LABELS[step][current.lang == "zh"] for step in STEP_LABELS}
+    if sessions_from_report():
+        ui.empty(
+            current.t(
+                "The funnel needs session logs with their events (page view → click → cart → checkout → purchase); "
+                "this shop's session figures come from a platform's traffic report, which does not give the steps.",
+                "漏斗需要带行为事件的访问日志（浏览 → 点击 → 加购 → 结算 → 购买）；本店的访问数据来自平台流量报表，"
+                "报表不提供这些步骤。",
+            )
+        )
+        return
     if steps.is_empty() or steps.filter(pl.col("step_number") == 1)["sessions"].sum() == 0:
         ui.empty(current.t("No sessions in this period, so there is no funnel.", "本期没有访问，无漏斗数据。"))
         return
@@ -227,15 +249,17 @@ def render(current: ui.View) -> None:
             st.session_state[FOCUS] = None
             st.rerun()
     left, right = st.columns(2, gap="large")
+    # A report shop's orders carry no session, so only the report splits its sales by channel.
+    revenue = "reported_sales" if sessions_from_report() else "total_revenue"
     with left:
         st.subheader(current.t("Revenue", "收入"))
         ui.plotly(
             charts.bars(
                 table.head(15),
                 "group",
-                "total_revenue",
+                revenue,
                 current.t("Click a bar to drill into it", "点击柱形查看该分组"),
-                ui.label("total_revenue"),
+                ui.label(revenue),
             ),
             key=CHART_KEY,
             select=True,

@@ -3,46 +3,20 @@ draws without failing, and the Traffic page's table shows each source's sessions
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from datetime import date, timedelta
+import json
 from pathlib import Path
 
 import pytest
 
 import pages
-from shopkpi.settings import REPO_ROOT
 from tests.support.app import no_failure, open_app
+from tests.support.traffic_shop import build_traffic_shop
 from warehouse import open_read_only
-
-END = date(2024, 6, 30)
-SOURCES = {"organic_search": 120, "paid_search": 80, "social": 40}  # sessions a day
 
 
 @pytest.fixture(scope="module")
 def traffic_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """30 days of orders (2 a day, no session ids) and a daily traffic report of three sources: each day 120 / 80 / 40
-    sessions, a quarter of them one-page bounces, half of them engaged, 1 order per 40 sessions."""
-    root = tmp_path_factory.mktemp("traffic-shop")
-    days = [END - timedelta(days=k) for k in range(30)]
-    orders = ["order_id,ordered_at,status,customer_id,subtotal"]
-    traffic = ["date,end_date,source,sessions,bounced_sessions,engaged_sessions,orders,revenue"]
-    for k, day in enumerate(days):
-        orders += [f"T{k}-a,{day} 10:00,paid,c{k % 7},120", f"T{k}-b,{day} 15:00,delivered,,80"]
-        for source, sessions in SOURCES.items():
-            traffic.append(f"{day},{day},{source},{sessions},{sessions // 4},{sessions // 2},{sessions // 40},100")
-    (root / "orders.csv").write_text("\n".join(orders) + "\n")
-    (root / "traffic.csv").write_text("\n".join(traffic) + "\n")
-    db = root / "w.duckdb"
-    for table in ("orders", "traffic"):
-        done = subprocess.run(
-            [sys.executable, "-m", "shopkpi", "ingest", table, str(root / f"{table}.csv"), "--db", str(db)],
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-        )
-        assert done.returncode == 0, done.stderr
-    return db
+    return build_traffic_shop(tmp_path_factory.mktemp("traffic-shop"))
 
 
 @pytest.mark.parametrize("page", [p.url_path for p in pages.PAGES])
@@ -63,3 +37,17 @@ def test_the_traffic_table_shows_the_reports_sessions_and_rates(traffic_db, monk
     assert organic["sessions"] == 30 * 120
     assert organic["bounce_rate"] == pytest.approx(0.25)
     assert organic["conversion_rate"] == pytest.approx(1 / 40)
+    # The report's sales by channel (100 a day for each source over 30 days) and its AOV: 3,000 over 30 × 3 orders.
+    assert organic["reported_sales"] == 30 * 100
+    assert organic["reported_aov"] == pytest.approx(3000 / (30 * 3), abs=0.005)  # the table rounds money to cents
+    # The revenue bars are the report's sales by channel: the shop's orders carry no session, so they would all be
+    # in (none); the funnel says why it cannot be drawn from a report instead of "no sessions".
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]  # the first chart: revenue by group
+    assert dict(zip(bars["y"], bars["x"], strict=True))["organic_search"] == 3000
+    assert any("which does not give the steps" in c.value for c in at.caption)
+
+
+def test_a_shop_with_session_logs_has_no_report_columns(demo_db, monkeypatch) -> None:
+    at = open_app(demo_db, monkeypatch, "traffic")
+    no_failure(at)
+    assert not {"reported_sales", "reported_aov"} & set(at.dataframe[0].value.columns)
