@@ -26,6 +26,7 @@ from metrics.forecast.models import (
     fit_model,
 )
 from metrics.forecast.models import seasonal_naive as seasonal_naive
+from metrics.forecast.threads import single_threaded
 
 BACKTEST_FOLDS = 8
 BACKTEST_STEP = 7  # days between rolling origins
@@ -129,6 +130,7 @@ def mase_scale(y: np.ndarray) -> float:
     return float(np.mean(np.abs(now - before)[pairs])) if pairs.any() else float("nan")
 
 
+@single_threaded
 def backtest_series(
     start: date,
     y: np.ndarray,

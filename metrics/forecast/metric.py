@@ -28,6 +28,7 @@ from metrics.forecast.models import (
     band,
     fit_model,
 )
+from metrics.forecast.threads import single_threaded
 from metrics.periods import latest_date
 from metrics.registry import METRICS, dimensions_of
 from metrics.segments import ALL, Segment
@@ -40,6 +41,7 @@ class ForecastError(ValueError):
     """A forecast that cannot be made from the data, explained in one line (exit 1 in the CLI)."""
 
 
+@single_threaded
 def forecast_series(
     start: date,
     y: np.ndarray,

@@ -14,6 +14,7 @@ import numpy as np
 from metrics.forecast.calendar import SEASON, _dates
 from metrics.forecast.design import Design
 from metrics.forecast.intervals import Z80, Z95, Band, _band, _calibrate
+from metrics.forecast.threads import single_threaded
 
 MIN_HISTORY = 4 * SEASON  # fewer days than this: seasonal naive only
 # The likelihood search stops when its slope (per day and parameter) is below this. The likelihood is flat near its
@@ -94,6 +95,7 @@ class Fitted:
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - mean) / Z95
 
+    @single_threaded
     def simulate(self, horizon: int, repetitions: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the original scale: horizon × repetitions (0 on closed days). A combination draws each
         path from one of its members in turn."""
@@ -174,6 +176,7 @@ def _ets(z: np.ndarray, season: int, trend: bool = True):
     )
 
 
+@single_threaded
 def fit_model(
     name: str,
     start: date,
@@ -240,6 +243,7 @@ def fit_model(
     return fitted
 
 
+@single_threaded
 def band(fitted: Fitted, horizon: int) -> Band:
     """The point forecast and nested intervals (95% ⊇ 80% ⊇ point) of a fitted model on each of the next `horizon`
     calendar days, on the original scale: 0 on the days the shop is closed."""
