@@ -3,13 +3,17 @@ statsmodels ETS and Prophet, and the fit + forecast time of each series.
 
     python -m bench.forecasts [--online-retail CSV] [--tmall CSV] [--demo-days 730] [--prophet-python PYTHON]
 
-Prints figures; it is not a test. The protocol (issue 19): rolling origins a week apart, the last one `horizon` days
-before the end of the data (UCI Online Retail: 8 origins, Saturdays 2011-10-08 … 2011-11-26, 14 days ahead), each
-model knowing only the days before each origin; scored on the held-out days the shop traded (actual > 0): MAPE,
-sMAPE, MASE (mean absolute error over the mean absolute week-on-week change of the history before the origin, on the
-pairs of trading days), relMAE (the mean absolute error over seasonal naive's on the same days) and the share of days
-inside the 80% and 95% intervals. The series are read as `shopkpi forecast` reads them: each export imported into a
-temporary warehouse (`shopkpi import`), the metric's daily history, the packaged promotion calendar.
+The protocol (issue 19): rolling origins a week apart, the last one `horizon` days before the end of the data (UCI
+Online Retail: 8 origins, Saturdays 2011-10-08 … 2011-11-26, 14 days ahead), each model knowing only the days before
+each origin; scored on the held-out days the shop traded (actual > 0): MAPE, sMAPE, MASE (mean absolute error over
+the mean absolute week-on-week change of the history before the origin, on the pairs of trading days), MASE₀
+(Hyndman and Koehler's scale: every pair of days of that history, closed days' zeros included), relMAE (the mean
+absolute error over seasonal naive's on the same days) and the share of days inside the 80% and 95% intervals
+(shopkpi's are stretched by what the folds over before each origin measured, see metrics/forecast/intervals.py, so
+their coverage is out of sample). The series are read as `shopkpi forecast` reads them: each export imported into a
+temporary warehouse (`shopkpi import`), the metric's daily history, the packaged promotion calendar. Also times
+`forecast_metric(..., by="source")` on the demo warehouse (the model chosen once on the total, then each source's
+group fitted): wall and CPU time per group. Prints figures; it is not a test.
 
 The Tmall report covers February 2020 only (29 days): too short for 8 weekly origins, it is scored from 9 daily
 origins (day 15 … 23), 7 days ahead each, through `forecast_series` (what the CLI does with a short history).
@@ -115,6 +119,35 @@ def demo_series(days: int, root: Path) -> dict[str, tuple[date, np.ndarray]]:
         con.close()
 
 
+def mase_plain(backtest: fc.Backtest, series: Series, name: str) -> float | None:
+    """MASE with Hyndman and Koehler's scale: the mean absolute week-on-week change over every pair of days of the
+    history before each origin (closed days' zeros included), over the held-out days the shop traded."""
+    scale = []
+    for o in origins_of(series):
+        past = series.y[:o]
+        scale.append(np.full(series.horizon, np.mean(np.abs(past[7:] - past[:-7])) if len(past) > 7 else np.nan))
+    scale = np.concatenate(scale)
+    if name not in backtest.forecasts or len(scale) != len(backtest.actual):
+        return None
+    keep = (backtest.actual > 0) & (scale > 0)
+    return float(np.mean(np.abs(backtest.actual - backtest.forecasts[name])[keep] / scale[keep]))
+
+
+def by_source_seconds(db: Path, events, metric: str = "orders") -> tuple[int, float, float]:
+    """`forecast_metric(db, metric, 30, by="source")` as `shopkpi forecast --by source` runs it: groups, wall and CPU
+    seconds (model choice on the total included)."""
+    from warehouse import open_read_only
+
+    con = open_read_only(db)
+    try:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        result = fc.forecast_metric(con, metric, 30, by="source", events=events)
+        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    finally:
+        con.close()
+    return result.rows["group"].n_unique(), wall, cpu
+
+
 def origins_of(series: Series) -> list[int]:
     n = len(series.y)
     return sorted(n - series.horizon - series.step * k for k in range(series.folds))
@@ -207,11 +240,14 @@ def print_table(series: Series, backtest: fc.Backtest, chosen: str | None, secon
     )
     naive = backtest.actual > 0
     naive_mae = float(np.mean(np.abs(backtest.actual - backtest.forecasts["seasonal_naive"])[naive]))
-    print(f"  {'model':<22}{'MAPE':>8}{'sMAPE':>8}{'MASE':>7}{'relMAE':>8}{'cov80':>8}{'cov95':>8}{'days':>6}")
+    heads = f"{'MAPE':>8}{'sMAPE':>8}{'MASE':>7}{'MASE₀':>7}{'relMAE':>8}{'cov80':>8}{'cov95':>8}{'days':>6}"
+    print(f"  {'model':<22}{heads}")
     for row in backtest.table().iter_rows(named=True):
         mae = float(np.mean(np.abs(backtest.actual - backtest.forecasts[row["model"]])[naive]))
         cells = "".join(f"{'—':>8}" if row[k] is None else f"{row[k]:>8.1%}" for k in ("mape", "smape"))
         cells += f"{'—':>7}" if row["mase"] is None else f"{row['mase']:>7.2f}"
+        plain = mase_plain(backtest, series, row["model"])
+        cells += f"{'—':>7}" if plain is None else f"{plain:>7.2f}"
         cells += f"{mae / naive_mae:>8.2f}"
         cells += "".join(f"{'—':>8}" if row[k] is None else f"{row[k]:>8.1%}" for k in ("coverage80", "coverage95"))
         mark = " ◀" if row["model"] == chosen else ""
@@ -242,27 +278,39 @@ def main() -> None:
             start, y = demo_series(args.demo_days, root)["total_revenue"]
             series.append(Series(f"demo shop ({args.demo_days} days) daily total_revenue", start, y, 14, 7, 8))
 
-    print(f"load average when the benchmark started: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    for one in series:
+        print(f"load average when the benchmark started: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        for one in series:
+            benchmark(one, events, args.prophet_python)
+        if args.demo_days:
+            groups, wall, cpu = by_source_seconds(root / "demo.duckdb", events)
+            print(
+                f"\nforecast_metric(orders, 30 days, by source) on the demo: {groups} groups, {wall:.2f} s wall "
+                f"({wall / groups:.2f} s a group), {cpu:.2f} s CPU ({cpu / groups:.2f} s a group); load average "
+                f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
+            )
+
+
+def benchmark(one: Series, events, prophet_python: str | None) -> None:
+    """Every model's accuracy on one series, the peers', and the chosen model's fit + forecast time."""
+    began = time.perf_counter()
+    backtest, chosen = shopkpi_backtest(one, events)
+    seconds = {"backtest": time.perf_counter() - began}
+    origins = origins_of(one)
+    _score(backtest, "statsmodels_ets", statsmodels_ets(one, origins))
+    if prophet_python:
         began = time.perf_counter()
-        backtest, chosen = shopkpi_backtest(one, events)
-        seconds = {"backtest": time.perf_counter() - began}
-        origins = origins_of(one)
-        _score(backtest, "statsmodels_ets", statsmodels_ets(one, origins))
-        if args.prophet_python:
-            began = time.perf_counter()
-            bands = prophet(one, origins, args.prophet_python)
-            if isinstance(bands, str):
-                print(f"prophet could not run: {bands}")
-            else:
-                _score(backtest, "prophet", bands)
-                seconds["prophet, all origins"] = time.perf_counter() - began
-        fitted = chosen if chosen in fc.MODELS else None
-        if fitted is not None:
-            wall, cpu = fit_seconds(one, events, fitted)
-            seconds[f"fit + 14-day forecast ({fitted}, whole series, best of 3)"] = wall
-            seconds["the same in CPU time"] = cpu
-        print_table(one, backtest, chosen, seconds)
+        bands = prophet(one, origins, prophet_python)
+        if isinstance(bands, str):
+            print(f"prophet could not run: {bands}")
+        else:
+            _score(backtest, "prophet", bands)
+            seconds["prophet, all origins"] = time.perf_counter() - began
+    fitted = chosen if chosen in fc.MODELS else None
+    if fitted is not None:
+        wall, cpu = fit_seconds(one, events, fitted)
+        seconds[f"fit + 14-day forecast ({fitted}, whole series, best of 3)"] = wall
+        seconds["the same in CPU time"] = cpu
+    print_table(one, backtest, chosen, seconds)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,16 @@ MAPE. Of the models within 10% of the lowest backtest MAPE, the one whose 95% in
 held-out days makes the forecast (`Backtest.best`, backtest.py). A history of two to four weeks is forecast at its
 recent level (`level`), a shorter one by seasonal naive. SARIMAX interval widths use the fit's own errors, not the
 normal's 1.28 / 1.96: for each step ahead, the h-step errors it would have made over the last half year (rebuilt from
-its one-step errors), with event days' excess measured apart (intervals.py).
+its one-step errors), with event days' excess measured apart (intervals.py). The backtest then measures how far
+each model's half-widths (on the log scale) had to stretch to hold 80% and 95% of its held-out trading days (split
+conformal: `Backtest.widths`), each fold by the folds over before its origin so that the coverage it scores is out
+of sample, and the forecast of the total applies the stretch measured on every fold.
 
 Accuracy figures are fractions (0.12 = 12%) over held-out days with a positive actual value (a closed day has no
 percentage error; the days a shop never trades, e.g. Saturdays, would flatter interval coverage); MASE divides the
-mean absolute error by the history's mean absolute week-on-week change over pairs of trading days.
+mean absolute error by the history's mean absolute week-on-week change over pairs of trading days (Hyndman and
+Koehler's in-sample seasonal-naive scale with m = 7, the pairs with a closed day left out, as the held-out days are).
+Fits run with one OpenBLAS thread (threads.py).
 
 `model_choice` (the backtest of a metric's total) is the costly part and depends on neither the horizon nor a split:
 the dashboard computes it when a warehouse is published, and `forecast_chosen` then only fits the chosen model

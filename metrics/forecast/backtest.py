@@ -14,7 +14,7 @@ import polars as pl
 
 from metrics.forecast.calendar import SEASON, Event, _dates
 from metrics.forecast.design import _design
-from metrics.forecast.intervals import Band
+from metrics.forecast.intervals import Band, held_out_ratios, held_out_widths, stretched
 from metrics.forecast.models import (
     COMBINE_WITHIN,
     COMBINED,
@@ -26,6 +26,7 @@ from metrics.forecast.models import (
     fit_model,
 )
 from metrics.forecast.models import seasonal_naive as seasonal_naive
+from metrics.forecast.threads import single_threaded
 
 BACKTEST_FOLDS = 8
 BACKTEST_STEP = 7  # days between rolling origins
@@ -50,6 +51,9 @@ class Backtest:
     inside95: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, tuple] = field(default_factory=dict)
     designs: dict[str, list[str]] = field(default_factory=dict)  # each model's regressors, by name
+    # each model's 80% and 95% interval stretch on the modelled scale, measured on every fold's held-out days
+    # (`held_out_widths`): the forecast made with that model applies it (None: too few days to tell)
+    widths: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
     def merge(self, other: Backtest) -> Backtest:
         """The pooled backtest of several series (e.g. the groups of a split)."""
@@ -129,6 +133,7 @@ def mase_scale(y: np.ndarray) -> float:
     return float(np.mean(np.abs(now - before)[pairs])) if pairs.any() else float("nan")
 
 
+@single_threaded
 def backtest_series(
     start: date,
     y: np.ndarray,
@@ -181,11 +186,31 @@ def backtest_series(
         result.params[COMBINED] = tuple((m, result.params[m]) for m in members)
         result.designs[COMBINED] = list(design.names)
     for name in [m for m in MODELS if m in models and m in bands]:
-        _score(result, name, bands[name])
+        fold_actuals = [y[o : o + horizon] for o in origins]
+        result.widths[name], honest = _conformal(bands[name], fold_actuals, origins, horizon, design)
+        _score(result, name, honest)
     for name in [m for m in singles if m not in models]:
         for table in (result.params, result.forecasts, result.inside80, result.inside95, result.designs):
             table.pop(name, None)
     return result
+
+
+def _conformal(
+    bands: list[Band], actuals: list[np.ndarray], origins: list[int], horizon: int, design
+) -> tuple[tuple[float, float] | None, list[Band]]:
+    """A model's interval widths calibrated on its own held-out days: the stretch measured on every fold (for the
+    forecast), and each fold's band stretched by what the folds already over before its origin measured (so the
+    coverage scored stays out of sample; the first folds, with too few such days, keep the model's own widths)."""
+    ratios = [held_out_ratios(band, actual, design) for band, actual in zip(bands, actuals, strict=True)]
+
+    def pooled(folds: list[int]) -> dict[str, np.ndarray]:
+        return {level: np.concatenate([ratios[j][level] for j in folds] or [np.zeros(0)]) for level in ("80", "95")}
+
+    honest = []
+    for i, origin in enumerate(origins):
+        over = [j for j in range(len(origins)) if origins[j] + horizon <= origin]
+        honest.append(stretched(bands[i], design, held_out_widths(pooled(over))))
+    return held_out_widths(pooled(list(range(len(origins))))), honest
 
 
 def _score(result: Backtest, name: str, bands: list[Band]) -> None:

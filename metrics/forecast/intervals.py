@@ -1,5 +1,7 @@
-"""Forecast intervals: the band (point, 80% and 95%) on the original scale, and the interval multipliers measured on
-a fit's own errors instead of the normal's 1.28 and 1.96 (`_calibrate`)."""
+"""Forecast intervals: the band (point, 80% and 95%) on the original scale, the interval multipliers measured on a
+fit's own errors instead of the normal's 1.28 and 1.96 (`_calibrate`), and the widths measured on a backtest's
+held-out days (`held_out_widths`, conformal: what the model's intervals had to be stretched by to hold 80% and 95% of
+those days)."""
 
 from __future__ import annotations
 
@@ -134,3 +136,59 @@ def _multipliers(errors: np.ndarray, mask: np.ndarray, robust: bool = False) -> 
     if robust:
         q95 = max(q80 * Z95 / Z80, ROBUST_TAIL * q95)
     return q80, q95
+
+
+LEVELS = {"80": 0.80, "95": 0.95}
+
+
+def held_out_ratios(band: Band, actual: np.ndarray, design: Design) -> dict[str, np.ndarray]:
+    """For each level, each held-out day's distance from the point forecast over its interval's half-width on the same
+    side, on the modelled (log) scale: at most 1 inside the interval. NaN on the days the shop did not trade (no
+    error to score, as in the backtest's coverage)."""
+    forward = design.forward
+    point, seen = forward(np.asarray(band.forecast, float)), forward(np.asarray(actual, float))
+    out = {}
+    for level in LEVELS:
+        lo, hi = forward(getattr(band, f"lo{level}")), forward(getattr(band, f"hi{level}"))
+        half = np.where(seen >= point, hi - point, point - lo)
+        distance = np.abs(seen - point)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(half > 0, distance / half, np.where(distance > 0, np.inf, 0.0))
+        ratio[np.asarray(actual) <= 0] = np.nan
+        out[level] = ratio
+    return out
+
+
+def held_out_widths(ratios: dict[str, np.ndarray]) -> tuple[float, float] | None:
+    """The 80% and 95% stretch factors of a model's interval half-widths (modelled scale) that held-out days call
+    for: the split-conformal quantile of the ratios (the ⌈(n + 1)·level⌉-th smallest of n), so that a new day falls
+    inside with at least that probability if it errs like the held-out ones. None with too few days to tell (under
+    19: no 95% quantile)."""
+    factors = []
+    for level, share in LEVELS.items():
+        values = np.sort(ratios[level][~np.isnan(ratios[level])])
+        rank = int(np.ceil((len(values) + 1) * share))
+        if rank > len(values) or not np.isfinite(values[rank - 1]) or values[rank - 1] <= 0:
+            return None
+        factors.append(float(values[rank - 1]))
+    s80, s95 = factors
+    return s80, s95
+
+
+def stretched(band: Band, design: Design, widths: tuple[float, float] | None) -> Band:
+    """A band whose half-widths on the modelled scale are multiplied by the 80% and 95% factors (nesting kept);
+    closed days (0 everywhere) stay 0."""
+    if widths is None:
+        return band
+    forward, back = design.forward, design.back
+    point = forward(np.asarray(band.forecast, float))
+    bounds = {}
+    for level, factor in zip(LEVELS, widths, strict=True):
+        lo, hi = forward(getattr(band, f"lo{level}")), forward(getattr(band, f"hi{level}"))
+        bounds[level] = (back(point - factor * (point - lo)), back(point + factor * (hi - point)))
+    (lo80, hi80), (lo95, hi95) = bounds["80"], bounds["95"]
+    if not design.log and design.non_negative:
+        lo80, lo95 = np.maximum(lo80, 0), np.maximum(lo95, 0)
+    forecast = np.asarray(band.forecast, float)
+    lo80, hi80 = np.minimum(lo80, forecast), np.maximum(hi80, forecast)
+    return Band(forecast, lo80, hi80, np.minimum(lo95, lo80), np.maximum(hi95, hi80))

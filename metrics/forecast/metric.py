@@ -16,7 +16,7 @@ from metrics.compute import kpi_series
 from metrics.forecast.backtest import Backtest, backtest_horizon, backtest_series
 from metrics.forecast.calendar import SEASON, Event, _dates, load_calendar
 from metrics.forecast.design import _design
-from metrics.forecast.intervals import Band
+from metrics.forecast.intervals import Band, stretched
 from metrics.forecast.models import (
     MIN_HISTORY,
     MIN_SHORT_HISTORY,
@@ -28,6 +28,7 @@ from metrics.forecast.models import (
     band,
     fit_model,
 )
+from metrics.forecast.threads import single_threaded
 from metrics.periods import latest_date
 from metrics.registry import METRICS, dimensions_of
 from metrics.segments import ALL, Segment
@@ -40,6 +41,7 @@ class ForecastError(ValueError):
     """A forecast that cannot be made from the data, explained in one line (exit 1 in the CLI)."""
 
 
+@single_threaded
 def forecast_series(
     start: date,
     y: np.ndarray,
@@ -50,6 +52,7 @@ def forecast_series(
     refit: bool = True,
     params: Sequence | None = None,
     known: tuple | None = None,
+    widths: tuple[float, float] | None = None,
 ) -> tuple[str, Band, Fitted | None]:
     """The forecast of one daily series from `start`: model name, band over the next `horizon` days, fitted model.
 
@@ -58,7 +61,9 @@ def forecast_series(
     `known`: `model`'s parameters estimated on a related history (default: the backtest's); with `refit` they start
     the search, without it the SARIMAX ones are kept as they are (only the whole history is filtered: much faster
     where many series are forecast; ETS is still fitted, its initial states belonging to its own series). `params`:
-    the parameters of `model` already estimated on this history (e.g. `Forecast.params`): only filtered.
+    the parameters of `model` already estimated on this history (e.g. `Forecast.params`): only filtered. `widths`:
+    the 80% and 95% stretch of the model's intervals its backtest measured on held-out days (default: the
+    backtest's, `Backtest.widths`; none without a backtest).
     """
     y = np.asarray(y, dtype=float)
     if len(y) < MIN_HISTORY and model not in (None, SHORT_MODEL):
@@ -73,6 +78,8 @@ def forecast_series(
     design = _design(_dates(start, len(y)), y, events)
     if known is None and backtest is not None:
         known = backtest.params.get(model)
+    if widths is None and backtest is not None:
+        widths = backtest.widths.get(model)
     try:
         if params is not None:
             fitted = fit_model(model, start, y, design, params=tuple(params))
@@ -85,7 +92,7 @@ def forecast_series(
             fitted = fit_model(model, start, y, design, start_params=known)
     except (np.linalg.LinAlgError, ValueError):
         return "seasonal_naive", _naive_band(y, horizon), None
-    return model, band(fitted, horizon), fitted
+    return model, stretched(band(fitted, horizon), design, widths), fitted
 
 
 @dataclass
@@ -200,11 +207,14 @@ def forecast_chosen(
     known: tuple | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
     segment: Segment = ALL,
+    widths: tuple[float, float] | None = None,
 ) -> Forecast:
     """The daily forecast of a metric with a model already chosen (`model_choice(...).best()`, None when no model
     could be backtested) and its parameters there (`known`): fits only, no backtest (`Forecast.backtest` has no
     origins). Overall, the model is fitted on the whole history from `known`; per group, the SARIMAX parameters are
-    kept and only filter each group's history (ETS is fitted on each), a fraction of a second a group."""
+    kept and only filter each group's history (ETS is fitted on each), a fraction of a second a group. `widths`: the
+    stretch of the model's intervals measured on the total's held-out days (`model_choice(...).widths[model]`),
+    applied to the total's forecast (a group's errors are not the total's: its intervals are the model's own)."""
     started = time.perf_counter()
     problem = forecastable(metric, by)
     if problem:
@@ -225,7 +235,10 @@ def forecast_chosen(
     for group, start, y in series:
         # too short a history to backtest (under 14 weeks), long enough to model: the SARIMAX with the calendar
         chosen = (model or UNTESTED_MODEL) if len(y) >= MIN_HISTORY else None
-        name, result, fitted = forecast_series(start, y, horizon, events, chosen, refit=by is None, known=known)
+        own = widths if by is None and chosen == model else None
+        name, result, fitted = forecast_series(
+            start, y, horizon, events, chosen, refit=by is None, known=known, widths=own
+        )
         if by is None:
             shown = name  # a history too short for the candidates is forecast at its level or by seasonal naive
             params = fitted.params if fitted is not None else None
@@ -271,9 +284,9 @@ def forecast_metric(
     events = load_calendar() if events is None else tuple(events)
     choice = model_choice(con, metric, backtest_horizon(horizon), events, history_days, segment)
     model = choice.best()
-    result = forecast_chosen(
-        con, metric, horizon, by, events, model, choice.params.get(model) if model else None, history_days, segment
-    )
+    known = choice.params.get(model) if model else None
+    widths = choice.widths.get(model) if model else None
+    result = forecast_chosen(con, metric, horizon, by, events, model, known, history_days, segment, widths)
     result.backtest = choice
     result.seconds = time.perf_counter() - started
     return result

@@ -14,6 +14,7 @@ import numpy as np
 from metrics.forecast.calendar import SEASON, _dates
 from metrics.forecast.design import Design
 from metrics.forecast.intervals import Z80, Z95, Band, _band, _calibrate
+from metrics.forecast.threads import single_threaded
 
 MIN_HISTORY = 4 * SEASON  # fewer days than this: seasonal naive only
 # The likelihood search stops when its slope (per day and parameter) is below this. The likelihood is flat near its
@@ -94,6 +95,7 @@ class Fitted:
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - mean) / Z95
 
+    @single_threaded
     def simulate(self, horizon: int, repetitions: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the original scale: horizon × repetitions (0 on closed days). A combination draws each
         path from one of its members in turn."""
@@ -109,7 +111,11 @@ class Fitted:
             warnings.simplefilter("ignore")
             if self.name in SARIMAX_ORDERS:
                 exog = self.design.exog(dates)
-                drawn = self.result.simulate(len(kept), anchor="end", repetitions=repetitions, exog=exog, rng=rng)
+                # the fit kept no history of its states (see fit_model); a simulation needs them: filter again
+                model = self.result.model
+                model.ssm.set_conserve_memory(0)
+                full = model.filter(np.asarray(self.result.params), cov_type="none")
+                drawn = full.simulate(len(kept), anchor="end", repetitions=repetitions, exog=exog, rng=rng)
             else:
                 drawn = self.result.simulate(len(kept), anchor="end", repetitions=repetitions, rng=rng)
         paths[modelled] = self.design.back(np.asarray(drawn, dtype=float).reshape(len(kept), repetitions))
@@ -156,6 +162,18 @@ def _sarimax(z: np.ndarray, exog: np.ndarray | None, name: str, season: int):
     return model
 
 
+def _no_history() -> int:
+    from statsmodels.tsa.statespace import kalman_filter as kf
+
+    return (
+        kf.MEMORY_NO_FILTERED
+        | kf.MEMORY_NO_PREDICTED
+        | kf.MEMORY_NO_GAIN
+        | kf.MEMORY_NO_SMOOTHING
+        | kf.MEMORY_NO_STD_FORECAST
+    )
+
+
 def _ets(z: np.ndarray, season: int, trend: bool = True):
     import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
@@ -174,6 +192,7 @@ def _ets(z: np.ndarray, season: int, trend: bool = True):
     )
 
 
+@single_threaded
 def fit_model(
     name: str,
     start: date,
@@ -219,6 +238,10 @@ def fit_model(
                 )
             # Filtered, not smoothed (what `fit` would do): forecasts, simulations and one-step errors need only the
             # filter; and no covariance of the parameters, which nothing reads.
+            # Nor the filtered states, gains and smoother inputs of every day (copying them out of the filter took
+            # a third of its time): forecasts start from the last predicted state, `_calibrate` reads the one-step
+            # errors and their variances.
+            model.ssm.set_conserve_memory(_no_history())
             result = model.filter(np.asarray(params, dtype=float), cov_type="none")
         elif name in ("ets", SHORT_MODEL):
             model = _ets(z, season, trend=name == "ets")
@@ -240,6 +263,7 @@ def fit_model(
     return fitted
 
 
+@single_threaded
 def band(fitted: Fitted, horizon: int) -> Band:
     """The point forecast and nested intervals (95% ⊇ 80% ⊇ point) of a fitted model on each of the next `horizon`
     calendar days, on the original scale: 0 on the days the shop is closed."""
