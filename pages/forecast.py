@@ -56,7 +56,10 @@ def data(
             backtest = ui.load(fc.model_choice, metric, BACKTEST_DAYS, calendar, segment=view.segment)
             model = backtest.best()
             known = backtest.params.get(model) if model else None
-            result = ui.load(fc.forecast_chosen, metric, horizon, by, calendar, model, known, segment=view.segment)
+            widths = backtest.widths.get(model) if model else None  # the bands calibrated on held-out days
+            result = ui.load(
+                fc.forecast_chosen, metric, horizon, by, calendar, model, known, widths, segment=view.segment
+            )
         except fc.ForecastError as failure:  # the page says why in words; pacing goes on without a chosen model
             error = str(failure)
     return ForecastData(

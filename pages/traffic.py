@@ -52,6 +52,7 @@ class TrafficData:
     table: pl.DataFrame  # TABLE_METRICS per group of the split
     funnel: pl.DataFrame  # the funnel's steps per group of the split (the whole shop's if the split has no funnel)
     trend: pl.DataFrame  # the trend metric per day, week or month (grain_for the period) and group of the split
+    from_report: bool  # the shop's session figures come from a platform's traffic report (it has no session logs)
 
 
 def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str = DEFAULT_TREND) -> TrafficData:
@@ -63,6 +64,7 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
         # Over the days with data only, so that a month that is not over does not end in a run of zeros.
         trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
+        from_report=from_traffic(ui.load(missing_inputs)),
     )
 
 
@@ -76,11 +78,6 @@ def apply_focus_as_filter(dim: str, value: str) -> None:
     # A callback runs before the sidebar is drawn again, so it may set the sidebar's widget state.
     st.session_state[f"f_{dim}"] = value
     st.session_state[FOCUS] = None
-
-
-def sessions_from_report() -> bool:
-    """Whether the shop's session figures come from a platform's traffic report (it has no session logs)."""
-    return from_traffic(ui.load(missing_inputs))
 
 
 def column_config(current: ui.View, dim: str) -> dict:
@@ -97,7 +94,7 @@ def column_config(current: ui.View, dim: str) -> dict:
 
 def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFrame | None:
     table = blank_unsplittable(loaded.table, current.segment)
-    if not sessions_from_report():
+    if not loaded.from_report:
         table = table.drop(REPORT_ONLY)
     if table.is_empty() or table["sessions"].fill_null(0).sum() + table["orders"].fill_null(0).sum() == 0:
         ui.empty(
@@ -142,7 +139,7 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
     st.subheader(current.t("Funnel", "转化漏斗"))
     steps = loaded.funnel
     labels = {step: STEP_LABELS[step][current.lang == "zh"] for step in STEP_LABELS}
-    if sessions_from_report():
+    if loaded.from_report:
         ui.empty(
             current.t(
                 "The funnel needs session logs with their events (page view → click → cart → checkout → purchase); "
@@ -250,7 +247,7 @@ def render(current: ui.View) -> None:
             st.rerun()
     left, right = st.columns(2, gap="large")
     # A report shop's orders carry no session, so only the report splits its sales by channel.
-    revenue = "reported_sales" if sessions_from_report() else "total_revenue"
+    revenue = "reported_sales" if loaded.from_report else "total_revenue"
     with left:
         st.subheader(current.t("Revenue", "收入"))
         ui.plotly(

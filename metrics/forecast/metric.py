@@ -205,9 +205,9 @@ def forecast_chosen(
     events: Sequence[Event],
     model: str | None,
     known: tuple | None = None,
+    widths: tuple[float, float] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
     segment: Segment = ALL,
-    widths: tuple[float, float] | None = None,
 ) -> Forecast:
     """The daily forecast of a metric with a model already chosen (`model_choice(...).best()`, None when no model
     could be backtested) and its parameters there (`known`): fits only, no backtest (`Forecast.backtest` has no
@@ -286,7 +286,7 @@ def forecast_metric(
     model = choice.best()
     known = choice.params.get(model) if model else None
     widths = choice.widths.get(model) if model else None
-    result = forecast_chosen(con, metric, horizon, by, events, model, known, history_days, segment, widths)
+    result = forecast_chosen(con, metric, horizon, by, events, model, known, widths, history_days, segment)
     result.backtest = choice
     result.seconds = time.perf_counter() - started
     return result
