@@ -262,9 +262,10 @@ class SparkWarehouse:
 
     engine = "spark"
 
-    def __init__(self, session: SparkSession, lake: Path) -> None:
+    def __init__(self, session: SparkSession, lake: Path, master: str | None = None) -> None:
         self.session = _own_session(session)
         self.lake = Path(lake)
+        self.master = master or _master_of(session)
         self.manifest: Manifest = read_manifest(self.lake)
         self._results: dict[tuple, pa.Table] = {}
         self._register_views()
@@ -298,6 +299,11 @@ class SparkWarehouse:
 
         return SparkResult(fetch)
 
+    def describe(self) -> str:
+        """Which engine answers, for a caption or a report: 'Spark (local[2]) from the lake at PATH, exported TIME'."""
+        exported = self.manifest.written_at.replace("T", " ").replace("+00:00", " UTC")
+        return f"Spark ({self.master}) from the lake at {self.lake}, exported {exported}"
+
     def close(self) -> None:
         """Forgets the kept results and drops the lake's views; the session stays for the process's next use."""
         self._results.clear()
@@ -306,10 +312,17 @@ class SparkWarehouse:
                 self.session.catalog.dropTempView(name)
 
 
+def _master_of(session: SparkSession) -> str:
+    try:
+        return session.conf.get("spark.master")
+    except Exception:  # noqa: BLE001 - Spark Connect does not tell its server's master
+        return "Spark Connect"
+
+
 def connect_lake(lake: Path, master: str = "local[*]") -> SparkWarehouse:
     """A Spark connection to the lake at `lake`: the lake is checked first (no JVM is started for a wrong path)."""
     read_manifest(lake)
-    return SparkWarehouse(start_session(master), lake)
+    return SparkWarehouse(start_session(master), lake, master)
 
 
 __all__ = [
