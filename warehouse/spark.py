@@ -14,6 +14,7 @@ refuses) is a SparkError with one line; the JVM's own logging is silenced below 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -107,6 +108,9 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
         raise SparkError("Spark is not installed: pip install 'shopkpi[spark]'") from None
     builder = SparkSession.builder.appName(app_name)
     if master.startswith("sc://"):
+        missing = _connect_client_missing()
+        if missing:
+            raise SparkError(f"Spark Connect needs more packages (no {missing}): pip install 'pyspark[connect]'")
         builder = builder.remote(master)
     else:
         log4j = Path(tempfile.gettempdir()) / "shopkpi-spark-log4j2.properties"
@@ -132,6 +136,19 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
     for key, value in SESSION_CONF.items():  # a session that was already running keeps its own otherwise
         session.conf.set(key, value)
     return session
+
+
+def _connect_client_missing() -> str | None:
+    """The first Python package Spark Connect's client needs that is not installed, or None. (pyspark itself ends the
+    process with exit code 0 when one is missing, as if all went well.)"""
+    for module in ("grpc", "grpc_status", "google.rpc", "zstandard", "pandas"):
+        try:
+            found = importlib.util.find_spec(module)
+        except ModuleNotFoundError:  # its parent package is missing
+            found = None
+        if found is None:
+            return module
+    return None
 
 
 def _local_cores(master: str) -> int:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import socket
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -317,3 +318,22 @@ def test_missing_java_is_one_line(monkeypatch, tmp_path, hand_made_db):
     result = CliRunner().invoke(app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake)})
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "install a JDK or set JAVA_HOME" in result.stderr
+
+
+def test_spark_connect_without_its_client_packages_is_one_line_and_exit_1(monkeypatch, tmp_path, hand_made_db):
+    # pyspark itself ends the process with exit code 0 ("Skipping doctests: No module named 'grpc'") when Spark
+    # Connect's client packages are missing: a cron job would think it worked.
+    lake = tmp_path / "lake"
+    export_lake(hand_made_db, lake)
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as if grpcio were not installed
+    with socket.socket() as server:  # something listening, so that the master is reachable
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        master = f"sc://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(SparkError, match=r"Spark Connect needs more packages \(no grpc\)"):
+            start_session(master)
+        result = CliRunner().invoke(
+            app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake), "SHOPKPI_SPARK_MASTER": master}
+        )
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == "error: Spark Connect needs more packages (no grpc): pip install 'pyspark[connect]'"
