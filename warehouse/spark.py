@@ -64,6 +64,9 @@ appender.console.layout.pattern = %m%n
 """
 
 
+_MAX_KEPT = 256  # results a lake connection keeps (the dashboard caches its own too)
+
+
 class SparkError(LakeError):
     """Spark cannot be started or reached, or refused a query: one line for the user."""
 
@@ -308,6 +311,8 @@ class SparkWarehouse:
 
         def fetch() -> pa.Table:
             if key not in self._results:
+                if len(self._results) >= _MAX_KEPT:  # a dashboard asks for ever new periods: keep the recent ones
+                    self._results.clear()
                 try:
                     self._results[key] = self.session.sql(spark_sql, args=args or None).toArrow()
                 except Exception as exc:  # noqa: BLE001 - a JVM error becomes one line
