@@ -36,7 +36,7 @@ def deferred_report(kind: str, day: date, fmt: str, targets: dict[str, Target]) 
     def build() -> bytes:
         cursor = reader.cursor()
         try:
-            return report_bytes(cursor, kind, day, fmt, targets, calendar)
+            return report_bytes(cursor, kind, day, fmt, targets, calendar, ui.lake())  # ui.lake(): engine = "spark"
         finally:
             cursor.close()
 

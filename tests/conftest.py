@@ -1,6 +1,6 @@
-"""Fixtures shared by the whole suite: the small demo shop (read-only, or a private copy to write to) and the
-hand-made shop whose KPIs tests/metrics/test_metrics.py works out by hand. Helpers that are not fixtures live in
-tests/support/."""
+"""Fixtures shared by the whole suite: the small demo shop (read-only, or a private copy to write to), the
+hand-made shop whose KPIs tests/metrics/test_metrics.py works out by hand, and the one Spark session of a test run.
+Helpers that are not fixtures live in tests/support/."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("SHOPKPI_DB", "SHOPKPI_TARGETS", "SHOPKPI_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The Spark local[2] session of the whole test run (it takes 10 s or more to start: one JVM per run); the
+    engine's own start_session returns this one to a command or a page run in the same process."""
+    from warehouse.spark import start_session
+
+    session = start_session("local[2]")
+    # Tiny tables: compiling each stage to Java costs more than it saves (a third of the JVM's time per query here).
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    return session

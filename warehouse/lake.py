@@ -6,6 +6,8 @@ Layout (one folder per table; dated tables split by the month of their date, so 
     LAKE/orders/month=2024-03/data_0.parquet       orders by the month of ordered_at
     LAKE/sessions/month=…, events/month=…          by started_at, occurred_at
     LAKE/ad_spend/month=…, inventory/month=…       by date
+    LAKE/tickets/month=…, returns/month=…          by opened_at, returned_at
+    LAKE/traffic/month=…                           by date (the first day a platform report's row covers)
     LAKE/order_items/, products/, expenses/        not split (no date of their own, or small)
 
 A query that filters on `month` skips other months' folders without listing them; shopkpi's own queries filter on
@@ -41,6 +43,9 @@ DATE_COLUMNS = {
     "events": "occurred_at",
     "ad_spend": "date",
     "inventory": "date",
+    "tickets": "opened_at",
+    "returns": "returned_at",  # a return without its date: month=__HIVE_DEFAULT_PARTITION__ (null to Spark, Hive)
+    "traffic": "date",  # a platform report's rows by the first day they cover
 }
 
 

@@ -14,6 +14,7 @@ refuses) is a SparkError with one line; the JVM's own logging is silenced below 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -63,6 +64,9 @@ appender.console.layout.pattern = %m%n
 """
 
 
+_MAX_KEPT = 256  # results a lake connection keeps (the dashboard caches its own too)
+
+
 class SparkError(LakeError):
     """Spark cannot be started or reached, or refused a query: one line for the user."""
 
@@ -107,6 +111,9 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
         raise SparkError("Spark is not installed: pip install 'shopkpi[spark]'") from None
     builder = SparkSession.builder.appName(app_name)
     if master.startswith("sc://"):
+        missing = _connect_client_missing()
+        if missing:
+            raise SparkError(f"Spark Connect needs more packages (no {missing}): pip install 'pyspark[connect]'")
         builder = builder.remote(master)
     else:
         log4j = Path(tempfile.gettempdir()) / "shopkpi-spark-log4j2.properties"
@@ -132,6 +139,19 @@ def start_session(master: str = "local[*]", app_name: str = "shopkpi") -> SparkS
     for key, value in SESSION_CONF.items():  # a session that was already running keeps its own otherwise
         session.conf.set(key, value)
     return session
+
+
+def _connect_client_missing() -> str | None:
+    """The first Python package Spark Connect's client needs that is not installed, or None. (pyspark itself ends the
+    process with exit code 0 when one is missing, as if all went well.)"""
+    for module in ("grpc", "grpc_status", "google.rpc", "zstandard", "pandas"):
+        try:
+            found = importlib.util.find_spec(module)
+        except ModuleNotFoundError:  # its parent package is missing
+            found = None
+        if found is None:
+            return module
+    return None
 
 
 def _local_cores(master: str) -> int:
@@ -262,9 +282,10 @@ class SparkWarehouse:
 
     engine = "spark"
 
-    def __init__(self, session: SparkSession, lake: Path) -> None:
+    def __init__(self, session: SparkSession, lake: Path, master: str | None = None) -> None:
         self.session = _own_session(session)
         self.lake = Path(lake)
+        self.master = master or _master_of(session)
         self.manifest: Manifest = read_manifest(self.lake)
         self._results: dict[tuple, pa.Table] = {}
         self._register_views()
@@ -290,6 +311,8 @@ class SparkWarehouse:
 
         def fetch() -> pa.Table:
             if key not in self._results:
+                if len(self._results) >= _MAX_KEPT:  # a dashboard asks for ever new periods: keep the recent ones
+                    self._results.clear()
                 try:
                     self._results[key] = self.session.sql(spark_sql, args=args or None).toArrow()
                 except Exception as exc:  # noqa: BLE001 - a JVM error becomes one line
@@ -297,6 +320,11 @@ class SparkWarehouse:
             return self._results[key]
 
         return SparkResult(fetch)
+
+    def describe(self) -> str:
+        """Which engine answers, for a caption or a report: 'Spark (local[2]) from the lake at PATH, exported TIME'."""
+        exported = self.manifest.written_at.replace("T", " ").replace("+00:00", " UTC")
+        return f"Spark ({self.master}) from the lake at {self.lake}, exported {exported}"
 
     def close(self) -> None:
         """Forgets the kept results and drops the lake's views; the session stays for the process's next use."""
@@ -306,10 +334,17 @@ class SparkWarehouse:
                 self.session.catalog.dropTempView(name)
 
 
+def _master_of(session: SparkSession) -> str:
+    try:
+        return session.conf.get("spark.master")
+    except Exception:  # noqa: BLE001 - Spark Connect does not tell its server's master
+        return "Spark Connect"
+
+
 def connect_lake(lake: Path, master: str = "local[*]") -> SparkWarehouse:
     """A Spark connection to the lake at `lake`: the lake is checked first (no JVM is started for a wrong path)."""
     read_manifest(lake)
-    return SparkWarehouse(start_session(master), lake)
+    return SparkWarehouse(start_session(master), lake, master)
 
 
 __all__ = [

@@ -6,6 +6,7 @@ Registered in shopkpi/cli/main.py with `app.command("report")(report)`. Exit 0 o
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import date
 from enum import StrEnum
@@ -17,7 +18,7 @@ import typer
 from metrics.forecast import CalendarError, load_calendar
 from metrics.periods import latest_date, parse_date
 from metrics.targets import TargetsError, load_targets
-from shopkpi.cli.common import DbOption, fail, read_warehouse
+from shopkpi.cli.common import DbOption, EngineOption, fail, read_warehouse
 from shopkpi.reports import report_bytes
 from shopkpi.settings import load_settings
 
@@ -80,11 +81,17 @@ def report(
         ReportFormat | None, typer.Option("--format", help="html, pdf or xlsx (default: from --out's suffix).")
     ] = None,
     db: DbOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """An operations report (KPIs vs targets, P&L, traffic, funnel, products, stock) as HTML, PDF or Excel."""
     day = _report_date(date_)
     fmt = _format_of(format, out)
-    with read_warehouse(db) as con:
+    on_spark = str(engine or load_settings(db).engine) == "spark"
+    # On Spark, the figures that run on either engine are the lake's; stock and the outlook stay on the warehouse.
+    with (
+        read_warehouse(db, "duckdb") as con,
+        read_warehouse(db, "spark") if on_spark else contextlib.nullcontext() as figures,
+    ):
         if day is None:
             day = latest_date(con)
             if day is None:
@@ -96,7 +103,7 @@ def report(
         except (TargetsError, CalendarError) as exc:
             raise fail(str(exc)) from None
         try:
-            data = report_bytes(con, period.value, day, fmt, targets, calendar)
+            data = report_bytes(con, period.value, day, fmt, targets, calendar, figures)
         except RuntimeError as exc:  # the PDF renderer's system libraries are missing
             raise fail(str(exc)) from None
     try:

@@ -26,14 +26,15 @@ def report_bytes(
     fmt: str,
     targets: dict[str, Target] | None = None,
     calendar: tuple[Event, ...] | None = None,
+    figures: object = None,
 ) -> bytes:
     """The report of the `kind` period containing `day` ('daily', 'weekly', 'monthly'), as a file of `fmt`.
 
     `targets` and the promotion `calendar` are those in force (the edge reads them from settings); without them, the
-    packaged defaults."""
+    packaged defaults. `figures`: the lake on Spark, for the figures that run on either engine (build_report)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-    report = build_report(con, kind, day, targets, calendar)
+    report = build_report(con, kind, day, targets, calendar, figures)
     if fmt == "pdf":
         from shopkpi.reports.pdf import render_pdf
 

@@ -54,6 +54,7 @@ DEVICE_METRICS = ("sessions", "ctr", "bounce_rate", "conversion_rate")
 ENGAGEMENT_METRICS = ("ctr", "ad_ctr", "bounce_rate")
 TREND_METRICS = ("total_revenue", "orders", "net_profit")
 TOP_PRODUCTS = 10
+EMBEDDED = "DuckDB (embedded warehouse)"
 MOVERS = 5
 STOCK_WINDOW_DAYS = 28  # each product's share of demand: its units of the last four weeks
 # Reports forecast with this model rather than backtesting three (which takes seconds per series): a PDF is
@@ -133,6 +134,7 @@ class Report:
     sections: list[Section]
     notice: str = ""  # a sentence at the top when the period has no data at all, or only some days of it
     compared: dict[str, Period | None] | None = None  # 'previous' and 'last_year' (cut to the covered days)
+    engine: str = EMBEDDED  # which engine computed the figures (and what stayed on the warehouse)
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -280,21 +282,26 @@ def build_report(
     day: date,
     targets: dict[str, Target] | None = None,
     calendar: tuple[Event, ...] | None = None,
+    figures: Any = None,
 ) -> Report:
     """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products).
-    `targets`: those in force (`load_targets(settings.targets_path)`); without them, the packaged defaults."""
+    `targets`: those in force (`load_targets(settings.targets_path)`); without them, the packaged defaults.
+    `figures`: the lake on Spark (warehouse/spark.py) that answers the figures that run on either engine
+    (metrics/engines.py); the stock alerts and the outlook (forecasts) are the warehouse's `con` whatever it is."""
+    engine = EMBEDDED if figures is None else f"{figures.describe()}; stock alerts and outlook: {EMBEDDED}"
+    figures = con if figures is None else figures
     period = report_period(kind, day)
     targets = load_targets(None) if targets is None else targets
     calendar = load_calendar(None) if calendar is None else calendar
     currency = store_settings(con).get("currency", "")
-    comparison = {row["metric"]: row for row in compare_periods(con, period).iter_rows(named=True)}
-    compared = comparison_periods(con, period)
-    covered = coverage(con, period)
+    comparison = {row["metric"]: row for row in compare_periods(figures, period).iter_rows(named=True)}
+    compared = comparison_periods(figures, period)
+    covered = coverage(figures, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
     sections = [_kpi_section(comparison, targets), _pnl_section(comparison)]
 
     window, grain = _trend_window(kind, period)
-    series = kpi_series(con, window, grain=grain, metrics=TREND_METRICS)
+    series = kpi_series(figures, window, grain=grain, metrics=TREND_METRICS)
     trend_columns = (Column("period", grain.capitalize() + " starting", "date"), *map(metric_column, TREND_METRICS))
     trend = Table(
         trend_columns, [tuple(_none(v) for v in row) for row in series.select("period", *TREND_METRICS).iter_rows()]
@@ -315,7 +322,7 @@ def build_report(
         )
     )
 
-    traffic = compute_kpis(con, period, by="source", metrics=TRAFFIC_METRICS).sort("sessions", descending=True)
+    traffic = compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS).sort("sessions", descending=True)
     section = _grouped_section(
         "traffic",
         "Traffic by source",
@@ -328,7 +335,7 @@ def build_report(
     section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
     sections.append(section)
 
-    campaigns = compute_kpis(con, period, by="campaign", metrics=CAMPAIGN_METRICS).sort(
+    campaigns = compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS).sort(
         "ad_spend", "sessions", descending=True, nulls_last=True
     )
     sections.append(
@@ -343,7 +350,7 @@ def build_report(
         )
     )
 
-    steps = funnel(con, period)
+    steps = funnel(figures, period)
     funnel_rows = [
         (
             row["step"],
@@ -377,7 +384,7 @@ def build_report(
         )
     )
 
-    devices = compute_kpis(con, period, by="device", metrics=DEVICE_METRICS).sort("sessions", descending=True)
+    devices = compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS).sort("sessions", descending=True)
     section = _grouped_section(
         "engagement",
         "CTR and bounce",
@@ -390,7 +397,7 @@ def build_report(
     section.cards = [_card(comparison[name], targets) for name in ENGAGEMENT_METRICS]
     sections.append(section)
 
-    top = top_products(con, period, limit=TOP_PRODUCTS).with_row_index("rank", offset=1)
+    top = top_products(figures, period, limit=TOP_PRODUCTS).with_row_index("rank", offset=1)
     top_table = Table(
         (
             Column("rank", "#", "count"),
@@ -412,7 +419,9 @@ def build_report(
     section.chart = charts.bars(top, "name", "gross_sales", "Gross sales", horizontal=True)
     sections.append(section)
 
-    movers = risers_and_fallers(product_sales_change(con, period, compared["previous"] or period.previous()), MOVERS)
+    movers = risers_and_fallers(
+        product_sales_change(figures, period, compared["previous"] or period.previous()), MOVERS
+    )
     movers_table = Table(
         (
             Column("direction", "Direction", "text"),
@@ -442,7 +451,7 @@ def build_report(
         )
     )
 
-    sections.extend(_service_sections(con, period, targets, compared["previous"]))  # issue 16: service, returns
+    sections.extend(_service_sections(figures, period, targets, compared["previous"]))  # issue 16: service, returns
     sections.append(_stock_section(con, period, targets, calendar))
     sections.append(_outlook_section(con, targets, calendar))
 
@@ -460,7 +469,7 @@ def build_report(
             " period and of last year, and operating expenses are pro-rated by the days with data."
         )
     generated = datetime.now().replace(microsecond=0)
-    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice, compared)
+    return Report(kind, period, title, subtitle, currency, generated, cards, sections, notice, compared, engine)
 
 
 def _service_sections(

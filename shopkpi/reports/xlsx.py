@@ -101,6 +101,7 @@ def render_xlsx(report: Report) -> bytes:
         ("To", report.period.end),
         ("Currency", report.currency),
         ("Generated", report.generated_at.strftime("%Y-%m-%d %H:%M")),
+        ("Computed by", report.engine),
     ]
     if report.notice:
         facts.append(("Note", report.notice))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import duckdb
 import streamlit as st
 
 from metrics.compute import traffic_cut
+from metrics.engines import on_either_engine
 from metrics.forecast import Event, load_calendar
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, data_span, latest_date
@@ -33,9 +35,11 @@ from shopkpi.settings import load_settings
 from shopkpi.ui import signin
 from shopkpi.ui.i18n import LANGUAGES, lang, md, t
 from warehouse import Reader, WarehouseError
+from warehouse.lake import MANIFEST, LakeError, Manifest, read_manifest
 
 if TYPE_CHECKING:  # pages/ imports this module; only the type is needed here
     from pages import Page
+    from warehouse.spark import SparkWarehouse
 
 T = TypeVar("T")
 
@@ -74,20 +78,23 @@ def _cached(
     _query: Callable[..., Any],
     query_name: str,
     path: str,
-    version: tuple[int, int, int] | None,
+    version: tuple[int, int, int] | int | None,
     args: tuple,
     segment: tuple[str | None, str | None] = (None, None),
+    master: str | None = None,
 ) -> Any:
-    # The key is (query_name, path, version, args, segment); `_query` itself is not hashable. `version` changes
-    # whenever a writer publishes a new file, so the next run re-queries instead of showing the old result.
+    # The key is (query_name, path, version, args, segment, master); `_query` itself is not hashable. `version`
+    # changes whenever a writer publishes a new file, so the next run re-queries instead of showing the old result.
+    # With a Spark `master`, `path` is the lake's and `version` its export's (the manifest's modification time).
     started = time.perf_counter()
-    cursor = _reader(path).cursor()
+    cursor = _lake(path, master, version) if master else _reader(path).cursor()
     filtered = Segment(*segment)
     try:
         # The filter is an argument of the query (bound parameters of the facts it reads), not state on the cursor.
         return _query(cursor, *args, segment=filtered) if filtered else _query(cursor, *args)
     finally:
-        cursor.close()
+        if not master:  # the lake's connection is the process's, kept open
+            cursor.close()
         # A cache miss; tests/ui/test_warmup.py counts these to check that the warm-up left none for a default view.
         log.debug("computed %s%r segment=%r in %.3f s", query_name, args, segment, time.perf_counter() - started)
 
@@ -108,15 +115,105 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
 
     With a `segment` (other than ALL), `query(cursor, *args, segment=segment)`: the query must take it, as every
     metric function the dashboard filters does, and reads only that source's / device's rows (metrics/segments.py).
+    With `engine = "spark"`, a query that runs on either engine (metrics/engines.py) is asked of the lake on Spark.
     Raises WarehouseError (with a message for the user) when there is no warehouse or it cannot be read.
     """
-    current = reader()
     name = _query_name(query)
     key = (segment.source, segment.device)
+    answered = _answered.get()
+    if load_settings().engine == "spark" and on_either_engine(query):
+        lake_path, master, stamp = _lake_source()
+        if answered is not None:
+            answered.add(SPARK)
+        return _cached(query, name, lake_path, stamp, args, key, master)
+    if answered is not None:
+        answered.add(getattr(query, "func", query).__module__)
+    current = reader()
     try:
         return _cached(query, name, str(current.path), current.version, args, key)
     except duckdb.Error as exc:
         raise _explained(current.path, exc) from exc
+
+
+# --- the engine that answers: the DuckDB warehouse, or the lake on Spark (settings `engine`, `lake_path`) ---------
+
+SPARK = "spark"
+# What a page shows that stays on the embedded warehouse whatever the engine, by the module of its query.
+EMBEDDED_ONLY = {
+    "metrics.replenishment": ("stock cover", "库存可售天数"),
+    "metrics.stock": ("stock", "库存"),
+    "metrics.forecast": ("forecasts", "预测"),
+    "metrics.anomalies": ("alerts", "异常预警"),
+    "metrics.status": ("the ingest log", "导入记录"),
+}
+# The engines that answered the page being drawn: SPARK, or the module of a query asked of the warehouse.
+_answered: ContextVar[set[str] | None] = ContextVar("shopkpi_answered", default=None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _lake(path: str, master: str, stamp: int) -> SparkWarehouse:
+    # One connection per export of the lake (`stamp`); the Spark session under it is started once per process, on the
+    # first query asked of it (by the warm-up's thread or a page, never by sign-in), and shared by later exports.
+    from warehouse.spark import connect_lake
+
+    return connect_lake(Path(path), master)
+
+
+def _lake_source() -> tuple[str, str, int]:
+    """The configured lake's absolute path, the Spark master, and the modification time of its manifest (a new export
+    writes a new one); raises LakeError (one line) when there is no lake there."""
+    settings = load_settings()
+    if settings.lake_path is None:
+        raise LakeError('engine = "spark" reads a lake: set lake_path (shopkpi.toml) or SHOPKPI_LAKE')
+    path = settings.lake_path.expanduser().resolve()
+    try:
+        stamp = (path / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        read_manifest(path)  # says in one line what is wrong with the folder
+        raise
+    return str(path), settings.spark_master, stamp
+
+
+def lake() -> SparkWarehouse | None:
+    """The connection to the configured lake on Spark when `engine = "spark"`, else None (the warehouse answers)."""
+    return _lake(*_lake_source()) if load_settings().engine == SPARK else None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _manifest(path: str, stamp: int) -> Manifest:
+    return read_manifest(Path(path))
+
+
+def engine_caption(answered: set[str]) -> None:
+    """One quiet line at the foot of a page: which engine computed its figures, and what stayed on the warehouse."""
+    if not answered:
+        return
+    embedded = sorted(
+        {EMBEDDED_ONLY.get(_package(m), (_package(m).rpartition(".")[2],) * 2) for m in answered - {SPARK}}
+    )
+    if SPARK not in answered:
+        text = t("Figures computed by DuckDB (embedded warehouse).", "数据由 DuckDB（内置仓库）计算。")
+        if load_settings().engine == SPARK:
+            text += t(" None of this page's figures runs on Spark.", "本页数据均不在 Spark 上计算。")
+        st.caption(text)
+        return
+    path, master, stamp = _lake_source()
+    exported = _manifest(path, stamp).written_at.replace("T", " ").replace("+00:00", " UTC")
+    text = t(
+        f"Figures computed by Spark ({md(master)}) from the lake at {md(path)}, exported {exported}.",
+        f"数据由 Spark（{md(master)}）根据 {md(path)} 的数据湖计算，导出于 {exported}。",
+    )
+    if embedded:
+        text += t(
+            f" From the embedded DuckDB warehouse (not run on Spark): {', '.join(en for en, _ in embedded)}.",
+            f"以下来自内置 DuckDB 仓库（不在 Spark 上运行）：{'、'.join(zh for _, zh in embedded)}。",
+        )
+    st.caption(text)
+
+
+def _package(module: str) -> str:
+    # metrics.forecast.models → metrics.forecast: a package's modules share its name in the caption.
+    return next((known for known in EMBEDDED_ONLY if module == known or module.startswith(known + ".")), module)
 
 
 def deferred_csv(query: Callable[..., Any], *args: Any) -> Callable[[], bytes]:
@@ -153,7 +250,13 @@ def empty(message: str) -> None:
 
 
 def warehouse_problem(error: WarehouseError) -> None:
-    """A warehouse that exists but cannot be read, explained in one line instead of a traceback."""
+    """A warehouse (or the lake on Spark) that exists but cannot be read, explained in one line, not a traceback."""
+    if isinstance(error, LakeError):
+        st.error(
+            t(f"The lake cannot be read on Spark: {md(error)}", f"无法在 Spark 上读取数据湖：{md(error)}"),
+            icon=":material/error:",
+        )
+        return
     st.error(t(f"The warehouse cannot be read: {md(error)}", f"无法读取仓库：{md(error)}"), icon=":material/error:")
 
 
@@ -423,6 +526,8 @@ def run_page(page: Page, render: Callable[[View], None], needs_period: bool = Tr
             icon=":material/database_off:",
         )
         return
+    answered: set[str] = set()
+    token = _answered.set(answered)
     try:
         render(current)
     except WarehouseError as error:
@@ -437,6 +542,10 @@ def run_page(page: Page, render: Callable[[View], None], needs_period: bool = Tr
             ),
             icon=":material/error:",
         )
+    else:
+        engine_caption(answered)
+    finally:
+        _answered.reset(token)
 
 
 def period_caption(current: View) -> None:

@@ -2,15 +2,18 @@
 Spark local[2] over the lake (`shopkpi export-lake`) equal the same functions on the DuckDB warehouse, for the
 hand-made shop and the small demo shop; and the lake's row accounting and one-line failures.
 
-One Spark session serves the whole file (it takes ~10 s to start); each shop's lake is written once.
+One Spark session serves the whole test run (the `spark` fixture of tests/conftest.py); each shop's lake is written
+once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import socket
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,27 +22,29 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from metrics.cohorts import cohort_activity
-from metrics.compute import compute_kpis
-from metrics.periods import Period
-from metrics.pnl import pnl_statement
+from metrics import engines
+from metrics.bestsellers import top_products
+from metrics.cohorts import cohort_activity, cohort_retention
+from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series, traffic_cut
+from metrics.customers import lifetime_value, repeat_interval, segment_changes
+from metrics.funnel import funnel
+from metrics.inputs import missing_inputs
+from metrics.insights import revenue_change, source_movers
+from metrics.periods import Period, coverage
+from metrics.pnl import pnl_last_year, pnl_statement
+from metrics.products import product_sales_change
 from metrics.registry import DIMENSIONS, METRICS
+from metrics.service import inputs_given, returns_by, service_comparison, service_kpis, service_series
 from shopkpi.cli.main import app
 from tests.support.demo import END as DEMO_END
+from tests.support.service_shop import service_shop
 from warehouse import SCHEMA_VERSION, TABLES, open_read_only
 from warehouse.lake import MANIFEST, LakeError, export_lake, read_manifest
 from warehouse.spark import SparkError, SparkWarehouse, start_session, to_spark_sql
 
-MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))  # the hand-made shop's worked-out month
+MARCH = Period(date(2024, 3, 1), date(2024, 3, 31))  # the hand-made shop's (and the service shop's) worked-out month
+FEBRUARY = Period(date(2024, 2, 1), date(2024, 2, 29))
 DEMO = Period(date(2024, 5, 1), DEMO_END)  # the small demo shop's last two months (60 days end 2024-06-30)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    session = start_session("local[2]")
-    # Tiny tables: compiling each stage to Java costs more than it saves (a third of the JVM's time per query here).
-    session.conf.set("spark.sql.codegen.wholeStage", "false")
-    return session
 
 
 def _engines(db: Path, lake: Path, spark) -> tuple:
@@ -52,6 +57,15 @@ def _engines(db: Path, lake: Path, spark) -> tuple:
 @pytest.fixture(scope="module")
 def hand_made(hand_made_db, spark, tmp_path_factory):
     duck, on_spark = _engines(hand_made_db, tmp_path_factory.mktemp("lake") / "hand-made", spark)
+    yield duck, on_spark
+    duck.close()
+    on_spark.close()
+
+
+@pytest.fixture(scope="module")
+def with_service(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("service-shop")
+    duck, on_spark = _engines(service_shop(root / "w.duckdb"), root / "lake", spark)
     yield duck, on_spark
     duck.close()
     on_spark.close()
@@ -143,6 +157,70 @@ def test_parameters_are_bound_not_spliced(hand_made):
     assert ":source" in to_spark_sql(query)
     assert on_spark.sql(query, params={"source": hostile}).fetchall() == [(0,)]
     assert on_spark.sql(query, params={"source": "email"}).fetchall() == [(2,)]  # s4, s6
+
+
+# Every function the dashboard and the reports ask of Spark when engine = "spark" (metrics/engines.py), on a shop that
+# has what it reads, with the arguments a page gives it. compute_kpis, pnl_statement and cohort_activity: above.
+ASKED_OF_SPARK = {
+    compare_periods: ("hand_made", (MARCH,)),
+    comparison_periods: ("hand_made", (MARCH,)),
+    kpi_series: ("hand_made", (MARCH, None, "day", ("orders", "total_revenue", "conversion_rate"))),
+    traffic_cut: ("hand_made", (MARCH,)),
+    missing_inputs: ("hand_made", ()),
+    coverage: ("hand_made", (MARCH,)),
+    revenue_change: ("hand_made", (MARCH, FEBRUARY)),
+    source_movers: ("hand_made", (MARCH, FEBRUARY)),
+    funnel: ("hand_made", (MARCH,)),
+    top_products: ("hand_made", (MARCH, 10)),
+    product_sales_change: ("hand_made", (MARCH, FEBRUARY)),
+    pnl_last_year: ("hand_made", ("2024-02", "2024-04")),
+    cohort_retention: ("hand_made", (date(2024, 4, 30),)),
+    segment_changes: ("hand_made", (date(2024, 3, 31), date(2024, 1, 1))),
+    repeat_interval: ("hand_made", (date(2024, 4, 30),)),
+    lifetime_value: ("hand_made", (date(2024, 4, 30),)),
+    service_kpis: ("with_service", (MARCH, 30)),
+    service_comparison: ("with_service", (MARCH, FEBRUARY, 30)),
+    service_series: ("with_service", (date(2024, 2, 1), date(2024, 3, 31), "week", 30)),
+    returns_by: ("with_service", (MARCH, "reason")),
+    inputs_given: ("with_service", ()),
+}
+
+
+def assert_same_answer(on_spark: object, on_duckdb: object) -> None:
+    """assert_same for frames, inside dataclasses, dicts and tuples too; other values equal (floats to 1e-9)."""
+    if isinstance(on_duckdb, pl.DataFrame):
+        assert_same(on_spark, on_duckdb)
+    elif dataclasses.is_dataclass(on_duckdb):
+        for field in dataclasses.fields(on_duckdb):
+            assert_same_answer(getattr(on_spark, field.name), getattr(on_duckdb, field.name))
+    elif isinstance(on_duckdb, dict):
+        assert on_spark.keys() == on_duckdb.keys()
+        for key, value in on_duckdb.items():
+            assert_same_answer(on_spark[key], value)
+    elif isinstance(on_duckdb, float):
+        assert math.isclose(on_spark, on_duckdb, rel_tol=1e-9), f"{on_spark} on Spark, {on_duckdb} on DuckDB"
+    else:
+        assert on_spark == on_duckdb
+
+
+def test_every_function_asked_of_spark_is_compared_here():
+    compared_above = {compute_kpis, pnl_statement, cohort_activity}
+    assert compared_above | set(ASKED_OF_SPARK) == engines.ON_EITHER_ENGINE
+
+
+@pytest.mark.parametrize("query", list(ASKED_OF_SPARK), ids=lambda query: query.__name__)
+def test_what_the_dashboard_asks_of_spark_is_the_same(query, request):
+    shop, args = ASKED_OF_SPARK[query]
+    duck, on_spark = request.getfixturevalue(shop)
+    expected = query(duck, *args)
+    assert_same_answer(query(on_spark, *args), expected)
+
+
+def test_the_service_shop_gives_spark_something_to_compare(with_service):
+    # tests/support/service_shop.py: March's 5 tickets (t1–t5), o1's and o2's returned units (1 + 1 of 5 sold).
+    duck, _ = with_service
+    figures = service_kpis(duck, MARCH, 30)
+    assert figures["tickets"] == 5 and returns_by(duck, MARCH, "reason").get_column("returned_units").sum() == 2
 
 
 # --- the lake -------------------------------------------------------------------------------------------------
@@ -240,3 +318,22 @@ def test_missing_java_is_one_line(monkeypatch, tmp_path, hand_made_db):
     result = CliRunner().invoke(app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake)})
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "install a JDK or set JAVA_HOME" in result.stderr
+
+
+def test_spark_connect_without_its_client_packages_is_one_line_and_exit_1(monkeypatch, tmp_path, hand_made_db):
+    # pyspark itself ends the process with exit code 0 ("Skipping doctests: No module named 'grpc'") when Spark
+    # Connect's client packages are missing: a cron job would think it worked.
+    lake = tmp_path / "lake"
+    export_lake(hand_made_db, lake)
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as if grpcio were not installed
+    with socket.socket() as server:  # something listening, so that the master is reachable
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        master = f"sc://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(SparkError, match=r"Spark Connect needs more packages \(no grpc\)"):
+            start_session(master)
+        result = CliRunner().invoke(
+            app, ["kpis", "--engine", "spark"], env={"SHOPKPI_LAKE": str(lake), "SHOPKPI_SPARK_MASTER": master}
+        )
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == "error: Spark Connect needs more packages (no grpc): pip install 'pyspark[connect]'"
