@@ -99,10 +99,10 @@ FLOOR_PAGES = [("", "Floor one", "h1", 1), ("floor_two", "Floor two", "h1", 1)]
 
 # Called once per animation frame with {key, title, selector, atLeast}: records in window.__pageBench[key] the first
 # frame (performance.now(), in ms) at which the Streamlit app exists, the page's heading is visible, the heading and
-# `atLeast` visible elements of `selector` are, and finally all of that with the script run finished, every visible
-# Plotly chart drawn (its SVG) and table drawn (its canvas) and no element still loading (a skeleton); returns the
-# marks then (with `later`: whether a note of a result still being computed is shown), else false. "Visible" as
-# Playwright means it: a non-empty box and not visibility:hidden.
+# `atLeast` visible elements of `selector` are (or a note that a slow result is still being computed, `later`), and
+# finally all of that with the script run finished, every Plotly chart (its SVG) and table (its canvas) of the first
+# screen drawn and no element still loading (a skeleton); returns the marks then, else false. "Visible" as Playwright
+# means it: a non-empty box and not visibility:hidden.
 CONTENT_DRAWN_JS = """(spec) => {
     const visible = (el) => {
         const box = el.getBoundingClientRect();
@@ -119,14 +119,18 @@ CONTENT_DRAWN_JS = """(spec) => {
     if (!heading) return false;
     if (marks.heading === undefined) marks.heading = now;
     const shown = [...document.querySelectorAll(spec.selector)].filter(visible).length;
-    if (shown < spec.atLeast) return false;
+    const later = document.querySelector(spec.laterNote) !== null;  // its place taken by a note, for now
+    if (shown < spec.atLeast && !later) return false;
     if (marks.content === undefined) marks.content = now;
     if (!document.querySelector(spec.scriptDone)) return false;
-    const all = (selector) => [...document.querySelectorAll(selector)].filter(visible);
+    // On the first screen: a table below it, or in a closed expander, draws itself only when scrolled to or opened.
+    const onScreen = (el) =>
+        visible(el) && !el.closest("details:not([open])") && el.getBoundingClientRect().top < innerHeight;
+    const all = (selector) => [...document.querySelectorAll(selector)].filter(onScreen);
     if (all("[data-testid='stSkeleton']").length) return false;
     if (all("[data-testid='stPlotlyChart']").some((el) => !el.querySelector(".main-svg"))) return false;
     if (all("[data-testid='stDataFrame']").some((el) => !el.querySelector("canvas"))) return false;
-    marks.later = document.querySelector(spec.laterNote) !== null;
+    marks.later = later;
     marks.drawn = now;
     return marks;
 }"""

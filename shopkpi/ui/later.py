@@ -41,6 +41,14 @@ def _key(query: Callable[..., Any], args: tuple, segment: Segment) -> tuple:
     return (f"{query.__module__}.{query.__qualname__}", str(current.path), current.version, args, segment)
 
 
+def _compute(query: Callable[..., T], args: tuple, segment: Segment) -> T:
+    from shopkpi.ui import warmup  # imported here: the warm-up imports this module
+
+    # Not while a visitor's page is being drawn: a forecast fit holds Python's GIL for most of its seconds.
+    warmup.give_way()
+    return ui.load(query, *args, segment=segment)
+
+
 def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | None:
     """`ui.load(query, *args, segment=segment)` when it has been computed, else None: it is then being computed in
     the background (started by this call or an earlier one). A failure is raised as ui.load raises it."""
@@ -51,7 +59,7 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | Non
             # Results of older warehouse files are never asked for again.
             for old in [k for k in _results if k[1] == key[1] and k[2] != key[2]]:
                 del _results[old]
-            future = _worker.submit(ui.load, query, *args, segment=segment)
+            future = _worker.submit(_compute, query, args, segment)
             _results[key] = future
     if future.done():
         return future.result()

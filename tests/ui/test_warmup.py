@@ -143,7 +143,7 @@ def test_the_warm_up_skips_a_missing_or_empty_warehouse_and_copes_with_a_tiny_on
 
 
 def test_the_warm_up_gives_way_while_a_page_is_being_drawn() -> None:
-    waiting = threading.Thread(target=warmup._give_way)
+    waiting = threading.Thread(target=warmup.give_way)
     with warmup.visit():
         waiting.start()
         waiting.join(timeout=0.5)
