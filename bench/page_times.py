@@ -2,12 +2,17 @@
 floor Streamlit itself costs (a two-page app that only draws a title), measured in the same run.
 
 Run: `python -m bench.page_times --db /tmp/demo/shopkpi.duckdb [--rounds 3] [--port 8599]`. It serves the dashboard
-with the product's own command line (shopkpi.cli.serve.streamlit_command), times each page's cold first visit, its
-fresh load and a switch to it through the sidebar, and prints a table against the 1.5 s target.
+with the product's own command line (shopkpi.cli.serve.streamlit_command), times each page's cold first visit (right
+after start, while the warm-up runs), its fresh load in a new tab and a switch to it through the sidebar, and prints
+them against the floor and the goals of issue 19: a fresh tab under twice the floor, the first page after start
+under 3 s.
 
 Times come from the page's own clock: a requestAnimationFrame check records `performance.now()` at the first frame
-where the page's heading, its content and a finished script run are all on screen. A fresh load's clock starts at
-navigation start, so its figure is exact; a switch is timed from the click event.
+where the page's heading, its content and a finished script run are all on screen, every chart and table on screen
+having drawn itself. What counts as content depends on what the page shows, not on a fixed number of tables (a shop
+without stock data has one table fewer on Products & stock). A fresh load's clock starts at navigation start, so its
+figure is exact; a switch is timed from the click event. A page may show a note that a slow result is still being
+computed in the background (shopkpi/ui/later.py) and draw it when ready: the table says which first visits did.
 """
 
 from __future__ import annotations
@@ -46,23 +51,29 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCRIPT_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-TARGET_SECONDS = 1.5
+TARGET_RATIO = 2.0  # issue 19: a fresh tab's page under twice the floor (1.0 s against 0.5 s on a quiet machine)
+FIRST_TARGET_SECONDS = 3.0  # issue 19: the first page right after start
 WARM_UP_DONE = "warm-up done"  # what the serve command prints once its background warm-up has finished
 WARM_UP_TIMEOUT = 120.0
 PAGE_TIMEOUT_MS = 60_000
 
-# What shows a page drew real content: a selector and how many of it at least must be visible, per page file.
+# What shows a page drew real content, per page file: a selector and how many of it at least must be visible, counts
+# that hold on any shop with data (the cards of Overview and Service are drawn whatever the data; a chart or table
+# may be missing from other pages, e.g. the stock tables without stock data). On top, the check below wants every
+# chart and table on screen drawn and no element still loading, once the script run is over.
+CHARTS_OR_TABLES = "[data-testid='stPlotlyChart'], [data-testid='stDataFrame']"
 CONTENT = {
     "pages/overview.py": ("[data-testid='stMetric']", 10),
-    "pages/traffic.py": ("[data-testid='stPlotlyChart']", 3),
-    "pages/customers.py": ("[data-testid='stPlotlyChart']", 3),
-    "pages/products.py": ("[data-testid='stDataFrame']", 3),
-    "pages/pnl.py": ("[data-testid='stPlotlyChart']", 3),
+    "pages/traffic.py": (CHARTS_OR_TABLES, 1),
+    "pages/customers.py": (CHARTS_OR_TABLES, 1),
+    "pages/products.py": (CHARTS_OR_TABLES, 1),
+    "pages/pnl.py": (CHARTS_OR_TABLES, 1),
     "pages/service.py": ("[data-testid='stMetric']", 10),
-    "pages/forecast.py": ("[data-testid='stPlotlyChart']", 2),
+    "pages/forecast.py": (CHARTS_OR_TABLES, 1),
     "pages/reports.py": ("[data-testid='stDownloadButton']", 3),
-    "pages/data.py": ("[data-testid='stDataFrame']", 2),
+    "pages/data.py": ("[data-testid='stDataFrame']", 1),
 }
+LATER_NOTE = "[class*='st-key-shopkpi_later_']"  # shopkpi/ui/later.py's note: a slow result is still being computed
 # Every page of the dashboard's page list (pages.PAGES), in menu order, as the benchmark and tests/e2e/test_browser.py
 # visit it: url path ("" for the home page), English title, and CONTENT's selector and count.
 PAGES = [("" if page is HOME else page.url_path, page.title_en, *CONTENT[page.file]) for page in DASHBOARD_PAGES]
@@ -88,8 +99,10 @@ FLOOR_PAGES = [("", "Floor one", "h1", 1), ("floor_two", "Floor two", "h1", 1)]
 
 # Called once per animation frame with {key, title, selector, atLeast}: records in window.__pageBench[key] the first
 # frame (performance.now(), in ms) at which the Streamlit app exists, the page's heading is visible, the heading and
-# `atLeast` visible elements of `selector` are, and finally all of that with the script run finished; returns the
-# marks then, else false. "Visible" as Playwright means it: a non-empty box and not visibility:hidden.
+# `atLeast` visible elements of `selector` are (or a note that a slow result is still being computed, `later`), and
+# finally all of that with the script run finished, every Plotly chart (its SVG) and table (its canvas) of the first
+# screen drawn and no element still loading (a skeleton); returns the marks then, else false. "Visible" as Playwright
+# means it: a non-empty box and not visibility:hidden.
 CONTENT_DRAWN_JS = """(spec) => {
     const visible = (el) => {
         const box = el.getBoundingClientRect();
@@ -106,9 +119,18 @@ CONTENT_DRAWN_JS = """(spec) => {
     if (!heading) return false;
     if (marks.heading === undefined) marks.heading = now;
     const shown = [...document.querySelectorAll(spec.selector)].filter(visible).length;
-    if (shown < spec.atLeast) return false;
+    const later = document.querySelector(spec.laterNote) !== null;  // its place taken by a note, for now
+    if (shown < spec.atLeast && !later) return false;
     if (marks.content === undefined) marks.content = now;
     if (!document.querySelector(spec.scriptDone)) return false;
+    // On the first screen: a table below it, or in a closed expander, draws itself only when scrolled to or opened.
+    const onScreen = (el) =>
+        visible(el) && !el.closest("details:not([open])") && el.getBoundingClientRect().top < innerHeight;
+    const all = (selector) => [...document.querySelectorAll(selector)].filter(onScreen);
+    if (all("[data-testid='stSkeleton']").length) return false;
+    if (all("[data-testid='stPlotlyChart']").some((el) => !el.querySelector(".main-svg"))) return false;
+    if (all("[data-testid='stDataFrame']").some((el) => !el.querySelector("canvas"))) return false;
+    marks.later = later;
     marks.drawn = now;
     return marks;
 }"""
@@ -146,6 +168,7 @@ class Drawn:
     content_s: float  # the title and the page's content are visible (the script may still run)
     drawn_s: float  # all of it, with the script run finished: the figure that counts
     app_s: float | None = None  # Streamlit's frontend exists (loads only: the HTML and JS bundle arrived)
+    later: bool = False  # a note said a slow result was still being computed (drawn once ready, by itself)
 
 
 class NotDrawnError(AssertionError):
@@ -160,6 +183,7 @@ def _spec(title: str, selector: str, at_least: int, timeout_ms: int) -> dict:
         "selector": selector,
         "atLeast": at_least,
         "scriptDone": SCRIPT_DONE,
+        "laterNote": LATER_NOTE,
         "timeoutMs": timeout_ms,
     }
 
@@ -171,7 +195,8 @@ def _not_drawn(page, spec: dict, error: Exception) -> NotDrawnError:
         seen = f"(page state unreadable: {describe_error})"
     return NotDrawnError(
         f"{spec['title']!r} not drawn within {spec['timeoutMs'] / 1000:.0f} s (needs its heading, "
-        f"{spec['atLeast']} visible {spec['selector']} and a finished script run); on screen: {seen}; {error}"
+        f"{spec['atLeast']} visible {spec['selector']}, a finished script run and every chart and table drawn); on "
+        f"screen: {seen}; {error}"
     )
 
 
@@ -182,7 +207,13 @@ def wait_until_drawn(page, title: str, selector: str, at_least: int, timeout_ms:
         marks = page.wait_for_function(CONTENT_DRAWN_JS, arg=spec, polling="raf", timeout=timeout_ms).json_value()
     except Exception as error:
         raise _not_drawn(page, spec, error) from error
-    return Drawn(marks["heading"] / 1000, marks["content"] / 1000, marks["drawn"] / 1000, _seconds(marks.get("app")))
+    return Drawn(
+        marks["heading"] / 1000,
+        marks["content"] / 1000,
+        marks["drawn"] / 1000,
+        _seconds(marks.get("app")),
+        bool(marks.get("later")),
+    )
 
 
 def fresh_load(page, url: str, title: str, selector: str, at_least: int, timeout_ms: int = PAGE_TIMEOUT_MS) -> Drawn:
@@ -319,8 +350,8 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _mark(seconds: float) -> str:
-    return "yes" if seconds < TARGET_SECONDS else "NO"
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "NO"
 
 
 def _load() -> str:
@@ -401,37 +432,49 @@ def measure(db: Path, rounds: int, port: int, workdir: Path) -> None:
 
     load_floor = _median(floor_loads)
     switch_floor = _median(floor_switches)
+    first_title = PAGES[0][1]
+    first = cold[first_title]
     print()
     print(
         f"floor (a page drawing only st.title): cold first visit {floor_cold:.2f} s, fresh load median "
         f"{load_floor:.2f} s (max {max(floor_loads):.2f}), switch median {switch_floor:.2f} s "
         f"(max {max(floor_switches):.2f})"
     )
-    print(f"{rounds} rounds; ratios are medians over the floor's median; target: under {TARGET_SECONDS} s")
+    print(
+        f"first page right after start ({first_title}, {first.app_s or 0:.1f} s to the frontend): {first.drawn_s:.2f} s"
+        f" = {first.drawn_s / floor_cold:.1f} x the floor's cold first visit; goal under {FIRST_TARGET_SECONDS:.0f} s:"
+        f" {_mark(first.drawn_s < FIRST_TARGET_SECONDS)}"
+    )
+    print(
+        f"{rounds} rounds; ratios are medians over the floor's median; goals: a fresh load under {TARGET_RATIO:.0f} x "
+        f"the floor, a cold first visit under {FIRST_TARGET_SECONDS:.0f} s; 'later': the page showed a note of a slow "
+        "result still being computed (drawn by itself once ready)"
+    )
     print()
     header = (
-        f"{'page':18s} {'cold first':>10s} {'<1.5':>4s} | {'load med':>8s} {'max':>5s} {'x floor':>7s} {'<1.5':>4s} |"
-        f" {'switch med':>10s} {'max':>5s} {'x floor':>7s} {'<1.5':>4s}"
+        f"{'page':18s} {'cold first':>10s} {'<3 s':>4s} {'later':>5s} | {'load med':>8s} {'max':>5s} {'x floor':>7s}"
+        f" {'<2x':>4s} | {'switch med':>10s} {'max':>5s} {'x floor':>7s}"
     )
     print(header)
     print("-" * len(header))
     for _, title, _, _ in PAGES:
         load = _median([d.drawn_s for d in loads[title]])
         switch = _median([d.drawn_s for d in switches[title]])
+        later = "yes" if cold[title].later or any(d.later for d in loads[title]) else ""
         print(
-            f"{title:18s} {cold[title].drawn_s:10.2f} {_mark(cold[title].drawn_s):>4s} |"
-            f" {load:8.2f} {max(d.drawn_s for d in loads[title]):5.2f} {load / load_floor:7.1f} {_mark(load):>4s} |"
+            f"{title:18s} {cold[title].drawn_s:10.2f} {_mark(cold[title].drawn_s < FIRST_TARGET_SECONDS):>4s}"
+            f" {later:>5s} | {load:8.2f} {max(d.drawn_s for d in loads[title]):5.2f} {load / load_floor:7.1f}"
+            f" {_mark(load / load_floor < TARGET_RATIO):>4s} |"
             f" {switch:10.2f} {max(d.drawn_s for d in switches[title]):5.2f} {switch / switch_floor:7.1f}"
-            f" {_mark(switch):>4s}"
         )
     print(
-        f"{'(floor)':18s} {floor_cold:10.2f} {'':4s} | {load_floor:8.2f} {max(floor_loads):5.2f} {1:7.1f} {'':4s} |"
-        f" {switch_floor:10.2f} {max(floor_switches):5.2f} {1:7.1f}"
+        f"{'(floor)':18s} {floor_cold:10.2f} {'':4s} {'':5s} | {load_floor:8.2f} {max(floor_loads):5.2f} {1:7.1f}"
+        f" {'':4s} | {switch_floor:10.2f} {max(floor_switches):5.2f} {1:7.1f}"
     )
 
     print()
     print("where a fresh load's time goes (medians, s from navigation start): frontend up, title shown, title and")
-    print("content shown, script run finished; and the same for a switch (s from the click)")
+    print("content shown, script run finished and everything drawn; and the same for a switch (s from the click)")
     columns = f"{'title':>6s} {'content':>7s} {'done':>5s}"
     print(f"{'page':18s} {'app':>5s} {columns} | {columns}")
     for _, title, _, _ in PAGES:

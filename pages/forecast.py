@@ -12,7 +12,7 @@ from metrics.registry import METRICS, format_value
 from metrics.units import CHANGE, RATE
 from pages import page
 from shopkpi import ui
-from shopkpi.ui import forecast_charts
+from shopkpi.ui import forecast_charts, later
 
 METRIC_CHOICES = ("total_revenue", "orders", "sessions", "gross_sales", "units")
 SPLITS = ("", "source", "device", "category")
@@ -34,8 +34,9 @@ class ForecastData:
     forecast: fc.Forecast | None  # the forecast; None on a problem or an error
     backtest: fc.Backtest | None  # the backtest of the metric's total that chose the forecast's model
     error: str | None  # why the forecast failed (e.g. too little history), else None
-    pacing: fc.Pacing  # this month against its target
+    pacing: fc.Pacing | None  # this month against its target; None while the model is being chosen
     alerts: pl.DataFrame  # the anomaly alerts of the latest day
+    choosing: bool = False  # the model is being chosen in the background (the page does not wait for it)
 
 
 def data(
@@ -48,18 +49,21 @@ def data(
     """Everything the Forecast page draws for `view`: `metric` forecast `horizon` days ahead, split by `by` (the page
     and the warm-up call this; the defaults are the page's first view). The same for every role."""
     problem = fc.forecastable(metric, by)
-    result, backtest, error = None, None, None
+    result, backtest, error, choosing = None, None, None, False
     if not problem:
         calendar = ui.calendar()
         try:
-            # The costly part (every candidate backtested), the same for each horizon and split of the metric.
-            backtest = ui.load(fc.model_choice, metric, BACKTEST_DAYS, calendar, segment=view.segment)
-            model = backtest.best()
-            known = backtest.params.get(model) if model else None
-            widths = backtest.widths.get(model) if model else None  # the bands calibrated on held-out days
-            result = ui.load(
-                fc.forecast_chosen, metric, horizon, by, calendar, model, known, widths, segment=view.segment
-            )
+            # The costly part (every candidate backtested), the same for each horizon and split of the metric: the
+            # warm-up computes it after each publish; a visit before it is done does not wait for it.
+            backtest = later.load(fc.model_choice, metric, BACKTEST_DAYS, calendar, segment=view.segment)
+            choosing = backtest is None
+            if backtest is not None:
+                model = backtest.best()
+                known = backtest.params.get(model) if model else None
+                widths = backtest.widths.get(model) if model else None  # the bands calibrated on held-out days
+                result = ui.load(
+                    fc.forecast_chosen, metric, horizon, by, calendar, model, known, widths, segment=view.segment
+                )
         except fc.ForecastError as failure:  # the page says why in words; pacing goes on without a chosen model
             error = str(failure)
     return ForecastData(
@@ -67,8 +71,10 @@ def data(
         forecast=result,
         backtest=backtest,
         error=error,
-        pacing=load_pacing(view, metric, result),
+        # Pacing fits the chosen model (without one it would backtest again): it waits for the choice too.
+        pacing=None if choosing else load_pacing(view, metric, result),
         alerts=ui.load(daily_alerts, view.latest, ui.calendar()),
+        choosing=choosing,
     )
 
 
@@ -148,6 +154,14 @@ def forecast_section(
 ) -> fc.Forecast | None:
     if loaded.problem:
         ui.empty(current.t(f"Cannot forecast this: {loaded.problem}.", f"无法预测：{loaded.problem}。"))
+        return None
+    if loaded.choosing:
+        later.redraw_when_ready(
+            current.t(
+                "Choosing the model: a backtest of every candidate on this data (once after each data load)…",
+                "正在选择模型：对每个候选模型回测（每次导入数据后一次）…",
+            )
+        )
         return None
     result = loaded.forecast
     if result is None:
@@ -323,12 +337,13 @@ def alerts_section(current: ui.View, alerts: pl.DataFrame) -> None:
 
 def render(current: ui.View) -> None:
     metric, horizon, by = controls(current)
-    with st.spinner(current.t("Fitting and backtesting the models…", "正在拟合并回测模型…")):
+    with st.spinner(current.t("Fitting the model…", "正在拟合模型…")):
         loaded = data(current, ui.role(), metric, horizon, by)
     result = forecast_section(current, loaded, metric, horizon, by)
     if result is not None:
         backtest_section(current, result, loaded.backtest)
-    pacing_section(current, metric, loaded.pacing)
+    if loaded.pacing is not None:
+        pacing_section(current, metric, loaded.pacing)
     alerts_section(current, loaded.alerts)
 
 

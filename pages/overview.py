@@ -15,7 +15,7 @@ from metrics.targets import verdict_text
 from metrics.units import DECIMAL, RATE, change_text
 from pages import page
 from shopkpi import auth, ui
-from shopkpi.ui import charts
+from shopkpi.ui import charts, later
 
 HEADLINE = tuple(
     name
@@ -48,7 +48,8 @@ class OverviewData:
     series: pl.DataFrame  # the headline metrics per day of the period (the cards' sparklines)
     drivers: pl.DataFrame  # the revenue change split into sessions, conversion and order value
     movers: pl.DataFrame | None  # the sources whose revenue moved most; None under a source filter
-    cover: pl.DataFrame  # days of cover per product at forecast demand (whole shop), for the reorder alert
+    cover: pl.DataFrame | None  # days of cover per product at forecast demand (whole shop), for the reorder alert;
+    # None while it is computed in the background (seconds, once per warehouse file): the page does not wait for it
     cost_coverage: float | None = None  # share of sales with a known unit cost (shown beside cost figures below 1)
 
 
@@ -63,7 +64,7 @@ def data(view: ui.View, role: str | None) -> OverviewData:
         drivers=ui.load(revenue_change, period, compared, segment=segment),
         movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
         # The Products & stock page's plan (forecast demand), so both pages name the same products.
-        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer(), ui.calendar()),
+        cover=later.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer(), ui.calendar()),
         cost_coverage=ui.load(compute_kpis, period, None, None, ("cost_coverage",), segment=segment)["cost_coverage"][
             0
         ],
@@ -209,8 +210,8 @@ def changed_section(current: ui.View, loaded: OverviewData) -> None:
 def alerts_section(current: ui.View, loaded: OverviewData, values: dict, targets: dict) -> None:
     st.subheader(current.t("Alerts", "预警"))
     alerts = kpi_alerts(values, targets, loaded.headline)
-    reorders = reorder_now(loaded.cover)
-    if alerts.is_empty() and reorders.is_empty():
+    reorders = reorder_now(loaded.cover) if loaded.cover is not None else None
+    if alerts.is_empty() and reorders is not None and reorders.is_empty():
         st.success(
             current.t("Every headline KPI is on target and no product needs reordering.", "所有指标达标，无需补货。")
         )
@@ -223,7 +224,11 @@ def alerts_section(current: ui.View, loaded: OverviewData, values: dict, targets
             f"{format_value(row['metric'], row['value'])}（目标 {row['target']}）。",
         )
         (st.error if row["status"] == "off" else st.warning)(text, icon=":material/flag:")
-    if not reorders.is_empty():
+    if reorders is None:
+        later.redraw_when_ready(
+            current.t("Forecasting each product's demand for the reorder alerts…", "正在预测各商品销量以生成补货提醒…")
+        )
+    elif not reorders.is_empty():
         late = reorders.filter(pl.col("late")).height
         st.warning(
             current.t(

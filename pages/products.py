@@ -13,7 +13,7 @@ from metrics.stock import DEFAULT_WINDOW_DAYS
 from metrics.units import COUNT, DECIMAL
 from pages import page
 from shopkpi import auth, ui
-from shopkpi.ui import charts
+from shopkpi.ui import charts, later
 
 TOP_SHOWN = 15
 CATEGORY_METRICS = ("units", "gross_sales", "cogs")
@@ -27,7 +27,8 @@ class ProductsData:
     category_metrics: tuple[str, ...]  # CATEGORY_METRICS without the cost of goods for roles that may not see it
     categories: pl.DataFrame  # those metrics per category
     buffer: tuple[int, int]  # the replenishment window (days before stock runs out that goods should arrive)
-    cover: pl.DataFrame  # days of cover and reorder dates per product at forecast demand (whole shop)
+    cover: pl.DataFrame | None  # days of cover and reorder dates per product at forecast demand (whole shop); None
+    # while it is computed in the background (seconds, once per warehouse file): the page does not wait for it
 
 
 def data(view: ui.View, role: str | None) -> ProductsData:
@@ -41,7 +42,7 @@ def data(view: ui.View, role: str | None) -> ProductsData:
         category_metrics=shown,
         categories=ui.load(compute_kpis, period, None, "category", shown, segment=segment),
         buffer=buffer,
-        cover=ui.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, buffer, ui.calendar()),
+        cover=later.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, buffer, ui.calendar()),
     )
 
 
@@ -103,6 +104,11 @@ def sellers(current: ui.View, loaded: ProductsData) -> None:
 def stock(current: ui.View, loaded: ProductsData) -> None:
     st.subheader(current.t("Stock", "库存"))
     buffer, cover = loaded.buffer, loaded.cover
+    if cover is None:
+        later.redraw_when_ready(
+            current.t("Forecasting each product's demand for days of cover…", "正在预测各商品销量以计算可售天数…")
+        )
+        return
     if cover.is_empty():
         ui.empty(
             current.t(

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import pandas  # noqa: F401  (see below)
 import streamlit as st
 
 from metrics.compute import compute_kpis
@@ -33,11 +34,16 @@ from metrics.periods import Period, data_span
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
 from metrics.segments import ALL, segment_options
 from shopkpi import auth, ui
+from shopkpi.ui import later
 
 if TYPE_CHECKING:
     from pages import Page
 
 log = logging.getLogger("shopkpi.ui.warmup")
+
+# pandas is imported above, before any warm-up or background thread starts, not first by one of them (statsmodels
+# imports it): Plotly uses pandas if it is in sys.modules, and a page drawing a chart while another thread was still
+# importing it failed with "partially initialized module 'pandas' has no attribute 'Series'".
 
 # Set when the interpreter exits: the warm-up stops between two steps rather than being killed inside DuckDB (which
 # aborts the process).
@@ -64,7 +70,9 @@ def visit() -> Iterator[None]:
             _visits -= 1
 
 
-def _give_way() -> None:
+def give_way() -> None:
+    """Wait while a page is being drawn (at most MAX_GIVE_WAY_SECONDS): the warm-up and the background results
+    (shopkpi/ui/later.py) call this before each step."""
     deadline = time.monotonic() + MAX_GIVE_WAY_SECONDS
     while _visits and time.monotonic() < deadline and not _stopping.is_set():
         time.sleep(0.05)
@@ -125,13 +133,28 @@ def warm() -> dict[str, float]:
     if view is None:
         return seconds
     for page in prefetched():
-        _give_way()
+        give_way()
         if _stopping.is_set():
             return seconds
         started = time.perf_counter()
         prefetch(page, view)
         seconds[page.file] = time.perf_counter() - started
-    _give_way()
+    # The slow results the pages asked for in the background (shopkpi/ui/later.py), then once more what the pages
+    # compute from them (the Forecast page's fit of the chosen model): all of it cached, none of it waited for.
+    for _ in range(3):
+        if not later.pending():
+            break
+        started = time.perf_counter()
+        later.wait()
+        seconds["in the background"] = seconds.get("in the background", 0.0) + time.perf_counter() - started
+        started = time.perf_counter()
+        for page in prefetched():
+            give_way()
+            if _stopping.is_set():
+                return seconds
+            prefetch(page, view)
+        seconds["with their results"] = seconds.get("with their results", 0.0) + time.perf_counter() - started
+    give_way()
     if not _stopping.is_set():
         started = time.perf_counter()
         _read_a_year(view.latest)

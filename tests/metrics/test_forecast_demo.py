@@ -155,9 +155,11 @@ def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch)
 
     from streamlit.testing.v1 import AppTest
 
+    from tests.support.app import drawn_whole
+
     monkeypatch.setenv("SHOPKPI_DB", str(db))
     page = REPO_ROOT / "pages" / "forecast.py"
-    at = AppTest.from_file(str(page), default_timeout=120).run()
+    at = drawn_whole(AppTest.from_file(str(page), default_timeout=120).run())  # the model chosen in the background
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     assert [s.value for s in at.subheader] == ["How good is it? Backtest", "This month against its target", "Alerts"]
     charts = at.get("plotly_chart")
@@ -244,7 +246,7 @@ def test_the_forecast_page_runs_no_backtest_on_its_first_view_after_the_warm_up(
     import pages
     from metrics.forecast import metric as forecast_module
     from metrics.forecast import pacing as pacing_module
-    from shopkpi.ui import warmup
+    from shopkpi.ui import later, warmup
 
     fresh = tmp_path / "fresh.duckdb"  # a new path: no cached result of another test
     shutil.copyfile(db, fresh)
@@ -256,6 +258,7 @@ def test_the_forecast_page_runs_no_backtest_on_its_first_view_after_the_warm_up(
         counted = lambda *args, real=real, **kwargs: backtests.append(args[1]) or real(*args, **kwargs)  # noqa: E731
         monkeypatch.setattr(module, "backtest_series", counted)
     warmup.prefetch(pages.page("pages/forecast.py"), warmup.default_view())
+    later.wait()  # the backtest runs in the background (shopkpi/ui/later.py)
     assert len(backtests) == 1, "the warm-up backtests the default metric's candidates once"
     backtests.clear()
     at = opened(REPO_ROOT / "pages" / "forecast.py")

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from shopkpi.settings import REPO_ROOT
+from shopkpi.ui import later
 
 
 def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", **params: str) -> AppTest:
@@ -20,6 +21,15 @@ def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", 
     at.run()
     if page != "overview":
         at.switch_page(f"pages/{page}.py").run()
+    return drawn_whole(at)
+
+
+def drawn_whole(at: AppTest) -> AppTest:
+    """`at` drawn again once the slow results its page left to the background are ready (shopkpi/ui/later.py), as
+    the browser redraws it by itself."""
+    if later.pending():
+        later.wait()
+        at.run()
     return at
 
 

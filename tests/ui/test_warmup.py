@@ -138,14 +138,66 @@ def test_the_warm_up_skips_a_missing_or_empty_warehouse_and_copes_with_a_tiny_on
     tiny = tmp_path / "tiny.duckdb"
     build_small_warehouse(tiny)  # 3 orders over a week: too little to forecast, enough to draw every page
     monkeypatch.setenv("SHOPKPI_DB", str(tiny))
-    assert list(warmup.warm()) == ["sidebar", *(p.file for p in warmup.prefetched()), "a year of data"]
+    steps = [step for step in warmup.warm() if step not in ("in the background", "with their results")]
+    assert steps == ["sidebar", *(p.file for p in warmup.prefetched()), "a year of data"]
 
 
 def test_the_warm_up_gives_way_while_a_page_is_being_drawn() -> None:
-    waiting = threading.Thread(target=warmup._give_way)
+    waiting = threading.Thread(target=warmup.give_way)
     with warmup.visit():
         waiting.start()
         waiting.join(timeout=0.5)
         assert waiting.is_alive(), "the warm-up went on during a page run"
     waiting.join(timeout=2)
     assert not waiting.is_alive(), "the warm-up did not resume after the page run"
+
+
+def test_a_first_visit_while_the_warm_up_runs_draws_at_once_and_leaves_the_slow_results_to_the_background(
+    shop, monkeypatch, caplog
+) -> None:
+    # The two slow results (each product's forecast demand, the Forecast page's backtest of every model) are held
+    # back until `gate` opens: a page run that waited for either would never finish before it does.
+    import metrics.forecast
+    import metrics.replenishment
+
+    gate, threads = threading.Event(), []
+    for module, name in ((metrics.replenishment, "forecast_cover"), (metrics.forecast, "model_choice")):
+        real = getattr(module, name)
+
+        def held(*args, real=real, **kwargs):
+            threads.append(threading.current_thread().name)
+            gate.wait(timeout=60)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, held)
+    caplog.set_level(logging.DEBUG, logger="shopkpi.dashboard")
+    warming = threading.Thread(target=warmup.warm, name="shopkpi-warm-up")
+    try:
+        warming.start()  # as `shopkpi serve` does right after start
+        monkeypatch.setenv("SHOPKPI_DB", str(shop))
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
+        at.run()  # the landing page, while the warm-up runs and both slow results are held
+        assert not at.exception
+        assert len(at.metric) == 10, "the headline cards are drawn at once"
+        shown = [c.value for c in at.caption] + [e.value for e in at.error]
+        assert any("Forecasting each product's demand" in text for text in shown), shown
+        at.switch_page("pages/forecast.py").run()
+        assert not at.exception
+        assert any("Choosing the model" in c.value for c in at.caption)
+        assert "Alerts" in [s.value for s in at.subheader]  # the rest of the page is there
+        assert not gate.is_set() and warming.is_alive(), "the visit ended before the slow results could"
+        assert threads and all(name.startswith("shopkpi-later") for name in threads), threads
+    finally:
+        gate.set()
+        warming.join(timeout=120)
+    assert not warming.is_alive()
+    # Once they are ready the page is drawn whole (in the browser by itself, within a second), computing nothing.
+    caplog.clear()
+    at.run()
+    assert not at.exception
+    assert not any("Choosing the model" in c.value for c in at.caption)
+    assert computed(caplog) == [], "the warm-up computed the Forecast page's view with the chosen model"
+    at.switch_page("pages/overview.py").run()
+    assert not any("Forecasting each product's demand" in c.value for c in at.caption)
+    assert any("reordered now" in w.value for w in at.warning) or at.success, "the reorder alert is drawn"
+    assert computed(caplog) == []

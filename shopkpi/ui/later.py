@@ -1,0 +1,98 @@
+"""Slow results a page draws once they are ready, without making its visitor wait for them.
+
+Two results take seconds to compute once per published warehouse file (on the 2-year demo, quiet machine): the
+forecast demand per product behind the reorder alerts (Overview, Products & stock) and the backtest that chooses the
+Forecast page's model. The warm-up computes both after each publish, but a visitor right after a start or an ingest
+would wait for them, and for the rest of the warm-up's work on the same key, before seeing any figure. With
+`load(query, *args)` a page gets the result if it is ready, else None while it is computed in the background (once,
+whoever asks); the page draws everything else, says what is still coming with `redraw_when_ready`, and is drawn
+again, whole, once it is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from metrics.segments import ALL, Segment
+from shopkpi import ui
+
+T = TypeVar("T")
+
+log = logging.getLogger("shopkpi.ui.later")
+
+POLL_SECONDS = 1.0  # how often a page waiting for a result looks whether it is there
+NOTE_KEY = "shopkpi_later"  # the note's container key; the browser sees it as the CSS class st-key-shopkpi_later_N
+
+# One worker: the slow results queue behind each other instead of sharing two cores with each other and the visitors.
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopkpi-later")
+_results: dict[tuple, Future] = {}
+_lock = threading.Lock()
+_asked = threading.local()  # per script thread: the computations this page run found not ready
+
+
+def _key(query: Callable[..., Any], args: tuple, segment: Segment) -> tuple:
+    current = ui.reader()
+    return (f"{query.__module__}.{query.__qualname__}", str(current.path), current.version, args, segment)
+
+
+def _compute(query: Callable[..., T], args: tuple, segment: Segment) -> T:
+    from shopkpi.ui import warmup  # imported here: the warm-up imports this module
+
+    # Not while a visitor's page is being drawn: a forecast fit holds Python's GIL for most of its seconds.
+    warmup.give_way()
+    return ui.load(query, *args, segment=segment)
+
+
+def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | None:
+    """`ui.load(query, *args, segment=segment)` when it has been computed, else None: it is then being computed in
+    the background (started by this call or an earlier one). A failure is raised as ui.load raises it."""
+    key = _key(query, args, segment)
+    with _lock:
+        future = _results.get(key)
+        if future is None:
+            # Results of older warehouse files are never asked for again.
+            for old in [k for k in _results if k[1] == key[1] and k[2] != key[2]]:
+                del _results[old]
+            future = _worker.submit(_compute, query, args, segment)
+            _results[key] = future
+    if future.done():
+        return future.result()
+    _asked.futures = [*getattr(_asked, "futures", []), future]
+    return None
+
+
+def pending() -> list[Future]:
+    """The background computations not finished yet."""
+    with _lock:
+        return [future for future in _results.values() if not future.done()]
+
+
+def wait(timeout: float | None = None) -> None:
+    """Wait until every background computation started so far has finished (the warm-up, tests)."""
+    for future in pending():
+        try:
+            future.result(timeout=timeout)
+        except Exception:  # the page that asks for it shows the failure; here it only has to be over
+            log.debug("a background result failed", exc_info=True)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _poll(message: str, futures: tuple[Future, ...], key: str) -> None:
+    if all(future.done() for future in futures):
+        st.rerun(scope="app")  # draw the whole page again, now with the results
+    st.container(key=key).caption(message)
+
+
+def redraw_when_ready(message: str) -> None:
+    """Say `message` (what is still being computed) where the missing part goes; the page is drawn again once what
+    `load` found not ready in this page run is ready."""
+    futures = tuple(getattr(_asked, "futures", ()))
+    _asked.futures = []
+    _asked.notes = getattr(_asked, "notes", 0) + 1  # a page may have several notes; their keys must differ
+    _poll(message, futures, f"{NOTE_KEY}_{_asked.notes}")
