@@ -18,7 +18,7 @@ from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
-from warehouse import TABLES, Table, WarehouseError, open_read_only, writing
+from warehouse import TABLES, Table, WarehouseError, note_change, open_read_only, writing
 
 
 class _AlreadyLoaded(Exception):
@@ -166,7 +166,7 @@ def _loaded_before(db_path: Path, digest: str, table: str) -> bool:
     if not db_path.exists():
         return False
     try:
-        with open_read_only(db_path) as con:
+        with open_read_only(db_path, brief=True) as con:
             return _already_loaded(con, digest, table)
     except WarehouseError:
         return False  # reported with more context by the writer
@@ -192,6 +192,7 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     if rows == keys and stored_rows == 0:
         # The common first load: every row is new, so skip the comparisons.
         con.execute(f"insert into {table.name} ({columns}) select {columns} from _checked where _error is null")
+        note_change(con, table.name, f"select {columns} from _checked where _error is null", count=rows)
         return rows, 0, 0
     con.execute(
         f"""
@@ -234,12 +235,10 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
         where {_row_key(table)} in (select _key from _ranked where _last and _stored is not null and _stored <> _hash)
         """
     )
-    con.execute(
-        f"""
-        insert into {table.name} ({columns})
-        select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)
-        """
-    )
+    written = f"select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)"
+    con.execute(f"insert into {table.name} ({columns}) {written}")
+    # Replayed on the idle copy as here: the stored rows of the written keys deleted, the written rows inserted.
+    note_change(con, table.name, written, key=_row_key(table), count=inserted + updated)
     return inserted, updated, duplicates
 
 
@@ -286,6 +285,8 @@ def _record(
             ", ".join(result.ignored_columns) or None,
         ],
     )
+    note_change(con, "rejects", "select * from rejects where load_id = ?", params=[load_id], count=result.rejected)
+    note_change(con, "ingest_log", "select * from ingest_log where load_id = ?", params=[load_id], count=1)
 
 
 def _record_rejects(
