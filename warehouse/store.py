@@ -379,16 +379,21 @@ def _caught_up_idle(path: Path, temp: Path) -> duckdb.DuckDBPyConnection | None:
     return con
 
 
+def _remove(leftover: Path) -> None:
+    """Removes a file or folder if it is there; one that cannot be removed is logged and left."""
+    try:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", leftover, exc)
+
+
 def _retire(path: Path) -> None:
     """Removes the journal and the idle copy of the published warehouse (they describe the file being replaced)."""
-    for leftover in (_journal_path(path), _idle_path(path)):
-        try:
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover)
-            else:
-                leftover.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not remove %s: %s", leftover, exc)
+    _remove(_journal_path(path))
+    _remove(_idle_path(path))
 
 
 def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[str, int], generation: int) -> None:
@@ -402,28 +407,26 @@ def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[s
         except OSError as exc:
             log.info("no idle copy of %s (%s): the next load copies the warehouse", path, exc)
             keep = False
-    identity = _identity(os.stat(temp))  # a rename keeps the inode, size and time
-    os.replace(temp, path)  # the commit: the first os.replace of a writer (tests kill the process around it)
-    _fsync_dir(path.parent)
-    if not keep:
-        if journal is not None:
-            shutil.rmtree(journal.folder, ignore_errors=True)
-        return
-    assert journal is not None
-    try:
-        journal.folder.mkdir(exist_ok=True)
+    if keep:
+        assert journal is not None
+        # Installed before the rename, naming the file it leads to: until the rename it matches no live file.
         manifest = {
             "from": generation - 1,
             "to": generation,
-            "live": identity,
+            "live": _identity(os.stat(temp)),  # a rename keeps the inode, size and time
             "changes": journal.changes,
             "sequences": sequences,
         }
-        (journal.folder / _MANIFEST).write_text(json.dumps(manifest))
-        os.rename(journal.folder, _journal_path(path))
-    except OSError as exc:
-        log.info("no journal for %s (%s): the next load copies the warehouse", path, exc)
-        shutil.rmtree(journal.folder, ignore_errors=True)
+        try:
+            journal.folder.mkdir(exist_ok=True)
+            (journal.folder / _MANIFEST).write_text(json.dumps(manifest))
+            os.rename(journal.folder, _journal_path(path))
+        except OSError as exc:
+            log.info("no journal for %s (%s): the next load copies the warehouse", path, exc)
+    if journal is not None:
+        _remove(journal.folder)
+    os.replace(temp, path)  # the commit: the first os.replace of a writer (tests kill the process around it)
+    _fsync_dir(path.parent)
 
 
 @contextmanager
@@ -457,7 +460,7 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
         except BaseException:
             con.close()
             _discard(temp)
-            shutil.rmtree(journal.folder, ignore_errors=True)
+            _remove(journal.folder)
             raise
         finally:
             _journals.pop(id(con), None)
@@ -465,7 +468,7 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
             _publish(path, temp, journal, sequences, generation)
         except OSError as exc:
             _discard(temp)
-            shutil.rmtree(journal.folder, ignore_errors=True)
+            _remove(journal.folder)
             raise _unwritable(path.parent, exc) from exc
 
 
