@@ -243,9 +243,13 @@ def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> tu
     return con, upgraded
 
 
-# A journal of more rows than this is not kept: replaying it on the idle copy would cost more than copying a
-# warehouse of a few GB (DuckDB inserts a few million rows a second here; the copy runs at ~1 GB/s).
-JOURNAL_MAX_ROWS = 2_000_000
+# A journal of more rows than this is not kept (the next load copies the warehouse instead): writing it costs the
+# load that made it, and replaying it costs the next load, about a second per million rows; copying a warehouse of
+# a few GB costs a few seconds. A day of a mid-size shop (130 k events) is below it, a month (4 M) far above.
+JOURNAL_MAX_ROWS = 250_000
+# A warehouse smaller than this is copied (a fraction of a second) and keeps no idle copy or journal: writing and
+# replaying the journal would cost more than the copy.
+PAIR_FROM_BYTES = 256 * 1024 * 1024
 _MANIFEST = "manifest.json"
 
 
@@ -315,6 +319,13 @@ def note_change(
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rows = con.sql("select table_name, estimated_size from duckdb_tables() where database_name = current_database()")
     return dict(rows.fetchall())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _generation(con: duckdb.DuckDBPyConnection) -> int:
@@ -445,7 +456,8 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
         upgraded = False
         if con is None:
             con, upgraded = _open_copy(path, temp, store_timezone, currency)
-        journal = _Journal(Path(str(temp) + ".journal"), _row_counts(con), complete=not upgraded)
+        paired = not upgraded and _size(path) >= PAIR_FROM_BYTES
+        journal = _Journal(Path(str(temp) + ".journal"), _row_counts(con), complete=paired)
         _journals[id(con)] = journal
         try:
             yield con

@@ -40,6 +40,12 @@ CONTENT = {
 }
 
 
+@pytest.fixture(autouse=True)
+def paired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These warehouses are small: pair them all the same (only large ones are, see store.PAIR_FROM_BYTES)."""
+    monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
+
+
 def load_all(db: Path, folder: Path) -> None:
     for n, (table, text) in enumerate(LOADS):
         source = folder / f"{n}.csv"
