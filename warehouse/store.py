@@ -292,6 +292,7 @@ def note_change(
     key: str | None = None,
     params: list | None = None,
     count: int | None = None,
+    narrow: str | None = None,
 ) -> None:
     """Records rows a writing block has just written into `table`, so that the next writer can replay them on the
     idle copy instead of copying the warehouse.
@@ -300,7 +301,9 @@ def note_change(
     for a table whose rows are replaced, is an SQL expression over its columns: replaying first deletes the stored
     rows whose key is among the noted rows' keys. A block that changes a table must note it (or the next writer
     copies the whole warehouse, see writing). `count`, the number of rows if known, spares writing a journal that
-    would be too large to keep. Called on a connection that is not a writer's, it does nothing.
+    would be too large to keep. `narrow`, a column of the key that is never null, lets the replay find the stored
+    rows by a join on it before it computes `key` for them. Called on a connection that is not a writer's, it does
+    nothing.
     """
     journal = _journals.get(id(con))
     if journal is None or not journal.complete:
@@ -312,7 +315,7 @@ def note_change(
     file = journal.folder / f"{len(journal.changes)}.parquet"
     con.sql(rows, params=params or []).to_parquet(str(file))
     journal.rows += con.sql("select count(*) from read_parquet(?)", params=[str(file)]).fetchall()[0][0]
-    journal.changes.append({"table": table, "file": file.name, "key": key})
+    journal.changes.append({"table": table, "file": file.name, "key": key, "narrow": narrow})
     journal.complete = journal.rows <= JOURNAL_MAX_ROWS
 
 
@@ -343,8 +346,12 @@ def _replay(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> Non
     for change in manifest["changes"]:
         table, file, key = change["table"], str(folder / change["file"]), change["key"]
         if key:
-            con.execute(f"delete from {table} where ({key}) in (select {key} from read_parquet(?))", [file])
-        con.execute(f"insert into {table} by name select * from read_parquet(?)", [file])
+            narrow = change.get("narrow")
+            first = f"{narrow} in (select {narrow} from read_parquet($file)) and " if narrow else ""
+            con.execute(
+                f"delete from {table} where {first}({key}) in (select {key} from read_parquet($file))", {"file": file}
+            )
+        con.execute(f"insert into {table} by name select * from read_parquet($file)", {"file": file})
     for name, value in manifest["sequences"].items():
         last = con.sql("select last_value from duckdb_sequences() where sequence_name = ?", params=[name]).fetchall()
         for _ in range((value or 0) - (last[0][0] or 0 if last else 0)):
