@@ -201,17 +201,13 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     files, db = work / "files", work / "shopkpi.duckdb"
     print(f"shop: {args.sessions:,} sessions, one year; files in {work}; load average {os.getloadavg()[0]:.1f}")
-    seconds, _, _ = run_child([sys.executable, str(GENERATOR), str(args.sessions), str(files)])
-    print(f"generate: {seconds:.1f} s")
+    if (files / "orders.parquet").exists():  # a --keep folder of an earlier run: its files are reused
+        print(f"files of an earlier run reused: {files}")
+    else:
+        seconds, _, _ = run_child([sys.executable, str(GENERATOR), str(args.sessions), str(files)])
+        print(f"generate: {seconds:.1f} s")
     tables = [t for t in LOAD_ORDER if (files / f"{t}.parquet").exists()]
     one_file = {t: [files / f"{t}.parquet"] for t in tables}
-    monthly = {
-        t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
-        if t in MONTHLY
-        else [files / f"{t}.parquet"]
-        for t in tables
-    }
-
     if args.incremental_only:
         seconds = fill_directly(one_file, db)
         live, _ = disk_gb(db)
@@ -237,6 +233,12 @@ def main() -> int:
     if args.baseline:
         incremental(db, work, span.end, 2, args.baseline, label="baseline")
 
+    monthly = {
+        t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
+        if t in MONTHLY
+        else [files / f"{t}.parquet"]
+        for t in tables
+    }
     months_db = work / "monthly.duckdb"
     load_all(monthly, months_db, work, label="big tables as monthly files")
     print()
