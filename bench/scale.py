@@ -2,16 +2,22 @@
 
     python -m bench.scale                      # 500,000 sessions (~2.4 M events): a few minutes
     python -m bench.scale --sessions 10000000  # the mid-size shop of issue 14 (~49 M events)
-    python -m bench.scale --keep /tmp/scale    # keep the files and the warehouse
+    python -m bench.scale --keep /tmp/scale    # keep the files and the warehouses
+    python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
+    python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
 
 Steps, each printed with its time and, where it is a process, its peak memory (the child's own maximum resident set,
 from wait4):
-1. generate canonical Parquet files (../shared/tools/gen_canonical_shop.py);
-2. the floor: DuckDB alone, `create table … as select * from read_parquet(…)` per table into a fresh file;
-3. `shopkpi ingest TABLE FILE` per table, one process each, in the order a shop loads them;
+1. generate canonical Parquet files (../shared/tools/gen_canonical_shop.py), and the big tables (sessions, events)
+   also as one file per month;
+2. the floor: DuckDB alone, `create table … as select * from read_parquet(…)` per file into a fresh file;
+3. `shopkpi ingest TABLE FILE` per table, one process each, in the order a shop loads them: one file per table, then
+   (into a second warehouse) the big tables as monthly files;
 4. the full KPI set (`compute_kpis`) for the last 30 days and the whole year, warm (best of 3), against the
-   hand-written single query of bench/kpis.py on the same warehouse;
-5. an incremental load: one new order into the loaded warehouse.
+   hand-written single query of bench/kpis.py on the same warehouse (`--no-kpis` skips it);
+5. incremental loads: one new order at a time into the loaded warehouse (the first after the last big load, then
+   two more), and the same with the baseline's code if given. `--incremental-only` fills the warehouse with DuckDB
+   straight from the files instead of steps 2–4 (minutes instead of a long load on a busy machine).
 Ratios are against the floor measured in the same run.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +38,8 @@ import duckdb
 from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis
 from metrics.periods import Period, data_span
+from pipelines.ingest import ingest_file
+from warehouse import writing
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_canonical_shop.py"
 # DuckDB alone: the file into a table of a fresh database file, checkpointed.
@@ -39,12 +48,16 @@ FLOOR_SCRIPT = (
     "con.execute(f\"create table t as select * from read_parquet('{sys.argv[2]}')\"); con.execute('checkpoint')"
 )
 LOAD_ORDER = ("products", "sessions", "events", "orders", "order_items", "ad_spend", "inventory", "expenses")
+MONTHLY = {"sessions": "started_at", "events": "occurred_at"}  # tables also loaded as monthly files, by this column
+REPO = Path(__file__).resolve().parents[1]
 
 
-def run_child(command: list[str]) -> tuple[float, float, str]:
-    """Run a process; its wall time in seconds, its peak resident memory in MB, and its output (stdout + stderr)."""
+def run_child(command: list[str], code: Path = REPO) -> tuple[float, float, str]:
+    """Run a process in `code` (so `python -m` imports that checkout's code); its wall time in seconds, its peak
+    resident memory in MB, and its output (stdout + stderr)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=code)
     output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -52,6 +65,109 @@ def run_child(command: list[str]) -> tuple[float, float, str]:
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({child.returncode}):\n{output}")
     return elapsed, usage.ru_maxrss / 1024, output
+
+
+def ingest(table: str, source: Path, db: Path, code: Path = REPO) -> tuple[float, float]:
+    """`shopkpi ingest TABLE FILE` as a process: seconds and peak MB."""
+    seconds, peak, _ = run_child([sys.executable, "-m", "shopkpi", "ingest", table, str(source), "--db", str(db)], code)
+    return seconds, peak
+
+
+def floor(source: Path, work: Path) -> float:
+    """DuckDB's plain load of one Parquet file into a fresh database file, in seconds."""
+    target = work / "plain.duckdb"
+    target.unlink(missing_ok=True)
+    seconds = run_child([sys.executable, "-c", FLOOR_SCRIPT, str(target), str(source)])[0]
+    target.unlink(missing_ok=True)
+    return seconds
+
+
+def monthly_files(source: Path, column: str, folder: Path) -> list[Path]:
+    """The Parquet file split into one file per calendar month of `column`, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        months = con.sql(
+            f"select distinct strftime({column}, '%Y-%m') from read_parquet('{source}') order by 1"
+        ).fetchall()
+        files = []
+        for (month,) in months:
+            target = folder / f"{source.stem}-{month}.parquet"
+            con.execute(
+                f"copy (select * from read_parquet('{source}') where strftime({column}, '%Y-%m') = '{month}') "
+                f"to '{target}' (format parquet, compression zstd)"
+            )
+            files.append(target)
+    return files
+
+
+def disk_gb(db: Path) -> tuple[float, float]:
+    """The live warehouse file and, beside it, the idle copy and journal of the A/B pair (warehouse/store.py), GB."""
+    extra = 0
+    for sibling in (db.with_name(f".{db.name}.idle"), db.with_name(f".{db.name}.journal")):
+        if sibling.is_dir():
+            extra += sum(f.stat().st_size for f in sibling.iterdir())
+        elif sibling.exists():
+            extra += sibling.stat().st_size
+    return db.stat().st_size / 1e9, extra / 1e9
+
+
+def load_all(files: dict[str, list[Path]], db: Path, work: Path, code: Path = REPO, label: str = "") -> None:
+    """Loads every table's files in the shop's order into `db`, printing one line per table against the floor."""
+    print(
+        f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'shopkpi s':>10} {'ratio':>6} "
+        f"{'rows/s':>11} {'% floor':>8} {'peak MB':>8}"
+    )
+    floor_total = ours_total = 0.0
+    total_rows = 0
+    for table, sources in files.items():
+        rows = sum(rows_of(source) for source in sources)
+        base = ours = peak = 0.0
+        for source in sources:
+            base += floor(source, work)
+            seconds, memory = ingest(table, source, db, code)
+            ours, peak = ours + seconds, max(peak, memory)
+        floor_total, ours_total, total_rows = floor_total + base, ours_total + ours, total_rows + rows
+        print(
+            f"{table:<12} {len(sources):>5} {rows:>12,} {base:>9.2f} {ours:>10.2f} {ours / base:>6.1f} "
+            f"{rows / ours:>11,.0f} {100 * base / ours:>7.0f}% {peak:>8.0f}"
+        )
+    print(
+        f"{'all':<12} {'':>5} {total_rows:>12,} {floor_total:>9.2f} {ours_total:>10.2f} "
+        f"{ours_total / floor_total:>6.1f} {total_rows / ours_total:>11,.0f} {100 * floor_total / ours_total:>7.0f}%"
+    )
+    live, extra = disk_gb(db)
+    print(f"warehouse: {live:.2f} GB (+ {extra:.2f} GB idle copy and journal)")
+
+
+def incremental(db: Path, work: Path, day: date, count: int, code: Path = REPO, label: str = "shopkpi") -> None:
+    """`count` loads of a one-order file each into `db`, one line each: the `shopkpi ingest` process (with its
+    start-up) and, for this checkout, the load itself as ingest_file times it in this process."""
+    for n in range(count):
+        one = work / f"one_order_{label}_{n}.csv"
+        one.write_text(f"order_id,ordered_at,status\nSCALE-{label}-{n},{day} 12:00,paid\n")
+        seconds, peak = ingest("orders", one, db, code)
+        inside = ""
+        if code == REPO:
+            again = work / f"one_order_{label}_{n}_b.csv"
+            again.write_text(f"order_id,ordered_at,status\nSCALE-{label}-{n}-b,{day} 12:00,paid\n")
+            inside = f"; in process: {ingest_file(db, 'orders', again).seconds:.2f} s"
+        live, _ = disk_gb(db)
+        print(
+            f"incremental ({label}) {n + 1}: 1 order into the {live:.2f} GB warehouse: {seconds:.2f} s as a process "
+            f"({peak:.0f} MB){inside}"
+        )
+
+
+def fill_directly(files: dict[str, list[Path]], db: Path) -> float:
+    """Inserts every file into its canonical table in one writing block, without ingest's checks (events get ids
+    by row number): a warehouse of the shop's size in the time DuckDB takes, to time the incremental loads on."""
+    started = time.perf_counter()
+    with writing(db) as con:
+        for table, sources in files.items():
+            for source in sources:
+                ids = "'g' || row_number() over () as event_id, " if table == "events" else ""
+                con.execute(f"insert into {table} by name select {ids}* from read_parquet('{source}')")
+    return time.perf_counter() - started
 
 
 def rows_of(path: Path) -> int:
@@ -71,65 +187,83 @@ def best_of(action, repeat: int = 3) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=500_000)
-    parser.add_argument("--keep", type=Path, help="folder to keep the files and the warehouse in")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="shopkpi-scale-"))
-    work.mkdir(parents=True, exist_ok=True)
-    files, db, floor_db = work / "files", work / "shopkpi.duckdb", work / "plain.duckdb"
-
-    print(f"shop: {args.sessions:,} sessions, one year; files in {work}")
-    seconds, memory, _ = run_child([sys.executable, str(GENERATOR), str(args.sessions), str(files)])
-    print(f"generate: {seconds:.1f} s")
-
-    tables = [t for t in LOAD_ORDER if (files / f"{t}.parquet").exists()]
-    rows = {t: rows_of(files / f"{t}.parquet") for t in tables}
-    print(f"\n{'table':<12} {'rows':>12} {'DuckDB s':>9} {'shopkpi s':>10} {'ratio':>6} {'rows/s':>11} {'peak MB':>8}")
-    floor_total = ours_total = 0.0
-    for table in tables:
-        source = files / f"{table}.parquet"
-        floor_db.unlink(missing_ok=True)
-        floor = run_child(
-            [
-                sys.executable,
-                "-c",
-                FLOOR_SCRIPT,
-                str(floor_db),
-                str(source),
-            ]
-        )[0]
-        ours, peak, _ = run_child([sys.executable, "-m", "shopkpi", "ingest", table, str(source), "--db", str(db)])
-        floor_total, ours_total = floor_total + floor, ours_total + ours
-        print(
-            f"{table:<12} {rows[table]:>12,} {floor:>9.2f} {ours:>10.2f} {ours / floor:>6.1f} "
-            f"{rows[table] / ours:>11,.0f} {peak:>8.0f}"
-        )
-    total_rows = sum(rows.values())
-    print(
-        f"{'all':<12} {total_rows:>12,} {floor_total:>9.2f} {ours_total:>10.2f} {ours_total / floor_total:>6.1f} "
-        f"{total_rows / ours_total:>11,.0f}"
+    parser.add_argument("--keep", type=Path, help="folder to keep the files and the warehouses in")
+    parser.add_argument("--baseline", type=Path, help="a checkout whose code makes the incremental loads (the before)")
+    parser.add_argument("--baseline-loads", action="store_true", help="the baseline also loads every file")
+    parser.add_argument("--no-kpis", action="store_true", help="skip the KPI set timings")
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="fill the warehouse with DuckDB straight from the files (no ingest timings); time the incremental loads",
     )
-    print(f"warehouse: {db.stat().st_size / 1e9:.2f} GB")
-
+    args = parser.parse_args()
+    work = (args.keep or Path(tempfile.mkdtemp(prefix="shopkpi-scale-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    files, db = work / "files", work / "shopkpi.duckdb"
+    print(f"shop: {args.sessions:,} sessions, one year; files in {work}; load average {os.getloadavg()[0]:.1f}")
+    if (files / "orders.parquet").exists():  # a --keep folder of an earlier run: its files are reused
+        print(f"files of an earlier run reused: {files}")
+    else:
+        seconds, _, _ = run_child([sys.executable, str(GENERATOR), str(args.sessions), str(files)])
+        print(f"generate: {seconds:.1f} s")
+    tables = [t for t in LOAD_ORDER if (files / f"{t}.parquet").exists()]
+    one_file = {t: [files / f"{t}.parquet"] for t in tables}
+    if args.incremental_only:
+        seconds = fill_directly(one_file, db)
+        live, _ = disk_gb(db)
+        print(f"warehouse filled straight from the files by DuckDB (not by ingest): {seconds:.1f} s, {live:.2f} GB")
+        with duckdb.connect(str(db), read_only=True) as con:
+            span = data_span(con)
+        assert span is not None
+        print()
+        incremental(db, work, span.end, 3)
+        if args.baseline:
+            incremental(db, work, span.end, 2, args.baseline, label="baseline")
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
+    load_all(one_file, db, work, label="one file per table")
     with duckdb.connect(str(db), read_only=True) as con:
         span = data_span(con)
         assert span is not None
-        print(f"\n{'KPI set':<22} {'shopkpi s':>10} {'one query s':>12} {'ratio':>6}  same numbers")
-        for label, period in (
-            ("last 30 days", Period(span.end - timedelta(days=29), span.end)),
-            ("whole year", Period(date(span.end.year, 1, 1), span.end)),
-        ):
-            compute_kpis(con, period)  # warm
-            ours = best_of(lambda p=period: compute_kpis(con, p))
-            reference = best_of(lambda p=period: reference_kpis(con, p))
-            differ = same_numbers(compute_kpis(con, period).row(0, named=True), reference_kpis(con, period))
-            verdict = differ or "yes"
-            print(f"{label:<22} {ours:>10.2f} {reference:>12.2f} {ours / reference:>6.2f}  {verdict}")
+        if not args.no_kpis:
+            kpi_timings(con, span.end)
+    print()
+    incremental(db, work, span.end, 3)
+    if args.baseline:
+        incremental(db, work, span.end, 2, args.baseline, label="baseline")
 
-    one = work / "one_order.csv"
-    one.write_text(f"order_id,ordered_at,status\nSCALE-1,{span.end} 12:00,paid\n")
-    seconds, peak, _ = run_child([sys.executable, "-m", "shopkpi", "ingest", "orders", str(one), "--db", str(db)])
-    print(f"\nincremental: 1 order into the {db.stat().st_size / 1e9:.2f} GB warehouse: {seconds:.2f} s, {peak:.0f} MB")
+    monthly = {
+        t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
+        if t in MONTHLY
+        else [files / f"{t}.parquet"]
+        for t in tables
+    }
+    months_db = work / "monthly.duckdb"
+    load_all(monthly, months_db, work, label="big tables as monthly files")
+    print()
+    incremental(months_db, work, span.end, 2)
+    if args.baseline and args.baseline_loads:
+        before_db = work / "baseline.duckdb"
+        load_all(one_file, before_db, work, args.baseline, label=f"baseline ({args.baseline}): one file per table")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def kpi_timings(con: duckdb.DuckDBPyConnection, end: date) -> None:
+    """The KPI set for the last 30 days and the whole year against the hand-written single query."""
+    print(f"\n{'KPI set':<22} {'shopkpi s':>10} {'one query s':>12} {'ratio':>6}  same numbers")
+    for label, period in (
+        ("last 30 days", Period(end - timedelta(days=29), end)),
+        ("whole year", Period(date(end.year, 1, 1), end)),
+    ):
+        compute_kpis(con, period)  # warm
+        ours = best_of(lambda p=period: compute_kpis(con, p))
+        reference = best_of(lambda p=period: reference_kpis(con, p))
+        differ = same_numbers(compute_kpis(con, period).row(0, named=True), reference_kpis(con, period))
+        verdict = differ or "yes"
+        print(f"{label:<22} {ours:>10.2f} {reference:>12.2f} {ours / reference:>6.2f}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,29 @@
 """The DuckDB warehouse file: its creation and schema version, and safe reading beside writing.
 
 DuckDB lets one process write a file or many processes read it, never both. So no process ever opens the live
-file for writing: a writer copies it, changes the copy in one transaction, checkpoints, and atomically renames the
+file for writing: a writer changes a private copy in one transaction, checkpoints, and atomically renames the
 copy over the live file (`os.replace`). Readers hold read-only connections; they keep a consistent snapshot of
 the file they opened, and reopen when the live file's inode changes. A writer killed at any point leaves only a
 stray temporary copy (and DuckDB's spill folder for it), never a half-written warehouse; the next writer removes
 them. Writers queue on an advisory lock file. A damaged file or an unwritable folder is a WarehouseError.
+
+The private copy costs in proportion to the file loaded, not to the warehouse (issue 14): the warehouse is an A/B
+pair. Publishing keeps the previous live file as the idle copy (`.NAME.idle`, a hard link), and a load that says
+what it changed (`note_change`) leaves a journal of those rows (`.NAME.journal`, Parquet). The next writer takes
+the idle copy, replays the journal on it (bringing it to the live state), and works on it, instead of copying the
+whole warehouse. It falls back to the full copy whenever the pair cannot be trusted: no journal, a journal for
+another live file or generation, a reader still holding the idle file (its lock; or any connection of this
+process ever opened on it), a block that changed a table it did not note, or a journal too large to replay.
+Why this design and not one file per table: the warehouse stays one DuckDB file that an analyst opens with
+`duckdb.connect(path)` and finds every table in (SPEC §3), readers are unchanged, and every kind of load (also one
+that updates keys in place) is covered by the same replay. The price is twice the disk (the idle copy).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -18,6 +31,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,7 +124,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def _check_version(con: duckdb.DuckDBPyConnection, path: Path, *, can_upgrade: bool) -> None:
+def _check_version(con: duckdb.DuckDBPyConnection, path: Path, *, can_upgrade: bool) -> bool:
+    """Raises WarehouseError for a schema this shopkpi cannot use; upgrades an older one if it may, returning True."""
     version = schema_version(con)
     if version is None:
         raise WarehouseError(f"{path} is a DuckDB file but not a shopkpi warehouse: point --db at another path")
@@ -128,6 +143,7 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path, *, can_upgrade: b
         for statement in MIGRATIONS[step]:
             con.execute(statement)
         con.execute("update shopkpi_meta set value = ? where key = 'schema_version'", [str(step + 1)])
+    return version < SCHEMA_VERSION
 
 
 def store_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -156,8 +172,9 @@ def _writer_lock(path: Path) -> Iterator[None]:
 
 
 def _stale_pattern(path: Path) -> re.Pattern[str]:
-    # The writer's own names only (see _temp_path): its copy, the copy's WAL and DuckDB's spill folder for the copy.
-    return re.compile(rf"\.{re.escape(path.name)}\.\d+\.\d+\.tmp(\.tmp|\.wal)?")
+    # The writer's own names only (see _temp_path): its copy, the copy's WAL, DuckDB's spill folder for the copy and
+    # the journal folder being written.
+    return re.compile(rf"\.{re.escape(path.name)}\.\d+\.\d+\.tmp(\.tmp|\.wal|\.journal)?")
 
 
 def _remove_stale_copies(path: Path) -> None:
@@ -184,8 +201,9 @@ def _discard(temp: Path) -> None:
             log.warning("could not remove %s: %s", leftover, exc)
 
 
-def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to a checked copy of the warehouse at `temp`, or to a new warehouse if there is none.
+def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """A read-write connection to a checked copy of the warehouse at `temp`, or to a new warehouse if there is none,
+    and whether its schema was upgraded on the way.
 
     Raises WarehouseError, leaving no copy, if the warehouse is damaged or the folder cannot be written.
     """
@@ -207,10 +225,11 @@ def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> du
         _discard(temp)
         reason = _duckdb_reason(exc, temp, path)
         raise (_damaged(path, reason) if exists else WarehouseError(f"cannot create {path}: {reason}")) from exc
+    upgraded = False
     try:
         if exists:
             _check_complete(con, path, size)
-            _check_version(con, path, can_upgrade=True)
+            upgraded = _check_version(con, path, can_upgrade=True)
         else:
             _create_schema(con, store_timezone, currency)
         con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
@@ -221,7 +240,211 @@ def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> du
             reason = _duckdb_reason(exc, temp, path)
             raise (_damaged(path, reason) if exists else WarehouseError(f"cannot create {path}: {reason}")) from exc
         raise
+    return con, upgraded
+
+
+# A journal of more rows than this is not kept (the next load copies the warehouse instead): writing it costs the
+# load that made it, and replaying it costs the next load, about a second per million rows; copying a warehouse of
+# a few GB costs a few seconds. A day of a mid-size shop (130 k events) is below it, a month (4 M) far above.
+JOURNAL_MAX_ROWS = 250_000
+# A warehouse smaller than this is copied (a fraction of a second) and keeps no idle copy or journal: writing and
+# replaying the journal would cost more than the copy.
+PAIR_FROM_BYTES = 256 * 1024 * 1024
+_MANIFEST = "manifest.json"
+
+
+def _idle_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.idle")
+
+
+def _journal_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.journal")
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+# The inodes this process has opened read-only. POSIX locks are per process, so DuckDB's lock would not stop this
+# process's writer from opening, as its idle copy, a file one of its own readers still reads: never reuse those.
+_read_here: set[tuple[int, int]] = set()
+
+
+@dataclass
+class _Journal:
+    """What a writing block changed, for the next writer's catch-up: one Parquet file per note_change."""
+
+    folder: Path
+    counts: dict[str, int]  # rows per table before the block (to catch a change the block did not note)
+    changes: list[dict[str, str | None]] = field(default_factory=list)
+    rows: int = 0
+    complete: bool = True
+
+
+_journals: dict[int, _Journal] = {}  # id(connection) -> the journal of the writing block it belongs to
+
+
+def note_change(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: str,
+    *,
+    key: str | None = None,
+    params: list | None = None,
+    count: int | None = None,
+    narrow: str | None = None,
+) -> None:
+    """Records rows a writing block has just written into `table`, so that the next writer can replay them on the
+    idle copy instead of copying the warehouse.
+
+    `rows` is a query giving exactly the table's columns: the rows as they now are (inserted or replaced); `key`,
+    for a table whose rows are replaced, is an SQL expression over its columns: replaying first deletes the stored
+    rows whose key is among the noted rows' keys. A block that changes a table must note it (or the next writer
+    copies the whole warehouse, see writing). `count`, the number of rows if known, spares writing a journal that
+    would be too large to keep. `narrow`, a column of the key that is never null, lets the replay find the stored
+    rows by a join on it before it computes `key` for them. Called on a connection that is not a writer's, it does
+    nothing.
+    """
+    journal = _journals.get(id(con))
+    if journal is None or not journal.complete:
+        return
+    if count is not None and journal.rows + count > JOURNAL_MAX_ROWS:
+        journal.complete = False
+        return
+    journal.folder.mkdir(exist_ok=True)
+    file = journal.folder / f"{len(journal.changes)}.parquet"
+    con.sql(rows, params=params or []).to_parquet(str(file))
+    journal.rows += con.sql("select count(*) from read_parquet(?)", params=[str(file)]).fetchall()[0][0]
+    journal.changes.append({"table": table, "file": file.name, "key": key, "narrow": narrow})
+    journal.complete = journal.rows <= JOURNAL_MAX_ROWS
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.sql("select table_name, estimated_size from duckdb_tables() where database_name = current_database()")
+    return dict(rows.fetchall())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _generation(con: duckdb.DuckDBPyConnection) -> int:
+    found = con.sql("select value from shopkpi_meta where key = 'generation'").fetchall()
+    return int(found[0][0]) if found else 0
+
+
+def _set_generation(con: duckdb.DuckDBPyConnection, generation: int) -> None:
+    con.execute("insert or replace into shopkpi_meta values ('generation', ?)", [str(generation)])
+
+
+def _replay(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> None:
+    """Applies a journal's changes in the order they were made, in one transaction."""
+    con.execute("begin transaction")
+    for change in manifest["changes"]:
+        table, file, key = change["table"], str(folder / change["file"]), change["key"]
+        if key:
+            narrow = change.get("narrow")
+            first = f"{narrow} in (select {narrow} from read_parquet($file)) and " if narrow else ""
+            con.execute(
+                f"delete from {table} where {first}({key}) in (select {key} from read_parquet($file))", {"file": file}
+            )
+        con.execute(f"insert into {table} by name select * from read_parquet($file)", {"file": file})
+    for name, value in manifest["sequences"].items():
+        last = con.sql("select last_value from duckdb_sequences() where sequence_name = ?", params=[name]).fetchall()
+        for _ in range((value or 0) - (last[0][0] or 0 if last else 0)):
+            con.sql(f"select nextval('{name}')").fetchall()
+    _set_generation(con, manifest["to"])
+    con.execute("commit")
+
+
+def _caught_up_idle(path: Path, temp: Path) -> duckdb.DuckDBPyConnection | None:
+    """A read-write connection to the idle copy, moved to `temp` and brought to the live state by the journal of the
+    last load; None (and no copy left) when the pair cannot be trusted."""
+    idle, journal = _idle_path(path), _journal_path(path)
+    try:
+        manifest = json.loads((journal / _MANIFEST).read_text())
+        live, spare = os.stat(path), os.stat(idle)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("live") != _identity(live) or spare.st_ino == live.st_ino:
+        return None
+    if (spare.st_dev, spare.st_ino) in _read_here:
+        return None
+    try:
+        os.rename(idle, temp)
+        con = duckdb.connect(str(temp))  # refused while another process still reads the file (its lock)
+    except (OSError, duckdb.Error) as exc:
+        log.info("the idle copy of %s cannot be used (%s): copying the warehouse", path, exc)
+        _discard(temp)
+        return None
+    try:
+        _check_complete(con, temp, spare.st_size)
+        _check_version(con, temp, can_upgrade=True)
+        if _generation(con) != manifest["from"]:
+            raise WarehouseError(
+                f"the idle copy is generation {_generation(con)}, the journal starts at {manifest['from']}"
+            )
+        _replay(con, journal, manifest)
+        con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
+    except (duckdb.Error, WarehouseError, OSError, KeyError, TypeError) as exc:
+        log.info("the idle copy of %s cannot be brought up to date (%s): copying the warehouse", path, exc)
+        con.close()
+        _discard(temp)
+        return None
     return con
+
+
+def _remove(leftover: Path) -> None:
+    """Removes a file or folder if it is there; one that cannot be removed is logged and left."""
+    try:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", leftover, exc)
+
+
+def _retire(path: Path) -> None:
+    """Removes the journal and the idle copy of the published warehouse (they describe the file being replaced)."""
+    _remove(_journal_path(path))
+    _remove(_idle_path(path))
+
+
+def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[str, int], generation: int) -> None:
+    """Renames `temp` over the live file; keeps the replaced file as the idle copy and installs the journal when the
+    block's changes can be replayed on it."""
+    keep = journal is not None and journal.complete and path.exists()
+    _retire(path)
+    if keep:
+        try:
+            os.link(path, _idle_path(path))
+        except OSError as exc:
+            log.info("no idle copy of %s (%s): the next load copies the warehouse", path, exc)
+            keep = False
+    if keep:
+        assert journal is not None
+        # Installed before the rename, naming the file it leads to: until the rename it matches no live file.
+        manifest = {
+            "from": generation - 1,
+            "to": generation,
+            "live": _identity(os.stat(temp)),  # a rename keeps the inode, size and time
+            "changes": journal.changes,
+            "sequences": sequences,
+        }
+        try:
+            journal.folder.mkdir(exist_ok=True)
+            (journal.folder / _MANIFEST).write_text(json.dumps(manifest))
+            os.rename(journal.folder, _journal_path(path))
+        except OSError as exc:
+            log.info("no journal for %s (%s): the next load copies the warehouse", path, exc)
+    if journal is not None:
+        _remove(journal.folder)
+    os.replace(temp, path)  # the commit: the first os.replace of a writer (tests kill the process around it)
+    _fsync_dir(path.parent)
 
 
 @contextmanager
@@ -229,26 +452,42 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
     """A read-write connection to a private copy of the warehouse, published atomically if the block succeeds.
 
     A new warehouse is created with the given store time zone and currency; an older schema is upgraded. Raises
-    WarehouseError (one line for the user) if the warehouse is damaged or its folder cannot be written.
+    WarehouseError (one line for the user) if the warehouse is damaged or its folder cannot be written. The copy is
+    the idle copy brought up to date when the last load noted its changes (see note_change), else a full copy.
     """
     path = Path(path)
     with _writer_lock(path):
         _remove_stale_copies(path)
         temp = _temp_path(path)
-        con = _open_copy(path, temp, store_timezone, currency)
+        con = _caught_up_idle(path, temp)
+        upgraded = False
+        if con is None:
+            con, upgraded = _open_copy(path, temp, store_timezone, currency)
+        paired = not upgraded and _size(path) >= PAIR_FROM_BYTES
+        journal = _Journal(Path(str(temp) + ".journal"), _row_counts(con), complete=paired)
+        _journals[id(con)] = journal
         try:
             yield con
+            generation = _generation(con) + 1
+            _set_generation(con, generation)
+            changed = {t for t, n in _row_counts(con).items() if journal.counts.get(t) != n}
+            noted = {change["table"] for change in journal.changes} | {"shopkpi_meta"}
+            journal.complete = journal.complete and changed <= noted and journal.rows <= JOURNAL_MAX_ROWS
+            sequences = dict(con.sql("select sequence_name, last_value from duckdb_sequences()").fetchall())
             con.execute("checkpoint")
             con.close()
         except BaseException:
             con.close()
             _discard(temp)
+            _remove(journal.folder)
             raise
+        finally:
+            _journals.pop(id(con), None)
         try:
-            os.replace(temp, path)
-            _fsync_dir(path.parent)
+            _publish(path, temp, journal, sequences, generation)
         except OSError as exc:
             _discard(temp)
+            _remove(journal.folder)
             raise _unwritable(path.parent, exc) from exc
 
 
@@ -269,6 +508,7 @@ def replace_with(path: Path, new_file: Path) -> None:
             _fsync_dir(path.parent)
         except OSError as exc:
             raise _unwritable(path.parent, exc) from exc
+        _retire(path)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -283,8 +523,12 @@ def _sql_string(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the live warehouse, in the store's time zone."""
+def open_read_only(path: Path, *, brief: bool = False) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the live warehouse, in the store's time zone.
+
+    `brief`: the caller closes it before this process next writes, so the file may then serve as a writer's idle
+    copy (see writing); any other connection keeps this process's writers from reusing the file it reads.
+    """
     path = Path(path)
     try:
         before = os.stat(path)
@@ -295,6 +539,8 @@ def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         raise _unreadable(path, exc) from exc
     if problem:
         raise _damaged(path, problem)
+    if not brief:
+        _read_here.add((before.st_dev, before.st_ino))
     # A fresh in-memory instance that attaches the file: `duckdb.connect(path)` would hand back DuckDB's cached
     # instance for that path (the replaced file) as long as any connection to it is still open.
     con = duckdb.connect()
@@ -304,6 +550,10 @@ def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         # The size is compared only if the file attached is the one measured (a writer may have replaced it since).
         if _same_file(before, path):
             _check_complete(con, path, before.st_size)
+        elif not brief:  # replaced meanwhile: the file attached may be the newer one
+            with contextlib.suppress(OSError):
+                now = os.stat(path)
+                _read_here.add((now.st_dev, now.st_ino))
         _check_version(con, path, can_upgrade=False)
         con.execute("set TimeZone = ?", [store_settings(con)["timezone"]])
     except duckdb.Error as exc:

@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.ingest.common import IngestError, Params, Progress, first_line, watched
 from pipelines.ingest.map import ValueFormat
-from pipelines.ingest.read import Source, number_lines, physical_lines, structural_rejects
+from pipelines.ingest.read import Source, native_type, number_lines, physical_lines, structural_rejects
 from warehouse import Column, Table
 
 
@@ -211,6 +211,39 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params
     return [(cond, f"{{'col': {name}, 'reason': {reason}}}") for cond, reason in checks]
 
 
+def _text(value: str) -> str:
+    """SQL: the value as text (a no-op on text; a Parquet time or number as DuckDB prints it)."""
+    return f"cast({value} as varchar)"
+
+
+def _native(col: Column, source_type: str, value_format: ValueFormat) -> str | None:
+    """SQL typing a Parquet column that keeps its own type (read.native_type) into `col`, or None when the value
+    goes through text (a text column, another pairing of types, or date formats given for the export)."""
+    kind = native_type(source_type)
+    value = f"r.__v_{col.name}"
+    if kind == "time" and col.type in ("TIMESTAMP", "DATE") and not value_format.date_formats:
+        # A time with an offset is converted to the store's time zone (the session's), as text with one would be.
+        return _in_range(f"cast({value} as {col.type.lower()})", col.type.lower())
+    if kind == "whole" and col.type in ("INTEGER", "BIGINT"):
+        return f"try_cast({value} as {col.type})"
+    return None
+
+
+def _native_checks(col: Column, value: str, typed: str, params: Params) -> list[tuple[str, str]]:
+    """The checks of _checks for a value that kept its Parquet type: missing, out of the column's range, the rule."""
+    checks: list[tuple[str, str]] = []
+    name = params.bind(col.name)
+    if col.required:
+        checks.append((f"{value} is null", "'missing value'"))
+    wanted = _TYPE_WORDS[col.type]
+    checks.append((f"{value} is not null and {typed} is null", f"{params.bind(f'not {wanted}: ')} || {_text(value)}"))
+    if col.rule == "nonneg":
+        checks.append((f"{typed} < 0", f"'must be ≥ 0, got ' || {_text(value)}"))
+    elif col.rule == "positive":
+        checks.append((f"{typed} <= 0", f"'must be > 0, got ' || {_text(value)}"))
+    return [(cond, f"{{'col': {name}, 'reason': {reason}}}") for cond, reason in checks]
+
+
 def _validate_sql(
     table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat
 ) -> tuple[str, Params]:
@@ -225,9 +258,17 @@ def _validate_sql(
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
-            cleaned.append(f"nullif(trim(__c{position[mapping[col.name]]}), '') as __v_{col.name}")
-            parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
-            checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
+            index = position[mapping[col.name]]
+            native = _native(col, source.types[index] if source.types else "VARCHAR", value_format)
+            if native:
+                cleaned.append(f"__c{index} as __v_{col.name}")
+                parsed.append(f"{native} as __t_{col.name}")
+                checks.extend(_native_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", params))
+            else:
+                text = f"__c{index}" if not source.types or source.types[index] == "VARCHAR" else _text(f"__c{index}")
+                cleaned.append(f"nullif(trim({text}), '') as __v_{col.name}")
+                parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
+                checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
             if col.default is not None:
                 value = f"coalesce({value}, {col.default})"
@@ -239,9 +280,14 @@ def _validate_sql(
         if all(name in mapping for name in names):
             values = {name: f"r.__t_{name}" for name in names}
             known = " and ".join(f"{value} is not null" for value in values.values())
-            why = f"{{'col': {params.bind(column)}, 'reason': {params.bind(reason + ': ')} || r.__v_{column}}}"
+            shown = _text(f"r.__v_{column}")
+            why = f"{{'col': {params.bind(column)}, 'reason': {params.bind(reason + ': ')} || {shown}}}"
             checks.append((f"{known} and ({condition.format(**values)})", why))
-    raw_json = "json_object(" + ", ".join(f"{params.bind(src)}, __c{i}" for i, src in enumerate(source.columns)) + ")"
+    raw_json = (
+        "json_object("
+        + ", ".join(f"{params.bind(src)}, {_text(f'__c{i}')}" for i, src in enumerate(source.columns))
+        + ")"
+    )
     if source.row_check:  # what the reader found wrong with the row comes first (a JSON value of another kind)
         checks.insert(0, (f"r.{source.row_check} is not null", f"r.{source.row_check}"))
     cases = " ".join(f"when {cond} then {err}" for cond, err in checks)

@@ -301,3 +301,48 @@ def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(d
     assert ingest_file(db, "events", big).status == "already loaded"
     assert query(db, "select count(*), count(distinct event_id) from events") == [(2_000_000, 2_000_000)]
     assert not list(tmp_path.glob(".warehouse.duckdb.*.tmp")), "the stale copy of the killed writer was not removed"
+
+
+def test_parquet_times_and_whole_numbers_load_and_reject_as_their_text_would(tmp_path):
+    # The same rows as a Parquet file with typed columns (a time with its offset, whole numbers) and as a CSV: the
+    # Parquet values are validated in their own types (issue 14), with the same stored rows and the same rejects.
+    # Row 2: started_at in 1850 (out of range); row 3: pageviews 0 (must be > 0); row 4: no started_at;
+    # row 5: pageviews over INTEGER's range. Rows 1 and 6 load; 10:00 UTC is 18:00 in the store's Shanghai.
+    rows = """
+        select * from (values
+            ('s1', 'v1', timestamptz '2024-06-18 10:00:00+00', 'email', 3::bigint),
+            ('s2', 'v1', timestamptz '1850-01-01 00:00:00+00', 'email', 1::bigint),
+            ('s3', 'v2', timestamptz '2024-06-18 11:00:00+00', 'email', 0::bigint),
+            ('s4', 'v2', null::timestamptz, 'email', 2::bigint),
+            ('s5', 'v3', timestamptz '2024-06-18 12:00:00+00', 'email', 9999999999::bigint),
+            ('s6', 'v3', timestamptz '2024-06-19 23:30:00+00', 'email', null::bigint)
+        ) t(session_id, visitor_id, started_at, source, pageviews)
+    """
+    parquet, csv = tmp_path / "sessions.parquet", tmp_path / "sessions.csv"
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"copy ({rows}) to '{parquet}'")
+        con.execute(f"copy ({rows}) to '{csv}' (header)")
+    typed, text = tmp_path / "typed.duckdb", tmp_path / "text.duckdb"
+    kept = ingest_file(typed, "sessions", parquet, store_timezone="Asia/Shanghai")
+    read = ingest_file(text, "sessions", csv, store_timezone="Asia/Shanghai")
+    assert (kept.inserted, kept.rejected) == (read.inserted, read.rejected) == (2, 4)
+    stored = "select session_id, started_at, pageviews from sessions order by 1"
+    assert query(typed, stored) == query(text, stored)
+    assert [(s, str(t), p) for s, t, p in query(typed, stored)] == [
+        ("s1", "2024-06-18 18:00:00", 3),
+        ("s6", "2024-06-20 07:30:00", None),
+    ]
+    reasons = "select line, column_name, reason from rejects order by line"
+    found = query(typed, reasons)
+    assert [(line, column) for line, column, _ in found] == [
+        (2, "started_at"),
+        (3, "pageviews"),
+        (4, "started_at"),
+        (5, "pageviews"),
+    ]
+    assert found[1][2] == "must be > 0, got 0" and found[2][2] == "missing value"
+    assert found[0][2].startswith("not a date-time") and found[3][2].startswith("not a whole number: 9999999999")
+    text_reasons = query(text, reasons)
+    # The CSV's lines count its header (line 1): the same rows are one line further down.
+    assert [(line - 1, column) for line, column, _ in text_reasons] == [(line, column) for line, column, _ in found]

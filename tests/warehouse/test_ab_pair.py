@@ -1,0 +1,218 @@
+"""The warehouse as an A/B pair (issue 14): a load after a small load replays that load's journal on the idle copy
+instead of copying the whole warehouse, gives exactly the warehouse a full copy gives, and falls back to the full
+copy whenever the idle copy cannot be trusted; a writer killed mid-load leaves nothing a person must clean up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest import ingest_file
+from shopkpi.settings import REPO_ROOT
+from warehouse import Reader, open_read_only, store, writing
+
+# Each load: (table, CSV text). Together they insert, update (X-1 paid → shipped), repeat unchanged rows, reject
+# rows (a bad date, an unknown event type) and touch three tables with three kinds of key.
+LOADS = [
+    ("orders", "order_id,ordered_at,status\nX-1,2025-06-01 10:00,paid\nX-2,2025-06-01 11:00,paid\n"),
+    ("orders", "order_id,ordered_at,status\nX-1,2025-06-02 10:00,shipped\nX-3,notadate,paid\n"),
+    ("order_items", "order_id,sku,quantity,unit_price\nX-1,A,1,10.00\nX-1,B,2,5.00\n"),
+    (
+        "events",
+        "event_id,session_id,occurred_at,event_type\ne1,s1,2025-06-01 10:00,page_view\ne2,s1,2025-06-01 10:01,fly\n",
+    ),
+    ("orders", "order_id,ordered_at,status\nX-2,2025-06-01 11:00,paid\nX-4,2025-06-03 09:00,placed\n"),
+    ("order_items", "order_id,sku,quantity,unit_price\nX-1,B,3,5.00\nX-4,C,1,7.50\n"),
+]
+CONTENT = {
+    "orders": "select order_id, ordered_at, status from orders order by all",
+    "order_items": "select * from order_items order by all",
+    "events": "select * from events order by all",
+    "ingest_log": "select load_id, table_name, rows_read, inserted, updated, duplicates, rejected from ingest_log",
+    "rejects": "select load_id, line, table_name, column_name, reason from rejects order by all",
+}
+
+
+@pytest.fixture(autouse=True)
+def paired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These warehouses are small: pair them all the same (only large ones are, see store.PAIR_FROM_BYTES)."""
+    monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
+
+
+def load_all(db: Path, folder: Path) -> None:
+    for n, (table, text) in enumerate(LOADS):
+        source = folder / f"{n}.csv"
+        source.write_text(text)
+        ingest_file(db, table, source)
+
+
+def content(db: Path) -> dict[str, list[tuple]]:
+    with open_read_only(db, brief=True) as con:
+        found = {name: con.sql(sql).fetchall() for name, sql in CONTENT.items()}
+        found["load_id_seq"] = con.sql("select last_value from duckdb_sequences()").fetchall()
+    return found
+
+
+def count_copies(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    copies: list[Path] = []
+    real = store.shutil.copyfile
+
+    def copy(source, target, *args, **kwargs):
+        copies.append(Path(source))
+        return real(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(store.shutil, "copyfile", copy)
+    return copies
+
+
+def test_loads_through_the_idle_copy_give_the_warehouse_full_copies_give(tmp_path, monkeypatch):
+    copies = count_copies(monkeypatch)
+    (tmp_path / "ab").mkdir()
+    load_all(tmp_path / "ab" / "w.duckdb", tmp_path / "ab")
+    # The first load creates the warehouse, the second copies it (there is no idle copy yet); the other four
+    # replay the previous load's journal on the idle copy: no more copies.
+    assert len(copies) == 1
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", -1)  # no journal is ever kept: every load copies
+    (tmp_path / "full").mkdir()
+    load_all(tmp_path / "full" / "w.duckdb", tmp_path / "full")
+    assert len(copies) == 1 + 5
+    replayed, copied = content(tmp_path / "ab" / "w.duckdb"), content(tmp_path / "full" / "w.duckdb")
+    assert replayed == copied
+    # Worked out by hand: X-1 updated by load 2, X-3 rejected; X-1/B replaced by load 6 (quantity 3).
+    assert [(row[0], row[2]) for row in replayed["orders"]] == [("X-1", "shipped"), ("X-2", "paid"), ("X-4", "placed")]
+    assert [(row[0], row[2], row[3]) for row in replayed["order_items"]] == [
+        ("X-1", "A", 1),
+        ("X-1", "B", 3),
+        ("X-4", "C", 1),
+    ]
+    assert [row[1:] for row in replayed["ingest_log"]] == [
+        ("orders", 2, 2, 0, 0, 0),
+        ("orders", 2, 0, 1, 0, 1),
+        ("order_items", 2, 2, 0, 0, 0),
+        ("events", 2, 1, 0, 0, 1),
+        ("orders", 2, 1, 0, 1, 0),
+        ("order_items", 2, 1, 1, 0, 0),
+    ]
+    assert replayed["load_id_seq"] == [(6,)]  # six loads took 1…6
+
+
+def test_a_block_that_changes_a_table_it_does_not_note_makes_the_next_writer_copy(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    with writing(db) as con:
+        con.execute("insert into products (sku, name, category) values ('A', 'a', 'c')")
+    with writing(db) as con:
+        con.execute(
+            "insert into products (sku, name, category) values ('B', 'b', 'c')"
+        )  # not noted: the idle copy cannot be replayed
+    assert not (tmp_path / ".w.duckdb.journal").exists()
+    copies = count_copies(monkeypatch)
+    with writing(db) as con:
+        assert con.sql("select sku from products order by sku").fetchall() == [("A",), ("B",)]
+    assert copies == [db]
+
+
+def test_a_reader_of_this_process_on_the_idle_copy_makes_the_writer_copy(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    first, second, third = (tmp_path / f"{n}.csv" for n in range(3))
+    first.write_text("order_id,ordered_at,status\nX-1,2025-06-01 10:00,paid\n")
+    second.write_text("order_id,ordered_at,status\nX-2,2025-06-01 10:00,paid\n")
+    third.write_text("order_id,ordered_at,status\nX-3,2025-06-01 10:00,paid\n")
+    ingest_file(db, "orders", first)
+    reader = Reader(db)
+    held = reader.cursor()  # reads the file that the next load turns into the idle copy
+    ingest_file(db, "orders", second)
+    copies = count_copies(monkeypatch)
+    ingest_file(db, "orders", third)
+    # POSIX locks do not stop a process from opening its own reader's file: the writer must know and copy instead.
+    assert copies == [db]
+    assert held.sql("select order_id from orders").fetchall() == [("X-1",)]  # its snapshot, intact
+    cursor = reader.cursor()
+    assert cursor.sql("select order_id from orders order by 1").fetchall() == [("X-1",), ("X-2",), ("X-3",)]
+
+
+HOLD_READ_ONLY = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.sql("select count(*) from orders").fetchall()[0][0], flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_reader_in_another_process_on_the_idle_copy_makes_the_writer_copy(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    files = [tmp_path / f"{n}.csv" for n in range(3)]
+    for n, path in enumerate(files):
+        path.write_text(f"order_id,ordered_at,status\nX-{n},2025-06-01 10:00,paid\n")
+    ingest_file(db, "orders", files[0])
+    ingest_file(db, "orders", files[1])  # the journal of this load makes the next one use the idle copy, unless…
+    reader = subprocess.Popen([sys.executable, "-c", HOLD_READ_ONLY, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "2"
+        # … the file the reader holds becomes the idle copy with this load, so the next must copy (DuckDB's lock).
+        ingest_file(db, "orders", files[2])
+        copies = count_copies(monkeypatch)
+        extra = tmp_path / "extra.csv"
+        extra.write_text("order_id,ordered_at,status\nX-9,2025-06-01 10:00,paid\n")
+        ingest_file(db, "orders", extra)
+        assert copies == [db]
+    finally:
+        reader.kill()
+        reader.wait()
+    assert [row[0] for row in content(db)["orders"]] == ["X-0", "X-1", "X-2", "X-9"]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def test_kill_9_in_the_middle_of_a_large_load_then_the_next_ingest_and_the_dashboard_need_no_hand_step(tmp_path):
+    db = tmp_path / "w.duckdb"
+    small = [tmp_path / f"{n}.csv" for n in range(3)]
+    for n, path in enumerate(small):
+        path.write_text(f"event_id,session_id,occurred_at,event_type\nk{n},s{n},2025-06-01 10:00,page_view\n")
+    ingest_file(db, "events", small[0])
+    ingest_file(db, "events", small[1])  # now an idle copy and a journal exist: the killed writer replays them
+    big = tmp_path / "big.csv"
+    rows = 600_000
+    with duckdb.connect() as con:
+        con.execute(
+            f"""copy (select 'big' || i as event_id, 's' || (i // 5) as session_id,
+                       timestamp '2025-01-01' + to_seconds(i) as occurred_at, 'page_view' as event_type
+                from range({rows}) t(i)) to '{big}' (header)"""
+        )
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env(), "SHOPKPI_MEMORY_MB": "64"},  # a small budget: DuckDB spills to its folder beside the copy
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".w.duckdb.*.tmp")) and writer.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.5)  # well into the load: the copy open, the file being read
+    assert writer.poll() is None, "the load ended before it could be killed"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    # What a killed writer can leave: its copy, the copy's WAL, DuckDB's spill folder, a journal folder.
+    spill = tmp_path / f".w.duckdb.{writer.pid}.1.tmp.tmp"
+    spill.mkdir(exist_ok=True)
+    (spill / "duckdb_temp_block-1.block").write_bytes(b"x" * 100)
+    (tmp_path / f".w.duckdb.{writer.pid}.1.tmp.journal").mkdir()
+    assert list(tmp_path.glob(".w.duckdb.*.tmp*"))
+
+    cursor = Reader(db).cursor()  # the dashboard opens the last published warehouse
+    assert cursor.sql("select count(*) from events").fetchall() == [(2,)]
+    cursor.close()
+    assert ingest_file(db, "events", small[2]).status == "loaded"
+    assert not list(tmp_path.glob(".w.duckdb.*.tmp*")), "the next ingest left the killed writer's leftovers"
+    assert ingest_file(db, "events", big).inserted == rows
+    cursor = Reader(db).cursor()
+    assert cursor.sql("select count(*), count(distinct event_id) from events").fetchall() == [(rows + 3, rows + 3)]
