@@ -372,7 +372,7 @@ def run_rollups(db: Path, repeat: int) -> int:
     if not current:
         started = time.perf_counter()
         with writing(db) as con:
-            build_rollups(con)
+            build_rollups(con, rebuild=False)
         print(f"built the rollups in {time.perf_counter() - started:.1f} s")
     con = duckdb.connect(str(db), read_only=True)
     last = default_period(con)

@@ -422,11 +422,12 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         own = [m for m in own if m not in rolled]
         if not own:
             continue
-        if plan.rollups and source == "sessions" and plan.grain is None:
-            ctes["period_visitors"] = _period_visitors(plan, segment)
+        facts_name = _facts_of(plan, segment, source)
+        if facts_name == "period_visitors":
+            ctes["period_visitors"] = _period_visitors()
         from_traffic = traffic and source == "sessions"
         expressions = [
-            f"{(MEASURES[m].traffic or 'null') if from_traffic else MEASURES[m].aggregate} as {m}" for m in own
+            f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
         ]
         if from_traffic:
             expressions.append("max(cut) as cut_traffic")
@@ -437,7 +438,7 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         select
             bucket, grp,
             {aggregates}
-        from {"traffic_facts" if from_traffic else _facts_of(plan, source)}
+        from {"traffic_facts" if from_traffic else facts_name}
         group by bucket, grp"""
         columns = ", ".join(m if m in own else f"null as {m}" for m in measures)
         flag = (", cut_traffic" if from_traffic else ", null as cut_traffic") if traffic else ""
@@ -513,11 +514,11 @@ ROLLUP_TABLES = {
     "orders": "rollup_orders",
     "items": "rollup_items",
 }
-# Each visitor's first and last day with a session, per combination of ROLLUP_DIMENSIONS: for a period that the span
-# does not straddle, whether the visitor has a session in it without reading the sessions.
+# Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
+# has a session in it, without reading the sessions.
 VISITOR_SPANS = "rollup_visitors"
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
-# visitors of the period's sessions need no events or orders (and, for the whole period, come from the spans).
+# visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
 _ROLLUP_GROUP = DimensionSql(
     session="struct_pack(" + ", ".join(f"{d} := s.{d}" for d in ROLLUP_DIMENSIONS) + ")",
@@ -527,53 +528,55 @@ _ROLLUP_GROUP = DimensionSql(
 )
 
 
-def _facts_of(plan: Plan, source: str) -> str:
-    # The raw facts a source's measures are read from: narrower when its additive ones come from a rollup.
+def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
+    # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
     if not plan.rollups:
         return SOURCE_FACTS[source]
-    if source == "sessions" and plan.grain is None:
+    if source == "sessions" and plan.grain is None and plan.by is None and not segment.dimensions:
         return "period_visitors"
     return NARROW_FACTS.get(source, SOURCE_FACTS[source])
 
 
-def _period_visitors(plan: Plan, segment: Segment) -> str:
-    """The CTE of the visitors (and groups) with a session in the period, for a plan without buckets: from the spans
-    where a span settles it (it ends or starts in the period), else from the period's sessions. A visitor may repeat:
-    its measure counts distinct visitor ids."""
-    group = NO_GROUP if plan.by is None else f"nullif(v.{plan.by}, '')"
-    session_group = _group(DIMENSION_SQL[plan.by].session if plan.by else None)
-    filters = "".join(f" and v.{d} = {dialect.param(d)}" for d in segment.dimensions)
-    # The sessions are read from the table, not from period_sessions: with no straddling span the semi-join's
-    # empty side skips the scan, which a materialised CTE would not.
+def _aggregate(measure: str, facts_name: str) -> str:
+    # period_visitors holds each visitor once, so a distinct count of its ids is a count: the same number without
+    # a hash table of millions of ids.
+    aggregate = MEASURES[measure].aggregate
+    if facts_name == "period_visitors":
+        return re.sub(r"^count\(distinct (\w+)\)$", r"count(\1)", aggregate)
+    return aggregate
+
+
+def _period_visitors() -> str:
+    """The CTE of the shop's visitors with a session in the period (one row each), for a plan without buckets, groups
+    or filters: from the spans where a span settles it (it ends or starts in the period), else from the period's
+    sessions (a span that straddles the period does not say whether a session falls inside it)."""
+    # The sessions are read from the table, not from period_sessions: with no straddling span the semi-join's empty
+    # side skips the scan, which a materialised CTE would not.
     return f"""
-        -- one row per visitor's span (visitor and combination of dimensions) with a session in the period, and per
-        -- session of the period of a visitor with a span that straddles the period (a session inside it is unknown)
-        select $first_day as bucket, {group} as grp, v.visitor_id
+        -- one row per visitor with a session in the period
+        select $first_day as bucket, {NO_GROUP} as grp, v.visitor_id
         from {VISITOR_SPANS} v
         where v.first_day <= $last_day and v.last_day >= $first_day
-            and (v.last_day <= $last_day or v.first_day >= $first_day){filters}
+            and (v.last_day <= $last_day or v.first_day >= $first_day)
         union all
-        select $first_day as bucket, {session_group} as grp, s.visitor_id
-        from segment_sessions s
+        select distinct $first_day as bucket, {NO_GROUP} as grp, s.visitor_id
+        from sessions s
         where s.started_at >= $start_ts and s.started_at < $end_ts
             and s.visitor_id in (
-                select v.visitor_id
-                from {VISITOR_SPANS} v
-                where v.first_day < $first_day and v.last_day > $last_day{filters}
+                select v.visitor_id from {VISITOR_SPANS} v where v.first_day < $first_day and v.last_day > $last_day
             )"""
 
 
 def visitor_spans_query() -> str:
-    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor
-    and combination of ROLLUP_DIMENSIONS (raw values), with the first and last day of its sessions."""
-    dimensions = ", ".join(ROLLUP_DIMENSIONS)
+    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor,
+    with the first and last day of its sessions."""
     day = dialect.truncate("day", "started_at")
     return f"""
-        -- one row per visitor and combination of the rollup's dimensions: the first and last day of its sessions
-        select visitor_id, {dimensions}, min({day}) as first_day, max({day}) as last_day
+        -- one row per visitor: the first and last day of its sessions
+        select visitor_id, min({day}) as first_day, max({day}) as last_day
         from sessions
         where visitor_id in (select visitor_id from _rollup_visitors)
-        group by visitor_id, {dimensions}"""
+        group by visitor_id"""
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:

@@ -66,7 +66,7 @@ def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment):
     assert ours.equals(raw), (ours, raw)
 
 
-@settings(SETTINGS, max_examples=5)
+@settings(SETTINGS, max_examples=8)
 @given(seed=st.integers(min_value=1, max_value=3), period=periods)
 def test_rollups_agree_with_the_hand_written_reference_query(seed, period):
     con = rolled_shop(seed)
@@ -104,7 +104,7 @@ def test_rollups_on_the_demo(demo_copy: Path):
     con = duckdb.connect(str(demo_copy), read_only=True)
     whole = Period(date(2024, 5, 1), date(2024, 6, 30))
     partial = Period(date(2024, 5, 15), date(2024, 6, 20))  # cuts a week and both months
-    for by in (None, "source", "device"):
+    for by in (None, "source"):
         assert compute_kpis(con, whole, by=by).equals(compute_kpis(con, whole, by=by, rollups=False)), by
     for grain in ("week", "month"):
         ours = kpi_series(con, partial, grain=grain)
