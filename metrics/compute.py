@@ -406,6 +406,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     metrics."""
     measures, sources = plan.measures, plan.sources
     ctes = _ctes(plan, segment)
+    if _whole_shop(plan, segment):
+        ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
 
     # One aggregate CTE per source, stacked with nulls for the other sources' measures. Without session logs, the
     # session measures come from the platform's traffic aggregates, with a flag for aggregates the buckets cut.
@@ -423,8 +425,6 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         if not own:
             continue
         facts_name = _facts_of(plan, segment, source)
-        if facts_name == "period_visitors":
-            ctes["period_visitors"] = _period_visitors()
         from_traffic = traffic and source == "sessions"
         expressions = [
             f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
@@ -532,9 +532,14 @@ def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
     # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
     if not plan.rollups:
         return SOURCE_FACTS[source]
-    if source == "sessions" and plan.grain is None and plan.by is None and not segment.dimensions:
+    if source == "sessions" and _whole_shop(plan, segment):
         return "period_visitors"
     return NARROW_FACTS.get(source, SOURCE_FACTS[source])
+
+
+def _whole_shop(plan: Plan, segment: Segment) -> bool:
+    # A plan whose visitors can come from the spans: one bucket, no group, no filter.
+    return plan.rollups and plan.grain is None and plan.by is None and not segment.dimensions
 
 
 def _aggregate(measure: str, facts_name: str) -> str:
@@ -546,25 +551,47 @@ def _aggregate(measure: str, facts_name: str) -> str:
     return aggregate
 
 
-def _period_visitors() -> str:
-    """The CTE of the shop's visitors with a session in the period (one row each), for a plan without buckets, groups
-    or filters: from the spans where a span settles it (it ends or starts in the period), else from the period's
-    sessions (a span that straddles the period does not say whether a session falls inside it)."""
+def _visitors_between(start: str, end: str) -> str:
+    """The query of the shop's visitors with a session from timestamp `start` to `end` (excluded; parameters), one
+    row each: from the spans where a span settles it (it ends or starts in the range), else from the range's sessions
+    (a span that straddles the range does not say whether a session falls inside it)."""
     # The sessions are read from the table, not from period_sessions: with no straddling span the semi-join's empty
     # side skips the scan, which a materialised CTE would not.
     return f"""
-        -- one row per visitor with a session in the period
-        select $first_day as bucket, {NO_GROUP} as grp, v.visitor_id
+        select v.visitor_id
         from {VISITOR_SPANS} v
-        where v.first_day <= $last_day and v.last_day >= $first_day
-            and (v.last_day <= $last_day or v.first_day >= $first_day)
+        where v.first_day < {end} and v.last_day >= {start}
+            and (v.last_day < {end} or v.first_day >= {start})
         union all
-        select distinct $first_day as bucket, {NO_GROUP} as grp, s.visitor_id
+        select distinct s.visitor_id
         from sessions s
-        where s.started_at >= $start_ts and s.started_at < $end_ts
+        where s.started_at >= {start} and s.started_at < {end}
             and s.visitor_id in (
-                select v.visitor_id from {VISITOR_SPANS} v where v.first_day < $first_day and v.last_day > $last_day
+                select v.visitor_id from {VISITOR_SPANS} v where v.first_day < {start} and v.last_day >= {end}
             )"""
+
+
+def _span_ctes() -> dict[str, str]:
+    """The visitor CTEs answered from the spans, for a plan of the whole shop without buckets or groups: the period's
+    visitors, and those of the period and of the retention window's later 30 days that retention looks up."""
+    period = _visitors_between("$start_ts", "$end_ts")
+    window = _visitors_between("$window_middle_ts", "$window_end_ts")
+    return {
+        "period_visitors": f"""
+        -- one row per visitor with a session in the period
+        select $first_day as bucket, {NO_GROUP} as grp, p.visitor_id
+        from ({period}) p""",
+        "current_visitors": f"""
+        -- one row per visitor of the period who was a visitor of the previous period
+        select $first_day as bucket, p.visitor_id
+        from ({period}) p
+        where p.visitor_id in (select visitor_id from previous_visitors)""",
+        "window_returners": f"""
+        -- one row per visitor of the later 30 days of the fixed retention window who visited in the earlier 30
+        select w.visitor_id
+        from ({window}) w
+        where w.visitor_id in (select visitor_id from window_visitors)""",
+    }
 
 
 def visitor_spans_query() -> str:

@@ -66,6 +66,16 @@ def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment):
     assert ours.equals(raw), (ours, raw)
 
 
+@SETTINGS
+@given(seed=st.integers(min_value=1, max_value=3), period=periods)
+def test_whole_shop_visitors_and_retention_from_the_spans(seed, period):
+    # Without split, filter or buckets the visitors, the period's returners and the window's come from the visitors'
+    # first and last days, with the sessions of visitors whose span straddles the period (random periods cut them).
+    con = rolled_shop(seed)
+    names = ["visitors", "retention_rate", "retention_30d", "buyer_conversion_rate"]
+    assert compute_kpis(con, period, metrics=names).equals(compute_kpis(con, period, metrics=names, rollups=False))
+
+
 @settings(SETTINGS, max_examples=8)
 @given(seed=st.integers(min_value=1, max_value=3), period=periods)
 def test_rollups_agree_with_the_hand_written_reference_query(seed, period):
