@@ -2,10 +2,13 @@
 
     python -m bench.kpis --db data/shopkpi.duckdb [--from D --to D] [--repeat 5]
     python -m bench.kpis --db /tmp/big.duckdb --synthetic 1500000   # first build a synthetic shop there
+    python -m bench.kpis --db /tmp/big.duckdb --rollups   # raw vs rollups vs hand-written, 30 days and a year
 
 The hand-written query below computes the same 32 numbers without the registry, grouping or series machinery; the
 benchmark checks that both give the same numbers, then prints both timings and their ratio. It doubles as an
-independent implementation of SPEC §4 for the tests.
+independent implementation of SPEC §4 for the tests. With --rollups it builds the warehouse's rollups if they are not
+current (metrics/rollups.py, timed) and prints the KPI set of the last 30 days and the last 365 days, warm, from the
+raw tables, from the rollups and by the hand-written query, checking that all three agree.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from pathlib import Path
 
 import duckdb
 
-from metrics.compute import compute_kpis
+from metrics.compute import compute_kpis, rollups_current
 from metrics.periods import Period, default_period, parse_date
 from metrics.registry import METRICS
+from metrics.rollups import build_rollups
+from warehouse import writing
 
 REFERENCE_SQL = """
 with
@@ -370,6 +375,66 @@ def run(db: Path, period: Period | None, repeat: int) -> int:
     return 0
 
 
+def _row(frame) -> dict:
+    return {k: (None if v is None else float(v)) for k, v in frame.row(0, named=True).items() if k != "group"}
+
+
+def run_rollups(db: Path, repeat: int) -> int:
+    """The KPI set of the last 30 days and the last 365 days (to the data's latest date), warm (best of `repeat`):
+    from the raw tables, from the rollups, and by the hand-written query. Builds the rollups first if needed."""
+    _warm_up_python()
+    with duckdb.connect(str(db), read_only=True) as con:
+        current = rollups_current(con)
+    if not current:
+        started = time.perf_counter()
+        with writing(db) as con:
+            build_rollups(con, rebuild=False)
+        print(f"built the rollups in {time.perf_counter() - started:.1f} s")
+    con = duckdb.connect(str(db), read_only=True)
+    last = default_period(con)
+    if last is None:
+        print(f"{db} has no data", file=sys.stderr)
+        return 1
+    periods = {"30 days": last, "365 days": Period(last.end - timedelta(days=364), last.end)}
+    sizes = ", ".join(
+        f"{con.sql(f'select count(*) from {t}').fetchall()[0][0]:,} {t}" for t in ("sessions", "events", "orders")
+    )
+    print(f"warehouse {db}: {sizes}; {len(METRICS)} metrics, warm = best of {repeat}")
+    print(f"{'':<30}" + "".join(f"{name:>12}" for name in periods))
+    ways = {
+        "compute_kpis, raw tables": lambda p: _row(compute_kpis(con, p, rollups=False)),
+        "compute_kpis, rollups": lambda p: _row(compute_kpis(con, p)),
+        "hand-written single query": lambda p: reference_kpis(con, p),
+    }
+    results: dict[str, dict[str, float]] = {}
+    numbers: dict[str, dict[str, dict]] = {}
+    for way, action in ways.items():
+        for name, period in periods.items():
+            action(period)  # warm: the file's blocks in DuckDB's cache
+            timings = []
+            for _ in range(repeat):
+                elapsed, numbers.setdefault(name, {})[way] = _timed(lambda: action(period))  # noqa: B023
+                timings.append(elapsed)
+            results.setdefault(way, {})[name] = min(timings)
+        print(f"{way:<30}" + "".join(f"{results[way][name]:>11.3f}s" for name in periods))
+    for base in ("compute_kpis, raw tables", "hand-written single query"):
+        label = f"ratio rollups / {'raw' if 'raw' in base else 'hand-written'}"
+        ratios = [results["compute_kpis, rollups"][name] / results[base][name] for name in periods]
+        print(f"{label:<30}" + "".join(f"{r:>11.2f}×" for r in ratios))
+    con.close()
+    differ = [
+        f"{name}, {way}: {difference}"
+        for name, found in numbers.items()
+        for way in ("compute_kpis, raw tables", "compute_kpis, rollups")
+        for difference in same_numbers(found[way], found["hand-written single query"])
+    ]
+    if differ:
+        print("numbers differ: " + "; ".join(differ), file=sys.stderr)
+        return 1
+    print("same numbers: yes")
+    return 0
+
+
 # --- a synthetic shop of any size, for when the demo generator is not at hand ----------------------------------
 
 SYNTHETIC_SQL = [
@@ -466,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="end", help="last date")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs of each (default 5)")
     parser.add_argument("--synthetic", type=int, metavar="SESSIONS", help="first build a synthetic shop at --db")
+    parser.add_argument("--rollups", action="store_true", help="raw vs rollups vs hand-written, 30 and 365 days")
     args = parser.parse_args(argv)
     if args.synthetic:
         if args.db.exists():
@@ -480,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.start and args.end):
             parser.error("give both --from and --to, or neither")
         period = Period(parse_date(args.start), parse_date(args.end))
+    if args.rollups:
+        return run_rollups(args.db, args.repeat)
     return run(args.db, period, args.repeat)
 
 

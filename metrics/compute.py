@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import duckdb
 import polars as pl
@@ -59,6 +59,7 @@ class DimensionSql:
     order: str | None = None  # over valid_orders o, its session s and customer_orders c
     line: str | None = None  # over period_lines l (an order's line, with the order's bucket and grp)
     ad: str | None = None  # over segment_ad_spend a
+    keep_empty: bool = False  # group by the expression as it is (a rollup's struct of raw columns), not nullif(…, '')
 
 
 def _session_dimension(column: str, ad: str | None = None, traffic: bool = True) -> DimensionSql:
@@ -103,9 +104,11 @@ SOURCE_FACTS = {
 RETENTION_WINDOW = 30
 
 
-def _group(expression: str | None) -> str:
+def _group(expression: str | None, keep_empty: bool = False) -> str:
     # An empty string means "none" as much as null does (e.g. ad_spend.campaign defaults to '').
-    return NO_GROUP if expression is None else f"nullif({expression}, '')"
+    if expression is None:
+        return NO_GROUP
+    return expression if keep_empty else f"nullif({expression}, '')"
 
 
 # --- query generation ------------------------------------------------------------------------------------------
@@ -119,6 +122,7 @@ class Plan:
     by: str | None = None
     grain: str | None = None  # None: the whole period is one bucket
     traffic: bool = False  # session measures from the platform's traffic aggregates (no session logs)
+    rollups: bool = False  # additive measures summed from the rollups (metrics/rollups.py) instead of raw facts
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -142,14 +146,15 @@ class Plan:
         return "$first_day" if self.grain is None else dialect.truncate(self.grain, expression)
 
 
-def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
-    """Every CTE the plan could need, by name, in dependency order (later ones only read earlier ones)."""
-    dim = DIMENSION_SQL[plan.by] if plan.by else DimensionSql()
-    session_grp = _group(dim.session)
+def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> dict[str, str]:
+    """Every CTE the plan could need, by name, in dependency order (later ones only read earlier ones). `group`
+    replaces the dimension's SQL (the rollups group by several columns at once)."""
+    dim = group or (DIMENSION_SQL[plan.by] if plan.by else DimensionSql())
+    session_grp = _group(dim.session, dim.keep_empty)
     sessions_joined = dim.session is not None
     customer_type = plan.by == "customer_type"
-    order_grp = _group(dim.order)
-    line_grp = _group(dim.line)
+    order_grp = _group(dim.order, dim.keep_empty)
+    line_grp = _group(dim.line, dim.keep_empty)
     previous_bucket = (
         "$first_day"
         if plan.grain is None
@@ -269,9 +274,11 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
         from segment_sessions s
         where s.started_at >= $previous_start_ts and s.started_at < $previous_end_ts"""
     ctes["current_visitors"] = """
-        -- one row per visitor of the period (of each bucket)
+        -- one row per visitor of the period (of each bucket) who was a visitor of the previous period: the only ones
+        -- retention looks up (none when the previous period has no visitors, and then no scan of the period)
         select distinct bucket, visitor_id
-        from period_sessions"""
+        from period_sessions
+        where visitor_id in (select visitor_id from previous_visitors)"""
     ctes["retention_facts"] = """
         -- one row per visitor of the previous period and group: did they visit again in this period?
         select
@@ -285,10 +292,11 @@ def _ctes(plan: Plan, segment: Segment) -> dict[str, str]:
         from segment_sessions s
         where s.started_at >= $window_start_ts and s.started_at < $window_middle_ts"""
     ctes["window_returners"] = """
-        -- one row per visitor of the later 30 days of the fixed retention window
+        -- one row per visitor of the later 30 days of the fixed retention window who visited in the earlier 30
         select distinct s.visitor_id
         from segment_sessions s
-        where s.started_at >= $window_middle_ts and s.started_at < $window_end_ts"""
+        where s.started_at >= $window_middle_ts and s.started_at < $window_end_ts
+            and s.visitor_id in (select visitor_id from window_visitors)"""
     ctes["window_facts"] = """
         -- one row per visitor and group of the earlier 30 days: did they visit again in the later 30?
         select
@@ -398,6 +406,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     metrics."""
     measures, sources = plan.measures, plan.sources
     ctes = _ctes(plan, segment)
+    if _whole_shop(plan, segment):
+        ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
 
     # One aggregate CTE per source, stacked with nulls for the other sources' measures. Without session logs, the
     # session measures come from the platform's traffic aggregates, with a flag for aggregates the buckets cut.
@@ -406,9 +416,18 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     stacked = []
     for source in sources:
         own = [m for m in measures if MEASURES[m].source == source]
+        rolled = [m for m in own if m in rollup_measures(source)] if plan.rollups else []
+        if rolled:
+            ctes[f"{source}_rollup_measures"] = _rollup_measures(plan, segment, source, rolled)
+            columns = ", ".join(m if m in rolled else f"null as {m}" for m in measures)
+            stacked.append(f"select bucket, grp, {columns} from {source}_rollup_measures")
+        own = [m for m in own if m not in rolled]
+        if not own:
+            continue
+        facts_name = _facts_of(plan, segment, source)
         from_traffic = traffic and source == "sessions"
         expressions = [
-            f"{(MEASURES[m].traffic or 'null') if from_traffic else MEASURES[m].aggregate} as {m}" for m in own
+            f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
         ]
         if from_traffic:
             expressions.append("max(cut) as cut_traffic")
@@ -419,9 +438,9 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         select
             bucket, grp,
             {aggregates}
-        from {"traffic_facts" if from_traffic else SOURCE_FACTS[source]}
+        from {"traffic_facts" if from_traffic else facts_name}
         group by bucket, grp"""
-        columns = ", ".join(m if MEASURES[m].source == source else f"null as {m}" for m in measures)
+        columns = ", ".join(m if m in own else f"null as {m}" for m in measures)
         flag = (", cut_traffic" if from_traffic else ", null as cut_traffic") if traffic else ""
         stacked.append(f"select bucket, grp, {columns}{flag} from {source}_measures")
     if plan.by is None:
@@ -481,6 +500,171 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
             {outputs}
         from {previous}"""
     return query(ctes, "select * from kpis\norder by bucket, grp nulls last")
+
+
+# --- rollups: the additive measures pre-aggregated per day (metrics/rollups.py builds and refreshes them) ---------
+
+# The dimensions the rollups keep: one row per day and combination of these session columns (events, orders and order
+# lines take their session's; none: null). A plan split or filtered by another dimension reads the raw facts.
+ROLLUP_DIMENSIONS = ("source", "medium", "campaign", "device")
+# The table holding each rolled-up source's rows.
+ROLLUP_TABLES = {
+    "sessions": "rollup_sessions",
+    "events": "rollup_events",
+    "orders": "rollup_orders",
+    "items": "rollup_items",
+}
+# Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
+# has a session in it, without reading the sessions.
+VISITOR_SPANS = "rollup_visitors"
+# Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
+# visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
+NARROW_FACTS = {"sessions": "period_sessions"}
+_ROLLUP_GROUP = DimensionSql(
+    session="struct_pack(" + ", ".join(f"{d} := s.{d}" for d in ROLLUP_DIMENSIONS) + ")",
+    order="struct_pack(" + ", ".join(f"{d} := s.{d}" for d in ROLLUP_DIMENSIONS) + ")",
+    line="l.grp",
+    keep_empty=True,
+)
+
+
+def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
+    # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
+    if not plan.rollups:
+        return SOURCE_FACTS[source]
+    if source == "sessions" and _whole_shop(plan, segment):
+        return "period_visitors"
+    return NARROW_FACTS.get(source, SOURCE_FACTS[source])
+
+
+def _whole_shop(plan: Plan, segment: Segment) -> bool:
+    # A plan whose visitors can come from the spans: one bucket, no group, no filter.
+    return plan.rollups and plan.grain is None and plan.by is None and not segment.dimensions
+
+
+def _aggregate(measure: str, facts_name: str) -> str:
+    # period_visitors holds each visitor once, so a distinct count of its ids is a count: the same number without
+    # a hash table of millions of ids.
+    aggregate = MEASURES[measure].aggregate
+    if facts_name == "period_visitors":
+        return re.sub(r"^count\(distinct (\w+)\)$", r"count(\1)", aggregate)
+    return aggregate
+
+
+def _visitors_between(start: str, end: str) -> str:
+    """The query of the shop's visitors with a session from timestamp `start` to `end` (excluded; parameters), one
+    row each: from the spans where a span settles it (it ends or starts in the range), else from the range's sessions
+    (a span that straddles the range does not say whether a session falls inside it)."""
+    # The sessions are read from the table, not from period_sessions: with no straddling span the semi-join's empty
+    # side skips the scan, which a materialised CTE would not.
+    return f"""
+        select v.visitor_id
+        from {VISITOR_SPANS} v
+        where v.first_day < {end} and v.last_day >= {start}
+            and (v.last_day < {end} or v.first_day >= {start})
+        union all
+        select distinct s.visitor_id
+        from sessions s
+        where s.started_at >= {start} and s.started_at < {end}
+            and s.visitor_id in (
+                select v.visitor_id from {VISITOR_SPANS} v where v.first_day < {start} and v.last_day >= {end}
+            )"""
+
+
+def _span_ctes() -> dict[str, str]:
+    """The visitor CTEs answered from the spans, for a plan of the whole shop without buckets or groups: the period's
+    visitors, and those of the period and of the retention window's later 30 days that retention looks up."""
+    period = _visitors_between("$start_ts", "$end_ts")
+    window = _visitors_between("$window_middle_ts", "$window_end_ts")
+    return {
+        "period_visitors": f"""
+        -- one row per visitor with a session in the period
+        select $first_day as bucket, {NO_GROUP} as grp, p.visitor_id
+        from ({period}) p""",
+        "current_visitors": f"""
+        -- one row per visitor of the period who was a visitor of the previous period
+        select $first_day as bucket, p.visitor_id
+        from ({period}) p
+        where p.visitor_id in (select visitor_id from previous_visitors)""",
+        "window_returners": f"""
+        -- one row per visitor of the later 30 days of the fixed retention window who visited in the earlier 30
+        select w.visitor_id
+        from ({window}) w
+        where w.visitor_id in (select visitor_id from window_visitors)""",
+    }
+
+
+def visitor_spans_query() -> str:
+    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor,
+    with the first and last day of its sessions."""
+    day = dialect.truncate("day", "started_at")
+    return f"""
+        -- one row per visitor: the first and last day of its sessions
+        select visitor_id, min({day}) as first_day, max({day}) as last_day
+        from sessions
+        where visitor_id in (select visitor_id from _rollup_visitors)
+        group by visitor_id"""
+
+
+def rollup_measures(source: str) -> tuple[str, ...]:
+    """The measures of `source` its rollup holds: the additive ones, whose daily sums add up to any period's."""
+    if source not in ROLLUP_TABLES:
+        return ()
+    return tuple(m for m, entry in MEASURES.items() if entry.source == source and entry.additive)
+
+
+@cache
+def rollup_query(source: str) -> str:
+    """The rows of the rollup of `source` for the days $start_ts to $end_ts: one row per day and combination of
+    ROLLUP_DIMENSIONS (their raw values), columns day, the dimensions, then the source's additive measures, each the
+    registry's own aggregate over the same facts a raw query reads."""
+    measures = rollup_measures(source)
+    ctes = _ctes(Plan(measures, grain="day"), ALL, _ROLLUP_GROUP)
+    dimensions = ", ".join(f"grp.{d} as {d}" for d in ROLLUP_DIMENSIONS)
+    aggregates = ",\n            ".join(f"{MEASURES[m].aggregate} as {m}" for m in measures)
+    ctes["rollup"] = f"""
+        -- one row per day and combination of the rollup's dimensions: the additive measures of {source}
+        select
+            bucket as day, {dimensions},
+            {aggregates}
+        from {SOURCE_FACTS[source]}
+        group by bucket, grp"""
+    return query(ctes, "select * from rollup")
+
+
+def _rollup_measures(plan: Plan, segment: Segment, source: str, measures: Sequence[str]) -> str:
+    """The CTE summing `measures` of `source` per bucket and group from its rollup: a sum of daily sums, the same
+    number as the raw facts' aggregate over the period."""
+    group = NO_GROUP if plan.by is None else f"nullif(r.{plan.by}, '')"
+    filters = "".join(f" and r.{d} = {dialect.param(d)}" for d in segment.dimensions)
+    sums = ",\n            ".join(f"sum({m}) as {m}" for m in measures)
+    return f"""
+        -- one row per bucket and group: the measures of {source}, summed from its daily rollup
+        select
+            {plan.bucket("r.day")} as bucket, {group} as grp,
+            {sums}
+        from {ROLLUP_TABLES[source]} r
+        where r.day >= $first_day and r.day <= $last_day{filters}
+        group by bucket, grp"""
+
+
+def rollups_answer(plan: Plan, segment: Segment) -> bool:
+    """Whether the rollups carry what the plan splits and filters by (else it reads the raw facts only)."""
+    if plan.traffic:
+        return False
+    carried = set(ROLLUP_DIMENSIONS)
+    return (plan.by is None or plan.by in carried) and set(segment.dimensions) <= carried
+
+
+def rollups_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds every rollup, built by the queries this code would build it with (a rollup built
+    by another version of the registry is not read)."""
+    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
+    if not found:
+        return False
+    stored = dict(con.sql("select table_name, query from rollup_queries").fetchall())
+    current = all(stored.get(table) == rollup_query(source) for source, table in ROLLUP_TABLES.items())
+    return current and stored.get(VISITOR_SPANS) == visitor_spans_query()
 
 
 # --- running it ------------------------------------------------------------------------------------------------
@@ -545,9 +729,13 @@ def _shift(grain: str, day: date, count: int) -> date:
     return add_months(day, count)
 
 
-def _run(con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment) -> pl.DataFrame:
+def _run(
+    con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment, use_rollups: bool = True
+) -> pl.DataFrame:
     missing = missing_inputs(con)
     plan = replace(plan, traffic=from_traffic(missing))
+    if use_rollups and rollups_answer(plan, segment) and rollups_current(con):
+        plan = replace(plan, rollups=True)
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
     frame = con.sql(sql, params=parameters(sql, _parameters(period, plan.grain, span), segment)).pl()
@@ -570,16 +758,19 @@ def compute_kpis(
     by: str | None = None,
     metrics: Sequence[str] | None = None,
     segment: Segment = ALL,
+    rollups: bool = True,
 ) -> pl.DataFrame:
     """KPIs for the period [start, end] (local dates, inclusive) on a segment (default: the whole shop). One row per
-    group (one row, group null, if no `by`).
+    group (one row, group null, if no `by`). With `rollups` (the default) the additive measures are summed from the
+    warehouse's daily rollups where they are current and carry `by` and the segment; the numbers are the same as the
+    raw facts' (`rollups=False`).
 
     Columns: `group`, then each metric in registry order (or the order asked); counts are Int64, the rest Float64;
     null where a metric is undefined (zero denominator) or cannot be split by `by`. A metric the segment cannot split
     (e.g. operating expenses) is the whole shop's: `metrics.segments.blank_unsplittable` blanks it for display.
     """
     plan = Plan(_check_metrics(metrics), _check_by(by))
-    return _run(con, plan, _period(start, end), segment).drop("bucket")
+    return _run(con, plan, _period(start, end), segment, rollups).drop("bucket")
 
 
 def kpi_series(
@@ -590,6 +781,7 @@ def kpi_series(
     metrics: Sequence[str] | None = None,
     by: str | None = None,
     segment: Segment = ALL,
+    rollups: bool = True,
 ) -> pl.DataFrame:
     """KPIs per day, ISO week or month of the period, on a segment (default: the whole shop). One row per bucket
     (and group if `by`).
@@ -601,7 +793,7 @@ def kpi_series(
     if grain not in dialect.GRAINS:
         raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(dialect.GRAINS)}")
     plan = Plan(_check_metrics(metrics), _check_by(by), grain)
-    frame = _run(con, plan, _period(start, end), segment).rename({"bucket": "period"})
+    frame = _run(con, plan, _period(start, end), segment, rollups).rename({"bucket": "period"})
     return frame if by else frame.drop("group")
 
 

@@ -326,6 +326,18 @@ create table if not exists rejects (
 """
 
 
+# The rollups' ledger (warehouse/rollups.py): each rollup table's name, the query that computes its rows and what
+# they are keyed by ('day': its rows of a range of days; 'visitor_id': the rows of the visitors in _rollup_visitors).
+# metrics/ writes it when it builds the rollups; a load reruns the queries for the days it touched.
+ROLLUP_LEDGER_DDL = """
+create table if not exists rollup_queries (
+    table_name varchar primary key,
+    query varchar not null,
+    keyed_by varchar not null check (keyed_by in ('day', 'visitor_id'))
+);
+"""
+
+
 def table_ddl(table: Table) -> str:
     """`create table` for one canonical table, with its types, required columns and key."""
     columns = []

@@ -19,6 +19,7 @@ from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
 from warehouse import TABLES, Table, WarehouseError, note_change, open_read_only, writing
+from warehouse.rollups import refresh_rollups, touched_days
 
 
 class _AlreadyLoaded(Exception):
@@ -121,8 +122,10 @@ def ingest_file(
                     con, path, spec, source, mapping, value_format or ValueFormat(), strict, report, chosen
                 )
                 report("loading", 0.65)
+                touched = touched_days(con, table)  # before the write: the days of the rows it replaces too
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
+                refresh_rollups(con, touched)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen

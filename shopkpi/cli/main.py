@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from metrics.rollups import build_rollups
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
 from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
@@ -124,6 +125,8 @@ def demo(
                 result = ingest_file(fresh, table, path, store_timezone=DEMO_TIMEZONE, currency="CNY")
                 if result.rejected:
                     raise fail(f"demo file {path} had {result.rejected} rejected rows: this is a bug in the demo")
+            with writing(fresh, store_timezone=DEMO_TIMEZONE, currency="CNY") as con:
+                build_rollups(con)  # once, after the loads (later loads keep them up to date)
             replace_with(settings.db_path, fresh)
         except (IngestError, WarehouseError) as exc:
             raise fail(str(exc)) from None
@@ -171,8 +174,8 @@ def upgrade(db: DbOption = None) -> None:
         raise fail(f"no warehouse at {settings.db_path}")
     try:
         # writing() checks the whole file (empty, foreign, truncated) before anything is called up to date.
-        with writing(settings.db_path):
-            pass
+        with writing(settings.db_path) as con:
+            build_rollups(con)  # the daily rollups, rebuilt from the tables (metrics/rollups.py)
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     out.print(f"{settings.db_path} is up to date (schema v{SCHEMA_VERSION})")

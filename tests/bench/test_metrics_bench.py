@@ -17,3 +17,10 @@ def test_bench_builds_a_synthetic_shop(tmp_path, capsys):
     db = tmp_path / "synthetic.duckdb"
     assert main(["--db", str(db), "--synthetic", "3000", "--repeat", "1"]) == 0
     assert "same numbers: yes" in capsys.readouterr().out
+
+
+def test_bench_compares_raw_rollups_and_hand_written(tmp_path, capsys):
+    db = hand_made_shop(tmp_path / "w.duckdb")
+    assert main(["--db", str(db), "--rollups", "--repeat", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "built the rollups" in printed and "compute_kpis, rollups" in printed and "same numbers: yes" in printed

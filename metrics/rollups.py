@@ -1,0 +1,64 @@
+"""The rollups: the registry's additive measures pre-aggregated per day × source × medium × campaign × device, so
+that a period's KPIs sum a few thousand daily rows instead of scanning millions of sessions and events.
+
+Grain: one row per day and combination of `ROLLUP_DIMENSIONS` (raw session values; events, orders and order lines
+take their session's) in each of `ROLLUP_TABLES` (sessions by start day, events by their day, valid orders and their
+lines by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
+(`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
+(buyers) and retention do not add up across days and are read from the raw tables; visitors come from each visitor's
+first and last day (`rollup_visitors`) where that settles whether it came in the period.
+
+`build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
+on every load reruns the queries for the days it touched (warehouse/rollups.py). A rollup whose recorded query is not
+this code's (a registry change) is not read until it is rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+
+from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
+from warehouse import rollups as stored
+from warehouse.schema import ROLLUP_LEDGER_DDL
+
+# Every day a warehouse could hold: a full build is a refresh of this range.
+ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
+
+
+def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
+    """(Re)builds every rollup table from the canonical tables and records the query of each (in the caller's
+    transaction, if any). `rebuild=False` keeps the tables whose recorded query is already this code's (loads have
+    kept them in step)."""
+    con.execute(ROLLUP_LEDGER_DDL)
+    recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
+    for source, table in ROLLUP_TABLES.items():
+        sql = rollup_query(source)
+        if recorded.get(table) == sql:
+            continue
+        # Ordered by day so that a period's read skips the other days' row groups.
+        con.execute(
+            f"create or replace table {table} as select * from ({sql}) order by day",
+            stored.range_parameters(sql, *ALL_DAYS),
+        )
+        con.execute("insert or replace into rollup_queries values (?, ?, 'day')", [table, sql])
+    sql = visitor_spans_query()
+    if recorded.get(VISITOR_SPANS) == sql:
+        return
+    con.execute("create or replace temp table _rollup_visitors as select distinct visitor_id from sessions")
+    con.execute(f"create or replace table {VISITOR_SPANS} as select * from ({sql}) order by last_day")
+    con.execute("drop table _rollup_visitors")
+    con.execute("insert or replace into rollup_queries values (?, ?, 'visitor_id')", [VISITOR_SPANS, sql])
+
+
+def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
+    """Brings the rollups' rows of `days` in step with the canonical tables; rebuilds them all if they are missing
+    or were built by other queries than this code's."""
+    if not rollups_current(con):
+        build_rollups(con, rebuild=False)
+    stored.refresh_rollups(con, days)
+
+
+__all__ = ["build_rollups", "refresh_rollups"]

@@ -1,0 +1,201 @@
+"""The rollups (metrics/rollups.py) give the raw tables' numbers: for every metric, group and period, on random shops
+and the demo, and after incremental loads that change old days (warehouse/rollups.py keeps them in step)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.kpis import reference_kpis, same_numbers
+from metrics.compute import ROLLUP_DIMENSIONS, ROLLUP_TABLES, VISITOR_SPANS, compute_kpis, kpi_series, rollups_current
+from metrics.periods import Period
+from metrics.rollups import build_rollups
+from metrics.segments import ALL, Segment
+from pipelines.ingest import ingest_file
+from tests.support.shops import random_shop
+from warehouse import writing
+from warehouse.rollups import day_runs
+
+END = date(2024, 6, 30)
+DAYS = 120
+FIRST = END - timedelta(days=DAYS - 1)
+SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROLLUP_NAMES = [*ROLLUP_TABLES.values(), VISITOR_SPANS]
+
+
+@cache
+def rolled_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    con = random_shop(seed, sessions=400, days=DAYS, end=END)
+    build_rollups(con)
+    assert rollups_current(con)
+    return con
+
+
+periods = st.builds(
+    lambda offset, length: Period(FIRST + timedelta(days=offset), FIRST + timedelta(days=offset + length - 1)),
+    st.integers(min_value=-10, max_value=DAYS - 1),
+    st.integers(min_value=1, max_value=130),
+)
+segments = st.sampled_from([ALL, Segment(source="paid_search"), Segment(device="mobile")])
+
+
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    period=periods,
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region"]),
+    grain=st.sampled_from([None, "day", "week", "month"]),
+    segment=segments,
+)
+def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment):
+    # Periods cut weeks and months at both ends and run past the data; `region` is not in the rollups (raw answer).
+    con = rolled_shop(seed)
+    if grain is None:
+        ours = compute_kpis(con, period, by=by, segment=segment)
+        raw = compute_kpis(con, period, by=by, segment=segment, rollups=False)
+    else:
+        ours = kpi_series(con, period, grain=grain, by=by, segment=segment)
+        raw = kpi_series(con, period, grain=grain, by=by, segment=segment, rollups=False)
+    assert ours.equals(raw), (ours, raw)
+
+
+@SETTINGS
+@given(seed=st.integers(min_value=1, max_value=3), period=periods)
+def test_whole_shop_visitors_and_retention_from_the_spans(seed, period):
+    # Without split, filter or buckets the visitors, the period's returners and the window's come from the visitors'
+    # first and last days, with the sessions of visitors whose span straddles the period (random periods cut them).
+    con = rolled_shop(seed)
+    names = ["visitors", "retention_rate", "retention_30d", "buyer_conversion_rate"]
+    assert compute_kpis(con, period, metrics=names).equals(compute_kpis(con, period, metrics=names, rollups=False))
+
+
+@settings(SETTINGS, max_examples=8)
+@given(seed=st.integers(min_value=1, max_value=3), period=periods)
+def test_rollups_agree_with_the_hand_written_reference_query(seed, period):
+    con = rolled_shop(seed)
+    ours = {k: (None if v is None else float(v)) for k, v in compute_kpis(con, period).row(0, named=True).items()}
+    assert same_numbers({k: v for k, v in ours.items() if k != "group"}, reference_kpis(con, period)) == []
+
+
+def test_the_rollups_are_what_is_read():
+    # Guards the tests above against comparing raw with raw: one more session in a rollup row shows in the total.
+    con = random_shop(5, sessions=200, days=DAYS, end=END)
+    build_rollups(con)
+    period = Period(FIRST, END)
+    before = compute_kpis(con, period, metrics=["sessions", "visitors", "orders", "gross_sales"]).row(0, named=True)
+    con.execute(
+        "update rollup_sessions set sessions = sessions + 1 where rowid = (select min(rowid) from rollup_sessions)"
+    )
+    con.execute(
+        "update rollup_items set gross_sales = gross_sales + 2.5 where rowid = (select max(rowid) from rollup_items)"
+    )
+    after = compute_kpis(con, period, metrics=["sessions", "visitors", "orders", "gross_sales"]).row(0, named=True)
+    assert after["sessions"] == before["sessions"] + 1
+    assert after["gross_sales"] == before["gross_sales"] + 2.5
+    # A rollup built by other queries (another version of the registry) is not read: the raw numbers again.
+    con.execute("update rollup_queries set query = query || ' ' where table_name = 'rollup_items'")
+    assert not rollups_current(con)
+    assert (
+        compute_kpis(con, period, metrics=["sessions", "gross_sales"]).row(0, named=True)["sessions"]
+        == before["sessions"]
+    )
+
+
+def test_rollups_on_the_demo(demo_copy: Path):
+    with writing(demo_copy) as con:
+        build_rollups(con)
+    con = duckdb.connect(str(demo_copy), read_only=True)
+    whole = Period(date(2024, 5, 1), date(2024, 6, 30))
+    partial = Period(date(2024, 5, 15), date(2024, 6, 20))  # cuts a week and both months
+    for by in (None, "source"):
+        assert compute_kpis(con, whole, by=by).equals(compute_kpis(con, whole, by=by, rollups=False)), by
+    for grain in ("week", "month"):
+        ours = kpi_series(con, partial, grain=grain)
+        assert ours.equals(kpi_series(con, partial, grain=grain, rollups=False)), grain
+    assert compute_kpis(con, partial, segment=Segment(source="paid_search")).equals(
+        compute_kpis(con, partial, segment=Segment(source="paid_search"), rollups=False)
+    )
+
+
+def _csv(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _rollup_rows(db: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {name: con.sql(f"select * from {name} order by all").pl() for name in ROLLUP_NAMES}
+
+
+def _assert_as_rebuilt(db: Path) -> None:
+    """The warehouse's rollups are those a full rebuild of a copy makes."""
+    copy = db.with_name("rebuilt.duckdb")
+    shutil.copyfile(db, copy)
+    with writing(copy) as con:
+        build_rollups(con)
+    incremental = _rollup_rows(db)
+    for name, rebuilt in _rollup_rows(copy).items():
+        assert incremental[name].equals(rebuilt), (name, incremental[name], rebuilt)
+
+
+def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    sessions = "session_id,visitor_id,started_at,source,device,pageviews,duration_s"
+    orders = "order_id,ordered_at,status,customer_id,session_id,subtotal"
+    events = "session_id,occurred_at,event_type"
+    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", sessions,
+        "S1,V1,2024-03-01 10:00:00,google,mobile,1,5",
+        "S2,V2,2024-03-02 11:00:00,direct,desktop,3,40",
+        "S3,V1,2024-03-09 09:00:00,google,desktop,1,3",
+    ))  # fmt: skip
+    ingest_file(db, "orders", _csv(tmp_path / "o1.csv", orders,
+        "O1,2024-03-02 12:00:00,placed,C1,S2,100",
+        "O2,2024-03-09 10:00:00,paid,C1,S3,50",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    with duckdb.connect(str(db), read_only=True) as con:
+        march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
+    # Sessions S1–S3, visitors V1 and V2; only O2 is valid (O1 is placed), so S3 converts.
+    assert (march["sessions"], march["visitors"], march["orders"], march["conversion_rate"]) == (3, 2, 1, 1 / 3)
+
+    # Later loads that change old days: O1 is paid now (S2 of 2 March converts; its day's orders and sales change), a
+    # new order of 10 March names S1 of 1 March, an add-to-cart and page views for S1, and S3 moves to a new visitor
+    # on another day (V1's span shrinks to 1 March) and another source.
+    ingest_file(db, "orders", _csv(tmp_path / "o2.csv", orders,
+        "O1,2024-03-02 12:00:00,paid,C1,S2,100",
+        "O3,2024-03-10 08:00:00,shipped,C2,S1,70",
+    ))  # fmt: skip
+    _assert_as_rebuilt(db)
+    ingest_file(db, "events", _csv(tmp_path / "e1.csv", events,
+        "S1,2024-03-01 10:01:00,add_to_cart",
+        "S1,2024-03-01 10:02:00,click",
+    ))  # fmt: skip
+    _assert_as_rebuilt(db)
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", sessions,
+        "S3,V3,2024-03-12 09:00:00,baidu,desktop,1,3",
+    ))  # fmt: skip
+    _assert_as_rebuilt(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
+        first_week = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 7))).row(0, named=True)
+    # All three orders are valid and name S2, S3 and S1: every session converts; 3 orders; V1, V2, V3.
+    assert (march["sessions"], march["visitors"], march["orders"], march["conversion_rate"]) == (3, 3, 3, 1.0)
+    # 1–7 March: S1 (V1) and S2 (V2); O1 of 2 March; S3 has left for 12 March.
+    assert (first_week["sessions"], first_week["visitors"], first_week["orders"]) == (2, 2, 1)
+
+
+def test_day_runs():
+    d = date(2024, 3, 1)
+    days = [d, d + timedelta(days=1), d + timedelta(days=5), d + timedelta(days=2)]
+    assert day_runs(days) == [(d, d + timedelta(days=2)), (d + timedelta(days=5), d + timedelta(days=5))]
+    # More than MAX_RUNS separate days: one run from the first to the last.
+    scattered = [d + timedelta(days=2 * i) for i in range(20)]
+    assert day_runs(scattered) == [(d, d + timedelta(days=38))]
