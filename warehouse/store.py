@@ -29,10 +29,10 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -279,6 +279,7 @@ class _Journal:
     changes: list[dict[str, str | None]] = field(default_factory=list)
     rows: int = 0
     complete: bool = True
+    rollup_days: set[str] = field(default_factory=set)  # days whose rollups the block refreshed (ISO dates)
 
 
 _journals: dict[int, _Journal] = {}  # id(connection) -> the journal of the writing block it belongs to
@@ -319,6 +320,16 @@ def note_change(
     journal.complete = journal.rows <= JOURNAL_MAX_ROWS
 
 
+def note_rollup_days(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
+    """Records the days whose rollups (warehouse/rollups.py) a writing block has just refreshed. The rollups are a
+    function of the tables' rows, so the replay refreshes the same days on the idle copy once the noted rows are in,
+    rather than journaling rollup rows (a refresh can also remove a day's rows, which replaying rows would miss).
+    Called on a connection that is not a writer's, it does nothing."""
+    journal = _journals.get(id(con))
+    if journal is not None and journal.complete:
+        journal.rollup_days |= {day.isoformat() for day in days}
+
+
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rows = con.sql("select table_name, estimated_size from duckdb_tables() where database_name = current_database()")
     return dict(rows.fetchall())
@@ -352,6 +363,10 @@ def _replay(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> Non
                 f"delete from {table} where {first}({key}) in (select {key} from read_parquet($file))", {"file": file}
             )
         con.execute(f"insert into {table} by name select * from read_parquet($file)", {"file": file})
+    if manifest.get("rollup_days"):
+        from warehouse.rollups import refresh_rollups  # rollups note their refresh here: imported when replayed
+
+        refresh_rollups(con, [date.fromisoformat(day) for day in manifest["rollup_days"]])
     for name, value in manifest["sequences"].items():
         last = con.sql("select last_value from duckdb_sequences() where sequence_name = ?", params=[name]).fetchall()
         for _ in range((value or 0) - (last[0][0] or 0 if last else 0)):
@@ -433,6 +448,7 @@ def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[s
             "to": generation,
             "live": _identity(os.stat(temp)),  # a rename keeps the inode, size and time
             "changes": journal.changes,
+            "rollup_days": sorted(journal.rollup_days),
             "sequences": sequences,
         }
         try:
@@ -472,6 +488,8 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
             _set_generation(con, generation)
             changed = {t for t, n in _row_counts(con).items() if journal.counts.get(t) != n}
             noted = {change["table"] for change in journal.changes} | {"shopkpi_meta"}
+            if journal.rollup_days:  # the replay refreshes the rollups of those days
+                noted |= {t for t in journal.counts if t.startswith("rollup_") and t != "rollup_queries"}
             journal.complete = journal.complete and changed <= noted and journal.rows <= JOURNAL_MAX_ROWS
             sequences = dict(con.sql("select sequence_name, last_value from duckdb_sequences()").fetchall())
             con.execute("checkpoint")
