@@ -18,7 +18,7 @@ from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
-from warehouse import TABLES, Table, WarehouseError, open_read_only, writing
+from warehouse import DEFAULT_STORE, TABLES, Table, WarehouseError, open_read_only, writing
 
 
 class _AlreadyLoaded(Exception):
@@ -75,6 +75,9 @@ def ingest_file(
     value_format: ValueFormat | None = None,
     limits: Limits | None = None,
     number_by_record: bool = False,
+    store: str | None = None,
+    platform: str | None = None,
+    store_currency: str | None = None,
 ) -> FileResult:
     """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
 
@@ -83,6 +86,9 @@ def ingest_file(
     (decompressed size, rows, line length, columns, DuckDB's memory); a file over it is refused naming the limit.
     A reject's line is its physical line in the file; with `number_by_record` it is its record's number (header =
     1), which the adapters' derived files map back to the export's own lines.
+    `store` names the store the rows belong to where the file has no store column (default: the warehouse's
+    default store; expenses: shared by all stores); the stores table records it with its `platform` and
+    `store_currency` (default: those already recorded, else 'other' and the warehouse's currency).
     """
     started = time.perf_counter()
     started_at = datetime.now()
@@ -95,7 +101,7 @@ def ingest_file(
 
     report("hashing", 0.05)
     digest = content_hash(path)
-    if _loaded_before(Path(db_path), digest, table):
+    if _loaded_before(Path(db_path), digest, table, store):
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
     limits = limits or Limits()
     report("checking the size", 0.08)
@@ -109,8 +115,9 @@ def ingest_file(
             source.shape = None if number_by_record else shape
             mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
-                if _already_loaded(con, digest, table):
+                if _already_loaded(con, digest, table, store):
                     raise _AlreadyLoaded
+                chosen_store = _use_store(con, spec, store, platform, store_currency)
                 # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
                 con.execute("set enable_progress_bar = true")
                 con.execute("set enable_progress_bar_print = false")
@@ -123,11 +130,12 @@ def ingest_file(
                 report("loading", 0.65)
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
+                _record_file_stores(con, spec)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
                 )
-                _record(con, result, digest, started_at, checked.structural)
+                _record(con, result, digest, started_at, checked.structural, chosen_store)
                 report("committing", 0.9)
                 con.execute("commit")
         except _AlreadyLoaded:
@@ -160,21 +168,69 @@ def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) ->
     return [ingest_file(db_path, table, Path(path), **options) for path in paths]
 
 
-def _loaded_before(db_path: Path, digest: str, table: str) -> bool:
+def _loaded_before(db_path: Path, digest: str, table: str, store: str | None) -> bool:
     """Whether the published warehouse already holds this content for this table (read without waiting for the
     writer; the writer checks again inside the transaction)."""
     if not db_path.exists():
         return False
     try:
         with open_read_only(db_path) as con:
-            return _already_loaded(con, digest, table)
+            return _already_loaded(con, digest, table, store)
     except WarehouseError:
         return False  # reported with more context by the writer
 
 
-def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str) -> bool:
-    found = con.sql("select count(*) from ingest_log where content_hash = ? and table_name = ?", params=[digest, table])
+def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str, store: str | None) -> bool:
+    # The same file loaded for another store is another load (two stores' exports can be byte for byte the same).
+    found = con.sql(
+        """
+        select count(*) from ingest_log
+        where content_hash = ? and table_name = ?
+            and coalesce(store, '') = coalesce(?, (select value from shopkpi_meta where key = 'default_store'), '')
+        """,
+        params=[digest, table, store],
+    )
     return found.fetchall()[0][0] > 0
+
+
+def _use_store(
+    con: duckdb.DuckDBPyConnection, table: Table, store: str | None, platform: str | None, currency: str | None
+) -> str:
+    """The store of the load's rows (`store`, else the warehouse's default store), set for validate's defaults, and
+    recorded in the stores table where the table has stores (products and inventory are shared by every store)."""
+    default = con.sql("select value from shopkpi_meta where key = 'default_store'").fetchall()
+    chosen = store or (default[0][0] if default else DEFAULT_STORE)
+    con.execute("set variable shopkpi_store = ?", [chosen])
+    con.execute("set variable shopkpi_expense_store = ?", [store or ""])
+    if "store" in (c.name for c in table.columns) and (table.name != "expenses" or store):
+        con.execute(
+            """
+            insert into stores values (
+                $store,
+                coalesce($platform, 'other'),
+                coalesce($currency, (select value from shopkpi_meta where key = 'currency'), 'CNY')
+            )
+            on conflict (store) do update set
+                platform = coalesce($platform, stores.platform),
+                currency = coalesce($currency, stores.currency)
+            """,
+            {"store": chosen, "platform": platform, "currency": currency},
+        )
+    return chosen
+
+
+def _record_file_stores(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Stores named by the file's own store column (e.g. tickets of several stores) that the stores table lacks."""
+    if table.name == "expenses" or "store" not in (c.name for c in table.columns):
+        return
+    con.execute(
+        """
+        insert or ignore into stores
+        select distinct store, 'other', coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
+        from _checked
+        where _error is null
+        """
+    )
 
 
 def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int, int]:
@@ -246,9 +302,9 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
 def _row_key(table: Table, alias: str = "") -> str:
     prefix = f"{alias}." if alias else ""
     if table.name == "order_items":
-        # (order_id, line_no) where the export numbers its lines, else (order_id, sku).
+        # (store, order_id, line_no) where the export numbers its lines, else (store, order_id, sku).
         line = f"coalesce('#' || cast({prefix}line_no as varchar), 'sku:' || {prefix}sku)"
-        return f"{prefix}order_id || chr(31) || {line}"
+        return f"{prefix}store || chr(31) || {prefix}order_id || chr(31) || {line}"
     parts = [f"coalesce(cast({prefix}{k} as varchar), '')" for k in table.key]
     return parts[0] if len(parts) == 1 else " || chr(31) || ".join(parts)
 
@@ -264,13 +320,14 @@ def _record(
     digest: str,
     started_at: datetime,
     structural: list[tuple[int, str, str]],
+    store: str,
 ) -> None:
     """The file's rejects (its rows' and the CSV reader's own) and its entry in the ingest_log ledger, under one
     load_id."""
     load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
     _record_rejects(con, load_id, result.path, TABLES[result.table], structural)
     con.execute(
-        "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             str(result.path.resolve()),
@@ -284,6 +341,7 @@ def _record(
             result.duplicates,
             result.rejected,
             ", ".join(result.ignored_columns) or None,
+            store,
         ],
     )
 

@@ -236,8 +236,11 @@ def _validate_sql(
         typed.append(f"cast({value} as {col.type}) as {col.name}")
     for column, condition, reason in table.checks:  # across columns and tables, after each value's own checks
         names = dict.fromkeys(re.findall(r"\{(\w+)\}", condition))
-        if all(name in mapping for name in names):
-            values = {name: f"r.__t_{name}" for name in names}
+        # A column the file does not have but that has a default (the load's store) is checked with the default.
+        defaults = {n: f"coalesce(r.__t_{n}, {table.column(n).default})" for n in names if n in mapping}
+        defaults |= {n: f"({table.column(n).default})" for n in names if n not in mapping}
+        if all(name in mapping or table.column(name).default is not None for name in names):
+            values = {name: defaults[name] if table.column(name).default else f"r.__t_{name}" for name in names}
             known = " and ".join(f"{value} is not null" for value in values.values())
             why = f"{{'col': {params.bind(column)}, 'reason': {params.bind(reason + ': ')} || r.__v_{column}}}"
             checks.append((f"{known} and ({condition.format(**values)})", why))
@@ -271,7 +274,10 @@ def _validate_sql(
     """
     if table.name == "events":
         # Events without an id are identified by the hash of their values, so a re-export is not doubled.
-        values = ", ".join(f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name != "event_id")
+        # The store is left out: it is part of the key already, and hashes made before v4 stay the same.
+        values = ", ".join(
+            f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name not in ("event_id", "store")
+        )
         sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
     return sql, params
 

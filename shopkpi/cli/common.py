@@ -25,7 +25,7 @@ from rich.table import Table
 from metrics.targets import TargetsError
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
-from warehouse import WarehouseError, open_read_only
+from warehouse import PLATFORMS, WarehouseError, open_read_only
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -54,6 +54,32 @@ DbOption = Annotated[
     Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+StoreLoadOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store the rows belong to (e.g. tmall, jd, own_site); keys are unique per store. Default: the "
+        "warehouse's default store (main).",
+    ),
+]
+PlatformOption = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        help=f"The store's platform ({', '.join(PLATFORMS)}), recorded in the stores table; default: the export's "
+        "(import), else the one recorded, else other.",
+    ),
+]
+
+
+def check_store(store: str | None, platform: str | None) -> tuple[str | None, str | None]:
+    """The --store and --platform of a load, trimmed and checked (wrong usage: exit 2)."""
+    store = store.strip() if store is not None else None
+    if store == "":
+        raise typer.BadParameter("a store needs a name", param_hint="--store")
+    if platform is not None and platform.strip().lower() not in PLATFORMS:
+        raise typer.BadParameter(f"{platform!r} is not one of {', '.join(PLATFORMS)}", param_hint="--platform")
+    return store, platform.strip().lower() if platform is not None else None
 
 
 def fail(message: str) -> typer.Exit:
