@@ -137,28 +137,28 @@ def _service_ctes(grain: str | None) -> dict[str, str]:
         -- one row per ticket opened in the period: its bucket, type, minutes to respond and hours to resolve
         select
             {bucket("t.opened_at")} as bucket,
-            t.type, t.order_id, t.satisfaction_score,
+            t.type, t.store, t.order_id, t.satisfaction_score,
             date_diff('second', t.opened_at, t.first_response_at) / 60.0 as response_minutes,
             date_diff('second', t.opened_at, t.resolved_at) / 3600.0 as resolution_hours
         from tickets t
         where t.opened_at >= $start_ts and t.opened_at < $end_ts"""
     ctes["period_valid_orders"] = f"""
         -- one row per valid order placed in the period, with its bucket
-        select {bucket("o.ordered_at")} as bucket, o.order_id, o.status
+        select {bucket("o.ordered_at")} as bucket, o.store, o.order_id, o.status
         from valid_orders o
         where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
     ctes["period_lines"] = """
         -- one row per line of a valid order placed in the period: its bucket, sku, category, units and sales
-        select o.bucket, o.order_id, l.sku, l.category, l.quantity, l.line_sales
+        select o.bucket, o.store, o.order_id, l.sku, l.category, l.quantity, l.line_sales
         from period_valid_orders o
-        join order_lines l on l.order_id = o.order_id"""
+        join order_lines l on l.store = o.store and l.order_id = o.order_id"""
     ctes["period_returns"] = """
         -- one row per returned line of a valid order placed in the period: its bucket, category and what came back
         select
             o.bucket, r.sku, coalesce(p.category, '') as category, coalesce(r.reason, '') as reason,
             r.returned_quantity, r.refund_amount, r.days_after_delivery
         from returns r
-        join period_valid_orders o on o.order_id = r.order_id
+        join period_valid_orders o on o.store = r.store and o.order_id = r.order_id
         left join products p on p.sku = r.sku"""
     return ctes
 
@@ -185,15 +185,19 @@ def service_sql(grain: str | None = None) -> str:
             count(*) filter (where type = 'complaint') as complaints,
             avg(satisfaction_score) as satisfaction,
             count(*) filter (where type = 'inquiry') as inquiries,
-            count(*) filter (where type = 'inquiry' and order_id in (select order_id from valid_orders))
+            count(*) filter (
+                where type = 'inquiry' and (store, order_id) in (select store, order_id from valid_orders)
+            )
                 as converted_inquiries
         from period_tickets
         group by bucket"""
     ctes["order_parts"] = """
         -- one row per bucket with valid orders: orders, units and sales
-        select o.bucket, count(distinct o.order_id) as orders, sum(l.quantity) as units, sum(l.line_sales) as sales
+        select
+            o.bucket, count(distinct o.store || chr(31) || o.order_id) as orders, sum(l.quantity) as units,
+            sum(l.line_sales) as sales
         from period_valid_orders o
-        left join order_lines l on l.order_id = o.order_id
+        left join order_lines l on l.store = o.store and l.order_id = o.order_id
         group by o.bucket"""
     ctes["return_parts"] = f"""
         -- one row per bucket with returns: units and refunds returned, and units back within {SEVEN_DAYS} days
