@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from metrics.registry import MEASURES, METRICS, measures_of
+from metrics.registry import METRICS, measures_of
 from metrics.segments import ALL, Segment
 
 
@@ -100,8 +100,8 @@ def mixed_reason(currencies: list[str], lang: str = "en") -> str:
 
 def _money_measure(name: str) -> bool:
     entry = METRICS.get(name)
-    # Measures that are not metrics (costable_sales, costed_sales) are parts of money figures: sales.
-    return entry.unit == "money" if entry is not None else MEASURES[name].source in ("items", "orders", "ads", "opex")
+    # Of the measures that are not metrics, costable_sales and costed_sales (cost coverage) are sums of sales.
+    return entry.unit == "money" if entry is not None else name in ("costable_sales", "costed_sales")
 
 
 def is_money_figure(name: str) -> bool:

@@ -114,31 +114,27 @@ def order_lines(orders: str, carry: Sequence[str], converted: bool = False) -> s
     sku, category, quantity, line_sales, line_cost, and costable_sales / costed_sales (the sales that have a cost,
     returned goods excepted, and of those the sales whose unit cost is known: how much of the cost is covered)."""
     carried = "".join(f"o.{column}, " for column in carry)
-    # In the reporting currency: the price and cost times the store's rate (store_rates).
-    price, cost = (
-        ("i.unit_price * r.rate", "coalesce(i.unit_cost, p.unit_cost) * r.rate")
-        if converted
-        else (
-            "i.unit_price",
-            "coalesce(i.unit_cost, p.unit_cost)",
-        )
-    )
+    # In the reporting currency: the line's price and cost times the store's rate (store_rates); the catalog's cost
+    # (products.unit_cost, shared by the stores) is in the warehouse's currency, the rate of store '' (w).
+    rate, own = (" * r.rate", " * w.rate") if converted else ("", "")
     return f"""
         -- one row per line of an order of {orders}: its sales (quantity × unit price) and its cost (quantity × the
         -- line's unit cost, else the product's; none on a returned order, whose goods came back)
         select
             {carried}i.sku, p.category, i.quantity,
-            i.quantity * {price} as line_sales,
-            case when o.status <> 'returned' then i.quantity * {cost} end as line_cost,
-            case when o.status <> 'returned' then i.quantity * {price} end as costable_sales,
+            i.quantity * i.unit_price{rate} as line_sales,
+            case
+                when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost{rate}, p.unit_cost{own})
+            end as line_cost,
+            case when o.status <> 'returned' then i.quantity * i.unit_price{rate} end as costable_sales,
             case
                 when o.status <> 'returned' and coalesce(i.unit_cost, p.unit_cost) is not null
-                then i.quantity * {price}
+                then i.quantity * i.unit_price{rate}
             end as costed_sales
         from {orders} o
         join order_items i on i.store = o.store and i.order_id = o.order_id
         left join products p on p.sku = i.sku
-        {"join store_rates r on r.store = o.store" if converted else ""}"""
+        {"join store_rates r on r.store = o.store join store_rates w on w.store = ''" if converted else ""}"""
 
 
 def _all(*conditions: str | None) -> str | None:

@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from metrics.currency import Rates, load_rates
+from metrics.segments import ALL, Segment, store_names
 from metrics.targets import TargetsError
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
@@ -70,6 +72,34 @@ PlatformOption = Annotated[
         "(import), else the one recorded, else other.",
     ),
 ]
+
+
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Only this store's figures (default: every store together).")
+]
+RatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rates",
+        help='Rate table (TOML: reporting = "CNY" and [rates] USD = 7.1; or CSV currency,rate) to add up stores '
+        "in different currencies; without one their money figures are null.",
+    ),
+]
+
+
+def store_segment(con: duckdb.DuckDBPyConnection, store: str | None) -> Segment:
+    """The --store filter as a segment; a store the warehouse does not have is a data error (exit 1)."""
+    if store is None:
+        return ALL
+    known = store_names(con)
+    if store not in known:
+        raise DataError(f"no store {store!r} in the warehouse; its stores: {', '.join(known) or 'none'}")
+    return Segment(store=store)
+
+
+def rates_of(path: Path | None) -> Rates | None:
+    """The --rates table, if given (a file problem is a data error, exit 1)."""
+    return load_rates(path) if path is not None else None
 
 
 def check_store(store: str | None, platform: str | None) -> tuple[str | None, str | None]:
