@@ -18,7 +18,7 @@ from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
-from warehouse import DEFAULT_STORE, TABLES, Table, WarehouseError, open_read_only, writing
+from warehouse import DEFAULT_STORE, PLATFORMS, TABLES, Table, WarehouseError, open_read_only, writing
 
 
 class _AlreadyLoaded(Exception):
@@ -117,7 +117,7 @@ def ingest_file(
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
                 if _already_loaded(con, digest, table, store):
                     raise _AlreadyLoaded
-                chosen_store = _use_store(con, spec, store, platform, store_currency)
+                chosen_store = _use_store(con, spec, store, platform, store_currency, "store" in mapping)
                 # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
                 con.execute("set enable_progress_bar = true")
                 con.execute("set enable_progress_bar_print = false")
@@ -194,15 +194,21 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str, sto
 
 
 def _use_store(
-    con: duckdb.DuckDBPyConnection, table: Table, store: str | None, platform: str | None, currency: str | None
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    store: str | None,
+    platform: str | None,
+    currency: str | None,
+    own_column: bool,
 ) -> str:
     """The store of the load's rows (`store`, else the warehouse's default store), set for validate's defaults, and
-    recorded in the stores table where the table has stores (products and inventory are shared by every store)."""
+    recorded in the stores table where the table has stores (products and inventory are shared by every store) and
+    the file has no store column of its own (its stores are recorded from its rows, `_record_file_stores`)."""
     default = con.sql("select value from shopkpi_meta where key = 'default_store'").fetchall()
     chosen = store or (default[0][0] if default else DEFAULT_STORE)
     con.execute("set variable shopkpi_store = ?", [chosen])
     con.execute("set variable shopkpi_expense_store = ?", [store or ""])
-    if "store" in (c.name for c in table.columns) and (table.name != "expenses" or store):
+    if "store" in (c.name for c in table.columns) and (table.name != "expenses" or store) and not own_column:
         con.execute(
             """
             insert into stores values (
@@ -220,16 +226,21 @@ def _use_store(
 
 
 def _record_file_stores(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Stores named by the file's own store column (e.g. tickets of several stores) that the stores table lacks."""
-    if table.name == "expenses" or "store" not in (c.name for c in table.columns):
+    """Stores named by the file's own store column (e.g. tickets of several stores) that the stores table lacks; a
+    store named after a platform (tmall, jd, own_site) is on that platform, else on 'other'."""
+    if "store" not in (c.name for c in table.columns):
         return
     con.execute(
         """
         insert or ignore into stores
-        select distinct store, 'other', coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
+        select distinct
+            store,
+            case when list_contains($platforms, store) then store else 'other' end,
+            coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
         from _checked
-        where _error is null
-        """
+        where _error is null and store <> ''
+        """,
+        {"platforms": list(PLATFORMS)},
     )
 
 
