@@ -83,6 +83,18 @@ def pnl_by_store(
     )
 
 
+def store_grid(by_store: pl.DataFrame, month: str, lang: str = "en") -> pl.DataFrame:
+    """One month of `pnl_by_store` as printed: one row per P&L line (top to bottom), one column per store, then
+    'shared' and 'total'. Columns: line, label (in `lang`), then the stores in `pnl_by_store`'s order."""
+    rows = by_store.filter(pl.col("month") == month)
+    columns = {
+        row["store"]: pl.Series(row["store"], [row[name] for name in PNL_COLUMNS], dtype=pl.Float64)
+        for row in rows.iter_rows(named=True)
+    }
+    labels = [METRICS[n].label_zh if lang == "zh" else METRICS[n].label_en for n in PNL_COLUMNS]
+    return pl.DataFrame({"line": list(PNL_COLUMNS), "label": labels, **columns})
+
+
 def pnl_last_year(
     con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str, segment: Segment = ALL
 ) -> pl.DataFrame:

@@ -6,8 +6,9 @@ import polars as pl
 import streamlit as st
 
 from metrics import format_value, pnl_lines, pnl_statement
+from metrics.currency import mixed_currencies, mixed_reason
 from metrics.periods import add_months
-from metrics.pnl import pnl_last_year
+from metrics.pnl import SHARED, TOTAL, pnl_by_store, pnl_last_year, store_grid
 from metrics.pnl_views import statement_grid, year_over_year
 from metrics.registry import PNL_COLUMNS, format_change
 from metrics.segments import blank_unsplittable
@@ -59,6 +60,23 @@ def since_first_activity(statement: pl.DataFrame) -> pl.DataFrame:
     return statement.clear() if booked.is_empty() else statement.filter(pl.col("month") >= booked["month"].min())
 
 
+def store_section(current: ui.View, month: str) -> None:
+    """The month's statement with a column per store, the expenses every store shares, and the consolidated total."""
+    st.subheader(current.t(f"By store, {month}", f"分店铺损益，{month}"))
+    grid = store_grid(ui.load(pnl_by_store, month, month), month, current.lang)
+    stores = [c for c in grid.columns if c not in ("line", "label")]
+    names = {SHARED: current.t("shared expenses", "共同费用"), TOTAL: current.t("total", "合计")}
+    st.dataframe(
+        shown_text(grid, stores).rename({s: names.get(s, s) for s in stores}),
+        hide_index=True,
+        column_config={"label": st.column_config.TextColumn(current.t("Line", "项目"), pinned=True)},
+        height=38 + 35 * grid.height,
+    )
+    mixed = ui.load(mixed_currencies)
+    if mixed:
+        st.caption(current.t(f"Total: {mixed_reason(mixed)}.", f"合计：{mixed_reason(mixed, 'zh')}。"))
+
+
 def a_year_later(month: str) -> str:
     year, mon = month.split("-")
     return f"{int(year) + 1:04d}-{mon}"
@@ -104,7 +122,7 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/date_range:",
         )
-    if current.segment:
+    if current.segment.source is not None or current.segment.device is not None:  # a store has its own expenses
         st.info(
             current.t(
                 "Filtered P&L: operating expenses split by nothing, so net profit and net margin are blank (—).",
@@ -177,6 +195,9 @@ def render(current: ui.View) -> None:
             for r in yoy.iter_rows(named=True)
         ]
         st.dataframe(pl.DataFrame(rows), hide_index=True, height=38 + 35 * len(rows))
+
+    if ui.several_stores() and current.segment.store is None:
+        store_section(current, month)
 
     left, right = st.columns(2, gap="large")
     with left:

@@ -117,7 +117,7 @@ def ingest_file(
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
                 if _already_loaded(con, digest, table, store):
                     raise _AlreadyLoaded
-                chosen_store = _use_store(con, spec, store, platform, store_currency, "store" in mapping)
+                chosen_store = _use_store(con, store)
                 # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
                 con.execute("set enable_progress_bar = true")
                 con.execute("set enable_progress_bar_print = false")
@@ -130,7 +130,7 @@ def ingest_file(
                 report("loading", 0.65)
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
-                _record_file_stores(con, spec)
+                _record_stores(con, spec, chosen_store, platform, store_currency)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
@@ -193,54 +193,47 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str, sto
     return found.fetchall()[0][0] > 0
 
 
-def _use_store(
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    store: str | None,
-    platform: str | None,
-    currency: str | None,
-    own_column: bool,
-) -> str:
-    """The store of the load's rows (`store`, else the warehouse's default store), set for validate's defaults, and
-    recorded in the stores table where the table has stores (products and inventory are shared by every store) and
-    the file has no store column of its own (its stores are recorded from its rows, `_record_file_stores`)."""
+def _use_store(con: duckdb.DuckDBPyConnection, store: str | None) -> str:
+    """The store of the load's rows where the file does not name one (`store`, else the warehouse's default store),
+    set for validate's defaults."""
     default = con.sql("select value from shopkpi_meta where key = 'default_store'").fetchall()
     chosen = store or (default[0][0] if default else DEFAULT_STORE)
     con.execute("set variable shopkpi_store = ?", [chosen])
     con.execute("set variable shopkpi_expense_store = ?", [store or ""])
-    if "store" in (c.name for c in table.columns) and (table.name != "expenses" or store) and not own_column:
-        con.execute(
-            """
-            insert into stores values (
-                $store,
-                coalesce($platform, 'other'),
-                coalesce($currency, (select value from shopkpi_meta where key = 'currency'), 'CNY')
-            )
-            on conflict (store) do update set
-                platform = coalesce($platform, stores.platform),
-                currency = coalesce($currency, stores.currency)
-            """,
-            {"store": chosen, "platform": platform, "currency": currency},
-        )
     return chosen
 
 
-def _record_file_stores(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Stores named by the file's own store column (e.g. tickets of several stores) that the stores table lacks; a
-    store named after a platform (tmall, jd, own_site) is on that platform, else on 'other'."""
+def _record_stores(
+    con: duckdb.DuckDBPyConnection, table: Table, chosen: str, platform: str | None, currency: str | None
+) -> None:
+    """The stores of the loaded rows, in the stores table (products and inventory are shared by every store; an
+    expense of store '' by all). The load's own store takes `platform` and `currency` where given (else those
+    already recorded, else 'other' and the warehouse's currency); another store the file names (its own store
+    column, e.g. tickets of several stores) is on the platform it is named after (tmall, jd, own_site), else other."""
     if "store" not in (c.name for c in table.columns):
         return
     con.execute(
         """
-        insert or ignore into stores
+        insert into stores
         select distinct
             store,
-            case when list_contains($platforms, store) then store else 'other' end,
-            coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
+            case
+                when store = $chosen and $platform is not null then $platform
+                when list_contains($platforms, store) then store
+                else 'other'
+            end,
+            coalesce(
+                case when store = $chosen then $currency end,
+                (select value from shopkpi_meta where key = 'currency'),
+                'CNY'
+            )
         from _checked
         where _error is null and store <> ''
+        on conflict (store) do update set
+            platform = coalesce(case when excluded.store = $chosen then $platform end, stores.platform),
+            currency = coalesce(case when excluded.store = $chosen then $currency end, stores.currency)
         """,
-        {"platforms": list(PLATFORMS)},
+        {"chosen": chosen, "platform": platform, "currency": currency, "platforms": list(PLATFORMS)},
     )
 
 

@@ -63,3 +63,26 @@ def two_store_shop(path: Path, jd_currency: str = "CNY") -> Path:
             [("", "2024-03", "rent", 310), ("jd", "2024-03", "staff", 31)],
         )
     return path
+
+
+def real_two_store_warehouse(root: Path) -> Path:
+    """The issue's two-store warehouse from the real exports, loaded as a user would: the Tmall order report with
+    `--store tmall` (CNY, February 2020) and a Shopify orders export with `--store shopify` (GBP, 2025), plus the
+    other Shopify shop's export as store `explorer` (USD, 2022), whose order numbers (#1001…) are the same as the
+    first Shopify shop's."""
+    from typer.testing import CliRunner
+
+    from shopkpi.cli.main import app
+    from tests.support.warehouse_rows import REAL_DATA
+
+    exports = REAL_DATA / "exports"
+    db = root / "stores.duckdb"
+    loads = [
+        ("taobao", exports / "tmall-order-report/tmall_order_report.csv", "tmall"),
+        ("shopify", exports / "shopify-orders/maison-maria-2025/orders_export_1.csv", "shopify"),
+        ("shopify", exports / "shopify-orders/explorer-clothing-2022/orders_export_1.csv", "explorer"),
+    ]
+    for adapter, path, store in loads:
+        result = CliRunner().invoke(app, ["import", adapter, str(path), "--store", store, "--db", str(db)])
+        assert result.exit_code == 0, result.output
+    return db
