@@ -75,6 +75,7 @@ def store_section(current: ui.View, month: str) -> None:
     mixed = ui.load(mixed_currencies)
     if mixed:
         st.caption(current.t(f"Total: {mixed_reason(mixed)}.", f"合计：{mixed_reason(mixed, 'zh')}。"))
+    st.caption(current.t("Each store's column is in its own currency.", "各店铺列按其自身币种。"))
 
 
 def a_year_later(month: str) -> str:
@@ -130,6 +131,14 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
+    mixed = ui.load(mixed_currencies, segment=current.segment)
+    if mixed:  # stores in different currencies: the consolidated money is unknown, each store's is shown
+        st.info(
+            current.t(f"Consolidated P&L: {mixed_reason(mixed)}.", f"合并损益：{mixed_reason(mixed, 'zh')}。"),
+            icon=":material/currency_exchange:",
+        )
+        store_section(current, months[-1])
+        return
     if (
         statement["total_revenue"].fill_null(0).abs().sum() == 0
         and statement["operating_expenses"].fill_null(0).abs().sum() == 0

@@ -12,18 +12,17 @@ import pytest
 from typer.testing import CliRunner
 
 from shopkpi.cli.main import app
-from tests.support.two_stores import real_two_store_warehouse
 from tests.support.warehouse_rows import REAL_DATA, query
 
 pytestmark = pytest.mark.usefixtures("no_config")
 
+
+@pytest.fixture
+def db(stores_db) -> Path:
+    return stores_db
+
 SHOPIFY = REAL_DATA / "exports/shopify-orders"
 EVERYTHING = ["--from", "2020-01-01", "--to", "2025-12-31"]
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory) -> Path:
-    return real_two_store_warehouse(tmp_path_factory.mktemp("stores"))
 
 
 def run(db: Path, *args: str) -> dict:
