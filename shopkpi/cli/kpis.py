@@ -96,7 +96,8 @@ def kpis(
         table = rates_of(rates)
         frame = compute_kpis(con, period, by=by_name, segment=segment, rates=table)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
-        service = service_kpis(con, period, response_target(targets or load_targets(load_settings(db).targets_path)))
+        target = response_target(targets or load_targets(load_settings(db).targets_path))
+        service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
         covered = coverage(con, period)
         reasons = unknown(METRICS, missing_inputs(con))

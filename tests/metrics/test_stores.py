@@ -28,6 +28,7 @@ from metrics.funnel import funnel
 from metrics.periods import Period
 from metrics.pnl import pnl_by_store
 from metrics.segments import Segment, segment_options
+from metrics.service import service_kpis
 from tests.support.two_stores import two_store_shop
 from warehouse import open_read_only
 
@@ -132,3 +133,17 @@ def test_the_pnl_by_store_has_a_column_per_store_shared_expenses_and_the_total(c
     assert rows["shared"]["net_profit"] == pytest.approx(-50)
     parts = sum(rows[s]["net_profit"] for s in ("jd", "tmall", "shared"))
     assert rows["total"]["net_profit"] == pytest.approx(parts)
+
+
+def test_service_figures_follow_the_store(cny):
+    with open_read_only(cny) as con:
+        tmall = service_kpis(con, PERIOD, store="tmall")
+        jd = service_kpis(con, PERIOD, store="jd")
+        both = service_kpis(con, PERIOD)
+    # tmall: its T1 names its own valid 1001 (converted); 1 of its 3 units came back.
+    assert (tmall["tickets"], tmall["inquiry_conversion_rate"]) == (1, 1)
+    assert tmall["return_rate"] == pytest.approx(1 / 3)
+    # jd: one complaint over its 2 orders, per 100 orders; nothing came back of its 1 unit.
+    assert (jd["tickets"], jd["complaint_rate"], jd["return_rate"]) == (1, 50, 0)
+    # Both: 2 tickets, 1 complaint per 4 orders, 1 of 4 units back.
+    assert (both["tickets"], both["complaint_rate"], both["return_rate"]) == (2, 25, 0.25)

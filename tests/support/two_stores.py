@@ -8,6 +8,8 @@ March 2024 (store time zone UTC):
 - jd: session s2 (v1, social); orders 1001 (c1, session s2, paid, 1 × P1 @ 200), 1002 (c1, no session, paid, no
   lines, subtotal 80); ad spend 20 on social; expenses: staff 31 in March.
 - shared expenses (store ''): rent 310 in March.
+- tickets T1 in both stores: tmall's an inquiry about its order 1001, jd's a complaint about its 1001; tmall's 1001
+  came back (1 unit of P1).
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ def two_store_shop(path: Path, jd_currency: str = "CNY") -> Path:
         con.executemany(
             "insert into ad_spend (store, date, source, campaign, cost) values (?, ?, ?, '', ?)",
             [("tmall", date(2024, 3, 5), "paid_search", 30), ("jd", date(2024, 3, 5), "social", 20)],
+        )
+        con.executemany(
+            "insert into tickets (store, ticket_id, opened_at, type, order_id) values (?, ?, ?, ?, ?)",
+            [
+                ("tmall", "T1", D(2024, 3, 2, 11), "inquiry", "1001"),
+                ("jd", "T1", D(2024, 3, 4, 12), "complaint", "1001"),
+            ],
+        )
+        con.execute(
+            "insert into returns (store, order_id, sku, returned_quantity, refund_amount) "
+            "values ('tmall', '1001', 'P1', 1, 0)"
         )
         con.executemany(
             "insert into expenses (store, month, category, amount) values (?, ?, ?, ?)",
