@@ -39,9 +39,15 @@ def validate(
 
     With `strict`, any rejected row is an IngestError naming the first.
     """
+    # The load's store (a variable ingest sets) is read once and bound: getvariable() per row slows a big load.
+    of_load = {
+        c.name: con.sql(f"select {c.default}").fetchall()[0][0]
+        for c in table.columns
+        if c.default and "getvariable(" in c.default
+    }
     _refuse_bad_date_formats(con, path, value_format)
     try:
-        checked, params = _validate_sql(table, source, mapping, value_format)
+        checked, params = _validate_sql(table, source, mapping, value_format, of_load)
         with watched(con, report, "validating", 0.45, 0.65):
             con.execute(f"create or replace temp table _checked as {checked}", params)
     except duckdb.Error as exc:
@@ -212,7 +218,11 @@ def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params
 
 
 def _validate_sql(
-    table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat
+    table: Table,
+    source: Source,
+    mapping: dict[str, str],
+    value_format: ValueFormat,
+    of_load: dict[str, object] | None = None,
 ) -> tuple[str, Params]:
     """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad;
     and the values its placeholders stand for (every text from the user, the file or a mapping is one of them)."""
@@ -222,6 +232,8 @@ def _validate_sql(
     params = Params("v")
     params.update(source.params)
     position = {name: index for index, name in enumerate(source.columns)}
+    of_load = of_load or {}
+    default = {c.name: params.bind(of_load[c.name]) if c.name in of_load else c.default for c in table.columns}
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
@@ -230,15 +242,15 @@ def _validate_sql(
             checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
             if col.default is not None:
-                value = f"coalesce({value}, {col.default})"
+                value = f"coalesce({value}, {default[col.name]})"
         else:
-            value = col.default if col.default is not None else "null"
+            value = default[col.name] if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
     for column, condition, reason in table.checks:  # across columns and tables, after each value's own checks
         names = dict.fromkeys(re.findall(r"\{(\w+)\}", condition))
         # A column the file does not have but that has a default (the load's store) is checked with the default.
-        defaults = {n: f"coalesce(r.__t_{n}, {table.column(n).default})" for n in names if n in mapping}
-        defaults |= {n: f"({table.column(n).default})" for n in names if n not in mapping}
+        defaults = {n: f"coalesce(r.__t_{n}, {default[n]})" for n in names if n in mapping}
+        defaults |= {n: f"({default[n]})" for n in names if n not in mapping}
         if all(name in mapping or table.column(name).default is not None for name in names):
             values = {name: defaults[name] if table.column(name).default else f"r.__t_{name}" for name in names}
             known = " and ".join(f"{value} is not null" for value in values.values())
