@@ -25,6 +25,8 @@ class PnlData:
 
     statement: pl.DataFrame  # one row per month: the MONTHS_SHOWN months to the period's end
     last_year: pl.DataFrame  # the same months a year earlier (a partial month: the same days of it)
+    mixed: list[str]  # the currencies of the selection's stores when there are several (the total is unknown)
+    by_store: pl.DataFrame | None  # the months per store, shared expenses and total (several stores, no store filter)
 
 
 def data(view: ui.View, role: str | None) -> PnlData:
@@ -35,6 +37,8 @@ def data(view: ui.View, role: str | None) -> PnlData:
     return PnlData(
         statement=ui.load(pnl_statement, first, last, segment=view.segment),
         last_year=ui.load(pnl_last_year, first, last, segment=view.segment),
+        mixed=ui.load(mixed_currencies, segment=view.segment),
+        by_store=ui.load(pnl_by_store, first, last) if ui.several_stores() and view.segment.store is None else None,
     )
 
 
@@ -60,10 +64,10 @@ def since_first_activity(statement: pl.DataFrame) -> pl.DataFrame:
     return statement.clear() if booked.is_empty() else statement.filter(pl.col("month") >= booked["month"].min())
 
 
-def store_section(current: ui.View, month: str) -> None:
+def store_section(current: ui.View, by_store: pl.DataFrame, month: str) -> None:
     """The month's statement with a column per store, the expenses every store shares, and the consolidated total."""
     st.subheader(current.t(f"By store, {month}", f"分店铺损益，{month}"))
-    grid = store_grid(ui.load(pnl_by_store, month, month), month, current.lang)
+    grid = store_grid(by_store, month, current.lang)
     stores = [c for c in grid.columns if c not in ("line", "label")]
     names = {SHARED: current.t("shared expenses", "共同费用"), TOTAL: current.t("total", "合计")}
     st.dataframe(
@@ -131,13 +135,14 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
-    mixed = ui.load(mixed_currencies, segment=current.segment)
+    mixed = loaded.mixed
     if mixed:  # stores in different currencies: the consolidated money is unknown, each store's is shown
         st.info(
             current.t(f"Consolidated P&L: {mixed_reason(mixed)}.", f"合并损益：{mixed_reason(mixed, 'zh')}。"),
             icon=":material/currency_exchange:",
         )
-        store_section(current, months[-1])
+        if loaded.by_store is not None:
+            store_section(current, loaded.by_store, months[-1])
         return
     if (
         statement["total_revenue"].fill_null(0).abs().sum() == 0
@@ -205,8 +210,8 @@ def render(current: ui.View) -> None:
         ]
         st.dataframe(pl.DataFrame(rows), hide_index=True, height=38 + 35 * len(rows))
 
-    if ui.several_stores() and current.segment.store is None:
-        store_section(current, month)
+    if loaded.by_store is not None:
+        store_section(current, loaded.by_store, month)
 
     left, right = st.columns(2, gap="large")
     with left:
