@@ -17,15 +17,15 @@ def cohort_sql(segment: Segment = ALL) -> str:
     """The cohort query on a segment: one row per cohort and month offset with an active customer."""
     ctes = facts(segment)
     ctes["customer_months"] = f"""
-        -- one row per known customer and month in which they placed a valid order
-        select distinct customer_id, {dialect.truncate("month", "ordered_at")} as month
+        -- one row per known customer (a store's: ids are per store) and month in which they placed a valid order
+        select distinct store, customer_id, {dialect.truncate("month", "ordered_at")} as month
         from valid_orders
         where customer_id is not null"""
     ctes["cohorts"] = """
         -- one row per customer: the month of their first valid order
-        select customer_id, min(month) as cohort
+        select store, customer_id, min(month) as cohort
         from customer_months
-        group by customer_id"""
+        group by store, customer_id"""
     ctes["activity"] = """
         -- one row per cohort and month offset: customers of the cohort with a valid order in that month
         select
@@ -33,7 +33,7 @@ def cohort_sql(segment: Segment = ALL) -> str:
             (year(m.month) - year(c.cohort)) * 12 + month(m.month) - month(c.cohort) as month_offset,
             count(*) as active_customers
         from customer_months m
-        join cohorts c on c.customer_id = m.customer_id
+        join cohorts c on c.store = m.store and c.customer_id = m.customer_id
         group by 1, 2"""
     ctes["sizes"] = """
         -- one row per cohort: its customers

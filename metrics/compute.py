@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 
 from metrics import dialect
+from metrics.currency import Rates, is_money_figure, missing_rates, mixed_currencies, rate_rows
 from metrics.facts import facts, order_lines, parameters, query
 from metrics.inputs import blank_unknown, from_traffic, missing_inputs
 from metrics.periods import Period, add_months, data_span
@@ -60,6 +61,7 @@ class DimensionSql:
     line: str | None = None  # over period_lines l (an order's line, with the order's bucket and grp)
     ad: str | None = None  # over segment_ad_spend a
     keep_empty: bool = False  # group by the expression as it is (a rollup's struct of raw columns), not nullif(…, '')
+    opex: str | None = None  # over expenses e
 
 
 def _session_dimension(column: str, ad: str | None = None, traffic: bool = True) -> DimensionSql:
@@ -81,6 +83,10 @@ DIMENSION_SQL: dict[str, DimensionSql] = {
     "customer_type": DimensionSql(
         order="case when c.orders_so_far = 1 then 'new' when c.orders_so_far > 1 then 'returning' end",
         line="l.grp",
+    ),
+    # Each row's own store; shared expenses ('') fall in the group none.
+    "store": DimensionSql(
+        session="s.store", traffic="t.store", order="o.store", line="l.grp", ad="a.store", opex="e.store"
     ),
 }
 assert set(DIMENSION_SQL) == set(DIMENSIONS)
@@ -123,6 +129,7 @@ class Plan:
     grain: str | None = None  # None: the whole period is one bucket
     traffic: bool = False  # session measures from the platform's traffic aggregates (no session logs)
     rollups: bool = False  # additive measures summed from the rollups (metrics/rollups.py) instead of raw facts
+    converted: bool = False  # money of stores in several currencies, converted with a rate table (metrics/currency.py)
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -161,15 +168,17 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         else dialect.add_grains(plan.grain, dialect.truncate(plan.grain, "s.started_at"), 1)
     )
     returning = "returning_buyers" in plan.measures
-    session_join = "left join segment_sessions s on s.session_id = {alias}.session_id"
+    session_join = "left join segment_sessions s on s.store = {alias}.store and s.session_id = {alias}.session_id"
 
-    ctes = facts(segment)
+    ctes = facts(segment, plan.converted)
+    rate = " * r.rate" if plan.converted else ""
     ctes["customer_orders"] = """
-        -- one row per valid order of a known customer: its rank among the customer's valid orders (1 = first)
+        -- one row per valid order of a known customer: its rank among the customer's valid orders (1 = first); a
+        -- customer is a store's (the same id in two stores is two people)
         select
-            order_id,
+            store, order_id,
             count(*) over (
-                partition by customer_id order by ordered_at, order_id
+                partition by store, customer_id order by ordered_at, order_id
                 rows between unbounded preceding and current row
             ) as orders_so_far
         from valid_orders
@@ -177,13 +186,13 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     ctes["period_orders"] = f"""
         -- one row per valid order placed in the period
         select
-            o.order_id, o.status, o.customer_id, o.subtotal, o.discount, o.refund_amount, o.shipping_fee,
+            o.store, o.order_id, o.status, o.customer_id, o.subtotal, o.discount, o.refund_amount, o.shipping_fee,
             o.fulfilment_cost,
             {plan.bucket("o.ordered_at")} as bucket,
             {order_grp} as grp
         from valid_orders o
         {session_join.format(alias="o") if dim.order and "s." in dim.order else ""}
-        {"left join customer_orders c on c.order_id = o.order_id" if customer_type else ""}
+        {"left join customer_orders c on c.store = o.store and c.order_id = o.order_id" if customer_type else ""}
         where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
     bucket_end = (
         "$end_ts"
@@ -191,27 +200,35 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         else f"least(cast({dialect.add_grains(plan.grain, 'b.bucket', 1)} as timestamp), $end_ts)"
     )
     ctes["period_buyers"] = """
-        -- one row per bucket and customer with a valid order in it
-        select distinct bucket, customer_id
+        -- one row per bucket and customer (of a store) with a valid order in it
+        select distinct bucket, store, customer_id
         from period_orders
         where customer_id is not null"""
     ctes["buyer_history"] = f"""
         -- one row per bucket and buyer: the buyer's valid orders up to the bucket's end (the period's, clipped)
-        select b.bucket, b.customer_id, count(*) as customer_orders_to_date
+        select b.bucket, b.store, b.customer_id, count(*) as customer_orders_to_date
         from period_buyers b
-        join valid_orders o on o.customer_id = b.customer_id and o.ordered_at < {bucket_end}
-        group by b.bucket, b.customer_id"""
+        join valid_orders o on o.store = b.store and o.customer_id = b.customer_id and o.ordered_at < {bucket_end}
+        group by b.bucket, b.store, b.customer_id"""
     if returning:
         ctes["order_facts"] = """
         -- one row per valid order placed in the period, with its customer's valid orders up to the bucket's end
-        select po.*, bh.customer_orders_to_date
+        -- (its customer named with the store: a customer id is a store's own)
+        select
+            po.store, po.order_id, po.status, po.store || chr(31) || po.customer_id as customer_id, po.subtotal,
+            po.discount, po.refund_amount, po.shipping_fee, po.fulfilment_cost, po.bucket, po.grp,
+            bh.customer_orders_to_date
         from period_orders po
-        left join buyer_history bh on bh.bucket = po.bucket and bh.customer_id = po.customer_id"""
+        left join buyer_history bh
+            on bh.bucket = po.bucket and bh.store = po.store and bh.customer_id = po.customer_id"""
     else:
         ctes["order_facts"] = """
-        -- one row per valid order placed in the period
-        select * from period_orders"""
-    ctes["period_lines"] = order_lines("order_facts", ("bucket", "grp"))
+        -- one row per valid order placed in the period; its customer named with the store (ids are a store's own)
+        select
+            po.store, po.order_id, po.status, po.store || chr(31) || po.customer_id as customer_id, po.subtotal,
+            po.discount, po.refund_amount, po.shipping_fee, po.fulfilment_cost, po.bucket, po.grp
+        from period_orders po"""
+    ctes["period_lines"] = order_lines("order_facts", ("bucket", "grp"), plan.converted)
     ctes["line_facts"] = f"""
         -- one row per line of a valid order placed in the period, plus one per such order without lines
         select l.bucket, {line_grp} as grp, l.quantity, l.line_sales, l.line_cost, l.costable_sales, l.costed_sales
@@ -226,11 +243,11 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
             case when f.status <> 'returned' then coalesce(f.subtotal, 0) end as costable_sales,
             null as costed_sales
         from order_facts f
-        where not exists (select 1 from order_items i where i.order_id = f.order_id)"""
+        where not exists (select 1 from order_items i where i.store = f.store and i.order_id = f.order_id)"""
     ctes["period_sessions"] = f"""
         -- one row per session started in the period
         select
-            s.session_id, s.visitor_id, s.pageviews, s.duration_s,
+            s.store, s.session_id, s.store || chr(31) || s.visitor_id as visitor_id, s.pageviews, s.duration_s,
             {plan.bucket("s.started_at")} as bucket,
             {session_grp} as grp
         from segment_sessions s
@@ -238,13 +255,13 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     ctes["session_events"] = """
         -- one row per session of the period with page views or add-to-carts: how many of each
         select
-            session_id,
+            store, session_id,
             sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_events,
             max(case when event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart
         from segment_events
         where event_type in ('page_view', 'add_to_cart')
-            and session_id in (select session_id from period_sessions)
-        group by session_id"""
+            and (store, session_id) in (select store, session_id from period_sessions)
+        group by store, session_id"""
     ctes["session_facts"] = """
         -- one row per session started in the period
         select
@@ -253,8 +270,8 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
             coalesce(se.added_to_cart, 0) as added_to_cart,
             case when so.purchased then 1 else 0 end as converted
         from period_sessions ps
-        left join session_events se on se.session_id = ps.session_id
-        left join session_orders so on so.session_id = ps.session_id"""
+        left join session_events se on se.store = ps.store and se.session_id = ps.session_id
+        left join session_orders so on so.store = ps.store and so.session_id = ps.session_id"""
     ctes["event_facts"] = f"""
         -- one row per impression or click event in the period
         select
@@ -270,7 +287,7 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         select distinct
             {previous_bucket} as bucket,
             {session_grp} as grp,
-            s.visitor_id
+            s.store || chr(31) || s.visitor_id as visitor_id
         from segment_sessions s
         where s.started_at >= $previous_start_ts and s.started_at < $previous_end_ts"""
     ctes["current_visitors"] = """
@@ -288,15 +305,15 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         left join current_visitors cv on cv.bucket = pv.bucket and cv.visitor_id = pv.visitor_id"""
     ctes["window_visitors"] = f"""
         -- one row per visitor and group of the earlier 30 days of the fixed retention window
-        select distinct {session_grp} as grp, s.visitor_id
+        select distinct {session_grp} as grp, s.store || chr(31) || s.visitor_id as visitor_id
         from segment_sessions s
         where s.started_at >= $window_start_ts and s.started_at < $window_middle_ts"""
     ctes["window_returners"] = """
         -- one row per visitor of the later 30 days of the fixed retention window who visited in the earlier 30
-        select distinct s.visitor_id
+        select distinct s.store || chr(31) || s.visitor_id as visitor_id
         from segment_sessions s
         where s.started_at >= $window_middle_ts and s.started_at < $window_end_ts
-            and s.visitor_id in (select visitor_id from window_visitors)"""
+            and s.store || chr(31) || s.visitor_id in (select visitor_id from window_visitors)"""
     ctes["window_facts"] = """
         -- one row per visitor and group of the earlier 30 days: did they visit again in the later 30?
         select
@@ -309,8 +326,9 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         select
             {plan.bucket("a.date")} as bucket,
             {_group(dim.ad)} as grp,
-            a.cost, a.clicks, a.impressions
+            a.cost{rate} as cost, a.clicks, a.impressions
         from segment_ad_spend a
+        {"join store_rates r on r.store = a.store" if rate else ""}
         where a.date >= $first_day and a.date <= $last_day"""
     ctes["period_days"] = f"""
         -- one row per date of the period
@@ -344,10 +362,16 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         -- one row per bucket and month with expenses: the month's expenses pro rata by covered days
         select
             md.bucket,
-            {NO_GROUP} as grp,
-            e.amount * md.days / md.days_in_month as prorated_amount
+            {_group(dim.opex)} as grp,
+            e.amount{rate} * md.days / md.days_in_month as prorated_amount
         from month_days md
-        join (select month, sum(amount) as amount from expenses group by month) e on e.month = md.month"""
+        join (
+            select month, store, sum(amount) as amount
+            from expenses
+            {"where store = $store" if segment.store is not None else ""}
+            group by month, store
+        ) e on e.month = md.month
+        {"join store_rates r on r.store = e.store" if rate else ""}"""
     ctes["buckets"] = f"""
         -- one row per bucket of the period, so that a bucket without any data still has a row of zeros
         select distinct {plan.bucket("day")} as bucket, {NO_GROUP} as grp
@@ -563,10 +587,10 @@ def _visitors_between(start: str, end: str) -> str:
         where v.first_day < {end} and v.last_day >= {start}
             and (v.last_day < {end} or v.first_day >= {start})
         union all
-        select distinct s.visitor_id
+        select distinct s.store || chr(31) || s.visitor_id
         from sessions s
         where s.started_at >= {start} and s.started_at < {end}
-            and s.visitor_id in (
+            and s.store || chr(31) || s.visitor_id in (
                 select v.visitor_id from {VISITOR_SPANS} v where v.first_day < {start} and v.last_day >= {end}
             )"""
 
@@ -595,15 +619,16 @@ def _span_ctes() -> dict[str, str]:
 
 
 def visitor_spans_query() -> str:
-    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor,
-    with the first and last day of its sessions."""
+    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor
+    (of a store: its id is `store || chr(31) || visitor_id`, as the raw facts count visitors), with the first and
+    last day of its sessions."""
     day = dialect.truncate("day", "started_at")
     return f"""
-        -- one row per visitor: the first and last day of its sessions
-        select visitor_id, min({day}) as first_day, max({day}) as last_day
+        -- one row per visitor of a store: the first and last day of its sessions
+        select store || chr(31) || visitor_id as visitor_id, min({day}) as first_day, max({day}) as last_day
         from sessions
-        where visitor_id in (select visitor_id from _rollup_visitors)
-        group by visitor_id"""
+        where store || chr(31) || visitor_id in (select visitor_id from _rollup_visitors)
+        group by 1"""
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:
@@ -730,17 +755,33 @@ def _shift(grain: str, day: date, count: int) -> date:
 
 
 def _run(
-    con: duckdb.DuckDBPyConnection, plan: Plan, period: Period, segment: Segment, use_rollups: bool = True
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    period: Period,
+    segment: Segment,
+    rates: Rates | None = None,
+    use_rollups: bool = True,
 ) -> pl.DataFrame:
     missing = missing_inputs(con)
-    plan = replace(plan, traffic=from_traffic(missing))
-    if use_rollups and rollups_answer(plan, segment) and rollups_current(con):
+    # Stores in different currencies: money converted with the user's rate table, else null (metrics/currency.py).
+    # A split by store keeps each store's own currency.
+    currencies = mixed_currencies(con, segment) if plan.by != "store" else []
+    convert = bool(currencies) and not missing_rates(currencies, rates)
+    plan = replace(plan, traffic=from_traffic(missing), converted=convert)
+    if use_rollups and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
-    frame = con.sql(sql, params=parameters(sql, _parameters(period, plan.grain, span), segment)).pl()
+    values = _parameters(period, plan.grain, span)
+    if convert and rates is not None:
+        values["rates"] = rate_rows(con, rates)
+    frame = con.sql(sql, params=parameters(sql, values, segment)).pl()
     # A figure needing an input the shop has not given at all is null (SPEC §4; metrics/inputs.py says why).
-    return blank_unknown(frame.rename({"grp": "group"}), missing)
+    frame = blank_unknown(frame.rename({"grp": "group"}), missing)
+    if currencies and not convert:
+        blank = [c for c in frame.columns if c in METRICS or c in MEASURES if is_money_figure(c)]
+        frame = frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in blank)
+    return frame
 
 
 def _period(start: date | Period, end: date | None) -> Period:
@@ -759,6 +800,7 @@ def compute_kpis(
     metrics: Sequence[str] | None = None,
     segment: Segment = ALL,
     rollups: bool = True,
+    rates: Rates | None = None,
 ) -> pl.DataFrame:
     """KPIs for the period [start, end] (local dates, inclusive) on a segment (default: the whole shop). One row per
     group (one row, group null, if no `by`). With `rollups` (the default) the additive measures are summed from the
@@ -768,9 +810,10 @@ def compute_kpis(
     Columns: `group`, then each metric in registry order (or the order asked); counts are Int64, the rest Float64;
     null where a metric is undefined (zero denominator) or cannot be split by `by`. A metric the segment cannot split
     (e.g. operating expenses) is the whole shop's: `metrics.segments.blank_unsplittable` blanks it for display.
+    Over stores in different currencies money figures are null unless `rates` converts them (metrics/currency.py).
     """
     plan = Plan(_check_metrics(metrics), _check_by(by))
-    return _run(con, plan, _period(start, end), segment, rollups).drop("bucket")
+    return _run(con, plan, _period(start, end), segment, rates, rollups).drop("bucket")
 
 
 def kpi_series(
@@ -782,6 +825,7 @@ def kpi_series(
     by: str | None = None,
     segment: Segment = ALL,
     rollups: bool = True,
+    rates: Rates | None = None,
 ) -> pl.DataFrame:
     """KPIs per day, ISO week or month of the period, on a segment (default: the whole shop). One row per bucket
     (and group if `by`).
@@ -793,7 +837,7 @@ def kpi_series(
     if grain not in dialect.GRAINS:
         raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(dialect.GRAINS)}")
     plan = Plan(_check_metrics(metrics), _check_by(by), grain)
-    frame = _run(con, plan, _period(start, end), segment, rollups).rename({"bucket": "period"})
+    frame = _run(con, plan, _period(start, end), segment, rates, rollups).rename({"bucket": "period"})
     return frame if by else frame.drop("group")
 
 
@@ -832,6 +876,7 @@ def compare_periods(
     by: str | None = None,
     metrics: Sequence[str] | None = None,
     segment: Segment = ALL,
+    rates: Rates | None = None,
 ) -> pl.DataFrame:
     """The period's KPIs on a segment (default: the whole shop) against the previous period and the same period last
     year. One row per group and metric.
@@ -845,13 +890,13 @@ def compare_periods(
     """
     period = _period(start, end)
     names = _check_metrics(metrics)
-    value = compute_kpis(con, period, by=by, metrics=names, segment=segment)
+    value = compute_kpis(con, period, by=by, metrics=names, segment=segment, rates=rates)
     frames = {"value": value}
     for key, other in comparison_periods(con, period).items():
         if other is None:
             frames[key] = value.with_columns(pl.lit(None, dtype=value.schema[name]).alias(name) for name in names)
         else:
-            frames[key] = compute_kpis(con, other, by=by, metrics=names, segment=segment)
+            frames[key] = compute_kpis(con, other, by=by, metrics=names, segment=segment, rates=rates)
     long = {
         key: frame.with_columns(pl.col(list(names)).cast(pl.Float64)).unpivot(
             index="group", on=list(names), variable_name="metric", value_name=key

@@ -114,15 +114,23 @@ def _segment_case() -> str:
 def _customer_ctes(segment: Segment) -> dict[str, str]:
     """The facts plus each valid order of a known customer with its net sales, up to the day `$as_of`."""
     ctes = facts(segment)
+    ctes["order_stores"] = """
+        -- one row: how many stores the valid orders are in
+        select count(distinct store) as stores from valid_orders"""
     ctes["customer_order_sales"] = """
-        -- one row per valid order of a known customer placed on or before $as_of: its day and its net sales
+        -- one row per valid order of a known customer placed on or before $as_of: its day and its net sales. A
+        -- customer is a store's (the same id on Tmall and on JD is two people): where the orders are in several
+        -- stores, the customer is named `store:customer_id`
         select
-            o.order_id, o.customer_id, o.ordered_at,
+            o.order_id,
+            case when os.stores > 1 then o.store || ':' || o.customer_id else o.customer_id end as customer_id,
+            o.ordered_at,
             cast(o.ordered_at as date) as order_date,
             coalesce(l.sales, o.subtotal, 0) - o.discount - o.refund_amount as net_sales
         from valid_orders o
-        left join (select order_id, sum(line_sales) as sales from order_lines group by order_id) l
-            on l.order_id = o.order_id
+        cross join order_stores os
+        left join (select store, order_id, sum(line_sales) as sales from order_lines group by store, order_id) l
+            on l.store = o.store and l.order_id = o.order_id
         where o.customer_id is not null and o.ordered_at < cast($as_of as date) + interval 1 day"""
     return ctes
 

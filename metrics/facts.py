@@ -7,11 +7,13 @@ segment_* facts, each a filter of one table, are expanded where they are read, a
 the lines of valid orders; a query that has already picked its orders (e.g. those of the period, with their bucket)
 builds the same lines over them with `order_lines(its_orders, carry)`.
 
-A filter is a bound parameter of the facts, never state on the cursor: `facts(segment)` adds `$source` / `$device`
-conditions to the segment_* facts and `parameters` binds their values, so a metric function's numbers depend on its
-arguments only. Attribution follows SPEC §4: a session matches by its own source and device; events and orders follow
-the session they name (an order without a session matches no segment); ad spend matches by source and has no device;
-expenses, products, order items and inventory are not filtered (an order's items follow their order).
+A filter is a bound parameter of the facts, never state on the cursor: `facts(segment)` adds `$source` / `$device` /
+`$store` conditions to the segment_* facts and `parameters` binds their values, so a metric function's numbers depend
+on its arguments only. Attribution follows SPEC §4: a session matches by its own source and device; events and orders
+follow the session they name (an order without a session matches no segment); ad spend matches by source and has no
+device; expenses, products, order items and inventory are not filtered (an order's items follow their order). A store
+filter matches sessions, events, orders, ad spend and traffic by their own store (compute.py: expenses too). Ids are
+unique per store only (issue 13): every join by order_id or session_id also matches the store.
 """
 
 from __future__ import annotations
@@ -32,10 +34,18 @@ VALID_ORDER = f"status in ({', '.join(repr(status) for status in VALID_STATUSES)
 INLINED = ("segment_sessions", "segment_events", "segment_orders", "segment_ad_spend", "segment_traffic")
 
 
-def facts(segment: Segment = ALL) -> dict[str, str]:
-    """The shared facts as CTEs by name, each reading only canonical tables and earlier facts."""
+def facts(segment: Segment = ALL, converted: bool = False) -> dict[str, str]:
+    """The shared facts as CTEs by name, each reading only canonical tables and earlier facts. `converted`: money in
+    the reporting currency, each store's amounts times its rate (`$rates`, a list of {store, rate};
+    metrics/currency.py)."""
     sessions = [f"{d} = {dialect.param(d)}" for d in segment.dimensions]
-    in_segment_session = "session_id in (select session_id from segment_sessions)" if segment else None
+    # Events and orders follow the session they name, in their own store (ids are unique per store); a store filter
+    # matches every table by its own store.
+    by_session = segment.source is not None or segment.device is not None
+    own_store = f"store = {dialect.param('store')}" if segment.store is not None else None
+    in_segment_session = (
+        "(store, session_id) in (select store, session_id from segment_sessions)" if by_session else None
+    )
     if segment.device is not None:
         ad_match = "false"  # ad spend has no device: under a device filter none of it is in the segment
     elif segment.source is not None:
@@ -43,6 +53,9 @@ def facts(segment: Segment = ALL) -> dict[str, str]:
     else:
         ad_match = None
     ctes: dict[str, str] = {}
+    ctes["store_rates"] = """
+        -- one row per store: how much one unit of its currency is in the reporting currency
+        select store, rate from (select unnest($rates, recursive := true))"""
     ctes["segment_sessions"] = f"""
         -- one row per session of the segment (every session without a filter)
         select *
@@ -52,68 +65,81 @@ def facts(segment: Segment = ALL) -> dict[str, str]:
         -- one row per event of the segment: under a filter, the events naming a session of the segment
         select *
         from events
-        {_where(in_segment_session)}"""
+        {_where(_all(in_segment_session, own_store))}"""
     ctes["segment_orders"] = f"""
         -- one row per order of the segment, of any status: under a filter, the orders naming a session of the segment
         select *
         from orders
-        {_where(in_segment_session)}"""
+        {_where(_all(in_segment_session, own_store))}"""
     ctes["segment_ad_spend"] = f"""
         -- one row per day, source and campaign of ad spend in the segment
         select *
         from ad_spend
-        {_where(ad_match)}"""
+        {_where(_all(ad_match, own_store))}"""
     ctes["segment_traffic"] = f"""
         -- one row per traffic aggregate (counted by the platform) of the segment: it matches by its own source and
         -- device, as a session does
         select *
         from traffic
         {_where(" and ".join(sessions) or None)}"""
+    rate = " * r.rate" if converted else ""
     ctes["valid_orders"] = f"""
-        -- one row per valid (paid) order of the segment, of any date
+        -- one row per valid (paid) order of the segment, of any date{" (money: reporting currency)" if rate else ""}
         select
-            order_id, ordered_at, status, region, payment_method, coupon_code, subtotal,
+            o.store, order_id, ordered_at, status, region, payment_method, coupon_code, subtotal{rate} as subtotal,
             nullif(customer_id, '') as customer_id,
             nullif(session_id, '') as session_id,
-            coalesce(discount, 0) as discount,
-            coalesce(refund_amount, 0) as refund_amount,
-            coalesce(shipping_fee, 0) as shipping_fee,
-            coalesce(shipping_cost, 0) + coalesce(payment_fee, 0) as fulfilment_cost
-        from segment_orders
+            coalesce(discount, 0){rate} as discount,
+            coalesce(refund_amount, 0){rate} as refund_amount,
+            coalesce(shipping_fee, 0){rate} as shipping_fee,
+            (coalesce(shipping_cost, 0) + coalesce(payment_fee, 0)){rate} as fulfilment_cost
+        from segment_orders o
+        {"join store_rates r on r.store = o.store" if rate else ""}
         where {VALID_ORDER}"""
-    ctes["order_lines"] = order_lines("valid_orders", ("order_id", "ordered_at"))
+    ctes["order_lines"] = order_lines("valid_orders", ("store", "order_id", "ordered_at"), converted)
     # No segment filter of its own: a session's orders are in the segment when the session is, and a query only
     # joins this to the sessions it counts (a filtered query's sessions are the segment's).
     ctes["session_orders"] = f"""
-        -- one row per session that an order names: whether one of its orders is valid (a purchase)
-        select session_id, bool_or({VALID_ORDER}) as purchased
+        -- one row per store and session that an order names: whether one of its orders is valid (a purchase)
+        select store, session_id, bool_or({VALID_ORDER}) as purchased
         from orders
         where nullif(session_id, '') is not null
-        group by session_id"""
+        group by store, session_id"""
     return ctes
 
 
-def order_lines(orders: str, carry: Sequence[str]) -> str:
-    """The query of the lines of the valid orders in `orders` (a CTE with order_id and status, e.g. `valid_orders`,
-    or a query's orders of the period). One row per order line: the order's `carry` columns, then sku, category,
-    quantity, line_sales, line_cost, and costable_sales / costed_sales (the sales that have a cost, returned goods
-    excepted, and of those the sales whose unit cost is known: how much of the cost is covered)."""
+def order_lines(orders: str, carry: Sequence[str], converted: bool = False) -> str:
+    """The query of the lines of the valid orders in `orders` (a CTE with store, order_id and status, e.g.
+    `valid_orders`, or a query's orders of the period). One row per order line: the order's `carry` columns, then
+    sku, category, quantity, line_sales, line_cost, and costable_sales / costed_sales (the sales that have a cost,
+    returned goods excepted, and of those the sales whose unit cost is known: how much of the cost is covered)."""
     carried = "".join(f"o.{column}, " for column in carry)
+    # In the reporting currency: the line's price and cost times the store's rate (store_rates); the catalog's cost
+    # (products.unit_cost, shared by the stores) is in the warehouse's currency, the rate of store '' (w).
+    rate, own = (" * r.rate", " * w.rate") if converted else ("", "")
     return f"""
         -- one row per line of an order of {orders}: its sales (quantity × unit price) and its cost (quantity × the
         -- line's unit cost, else the product's; none on a returned order, whose goods came back)
         select
             {carried}i.sku, p.category, i.quantity,
-            i.quantity * i.unit_price as line_sales,
-            case when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost, p.unit_cost) end as line_cost,
-            case when o.status <> 'returned' then i.quantity * i.unit_price end as costable_sales,
+            i.quantity * i.unit_price{rate} as line_sales,
+            case
+                when o.status <> 'returned' then i.quantity * coalesce(i.unit_cost{rate}, p.unit_cost{own})
+            end as line_cost,
+            case when o.status <> 'returned' then i.quantity * i.unit_price{rate} end as costable_sales,
             case
                 when o.status <> 'returned' and coalesce(i.unit_cost, p.unit_cost) is not null
-                then i.quantity * i.unit_price
+                then i.quantity * i.unit_price{rate}
             end as costed_sales
         from {orders} o
-        join order_items i on i.order_id = o.order_id
-        left join products p on p.sku = i.sku"""
+        join order_items i on i.store = o.store and i.order_id = o.order_id
+        left join products p on p.sku = i.sku
+        {"join store_rates r on r.store = o.store join store_rates w on w.store = ''" if converted else ""}"""
+
+
+def _all(*conditions: str | None) -> str | None:
+    found = [c for c in conditions if c]
+    return " and ".join(found) or None
 
 
 def _where(condition: str | None) -> str:

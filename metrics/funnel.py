@@ -39,20 +39,20 @@ def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
     ctes = facts(segment)
     ctes["period_sessions"] = f"""
         -- one row per session started in the period
-        select s.session_id, {group} as grp
+        select s.store, s.session_id, {group} as grp
         from segment_sessions s
         where s.started_at >= $start_ts and s.started_at < $end_ts"""
     ctes["event_steps"] = f"""
         -- one row per such session with funnel events: the furthest step its events reach
-        select session_id, max(case event_type {step_cases} else 0 end) as step
+        select store, session_id, max(case event_type {step_cases} else 0 end) as step
         from segment_events
-        where session_id in (select session_id from period_sessions)
-        group by session_id"""
+        where (store, session_id) in (select store, session_id from period_sessions)
+        group by store, session_id"""
     ctes["order_steps"] = """
         -- one row per such session an order names: a valid order is a purchase, a placed or cancelled one a checkout
-        select session_id, case when purchased then 5 else 4 end as step
+        select store, session_id, case when purchased then 5 else 4 end as step
         from session_orders
-        where session_id in (select session_id from period_sessions)"""
+        where (store, session_id) in (select store, session_id from period_sessions)"""
     ctes["order_data"] = """
         -- one row: whether the shop has loaded orders at all
         select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
@@ -69,8 +69,8 @@ def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
             ) as step
         from period_sessions ps
         cross join order_data od
-        left join event_steps es on es.session_id = ps.session_id
-        left join order_steps os on os.session_id = ps.session_id"""
+        left join event_steps es on es.store = ps.store and es.session_id = ps.session_id
+        left join order_steps os on os.store = ps.store and os.session_id = ps.session_id"""
     ctes["steps"] = f"""
         -- one row per step of the funnel
         select * from (values {steps}) as v (step_number, step)"""

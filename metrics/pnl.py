@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 
 from metrics.compute import compute_kpis, kpi_series
+from metrics.currency import Rates
 from metrics.periods import Coverage, add_months, data_span, month_period, parse_month
 from metrics.registry import METRICS, PNL_COLUMNS, PNL_LINES
 from metrics.segments import ALL, Segment
@@ -18,7 +19,11 @@ def _month(value: date | str) -> date:
 
 
 def pnl_statement(
-    con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str, segment: Segment = ALL
+    con: duckdb.DuckDBPyConnection,
+    first_month: date | str,
+    last_month: date | str,
+    segment: Segment = ALL,
+    rates: Rates | None = None,
 ) -> pl.DataFrame:
     """One row per calendar month from `first_month` to `last_month` ('YYYY-MM' or a date in the month), on a segment
     (default: the whole shop).
@@ -26,12 +31,15 @@ def pnl_statement(
     Columns: month ('YYYY-MM'), the P&L lines of SPEC §5 (gross_sales … net_margin), then days (in the month),
     days_with_data (between the data's first and latest date) and partial (SPEC §4: a month the data does not cover
     whole). Each month's numbers are exactly `compute_kpis` for that month; a partial month's operating expenses are
-    pro-rated by its days with data, as `compute_kpis` does for any period.
+    pro-rated by its days with data, as `compute_kpis` does for any period. Over stores in different currencies the
+    money lines are null unless `rates` converts them (metrics/currency.py).
     """
     first, last = _month(first_month), _month(last_month)
     if last < first:
         raise ValueError(f"the statement ends ({last:%Y-%m}) before it starts ({first:%Y-%m})")
-    series = kpi_series(con, month_period(first, last), grain="month", metrics=PNL_COLUMNS, segment=segment)
+    series = kpi_series(
+        con, month_period(first, last), grain="month", metrics=PNL_COLUMNS, segment=segment, rates=rates
+    )
     span = data_span(con)
     coverage = [Coverage(month_period(m, m), month_period(m, m).covered(span)) for m in series["period"].to_list()]
     return series.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), *PNL_COLUMNS).with_columns(
@@ -39,6 +47,52 @@ def pnl_statement(
         pl.Series("days_with_data", [c.days_with_data for c in coverage], dtype=pl.Int64),
         pl.Series("partial", [c.partial for c in coverage], dtype=pl.Boolean),
     )
+
+
+SHARED = "shared"  # the column of expenses every store shares (expenses.store '')
+TOTAL = "total"  # the consolidated column
+
+
+def pnl_by_store(
+    con: duckdb.DuckDBPyConnection, first_month: date | str, last_month: date | str, rates: Rates | None = None
+) -> pl.DataFrame:
+    """The statement per store, with the expenses shared by every store and the consolidated total: one row per
+    month and column (store name, then 'shared' where there are shared expenses, then 'total').
+
+    Columns: month, store, then the P&L lines as `pnl_statement`'s. A store's lines are in its own currency; the
+    total is null for money lines over stores in different currencies unless `rates` converts them.
+    """
+    first, last = _month(first_month), _month(last_month)
+    total = pnl_statement(con, first, last, rates=rates)
+    series = kpi_series(con, month_period(first, last), grain="month", metrics=PNL_COLUMNS, by="store")
+    per_store = series.select(
+        pl.col("period").dt.strftime("%Y-%m").alias("month"),
+        pl.col("group").fill_null(SHARED).alias("store"),
+        *PNL_COLUMNS,
+    )
+    per_store = per_store.with_columns(pl.col(c).cast(total.schema[c]) for c in PNL_COLUMNS)
+    combined = pl.concat(
+        [per_store, total.select("month", pl.lit(TOTAL).alias("store"), *PNL_COLUMNS)], how="vertical_relaxed"
+    )
+    stores = sorted(s for s in per_store["store"].unique().to_list() if s != SHARED)
+    order = {name: i for i, name in enumerate([*stores, SHARED, TOTAL])}
+    return (
+        combined.with_columns(pl.col("store").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
+        .sort(["month", "_order"])
+        .drop("_order")
+    )
+
+
+def store_grid(by_store: pl.DataFrame, month: str, lang: str = "en") -> pl.DataFrame:
+    """One month of `pnl_by_store` as printed: one row per P&L line (top to bottom), one column per store, then
+    'shared' and 'total'. Columns: line, label (in `lang`), then the stores in `pnl_by_store`'s order."""
+    rows = by_store.filter(pl.col("month") == month)
+    columns = {
+        row["store"]: pl.Series(row["store"], [row[name] for name in PNL_COLUMNS], dtype=pl.Float64)
+        for row in rows.iter_rows(named=True)
+    }
+    labels = [METRICS[n].label_zh if lang == "zh" else METRICS[n].label_en for n in PNL_COLUMNS]
+    return pl.DataFrame({"line": list(PNL_COLUMNS), "label": labels, **columns})
 
 
 def pnl_last_year(

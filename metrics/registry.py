@@ -27,21 +27,22 @@ from metrics.units import METRIC_UNITS, OTHER_AXIS, Unit
 SESSION_DIMENSIONS = ("source", "medium", "campaign", "device", "landing_page")
 ORDER_DIMENSIONS = ("payment_method", "coupon_code", "customer_type")
 AD_DIMENSIONS = ("source", "medium", "campaign")
-DIMENSIONS = (*SESSION_DIMENSIONS, "region", "category", *ORDER_DIMENSIONS)
+DIMENSIONS = (*SESSION_DIMENSIONS, "region", "category", *ORDER_DIMENSIONS, "store")
 
 # Which dimensions the rows of each source can be split by (SPEC §4 attribution rules):
 # sessions, their events and visitor retention split by session dimensions and the session's region;
 # orders also by order dimensions; order lines also by product category; ad spend only by what it carries;
-# operating expenses by none.
+# operating expenses by none. Every row is in a store (issue 13), so everything splits by store: expenses by the store
+# they name (shared expenses in the group none).
 SOURCE_DIMENSIONS: dict[str, frozenset[str]] = {
-    "sessions": frozenset({*SESSION_DIMENSIONS, "region"}),
-    "events": frozenset({*SESSION_DIMENSIONS, "region"}),
-    "retention": frozenset({*SESSION_DIMENSIONS, "region"}),
-    "orders": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS}),
-    "items": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS, "category"}),
-    "ads": frozenset(AD_DIMENSIONS),
-    "opex": frozenset(),
-    "retention_window": frozenset({*SESSION_DIMENSIONS, "region"}),
+    "sessions": frozenset({*SESSION_DIMENSIONS, "region", "store"}),
+    "events": frozenset({*SESSION_DIMENSIONS, "region", "store"}),
+    "retention": frozenset({*SESSION_DIMENSIONS, "region", "store"}),
+    "orders": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS, "store"}),
+    "items": frozenset({*SESSION_DIMENSIONS, "region", *ORDER_DIMENSIONS, "category", "store"}),
+    "ads": frozenset({*AD_DIMENSIONS, "store"}),
+    "opex": frozenset({"store"}),
+    "retention_window": frozenset({*SESSION_DIMENSIONS, "region", "store"}),
 }
 
 # The inputs (metrics/inputs.py) each source's measures need: a figure that needs an input the shop has not given at
@@ -68,6 +69,7 @@ DIMENSION_LABELS = {
     "payment_method": ("Payment method", "支付方式"),
     "coupon_code": ("Coupon code", "优惠码"),
     "customer_type": ("New / returning customer", "新客 / 老客"),
+    "store": ("Store", "店铺"),
 }
 
 

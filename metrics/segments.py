@@ -1,7 +1,8 @@
-"""Segments: the dashboard's source and device filters, and which metrics they can split.
+"""Segments: the dashboard's source, device and store filters, and which metrics they can split.
 
 A segment is an argument of the metric functions (`compute_kpis(..., segment=...)`, `funnel`, `cohort_activity`, …),
-bound as `$source` / `$device` parameters of the facts they read (metrics/facts.py), never state left on a cursor.
+bound as `$source` / `$device` / `$store` parameters of the facts they read (metrics/facts.py), never state left on a
+cursor. A store filter matches every table by its own store (each store is its own shop, its ids its own).
 The filter follows SPEC §4 attribution: a session matches by its own source and device; events and orders follow the
 session they name (an order without a session matches no segment); ad spend matches by source and cannot be split by
 device; operating expenses split by nothing. Metrics that cannot be split by a filtered dimension are blanked by
@@ -20,18 +21,20 @@ from metrics.registry import DIMENSION_LABELS, METRICS, dimensions_of
 
 @dataclass(frozen=True)
 class Segment:
-    """The filters in force: one traffic source and/or one device; None means all."""
+    """The filters in force: one traffic source, one device and/or one store; None means all."""
 
     source: str | None = None
     device: str | None = None
+    store: str | None = None
 
     def __bool__(self) -> bool:
-        return self.source is not None or self.device is not None
+        return self.source is not None or self.device is not None or self.store is not None
 
     @property
     def dimensions(self) -> tuple[str, ...]:
         """The dimensions this segment filters on."""
-        return tuple(d for d, v in (("source", self.source), ("device", self.device)) if v is not None)
+        pairs = (("source", self.source), ("device", self.device), ("store", self.store))
+        return tuple(d for d, v in pairs if v is not None)
 
     def splits(self, metric: str) -> bool:
         """Whether the metric is defined on this segment (it can be split by every filtered dimension)."""
@@ -58,11 +61,18 @@ def blank_unsplittable(frame: pl.DataFrame, segment: Segment) -> pl.DataFrame:
 
 
 def segment_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """The sources and devices that occur in the sessions table, most sessions first."""
+    """The sources and devices that occur in the sessions table, most sessions first; the stores of the stores table
+    (by name)."""
     options = {}
     for dim in ("source", "device"):
         rows = con.sql(
             f"select {dim} from sessions where nullif({dim}, '') is not null group by {dim} order by count(*) desc"
         ).fetchall()
         options[dim] = [r[0] for r in rows]
+    options["store"] = store_names(con)
     return options
+
+
+def store_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse's stores, by name (one, or none for an empty warehouse, in a shop that sells in one place)."""
+    return [r[0] for r in con.sql("select store from stores order by store").fetchall()]

@@ -20,6 +20,7 @@ import polars as pl
 from metrics import dialect
 from metrics.facts import facts, parameters, query
 from metrics.periods import Period
+from metrics.segments import Segment
 from metrics.units import Unit, unit
 
 # The guide's customer-service standard: a first response within 30 minutes. The targets file's
@@ -123,7 +124,7 @@ def response_target(targets: Mapping[str, object] | None) -> float:
 GRAINS = ("day", "week", "month")
 
 
-def _service_ctes(grain: str | None) -> dict[str, str]:
+def _service_ctes(grain: str | None, store: str | None = None) -> dict[str, str]:
     """The facts plus the period's tickets, orders and returns, each with its bucket (the grain's first day, or
     $start for the whole period)."""
     if grain is not None and grain not in GRAINS:
@@ -132,33 +133,35 @@ def _service_ctes(grain: str | None) -> dict[str, str]:
     def bucket(column: str) -> str:
         return "cast($start as date)" if grain is None else f"cast({dialect.truncate(grain, column)} as date)"
 
-    ctes = facts()
+    # One store's tickets, orders and returns (issue 13), or every store's.
+    ctes = facts(Segment(store=store))
+    own_store = "and t.store = $store" if store is not None else ""
     ctes["period_tickets"] = f"""
         -- one row per ticket opened in the period: its bucket, type, minutes to respond and hours to resolve
         select
             {bucket("t.opened_at")} as bucket,
-            t.type, t.order_id, t.satisfaction_score,
+            t.type, t.store, t.order_id, t.satisfaction_score,
             date_diff('second', t.opened_at, t.first_response_at) / 60.0 as response_minutes,
             date_diff('second', t.opened_at, t.resolved_at) / 3600.0 as resolution_hours
         from tickets t
-        where t.opened_at >= $start_ts and t.opened_at < $end_ts"""
+        where t.opened_at >= $start_ts and t.opened_at < $end_ts {own_store}"""
     ctes["period_valid_orders"] = f"""
         -- one row per valid order placed in the period, with its bucket
-        select {bucket("o.ordered_at")} as bucket, o.order_id, o.status
+        select {bucket("o.ordered_at")} as bucket, o.store, o.order_id, o.status
         from valid_orders o
         where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
     ctes["period_lines"] = """
         -- one row per line of a valid order placed in the period: its bucket, sku, category, units and sales
-        select o.bucket, o.order_id, l.sku, l.category, l.quantity, l.line_sales
+        select o.bucket, o.store, o.order_id, l.sku, l.category, l.quantity, l.line_sales
         from period_valid_orders o
-        join order_lines l on l.order_id = o.order_id"""
+        join order_lines l on l.store = o.store and l.order_id = o.order_id"""
     ctes["period_returns"] = """
         -- one row per returned line of a valid order placed in the period: its bucket, category and what came back
         select
             o.bucket, r.sku, coalesce(p.category, '') as category, coalesce(r.reason, '') as reason,
             r.returned_quantity, r.refund_amount, r.days_after_delivery
         from returns r
-        join period_valid_orders o on o.order_id = r.order_id
+        join period_valid_orders o on o.store = r.store and o.order_id = r.order_id
         left join products p on p.sku = r.sku"""
     return ctes
 
@@ -171,9 +174,10 @@ def _period_values(period: Period) -> dict[str, object]:
     }
 
 
-def service_sql(grain: str | None = None) -> str:
-    """One row per bucket with tickets, orders or returns: the parts of every service figure."""
-    ctes = _service_ctes(grain)
+def service_sql(grain: str | None = None, store: str | None = None) -> str:
+    """One row per bucket with tickets, orders or returns: the parts of every service figure (of one store's, if
+    `store`)."""
+    ctes = _service_ctes(grain, store)
     ctes["ticket_parts"] = """
         -- one row per bucket with tickets
         select
@@ -185,15 +189,19 @@ def service_sql(grain: str | None = None) -> str:
             count(*) filter (where type = 'complaint') as complaints,
             avg(satisfaction_score) as satisfaction,
             count(*) filter (where type = 'inquiry') as inquiries,
-            count(*) filter (where type = 'inquiry' and order_id in (select order_id from valid_orders))
+            count(*) filter (
+                where type = 'inquiry' and (store, order_id) in (select store, order_id from valid_orders)
+            )
                 as converted_inquiries
         from period_tickets
         group by bucket"""
     ctes["order_parts"] = """
         -- one row per bucket with valid orders: orders, units and sales
-        select o.bucket, count(distinct o.order_id) as orders, sum(l.quantity) as units, sum(l.line_sales) as sales
+        select
+            o.bucket, count(distinct o.store || chr(31) || o.order_id) as orders, sum(l.quantity) as units,
+            sum(l.line_sales) as sales
         from period_valid_orders o
-        left join order_lines l on l.order_id = o.order_id
+        left join order_lines l on l.store = o.store and l.order_id = o.order_id
         group by o.bucket"""
     ctes["return_parts"] = f"""
         -- one row per bucket with returns: units and refunds returned, and units back within {SEVEN_DAYS} days
@@ -275,12 +283,15 @@ SCHEMA = {m.name: (pl.Int64 if m.unit == "count" else pl.Float64) for m in SERVI
 
 
 def service_kpis(
-    con: duckdb.DuckDBPyConnection, period: Period, target_minutes: float = RESPONSE_TARGET_MINUTES
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    target_minutes: float = RESPONSE_TARGET_MINUTES,
+    store: str | None = None,
 ) -> dict[str, float | int | None]:
     """The service and after-sales figures of a period (SERVICE_METRICS, by name), the first response target being
-    `target_minutes`."""
-    sql = service_sql()
-    values = {**_period_values(period), "target": target_minutes}
+    `target_minutes`; one store's if `store`."""
+    sql = service_sql(store=store)
+    values = {**_period_values(period), "target": target_minutes, "store": store}
     found = con.sql(sql, params=parameters(sql, values)).pl()
     empty = {c: 0 for c in found.columns} | {"first_response_minutes": None, "resolution_hours": None,
                                              "satisfaction": None}  # fmt: skip

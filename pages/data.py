@@ -316,6 +316,14 @@ def upload_section() -> None:
                 "文件对应的标准表（SPEC §2）；列的校验规则与 `shopkpi ingest` 相同。",
             ),
         )
+        store = st.text_input(
+            ui.t("Store (optional)", "店铺（可选）"),
+            key="upload_store",
+            help=ui.t(
+                "The store the files' rows belong to, e.g. tmall or jd (as `--store`); empty: the default store.",
+                "文件所属的店铺，如 tmall 或 jd（同 `--store`）；留空为默认店铺。",
+            ),
+        ).strip()
         files = st.file_uploader(
             ui.t(
                 "Export files (CSV, Parquet or JSON Lines; .gz accepted)",
@@ -333,7 +341,9 @@ def upload_section() -> None:
         ):
             for file in files:
                 try:
-                    result = uploads.save_and_ingest(settings, table, file.name, file.getvalue(), lang=ui.lang())
+                    result = uploads.save_and_ingest(
+                        settings, table, file.name, file.getvalue(), lang=ui.lang(), store=store or None
+                    )
                 except (IngestError, WarehouseError, OSError) as error:
                     name, reason = ui.md(file.name), ui.md(error)  # the file's name and columns are text, not markdown
                     st.error(

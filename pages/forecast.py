@@ -142,7 +142,7 @@ def controls(current: ui.View) -> tuple[str, int, str | None]:
     )
     split = right.selectbox(
         current.t("Split by", "拆分"),
-        SPLITS,
+        (*SPLITS, "store") if ui.several_stores() else SPLITS,  # issue 13: stores as a split
         format_func=lambda d: current.t("Nothing (total)", "不拆分（合计）") if d == "" else current.dim_label(d),
         key="fc_by",
     )

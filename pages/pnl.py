@@ -6,8 +6,9 @@ import polars as pl
 import streamlit as st
 
 from metrics import format_value, pnl_lines, pnl_statement
+from metrics.currency import mixed_currencies, mixed_reason
 from metrics.periods import add_months
-from metrics.pnl import pnl_last_year
+from metrics.pnl import SHARED, TOTAL, pnl_by_store, pnl_last_year, store_grid
 from metrics.pnl_views import statement_grid, year_over_year
 from metrics.registry import PNL_COLUMNS, format_change
 from metrics.segments import blank_unsplittable
@@ -24,6 +25,8 @@ class PnlData:
 
     statement: pl.DataFrame  # one row per month: the MONTHS_SHOWN months to the period's end
     last_year: pl.DataFrame  # the same months a year earlier (a partial month: the same days of it)
+    mixed: list[str]  # the currencies of the selection's stores when there are several (the total is unknown)
+    by_store: pl.DataFrame | None  # the months per store, shared expenses and total (several stores, no store filter)
 
 
 def data(view: ui.View, role: str | None) -> PnlData:
@@ -34,6 +37,8 @@ def data(view: ui.View, role: str | None) -> PnlData:
     return PnlData(
         statement=ui.load(pnl_statement, first, last, segment=view.segment),
         last_year=ui.load(pnl_last_year, first, last, segment=view.segment),
+        mixed=ui.load(mixed_currencies, segment=view.segment),
+        by_store=ui.load(pnl_by_store, first, last) if ui.several_stores() and view.segment.store is None else None,
     )
 
 
@@ -57,6 +62,24 @@ def since_first_activity(statement: pl.DataFrame) -> pl.DataFrame:
     numbers = list(PNL_COLUMNS)
     booked = statement.filter(pl.any_horizontal(pl.col(numbers).fill_null(0) != 0))
     return statement.clear() if booked.is_empty() else statement.filter(pl.col("month") >= booked["month"].min())
+
+
+def store_section(current: ui.View, by_store: pl.DataFrame, month: str) -> None:
+    """The month's statement with a column per store, the expenses every store shares, and the consolidated total."""
+    st.subheader(current.t(f"By store, {month}", f"分店铺损益，{month}"))
+    grid = store_grid(by_store, month, current.lang)
+    stores = [c for c in grid.columns if c not in ("line", "label")]
+    names = {SHARED: current.t("shared expenses", "共同费用"), TOTAL: current.t("total", "合计")}
+    st.dataframe(
+        shown_text(grid, stores).rename({s: names.get(s, s) for s in stores}),
+        hide_index=True,
+        column_config={"label": st.column_config.TextColumn(current.t("Line", "项目"), pinned=True)},
+        height=38 + 35 * grid.height,
+    )
+    mixed = ui.load(mixed_currencies)
+    if mixed:
+        st.caption(current.t(f"Total: {mixed_reason(mixed)}.", f"合计：{mixed_reason(mixed, 'zh')}。"))
+    st.caption(current.t("Each store's column is in its own currency.", "各店铺列按其自身币种。"))
 
 
 def a_year_later(month: str) -> str:
@@ -104,7 +127,7 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/date_range:",
         )
-    if current.segment:
+    if current.segment.source is not None or current.segment.device is not None:  # a store has its own expenses
         st.info(
             current.t(
                 "Filtered P&L: operating expenses split by nothing, so net profit and net margin are blank (—).",
@@ -112,6 +135,15 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
+    mixed = loaded.mixed
+    if mixed:  # stores in different currencies: the consolidated money is unknown, each store's is shown
+        st.info(
+            current.t(f"Consolidated P&L: {mixed_reason(mixed)}.", f"合并损益：{mixed_reason(mixed, 'zh')}。"),
+            icon=":material/currency_exchange:",
+        )
+        if loaded.by_store is not None:
+            store_section(current, loaded.by_store, months[-1])
+        return
     if (
         statement["total_revenue"].fill_null(0).abs().sum() == 0
         and statement["operating_expenses"].fill_null(0).abs().sum() == 0
@@ -177,6 +209,9 @@ def render(current: ui.View) -> None:
             for r in yoy.iter_rows(named=True)
         ]
         st.dataframe(pl.DataFrame(rows), hide_index=True, height=38 + 35 * len(rows))
+
+    if loaded.by_store is not None:
+        store_section(current, loaded.by_store, month)
 
     left, right = st.columns(2, gap="large")
     with left:

@@ -206,7 +206,7 @@ def render(current: ui.View) -> None:
     dim = (
         st.segmented_control(
             current.t("Split by", "拆分维度"),
-            DIMENSIONS,
+            (*DIMENSIONS, "store") if ui.several_stores() else DIMENSIONS,  # issue 13: stores as a split
             format_func=current.dim_label,
             default=DEFAULT_SPLIT,
             key="traffic_by",
@@ -231,7 +231,7 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
-        if dim in ("source", "device") and focus != NONE:
+        if dim in ("source", "device", "store") and focus != NONE:
             right.button(
                 current.t("Filter every page", "筛选所有页面"),
                 key="traffic_apply",

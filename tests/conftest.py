@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.demo import demo_warehouse
 from tests.support.shops import hand_made_shop
+from tests.support.two_stores import real_two_store_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,13 @@ def demo_copy(tmp_path: Path) -> Path:
 def hand_made_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hand-made shop of tests/support/shops.py, built once per test run. Read it only."""
     return hand_made_shop(tmp_path_factory.mktemp("hand-made") / "w.duckdb")
+
+
+@pytest.fixture(scope="session")
+def stores_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Tmall report and two real Shopify exports as three stores of one warehouse
+    (tests/support/two_stores.py), built once per test run. Read it only."""
+    return real_two_store_warehouse(tmp_path_factory.mktemp("real-stores"))
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 read beside a writer (`warehouse.store`). pipelines/ and metrics/ build on it; it imports neither."""
 
 from warehouse.schema import (
+    DEFAULT_STORE,
     DEVICES,
     EVENT_TYPES,
     LEDGER_DDL,
     MONEY,
+    PLATFORMS,
     SCHEMA_VERSION,
     STATUSES,
     TABLES,
@@ -28,11 +30,13 @@ from warehouse.store import (
 )
 
 __all__ = [
+    "DEFAULT_STORE",
     "DEVICES",
     "EVENT_TYPES",
     "LEDGER_DDL",
     "MIGRATIONS",
     "MONEY",
+    "PLATFORMS",
     "SCHEMA_VERSION",
     "STATUSES",
     "TABLES",

@@ -112,7 +112,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
                 con.execute(
                     f"""
                     create or replace temp table _rollup_visitors as
-                    select visitor_id from sessions where cast(started_at as date) between $first and $last
+                    select store || chr(31) || visitor_id as visitor_id
+                    from sessions where cast(started_at as date) between $first and $last
                     union
                     select visitor_id from {table} where first_day <= $last and last_day >= $first""",
                     {"first": first, "last": last},

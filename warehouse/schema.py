@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 3  # v2: tickets and returns (issue 16); v3: traffic counted by the platform (issue 13)
+SCHEMA_VERSION = 4  # v2: tickets and returns (issue 16); v3: traffic counted by the platform; v4: stores (issue 13)
+
+# The store a row belongs to when its file does not say (`--store` of the load, else the warehouse's default store,
+# recorded in shopkpi_meta as default_store). ingest sets the variable for each load.
+DEFAULT_STORE = "main"
+STORE_OF_LOAD = "getvariable('shopkpi_store')"
+# Expenses are shared by every store ('') unless the load names one.
+EXPENSE_STORE_OF_LOAD = "coalesce(getvariable('shopkpi_expense_store'), '')"
+PLATFORMS = ("own_site", "shopify", "tmall", "taobao", "jd", "pinduoduo", "other")
 
 STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
 VALID_STATUSES = ("paid", "shipped", "delivered", "returned")
@@ -50,6 +58,10 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+
+def _store() -> Column:
+    return Column("store", "VARCHAR", default=STORE_OF_LOAD)
 
 
 def _money(name: str, required: bool = False, default: str | None = None, rule: str | None = "nonneg") -> Column:
@@ -112,12 +124,14 @@ TABLES: dict[str, Table] = {
                 Column("region", "VARCHAR"),
                 Column("payment_method", "VARCHAR", lower=True),
                 Column("coupon_code", "VARCHAR"),
+                _store(),
             ),
-            key=("order_id",),
+            key=("store", "order_id"),
         ),
         Table(
             "order_items",
-            "one row per order line (order_id, line_no), or (order_id, sku) where the export has no line numbers",
+            "one row per order line (store, order_id, line_no), or (store, order_id, sku) where the export has no line "
+            "numbers",
             (
                 Column("order_id", "VARCHAR", required=True),
                 Column("line_no", "INTEGER", rule="nonneg"),
@@ -125,8 +139,9 @@ TABLES: dict[str, Table] = {
                 Column("quantity", "INTEGER", required=True, rule="positive"),
                 _money("unit_price", required=True),
                 _money("unit_cost"),
+                _store(),
             ),
-            key=("order_id", "line_no", "sku"),
+            key=("store", "order_id", "line_no", "sku"),
             primary_key=False,
         ),
         Table(
@@ -145,12 +160,13 @@ TABLES: dict[str, Table] = {
                 Column("customer_id", "VARCHAR"),
                 Column("pageviews", "INTEGER", rule="positive"),
                 Column("duration_s", "DOUBLE", rule="nonneg"),
+                _store(),
             ),
-            key=("session_id",),
+            key=("store", "session_id"),
         ),
         Table(
             "events",
-            "one row per event (event_id; where the export has none, a hash of the row's values)",
+            "one row per event (store, event_id; where the export has no event_id, a hash of the row's values)",
             (
                 Column("event_id", "VARCHAR"),
                 Column("session_id", "VARCHAR", required=True),
@@ -159,15 +175,16 @@ TABLES: dict[str, Table] = {
                 Column("sku", "VARCHAR"),
                 Column("page", "VARCHAR"),
                 Column("position", "INTEGER", rule="nonneg"),
+                _store(),
             ),
-            key=("event_id",),
+            key=("store", "event_id"),
             # Unique by ingestion, without an index: on millions of event ids an index quadruples the file
             # (which every load copies) and doubles the load time, and no query looks events up by id.
             primary_key=False,
         ),
         Table(
             "ad_spend",
-            "one row per day, source and campaign",
+            "one row per store, day, source and campaign",
             (
                 Column("date", "DATE", required=True),
                 Column("source", "VARCHAR", required=True, lower=True),
@@ -176,8 +193,9 @@ TABLES: dict[str, Table] = {
                 _money("cost", required=True),
                 Column("impressions", "BIGINT", rule="nonneg"),
                 Column("clicks", "BIGINT", rule="nonneg"),
+                _store(),
             ),
-            key=("date", "source", "campaign"),
+            key=("store", "date", "source", "campaign"),
         ),
         Table(
             "products",
@@ -210,7 +228,7 @@ TABLES: dict[str, Table] = {
             "one row per customer-service ticket",
             (
                 Column("ticket_id", "VARCHAR", required=True),
-                Column("store", "VARCHAR"),
+                _store(),
                 Column("channel", "VARCHAR", lower=True),
                 Column("opened_at", "TIMESTAMP", required=True),
                 Column("first_response_at", "TIMESTAMP"),
@@ -220,7 +238,7 @@ TABLES: dict[str, Table] = {
                 Column("reason", "VARCHAR"),
                 Column("satisfaction_score", "INTEGER"),
             ),
-            key=("ticket_id",),
+            key=("store", "ticket_id"),
             checks=(
                 ("first_response_at", "{first_response_at} < {opened_at}", "first response before the ticket opened"),
                 ("resolved_at", "{resolved_at} < {opened_at}", "resolved before the ticket opened"),
@@ -228,14 +246,14 @@ TABLES: dict[str, Table] = {
                 ("satisfaction_score", "{satisfaction_score} not between 1 and 5", "satisfaction score not in 1–5"),
                 (
                     "order_id",
-                    "{order_id} not in (select order_id from orders)",
+                    "{order_id} not in (select order_id from orders where store = {store})",
                     "order_id matches no loaded order",
                 ),
             ),
         ),
         Table(
             "returns",
-            "one row per returned order line (order_id, sku)",
+            "one row per returned order line (store, order_id, sku)",
             (
                 Column("order_id", "VARCHAR", required=True),
                 Column("sku", "VARCHAR", required=True),
@@ -244,12 +262,13 @@ TABLES: dict[str, Table] = {
                 Column("reason", "VARCHAR"),
                 Column("returned_at", "TIMESTAMP"),
                 Column("days_after_delivery", "INTEGER", rule="nonneg"),
+                _store(),
             ),
-            key=("order_id", "sku"),
+            key=("store", "order_id", "sku"),
             checks=(
                 (
                     "order_id",
-                    "{order_id} not in (select order_id from orders)",
+                    "{order_id} not in (select order_id from orders where store = {store})",
                     "order_id matches no loaded order",
                 ),
             ),
@@ -260,7 +279,7 @@ TABLES: dict[str, Table] = {
             (
                 Column("date", "DATE", required=True),
                 Column("end_date", "DATE", required=True),
-                Column("store", "VARCHAR", default="''"),
+                _store(),
                 Column("source", "VARCHAR", required=True, lower=True),
                 Column("medium", "VARCHAR", default="''", lower=True),
                 Column("campaign", "VARCHAR", default="''"),
@@ -285,17 +304,25 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "expenses",
-            "one row per month and expense category",
+            "one row per month, expense category and store ('': shared by every store)",
             (
                 Column("month", "VARCHAR", required=True, rule="month"),
                 Column("category", "VARCHAR", required=True),
                 _money("amount", required=True, rule=None),
                 Column("note", "VARCHAR"),
+                Column("store", "VARCHAR", default=EXPENSE_STORE_OF_LOAD),
             ),
-            key=("month", "category"),
+            key=("month", "category", "store"),
         ),
     )
 }
+
+STORES_DDL = """
+create table if not exists stores (
+    store varchar primary key,
+    platform varchar not null,
+    currency varchar not null
+)"""
 
 LEDGER_DDL = """
 create table if not exists shopkpi_meta (key varchar primary key, value varchar not null);
@@ -312,7 +339,8 @@ create table if not exists ingest_log (
     updated bigint not null,
     duplicates bigint not null,
     rejected bigint not null,
-    ignored_columns varchar
+    ignored_columns varchar,
+    store varchar
 );
 create table if not exists rejects (
     load_id bigint not null,
@@ -343,7 +371,9 @@ def table_ddl(table: Table) -> str:
     columns = []
     for col in table.columns:
         not_null = col.required or col.default is not None or (table.name == "events" and col.name == "event_id")
-        columns.append(f"{col.name} {col.type}{' not null' if not_null else ''}")
+        # Rows written by SQL rather than ingest (the demo, tests, an analyst) are the default store's, or shared.
+        store = f" default '{'' if table.name == 'expenses' else DEFAULT_STORE}'" if col.name == "store" else ""
+        columns.append(f"{col.name} {col.type}{' not null' if not_null else ''}{store}")
     if table.primary_key:
         columns.append(f"primary key ({', '.join(table.key)})")
     return f"create table if not exists {table.name} ({', '.join(columns)})"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.schema import LEDGER_DDL, SCHEMA_VERSION, TABLES, table_ddl
+from warehouse.schema import DEFAULT_STORE, LEDGER_DDL, SCHEMA_VERSION, STORES_DDL, TABLES, table_ddl
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +99,64 @@ def _check_complete(con: duckdb.DuckDBPyConnection, path: Path, size: int) -> No
         raise _damaged(path, f"truncated: {size:,} of {expected:,} bytes")
 
 
+def _rebuilt_with_store(name: str) -> list[str]:
+    """v4: the table rebuilt with a store column and its key per store (DuckDB cannot alter a primary key), each row
+    in the warehouse's one store (`main`; tickets and traffic had a free-text store: kept where it was given)."""
+    store = {"tickets": f"coalesce(nullif(store, ''), '{DEFAULT_STORE}')", "expenses": "''"}.get(
+        name, f"'{DEFAULT_STORE}'"
+    )
+    if name == "traffic":
+        store = f"case when store = '' then '{DEFAULT_STORE}' else store end"
+    new = f"_v4_{name}"
+    return [
+        table_ddl(TABLES[name]).replace(f"create table if not exists {name} (", f"create table {new} ("),
+        # By name and without the old store column: tables an earlier step created already have the v4 columns.
+        f"insert into {new} by name select columns(lambda c: c <> 'store'), {store} as store from {name}",
+        f"drop table {name}",
+        f"alter table {new} rename to {name}",
+    ]
+
+
+_STORE_TABLES = ("orders", "order_items", "sessions", "events", "ad_spend", "tickets", "returns", "traffic", "expenses")
+
 # Each step upgrades a warehouse from version N to N + 1; append here when the schema changes.
 MIGRATIONS: dict[int, list[str]] = {
     1: [table_ddl(TABLES["tickets"]), table_ddl(TABLES["returns"])],  # v2: customer service and returns (issue 16)
     2: [table_ddl(TABLES["traffic"])],  # v3: traffic counted by the platform (issue 13)
+    # v4: several stores in one warehouse (issue 13); the rows so far are the default store's
+    3: [
+        *(statement for name in _STORE_TABLES for statement in _rebuilt_with_store(name)),
+        STORES_DDL,
+        f"""insert or ignore into stores
+        select '{DEFAULT_STORE}', 'other', coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
+        where exists (select 1 from orders) or exists (select 1 from sessions) or exists (select 1 from ad_spend)
+            or exists (select 1 from traffic where store = '{DEFAULT_STORE}')""",
+        # Traffic loaded without --store ('' before v4) in a warehouse that was another store's: its own row.
+        """insert or ignore into stores
+        select distinct t.store, 'other', coalesce((select value from shopkpi_meta where key = 'currency'), 'CNY')
+        from traffic t""",
+        "alter table ingest_log add column if not exists store varchar",
+        f"update ingest_log set store = '{DEFAULT_STORE}'",
+        f"insert or ignore into shopkpi_meta values ('default_store', '{DEFAULT_STORE}')",
+    ],
 }
 
 
-def _create_schema(con: duckdb.DuckDBPyConnection, store_timezone: str, currency: str) -> None:
+def _create_schema(
+    con: duckdb.DuckDBPyConnection, store_timezone: str, currency: str, default_store: str = DEFAULT_STORE
+) -> None:
     con.execute(LEDGER_DDL)
+    con.execute(STORES_DDL)
     for table in TABLES.values():
         con.execute(table_ddl(table))
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    meta = {"schema_version": str(SCHEMA_VERSION), "timezone": store_timezone, "currency": currency, "created_at": now}
+    meta = {
+        "schema_version": str(SCHEMA_VERSION),
+        "timezone": store_timezone,
+        "currency": currency,
+        "created_at": now,
+        "default_store": default_store,
+    }
     con.executemany("insert or ignore into shopkpi_meta values (?, ?)", list(meta.items()))
 
 
@@ -147,7 +192,7 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path, *, can_upgrade: b
 
 
 def store_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The warehouse's recorded facts: schema_version, timezone, currency, created_at."""
+    """The warehouse's recorded facts: schema_version, timezone, currency, created_at, default_store."""
     return dict(con.sql("select key, value from shopkpi_meta").fetchall())
 
 

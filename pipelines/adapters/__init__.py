@@ -44,6 +44,7 @@ def import_export(
         store_timezone=store_timezone,
         currency=currency,
         progress=progress,
+        platform=getattr(adapter, "PLATFORM", None),
     )
 
 

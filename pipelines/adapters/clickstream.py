@@ -33,6 +33,7 @@ from pipelines.adapters.common import (
 from pipelines.ingest import IngestError
 
 NAME = "clickstream"
+PLATFORM = None  # a web shop's own clickstream: the store names its platform (--platform)
 TIMEZONE = None
 SUMMARY = "raw click logs (visitor, timestamp, event or page): sessions by inactivity; also the UCI e-shop file"
 

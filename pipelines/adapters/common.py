@@ -50,7 +50,8 @@ class ImportOptions:
     encoding: str | None = None
     delimiter: str | None = None
     session_gap_minutes: float = 30.0  # clickstream: inactivity that ends a session
-    store: str = ""  # the store the export's rows belong to (`--store`); traffic.store
+    store: str = ""  # the store the export's rows belong to (`--store`; '': the warehouse's default store)
+    platform: str | None = None  # the store's platform (`--platform`; default: the adapter's PLATFORM)
     date_from: date | None = None  # traffic exports that do not say their period (`--from/--to`)
     date_to: date | None = None
     limits: Limits = field(default_factory=Limits)  # the budget of the export and of each derived file's load
@@ -394,13 +395,15 @@ def _store_timezone(db_path: Path, timezone: str | None, default: str | None) ->
     return timezone or default or "UTC"
 
 
-def _store_currency(db_path: Path, currency: str | None, plan: Plan) -> tuple[str, list[str]]:
+def _store_currency(db_path: Path, currency: str | None, plan: Plan, options_store: str) -> tuple[str, list[str]]:
     """The currency to load with, and a warning when the export's is not the warehouse's."""
     if not Path(db_path).exists():
         return currency or plan.currency or "CNY", []
     with open_read_only(Path(db_path)) as con:
         settings = store_settings(con)
     warnings = []
+    if options_store:
+        return settings.get("currency", "CNY"), []  # a named store keeps the export's currency (the stores table)
     if plan.currency and settings.get("currency") and plan.currency != settings["currency"]:
         warnings.append(
             f"the export is in {plan.currency} but the warehouse's currency is {settings['currency']}: "
@@ -465,8 +468,11 @@ def run_import(
     store_timezone: str | None = None,
     currency: str | None = None,
     progress: Progress | None = None,
+    platform: str | None = None,
 ) -> ImportResult:
-    """Builds the canonical files of one export and loads each through ingest_file; raises IngestError."""
+    """Builds the canonical files of one export and loads each through ingest_file; raises IngestError. The rows
+    are the store `options.store`'s (default: the warehouse's default store), on `options.platform` (default:
+    `platform`, the adapter's), in the export's currency where it says one."""
     started = time.perf_counter()
     report = progress or (lambda stage, done: None)
     options = options or ImportOptions()
@@ -506,7 +512,7 @@ def run_import(
                 f"{path}: {plan.adapter_rejects:,} rows rejected, nothing loaded because of --strict "
                 f"(first: {plan.first_adapter_reject})"
             )
-        cur, warnings = _store_currency(db_path, currency, plan)
+        cur, warnings = _store_currency(db_path, currency, plan, options.store)
         warnings += zone_warnings
         results: list[TableResult] = []
         for index, derived in enumerate(plan.tables):
@@ -533,6 +539,9 @@ def run_import(
                 currency=cur,
                 limits=limits,
                 number_by_record=True,
+                store=options.store or None,
+                platform=options.platform or platform,
+                store_currency=plan.currency if options.store else None,
             )
             results.append(TableResult(derived, result))
         report("recording where the rows came from", 0.95)

@@ -29,6 +29,7 @@ from pipelines.adapters.traffic import (
 from pipelines.ingest import IngestError
 
 NAME = "ga4"
+PLATFORM = "own_site"
 SUMMARY = 'GA4 "Traffic acquisition" CSV (sessions by channel group over the report\'s period)'
 
 # GA4's default channel groups → (source, medium). medium says paid / organic / direct / unknown, as Shopify's

@@ -18,6 +18,7 @@ from pipelines.adapters.taobao import TIME_FORMATS, _money, _order_number
 from pipelines.ingest import sql_string
 
 NAME = "jd"
+PLATFORM = "jd"
 SUMMARY = "京东 (JD POP) order export (订单号, 商品ID, 订购数量, 京东价, 下单时间, 订单状态 …), GBK/UTF-8 CSV or XLSX"
 CURRENCY = "CNY"
 TIMEZONE = "Asia/Shanghai"

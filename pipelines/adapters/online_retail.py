@@ -24,6 +24,7 @@ import pyarrow as pa
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json, read_export, write_derived
 
 NAME = "online-retail"
+PLATFORM = None
 SUMMARY = "UCI Online Retail / Online Retail II transactions (CSV or XLSX)"
 CURRENCY = "GBP"  # the retailer is in the UK and its prices are in sterling
 TIMEZONE = "Europe/London"

@@ -18,6 +18,7 @@ from pipelines.adapters.taobao import TIME_FORMATS, _money, _order_number
 from pipelines.ingest import sql_string
 
 NAME = "pinduoduo"
+PLATFORM = "pinduoduo"
 SUMMARY = "拼多多 order export (订单号, 订单状态, 商品总价(元), 商品数量(件) …), UTF-8/GBK CSV or XLSX"
 CURRENCY = "CNY"
 TIMEZONE = "Asia/Shanghai"

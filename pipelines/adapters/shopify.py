@@ -20,6 +20,7 @@ from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, ra
 from pipelines.adapters.timezones import OFFSETS_DDL
 
 NAME = "shopify"
+PLATFORM = "shopify"
 SUMMARY = "Shopify admin orders export (orders_export_1.csv), any column layout"
 TIMEZONE = None  # Created at carries its offset: naive times never occur
 

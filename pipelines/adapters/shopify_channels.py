@@ -30,6 +30,7 @@ from pipelines.adapters.traffic import (
 from pipelines.ingest import IngestError
 
 NAME = "shopify-channels"
+PLATFORM = "shopify"
 SUMMARY = 'Shopify Analytics "Channel performance" CSV (sessions, orders and sales by channel over a period)'
 
 COLUMNS = {

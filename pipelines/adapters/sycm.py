@@ -27,6 +27,7 @@ from pipelines.adapters.traffic import (
 from pipelines.ingest import IngestError
 
 NAME = "sycm"
+PLATFORM = "tmall"
 SUMMARY = "生意参谋 流量来源 daily export (visitors, bounce, buyers and sales by source), GBK/UTF-8 CSV or XLSX"
 TIMEZONE = "Asia/Shanghai"
 CURRENCY = "CNY"

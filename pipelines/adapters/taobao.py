@@ -30,6 +30,7 @@ from pipelines.adapters.common import (
 from pipelines.ingest import IngestError
 
 NAME = "taobao"
+PLATFORM = "tmall"
 SUMMARY = "Taobao / Tmall seller order report (订单报表) or its detail list (宝贝报表), GBK or UTF-8"
 CURRENCY = "CNY"
 TIMEZONE = "Asia/Shanghai"

@@ -20,6 +20,11 @@ from pipelines.demo.traffic import CAMPAIGNS, DEVICES, REGIONS, SOURCES, Block, 
 from warehouse import STATUSES, TICKET_TYPES
 
 CURRENCY = "CNY"
+# The shop sells on its own site, on Tmall and on JD (issue 13): each visitor (so each customer) shops in one store,
+# chosen by a hash of the visitor's number, about half, three in ten and two in ten. The hash, not the Generator,
+# decides: the shop's figures over all stores are the one-store shop's, to the cent.
+STORES = ("own_site", "tmall", "jd")
+_STORE_SHARES = (0.5, 0.8)  # cumulative: own_site below 0.5, tmall below 0.8, jd above
 
 Progress = Callable[[str, float], None]
 
@@ -60,24 +65,36 @@ def write_demo_files(
     _order_money(rng, cal, catalog, orders, lines)
     session_ids = _session_ids(sessions)
     order_ids = _order_number(cal, orders)
+    session_store = _store_of(sessions["visitor"])  # per session row, phone orders' rows included
+    order_store = session_store[orders["session_row"]]
 
     written: dict[str, list[Path]] = {}
     report("click events", 0.24)
     events = _events(rng, catalog, sessions, orders, lines)
     report("writing events", 0.74)
-    written["events"] = [_write(_events_frame(cal, catalog, events, session_ids), out_dir, "events")]
+    events_frame = _events_frame(cal, catalog, events, session_ids)
+    events_frame = _with_store(events_frame, session_store[events["session_row"]])
+    written["events"] = [_write(events_frame, out_dir, "events")]
     del events  # the biggest table: written first, then freed
     report("ad spend and expenses", 0.87)
     ad_spend = _ad_spend(rng, cal, sessions)
     expenses = _expenses(rng, cal, orders, lines, ad_spend)
+    real = ~sessions["phone"]
     frames = {  # (frame builder, fraction of the total time when writing it starts)
-        "sessions": (lambda: _sessions_frame(cal, catalog, sessions, session_ids), 0.88),
-        "orders": (lambda: _orders_frame(cal, orders, order_ids, session_ids), 0.985),
-        "order_items": (lambda: _order_items_frame(catalog, lines, order_ids), 0.99),
+        "sessions": (
+            lambda: _with_store(_sessions_frame(cal, catalog, sessions, session_ids), session_store[real]),
+            0.88,
+        ),
+        "orders": (lambda: _with_store(_orders_frame(cal, orders, order_ids, session_ids), order_store), 0.985),
+        "order_items": (
+            lambda: _with_store(_order_items_frame(catalog, lines, order_ids), order_store[lines["order"]]),
+            0.99,
+        ),
         "inventory": (lambda: _inventory_frame(cal, catalog, inventory), 0.993),
         "products": (lambda: _products_frame(catalog), 0.996),
-        "ad_spend": (lambda: ad_spend, 0.997),
-        "expenses": (lambda: expenses, 0.998),
+        # Each day's campaign row is bought for one store (the rows are not split: every total stays the same).
+        "ad_spend": (lambda: _with_store(ad_spend, _store_of(np.arange(ad_spend.height) + 1_000_003)), 0.997),
+        "expenses": (lambda: expenses, 0.998),  # no store: overheads shared by the three stores
     }
     for table, (frame, done) in frames.items():
         report(f"writing {table}", done)
@@ -87,14 +104,36 @@ def write_demo_files(
     after_sales = np.random.default_rng([seed, 16])
     returns = _returns(after_sales, cal, catalog, orders, lines)
     tickets = _tickets(after_sales, cal, orders, returns)
-    written["returns"] = [_write(_returns_frame(cal, catalog, lines, returns, order_ids), out_dir, "returns")]
-    written["tickets"] = [_write(_tickets_frame(cal, tickets, order_ids), out_dir, "tickets")]
+    returns_frame = _with_store(_returns_frame(cal, catalog, lines, returns, order_ids), order_store[returns["order"]])
+    written["returns"] = [_write(returns_frame, out_dir, "returns")]
+    # A ticket about an order is that order's store's; one without an order is a store's by a hash of its number.
+    ticket_order = tickets["order"]
+    ticket_store = np.where(
+        ticket_order >= 0,
+        order_store[np.maximum(ticket_order, 0)],
+        _store_of(np.arange(ticket_order.size) + 2_000_003),
+    )
+    tickets_frame = _tickets_frame(cal, tickets, order_ids).with_columns(
+        pl.Series("store", np.array(STORES)[ticket_store], dtype=pl.String)
+    )
+    written["tickets"] = [_write(tickets_frame, out_dir, "tickets")]
     report("done", 1.0)
     return written
 
 
 def _no_progress(stage: str, fraction: float) -> None:
     pass
+
+
+def _store_of(numbers: np.ndarray) -> np.ndarray:
+    """The store (index into STORES) of each number: a multiplicative hash of it, cut at _STORE_SHARES."""
+    mixed = (numbers.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return np.searchsorted(np.array(_STORE_SHARES) * 2**32, mixed.astype(np.float64), side="right")
+
+
+def _with_store(frame: pl.DataFrame, store: np.ndarray) -> pl.DataFrame:
+    """`frame` with the store of each row (an index into STORES) as its last column."""
+    return frame.with_columns(pl.Series("store", np.array(STORES)[store], dtype=pl.String))
 
 
 def _write(frame: pl.DataFrame, out_dir: Path, table: str) -> Path:
@@ -223,7 +262,6 @@ def _tickets_frame(cal: Calendar, tickets: Block, order_ids: pl.Series) -> pl.Da
     return pl.DataFrame(
         {
             "ticket_id": _ids("T", np.arange(1, kind.size + 1), 7),
-            "store": pl.Series(["main"] * kind.size, dtype=pl.String),
             "channel": pl.Series(CHANNELS).gather(tickets["channel"]),
             "opened_at": _timestamps(cal, tickets["opened"]),
             "first_response_at": moment(tickets["responded"]),

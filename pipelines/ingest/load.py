@@ -18,7 +18,7 @@ from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
-from warehouse import TABLES, Table, WarehouseError, note_change, open_read_only, writing
+from warehouse import DEFAULT_STORE, PLATFORMS, TABLES, Table, WarehouseError, note_change, open_read_only, writing
 from warehouse.rollups import refresh_rollups, touched_days
 
 
@@ -76,6 +76,9 @@ def ingest_file(
     value_format: ValueFormat | None = None,
     limits: Limits | None = None,
     number_by_record: bool = False,
+    store: str | None = None,
+    platform: str | None = None,
+    store_currency: str | None = None,
 ) -> FileResult:
     """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
 
@@ -84,6 +87,9 @@ def ingest_file(
     (decompressed size, rows, line length, columns, DuckDB's memory); a file over it is refused naming the limit.
     A reject's line is its physical line in the file; with `number_by_record` it is its record's number (header =
     1), which the adapters' derived files map back to the export's own lines.
+    `store` names the store the rows belong to where the file has no store column (default: the warehouse's
+    default store; expenses: shared by all stores); the stores table records it with its `platform` and
+    `store_currency` (default: those already recorded, else 'other' and the warehouse's currency).
     """
     started = time.perf_counter()
     started_at = datetime.now()
@@ -96,7 +102,7 @@ def ingest_file(
 
     report("hashing", 0.05)
     digest = content_hash(path)
-    if _loaded_before(Path(db_path), digest, table):
+    if _loaded_before(Path(db_path), digest, table, store):
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
     limits = limits or Limits()
     report("checking the size", 0.08)
@@ -110,8 +116,9 @@ def ingest_file(
             source.shape = None if number_by_record else shape
             mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
-                if _already_loaded(con, digest, table):
+                if _already_loaded(con, digest, table, store):
                     raise _AlreadyLoaded
+                chosen_store = _use_store(con, store)
                 # DuckDB tracks progress for query_progress() but prints nothing: the caller draws the bar.
                 con.execute("set enable_progress_bar = true")
                 con.execute("set enable_progress_bar_print = false")
@@ -125,12 +132,13 @@ def ingest_file(
                 touched = touched_days(con, table)  # before the write: the days of the rows it replaces too
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
+                _record_stores(con, spec, chosen_store, platform, store_currency)
                 refresh_rollups(con, touched)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
                 )
-                _record(con, result, digest, started_at, checked.structural)
+                _record(con, result, digest, started_at, checked.structural, chosen_store)
                 report("committing", 0.9)
                 con.execute("commit")
         except _AlreadyLoaded:
@@ -163,21 +171,80 @@ def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) ->
     return [ingest_file(db_path, table, Path(path), **options) for path in paths]
 
 
-def _loaded_before(db_path: Path, digest: str, table: str) -> bool:
+def _loaded_before(db_path: Path, digest: str, table: str, store: str | None) -> bool:
     """Whether the published warehouse already holds this content for this table (read without waiting for the
     writer; the writer checks again inside the transaction)."""
     if not db_path.exists():
         return False
     try:
         with open_read_only(db_path, brief=True) as con:
-            return _already_loaded(con, digest, table)
+            return _already_loaded(con, digest, table, store)
     except WarehouseError:
         return False  # reported with more context by the writer
 
 
-def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str) -> bool:
-    found = con.sql("select count(*) from ingest_log where content_hash = ? and table_name = ?", params=[digest, table])
+def _already_loaded(con: duckdb.DuckDBPyConnection, digest: str, table: str, store: str | None) -> bool:
+    # The same file loaded for another store is another load (two stores' exports can be byte for byte the same).
+    found = con.sql(
+        """
+        select count(*) from ingest_log
+        where content_hash = ? and table_name = ?
+            and coalesce(store, '') = coalesce(?, (select value from shopkpi_meta where key = 'default_store'), '')
+        """,
+        params=[digest, table, store],
+    )
     return found.fetchall()[0][0] > 0
+
+
+def _use_store(con: duckdb.DuckDBPyConnection, store: str | None) -> str:
+    """The store of the load's rows where the file does not name one (`store`, else the warehouse's default store),
+    set for validate's defaults."""
+    default = con.sql("select value from shopkpi_meta where key = 'default_store'").fetchall()
+    chosen = store or (default[0][0] if default else DEFAULT_STORE)
+    con.execute("set variable shopkpi_store = ?", [chosen])
+    con.execute("set variable shopkpi_expense_store = ?", [store or ""])
+    return chosen
+
+
+def _record_stores(
+    con: duckdb.DuckDBPyConnection, table: Table, chosen: str, platform: str | None, currency: str | None
+) -> None:
+    """The stores of the loaded rows, in the stores table (products and inventory are shared by every store; an
+    expense of store '' by all). The load's own store takes `platform` and `currency` where given (else those
+    already recorded, else 'other' and the warehouse's currency); another store the file names (its own store
+    column, e.g. tickets of several stores) is on the platform it is named after (tmall, jd, own_site), else other."""
+    if "store" not in (c.name for c in table.columns):
+        return
+    con.execute(
+        """
+        insert into stores
+        select distinct
+            store,
+            case
+                when store = $chosen and $platform is not null then $platform
+                when list_contains($platforms, store) then store
+                else 'other'
+            end,
+            coalesce(
+                case when store = $chosen then $currency end,
+                (select value from shopkpi_meta where key = 'currency'),
+                'CNY'
+            )
+        from _checked
+        where _error is null and store <> ''
+        on conflict (store) do update set
+            platform = coalesce(case when excluded.store = $chosen then $platform end, stores.platform),
+            currency = coalesce(case when excluded.store = $chosen then $currency end, stores.currency)
+        """,
+        {"chosen": chosen, "platform": platform, "currency": currency, "platforms": list(PLATFORMS)},
+    )
+    # Replayed on the idle copy (warehouse/store.py): the stores the file names, as they now are.
+    note_change(
+        con,
+        "stores",
+        "select * from stores where store in (select store from _checked where _error is null)",
+        key="store",
+    )
 
 
 def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int, int]:
@@ -263,9 +330,9 @@ def _first_key_among(table: Table, rows: str, alias: str = "") -> str:
 def _row_key(table: Table, alias: str = "") -> str:
     prefix = f"{alias}." if alias else ""
     if table.name == "order_items":
-        # (order_id, line_no) where the export numbers its lines, else (order_id, sku).
+        # (store, order_id, line_no) where the export numbers its lines, else (store, order_id, sku).
         line = f"coalesce('#' || cast({prefix}line_no as varchar), 'sku:' || {prefix}sku)"
-        return f"{prefix}order_id || chr(31) || {line}"
+        return f"{prefix}store || chr(31) || {prefix}order_id || chr(31) || {line}"
     parts = [f"coalesce(cast({prefix}{k} as varchar), '')" for k in table.key]
     return parts[0] if len(parts) == 1 else " || chr(31) || ".join(parts)
 
@@ -281,13 +348,14 @@ def _record(
     digest: str,
     started_at: datetime,
     structural: list[tuple[int, str, str]],
+    store: str,
 ) -> None:
     """The file's rejects (its rows' and the CSV reader's own) and its entry in the ingest_log ledger, under one
     load_id."""
     load_id = con.sql("select nextval('load_id_seq')").fetchall()[0][0]
     _record_rejects(con, load_id, result.path, TABLES[result.table], structural)
     con.execute(
-        "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             str(result.path.resolve()),
@@ -301,6 +369,7 @@ def _record(
             result.duplicates,
             result.rejected,
             ", ".join(result.ignored_columns) or None,
+            store,
         ],
     )
     note_change(con, "rejects", "select * from rejects where load_id = ?", params=[load_id], count=result.rejected)

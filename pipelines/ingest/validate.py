@@ -39,9 +39,15 @@ def validate(
 
     With `strict`, any rejected row is an IngestError naming the first.
     """
+    # The load's store (a variable ingest sets) is read once and bound: getvariable() per row slows a big load.
+    of_load = {
+        c.name: con.sql(f"select {c.default}").fetchall()[0][0]
+        for c in table.columns
+        if c.default and "getvariable(" in c.default
+    }
     _refuse_bad_date_formats(con, path, value_format)
     try:
-        checked, params = _validate_sql(table, source, mapping, value_format)
+        checked, params = _validate_sql(table, source, mapping, value_format, of_load)
         with watched(con, report, "validating", 0.45, 0.65):
             con.execute(f"create or replace temp table _checked as {checked}", params)
     except duckdb.Error as exc:
@@ -245,7 +251,11 @@ def _native_checks(col: Column, value: str, typed: str, params: Params) -> list[
 
 
 def _validate_sql(
-    table: Table, source: Source, mapping: dict[str, str], value_format: ValueFormat
+    table: Table,
+    source: Source,
+    mapping: dict[str, str],
+    value_format: ValueFormat,
+    of_load: dict[str, object] | None = None,
 ) -> tuple[str, Params]:
     """One row per row read, in file order: its first error (null if valid), the typed columns, raw text if bad;
     and the values its placeholders stand for (every text from the user, the file or a mapping is one of them)."""
@@ -255,6 +265,8 @@ def _validate_sql(
     params = Params("v")
     params.update(source.params)
     position = {name: index for index, name in enumerate(source.columns)}
+    of_load = of_load or {}
+    default = {c.name: params.bind(of_load[c.name]) if c.name in of_load else c.default for c in table.columns}
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
@@ -271,14 +283,17 @@ def _validate_sql(
                 checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
             value = f"r.__t_{col.name}"
             if col.default is not None:
-                value = f"coalesce({value}, {col.default})"
+                value = f"coalesce({value}, {default[col.name]})"
         else:
-            value = col.default if col.default is not None else "null"
+            value = default[col.name] if col.default is not None else "null"
         typed.append(f"cast({value} as {col.type}) as {col.name}")
     for column, condition, reason in table.checks:  # across columns and tables, after each value's own checks
         names = dict.fromkeys(re.findall(r"\{(\w+)\}", condition))
-        if all(name in mapping for name in names):
-            values = {name: f"r.__t_{name}" for name in names}
+        # A column the file does not have but that has a default (the load's store) is checked with the default.
+        defaults = {n: f"coalesce(r.__t_{n}, {default[n]})" for n in names if n in mapping}
+        defaults |= {n: f"({default[n]})" for n in names if n not in mapping}
+        if all(name in mapping or table.column(name).default is not None for name in names):
+            values = {name: defaults[name] if table.column(name).default else f"r.__t_{name}" for name in names}
             known = " and ".join(f"{value} is not null" for value in values.values())
             shown = _text(f"r.__v_{column}")
             why = f"{{'col': {params.bind(column)}, 'reason': {params.bind(reason + ': ')} || {shown}}}"
@@ -317,7 +332,10 @@ def _validate_sql(
     """
     if table.name == "events":
         # Events without an id are identified by the hash of their values, so a re-export is not doubled.
-        values = ", ".join(f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name != "event_id")
+        # The store is left out: it is part of the key already, and hashes made before v4 stay the same.
+        values = ", ".join(
+            f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name not in ("event_id", "store")
+        )
         sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
     return sql, params
 

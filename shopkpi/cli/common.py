@@ -22,10 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from metrics.currency import Rates, load_rates
+from metrics.segments import ALL, Segment, store_names
 from metrics.targets import TargetsError
 from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
-from warehouse import WarehouseError, open_read_only
+from warehouse import PLATFORMS, WarehouseError, open_read_only
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -54,6 +56,60 @@ DbOption = Annotated[
     Path | None, typer.Option("--db", help="Warehouse file (default data/shopkpi.duckdb, or env SHOPKPI_DB).")
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+StoreLoadOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store the rows belong to (e.g. tmall, jd, own_site); keys are unique per store. Default: the "
+        "warehouse's default store (main).",
+    ),
+]
+PlatformOption = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        help=f"The store's platform ({', '.join(PLATFORMS)}), recorded in the stores table; default: the export's "
+        "(import), else the one recorded, else other.",
+    ),
+]
+
+
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Only this store's figures (default: every store together).")
+]
+RatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rates",
+        help='Rate table (TOML: reporting = "CNY" and [rates] USD = 7.1; or CSV currency,rate) to add up stores '
+        "in different currencies; without one their money figures are null.",
+    ),
+]
+
+
+def store_segment(con: duckdb.DuckDBPyConnection, store: str | None) -> Segment:
+    """The --store filter as a segment; a store the warehouse does not have is a data error (exit 1)."""
+    if store is None:
+        return ALL
+    known = store_names(con)
+    if store not in known:
+        raise DataError(f"no store {store!r} in the warehouse; its stores: {', '.join(known) or 'none'}")
+    return Segment(store=store)
+
+
+def rates_of(path: Path | None) -> Rates | None:
+    """The --rates table, if given (a file problem is a data error, exit 1)."""
+    return load_rates(path) if path is not None else None
+
+
+def check_store(store: str | None, platform: str | None) -> tuple[str | None, str | None]:
+    """The --store and --platform of a load, trimmed and checked (wrong usage: exit 2)."""
+    store = store.strip() if store is not None else None
+    if store == "":
+        raise typer.BadParameter("a store needs a name", param_hint="--store")
+    if platform is not None and platform.strip().lower() not in PLATFORMS:
+        raise typer.BadParameter(f"{platform!r} is not one of {', '.join(PLATFORMS)}", param_hint="--platform")
+    return store, platform.strip().lower() if platform is not None else None
 
 
 def fail(message: str) -> typer.Exit:

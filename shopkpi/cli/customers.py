@@ -22,11 +22,13 @@ from shopkpi.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    StoreOption,
     json_rows,
     print_csv,
     print_json,
     print_table,
     read_warehouse,
+    store_segment,
 )
 
 
@@ -43,6 +45,7 @@ def segments(
         typer.Option("--customers", help=f"Print the customer ids of one segment: {', '.join(SEGMENT_NAMES)}."),
     ] = None,
     format: FormatOption = OutputFormat.table,
+    store: StoreOption = None,
     db: DbOption = None,
 ) -> None:
     """RFM segments of the identified customers (quintile scores, ties shared), one row per segment."""
@@ -50,6 +53,7 @@ def segments(
         raise typer.BadParameter(f"{customers!r} is not one of {', '.join(SEGMENT_NAMES)}", param_hint="--customers")
     kind = format.value if isinstance(format, OutputFormat) else str(format)
     with read_warehouse(db) as con:
+        segment = store_segment(con, store)
         as_of = parse_date(date_) if date_ else latest_date(con)
         if as_of is None:
             raise DataError("the warehouse has no orders, sessions or ad spend yet: give --date")
@@ -57,10 +61,10 @@ def segments(
         if before is not None and before > as_of:
             raise DataError(f"--since {before} is after --date {as_of}")
         if customers is not None:
-            ids = segment_customers(con, customers, as_of)
+            ids = segment_customers(con, customers, as_of, segment=segment)
             frame = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
         else:
-            frame = segment_summary(con, as_of, before)
+            frame = segment_summary(con, as_of, before, segment=segment)
     if customers is not None:
         if kind == "json":
             print_json({"date": as_of.isoformat(), "segment": customers, "customers": ids})

@@ -22,12 +22,14 @@ from shopkpi.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    StoreOption,
     json_rows,
     json_value,
     print_csv,
     print_json,
     print_table,
     read_warehouse,
+    store_segment,
 )
 from shopkpi.cli.kpis import Dimension, _value
 from shopkpi.settings import load_settings
@@ -44,6 +46,7 @@ def forecast(
     ] = 30,
     by: Annotated[Dimension | None, typer.Option("--by", help="One forecast per group of a dimension.")] = None,
     format: FormatOption = OutputFormat.table,
+    store: StoreOption = None,
     db: DbOption = None,
 ) -> None:
     """Daily forecast with 80% and 95% intervals, and its backtest against a seasonal-naive baseline."""
@@ -56,7 +59,8 @@ def forecast(
     with read_warehouse(db) as con:
         try:
             calendar = load_calendar(load_settings().calendar_path)
-            result = forecast_metric(con, metric, horizon, by=by_name, events=calendar)
+            segment = store_segment(con, store)
+            result = forecast_metric(con, metric, horizon, by=by_name, events=calendar, segment=segment)
         except ForecastError as exc:
             raise DataError(str(exc)) from None
     rows = result.rows.select(FORECAST_COLUMNS)

@@ -15,7 +15,7 @@ import typer
 from pipelines.adapters import ADAPTERS, ImportOptions, import_export
 from pipelines.adapters.timezones import known_zone
 from pipelines.ingest import IngestError, ValueFormat, load_mapping
-from shopkpi.cli.common import DelayedProgress, fail, out
+from shopkpi.cli.common import DelayedProgress, PlatformOption, StoreLoadOption, check_store, fail, out
 from shopkpi.settings import load_settings
 
 MappingOption = Annotated[
@@ -99,9 +99,8 @@ def import_(
     session_gap: Annotated[
         float, typer.Option("--session-gap", min=1, help="clickstream: minutes without a hit that end a session.")
     ] = 30,
-    store: Annotated[
-        str, typer.Option("--store", help="The store the export belongs to (traffic.store); default: none ('').")
-    ] = "",
+    store: StoreLoadOption = None,
+    platform: PlatformOption = None,
     date_from: Annotated[
         datetime | None,
         typer.Option(
@@ -132,6 +131,7 @@ def import_(
         raise typer.BadParameter(f"{format_!r} is not one of {', '.join(ADAPTERS)}", param_hint="FORMAT")
     if timezone is not None and not known_zone(timezone):
         raise typer.BadParameter(f"{timezone!r} is not an IANA time zone (e.g. Europe/London)", param_hint="--timezone")
+    store, platform = check_store(store, platform)
     settings = load_settings(db)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
     if not files:
@@ -140,7 +140,8 @@ def import_(
         encoding=encoding,
         delimiter=delimiter,
         session_gap_minutes=session_gap,
-        store=store.strip(),
+        store=store or "",
+        platform=platform,
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
         limits=settings.limits,

@@ -17,9 +17,10 @@ from rich.table import Table
 
 from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis, traffic_cut
+from metrics.currency import currency_unknown
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
-from metrics.pnl import pnl_statement
+from metrics.pnl import pnl_by_store, pnl_statement
 from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_LINES, format_value, measures_of
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets, verdict_text
@@ -30,11 +31,15 @@ from shopkpi.cli.common import (
     EngineOption,
     FormatOption,
     OutputFormat,
+    RatesOption,
+    StoreOption,
     json_rows,
     print_csv,
     print_json,
     print_table,
+    rates_of,
     read_warehouse,
+    store_segment,
 )
 from shopkpi.settings import load_settings
 
@@ -76,21 +81,29 @@ def kpis(
     ] = None,
     by: Annotated[Dimension | None, typer.Option("--by", help="Split by a dimension.", show_choices=True)] = None,
     format: FormatOption = OutputFormat.table,
+    store: StoreOption = None,
+    rates: RatesOption = None,
     db: DbOption = None,
     engine: EngineOption = None,
 ) -> None:
-    """The KPIs of SPEC §4 for a period, optionally split by a dimension."""
+    """The KPIs of SPEC §4 for a period, optionally split by a dimension or for one store."""
     by_name = _value(by)
     if by_name is not None and by_name not in DIMENSIONS:
         raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
     with read_warehouse(db, _value(engine)) as con:
         period = _kpi_period(con, from_, to)
-        frame = compute_kpis(con, period, by=by_name)
+        segment = store_segment(con, store)
+        table = rates_of(rates)
+        frame = compute_kpis(con, period, by=by_name, segment=segment, rates=table)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
-        service = service_kpis(con, period, response_target(targets or load_targets(load_settings(db).targets_path)))
+        target = response_target(targets or load_targets(load_settings(db).targets_path))
+        service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
         covered = coverage(con, period)
         reasons = unknown(METRICS, missing_inputs(con))
+        # Stores in different currencies: money null with the reason unless --rates converts it.
+        mixed = currency_unknown(con, METRICS, segment, by_name, table)
+        reasons |= {m: reasons.get(m, why) for m, why in mixed.items()}
         cut = traffic_cut(con, period)
         if cut:  # session figures from a platform report this period cuts
             session_metrics = [m for m in METRICS if any(MEASURES[x].source == "sessions" for x in measures_of(m))]
@@ -175,18 +188,41 @@ def pnl(
         str | None, typer.Option("--to", help="Last month YYYY-MM (default: latest month in the data).")
     ] = None,
     format: FormatOption = OutputFormat.table,
+    by: Annotated[
+        str | None, typer.Option("--by", help="store: a column per store, shared expenses and the consolidated total.")
+    ] = None,
+    store: StoreOption = None,
+    rates: RatesOption = None,
     db: DbOption = None,
     engine: EngineOption = None,
 ) -> None:
     """The monthly P&L statement: gross sales down to net profit, with margins."""
+    if by is not None and by != "store":
+        raise typer.BadParameter(f"the P&L splits by store only, not {by!r}", param_hint="--by")
+    if by is not None and store is not None:
+        raise typer.BadParameter("give --by store or --store, not both", param_hint="--store")
     with read_warehouse(db, _value(engine)) as con:
         first, last = _month_range(con, from_, to)
-        statement = pnl_statement(con, first, last)
+        segment = store_segment(con, store)
+        table_rates = rates_of(rates)
+        if by == "store":
+            statement = pnl_by_store(con, first, last, rates=table_rates)
+        else:
+            statement = pnl_statement(con, first, last, segment=segment, rates=table_rates)
+        unknown_money = currency_unknown(con, [n for n, _, _ in PNL_LINES], segment, None, table_rates)
     kind = _value(format)
     if kind == "json":
-        print_json({"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}", "rows": json_rows(statement)})
+        document = {"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}", "rows": json_rows(statement)}
+        if by:
+            document["by"] = by
+        if unknown_money:
+            document["unknown"] = unknown_money
+        print_json(document)
     elif kind == "csv":
         print_csv(statement)
+    elif by == "store":
+        print_table(_store_pnl_table(statement, first, last))
+        _print_currency_note(unknown_money)
     else:
         table = Table(title=f"P&L {first:%Y-%m} – {last:%Y-%m}", title_justify="left")
         table.add_column("line")
@@ -207,10 +243,35 @@ def pnl(
             )
 
 
-def cohorts(format: FormatOption = OutputFormat.table, db: DbOption = None, engine: EngineOption = None) -> None:
+def _store_pnl_table(statement: pl.DataFrame, first: date, last: date) -> Table:
+    """The P&L by store: lines down, a column per month and store (then shared expenses and the total)."""
+    table = Table(title=f"P&L by store {first:%Y-%m} – {last:%Y-%m}", title_justify="left")
+    table.add_column("line")
+    keys = list(zip(statement["month"].to_list(), statement["store"].to_list(), strict=True))
+    for month, store in keys:
+        table.add_column(f"{month} {store}", justify="right")
+    for name, sign, subtotal in PNL_LINES:
+        label = ("− " if sign < 0 else "  ") + METRICS[name].label_en
+        values = [format_value(name, v) for v in statement.get_column(name).to_list()]
+        style = "bold" if subtotal else ("italic" if sign == 0 else None)
+        table.add_row(label, *values, style=style)
+    return table
+
+
+def _print_currency_note(unknown_money: dict[str, str]) -> None:
+    if unknown_money:
+        typer.echo(f"— total: {next(iter(unknown_money.values()))}")
+
+
+def cohorts(
+    format: FormatOption = OutputFormat.table,
+    store: StoreOption = None,
+    db: DbOption = None,
+    engine: EngineOption = None,
+) -> None:
     """The cohort retention matrix: customers by month of first order, share ordering again k months later."""
     with read_warehouse(db, _value(engine)) as con:
-        matrix = cohort_retention(con)
+        matrix = cohort_retention(con, segment=store_segment(con, store))
     kind = _value(format)
     if kind == "json":
         print_json({"rows": json_rows(matrix)})

@@ -14,7 +14,17 @@ import typer
 from metrics.rollups import build_rollups
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
-from shopkpi.cli.common import DbOption, DelayedProgress, err, fail, out, progress_bar
+from shopkpi.cli.common import (
+    DbOption,
+    DelayedProgress,
+    PlatformOption,
+    StoreLoadOption,
+    check_store,
+    err,
+    fail,
+    out,
+    progress_bar,
+)
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import SettingsError, load_settings
 from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writing
@@ -54,11 +64,14 @@ def ingest(
     mapping: MappingOption = None,
     decimal_comma: DecimalCommaOption = False,
     date_format: DateFormatOption = None,
+    store: StoreLoadOption = None,
+    platform: PlatformOption = None,
     db: DbOption = None,
 ) -> None:
     """Load export files into one canonical table, printing the row accounting of each file."""
     if table.lower() not in TABLES:
         raise typer.BadParameter(f"{table!r} is not one of {', '.join(TABLES)}", param_hint="TABLE")
+    store, platform = check_store(store, platform)
     settings = load_settings(db)
     try:
         options = ingest_options(
@@ -78,6 +91,8 @@ def ingest(
             store_timezone=settings.timezone,
             currency=settings.currency,
             limits=settings.limits,
+            store=store,
+            platform=platform,
             **options,
         )
     except (IngestError, WarehouseError) as exc:

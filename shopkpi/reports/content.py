@@ -13,6 +13,7 @@ import polars as pl
 
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series
+from metrics.currency import store_currencies
 from metrics.forecast import Event, ForecastError, load_calendar, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
 from metrics.periods import Period, add_months, coverage, latest_date, month_end
@@ -51,6 +52,7 @@ TRAFFIC_METRICS = (
 )
 CAMPAIGN_METRICS = ("sessions", "orders", "total_revenue", "ad_spend", "ad_ctr", "roas", "cost_per_order")
 DEVICE_METRICS = ("sessions", "ctr", "bounce_rate", "conversion_rate")
+STORE_METRICS = ("sessions", "orders", "conversion_rate", "gross_sales", "net_sales", "aov", "ad_spend")
 ENGAGEMENT_METRICS = ("ctr", "ad_ctr", "bounce_rate")
 TREND_METRICS = ("total_revenue", "orders", "net_profit")
 TOP_PRODUCTS = 10
@@ -334,6 +336,23 @@ def build_report(
     )
     section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
     sections.append(section)
+
+    stores = store_currencies(con)
+    if len(stores) > 1:  # a shop selling on several platforms (issue 13): each store's figures
+        by_store = compute_kpis(figures, period, by="store", metrics=STORE_METRICS).sort("orders", descending=True)
+        by_store = by_store.filter(pl.col("group").is_not_null())  # the group none holds only shared expenses
+        currencies = ", ".join(f"{store} {currency}" for store, currency in stores.items())
+        section = _grouped_section(
+            "stores",
+            "Stores",
+            "店铺",
+            f"Each store's traffic and sales, in its own currency ({currencies}); shared expenses belong to none.",
+            by_store,
+            "Store",
+            STORE_METRICS,
+        )
+        section.chart = charts.bars(by_store, "group", "orders", "Orders by store")
+        sections.append(section)
 
     campaigns = compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS).sort(
         "ad_spend", "sessions", descending=True, nulls_last=True

@@ -21,6 +21,7 @@ import streamlit as st
 
 from metrics.compute import traffic_cut
 from metrics.engines import on_either_engine
+from metrics.currency import is_money_figure, mixed_currencies, mixed_reason
 from metrics.forecast import Event, load_calendar
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, data_span, latest_date
@@ -80,7 +81,7 @@ def _cached(
     path: str,
     version: tuple[int, int, int] | int | None,
     args: tuple,
-    segment: tuple[str | None, str | None] = (None, None),
+    segment: tuple[str | None, str | None, str | None] = (None, None, None),
     master: str | None = None,
 ) -> Any:
     # The key is (query_name, path, version, args, segment, master); `_query` itself is not hashable. `version`
@@ -119,7 +120,7 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
     Raises WarehouseError (with a message for the user) when there is no warehouse or it cannot be read.
     """
     name = _query_name(query)
-    key = (segment.source, segment.device)
+    key = (segment.source, segment.device, segment.store)
     answered = _answered.get()
     if load_settings().engine == "spark" and on_either_engine(query):
         lake_path, master, stamp = _lake_source()
@@ -354,11 +355,16 @@ def _safe_span() -> Period | None:
         return None
 
 
+def several_stores() -> bool:
+    """Whether the warehouse holds more than one store (the store filter and splits are shown only then)."""
+    return len(_safe_options()["store"]) > 1
+
+
 def _safe_options() -> dict[str, list[str]]:
     try:
-        return load(segment_options) if has_warehouse() else {"source": [], "device": []}
+        return load(segment_options) if has_warehouse() else {"source": [], "device": [], "store": []}
     except WarehouseError:
-        return {"source": [], "device": []}
+        return {"source": [], "device": [], "store": []}
 
 
 def sidebar() -> View:
@@ -373,6 +379,7 @@ def sidebar() -> View:
         state["f_vs"] = _from_url("vs", COMPARISONS, DEFAULT_COMPARISON)
         state["f_source"] = _from_url("source", [_ALL, *options["source"]], _ALL)
         state["f_device"] = _from_url("device", [_ALL, *options["device"]], _ALL)
+        state["f_store"] = _from_url("store", [_ALL, *options["store"]], _ALL)
         start, end = _url_date("from"), _url_date("to")
         if latest is not None and start and end and start <= end:
             state["f_range"] = (start, end)
@@ -413,10 +420,18 @@ def sidebar() -> View:
             format_func=lambda v: v or ("全部设备" if zh else "All devices"),
             key="f_device",
         )
+        if len(options["store"]) > 1:  # a warehouse of one store has nothing to choose (issue 13)
+            bar.selectbox(
+                t("Store", "店铺"),
+                [_ALL, *options["store"]],
+                format_func=lambda v: v or ("全部店铺" if zh else "All stores"),
+                key="f_store",
+            )
+    store = state.get("f_store") or None if len(options["store"]) > 1 else None
     view = View(
         period=period,
         comparison=state.get("f_vs", DEFAULT_COMPARISON),
-        segment=Segment(state.get("f_source") or None, state.get("f_device") or None),
+        segment=Segment(state.get("f_source") or None, state.get("f_device") or None, store),
         lang=lang(),
         latest=latest,
         first=span.start if span else None,
@@ -436,6 +451,7 @@ def _to_url(view: View, preset: str) -> None:
         "vs": view.comparison if view.comparison != DEFAULT_COMPARISON else None,
         "source": view.segment.source,
         "device": view.segment.device,
+        "store": view.segment.store,
     }
     wanted = {k: v for k, v in params.items() if v}
     if dict(st.query_params.to_dict()) != wanted:
@@ -583,6 +599,10 @@ def null_reason(name: str, current: View) -> str:
     missing = unknown([name], load(missing_inputs), current.lang).get(name)
     if missing:
         return t(f"Unknown: {missing}.", f"未知：{missing}。")
+    money = name in METRICS and is_money_figure(name)
+    currencies = load(mixed_currencies, segment=current.segment) if money else []
+    if currencies:
+        return t(f"Unknown: {mixed_reason(currencies)}.", f"未知：{mixed_reason(currencies, 'zh')}。")
     cut = load(traffic_cut, current.period) if current.period is not None else None
     if cut and any(MEASURES[m].source == "sessions" for m in measures_of(name)):
         return t(f"Unknown: {cut}.", f"未知：平台流量报表按整个时间段统计，本期截断了它，无法按天拆分（{cut}）。")

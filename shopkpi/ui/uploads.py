@@ -108,8 +108,11 @@ def _check_upload(
             )
 
 
-def save_and_ingest(settings: Settings, table: str, original_name: str, data: bytes, lang: str = "en") -> FileResult:
-    """Save the uploaded bytes under `settings.upload_dir` and load them into `table`; raises IngestError.
+def save_and_ingest(
+    settings: Settings, table: str, original_name: str, data: bytes, lang: str = "en", store: str | None = None
+) -> FileResult:
+    """Save the uploaded bytes under `settings.upload_dir` and load them into `table` (rows of `store`, default the
+    warehouse's default store); raises IngestError.
 
     `lang` ('en' or 'zh') is the language of the refusals made here; ingest's own messages are English.
     """
@@ -126,6 +129,7 @@ def save_and_ingest(settings: Settings, table: str, original_name: str, data: by
             store_timezone=settings.timezone,
             currency=settings.currency,
             limits=settings.limits,
+            store=store,
         )
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server

@@ -29,6 +29,7 @@ import pandas  # noqa: F401  (see below)
 import streamlit as st
 
 from metrics.compute import compute_kpis
+from metrics.currency import mixed_currencies
 from metrics.funnel import funnel
 from metrics.periods import Period, data_span
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
@@ -85,6 +86,7 @@ def default_view() -> ui.View | None:
     """
     span = ui.load(data_span)
     ui.load(segment_options)
+    ui.load(mixed_currencies)  # a money card's reason for "—" (stores in different currencies)
     if span is None:
         return None
     period = preset_period(DEFAULT_PRESET, span.end)

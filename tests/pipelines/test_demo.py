@@ -74,6 +74,8 @@ def test_one_file_per_canonical_table_with_exactly_its_columns(shop: dict) -> No
         assert len(paths) == 1 and paths[0].exists() and paths[0].parent == shop["dir"]
         columns = read(shop, table).columns
         canonical = [c.name for c in TABLES[table].columns]
+        if table == "expenses":  # the demo's overheads are shared by its stores: no store column ('')
+            canonical.remove("store")
         assert set(TABLES[table].required) <= set(columns), table
         assert sorted(columns) == sorted(canonical), table
 

@@ -123,7 +123,7 @@ def test_a_later_export_of_the_same_store_and_period_updates_it_another_store_ke
     assert query(db, "select sessions from traffic where source = 'paid_search'") == [(4561,)]
     import_export(db, "ga4", GA4_EXPORTS["h2oplumbers"], options=ImportOptions(store="www"))
     assert query(db, "select store, sessions from traffic where source = 'paid_search' order by store") == [
-        ("", 4561),
+        ("main", 4561),  # without --store: the default store (schema v4)
         ("www", 4395),
     ]
 

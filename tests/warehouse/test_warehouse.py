@@ -10,26 +10,30 @@ import pytest
 import warehouse
 from warehouse import TABLES, Reader, WarehouseError, open_read_only, writing
 
-# SPEC §2, written out again by hand so that a change to warehouse.TABLES that breaks the contract fails here.
+# SPEC §2, written out again by hand so that a change to warehouse.TABLES that breaks the contract fails here. Schema
+# v4 (issue 13) adds the store each row belongs to, last, and makes every key per store; products and inventory are
+# shared by the stores (one catalog, one warehouse); an expense's store is '' when every store shares it.
 SPEC_COLUMNS = {
     "orders": "order_id ordered_at status customer_id session_id subtotal discount shipping_fee shipping_cost "
-    "payment_fee refund_amount currency region payment_method coupon_code",
-    "order_items": "order_id line_no sku quantity unit_price unit_cost",
+    "payment_fee refund_amount currency region payment_method coupon_code store",
+    "order_items": "order_id line_no sku quantity unit_price unit_cost store",
     "sessions": "session_id visitor_id started_at source medium campaign device landing_page region customer_id "
-    "pageviews duration_s",
-    "events": "event_id session_id occurred_at event_type sku page position",
-    "ad_spend": "date source medium campaign cost impressions clicks",
+    "pageviews duration_s store",
+    "events": "event_id session_id occurred_at event_type sku page position store",
+    "ad_spend": "date source medium campaign cost impressions clicks store",
     "products": "sku name category brand unit_cost list_price supplier lead_time_days",
     "inventory": "date sku on_hand on_order",
-    "expenses": "month category amount note",
+    "expenses": "month category amount note store",
+    "stores": "store platform currency",
 }
 SPEC_KEYS = {
-    "orders": ["order_id"],
-    "sessions": ["session_id"],
-    "ad_spend": ["date", "source", "campaign"],
+    "orders": ["store", "order_id"],
+    "sessions": ["store", "session_id"],
+    "ad_spend": ["store", "date", "source", "campaign"],
     "products": ["sku"],
     "inventory": ["date", "sku"],
-    "expenses": ["month", "category"],
+    "expenses": ["month", "category", "store"],
+    "stores": ["store"],
 }
 MONEY = {"subtotal", "discount", "shipping_fee", "shipping_cost", "payment_fee", "refund_amount", "unit_price",
          "unit_cost", "cost", "list_price", "amount"}  # fmt: skip

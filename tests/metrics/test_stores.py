@@ -1,0 +1,149 @@
+"""KPIs of a warehouse with two stores (tests/support/two_stores.py): ids that collide between stores stay apart in
+every join, store is a split and a filter, and money over stores in different currencies is null unless a rate table
+converts it (issue 13).
+
+The period is 2–6 March 2024, the days with data (so operating expenses are 5/31 of March's).
+By hand (both stores in CNY):
+- sessions: tmall s1, s2; jd s2 → 3. Visitors: tmall v1, v2; jd v1 (another person) → 3.
+- valid orders: tmall 1001, 1002; jd 1001, 1002 → 4. Buyers: tmall c1, c2; jd c1 → 3.
+- gross sales: tmall 100 + 2 × 50 = 200; jd 200 + 80 (no lines: subtotal) = 280 → 480; discounts 10 (tmall 1002).
+- conversion: sessions some valid order names: tmall s1 (1001), jd s2 (jd 1001); tmall s2's order is cancelled → 2/3.
+  (Matching session ids without the store would count tmall s2 as converted by jd's 1001: 3/3.)
+- returning customers: jd c1 has 2 valid orders, tmall c1 1, tmall c2 1 → 1/3 (one c1 across stores would be 1/2).
+- cogs (unit cost 40 from products): tmall 1 + 2 units, jd 1 unit → 160 (jd 1002 has no lines: uncosted).
+- ad spend 30 + 20 = 50; operating expenses: (310 shared + 31 jd) × 5 / 31 = 55.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from metrics.cohorts import cohort_retention
+from metrics.compute import compute_kpis
+from metrics.currency import Rates, RatesError, currency_unknown, load_rates
+from metrics.funnel import funnel
+from metrics.periods import Period
+from metrics.pnl import pnl_by_store
+from metrics.segments import Segment, segment_options
+from metrics.service import service_kpis
+from tests.support.two_stores import two_store_shop
+from warehouse import open_read_only
+
+PERIOD = Period(date(2024, 3, 2), date(2024, 3, 6))
+FIGURES = ["sessions", "visitors", "orders", "buyers", "gross_sales", "discounts", "conversion_rate",
+           "returning_customer_rate", "cogs", "ad_spend", "operating_expenses", "aov"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cny(tmp_path_factory) -> Path:
+    return two_store_shop(tmp_path_factory.mktemp("cny") / "w.duckdb")
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> Path:
+    return two_store_shop(tmp_path_factory.mktemp("mixed") / "w.duckdb", jd_currency="USD")
+
+
+def kpis(db: Path, **options) -> dict:
+    with open_read_only(db) as con:
+        frame = compute_kpis(con, PERIOD, metrics=FIGURES, **options)
+    return {row["group"]: row for row in frame.iter_rows(named=True)}
+
+
+def test_the_combined_figures_keep_each_stores_ids_apart(cny):
+    row = kpis(cny)[None]
+    assert (row["sessions"], row["visitors"], row["orders"], row["buyers"]) == (3, 3, 4, 3)
+    assert (row["gross_sales"], row["discounts"], row["cogs"], row["ad_spend"]) == (480, 10, 160, 50)
+    assert row["conversion_rate"] == pytest.approx(2 / 3)
+    assert row["returning_customer_rate"] == pytest.approx(1 / 3)
+    assert row["operating_expenses"] == pytest.approx(55)
+    assert row["aov"] == pytest.approx(470 / 4)
+
+
+def test_by_store_each_store_is_its_own_shop_and_shared_expenses_have_no_store(cny):
+    rows = kpis(cny, by="store")
+    tmall, jd, shared = rows["tmall"], rows["jd"], rows[None]
+    # tmall: s1 converted, s2 not (its order is cancelled); c1 and c2 one valid order each.
+    assert (tmall["sessions"], tmall["orders"], tmall["gross_sales"], tmall["ad_spend"]) == (2, 2, 200, 30)
+    assert (tmall["conversion_rate"], tmall["returning_customer_rate"], tmall["operating_expenses"]) == (0.5, 0, 0)
+    # jd: s2 converted; c1 with two valid orders; its own staff cost 31 × 5/31 = 5.
+    assert (jd["sessions"], jd["orders"], jd["buyers"], jd["gross_sales"], jd["ad_spend"]) == (1, 2, 1, 280, 20)
+    assert (jd["conversion_rate"], jd["returning_customer_rate"]) == (1, 1)
+    assert jd["operating_expenses"] == pytest.approx(5)
+    assert shared["operating_expenses"] == pytest.approx(50) and shared["orders"] == 0
+
+
+def test_a_store_filter_matches_every_table_by_its_own_store(cny):
+    row = kpis(cny, segment=Segment(store="jd"))[None]
+    assert (row["sessions"], row["orders"], row["gross_sales"], row["ad_spend"], row["cogs"]) == (1, 2, 280, 20, 40)
+    assert row["operating_expenses"] == pytest.approx(5)  # its own expenses, not the shared ones
+    with open_read_only(cny) as con:
+        assert segment_options(con)["store"] == ["jd", "tmall"]
+        # The funnel and cohorts follow the store too: jd's one session purchased; jd's one customer c1.
+        steps = funnel(con, PERIOD, segment=Segment(store="jd"))
+        assert steps.filter(steps["step"] == "purchase")["sessions"].to_list() == [1]
+        cohorts = cohort_retention(con, segment=Segment(store="jd"))
+        assert cohorts["customers"].to_list() == [1]
+        assert cohort_retention(con)["customers"].to_list() == [3]  # tmall c1, c2 and jd c1
+
+
+def test_money_over_stores_in_different_currencies_is_null_with_the_reason(mixed):
+    row = kpis(mixed)[None]
+    assert row["gross_sales"] is None and row["aov"] is None and row["ad_spend"] is None and row["cogs"] is None
+    assert row["operating_expenses"] is None
+    # Counts and rates of counts stay.
+    assert (row["sessions"], row["orders"]) == (3, 4) and row["conversion_rate"] == pytest.approx(2 / 3)
+    by_store = kpis(mixed, by="store")
+    assert (by_store["tmall"]["gross_sales"], by_store["jd"]["gross_sales"]) == (200, 280)  # each in its own
+    assert kpis(mixed, segment=Segment(store="jd"))[None]["gross_sales"] == 280
+    with open_read_only(mixed) as con:
+        reasons = currency_unknown(con, FIGURES)
+    assert set(reasons) == {"gross_sales", "discounts", "cogs", "ad_spend", "operating_expenses", "aov"}
+    assert reasons["gross_sales"] == "stores in different currencies: CNY, USD; choose one store or give a rate table"
+
+
+def test_a_rate_table_converts_each_stores_money_before_it_is_added(mixed, tmp_path):
+    # 1 USD = 7 CNY: gross 200 + 280 × 7 = 2160; ad 30 + 20 × 7 = 170; expenses 310 × 5/31 (shared, in the
+    # warehouse's CNY) + 31 × 5/31 × 7 = 50 + 35 = 85; cogs from the catalog's CNY costs: 160.
+    (tmp_path / "rates.toml").write_text('reporting = "CNY"\n[rates]\nUSD = 7\n')
+    row = kpis(mixed, rates=load_rates(tmp_path / "rates.toml"))[None]
+    assert row["gross_sales"] == pytest.approx(2160) and row["ad_spend"] == pytest.approx(170)
+    assert row["operating_expenses"] == pytest.approx(85) and row["cogs"] == pytest.approx(160)
+    assert row["aov"] == pytest.approx((2160 - 10) / 4)
+    (tmp_path / "rates.csv").write_text("currency,rate\nCNY,1\nUSD,7\n")
+    assert load_rates(tmp_path / "rates.csv") == Rates("CNY", {"CNY": 1, "USD": 7})
+    (tmp_path / "bad.csv").write_text("currency,rate\nUSD,-1\n")
+    with pytest.raises(RatesError, match="must be > 0"):
+        load_rates(tmp_path / "bad.csv")
+    # A table without the USD rate converts nothing: still null.
+    assert kpis(mixed, rates=Rates("CNY", {"EUR": 8}))[None]["gross_sales"] is None
+
+
+def test_the_pnl_by_store_has_a_column_per_store_shared_expenses_and_the_total(cny):
+    with open_read_only(cny) as con:
+        statement = pnl_by_store(con, "2024-03", "2024-03")
+    rows = {row["store"]: row for row in statement.iter_rows(named=True)}
+    assert list(rows) == ["jd", "tmall", "shared", "total"]
+    assert (rows["tmall"]["gross_sales"], rows["jd"]["gross_sales"], rows["total"]["gross_sales"]) == (200, 280, 480)
+    # Shared rent: 310 × 5/31 = 50 (the month has data on 5 days), a loss of its own; the total adds every column.
+    assert rows["shared"]["operating_expenses"] == pytest.approx(50)
+    assert rows["shared"]["net_profit"] == pytest.approx(-50)
+    parts = sum(rows[s]["net_profit"] for s in ("jd", "tmall", "shared"))
+    assert rows["total"]["net_profit"] == pytest.approx(parts)
+
+
+def test_service_figures_follow_the_store(cny):
+    with open_read_only(cny) as con:
+        tmall = service_kpis(con, PERIOD, store="tmall")
+        jd = service_kpis(con, PERIOD, store="jd")
+        both = service_kpis(con, PERIOD)
+    # tmall: its T1 names its own valid 1001 (converted); 1 of its 3 units came back.
+    assert (tmall["tickets"], tmall["inquiry_conversion_rate"]) == (1, 1)
+    assert tmall["return_rate"] == pytest.approx(1 / 3)
+    # jd: one complaint over its 2 orders, per 100 orders; nothing came back of its 1 unit.
+    assert (jd["tickets"], jd["complaint_rate"], jd["return_rate"]) == (1, 50, 0)
+    # Both: 2 tickets, 1 complaint per 4 orders, 1 of 4 units back.
+    assert (both["tickets"], both["complaint_rate"], both["return_rate"]) == (2, 25, 0.25)
