@@ -47,7 +47,10 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     sql = visitor_spans_query()
     if recorded.get(VISITOR_SPANS) == sql:
         return
-    con.execute("create or replace temp table _rollup_visitors as select distinct store || chr(31) || visitor_id as visitor_id from sessions")
+    con.execute(
+        "create or replace temp table _rollup_visitors as "
+        "select distinct store || chr(31) || visitor_id as visitor_id from sessions"
+    )
     con.execute(f"create or replace table {VISITOR_SPANS} as select * from ({sql}) order by last_day")
     con.execute("drop table _rollup_visitors")
     con.execute("insert or replace into rollup_queries values (?, ?, 'visitor_id')", [VISITOR_SPANS, sql])

@@ -20,8 +20,8 @@ import duckdb
 import streamlit as st
 
 from metrics.compute import traffic_cut
-from metrics.engines import on_either_engine
 from metrics.currency import is_money_figure, mixed_currencies, mixed_reason
+from metrics.engines import on_either_engine
 from metrics.forecast import Event, load_calendar
 from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, data_span, latest_date
