@@ -21,6 +21,7 @@ from datetime import date
 import duckdb
 
 from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
+from warehouse import note_rollup_days, note_unreplayable
 from warehouse import rollups as stored
 from warehouse.schema import ROLLUP_LEDGER_DDL
 
@@ -32,6 +33,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     """(Re)builds every rollup table from the canonical tables and records the query of each (in the caller's
     transaction, if any). `rebuild=False` keeps the tables whose recorded query is already this code's (loads have
     kept them in step)."""
+    note_unreplayable(con)  # tables rebuilt whole: the A/B pair's next writer copies the warehouse
     con.execute(ROLLUP_LEDGER_DDL)
     recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
     for source, table in ROLLUP_TABLES.items():
@@ -62,6 +64,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
     if not rollups_current(con):
         build_rollups(con, rebuild=False)
     stored.refresh_rollups(con, days)
+    note_rollup_days(con, days)  # the A/B pair refreshes the same days on its idle copy
 
 
 __all__ = ["build_rollups", "refresh_rollups"]

@@ -16,7 +16,6 @@ from datetime import date, datetime, time, timedelta
 import duckdb
 
 from warehouse.schema import TABLES
-from warehouse.store import note_rollup_days
 
 # The days each table's rows count on in some rollup, as SQL over `changed` (the changed rows: new and replaced) whose
 # columns are the table's: a session counts on its own day and lends its dimensions to its events and orders; an event
@@ -98,7 +97,6 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
     runs = day_runs(days)
     if not runs or not has_rollups(con):
         return
-    note_rollup_days(con, [day for first, last in runs for day in _days(first, last)])  # replayed on the idle copy
     ledger = con.sql("select table_name, query, keyed_by from rollup_queries order by table_name").fetchall()
     for table, sql, keyed_by in ledger:
         if not re.fullmatch(r"rollup_[a-z_]+", table):
@@ -120,10 +118,6 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
                 )
                 con.execute(f"delete from {table} where visitor_id in (select visitor_id from _rollup_visitors)")
             con.execute(f"insert into {table} by name select * from ({sql})", range_parameters(sql, first, last))
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=k) for k in range((last - first).days + 1)]
 
 
 def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:

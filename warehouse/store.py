@@ -365,6 +365,14 @@ def note_change(
     journal.complete = journal.rows <= JOURNAL_MAX_ROWS
 
 
+def note_unreplayable(con: duckdb.DuckDBPyConnection) -> None:
+    """Records that a writing block changed the warehouse in a way the journal cannot replay (e.g. a table rebuilt
+    whole): the next writer copies the warehouse instead of catching up the idle copy."""
+    journal = _journals.get(id(con))
+    if journal is not None:
+        journal.complete = False
+
+
 def note_rollup_days(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
     """Records the days whose rollups (warehouse/rollups.py) a writing block has just refreshed. The rollups are a
     function of the tables' rows, so the replay refreshes the same days on the idle copy once the noted rows are in,

@@ -18,7 +18,17 @@ from pipelines.ingest.limits import Limits
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
-from warehouse import DEFAULT_STORE, PLATFORMS, TABLES, Table, WarehouseError, note_change, open_read_only, writing
+from warehouse import (
+    DEFAULT_STORE,
+    PLATFORMS,
+    TABLES,
+    Table,
+    WarehouseError,
+    note_change,
+    note_rollup_days,
+    open_read_only,
+    writing,
+)
 from warehouse.rollups import refresh_rollups, touched_days
 
 
@@ -134,6 +144,7 @@ def ingest_file(
                     inserted, updated, duplicates = _classify_and_write(con, spec)
                 _record_stores(con, spec, chosen_store, platform, store_currency)
                 refresh_rollups(con, touched)
+                note_rollup_days(con, touched)  # the A/B pair refreshes the same days on its idle copy
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
