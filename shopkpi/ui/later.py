@@ -11,10 +11,14 @@ again, whole, once it is there.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -30,10 +34,39 @@ POLL_SECONDS = 1.0  # how often a page waiting for a result looks whether it is 
 NOTE_KEY = "shopkpi_later"  # the note's container key; the browser sees it as the CSS class st-key-shopkpi_later_N
 
 # One worker: the slow results queue behind each other instead of sharing two cores with each other and the visitors.
-_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopkpi-later")
+# A daemon thread, as the warm-up's: at exit the queue is dropped and the result being computed is waited for (a
+# thread killed inside DuckDB aborts the process), rather than every queued one being computed first.
+_jobs: queue.SimpleQueue = queue.SimpleQueue()
+_worker: threading.Thread | None = None
 _results: dict[tuple, Future] = {}
 _lock = threading.Lock()
 _asked = threading.local()  # per script thread: the computations this page run found not ready
+_stopping = threading.Event()  # set at exit
+
+_visits = 0  # page runs in progress
+_visits_lock = threading.Lock()
+MAX_GIVE_WAY_SECONDS = 10.0  # then background work goes on, even under a constant stream of visits
+
+
+@contextmanager
+def visit() -> Iterator[None]:
+    """Around a page run (app.py): background work (this module's, the warm-up's) pauses until no page is being
+    drawn."""
+    global _visits
+    with _visits_lock:
+        _visits += 1
+    try:
+        yield
+    finally:
+        with _visits_lock:
+            _visits -= 1
+
+
+def give_way(stopping: threading.Event | None = None) -> None:
+    """Wait while a page is being drawn, at most MAX_GIVE_WAY_SECONDS, and not once `stopping` is set."""
+    deadline = time.monotonic() + MAX_GIVE_WAY_SECONDS
+    while _visits and time.monotonic() < deadline and not (stopping or _stopping).is_set():
+        time.sleep(0.05)
 
 
 def _key(query: Callable[..., Any], args: tuple, segment: Segment) -> tuple:
@@ -42,11 +75,43 @@ def _key(query: Callable[..., Any], args: tuple, segment: Segment) -> tuple:
 
 
 def _compute(query: Callable[..., T], args: tuple, segment: Segment) -> T:
-    from shopkpi.ui import warmup  # imported here: the warm-up imports this module
-
     # Not while a visitor's page is being drawn: a forecast fit holds Python's GIL for most of its seconds.
-    warmup.give_way()
+    give_way()
     return ui.load(query, *args, segment=segment)
+
+
+def _work() -> None:
+    while True:
+        future, query, args, segment = _jobs.get()
+        if future is None:  # exiting
+            return
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(_compute(query, args, segment))
+        except BaseException as error:  # handed to whoever asks for the result
+            future.set_exception(error)
+
+
+def _submit(query: Callable[..., Any], args: tuple, segment: Segment) -> Future:
+    global _worker
+    future: Future = Future()
+    _jobs.put((future, query, args, segment))
+    if _worker is None:
+        _worker = threading.Thread(target=_work, name="shopkpi-later", daemon=True)
+        _worker.start()
+    return future
+
+
+@atexit.register
+def _stop() -> None:
+    _stopping.set()
+    with _lock:
+        for future in _results.values():
+            future.cancel()  # those not started yet
+    _jobs.put((None, None, None, None))
+    if _worker is not None:
+        _worker.join(timeout=30)
 
 
 def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | None:
@@ -59,7 +124,7 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | Non
             # Results of older warehouse files are never asked for again.
             for old in [k for k in _results if k[1] == key[1] and k[2] != key[2]]:
                 del _results[old]
-            future = _worker.submit(_compute, query, args, segment)
+            future = _submit(query, args, segment)
             _results[key] = future
     if future.done():
         return future.result()

@@ -5,8 +5,10 @@ backtest of three models, seconds). Each page module has a `data(view, role)` th
 each result through `ui.load`, and that the page's own render calls. The warm-up imports the pages listed in
 pages.PAGES (in their `warm` order) and calls `data` with the default view, once for each role that may open the page
 (roles see different metrics), in a background thread: that fills the cache the pages read, so a first visit finds
-its results ready (tests/ui/test_warmup.py checks a default view then computes nothing). Then a year of every fact
-table is read once, so other views find DuckDB's buffers filled.
+its results ready (tests/ui/test_warmup.py checks a default view then computes nothing). The slowest results (the
+Forecast page's backtest, each product's forecast demand) are asked for through shopkpi/ui/later.py, so no visitor
+waits for them: the warm-up waits for them, then calls the pages' `data` once more for what is computed from them.
+Then a year of every fact table is read once, so other views find DuckDB's buffers filled.
 
 It runs once per published warehouse file, in the background: `shopkpi serve` starts it as soon as the server is up
 and again whenever a writer publishes a new file (shopkpi/ui/server.py), and app.py starts it after any page run, should
@@ -20,8 +22,6 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -51,32 +51,15 @@ log = logging.getLogger("shopkpi.ui.warmup")
 _stopping = threading.Event()
 _threads: list[threading.Thread] = []
 
-# Page runs in progress: the warm-up gives way to them between its steps, so a visitor's page does not share the
-# machine (and Python's GIL) with a forecast fit nobody is waiting for.
-_visits = 0
-_visits_lock = threading.Lock()
-MAX_GIVE_WAY_SECONDS = 10.0  # then the warm-up goes on, even under a constant stream of visits
-
-
-@contextmanager
-def visit() -> Iterator[None]:
-    """Around a page run (app.py): the warm-up pauses between its steps until no page is being drawn."""
-    global _visits
-    with _visits_lock:
-        _visits += 1
-    try:
-        yield
-    finally:
-        with _visits_lock:
-            _visits -= 1
+# Page runs in progress (app.py wraps each in `visit()`): the warm-up gives way to them between its steps, so a
+# visitor's page does not share the machine (and Python's GIL) with a forecast fit nobody is waiting for. The count is
+# kept in shopkpi/ui/later.py, whose background results give way too.
+visit = later.visit
 
 
 def give_way() -> None:
-    """Wait while a page is being drawn (at most MAX_GIVE_WAY_SECONDS): the warm-up and the background results
-    (shopkpi/ui/later.py) call this before each step."""
-    deadline = time.monotonic() + MAX_GIVE_WAY_SECONDS
-    while _visits and time.monotonic() < deadline and not _stopping.is_set():
-        time.sleep(0.05)
+    """Wait while a page is being drawn (at most later.MAX_GIVE_WAY_SECONDS), unless the process is exiting."""
+    later.give_way(_stopping)
 
 
 def default_view() -> ui.View | None:
