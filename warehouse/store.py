@@ -7,13 +7,15 @@ the file they opened, and reopen when the live file's inode changes. A writer ki
 stray temporary copy (and DuckDB's spill folder for it), never a half-written warehouse; the next writer removes
 them. Writers queue on an advisory lock file. A damaged file or an unwritable folder is a WarehouseError.
 
-The private copy costs in proportion to the file loaded, not to the warehouse (issue 14): the warehouse is an A/B
-pair. Publishing keeps the previous live file as the idle copy (`.NAME.idle`, a hard link), and a load that says
-what it changed (`note_change`) leaves a journal of those rows (`.NAME.journal`, Parquet). The next writer takes
-the idle copy, replays the journal on it (bringing it to the live state), and works on it, instead of copying the
-whole warehouse. It falls back to the full copy whenever the pair cannot be trusted: no journal, a journal for
-another live file or generation, a reader still holding the idle file (its lock; or any connection of this
-process ever opened on it), a block that changed a table it did not note, or a journal too large to replay.
+The private copy costs in proportion to the file loaded, not to the warehouse (issue 14): from PAIR_FROM_BYTES on,
+the warehouse is an A/B pair. Publishing keeps the previous live file as the idle copy (`.NAME.idle`, a hard link),
+and a load that says what it changed (`note_change`) leaves a journal of those rows (`.NAME.journal`, Parquet). The
+next writer takes the idle copy, replays the journal on it (bringing it to the live state), and works on it, instead
+of copying the whole warehouse. It falls back to the full copy whenever the pair cannot be trusted: no journal, a
+journal for another live file or generation, a reader still holding the idle file (its lock; or any connection of
+this process ever opened on it), a block that changed a table it did not note (row counts compared), a schema
+upgrade, or a journal too large to replay (JOURNAL_MAX_ROWS). A dashboard that keeps its connection on a retired
+file makes at most the one load after that copy; the one after it finds a free idle copy again.
 Why this design and not one file per table: the warehouse stays one DuckDB file that an analyst opens with
 `duckdb.connect(path)` and finds every table in (SPEC §3), readers are unchanged, and every kind of load (also one
 that updates keys in place) is covered by the same replay. The price is twice the disk (the idle copy).
