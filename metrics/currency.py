@@ -79,8 +79,8 @@ def store_currencies(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> 
     """The stores of the selection (one under a store filter) with their currencies."""
     try:
         rows = con.sql("select store, currency from stores order by store").fetchall()
-    except duckdb.Error:
-        return {}  # the lake (Spark engine) has no stores table: the warehouse checks it
+    except Exception:  # noqa: BLE001 - DuckDB's or Spark's error: the lake (Spark engine) has no stores table
+        return {}
     return {store: currency for store, currency in rows if segment.store is None or store == segment.store}
 
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.usefixtures("no_config")
 def db(stores_db) -> Path:
     return stores_db
 
+
 SHOPIFY = REAL_DATA / "exports/shopify-orders"
 EVERYTHING = ["--from", "2020-01-01", "--to", "2025-12-31"]
 

@@ -46,6 +46,7 @@ SHEETS = [
     "Profit and loss",
     "Trend",
     "Traffic by source",
+    "Stores",  # the demo sells on its own site, Tmall and JD (issue 13)
     "Campaigns",
     "Funnel",
     "CTR and bounce",
@@ -264,7 +265,7 @@ def test_html_is_one_self_contained_file(con):
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)  # nothing fetched
     assert "<script" not in html
     charts = re.findall(r'<img alt="[^"]*" src="data:image/svg\+xml;base64,([^"]+)"', html)
-    assert len(charts) == 4  # trend, sources, funnel, top products
+    assert len(charts) == 5  # trend, sources, stores, funnel, top products
     assert all(base64.b64decode(chart).startswith(b"<svg") for chart in charts)
     for title in ("KPIs vs targets", "Profit and loss", "Traffic by source", "Funnel", "Stock alerts"):
         assert title in html

@@ -27,7 +27,9 @@ def build_small_warehouse(db: Path) -> None:
             "('A3', '2024-02-10 23:59', 'cancelled', 0, 0, 0)"
         )
         con.execute(
-            "insert into ingest_log values (1, 'exports/orders.csv', 'abc123', 'orders', "
+            "insert into ingest_log (load_id, path, content_hash, table_name, started_at, finished_at, rows_read, "
+            "inserted, updated, duplicates, rejected, ignored_columns) values (1, 'exports/orders.csv', 'abc123', "
+            "'orders', "
             "timestamp '2024-02-11 08:00:00', timestamp '2024-02-11 08:00:02', 5, 3, 0, 1, 1, 'utm_source')"
         )
         con.execute(
