@@ -199,11 +199,22 @@ def table_schema(name: str) -> str:
 
 @lru_cache(maxsize=256)
 def to_spark_sql(query: str) -> str:
-    """A DuckDB query of metrics/ as Spark SQL (`$name` parameters become `:name`)."""
+    """A DuckDB query of metrics/ as Spark SQL (`$name` parameters become `:name`).
+
+    DuckDB's `/` divides as DOUBLE whatever the operands; Spark's keeps a DECIMAL operand's type and rounds to 6
+    places (`seconds / 3600.0` is 0.583333 there, 0.5833333333333334 in DuckDB), so each dividend is cast to DOUBLE.
+    """
     import sqlglot
+    from sqlglot import exp
+
+    def as_duckdb_divides(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Div):
+            node.set("this", exp.cast(node.this, exp.DataType.build("DOUBLE")))
+        return node
 
     try:
-        return sqlglot.transpile(query, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
+        tree = sqlglot.parse_one(query, read="duckdb")
+        return tree.transform(as_duckdb_divides).sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as exc:
         raise SparkError(f"the query cannot run on Spark: {_first_line(exc)}") from None
 
