@@ -768,7 +768,9 @@ def _run(
     currencies = mixed_currencies(con, segment) if plan.by != "store" else []
     convert = bool(currencies) and not missing_rates(currencies, rates)
     plan = replace(plan, traffic=from_traffic(missing), converted=convert)
-    if use_rollups and not convert and rollups_answer(plan, segment) and rollups_current(con):
+    # The rollups live in the embedded warehouse only: a lake on Spark is read raw.
+    embedded = isinstance(con, duckdb.DuckDBPyConnection)
+    if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None

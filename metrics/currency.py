@@ -77,10 +77,8 @@ def load_rates(path: Path) -> Rates:
 
 def store_currencies(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> dict[str, str]:
     """The stores of the selection (one under a store filter) with their currencies."""
-    try:
-        rows = con.sql("select store, currency from stores order by store").fetchall()
-    except Exception:  # noqa: BLE001 - DuckDB's or Spark's error: the lake (Spark engine) has no stores table
-        return {}
+    # Both engines have the table: the warehouse's, or the lake's manifest's on Spark (warehouse/lake.py).
+    rows = con.sql("select store, currency from stores order by store").fetchall()
     return {store: currency for store, currency in rows if segment.store is None or store == segment.store}
 
 

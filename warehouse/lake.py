@@ -2,7 +2,8 @@
 
 Layout (one folder per table; dated tables split by the month of their date, so that each file holds one month):
 
-    LAKE/shopkpi-lake.json                         the manifest: format, schema version, store facts, row counts
+    LAKE/shopkpi-lake.json                         the manifest: format, schema version, store facts, row counts,
+                                                   and the stores table (store, platform, currency)
     LAKE/orders/month=2024-03/data_0.parquet       orders by the month of ordered_at
     LAKE/sessions/month=…, events/month=…          by started_at, occurred_at
     LAKE/ad_spend/month=…, inventory/month=…       by date
@@ -62,6 +63,10 @@ class Manifest:
     currency: str
     rows: dict[str, int]
     written_at: str
+    # The stores table (store, platform, currency), a handful of rows: in the manifest rather than its own folder.
+    # The currency rule (metrics/currency.py) reads it on either engine, so money of stores in different currencies
+    # is never added up on Spark either.
+    stores: tuple[tuple[str, str, str], ...] = ()
 
     def to_json(self) -> str:
         document = {
@@ -70,6 +75,7 @@ class Manifest:
             "timezone": self.timezone,
             "currency": self.currency,
             "written_at": self.written_at,
+            "stores": [list(row) for row in self.stores],
             "tables": {
                 name: {"rows": self.rows[name], "partitioned_by": PARTITION if name in DATE_COLUMNS else None}
                 for name in TABLES
@@ -105,6 +111,7 @@ def export_lake(db_path: Path, lake: Path) -> Manifest:
             currency=settings["currency"],
             rows=rows,
             written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            stores=tuple(con.sql("select store, platform, currency from stores order by store").fetchall()),
         )
         (aside / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         _publish(aside, lake)
@@ -200,6 +207,7 @@ def read_manifest(lake: Path) -> Manifest:
         currency=document.get("currency", ""),
         rows={name: int(tables[name]["rows"]) for name in TABLES},
         written_at=document.get("written_at", ""),
+        stores=tuple(tuple(row) for row in document.get("stores", [])),
     )
 
 

@@ -311,6 +311,9 @@ class SparkWarehouse:
                 frame.select(*[c.name for c in table.columns]).createOrReplaceTempView(name)
             except Exception as exc:  # noqa: BLE001 - a JVM error becomes one line
                 raise SparkError(f"Spark cannot read the lake's {name} at {path}: {_first_line(exc)}") from None
+        stores = [list(row) for row in self.manifest.stores]
+        schema = "store string, platform string, currency string"
+        self.session.createDataFrame(stores, schema).createOrReplaceTempView("stores")
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> SparkResult:
         """The result of a DuckDB query of metrics/ run on Spark, its `$name` parameters bound to `params`."""

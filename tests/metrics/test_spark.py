@@ -38,6 +38,7 @@ from metrics.service import inputs_given, returns_by, service_comparison, servic
 from shopkpi.cli.main import app
 from tests.support.demo import END as DEMO_END
 from tests.support.service_shop import service_shop
+from tests.support.two_stores import two_store_shop
 from warehouse import SCHEMA_VERSION, TABLES, open_read_only
 from warehouse.lake import MANIFEST, LakeError, export_lake, read_manifest
 from warehouse.spark import SparkError, SparkWarehouse, start_session, to_spark_sql
@@ -337,3 +338,21 @@ def test_spark_connect_without_its_client_packages_is_one_line_and_exit_1(monkey
         )
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.strip() == "error: Spark Connect needs more packages (no grpc): pip install 'pyspark[connect]'"
+
+
+def test_stores_in_different_currencies_are_not_added_up_on_spark_either(spark, tmp_path):
+    # The two-store shop of tests/metrics/test_stores.py with jd in USD: the lake carries the stores table (in its
+    # manifest), so Spark blanks the combined money as DuckDB does, and splits by store alike.
+    db = two_store_shop(tmp_path / "w.duckdb", jd_currency="USD")
+    duck, on_spark = _engines(db, tmp_path / "lake", spark)
+    try:
+        period = Period(date(2024, 3, 2), date(2024, 3, 6))
+        combined = compute_kpis(on_spark, period, metrics=["orders", "gross_sales"])
+        assert_same(combined, compute_kpis(duck, period, metrics=["orders", "gross_sales"]))
+        assert combined.row(0, named=True)["orders"] == 4 and combined.row(0, named=True)["gross_sales"] is None
+        by_store = compute_kpis(on_spark, period, by="store", metrics=["orders", "gross_sales"])
+        assert_same(by_store, compute_kpis(duck, period, by="store", metrics=["orders", "gross_sales"]))
+        assert {r["group"]: r["gross_sales"] for r in by_store.iter_rows(named=True)} == {"jd": 280, "tmall": 200}
+    finally:
+        duck.close()
+        on_spark.close()
