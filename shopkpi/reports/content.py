@@ -16,9 +16,10 @@ from metrics.compute import compare_periods, comparison_periods, compute_kpis, k
 from metrics.currency import store_currencies
 from metrics.forecast import Event, ForecastError, load_calendar, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
+from metrics.inputs import from_traffic, missing_inputs
 from metrics.periods import Period, add_months, coverage, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
-from metrics.registry import METRICS, PNL_LINES, format_value
+from metrics.registry import METRICS, PNL_LINES, REPORT_ONLY, format_value
 from metrics.replenishment import forecast_cover
 from metrics.service import SERVICE, SERVICE_METRICS, TICKET_METRICS, response_target, returns_by, service_kpis
 from metrics.stock import reorder_now
@@ -191,7 +192,9 @@ def _card(row: dict, targets: dict[str, Target]) -> Card:
     )
 
 
-def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Section:
+def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target], from_report: bool) -> Section:
+    # The figures only a platform's traffic report gives are left out where the sessions come from session logs.
+    shown = [name for name in METRICS if from_report or name not in REPORT_ONLY]
     columns = (
         Column("metric", "Metric key", "text", workbook_only=True),
         Column("label", "Metric", "text"),
@@ -205,8 +208,8 @@ def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Sec
         Column("last_year_change", "vs last year", "change"),
     )
     rows = []
-    for name, entry in METRICS.items():
-        row = comparison[name]
+    for name in shown:
+        entry, row = METRICS[name], comparison[name]
         target = targets.get(name)
         rows.append(
             (
@@ -222,7 +225,7 @@ def _kpi_section(comparison: dict[str, dict], targets: dict[str, Target]) -> Sec
                 _none(row["last_year_change"]),
             )
         )
-    table = Table(columns, rows, units=[METRICS[n].unit for n in METRICS], metrics=list(METRICS))
+    table = Table(columns, rows, units=[METRICS[n].unit for n in shown], metrics=shown)
     note = (
         "Every KPI of the registry, against its target where one is set, the previous period and last year. Changes"
         " are relative, rates included: a conversion rate going from 4.0% to 3.8% reads −5.0%, not −0.2 points."
@@ -300,7 +303,8 @@ def build_report(
     compared = comparison_periods(figures, period)
     covered = coverage(figures, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
-    sections = [_kpi_section(comparison, targets), _pnl_section(comparison)]
+    from_report = from_traffic(missing_inputs(con))
+    sections = [_kpi_section(comparison, targets, from_report), _pnl_section(comparison)]
 
     window, grain = _trend_window(kind, period)
     series = kpi_series(figures, window, grain=grain, metrics=TREND_METRICS)

@@ -111,6 +111,16 @@ def _explained(path: Path, exc: duckdb.Error) -> WarehouseError:
     return WarehouseError(f"could not read the warehouse at {path}: {first_line}")
 
 
+def note_answer(query: Callable[..., Any]) -> bool:
+    """Notes which engine answers `query` for the page being drawn (its caption says it), and returns whether it is
+    Spark (`engine = "spark"` and a query that runs on either engine, metrics/engines.py)."""
+    on_spark = load_settings().engine == "spark" and on_either_engine(query)
+    answered = _answered.get()
+    if answered is not None:
+        answered.add(SPARK if on_spark else getattr(query, "func", query).__module__)
+    return on_spark
+
+
 def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
     """`query(cursor, *args)` on the newest published warehouse, cached until a writer publishes a new one.
 
@@ -121,14 +131,10 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
     """
     name = _query_name(query)
     key = (segment.source, segment.device, segment.store)
-    answered = _answered.get()
-    if load_settings().engine == "spark" and on_either_engine(query):
+    on_spark = note_answer(query)
+    if on_spark:
         lake_path, master, stamp = _lake_source()
-        if answered is not None:
-            answered.add(SPARK)
         return _cached(query, name, lake_path, stamp, args, key, master)
-    if answered is not None:
-        answered.add(getattr(query, "func", query).__module__)
     current = reader()
     try:
         return _cached(query, name, str(current.path), current.version, args, key)

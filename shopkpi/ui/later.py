@@ -118,6 +118,7 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | Non
     """`ui.load(query, *args, segment=segment)` when it has been computed, else None: it is then being computed in
     the background (started by this call or an earlier one). A failure is raised as ui.load raises it."""
     key = _key(query, args, segment)
+    ui.note_answer(query)  # the page's engine caption names it, though another thread computes it
     with _lock:
         future = _results.get(key)
         if future is None:
