@@ -459,7 +459,8 @@ SYNTHETIC_SQL = [
         ['north', 'south', 'east', 'west'][1 + (hash(i, $seed, 'r') % 4)::bigint],
         null,
         case when hash(i, $seed, 'p') % 3 = 0 then null else 1 + hash(i, $seed, 'p') % 6 end,
-        null
+        null,
+        'main'
     from range($n) t(i)
     order by 3
     """,
@@ -470,7 +471,7 @@ SYNTHETIC_SQL = [
         s.session_id,
         s.started_at + to_seconds(k * 30),
         ['page_view', 'impression', 'click', 'page_view', 'add_to_cart', 'begin_checkout', 'purchase'][1 + k],
-        null, null, null
+        null, null, null, 'main'
     from sessions s, range(0, (hash(s.session_id, $seed) % 8)::bigint) r(k)
     where k < 7
     order by 3
@@ -485,7 +486,7 @@ SYNTHETIC_SQL = [
         case when hash(s.session_id, 'g') % 10 = 0 then null else 'C' || s.visitor_id end,
         s.session_id,
         null, (hash(s.session_id, 'dc') % 20)::decimal(18, 2), 8, 6, 1.5, 0, null, null,
-        ['alipay', 'wechat_pay', 'card'][1 + (hash(s.session_id, 'pm') % 3)::bigint], null
+        ['alipay', 'wechat_pay', 'card'][1 + (hash(s.session_id, 'pm') % 3)::bigint], null, 'main'
     from sessions s
     where hash(s.session_id, $seed, 'o') % 100 < 3
     order by 2
@@ -493,18 +494,18 @@ SYNTHETIC_SQL = [
     """
     insert into order_items
     select o.order_id, k, 'K' || (hash(o.order_id, k) % 200), 1 + hash(o.order_id, k, 'q') % 3,
-        (20 + hash(o.order_id, k, 'p') % 200)::decimal(18, 2), null
+        (20 + hash(o.order_id, k, 'p') % 200)::decimal(18, 2), null, 'main'
     from orders o, range(1, 1 + (hash(o.order_id) % 3)::bigint) r(k)
     """,
     """
     insert into ad_spend
     select ($first + to_days(d::int))::date, src, null, '', (100 + hash(d, src) % 900)::decimal(18, 2),
-        10000 + hash(d, src, 'i') % 5000, 100 + hash(d, src, 'c') % 400
+        10000 + hash(d, src, 'i') % 5000, 100 + hash(d, src, 'c') % 400, 'main'
     from range($days) t(d), (values ('paid_search'), ('social'), ('kol')) v(src)
     """,
     """
     insert into expenses
-    select distinct strftime($first + to_days(d::int), '%Y-%m'), c, 30000, null
+    select distinct strftime($first + to_days(d::int), '%Y-%m'), c, 30000, null, ''
     from range($days) t(d), (values ('rent'), ('staff')) v(c)
     """,
 ]
