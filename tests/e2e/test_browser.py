@@ -168,7 +168,8 @@ def test_an_upload_creates_the_warehouse_and_shows_its_row_accounting(page, tmp_
     for url in serve(tmp_path / "new.duckdb", tmp_path / "streamlit.log"):
         page.goto(f"{url}/data")
         expect(page.get_by_text("No data yet")).to_be_visible(timeout=60_000)
-        page.get_by_test_id("stFileUploader").locator("input[type='file']").set_input_files(str(export))
+        # The first uploader: canonical tables (the second takes a platform's export).
+        page.get_by_test_id("stFileUploader").first.locator("input[type='file']").set_input_files(str(export))
         page.get_by_role("button", name="Load 1 file(s) into orders").click()
         # 2 rows read = 1 inserted + 0 updated + 0 duplicates + 1 rejected (status 'lost').
         expect(page.get_by_text("more-orders.csv → orders: 2 rows read = 1 inserted")).to_be_visible(timeout=60_000)

@@ -116,7 +116,9 @@ def test_hand_made_kpis_are_the_same_on_spark(hand_made, by):
         assert expected.get_column("orders").to_list() == [5]
 
 
-@pytest.mark.parametrize("by", [None, *DIMENSIONS])
+# The hand-made shop above is compared by every dimension; the demo (a real shop's volume) by one of each kind: a
+# session dimension, the device, a product category, an order dimension and the store.
+@pytest.mark.parametrize("by", [None, "source", "device", "category", "customer_type", "store"])
 def test_demo_kpis_are_the_same_on_spark(demo, by):
     duck, on_spark = demo
     expected = compute_kpis(duck, DEMO, by=by)

@@ -42,8 +42,12 @@ CONTENT = {
 
 @pytest.fixture(autouse=True)
 def paired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These warehouses are small: pair them all the same (only large ones are, see store.PAIR_FROM_BYTES)."""
+    """These warehouses are small: pair them all the same (only large ones are, see store.PAIR_FROM_BYTES). The
+    inodes this process opened read-only before (other tests' warehouses) are forgotten: a file of this test may get
+    one of their numbers again, and the writer would then copy rather than trust the idle copy (safe, but not what
+    these tests count)."""
     monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
+    monkeypatch.setattr(store, "_read_here", set())
 
 
 def load_all(db: Path, folder: Path) -> None:
