@@ -50,8 +50,7 @@ def upload_name(original: str, now: datetime | None = None) -> str:
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     name = Path(original).name
-    suffix = upload_type(name) or ""
-    suffix = suffix or upload_type(name, EXPORT_TYPES) or ""
+    suffix = upload_type(name) or upload_type(name, EXPORT_TYPES) or ""
     stem = name[: len(name) - len(suffix)]
     safe = _UNSAFE.sub("_", stem).strip("._") or "upload"
     return f"{stamp}-{uuid.uuid4().hex[:8]}-{safe}{suffix}"
