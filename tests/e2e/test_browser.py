@@ -168,9 +168,13 @@ def test_an_upload_creates_the_warehouse_and_shows_its_row_accounting(page, tmp_
     for url in serve(tmp_path / "new.duckdb", tmp_path / "streamlit.log"):
         page.goto(f"{url}/data")
         expect(page.get_by_text("No data yet")).to_be_visible(timeout=60_000)
+        # A file given while the first run is still drawing can be dropped with the widget it was given to.
+        expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
         # The first uploader: canonical tables (the second takes a platform's export).
-        page.get_by_test_id("stFileUploader").first.locator("input[type='file']").set_input_files(str(export))
-        page.get_by_role("button", name="Load 1 file(s) into orders").click()
+        uploader = page.get_by_test_id("stFileUploader").first
+        uploader.locator("input[type='file']").set_input_files(str(export))
+        expect(uploader.get_by_text("more-orders.csv")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Load 1 file(s) into orders").click(timeout=60_000)
         # 2 rows read = 1 inserted + 0 updated + 0 duplicates + 1 rejected (status 'lost').
         expect(page.get_by_text("more-orders.csv → orders: 2 rows read = 1 inserted")).to_be_visible(timeout=60_000)
         expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
