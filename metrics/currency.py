@@ -77,11 +77,11 @@ def load_rates(path: Path) -> Rates:
 
 def store_currencies(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> dict[str, str]:
     """The stores of the selection (one under a store filter) with their currencies."""
-    # A warehouse has the table, and so has a lake on Spark (from its manifest, warehouse/lake.py); a bare set of
-    # canonical tables (an in-memory shop built from warehouse.TABLES) has no stores to tell apart.
+    # A warehouse has the table, and so has a lake on Spark (a view from its manifest, warehouse/lake.py); a bare
+    # set of canonical tables in DuckDB (an in-memory shop built from warehouse.TABLES) has no stores to tell apart.
     try:
         rows = con.sql("select store, currency from stores order by store").fetchall()
-    except Exception:  # noqa: BLE001 - DuckDB's or Spark's "no such table"
+    except duckdb.CatalogException:
         return {}
     return {store: currency for store, currency in rows if segment.store is None or store == segment.store}
 

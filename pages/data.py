@@ -302,6 +302,12 @@ def rejects_section(loaded: DataPageData, role: str | None) -> None:
     )
 
 
+def refused(file_name: str, error: Exception) -> None:
+    """A file that loaded nothing: its name and why (the name and the error's column names are text, not markdown)."""
+    name, reason = ui.md(file_name), ui.md(error)
+    st.error(ui.t(f"{name}: nothing loaded. {reason}", f"{name}：未导入任何数据。{reason}"), icon=":material/error:")
+
+
 def upload_section() -> None:
     settings = load_settings()
     with st.expander(
@@ -345,11 +351,7 @@ def upload_section() -> None:
                         settings, table, file.name, file.getvalue(), lang=ui.lang(), store=store or None
                     )
                 except (IngestError, WarehouseError, OSError) as error:
-                    name, reason = ui.md(file.name), ui.md(error)  # the file's name and columns are text, not markdown
-                    st.error(
-                        ui.t(f"{name}: nothing loaded. {reason}", f"{name}：未导入任何数据。{reason}"),
-                        icon=":material/error:",
-                    )
+                    refused(file.name, error)
                     continue
                 (st.warning if result.rejected else st.success)(
                     ui.md(load_summary(result, file.name)), icon=":material/task_alt:"
@@ -380,8 +382,8 @@ def import_section() -> None:
             ui.t("Store", "店铺"),
             key="import_store",
             help=ui.t(
-                "The store the export belongs to (e.g. tmall, us-site), as `--store`; empty: none.",
-                "导出文件所属的店铺（如 tmall、us-site），即 `--store`；留空表示不指定。",
+                "The store the export belongs to (e.g. tmall, us-site), as `--store`; empty: the default store.",
+                "导出文件所属的店铺（如 tmall、us-site），即 `--store`；留空为默认店铺。",
             ),
         )
         first_col, last_col = st.columns(2)
@@ -416,11 +418,7 @@ def import_section() -> None:
                         settings, format_name, file.name, file.getvalue(), options, lang=ui.lang()
                     )
                 except (IngestError, WarehouseError, OSError) as error:
-                    name, reason = ui.md(file.name), ui.md(error)
-                    st.error(
-                        ui.t(f"{name}: nothing imported. {reason}", f"{name}：未导入任何数据。{reason}"),
-                        icon=":material/error:",
-                    )
+                    refused(file.name, error)
                     continue
                 summary = result.summary().replace(str(result.source), file.name)
                 st.success(ui.md(summary).replace("\n", "  \n"), icon=":material/task_alt:")

@@ -229,15 +229,8 @@ def _remove_stale_copies(path: Path) -> None:
     # cannot be removed is logged and left: it must not stop the load.
     pattern = _stale_pattern(path)
     for stale in path.parent.iterdir():
-        if not pattern.fullmatch(stale.name):
-            continue
-        try:
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale)
-            else:
-                stale.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not remove %s, left by a writer that stopped: %s", stale, exc)
+        if pattern.fullmatch(stale.name):
+            _remove(stale)
 
 
 def _discard(temp: Path) -> None:
