@@ -235,10 +235,7 @@ def _remove_stale_copies(path: Path) -> None:
 
 def _discard(temp: Path) -> None:
     for leftover in (temp, Path(str(temp) + ".wal")):
-        try:
-            leftover.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not remove %s: %s", leftover, exc)
+        _remove(leftover)
 
 
 def _open_copy(path: Path, temp: Path, store_timezone: str, currency: str) -> tuple[duckdb.DuckDBPyConnection, bool]:
