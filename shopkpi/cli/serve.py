@@ -48,6 +48,11 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
         # would otherwise read and hash each of shopkpi's ~60 modules to register them with the watcher.
         "--server.fileWatcherType",
         "none",
+        # No "magic": Streamlit would ast.parse every page script to rewrite bare expressions (the dashboard has
+        # none), and on CPython 3.11 an ast.parse racing with another thread's (the warm-up's libraries) fails one of
+        # them with "AST constructor recursion depth mismatch". Without magic a script is compiled from its text only.
+        "--runner.magicEnabled",
+        "false",
     ]
 
 

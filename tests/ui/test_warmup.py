@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 import pages
 from shopkpi import auth
+from shopkpi.cli.serve import streamlit_command
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import signin, warmup
 from tests.support.app import open_app
@@ -202,3 +203,17 @@ def test_a_first_visit_while_the_warm_up_runs_draws_at_once_and_leaves_the_slow_
     assert not any("Forecasting each product's demand" in c.value for c in at.caption)
     assert any("reordered now" in w.value for w in at.warning) or at.success, "the reorder alert is drawn"
     assert computed(caplog) == []
+
+
+def test_page_scripts_are_compiled_without_an_ast_parse_that_a_background_thread_could_race(shop, monkeypatch) -> None:
+    # CPython 3.11 shares the AST converter's recursion depth between threads: Streamlit's "magic" (an ast.parse of
+    # every script) beside the warm-up thread failed a page on CI with "AST constructor recursion depth mismatch".
+    # The repository's config (read here, as by `streamlit run`) and `shopkpi serve`'s command both turn it off.
+    from streamlit.runtime.scriptrunner import magic
+
+    parsed: list[str] = []
+    monkeypatch.setattr(magic, "add_magic", lambda code, script_path: parsed.append(script_path))
+    at = open_app(shop, monkeypatch, page="traffic")
+    assert not at.exception, at.exception
+    assert parsed == []
+    assert "--runner.magicEnabled" in streamlit_command() and streamlit_command()[-1] == "false"
