@@ -619,16 +619,17 @@ def _span_ctes() -> dict[str, str]:
 
 
 def visitor_spans_query() -> str:
-    """The rows of the visitors' spans for the visitors in the temporary table _rollup_visitors: one row per visitor
-    (of a store: its id is `store || chr(31) || visitor_id`, as the raw facts count visitors), with the first and
-    last day of its sessions."""
+    """The rows of the visitors' spans for the visitors (store, visitor_id) in the temporary table _rollup_visitors:
+    one row per visitor of a store (its id is `store || chr(31) || visitor_id`, as the raw facts count visitors),
+    with the first and last day of its sessions."""
+    # Matched on the two columns: the id's text is built for the matched sessions only, not for every session.
     day = dialect.truncate("day", "started_at")
     return f"""
         -- one row per visitor of a store: the first and last day of its sessions
         select store || chr(31) || visitor_id as visitor_id, min({day}) as first_day, max({day}) as last_day
         from sessions
-        where store || chr(31) || visitor_id in (select visitor_id from _rollup_visitors)
-        group by 1"""
+        where (store, visitor_id) in (select store, visitor_id from _rollup_visitors)
+        group by store, visitor_id"""
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:

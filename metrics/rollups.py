@@ -51,7 +51,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
         return
     con.execute(
         "create or replace temp table _rollup_visitors as "
-        "select distinct store || chr(31) || visitor_id as visitor_id from sessions"
+        "select distinct store, visitor_id from sessions"
     )
     con.execute(f"create or replace table {VISITOR_SPANS} as select * from ({sql}) order by last_day")
     con.execute("drop table _rollup_visitors")

@@ -48,6 +48,21 @@ _KEY = {
     "order_items": "order_id",
     "products": "sku",
 }
+# The visitors whose span may change with the sessions of the days $first_day to $last_day, as (store, visitor_id):
+# those with a session on these days now, and those whose stored span begins or ends on one of them. A load changes
+# sessions of the touched days only (its rows' days and those of the rows they replace), so a visitor that lost a
+# session there and has none there now kept its span unless the session was its first or last day's; a visitor whose
+# span straddles the days keeps it (its first and last day's sessions are elsewhere). A span's id is
+# `store || chr(31) || visitor_id`: the store is what precedes the first chr(31).
+_CHANGED_VISITORS = """
+    create or replace temp table _rollup_visitors as
+    select store, visitor_id
+    from sessions
+    where started_at >= $start_ts and started_at < $end_ts
+    union
+    select split_part(visitor_id, chr(31), 1), substr(visitor_id, strpos(visitor_id, chr(31)) + 1)
+    from {table}
+    where first_day between $first_day and $last_day or last_day between $first_day and $last_day"""
 # More separate runs of days than this are refreshed as one range from the first to the last.
 MAX_RUNS = 16
 
@@ -105,18 +120,9 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
             if keyed_by == "day":
                 con.execute(f"delete from {table} where day >= ? and day <= ?", [first, last])
             else:
-                # A visitor's span changes when one of its sessions is on these days, now or before the load (then
-                # its stored span covers the day).
-                con.execute(
-                    f"""
-                    create or replace temp table _rollup_visitors as
-                    select store || chr(31) || visitor_id as visitor_id
-                    from sessions where cast(started_at as date) between $first and $last
-                    union
-                    select visitor_id from {table} where first_day <= $last and last_day >= $first""",
-                    {"first": first, "last": last},
-                )
-                con.execute(f"delete from {table} where visitor_id in (select visitor_id from _rollup_visitors)")
+                con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
+                changed = "select store || chr(31) || visitor_id from _rollup_visitors"
+                con.execute(f"delete from {table} where visitor_id in ({changed})")
             con.execute(f"insert into {table} by name select * from ({sql})", range_parameters(sql, first, last))
 
 

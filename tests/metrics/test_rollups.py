@@ -191,6 +191,25 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
     # 1–7 March: S1 (V1) and S2 (V2); O1 of 2 March; S3 has left for 12 March.
     assert (first_week["sessions"], first_week["visitors"], first_week["orders"]) == (2, 2, 1)
 
+    # V2's only session (S2, 2 March) goes to V3, which also gets S4 on 5 March: V2's span goes, V3's starts on
+    # 2 March. Then S4 goes to V1: V3 loses a session between its first and last day (its span stays 2–12 March).
+    ingest_file(db, "sessions", _csv(tmp_path / "s3.csv", sessions,
+        "S2,V3,2024-03-02 11:00:00,direct,desktop,3,40",
+        "S4,V3,2024-03-05 09:00:00,google,mobile,1,3",
+    ))  # fmt: skip
+    _assert_as_rebuilt(db)
+    ingest_file(db, "sessions", _csv(tmp_path / "s4.csv", sessions, "S4,V1,2024-03-05 09:00:00,google,mobile,1,3"))
+    _assert_as_rebuilt(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        spans = con.sql(f"select visitor_id, first_day, last_day from {VISITOR_SPANS} order by 1").fetchall()
+        march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
+    store = spans[0][0].split(chr(31))[0]
+    assert spans == [
+        (f"{store}{chr(31)}V1", date(2024, 3, 1), date(2024, 3, 5)),
+        (f"{store}{chr(31)}V3", date(2024, 3, 2), date(2024, 3, 12)),
+    ]
+    assert (march["sessions"], march["visitors"]) == (4, 2)
+
 
 def test_day_runs():
     d = date(2024, 3, 1)
