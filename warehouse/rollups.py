@@ -107,8 +107,17 @@ def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
-    """Recomputes every rollup's rows of `days` with its stored query (nothing without rollups)."""
+def reads(sql: str) -> set[str]:
+    """The canonical tables a rollup's query reads (those named after a FROM or JOIN; its CTEs are not tables)."""
+    return set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql)) & set(TABLES)
+
+
+def refresh_rollups(
+    con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None
+) -> None:
+    """Recomputes the rollups' rows of `days` with their stored queries (nothing without rollups): every rollup, or
+    with `changed` (the tables a load wrote) only those that read one of them (a load of orders leaves the events'
+    rollup as it is)."""
     runs = day_runs(days)
     if not runs or not has_rollups(con):
         return
@@ -116,6 +125,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
     for table, sql, keyed_by in ledger:
         if not re.fullmatch(r"rollup_[a-z_]+", table):
             raise ValueError(f"not a rollup table: {table!r}")
+        if changed is not None and not reads(sql) & set(changed):
+            continue
         for first, last in runs:
             if keyed_by == "day":
                 con.execute(f"delete from {table} where day >= ? and day <= ?", [first, last])
@@ -137,4 +148,4 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
     return {name: value for name, value in values.items() if re.search(rf"\${name}\b", sql)}
 
 
-__all__ = ["day_runs", "has_rollups", "range_parameters", "refresh_rollups", "touched_days"]
+__all__ = ["day_runs", "has_rollups", "range_parameters", "reads", "refresh_rollups", "touched_days"]

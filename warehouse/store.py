@@ -317,6 +317,7 @@ class _Journal:
     rows: int = 0
     complete: bool = True
     rollup_days: set[str] = field(default_factory=set)  # days whose rollups the block refreshed (ISO dates)
+    rollup_changed: set[str] | None = field(default_factory=set)  # the tables they were refreshed for (None: all)
 
 
 _journals: dict[int, _Journal] = {}  # id(connection) -> the journal of the writing block it belongs to
@@ -365,14 +366,20 @@ def note_unreplayable(con: duckdb.DuckDBPyConnection) -> None:
         journal.complete = False
 
 
-def note_rollup_days(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
-    """Records the days whose rollups (warehouse/rollups.py) a writing block has just refreshed. The rollups are a
-    function of the tables' rows, so the replay refreshes the same days on the idle copy once the noted rows are in,
-    rather than journaling rollup rows (a refresh can also remove a day's rows, which replaying rows would miss).
-    Called on a connection that is not a writer's, it does nothing."""
+def note_rollup_days(
+    con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None
+) -> None:
+    """Records the days whose rollups (warehouse/rollups.py) a writing block has just refreshed, for the `changed`
+    tables (None: all rollups). The rollups are a function of the tables' rows, so the replay refreshes the same days
+    on the idle copy once the noted rows are in, rather than journaling rollup rows (a refresh can also remove a day's
+    rows, which replaying rows would miss). Called on a connection that is not a writer's, it does nothing."""
     journal = _journals.get(id(con))
     if journal is not None and journal.complete:
         journal.rollup_days |= {day.isoformat() for day in days}
+        if changed is None or journal.rollup_changed is None:
+            journal.rollup_changed = None
+        else:
+            journal.rollup_changed |= set(changed)
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -411,7 +418,9 @@ def _replay(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> Non
     if manifest.get("rollup_days"):
         from warehouse.rollups import refresh_rollups  # rollups note their refresh here: imported when replayed
 
-        refresh_rollups(con, [date.fromisoformat(day) for day in manifest["rollup_days"]])
+        # A manifest of an earlier version has no "rollup_changed": every rollup is refreshed.
+        changed = manifest.get("rollup_changed")
+        refresh_rollups(con, [date.fromisoformat(day) for day in manifest["rollup_days"]], changed)
     for name, value in manifest["sequences"].items():
         last = con.sql("select last_value from duckdb_sequences() where sequence_name = ?", params=[name]).fetchall()
         for _ in range((value or 0) - (last[0][0] or 0 if last else 0)):
@@ -494,6 +503,7 @@ def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[s
             "live": _identity(os.stat(temp)),  # a rename keeps the inode, size and time
             "changes": journal.changes,
             "rollup_days": sorted(journal.rollup_days),
+            "rollup_changed": None if journal.rollup_changed is None else sorted(journal.rollup_changed),
             "sequences": sequences,
         }
         try:

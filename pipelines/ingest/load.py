@@ -143,8 +143,8 @@ def ingest_file(
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
                 _record_stores(con, spec, chosen_store, platform, store_currency)
-                refresh_rollups(con, touched)
-                note_rollup_days(con, touched)  # the A/B pair refreshes the same days on its idle copy
+                refresh_rollups(con, touched, changed=[table])
+                note_rollup_days(con, touched, changed=[table])  # the A/B pair refreshes them on its idle copy
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
@@ -266,26 +266,57 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     key is what the table keeps.
     """
     columns = ", ".join(c.name for c in table.columns)
+    key_hash = f"hash({_row_key(table)})"
     # Distinct hashes of the keys: a fraction of the time of distinct key strings. Equal hashes can only make
-    # keys < rows (never the other way), which takes the general path below: the result stays exact.
+    # keys < rows (never the other way), which takes the comparisons below: the result stays exact.
     rows, keys = con.sql(
-        f"select count(*), count(distinct hash({_row_key(table)})) from _checked where _error is null"
+        f"select count(*), count(distinct {key_hash}) from _checked where _error is null"
     ).fetchall()[0]
     stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
-    if rows == keys and stored_rows == 0:
-        # The common first load: every row is new, so skip the comparisons.
-        con.execute(f"insert into {table.name} ({columns}) select {columns} from _checked where _error is null")
-        note_change(con, table.name, f"select {columns} from _checked where _error is null", count=rows)
+    if stored_rows > 0:
+        return _compare_and_write(con, table, rows != keys)
+    # A first load: a row whose key hash no other row of the file has is new, so it is written without comparisons
+    # (one repeated key among 49 M events sent every row through them: minutes of spilling); only the rows of the
+    # repeated hashes are compared, with each other.
+    unique = f"select {columns} from _checked where _error is null"
+    repeated_rows = 0
+    if rows != keys:
+        con.execute(
+            f"""
+            create or replace temp table _repeated as
+            select {key_hash} as _key_hash, count(*) as _rows
+            from _checked where _error is null
+            group by _key_hash having count(*) > 1
+            """
+        )
+        repeated_rows = con.sql("select sum(_rows) from _repeated").fetchall()[0][0] or 0
+        unique += f" and {key_hash} not in (select _key_hash from _repeated)"
+    con.execute(f"insert into {table.name} ({columns}) {unique}")
+    note_change(con, table.name, unique, count=rows - repeated_rows)
+    if not repeated_rows:
         return rows, 0, 0
+    inserted, updated, duplicates = _compare_and_write(
+        con, table, True, f"and {key_hash} in (select _key_hash from _repeated)"
+    )
+    return rows - repeated_rows + inserted, updated, duplicates
+
+
+def _compare_and_write(
+    con: duckdb.DuckDBPyConnection, table: Table, repeats: bool, among: str = ""
+) -> tuple[int, int, int]:
+    """_classify_and_write's comparisons, for the valid rows of _lined (those `among` selects, an SQL condition
+    starting with AND): each with the previous row of its key in the file (when the file `repeats` keys) or else the
+    stored row; writes the last row of each key where it differs from the stored one."""
+    columns = ", ".join(c.name for c in table.columns)
     con.execute(
         f"""
         create or replace temp table _valid as
         select {columns}, _line, {_row_key(table)} as _key, {_row_hash(table)} as _hash
-        from _lined where _error is null
+        from _lined where _error is null {among}
         """
     )
-    previous_in_file = "lag(v._hash) over (partition by v._key order by v._line)" if rows != keys else "null"
-    last_in_file = "row_number() over (partition by v._key order by v._line desc) = 1" if rows != keys else "true"
+    previous_in_file = "lag(v._hash) over (partition by v._key order by v._line)" if repeats else "null"
+    last_in_file = "row_number() over (partition by v._key order by v._line desc) = 1" if repeats else "true"
     con.execute(
         f"""
         create or replace temp table _ranked as

@@ -153,6 +153,24 @@ def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
     assert query(db, "select status from orders") == [("shipped",)]
 
 
+def test_a_first_load_with_some_repeated_keys_counts_and_keeps_every_row_as_one_by_one(db, tmp_path):
+    # Into an empty table the rows of unrepeated keys are written straight; o1 and o2 repeat and are compared.
+    csv = write(
+        tmp_path / "orders.csv",
+        ORDERS_HEADER
+        + "o1,2024-06-18,paid,c1,0\no2,2024-06-18,paid,c2,0\no1,2024-06-18,shipped,c1,0\n"
+        + "o3,2024-06-19,placed,c3,0\no2,2024-06-18,paid,c2,0\n",
+    )
+    result = ingest_file(db, "orders", csv)
+    # o1 new, o2 new, o1 changed, o3 new, o2 the same as before.
+    assert (result.inserted, result.updated, result.duplicates) == (3, 1, 1)
+    assert query(db, "select order_id, status from orders order by 1") == [
+        ("o1", "shipped"),
+        ("o2", "paid"),
+        ("o3", "placed"),
+    ]
+
+
 def test_gbk_file_with_chinese_text_is_detected_and_loaded(db, tmp_path):
     csv = write(
         tmp_path / "products.csv",
