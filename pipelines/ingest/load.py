@@ -267,38 +267,35 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     """
     columns = ", ".join(c.name for c in table.columns)
     key_hash = f"hash({_row_key(table)})"
-    # Distinct hashes of the keys: a fraction of the time of distinct key strings. Equal hashes can only make
-    # keys < rows (never the other way), which takes the comparisons below: the result stays exact.
-    rows, keys = con.sql(
-        f"select count(*), count(distinct {key_hash}) from _checked where _error is null"
-    ).fetchall()[0]
-    stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
-    if stored_rows > 0:
-        return _compare_and_write(con, table, rows != keys)
-    # A first load: a row whose key hash no other row of the file has is new, so it is written without comparisons
-    # (one repeated key among 49 M events sent every row through them: minutes of spilling); only the rows of the
-    # repeated hashes are compared, with each other.
-    unique = f"select {columns} from _checked where _error is null"
-    repeated_rows = 0
-    if rows != keys:
-        con.execute(
-            f"""
-            create or replace temp table _repeated as
-            select {key_hash} as _key_hash, count(*) as _rows
-            from _checked where _error is null
-            group by _key_hash having count(*) > 1
-            """
-        )
-        repeated_rows = con.sql("select sum(_rows) from _repeated").fetchall()[0][0] or 0
-        unique += f" and {key_hash} not in (select _key_hash from _repeated)"
-    con.execute(f"insert into {table.name} ({columns}) {unique}")
-    note_change(con, table.name, unique, count=rows - repeated_rows)
-    if not repeated_rows:
-        return rows, 0, 0
-    inserted, updated, duplicates = _compare_and_write(
-        con, table, True, f"and {key_hash} in (select _key_hash from _repeated)"
+    # The file's repeated keys, by hash: a fraction of the time of key strings. Rows of different keys with equal
+    # hashes only count as repeated, which takes the comparisons below: the result stays exact.
+    con.execute(
+        f"""
+        create or replace temp table _repeated as
+        select {key_hash} as _key_hash, count(*) as _rows
+        from _checked where _error is null
+        group by _key_hash having count(*) > 1
+        """
     )
-    return rows - repeated_rows + inserted, updated, duplicates
+    rows = con.sql("select count(*) from _checked where _error is null").fetchall()[0][0]
+    repeated_rows = con.sql("select coalesce(sum(_rows), 0) from _repeated").fetchall()[0][0]
+    stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
+    # The rows of keys the file does not repeat need no comparison with each other (one repeated key among 49 M
+    # events sent every row through the window functions: minutes of spilling); into an empty table they are new, so
+    # they are written without any comparison. Only the rows of the repeated keys are compared in file order.
+    unrepeated = f"and {key_hash} not in (select _key_hash from _repeated)" if repeated_rows else ""
+    if stored_rows > 0:
+        inserted, updated, duplicates = _compare_and_write(con, table, False, unrepeated)
+    else:
+        unique = f"select {columns} from _checked where _error is null {unrepeated}"
+        con.execute(f"insert into {table.name} ({columns}) {unique}")
+        note_change(con, table.name, unique, count=rows - repeated_rows)
+        inserted, updated, duplicates = rows - repeated_rows, 0, 0
+    if repeated_rows:
+        among = f"and {key_hash} in (select _key_hash from _repeated)"
+        counts = _compare_and_write(con, table, True, among)
+        inserted, updated, duplicates = inserted + counts[0], updated + counts[1], duplicates + counts[2]
+    return inserted, updated, duplicates
 
 
 def _compare_and_write(
