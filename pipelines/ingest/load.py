@@ -266,7 +266,7 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     key is what the table keeps.
     """
     columns = ", ".join(c.name for c in table.columns)
-    key_hash = f"hash({_row_key(table)})"
+    key_hash = _key_hash(table)
     # The file's repeated keys, by hash: a fraction of the time of key strings. Rows of different keys with equal
     # hashes only count as repeated, which takes the comparisons below: the result stays exact.
     con.execute(
@@ -374,6 +374,14 @@ def _row_key(table: Table, alias: str = "") -> str:
         return f"{prefix}store || chr(31) || {prefix}order_id || chr(31) || {line}"
     parts = [f"coalesce(cast({prefix}{k} as varchar), '')" for k in table.key]
     return parts[0] if len(parts) == 1 else " || chr(31) || ".join(parts)
+
+
+def _key_hash(table: Table) -> str:
+    """SQL: a hash of the row's key, equal for equal keys, from the key's columns rather than its text (building
+    the text of 49 M event keys doubled the time of finding the repeated ones)."""
+    if table.name == "order_items":
+        return f"hash({_row_key(table)})"
+    return f"hash({', '.join(f'coalesce(cast({k} as varchar), {chr(39) * 2})' for k in table.key)})"
 
 
 def _row_hash(table: Table, alias: str = "") -> str:
