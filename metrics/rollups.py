@@ -9,19 +9,23 @@ lines by order day). Each row's measures are the registry's own aggregates over 
 first and last day (`rollup_visitors`) where that settles whether it came in the period.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
-on every load reruns the queries for the days it touched (warehouse/rollups.py). A rollup whose recorded query is not
-this code's (a registry change) is not read until it is rebuilt.
+on every load reruns the queries for the days it touched (warehouse/rollups.py). `ensure_rollups` builds them after
+a load into a warehouse that has none (its first load by `shopkpi ingest`, `shopkpi import` or the Data page) or
+whose rollups another version's queries built. A rollup whose recorded query is not this code's is not read until it
+is rebuilt.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
 from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
-from warehouse import note_rollup_days, note_unreplayable
+from warehouse import note_rollup_days, note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 from warehouse.schema import ROLLUP_LEDGER_DDL
 
@@ -49,10 +53,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     sql = visitor_spans_query()
     if recorded.get(VISITOR_SPANS) == sql:
         return
-    con.execute(
-        "create or replace temp table _rollup_visitors as "
-        "select distinct store, visitor_id from sessions"
-    )
+    con.execute("create or replace temp table _rollup_visitors as select distinct store, visitor_id from sessions")
     con.execute(f"create or replace table {VISITOR_SPANS} as select * from ({sql}) order by last_day")
     con.execute("drop table _rollup_visitors")
     con.execute("insert or replace into rollup_queries values (?, ?, 'visitor_id')", [VISITOR_SPANS, sql])
@@ -67,4 +68,20 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> Non
     note_rollup_days(con, days)  # the A/B pair refreshes the same days on its idle copy
 
 
-__all__ = ["build_rollups", "refresh_rollups"]
+def ensure_rollups(db_path: Path) -> float | None:
+    """Builds the rollups of the warehouse at `db_path` that are missing or were built by other queries than this
+    code's (the loads keep current ones in step); returns the seconds it took, None when every rollup was current
+    (or there is no warehouse). Called after loads, as a writer."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        return None
+    with open_read_only(db_path, brief=True) as con:
+        if rollups_current(con):
+            return None
+    started = time.perf_counter()
+    with writing(db_path) as con:
+        build_rollups(con, rebuild=False)
+    return time.perf_counter() - started
+
+
+__all__ = ["build_rollups", "ensure_rollups", "refresh_rollups"]

@@ -112,9 +112,7 @@ def reads(sql: str) -> set[str]:
     return set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql)) & set(TABLES)
 
 
-def refresh_rollups(
-    con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None
-) -> None:
+def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None) -> None:
     """Recomputes the rollups' rows of `days` with their stored queries (nothing without rollups): every rollup, or
     with `changed` (the tables a load wrote) only those that read one of them (a load of orders leaves the events'
     rollup as it is)."""

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from metrics.currency import Rates, load_rates
+from metrics.rollups import ensure_rollups
 from metrics.segments import ALL, Segment, store_names
 from metrics.targets import TargetsError
 from shopkpi.reports.cells import csv_bytes
@@ -110,6 +111,14 @@ def check_store(store: str | None, platform: str | None) -> tuple[str | None, st
     if platform is not None and platform.strip().lower() not in PLATFORMS:
         raise typer.BadParameter(f"{platform!r} is not one of {', '.join(PLATFORMS)}", param_hint="--platform")
     return store, platform.strip().lower() if platform is not None else None
+
+
+def keep_rollups(db_path: Path) -> None:
+    """After loads: builds the warehouse's daily rollups where they are missing or another version built them
+    (metrics/rollups.py), saying so (a warehouse's first load; later loads keep them in step themselves)."""
+    seconds = ensure_rollups(db_path)
+    if seconds is not None:
+        out.print(f"built the daily rollups the KPIs are summed from in {seconds:.1f} s; later loads keep them in step")
 
 
 def fail(message: str) -> typer.Exit:

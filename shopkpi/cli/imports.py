@@ -15,8 +15,17 @@ import typer
 from pipelines.adapters import ADAPTERS, ImportOptions, import_export
 from pipelines.adapters.timezones import known_zone
 from pipelines.ingest import IngestError, ValueFormat, load_mapping
-from shopkpi.cli.common import DelayedProgress, PlatformOption, StoreLoadOption, check_store, fail, out
+from shopkpi.cli.common import (
+    DelayedProgress,
+    PlatformOption,
+    StoreLoadOption,
+    check_store,
+    fail,
+    keep_rollups,
+    out,
+)
 from shopkpi.settings import load_settings
+from warehouse import WarehouseError
 
 MappingOption = Annotated[
     Path | None,
@@ -166,3 +175,7 @@ def import_(
         finally:
             progress.close()
         out.print(result.summary(), markup=False, soft_wrap=True)
+    try:
+        keep_rollups(settings.db_path)
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None

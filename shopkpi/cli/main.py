@@ -22,6 +22,7 @@ from shopkpi.cli.common import (
     check_store,
     err,
     fail,
+    keep_rollups,
     out,
     progress_bar,
 )
@@ -48,6 +49,7 @@ def run_ingest(db_path: Path, table: str, files: list[Path], **options) -> list[
             progress.close()
         out.print(result.summary(), markup=False, soft_wrap=True)
         results.append(result)
+    keep_rollups(db_path)
     return results
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit
 
+from metrics.rollups import ensure_rollups
 from pipelines.adapters import ImportOptions, ImportResult, import_export
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.settings import DASHBOARD_DIR, Settings
@@ -121,7 +122,7 @@ def save_and_ingest(
     path = folder / upload_name(original_name)
     path.write_bytes(data)
     try:
-        return ingest_file(
+        result = ingest_file(
             settings.db_path.expanduser(),
             table,
             path,
@@ -133,6 +134,8 @@ def save_and_ingest(
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server
         raise
+    ensure_rollups(settings.db_path.expanduser())  # a new warehouse's first load: the KPIs' daily rollups
+    return result
 
 
 def save_and_import(
@@ -148,7 +151,7 @@ def save_and_import(
     path.write_bytes(data)
     chosen_timezone = settings.timezone if settings.timezone != "UTC" else None  # as `shopkpi import` chooses
     try:
-        return import_export(
+        result = import_export(
             settings.db_path.expanduser(),
             format_name,
             path,
@@ -159,3 +162,5 @@ def save_and_import(
     except IngestError:
         path.unlink(missing_ok=True)
         raise
+    ensure_rollups(settings.db_path.expanduser())
+    return result

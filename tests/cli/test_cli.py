@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -118,3 +119,26 @@ def test_a_bad_setting_is_one_line_and_exit_1(tmp_path, config, named):
     run = shopkpi("kpis", "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert named in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_step(tmp_path):
+    from metrics.compute import rollups_current
+
+    db = tmp_path / "shopkpi.duckdb"
+    header = "session_id,visitor_id,started_at,source\n"
+    first = tmp_path / "s1.csv"
+    first.write_text(header + "s1,v1,2024-06-18 10:00:00,google\ns2,v2,2024-06-19 11:00:00,direct\n")
+    run = shopkpi("ingest", "sessions", str(first), "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert "built the daily rollups" in run.stdout
+    second = tmp_path / "s2.csv"
+    second.write_text(header + "s3,v1,2024-06-19 12:00:00,google\n")
+    run = shopkpi("ingest", "sessions", str(second), "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert "built the daily rollups" not in run.stdout  # the load refreshed 19 June itself
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rollups_current(con)
+        by_day = con.sql("select day, sum(sessions) from rollup_sessions group by day order by day").fetchall()
+        spans = con.sql("select first_day, last_day from rollup_visitors order by visitor_id").fetchall()
+    assert by_day == [(date(2024, 6, 18), 1), (date(2024, 6, 19), 2)]
+    assert spans == [(date(2024, 6, 18), date(2024, 6, 19)), (date(2024, 6, 19), date(2024, 6, 19))]
