@@ -130,8 +130,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date], change
                 con.execute(f"delete from {table} where day >= ? and day <= ?", [first, last])
             else:
                 con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
-                changed = "select store || chr(31) || visitor_id from _rollup_visitors"
-                con.execute(f"delete from {table} where visitor_id in ({changed})")
+                visitors = "select store || chr(31) || visitor_id from _rollup_visitors"
+                con.execute(f"delete from {table} where visitor_id in ({visitors})")
             con.execute(f"insert into {table} by name select * from ({sql})", range_parameters(sql, first, last))
 
 

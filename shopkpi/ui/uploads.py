@@ -10,6 +10,7 @@ while the file is streamed, so a small .gz that decompresses to gigabytes is ref
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import replace
@@ -22,6 +23,7 @@ from metrics.rollups import ensure_rollups
 from pipelines.adapters import ImportOptions, ImportResult, import_export
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.settings import DASHBOARD_DIR, Settings
+from warehouse import WarehouseError
 
 SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "jsonl", "ndjson", "json", "gz")
 # The file types ingest reads (pipelines.ingest._file_format); gzip only around text formats.
@@ -33,6 +35,7 @@ GZIPPED = tuple(f"{t}.gz" for t in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson",
 # Folders the dashboard's web server can serve files from: the `static` folder beside app.py
 # (server.enableStaticServing) and Streamlit's own front end.
 WEB_ROOTS = (DASHBOARD_DIR / "static", Path(streamlit.__file__).resolve().parent / "static")
+log = logging.getLogger("shopkpi.ui.uploads")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MB = 1024 * 1024
 
@@ -134,7 +137,7 @@ def save_and_ingest(
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server
         raise
-    ensure_rollups(settings.db_path.expanduser())  # a new warehouse's first load: the KPIs' daily rollups
+    _keep_rollups(settings)
     return result
 
 
@@ -162,5 +165,15 @@ def save_and_import(
     except IngestError:
         path.unlink(missing_ok=True)
         raise
-    ensure_rollups(settings.db_path.expanduser())
+    _keep_rollups(settings)
     return result
+
+
+def _keep_rollups(settings: Settings) -> None:
+    """After a load: the KPIs' daily rollups of a new warehouse (its first load) or of one another version built. The
+    file is loaded whatever happens here: should the build fail, the KPIs read the raw tables until the next load or
+    `shopkpi upgrade` builds them."""
+    try:
+        ensure_rollups(settings.db_path.expanduser())
+    except WarehouseError:
+        log.warning("shopkpi: the daily rollups of %s could not be built", settings.db_path, exc_info=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from metrics.compute import rollups_current
 from warehouse import TABLES, Reader
 
 ENV = {key: value for key, value in os.environ.items() if not key.startswith("SHOPKPI_")}
@@ -122,8 +123,6 @@ def test_a_bad_setting_is_one_line_and_exit_1(tmp_path, config, named):
 
 
 def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_step(tmp_path):
-    from metrics.compute import rollups_current
-
     db = tmp_path / "shopkpi.duckdb"
     header = "session_id,visitor_id,started_at,source\n"
     first = tmp_path / "s1.csv"

@@ -14,6 +14,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 import warehouse
+from metrics.compute import rollups_current
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import signin, warmup
 from tests.support.small import REASON, build_small_warehouse, write_orders_in_another_process
@@ -270,6 +271,13 @@ def test_an_upload_in_chinese_says_what_was_loaded_and_what_was_refused(
         "orders.parquet.gz：未导入任何数据。orders.parquet.gz：`shopkpi ingest` 读不了这种文件类型"
     )
     assert english_words(at) == set()
+    # The upload made the warehouse, and with it the daily rollups the KPIs are summed from.
+    con = warehouse.open_read_only(tmp_path / "shop.duckdb")
+    try:
+        assert rollups_current(con)
+        assert con.sql("select sum(orders) from rollup_orders").fetchall() == [(1,)]
+    finally:
+        con.close()
 
 
 SHOPIFY_WEEK = REAL_DATA / "exports/shopify-analytics-channel-performance"
