@@ -130,6 +130,9 @@ class Plan:
     traffic: bool = False  # session measures from the platform's traffic aggregates (no session logs)
     rollups: bool = False  # additive measures summed from the rollups (metrics/rollups.py) instead of raw facts
     converted: bool = False  # money of stores in several currencies, converted with a rate table (metrics/currency.py)
+    # The period is the fixed retention window's later 30 days (the usual "last 30 days" of the data): the window's
+    # earlier 30 days are then the previous period, whose visitors are counted once for both retention figures.
+    window_is_period: bool = False
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -432,6 +435,15 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     ctes = _ctes(plan, segment)
     if _whole_shop(plan, segment):
         ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
+    if plan.window_is_period:
+        # The window's earlier 30 days are the previous period and its later 30 days the period: the same visitors,
+        # and its returners are the period's retained visitors.
+        ctes["window_visitors"] = """
+        -- one row per visitor and group of the earlier 30 days of the fixed retention window (the previous period)
+        select grp, visitor_id from previous_visitors"""
+        ctes["window_returners"] = """
+        -- one row per visitor of the later 30 days of the window (the period) who visited in the earlier 30
+        select visitor_id from current_visitors"""
 
     # One aggregate CTE per source, stacked with nulls for the other sources' measures. Without session logs, the
     # session measures come from the platform's traffic aggregates, with a flag for aggregates the buckets cut.
@@ -739,6 +751,14 @@ def _parameters(period: Period, grain: str | None, span: Period | None) -> dict:
     }
 
 
+def _window_is_period(values: dict) -> bool:
+    """Whether the previous period is the retention window's earlier 30 days (then the period is its later 30)."""
+    return (values["previous_start_ts"], values["previous_end_ts"]) == (
+        values["window_start_ts"],
+        values["window_middle_ts"],
+    )
+
+
 def _bucket_start(grain: str, day: date) -> date:
     if grain == "day":
         return day
@@ -776,6 +796,9 @@ def _run(
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
     values = _parameters(period, plan.grain, span)
+    if plan.grain is None and "window_visitors" in sql and _window_is_period(values):
+        plan = replace(plan, window_is_period=True)
+        sql = kpi_sql(plan, segment)
     if convert and rates is not None:
         values["rates"] = rate_rows(con, rates)
     frame = con.sql(sql, params=parameters(sql, values, segment)).pl()

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.kpis import reference_kpis, same_numbers
+from metrics import compute
 from metrics.compute import ROLLUP_DIMENSIONS, ROLLUP_TABLES, VISITOR_SPANS, compute_kpis, kpi_series, rollups_current
-from metrics.periods import Period
+from metrics.periods import Period, data_span
 from metrics.rollups import build_rollups
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
@@ -82,6 +84,38 @@ def test_rollups_agree_with_the_hand_written_reference_query(seed, period):
     con = rolled_shop(seed)
     ours = {k: (None if v is None else float(v)) for k, v in compute_kpis(con, period).row(0, named=True).items()}
     assert same_numbers({k: v for k, v in ours.items() if k != "group"}, reference_kpis(con, period)) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_last_30_days_share_the_previous_periods_visitors_with_the_retention_window(seed, monkeypatch):
+    # The last 30 days of the data are the retention window's later 30 days: its earlier 30 are the previous period,
+    # counted once for both figures. The numbers are those of the hand-written query, and of the plan that counts
+    # the window's visitors apart, for every split and filter.
+    # Data to 20 June: its last 30 days are no calendar month (a month's previous period is the month before).
+    end = date(2024, 6, 20)
+    con = random_shop(seed, sessions=400, days=DAYS, end=end)
+    build_rollups(con)
+    last_30 = Period(end - timedelta(days=29), end)
+    assert data_span(con).end == end
+    assert compute._window_is_period(compute._parameters(last_30, None, data_span(con)))
+    for rollups in (True, False):
+        ours = compute_kpis(con, last_30, rollups=rollups).row(0, named=True)
+        assert same_numbers({k: v for k, v in ours.items() if k != "group"}, reference_kpis(con, last_30)) == []
+    shared = [
+        compute_kpis(con, last_30, by=by, segment=segment, rollups=rollups)
+        for by in (None, "source")
+        for segment in (ALL, Segment(device="mobile"))
+        for rollups in (True, False)
+    ]
+    monkeypatch.setattr(compute, "_window_is_period", lambda values: False)
+    apart = [
+        compute_kpis(con, last_30, by=by, segment=segment, rollups=rollups)
+        for by in (None, "source")
+        for segment in (ALL, Segment(device="mobile"))
+        for rollups in (True, False)
+    ]
+    for one, other in zip(shared, apart, strict=True):
+        assert one.equals(other), (one, other)
 
 
 def test_the_rollups_are_what_is_read():
