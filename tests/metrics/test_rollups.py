@@ -101,19 +101,18 @@ def test_the_last_30_days_share_the_previous_periods_visitors_with_the_retention
     for rollups in (True, False):
         ours = compute_kpis(con, last_30, rollups=rollups).row(0, named=True)
         assert same_numbers({k: v for k, v in ours.items() if k != "group"}, reference_kpis(con, last_30)) == []
-    shared = [
-        compute_kpis(con, last_30, by=by, segment=segment, rollups=rollups)
-        for by in (None, "source")
-        for segment in (ALL, Segment(device="mobile"))
-        for rollups in (True, False)
-    ]
+
+    def every_view() -> list[pl.DataFrame]:
+        return [
+            compute_kpis(con, last_30, by=by, segment=segment, rollups=rollups)
+            for by in (None, "source")
+            for segment in (ALL, Segment(device="mobile"))
+            for rollups in (True, False)
+        ]
+
+    shared = every_view()
     monkeypatch.setattr(compute, "_window_is_period", lambda values: False)
-    apart = [
-        compute_kpis(con, last_30, by=by, segment=segment, rollups=rollups)
-        for by in (None, "source")
-        for segment in (ALL, Segment(device="mobile"))
-        for rollups in (True, False)
-    ]
+    apart = every_view()
     for one, other in zip(shared, apart, strict=True):
         assert one.equals(other), (one, other)
 
