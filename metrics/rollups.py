@@ -18,14 +18,13 @@ is rebuilt.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
-from warehouse import note_rollup_days, note_unreplayable, open_read_only, writing
+from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 from warehouse.schema import ROLLUP_LEDGER_DDL
 
@@ -59,15 +58,6 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     con.execute("insert or replace into rollup_queries values (?, ?, 'visitor_id')", [VISITOR_SPANS, sql])
 
 
-def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
-    """Brings the rollups' rows of `days` in step with the canonical tables; rebuilds them all if they are missing
-    or were built by other queries than this code's."""
-    if not rollups_current(con):
-        build_rollups(con, rebuild=False)
-    stored.refresh_rollups(con, days)
-    note_rollup_days(con, days)  # the A/B pair refreshes the same days on its idle copy
-
-
 def ensure_rollups(db_path: Path) -> float | None:
     """Builds the rollups of the warehouse at `db_path` that are missing or were built by other queries than this
     code's (the loads keep current ones in step); returns the seconds it took, None when every rollup was current
@@ -84,4 +74,4 @@ def ensure_rollups(db_path: Path) -> float | None:
     return time.perf_counter() - started
 
 
-__all__ = ["build_rollups", "ensure_rollups", "refresh_rollups"]
+__all__ = ["build_rollups", "ensure_rollups"]

@@ -1,44 +1,69 @@
 """Keeping the rollups (pre-aggregated daily facts, built by metrics/rollups.py) in step with the canonical tables.
 
 Each rollup table has one row per day (or per visitor) and combination of dimensions; its rows for a range of days
-come from a query that the metrics layer wrote into `rollup_queries` when it built the rollups. A load finds the days
-its rows touch (`touched_days`, before it writes) and reruns the stored queries for those days (`refresh_rollups`,
-after it writes, in the same transaction), so the warehouse never holds rollups that disagree with its tables. A
-warehouse without rollups is left as it is: the metrics read its raw tables.
+come from a query that the metrics layer wrote into `rollup_queries` when it built the rollups. A load finds, for
+each rollup, the days its rows touch (`touched_days`, before it writes) and reruns the stored queries for those days
+(`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that disagree
+with its tables. The refresh journals the rows it removed and wrote like any other change (warehouse/store.py), so
+the A/B pair's replay copies them instead of rerunning the queries. A warehouse without rollups is left as it is:
+the metrics read its raw tables.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 
 import duckdb
 
 from warehouse.schema import TABLES
+from warehouse.store import note_change
 
-# The days each table's rows count on in some rollup, as SQL over `changed` (the changed rows: new and replaced) whose
-# columns are the table's: a session counts on its own day and lends its dimensions to its events and orders; an event
-# counts on its own day and in its session's (page views, add-to-carts); an order on its own day and in its
-# session's (conversion); an order's lines and a product's cost on the day of the orders they belong to.
+# The days whose rows in each rollup a load of a table changes, as SQL over `changed` (the changed rows: new and
+# replaced) whose columns are the table's. A session counts on its own day (sessions, visitor spans) and lends its
+# dimensions to its events and orders (on their days); an event counts on its own day (clicks, impressions) and in its
+# session's (page views, add-to-carts); an order on its own day and in its session's (conversion); an order's lines
+# and a product's cost on the day of the orders they belong to. So an order without a session leaves the sessions'
+# rollup as it is. A rollup that reads the table but is not listed refreshes every day listed for the table.
+_OF_SESSIONS = "select cast(started_at as date) as day from changed"
+_SESSIONS_OF_CHANGED = """
+    select cast(started_at as date) as day from sessions
+    where (store, session_id) in (select store, session_id from changed)"""
+_ORDERS_OF_CHANGED_SESSIONS = """
+    select cast(ordered_at as date) as day from orders
+    where (store, session_id) in (select store, session_id from changed)"""
 _TOUCHED = {
-    "sessions": """
-        select cast(started_at as date) as day from changed
-        union select cast(occurred_at as date) from events where session_id in (select session_id from changed)
-        union select cast(ordered_at as date) from orders where session_id in (select session_id from changed)""",
-    "events": """
-        select cast(occurred_at as date) as day from changed
-        union select cast(started_at as date) from sessions where session_id in (select session_id from changed)""",
-    "orders": """
-        select cast(ordered_at as date) as day from changed
-        union select cast(started_at as date) from sessions where session_id in (select session_id from changed)""",
-    "order_items": """
-        select cast(ordered_at as date) as day from orders where order_id in (select order_id from changed)""",
-    "products": """
-        select distinct cast(o.ordered_at as date) as day
-        from orders o
-        join order_items i on i.order_id = o.order_id
-        where i.sku in (select sku from changed)""",
+    "sessions": {
+        "rollup_sessions": _OF_SESSIONS,
+        "rollup_visitors": _OF_SESSIONS,
+        "rollup_events": """
+            select cast(occurred_at as date) as day from events
+            where (store, session_id) in (select store, session_id from changed)""",
+        "rollup_orders": _ORDERS_OF_CHANGED_SESSIONS,
+        "rollup_items": _ORDERS_OF_CHANGED_SESSIONS,
+    },
+    "events": {
+        "rollup_events": "select cast(occurred_at as date) as day from changed",
+        "rollup_sessions": _SESSIONS_OF_CHANGED,
+    },
+    "orders": {
+        "rollup_orders": "select cast(ordered_at as date) as day from changed",
+        "rollup_items": "select cast(ordered_at as date) as day from changed",
+        "rollup_sessions": _SESSIONS_OF_CHANGED,
+    },
+    "order_items": {
+        "rollup_items": """
+            select cast(ordered_at as date) as day from orders
+            where (store, order_id) in (select store, order_id from changed)""",
+    },
+    "products": {
+        "rollup_items": """
+            select distinct cast(o.ordered_at as date) as day
+            from orders o
+            join order_items i on i.store = o.store and i.order_id = o.order_id
+            where i.sku in (select sku from changed)""",
+    },
 }
 # The key column that finds the stored rows a loaded row replaces (a superset for order_items: the whole order).
 _KEY = {
@@ -73,24 +98,45 @@ def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
     return found > 0
 
 
-def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_checked") -> set[date]:
-    """The days whose rollup rows a load of `table` changes: those of its valid staged rows (`staged`, rows with
-    `_error` null) and of the stored rows they replace, found before the load writes. Empty for a table no rollup
-    reads, or a warehouse without rollups."""
+def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """The rollups as (table, query, keyed_by), each table checked to be a rollup's name."""
+    ledger = con.sql("select table_name, query, keyed_by from rollup_queries order by table_name").fetchall()
+    for table, _, _ in ledger:
+        if not re.fullmatch(r"rollup_[a-z_]+", table):
+            raise ValueError(f"not a rollup table: {table!r}")
+    return ledger
+
+
+def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_checked") -> dict[str, set[date]]:
+    """The days whose rows a load of `table` changes, per rollup table that reads it: those of its valid staged rows
+    (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes. Empty for
+    a table no rollup reads, or a warehouse without rollups."""
     if table not in _TOUCHED or not has_rollups(con):
-        return set()
-    columns = ", ".join(c.name for c in TABLES[table].columns)
-    key = _KEY[table]
+        return {}
+    listed = _TOUCHED[table]
+    every_day = " union ".join(f"({sql})" for sql in listed.values())
+    rollups = {name: listed.get(name, every_day) for name, sql, _ in _ledger(con) if table in reads(sql)}
+    if not rollups:
+        return {}
+    names = [c.name for c in TABLES[table].columns]
+    columns = ", ".join(names)
+    key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
+    days = "\n            union all ".join(
+        f"select '{name}' as rollup, day from ({sql})" for name, sql in rollups.items()
+    )
     sql = f"""
         with
-        changed as (
+        changed as materialized (
             select {columns} from {staged} where _error is null
             union all
-            select {columns} from {table} where {key} in (select {key} from {staged} where _error is null)
-        ),
-        days as ({_TOUCHED[table]})
-        select distinct day from days where day is not null"""
-    return {row[0] for row in con.sql(sql).fetchall()}
+            select {columns} from {table}
+            where ({key}) in (select {key} from {staged} where _error is null)
+        )
+        select distinct rollup, day from ({days}) where day is not null"""
+    touched: dict[str, set[date]] = {name: set() for name in rollups}
+    for name, day in con.sql(sql).fetchall():
+        touched[name].add(day)
+    return {name: found for name, found in touched.items() if found}
 
 
 def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -112,27 +158,41 @@ def reads(sql: str) -> set[str]:
     return set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql)) & set(TABLES)
 
 
-def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None) -> None:
-    """Recomputes the rollups' rows of `days` with their stored queries (nothing without rollups): every rollup, or
-    with `changed` (the tables a load wrote) only those that read one of them (a load of orders leaves the events'
-    rollup as it is)."""
-    runs = day_runs(days)
-    if not runs or not has_rollups(con):
+def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[date]]) -> None:
+    """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed) with its
+    stored query, and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
+    rerunning the queries on the idle copy. Nothing without rollups."""
+    if not any(days.values()) or not has_rollups(con):
         return
-    ledger = con.sql("select table_name, query, keyed_by from rollup_queries order by table_name").fetchall()
-    for table, sql, keyed_by in ledger:
-        if not re.fullmatch(r"rollup_[a-z_]+", table):
-            raise ValueError(f"not a rollup table: {table!r}")
-        if changed is not None and not reads(sql) & set(changed):
-            continue
-        for first, last in runs:
+    for table, sql, keyed_by in _ledger(con):
+        for first, last in day_runs(days.get(table, ())):
             if keyed_by == "day":
-                con.execute(f"delete from {table} where day >= ? and day <= ?", [first, last])
+                _remove_days(con, table, first, last)
             else:
-                con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
-                visitors = "select store || chr(31) || visitor_id from _rollup_visitors"
-                con.execute(f"delete from {table} where visitor_id in ({visitors})")
-            con.execute(f"insert into {table} by name select * from ({sql})", range_parameters(sql, first, last))
+                _remove_visitors(con, table, first, last)
+            con.execute(
+                f"create or replace temp table _rollup_rows as select * from ({sql})",
+                range_parameters(sql, first, last),
+            )
+            con.execute(f"insert into {table} by name select * from _rollup_rows")
+            note_change(con, table, "select * from _rollup_rows")
+    con.execute("drop table if exists _rollup_rows")
+
+
+def _remove_days(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date) -> None:
+    """Deletes a day-keyed rollup's rows of the days first to last (a day may have none after the refresh)."""
+    con.execute(f"delete from {table} where day >= ? and day <= ?", [first, last])
+    days = "select unnest(generate_series(?::date, ?::date, interval 1 day))::date as day"
+    note_change(con, table, days, key="day", params=[first, last], insert=False)
+
+
+def _remove_visitors(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date) -> None:
+    """Deletes the spans of the visitors whose span the sessions of the days first to last may change (a visitor
+    may have none after the refresh)."""
+    con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
+    visitors = "select store || chr(31) || visitor_id as visitor_id from _rollup_visitors"
+    con.execute(f"delete from {table} where visitor_id in (select visitor_id from ({visitors}))")
+    note_change(con, table, visitors, key="visitor_id", insert=False)
 
 
 def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:

@@ -31,10 +31,10 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -233,6 +233,29 @@ def _remove_stale_copies(path: Path) -> None:
             _remove(stale)
 
 
+def clear_leftovers(path: Path) -> None:
+    """Removes what killed writers left beside the warehouse (copies, their WAL, spill and journal folders) unless a
+    writer is at work (it removes them itself). For a command that ends without writing, e.g. a load of a file
+    already loaded: a killed writer's copy (as large as the warehouse) would otherwise stay until the next write."""
+    path = Path(path)
+    pattern = _stale_pattern(path)
+    try:
+        if not any(pattern.fullmatch(found.name) for found in path.parent.iterdir()):
+            return
+        handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (the `with` below closes it)
+    except OSError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # a writer holds the lock
+        try:
+            _remove_stale_copies(path)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _discard(temp: Path) -> None:
     for leftover in (temp, Path(str(temp) + ".wal")):
         _remove(leftover)
@@ -316,8 +339,6 @@ class _Journal:
     changes: list[dict[str, str | None]] = field(default_factory=list)
     rows: int = 0
     complete: bool = True
-    rollup_days: set[str] = field(default_factory=set)  # days whose rollups the block refreshed (ISO dates)
-    rollup_changed: set[str] | None = field(default_factory=set)  # the tables they were refreshed for (None: all)
 
 
 _journals: dict[int, _Journal] = {}  # id(connection) -> the journal of the writing block it belongs to
@@ -332,6 +353,7 @@ def note_change(
     params: list | None = None,
     count: int | None = None,
     narrow: str | None = None,
+    insert: bool = True,
 ) -> None:
     """Records rows a writing block has just written into `table`, so that the next writer can replay them on the
     idle copy instead of copying the warehouse.
@@ -341,7 +363,8 @@ def note_change(
     rows whose key is among the noted rows' keys. A block that changes a table must note it (or the next writer
     copies the whole warehouse, see writing). `count`, the number of rows if known, spares writing a journal that
     would be too large to keep. `narrow`, a column of the key that is never null, lets the replay find the stored
-    rows by a join on it before it computes `key` for them. Called on a connection that is not a writer's, it does
+    rows by a join on it before it computes `key` for them. `insert=False` notes a removal: `rows` are the keys of
+    rows the block deleted, and the replay deletes them only. Called on a connection that is not a writer's, it does
     nothing.
     """
     journal = _journals.get(id(con))
@@ -354,7 +377,7 @@ def note_change(
     file = journal.folder / f"{len(journal.changes)}.parquet"
     con.sql(rows, params=params or []).to_parquet(str(file))
     journal.rows += con.sql("select count(*) from read_parquet(?)", params=[str(file)]).fetchall()[0][0]
-    journal.changes.append({"table": table, "file": file.name, "key": key, "narrow": narrow})
+    journal.changes.append({"table": table, "file": file.name, "key": key, "narrow": narrow, "insert": insert})
     journal.complete = journal.rows <= JOURNAL_MAX_ROWS
 
 
@@ -364,22 +387,6 @@ def note_unreplayable(con: duckdb.DuckDBPyConnection) -> None:
     journal = _journals.get(id(con))
     if journal is not None:
         journal.complete = False
-
-
-def note_rollup_days(
-    con: duckdb.DuckDBPyConnection, days: Iterable[date], changed: Iterable[str] | None = None
-) -> None:
-    """Records the days whose rollups (warehouse/rollups.py) a writing block has just refreshed, for the `changed`
-    tables (None: all rollups). The rollups are a function of the tables' rows, so the replay refreshes the same days
-    on the idle copy once the noted rows are in, rather than journaling rollup rows (a refresh can also remove a day's
-    rows, which replaying rows would miss). Called on a connection that is not a writer's, it does nothing."""
-    journal = _journals.get(id(con))
-    if journal is not None and journal.complete:
-        journal.rollup_days |= {day.isoformat() for day in days}
-        if changed is None or journal.rollup_changed is None:
-            journal.rollup_changed = None
-        else:
-            journal.rollup_changed |= set(changed)
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -414,13 +421,8 @@ def _replay(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> Non
             con.execute(
                 f"delete from {table} where {first}({key}) in (select {key} from read_parquet($file))", {"file": file}
             )
-        con.execute(f"insert into {table} by name select * from read_parquet($file)", {"file": file})
-    if manifest.get("rollup_days"):
-        from warehouse.rollups import refresh_rollups  # rollups note their refresh here: imported when replayed
-
-        # A manifest of an earlier version has no "rollup_changed": every rollup is refreshed.
-        changed = manifest.get("rollup_changed")
-        refresh_rollups(con, [date.fromisoformat(day) for day in manifest["rollup_days"]], changed)
+        if change.get("insert", True):
+            con.execute(f"insert into {table} by name select * from read_parquet($file)", {"file": file})
     for name, value in manifest["sequences"].items():
         last = con.sql("select last_value from duckdb_sequences() where sequence_name = ?", params=[name]).fetchall()
         for _ in range((value or 0) - (last[0][0] or 0 if last else 0)):
@@ -439,6 +441,8 @@ def _caught_up_idle(path: Path, temp: Path) -> duckdb.DuckDBPyConnection | None:
     except (OSError, ValueError):
         return None
     if manifest.get("live") != _identity(live) or spare.st_ino == live.st_ino:
+        return None
+    if manifest.get("rollup_days"):  # an earlier version's journal: its rollups were to be recomputed, not copied
         return None
     if (spare.st_dev, spare.st_ino) in _read_here:
         return None
@@ -502,8 +506,6 @@ def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[s
             "to": generation,
             "live": _identity(os.stat(temp)),  # a rename keeps the inode, size and time
             "changes": journal.changes,
-            "rollup_days": sorted(journal.rollup_days),
-            "rollup_changed": None if journal.rollup_changed is None else sorted(journal.rollup_changed),
             "sequences": sequences,
         }
         try:
@@ -543,8 +545,6 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
             _set_generation(con, generation)
             changed = {t for t, n in _row_counts(con).items() if journal.counts.get(t) != n}
             noted = {change["table"] for change in journal.changes} | {"shopkpi_meta"}
-            if journal.rollup_days:  # the replay refreshes the rollups of those days
-                noted |= {t for t in journal.counts if t.startswith("rollup_") and t != "rollup_queries"}
             journal.complete = journal.complete and changed <= noted and journal.rows <= JOURNAL_MAX_ROWS
             sequences = dict(con.sql("select sequence_name, last_value from duckdb_sequences()").fetchall())
             con.execute("checkpoint")

@@ -24,8 +24,8 @@ from warehouse import (
     TABLES,
     Table,
     WarehouseError,
+    clear_leftovers,
     note_change,
-    note_rollup_days,
     open_read_only,
     writing,
 )
@@ -113,6 +113,7 @@ def ingest_file(
     report("hashing", 0.05)
     digest = content_hash(path)
     if _loaded_before(Path(db_path), digest, table, store):
+        clear_leftovers(Path(db_path))  # this load never takes the writer's lock, which clears them
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
     limits = limits or Limits()
     report("checking the size", 0.08)
@@ -143,8 +144,7 @@ def ingest_file(
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
                 _record_stores(con, spec, chosen_store, platform, store_currency)
-                refresh_rollups(con, touched, changed=[table])
-                note_rollup_days(con, touched, changed=[table])  # the A/B pair refreshes them on its idle copy
+                refresh_rollups(con, touched)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
@@ -350,20 +350,32 @@ def _compare_and_write(
     written = f"select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)"
     con.execute(f"insert into {table.name} ({columns}) {written}")
     # Replayed on the idle copy as here: the stored rows of the written keys deleted, the written rows inserted.
-    narrow = table.key[0] if _first_key_among(table, "") else None
-    note_change(con, table.name, written, key=_row_key(table), count=inserted + updated, narrow=narrow)
+    note_change(
+        con, table.name, written, key=_row_key(table), count=inserted + updated, narrow=_narrowing_column(table)
+    )
     return inserted, updated, duplicates
 
 
 def _first_key_among(table: Table, rows: str, alias: str = "") -> str:
-    """SQL `k in (select k from ROWS) and` on the key's first column when it is never null, else nothing: a join on
-    the stored column that spares building the key's text for every stored row (a one-row file into 49 M events
-    did that for each of them)."""
-    first = table.column(table.key[0])
-    if not (first.required or (table.name == "events" and first.name == "event_id")):
+    """SQL `k in (select k from ROWS) and` on the key's first column after the store that is never null, else
+    nothing: a join on the stored column that spares building the key's text for every stored row (a one-row file
+    into 49 M events did that for each of them). The store is skipped: most warehouses have one, so it narrows
+    nothing."""
+    first = _narrowing_column(table)
+    if first is None:
         return ""
     prefix = f"{alias}." if alias else ""
-    return f"{prefix}{first.name} in (select {first.name} from {rows}) and"
+    return f"{prefix}{first} in (select {first} from {rows}) and"
+
+
+def _narrowing_column(table: Table) -> str | None:
+    """The key's first column after the store whose stored values are never null (events get an id when the file
+    has none), if any."""
+    for name in table.key:
+        column = table.column(name)
+        if name != "store" and (column.required or (table.name == "events" and name == "event_id")):
+            return name
+    return None
 
 
 def _row_key(table: Table, alias: str = "") -> str:

@@ -23,7 +23,7 @@ from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
 from warehouse import writing
-from warehouse.rollups import day_runs
+from warehouse.rollups import day_runs, touched_days
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -242,6 +242,38 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
         (f"{store}{chr(31)}V3", date(2024, 3, 2), date(2024, 3, 12)),
     ]
     assert (march["sessions"], march["visitors"]) == (4, 2)
+
+
+def test_a_load_refreshes_each_rollup_on_the_days_its_rows_count(tmp_path: Path):
+    """An order counts on its own day in the orders' and items' rollups and on its session's day in the sessions'
+    (conversion): an order without a session leaves the sessions' rollup alone, and a replaced order's old session
+    day is refreshed too."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", "session_id,visitor_id,started_at,source",
+        "S1,V1,2024-03-01 10:00:00,google",
+        "S2,V2,2024-03-04 10:00:00,direct",
+    ))  # fmt: skip
+    ingest_file(db, "orders", _csv(tmp_path / "o.csv", "order_id,ordered_at,status,session_id",
+        "O1,2024-03-05 12:00:00,paid,S2",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute("create temp table _checked as select *, null::varchar as _error from orders limit 0")
+        con.execute(
+            "insert into _checked (store, order_id, ordered_at, status, session_id) values "
+            "('main', 'O9', '2024-03-10 08:00:00', 'paid', null),"  # no session
+            "('main', 'O1', '2024-03-06 12:00:00', 'paid', 'S1')"  # was on 5 March, of S2 (4 March)
+        )
+        touched = touched_days(con, "orders")
+        con.execute("delete from _checked where order_id = 'O1'")
+        without_session = touched_days(con, "orders")
+    march = {n: date(2024, 3, n) for n in (1, 4, 5, 6, 10)}
+    assert touched == {
+        "rollup_orders": {march[5], march[6], march[10]},
+        "rollup_items": {march[5], march[6], march[10]},
+        "rollup_sessions": {march[1], march[4]},
+    }
+    assert without_session == {"rollup_orders": {march[10]}, "rollup_items": {march[10]}}
 
 
 def test_day_runs():

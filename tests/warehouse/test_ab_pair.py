@@ -122,6 +122,23 @@ def test_a_block_that_changes_a_table_it_does_not_note_makes_the_next_writer_cop
     assert copies == [db]
 
 
+def test_a_journal_that_asks_for_a_rollup_refresh_makes_the_next_writer_copy(tmp_path, monkeypatch):
+    """An earlier version's journal named the days whose rollups its replay was to recompute; this version journals
+    the rollup rows themselves and does not recompute them, so such a journal is not replayed: the writer copies."""
+    import json
+
+    db = tmp_path / "w.duckdb"
+    load_all(db, tmp_path)
+    manifest_file = tmp_path / ".w.duckdb.journal" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["rollup_days"] = ["2025-06-03"]
+    manifest_file.write_text(json.dumps(manifest))
+    copies = count_copies(monkeypatch)
+    with writing(db) as con:
+        assert con.sql("select count(*) from orders").fetchall() == [(3,)]  # X-1, X-2, X-4
+    assert copies == [db]
+
+
 def test_a_reader_of_this_process_on_the_idle_copy_makes_the_writer_copy(tmp_path, monkeypatch):
     db = tmp_path / "w.duckdb"
     first, second, third = (tmp_path / f"{n}.csv" for n in range(3))
@@ -220,6 +237,22 @@ def test_kill_9_in_the_middle_of_a_large_load_then_the_next_ingest_and_the_dashb
     assert ingest_file(db, "events", big).inserted == rows
     cursor = Reader(db).cursor()
     assert cursor.sql("select count(*), count(distinct event_id) from events").fetchall() == [(rows + 3, rows + 3)]
+
+
+def test_a_load_of_a_file_already_loaded_removes_a_killed_writers_leftovers(tmp_path):
+    """Such a load ends before it would take the writer's lock (which clears leftovers): a killed writer's copy, as
+    large as the warehouse, stayed beside it as long as every load was of a file already loaded."""
+    db = tmp_path / "w.duckdb"
+    source = tmp_path / "e.csv"
+    source.write_text("event_id,session_id,occurred_at,event_type\nk1,s1,2025-06-01 10:00,page_view\n")
+    ingest_file(db, "events", source)
+    leftovers = [tmp_path / ".w.duckdb.99999.1.tmp", tmp_path / ".w.duckdb.99999.1.tmp.wal"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"x" * 100)
+    spill = tmp_path / ".w.duckdb.99999.1.tmp.tmp"
+    spill.mkdir()
+    assert ingest_file(db, "events", source).status == "already loaded"
+    assert not list(tmp_path.glob(".w.duckdb.*.tmp*"))
 
 
 def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, monkeypatch):
