@@ -8,7 +8,8 @@ from functools import lru_cache
 import duckdb
 import polars as pl
 
-from metrics.compute import DIMENSION_SQL, NO_GROUP
+from metrics import dialect
+from metrics.compute import DIMENSION_SQL, NO_GROUP, ROLLUP_DIMENSIONS
 from metrics.facts import facts, parameters, query
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
@@ -25,23 +26,17 @@ STEP_LABELS = {
 FUNNEL_DIMENSIONS = tuple(d for d in DIMENSIONS if d in SOURCE_DIMENSIONS["sessions"])
 
 
-@lru_cache(maxsize=128)
-def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
-    """The funnel query on a segment: one row per group and step."""
-    if by is not None and by not in FUNNEL_DIMENSIONS:
-        raise ValueError(f"the funnel splits by a session dimension ({', '.join(FUNNEL_DIMENSIONS)}), not {by!r}")
-    group = f"nullif({DIMENSION_SQL[by].session}, '')" if by else NO_GROUP
+# The funnel's rollup: per day (of the session's start), combination of ROLLUP_DIMENSIONS, furthest event step (0–5)
+# and order step (0, 4 or 5), the number of sessions. A period's funnel sums its days' rows, split and filtered by
+# those dimensions, and takes each session's furthest step from the two steps as the raw funnel does (whether the shop
+# has loaded orders at all is read when asked). metrics/rollups.py builds it, loads refresh it (warehouse/rollups.py).
+FUNNEL_ROLLUP = "rollup_funnel"
+
+
+def _session_steps(ctes: dict[str, str]) -> None:
+    """Adds the CTEs of each period session's furthest event step and order step (`period_sessions`: its sessions),
+    and whether the shop has loaded orders at all."""
     step_cases = " ".join(f"when '{step}' then {number}" for number, step in enumerate(STEPS, start=1))
-    steps = ", ".join(f"({number}, '{step}')" for number, step in enumerate(STEPS, start=1))
-    # Without a split there is always the one group, so an empty period still shows the five steps with zeros.
-    groups = "select distinct grp from furthest" if by else f"select {NO_GROUP} as grp"
-    groups_note = "" if by else " (the one group of all sessions)"
-    ctes = facts(segment)
-    ctes["period_sessions"] = f"""
-        -- one row per session started in the period
-        select s.store, s.session_id, {group} as grp
-        from segment_sessions s
-        where s.started_at >= $start_ts and s.started_at < $end_ts"""
     ctes["event_steps"] = f"""
         -- one row per such session with funnel events: the furthest step its events reach
         select store, session_id, max(case event_type {step_cases} else 0 end) as step
@@ -53,24 +48,56 @@ def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
         select store, session_id, case when purchased then 5 else 4 end as step
         from session_orders
         where (store, session_id) in (select store, session_id from period_sessions)"""
-    ctes["order_data"] = """
-        -- one row: whether the shop has loaded orders at all
-        select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
-    ctes["furthest"] = """
-        -- one row per session of the period: the furthest step (a session has at least one page view). Once the shop
-        -- has orders, a purchase is what conversion_rate counts, a valid order naming the session: a purchase event
-        -- alone (its order cancelled, or never exported) is a begun checkout. Without orders, events are all there is.
-        select
-            ps.grp,
-            greatest(
-                1,
-                case when od.loaded then least(coalesce(es.step, 0), 4) else coalesce(es.step, 0) end,
-                coalesce(os.step, 0)
-            ) as step
-        from period_sessions ps
-        cross join order_data od
-        left join event_steps es on es.store = ps.store and es.session_id = ps.session_id
-        left join order_steps os on os.store = ps.store and os.session_id = ps.session_id"""
+    ctes["order_data"] = _ORDER_DATA
+
+
+_ORDER_DATA = """
+    -- one row: whether the shop has loaded orders at all
+    select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
+# A session's furthest step (a session has at least one page view). Once the shop has orders, a purchase is what
+# conversion_rate counts, a valid order naming the session: a purchase event alone (its order cancelled, or never
+# exported) is a begun checkout. Without orders, events are all there is.
+_FURTHEST = "greatest(1, case when od.loaded then least({events}, 4) else {events} end, {orders})"
+
+
+@lru_cache(maxsize=128)
+def funnel_sql(by: str | None, segment: Segment = ALL, rollup: bool = False) -> str:
+    """The funnel query on a segment: one row per group and step; from the funnel's rollup with `rollup` (which
+    carries the ROLLUP_DIMENSIONS only)."""
+    if by is not None and by not in FUNNEL_DIMENSIONS:
+        raise ValueError(f"the funnel splits by a session dimension ({', '.join(FUNNEL_DIMENSIONS)}), not {by!r}")
+    steps = ", ".join(f"({number}, '{step}')" for number, step in enumerate(STEPS, start=1))
+    # Without a split there is always the one group, so an empty period still shows the five steps with zeros.
+    groups = "select distinct grp from furthest" if by else f"select {NO_GROUP} as grp"
+    groups_note = "" if by else " (the one group of all sessions)"
+    ctes = facts(segment)
+    if rollup:
+        group = f"nullif(r.{by}, '')" if by else NO_GROUP
+        filters = "".join(f" and r.{d} = {dialect.param(d)}" for d in segment.dimensions)
+        ctes["order_data"] = _ORDER_DATA
+        ctes["furthest"] = f"""
+            -- one row per day, group and pair of steps of the funnel's rollup: the furthest step, and how many sessions
+            select {group} as grp, {_FURTHEST.format(events="r.event_step", orders="r.order_step")} as step,
+                r.sessions
+            from {FUNNEL_ROLLUP} r
+            cross join order_data od
+            where r.day >= $first_day and r.day <= $last_day{filters}"""
+    else:
+        group = f"nullif({DIMENSION_SQL[by].session}, '')" if by else NO_GROUP
+        ctes["period_sessions"] = f"""
+            -- one row per session started in the period
+            select s.store, s.session_id, {group} as grp
+            from segment_sessions s
+            where s.started_at >= $start_ts and s.started_at < $end_ts"""
+        _session_steps(ctes)
+        furthest = _FURTHEST.format(events="coalesce(es.step, 0)", orders="coalesce(os.step, 0)")
+        ctes["furthest"] = f"""
+            -- one row per session of the period: its furthest step
+            select ps.grp, {furthest} as step, 1 as sessions
+            from period_sessions ps
+            cross join order_data od
+            left join event_steps es on es.store = ps.store and es.session_id = ps.session_id
+            left join order_steps os on os.store = ps.store and os.session_id = ps.session_id"""
     ctes["steps"] = f"""
         -- one row per step of the funnel
         select * from (values {steps}) as v (step_number, step)"""
@@ -83,13 +110,47 @@ def funnel_sql(by: str | None, segment: Segment = ALL) -> str:
             g.grp,
             st.step_number,
             st.step,
-            sum(case when f.step >= st.step_number then 1 else 0 end) as sessions,
-            sum(case when f.step = st.step_number then 1 else 0 end) as ended_here
+            sum(case when f.step >= st.step_number then f.sessions else 0 end) as sessions,
+            sum(case when f.step = st.step_number then f.sessions else 0 end) as ended_here
         from groups g
         cross join steps st
         left join furthest f on f.grp is not distinct from g.grp
         group by g.grp, st.step_number, st.step"""
     return query(ctes, "select * from counts\norder by grp nulls last, step_number")
+
+
+def funnel_rollup_query() -> str:
+    """The rows of the funnel's rollup for the days $start_ts to $end_ts (columns day, the ROLLUP_DIMENSIONS'
+    raw values, event_step, order_step, sessions)."""
+    ctes = facts(ALL)
+    dimensions = ", ".join(f"s.{d}" for d in ROLLUP_DIMENSIONS)
+    ctes["period_sessions"] = f"""
+        -- one row per session started in the period
+        select s.store, s.session_id, cast(date_trunc('day', s.started_at) as date) as day, {dimensions}
+        from segment_sessions s
+        where s.started_at >= $start_ts and s.started_at < $end_ts"""
+    _session_steps(ctes)
+    ctes["rollup"] = f"""
+        -- one row per day, combination of the rollup's dimensions and pair of steps: how many sessions
+        select
+            ps.day, {", ".join(f"ps.{d}" for d in ROLLUP_DIMENSIONS)},
+            coalesce(es.step, 0) as event_step, coalesce(os.step, 0) as order_step, count(*) as sessions
+        from period_sessions ps
+        left join event_steps es on es.store = ps.store and es.session_id = ps.session_id
+        left join order_steps os on os.store = ps.store and os.session_id = ps.session_id
+        group by ps.day, {", ".join(f"ps.{d}" for d in ROLLUP_DIMENSIONS)}, event_step, order_step"""
+    return query(ctes, "select * from rollup")
+
+
+def funnel_rollup_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds the funnel's rollup, built by this code's query (never on a Spark lake)."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return False
+    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
+    if not found:
+        return False
+    stored = con.sql("select query from rollup_queries where table_name = ?", params=[FUNNEL_ROLLUP]).fetchall()
+    return bool(stored) and stored[0][0] == funnel_rollup_query()
 
 
 def funnel(
@@ -98,9 +159,11 @@ def funnel(
     end: date | None = None,
     by: str | None = None,
     segment: Segment = ALL,
+    rollups: bool = True,
 ) -> pl.DataFrame:
     """The funnel of the period's sessions of a segment (default: the whole shop). One row per group (one, null,
-    without `by`) and step.
+    without `by`) and step. Read from the funnel's rollup where it carries the split and the filters (`rollups=False`:
+    always from the raw tables).
 
     Columns: group, step_number (1–5), step (page_view, click, add_to_cart, begin_checkout, purchase), sessions
     (whose furthest step is this one or later), ended_here (whose furthest step is this one), rate_from_previous
@@ -110,8 +173,11 @@ def funnel(
     checkout. A shop that has loaded no orders at all has only its events: there a purchase event is a purchase.
     """
     period = start if isinstance(start, Period) else Period(start, end)
-    sql = funnel_sql(by, segment)
-    frame = con.sql(sql, params=parameters(sql, {"start_ts": period.start_ts, "end_ts": period.end_ts}, segment)).pl()
+    carried = set(ROLLUP_DIMENSIONS)
+    rollup = rollups and (by is None or by in carried) and set(segment.dimensions) <= carried
+    sql = funnel_sql(by, segment, rollup=rollup and funnel_rollup_current(con))
+    values = {"start_ts": period.start_ts, "end_ts": period.end_ts, "first_day": period.start, "last_day": period.end}
+    frame = con.sql(sql, params=parameters(sql, values, segment)).pl()
     frame = frame.rename({"grp": "group"}).with_columns(pl.col("sessions", "ended_here").cast(pl.Int64))
     first = pl.col("sessions").first().over("group")
     previous = pl.col("sessions").shift(1).over("group")

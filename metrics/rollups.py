@@ -24,12 +24,25 @@ from pathlib import Path
 import duckdb
 
 from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
+from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 from warehouse.schema import ROLLUP_LEDGER_DDL
 
 # Every day a warehouse could hold: a full build is a refresh of this range.
 ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
+
+
+def _day_rollups() -> dict[str, str]:
+    """The rollups kept per day, as {table: query}: the registry's measures per source, and the funnel's steps."""
+    return {
+        **{table: rollup_query(source) for source, table in ROLLUP_TABLES.items()},
+        FUNNEL_ROLLUP: funnel_rollup_query(),
+    }
+
+
+def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
+    return rollups_current(con) and funnel_rollup_current(con)
 
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
@@ -39,8 +52,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     note_unreplayable(con)  # tables rebuilt whole: the A/B pair's next writer copies the warehouse
     con.execute(ROLLUP_LEDGER_DDL)
     recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
-    for source, table in ROLLUP_TABLES.items():
-        sql = rollup_query(source)
+    for table, sql in _day_rollups().items():
         if recorded.get(table) == sql:
             continue
         # Ordered by day so that a period's read skips the other days' row groups.
@@ -66,7 +78,7 @@ def ensure_rollups(db_path: Path) -> float | None:
     if not db_path.exists():
         return None
     with open_read_only(db_path, brief=True) as con:
-        if rollups_current(con):
+        if _all_current(con):
             return None
     started = time.perf_counter()
     with writing(db_path) as con:

@@ -25,7 +25,8 @@ from warehouse.store import note_change
 # dimensions to its events and orders (on their days); an event counts on its own day (clicks, impressions) and in its
 # session's (page views, add-to-carts); an order on its own day and in its session's (conversion); an order's lines
 # and a product's cost on the day of the orders they belong to. So an order without a session leaves the sessions'
-# rollup as it is. A rollup that reads the table but is not listed refreshes every day listed for the table.
+# rollups (their measures and funnel steps) as they are. A rollup that reads the table but is not listed refreshes
+# every day listed for the table.
 _OF_SESSIONS = "select cast(started_at as date) as day from changed"
 _SESSIONS_OF_CHANGED = """
     select cast(started_at as date) as day from sessions
@@ -36,6 +37,7 @@ _ORDERS_OF_CHANGED_SESSIONS = """
 _TOUCHED = {
     "sessions": {
         "rollup_sessions": _OF_SESSIONS,
+        "rollup_funnel": _OF_SESSIONS,
         "rollup_visitors": _OF_SESSIONS,
         "rollup_events": """
             select cast(occurred_at as date) as day from events
@@ -46,11 +48,13 @@ _TOUCHED = {
     "events": {
         "rollup_events": "select cast(occurred_at as date) as day from changed",
         "rollup_sessions": _SESSIONS_OF_CHANGED,
+        "rollup_funnel": _SESSIONS_OF_CHANGED,
     },
     "orders": {
         "rollup_orders": "select cast(ordered_at as date) as day from changed",
         "rollup_items": "select cast(ordered_at as date) as day from changed",
         "rollup_sessions": _SESSIONS_OF_CHANGED,
+        "rollup_funnel": _SESSIONS_OF_CHANGED,
     },
     "order_items": {
         "rollup_items": """

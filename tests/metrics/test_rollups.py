@@ -1,5 +1,6 @@
-"""The rollups (metrics/rollups.py) give the raw tables' numbers: for every metric, group and period, on random shops
-and the demo, and after incremental loads that change old days (warehouse/rollups.py keeps them in step)."""
+"""The rollups (metrics/rollups.py) give the raw tables' numbers: for every metric, the funnel, group and period, on
+random shops and the demo, and after incremental loads that change old days (warehouse/rollups.py keeps them in
+step)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from bench.kpis import reference_kpis, same_numbers
 from metrics import compute
 from metrics.compute import ROLLUP_DIMENSIONS, ROLLUP_TABLES, VISITOR_SPANS, compute_kpis, kpi_series, rollups_current
+from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
 from metrics.rollups import build_rollups
 from metrics.segments import ALL, Segment
@@ -29,14 +31,14 @@ END = date(2024, 6, 30)
 DAYS = 120
 FIRST = END - timedelta(days=DAYS - 1)
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROLLUP_NAMES = [*ROLLUP_TABLES.values(), VISITOR_SPANS]
+ROLLUP_NAMES = [*ROLLUP_TABLES.values(), FUNNEL_ROLLUP, VISITOR_SPANS]
 
 
 @cache
 def rolled_shop(seed: int) -> duckdb.DuckDBPyConnection:
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
     build_rollups(con)
-    assert rollups_current(con)
+    assert rollups_current(con) and funnel_rollup_current(con)
     return con
 
 
@@ -66,6 +68,19 @@ def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment):
         ours = kpi_series(con, period, grain=grain, by=by, segment=segment)
         raw = kpi_series(con, period, grain=grain, by=by, segment=segment, rollups=False)
     assert ours.equals(raw), (ours, raw)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    period=periods,
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region"]),
+    segment=segments,
+)
+def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment):
+    con = rolled_shop(seed)
+    ours = funnel(con, period, by=by, segment=segment)
+    assert ours.equals(funnel(con, period, by=by, segment=segment, rollups=False)), ours
 
 
 @SETTINGS
@@ -131,6 +146,12 @@ def test_the_rollups_are_what_is_read():
     )
     after = compute_kpis(con, period, metrics=["sessions", "visitors", "orders", "gross_sales"]).row(0, named=True)
     assert after["sessions"] == before["sessions"] + 1
+    steps = funnel(con, period)["sessions"].to_list()
+    con.execute(f"update {FUNNEL_ROLLUP} set sessions = sessions + 1 where event_step = 3 and order_step = 0")
+    changed = con.sql(f"select count(*) from {FUNNEL_ROLLUP} where event_step = 3 and order_step = 0").fetchall()[0][0]
+    assert changed > 0
+    # Each such row's sessions reached the third step (added to cart) and no further.
+    assert funnel(con, period)["sessions"].to_list() == [n + (changed if i < 3 else 0) for i, n in enumerate(steps)]
     assert after["gross_sales"] == before["gross_sales"] + 2.5
     # A rollup built by other queries (another version of the registry) is not read: the raw numbers again.
     con.execute("update rollup_queries set query = query || ' ' where table_name = 'rollup_items'")
@@ -149,6 +170,7 @@ def test_rollups_on_the_demo(demo_copy: Path):
     partial = Period(date(2024, 5, 15), date(2024, 6, 20))  # cuts a week and both months
     for by in (None, "source"):
         assert compute_kpis(con, whole, by=by).equals(compute_kpis(con, whole, by=by, rollups=False)), by
+        assert funnel(con, partial, by=by).equals(funnel(con, partial, by=by, rollups=False)), by
     for grain in ("week", "month"):
         ours = kpi_series(con, partial, grain=grain)
         assert ours.equals(kpi_series(con, partial, grain=grain, rollups=False)), grain
@@ -272,6 +294,7 @@ def test_a_load_refreshes_each_rollup_on_the_days_its_rows_count(tmp_path: Path)
         "rollup_orders": {march[5], march[6], march[10]},
         "rollup_items": {march[5], march[6], march[10]},
         "rollup_sessions": {march[1], march[4]},
+        "rollup_funnel": {march[1], march[4]},
     }
     assert without_session == {"rollup_orders": {march[10]}, "rollup_items": {march[10]}}
 
