@@ -8,7 +8,7 @@ import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
-from metrics.inputs import from_traffic, missing_inputs
+from metrics.inputs import session_stores
 from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -52,7 +52,7 @@ class TrafficData:
     table: pl.DataFrame  # TABLE_METRICS per group of the split
     funnel: pl.DataFrame  # the funnel's steps per group of the split (the whole shop's if the split has no funnel)
     trend: pl.DataFrame  # the trend metric per day, week or month (grain_for the period) and group of the split
-    from_report: bool  # the shop's session figures come from a platform's traffic report (it has no session logs)
+    from_report: bool  # some store's session figures come from a platform's traffic report (it has no session logs)
 
 
 def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str = DEFAULT_TREND) -> TrafficData:
@@ -64,7 +64,7 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
         # Over the days with data only, so that a month that is not over does not end in a run of zeros.
         trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
-        from_report=from_traffic(ui.load(missing_inputs)),
+        from_report=bool(ui.load(session_stores, segment=segment).reported),
     )
 
 
@@ -84,10 +84,13 @@ def column_config(current: ui.View, dim: str) -> dict:
     config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
     for name in TABLE_METRICS:
         entry = METRICS[name]
+        # Which input gave the sessions (session logs, a platform's traffic report, or both), issue 13.
+        source = ui.session_input(name, current)
         config[name] = st.column_config.NumberColumn(
             ui.label(name),
             format=entry.formats.column,
-            help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}",
+            help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}"
+            + (f" {source}" if source else ""),
         )
     return config
 
