@@ -19,6 +19,11 @@ come from metrics/facts.py, which writes each rule once; a segment (source / dev
 those facts. Which CTEs a query needs is read from the SQL itself (`facts.query`). Only identifiers from the
 allow-lists below and the registry reach the SQL text; values are bound parameters. Calendar functions that are
 DuckDB's own live in metrics/dialect.py.
+
+Session measures come from each store's session logs where it has any, else from its platform's traffic report
+(`traffic_facts`), decided per store (metrics/inputs.py `SessionStores`). Over stores of both kinds the two are stacked
+and added per bucket and group; a measure one kind cannot give (a report's visitors over several rows, the logs'
+reported sales) is null for them together, never the other kind's stores' figure alone.
 """
 
 from __future__ import annotations
@@ -863,6 +868,8 @@ def compute_kpis(
     null where a metric is undefined (zero denominator) or cannot be split by `by`. A metric the segment cannot split
     (e.g. operating expenses) is the whole shop's: `metrics.segments.blank_unsplittable` blanks it for display.
     Over stores in different currencies money figures are null unless `rates` converts them (metrics/currency.py).
+    Each store's session figures come from its own session logs, else its platform's traffic report; over stores of
+    both kinds a figure only one kind gives is null (`traffic_gaps` and metrics/inputs.py `unknown` say why).
     """
     plan = Plan(_check_metrics(metrics), _check_by(by))
     return _run(con, plan, _period(start, end), segment, rates, rollups).drop("bucket")

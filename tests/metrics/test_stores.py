@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from metrics.cohorts import cohort_retention
-from metrics.compute import compute_kpis, rollups_current, traffic_gaps
+from metrics.compute import compute_kpis, rollups_current, traffic_cut, traffic_gaps
 from metrics.currency import Rates, RatesError, currency_unknown, load_rates
 from metrics.funnel import funnel
 from metrics.inputs import SessionStores, missing_inputs, session_input_note, session_stores, unknown
@@ -255,3 +255,24 @@ def test_the_reasons_follow_each_stores_kind(logged_and_report):
         "Input: the session logs of site, plus the platform's traffic report of shopify (added up store by store; a"
         " store with both is read from its logs)."
     )
+
+
+def test_a_report_range_the_window_cuts_blanks_its_store_and_the_stores_together_only(tmp_path):
+    # A third store, tmall, reports 100 sessions for 30 May – 1 June as a whole: 1–2 June cuts it. Its sessions and
+    # the stores' together are unknown, with the reason naming it; site's 3 and shopify's 40 stay.
+    db = logged_and_report_shop(tmp_path / "w.duckdb")
+    with writing(db) as con:
+        con.execute("insert into stores values ('tmall', 'tmall', 'CNY')")
+        con.execute(
+            "insert into traffic (store, date, end_date, source, medium, campaign, device, sessions) "
+            "values ('tmall', '2024-05-30', '2024-06-01', 'organic_search', '', '', 'unknown', 100)"
+        )
+    rows = june(db, by="store")
+    assert (rows["site"]["sessions"], rows["shopify"]["sessions"], rows["tmall"]["sessions"]) == (3, 40, None)
+    assert rows["shopify"]["conversion_rate"] == pytest.approx(0.1)
+    assert june(db)[None]["sessions"] is None
+    with open_read_only(db) as con:
+        assert "of tmall covers 2024-05-30 – 2024-06-01" in traffic_cut(con, JUNE)
+        assert traffic_cut(con, JUNE, Segment(store="shopify")) is None
+    # A window that covers it counts it whole: 30 May – 2 June, 3 + 40 + 100.
+    assert june(db, Period(date(2024, 5, 30), date(2024, 6, 2)))[None]["sessions"] == 143
