@@ -303,7 +303,7 @@ def build_report(
     compared = comparison_periods(figures, period)
     covered = coverage(figures, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
-    from_report = bool(session_stores(con).reported)  # some store's sessions come from a traffic report
+    from_report = session_stores(con).kind == "report"  # every store's sessions come from a traffic report
     sections = [_kpi_section(comparison, targets, from_report), _pnl_section(comparison)]
 
     window, grain = _trend_window(kind, period)

@@ -76,3 +76,10 @@ def test_a_logged_store_and_a_report_store_show_both_stores_sessions_and_say_whe
     assert (rows["organic_search"]["sessions"], rows["paid_search"]["sessions"]) == (32, 11)
     columns = json.loads(traffic.dataframe[0].proto.columns)  # each column's config, its help among it
     assert source in columns["sessions"]["help"] and source not in columns["orders"]["help"]
+    # Together, no report sales by channel (site's logs have none); the funnel is site's, and says so.
+    assert "reported_sales" not in traffic.dataframe[0].value.columns
+    assert any("The funnel covers the session logs of site only" in c.value for c in traffic.caption)
+    shopify = open_app(db, monkeypatch, "traffic", store="shopify", **june)
+    no_failure(shopify)
+    rows = {r["group"]: r for r in shopify.dataframe[0].value.to_dict("records")}
+    assert (rows["organic_search"]["reported_sales"], rows["paid_search"]["reported_sales"]) == (170, 80)
