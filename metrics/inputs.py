@@ -215,7 +215,8 @@ def _sides(
                 else f"only a platform's traffic report gives it, and {names}'s session figures come from its"
                 " session logs"
             )
-        sides.append((False, missing | {"sessions_from_report"} if stores.kind == "mixed" else missing, own))
+        # No store of this side reads a report: what only a report gives is unknown for it.
+        sides.append((False, missing | {"sessions_from_report"}, own))
     return sides
 
 
