@@ -19,6 +19,11 @@ come from metrics/facts.py, which writes each rule once; a segment (source / dev
 those facts. Which CTEs a query needs is read from the SQL itself (`facts.query`). Only identifiers from the
 allow-lists below and the registry reach the SQL text; values are bound parameters. Calendar functions that are
 DuckDB's own live in metrics/dialect.py.
+
+Session measures come from each store's session logs where it has any, else from its platform's traffic report
+(`traffic_facts`), decided per store (metrics/inputs.py `SessionStores`). Over stores of both kinds the two are stacked
+and added per bucket and group; a measure one kind cannot give (a report's visitors over several rows, the logs'
+reported sales) is null for them together, never the other kind's stores' figure alone.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import polars as pl
 from metrics import dialect
 from metrics.currency import Rates, is_money_figure, missing_rates, mixed_currencies, rate_rows
 from metrics.facts import facts, order_lines, parameters, query
-from metrics.inputs import blank_unknown, from_traffic, missing_inputs
+from metrics.inputs import blank_unknown, missing_inputs, session_stores, store_list
 from metrics.periods import Period, add_months, data_span
 from metrics.registry import (
     DIMENSIONS,
@@ -127,7 +132,10 @@ class Plan:
     metrics: tuple[str, ...]
     by: str | None = None
     grain: str | None = None  # None: the whole period is one bucket
-    traffic: bool = False  # session measures from the platform's traffic aggregates (no session logs)
+    traffic: bool = False  # session measures from the platform's traffic aggregates (stores without session logs)
+    # With `traffic`: other stores have session logs, whose session measures are stacked with the report stores'
+    # (metrics/inputs.py SessionStores: logs or report is decided per store).
+    mixed: bool = False
     rollups: bool = False  # additive measures summed from the rollups (metrics/rollups.py) instead of raw facts
     converted: bool = False  # money of stores in several currencies, converted with a rate table (metrics/currency.py)
     # The period is the fixed retention window's later 30 days (the usual "last 30 days" of the data): the window's
@@ -336,10 +344,16 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     ctes["period_days"] = f"""
         -- one row per date of the period
         {dialect.day_spine("$first_day", "$last_day")}"""
+    # Stores of both kinds (Plan.mixed): only the aggregates of stores without session logs; a store with logs is
+    # counted from them, whatever report it has too.
+    logless_note = (
+        "\n        -- (of the stores without session logs: the others are read from them)" if plan.mixed else ""
+    )
+    logless = "where not exists (select 1 from sessions l where l.store = t.store)" if plan.mixed else ""
     ctes["traffic_facts"] = f"""
         -- one row per traffic aggregate (counted by the platform) and bucket it overlaps; `cut` when its date range
         -- runs past the bucket's days in the period: its counts cannot be split by day, so that bucket and group have
-        -- no session figures (never a pro-rata)
+        -- no session figures (never a pro-rata){logless_note}
         select
             b.bucket,
             {_group(dim.traffic)} as grp,
@@ -350,7 +364,8 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
             select {plan.bucket("day")} as bucket, min(day) as first_day, max(day) as last_day
             from period_days
             group by 1
-        ) b on t.date <= b.last_day and t.end_date >= b.first_day"""
+        ) b on t.date <= b.last_day and t.end_date >= b.first_day
+        {logless}"""
     ctes["month_days"] = f"""
         -- one row per bucket and calendar month: how many of the month's days fall in the bucket and have data (the
         -- data's first to latest date: a period running past the data counts its covered days only, SPEC §4)
@@ -445,8 +460,10 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         -- one row per visitor of the later 30 days of the window (the period) who visited in the earlier 30
         select visitor_id from current_visitors"""
 
-    # One aggregate CTE per source, stacked with nulls for the other sources' measures. Without session logs, the
-    # session measures come from the platform's traffic aggregates, with a flag for aggregates the buckets cut.
+    # One aggregate CTE per source, stacked with nulls for the other sources' measures. For the stores without session
+    # logs, the session measures come from the platform's traffic aggregates; with stores of both kinds (Plan.mixed)
+    # the logged stores' session measures are stacked with them. `cut_traffic` marks the session rows (0; null on the
+    # other sources' rows) and flags aggregates the buckets cut (1).
     traffic = plan.traffic and "sessions" in sources
     cut = ", cut_traffic" if traffic else ""
     stacked = []
@@ -461,24 +478,31 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         if not own:
             continue
         facts_name = _facts_of(plan, segment, source)
-        from_traffic = traffic and source == "sessions"
-        expressions = [
-            f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
-        ]
-        if from_traffic:
-            expressions.append("max(cut) as cut_traffic")
-        aggregates = ",\n            ".join(expressions)
-        note = " (from the platform's traffic)" if from_traffic else ""
-        ctes[f"{source}_measures"] = f"""
+        parts = [False] if not (traffic and source == "sessions") else ([False, True] if plan.mixed else [True])
+        for from_traffic in parts:
+            expressions = [
+                f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
+            ]
+            if from_traffic:
+                expressions.append("max(cut) as cut_traffic")
+            aggregates = ",\n            ".join(expressions)
+            note = " (from the platform's traffic)" if from_traffic else ""
+            name = "traffic_measures" if from_traffic and plan.mixed else f"{source}_measures"
+            ctes[name] = f"""
         -- one row per bucket and group: the measures of {source}{note}
         select
             bucket, grp,
             {aggregates}
         from {"traffic_facts" if from_traffic else facts_name}
         group by bucket, grp"""
-        columns = ", ".join(m if m in own else f"null as {m}" for m in measures)
-        flag = (", cut_traffic" if from_traffic else ", null as cut_traffic") if traffic else ""
-        stacked.append(f"select bucket, grp, {columns}{flag} from {source}_measures")
+            columns = ", ".join(m if m in own else f"null as {m}" for m in measures)
+            if not traffic:
+                flag = ""
+            elif from_traffic:
+                flag = ", cut_traffic"
+            else:
+                flag = ", 0 as cut_traffic" if source == "sessions" else ", null as cut_traffic"
+            stacked.append(f"select bucket, grp, {columns}{flag} from {name}")
     if plan.by is None:
         stacked.append(
             "select bucket, grp"
@@ -496,9 +520,14 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
 
     def total(m: str) -> str:
         # A count or sum over no rows is 0 (SPEC §4); a measure only used inside ratios may stay null. From traffic
-        # aggregates, a count the platform did not give stays null, and a group without aggregates has 0.
+        # aggregates, a count the platform did not give stays null, and a group without aggregates has 0. Over stores
+        # of both kinds, a measure one kind cannot give (a report's visitors over several rows, the logs' reported
+        # sales) is null for the stores together, never the other kind's stores' figure alone.
         if traffic and MEASURES[m].source == "sessions":
-            return f"case when count(cut_traffic) = 0 then 0 else sum({m}) end as {m}"
+            return (
+                f"case when count(cut_traffic) = 0 then 0 when count({m}) < count(cut_traffic) then null"
+                f" else sum({m}) end as {m}"
+            )
         return f"coalesce(sum({m}), 0) as {m}" if m in METRICS else f"sum({m}) as {m}"
 
     sums = [total(m) for m in measures] + (["max(cut_traffic) as cut_traffic"] if traffic else [])
@@ -784,11 +813,13 @@ def _run(
     use_rollups: bool = True,
 ) -> pl.DataFrame:
     missing = missing_inputs(con)
+    # Each store's session figures come from its logs where it has any, else from its traffic report (issue 13).
+    stores = session_stores(con, segment)
     # Stores in different currencies: money converted with the user's rate table, else null (metrics/currency.py).
     # A split by store keeps each store's own currency.
     currencies = mixed_currencies(con, segment) if plan.by != "store" else []
     convert = bool(currencies) and not missing_rates(currencies, rates)
-    plan = replace(plan, traffic=from_traffic(missing), converted=convert)
+    plan = replace(plan, traffic=stores.kind != "logs", mixed=stores.kind == "mixed", converted=convert)
     # The rollups live in the embedded warehouse only: a lake on Spark is read raw.
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
@@ -803,7 +834,7 @@ def _run(
         values["rates"] = rate_rows(con, rates)
     frame = con.sql(sql, params=parameters(sql, values, segment)).pl()
     # A figure needing an input the shop has not given at all is null (SPEC §4; metrics/inputs.py says why).
-    frame = blank_unknown(frame.rename({"grp": "group"}), missing)
+    frame = blank_unknown(frame.rename({"grp": "group"}), missing, stores, by_store=plan.by == "store")
     if currencies and not convert:
         blank = [c for c in frame.columns if c in METRICS or c in MEASURES if is_money_figure(c)]
         frame = frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in blank)
@@ -837,6 +868,8 @@ def compute_kpis(
     null where a metric is undefined (zero denominator) or cannot be split by `by`. A metric the segment cannot split
     (e.g. operating expenses) is the whole shop's: `metrics.segments.blank_unsplittable` blanks it for display.
     Over stores in different currencies money figures are null unless `rates` converts them (metrics/currency.py).
+    Each store's session figures come from its own session logs, else its platform's traffic report; over stores of
+    both kinds a figure only one kind gives is null (`traffic_gaps` and metrics/inputs.py `unknown` say why).
     """
     plan = Plan(_check_metrics(metrics), _check_by(by))
     return _run(con, plan, _period(start, end), segment, rates, rollups).drop("bucket")
@@ -867,25 +900,90 @@ def kpi_series(
     return frame if by else frame.drop("group")
 
 
-def traffic_cut(con: duckdb.DuckDBPyConnection, period: Period) -> str | None:
-    """Why session figures are unknown for `period` on a shop whose sessions come from the platform's traffic
-    reports: a report's date range that the period cuts (None when none is cut, or the shop has session logs)."""
-    if not from_traffic(missing_inputs(con)):
+def traffic_cut(con: duckdb.DuckDBPyConnection, period: Period, segment: Segment = ALL) -> str | None:
+    """Why session figures are unknown for `period` where some store's sessions come from the platform's traffic
+    reports: a report's date range that the period cuts (None when none is cut, or the stores in view read their
+    session logs). Only the stores of the segment without session logs count (metrics/inputs.py SessionStores)."""
+    stores = session_stores(con, segment)
+    if not stores.reported:
         return None
     rows = con.sql(
         """
-        select min(date), max(end_date), count(*)
+        select store, min(date), max(end_date), count(*)
         from traffic
-        where date <= $last and end_date >= $first and (date < $first or end_date > $last)""",
+        where date <= $last and end_date >= $first and (date < $first or end_date > $last)
+        group by store
+        order by store""",
         params={"first": period.start, "last": period.end},
     ).fetchall()
-    first, last, count = rows[0]
-    if not count:
+    cut = [row for row in rows if row[0] in stores.reported]
+    if not cut:
         return None
+    first, last = min(row[1] for row in cut), max(row[2] for row in cut)
+    whose = "" if stores.reported == ("",) else f" of {store_list(row[0] for row in cut)}"
     return (
-        f"the platform's traffic report covers {first} – {last} as a whole and this period cuts it: its sessions cannot"
-        " be split by day (choose a period that covers the report)"
+        f"the platform's traffic report{whose} covers {first} – {last} as a whole and this period cuts it: its"
+        " sessions cannot be split by day (choose a period that covers the report)"
     )
+
+
+# What a platform's traffic report may leave out: the session measure, the traffic column its figure needs (None:
+# no report gives it), and what it is called in a reason.
+_REPORT_GIVES = {
+    "visitors": ("visitors", "distinct visitors", "不重复访客数"),
+    "bounced_sessions": ("bounced_sessions", "one-page (bounced) sessions", "跳失访问数"),
+    "engaged_sessions": ("engaged_sessions", "engaged sessions", "有效互动访问数"),
+    "converted_sessions": ("orders", "orders", "订单数"),
+    "cart_sessions": ("cart_sessions", "add-to-cart sessions", "加购访问数"),
+    "reported_sales": ("revenue", "sales", "销售额"),
+    "reported_orders": ("orders", "orders", "订单数"),
+    "converted_cart_sessions": (None, "which add-to-cart sessions ordered", "加购后下单的访问数"),
+}
+
+
+def traffic_gaps(
+    con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en", segment: Segment = ALL
+) -> dict[str, str]:
+    """The metrics that the platform's traffic reports of the period (of the segment's stores without session logs)
+    cannot give, each with the reason: a count a report row of the period leaves empty, what no report gives, and
+    distinct visitors, which only one report row's own count gives (counts of several days or channels do not add
+    up). Empty where every store in view reads its session logs."""
+    stores = session_stores(con, segment)
+    if not stores.reported:
+        return {}
+    filters = "".join(f" and {d} = {dialect.param(d)}" for d in segment.dimensions)
+    columns = sorted({column for column, _, _ in _REPORT_GIVES.values() if column})
+    counts = ", ".join(f"count({c})" for c in columns)
+    sql = f"""
+        select store, count(*), {counts}
+        from traffic
+        where date <= $last and end_date >= $first{filters}
+        group by store"""
+    params = {"first": period.start, "last": period.end, **{d: getattr(segment, d) for d in segment.dimensions}}
+    rows = [row for row in con.sql(sql, params=params).fetchall() if row[0] in stores.reported]
+    if not rows:
+        return {}
+    given = {c: all(row[2 + k] == row[1] for row in rows) for k, c in enumerate(columns)}
+    several = sum(row[1] for row in rows) > 1
+    gaps = {}
+    for measure, (column, what_en, what_zh) in _REPORT_GIVES.items():
+        if column is None or not given[column] or (measure == "visitors" and several):
+            if lang == "zh":
+                gaps[measure] = f"平台流量报表未提供{what_zh}"
+            else:
+                gaps[measure] = f"the platform's traffic report does not give {what_en}"
+    if "visitors" in gaps and several:
+        gaps["visitors"] += (
+            "（报表各行（每天或每个渠道）的访客数不能相加）"
+            if lang == "zh"
+            else " (its rows' visitor counts, one per day or channel, do not add up)"
+        )
+    found = {}
+    for name in METRICS:
+        reasons = [gaps[m] for m in _REPORT_GIVES if m in gaps and m in measures_of(name)]
+        if reasons:
+            found[name] = "; ".join(reasons)
+    return found
 
 
 def comparison_periods(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, Period | None]:
@@ -957,4 +1055,5 @@ __all__ = [
     "kpi_series",
     "kpi_sql",
     "traffic_cut",
+    "traffic_gaps",
 ]

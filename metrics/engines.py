@@ -12,10 +12,17 @@ from typing import Any
 
 from metrics.bestsellers import top_products
 from metrics.cohorts import cohort_activity, cohort_retention
-from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series, traffic_cut
+from metrics.compute import (
+    compare_periods,
+    comparison_periods,
+    compute_kpis,
+    kpi_series,
+    traffic_cut,
+    traffic_gaps,
+)
 from metrics.customers import lifetime_value, repeat_interval, segment_changes
 from metrics.funnel import funnel
-from metrics.inputs import missing_inputs
+from metrics.inputs import missing_inputs, session_stores
 from metrics.insights import revenue_change, source_movers
 from metrics.periods import coverage
 from metrics.pnl import pnl_last_year, pnl_statement
@@ -29,7 +36,9 @@ ON_EITHER_ENGINE: frozenset[Callable[..., Any]] = frozenset(
         comparison_periods,
         kpi_series,
         traffic_cut,
+        traffic_gaps,
         missing_inputs,
+        session_stores,
         coverage,
         revenue_change,
         source_movers,

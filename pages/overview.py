@@ -86,6 +86,9 @@ def card(
     names = {"previous": current.t("previous period", "上一周期"), "last_year": current.t("last year", "去年同期")}
     short = {"previous": current.t("prev.", "上期"), "last_year": current.t("last year", "去年")}
     help_lines = [f"**{ui.label(name)}** = `{entry.formula_in(current.lang)}`", entry.description_in(current.lang)]
+    source = ui.session_input(name, current)  # session logs, a platform's traffic report, or both (issue 13)
+    if source:
+        help_lines.append(source)
     if target:
         status_text = verdict_text(status, current.lang) if status else current.t("no value", "无数值")
         described = target.describe()

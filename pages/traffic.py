@@ -8,7 +8,7 @@ import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
-from metrics.inputs import from_traffic, missing_inputs
+from metrics.inputs import SessionStores, session_stores, store_list
 from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -52,7 +52,12 @@ class TrafficData:
     table: pl.DataFrame  # TABLE_METRICS per group of the split
     funnel: pl.DataFrame  # the funnel's steps per group of the split (the whole shop's if the split has no funnel)
     trend: pl.DataFrame  # the trend metric per day, week or month (grain_for the period) and group of the split
-    from_report: bool  # the shop's session figures come from a platform's traffic report (it has no session logs)
+    stores: SessionStores  # which stores' session figures come from their logs, which from a traffic report
+
+    @property
+    def from_report(self) -> bool:
+        """Every store in view with session figures has them from a platform's traffic report (no session logs)."""
+        return self.stores.kind == "report"
 
 
 def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str = DEFAULT_TREND) -> TrafficData:
@@ -64,7 +69,7 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
         # Over the days with data only, so that a month that is not over does not end in a run of zeros.
         trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
-        from_report=from_traffic(ui.load(missing_inputs)),
+        stores=ui.load(session_stores, segment=segment),
     )
 
 
@@ -84,10 +89,13 @@ def column_config(current: ui.View, dim: str) -> dict:
     config = {"group": st.column_config.TextColumn(ui.dim_label(dim))}
     for name in TABLE_METRICS:
         entry = METRICS[name]
+        # Which input gave the sessions (session logs, a platform's traffic report, or both), issue 13.
+        source = ui.session_input(name, current)
         config[name] = st.column_config.NumberColumn(
             ui.label(name),
             format=entry.formats.column,
-            help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}",
+            help=f"{entry.formula_in(current.lang)} — {entry.description_in(current.lang)}"
+            + (f" {source}" if source else ""),
         )
     return config
 
@@ -152,6 +160,16 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
     if steps.is_empty() or steps.filter(pl.col("step_number") == 1)["sessions"].sum() == 0:
         ui.empty(current.t("No sessions in this period, so there is no funnel.", "本期没有访问，无漏斗数据。"))
         return
+    if loaded.stores.kind == "mixed":  # the steps exist in the logged stores' events only: say whose they are
+        logged, reported = (store_list(loaded.stores.logged), store_list(loaded.stores.reported))
+        logged_zh, reported_zh = (store_list(loaded.stores.logged, "zh"), store_list(loaded.stores.reported, "zh"))
+        st.caption(
+            current.t(
+                f"The funnel covers the session logs of {ui.md(logged)} only: the traffic report of "
+                f"{ui.md(reported)} does not give the steps.",
+                f"漏斗仅含 {ui.md(logged_zh)} 的访问日志：{ui.md(reported_zh)} 的平台流量报表不提供这些步骤。",
+            )
+        )
     if focus is not None:
         part = steps.with_columns(pl.col("group").fill_null(NONE)).filter(pl.col("group") == focus)
         if part.is_empty() or part["sessions"].sum() == 0:

@@ -16,12 +16,12 @@ import typer
 from rich.table import Table
 
 from metrics.cohorts import cohort_retention
-from metrics.compute import compute_kpis, traffic_cut
+from metrics.compute import compute_kpis, traffic_cut, traffic_gaps
 from metrics.currency import currency_unknown
-from metrics.inputs import missing_inputs, unknown
+from metrics.inputs import missing_inputs, reads_sessions, session_stores, unknown
 from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_by_store, pnl_statement
-from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_LINES, format_value, measures_of
+from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets, verdict_text
 from metrics.units import COUNT, RATE
@@ -100,14 +100,19 @@ def kpis(
         service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
         covered = coverage(con, period)
-        reasons = unknown(METRICS, missing_inputs(con))
+        # Each store's session figures come from its logs, else its platform's traffic report (metrics/inputs.py).
+        stores = session_stores(con, segment)
+        reasons = unknown(METRICS, missing_inputs(con), stores=stores)
         # Stores in different currencies: money null with the reason unless --rates converts it.
         mixed = currency_unknown(con, METRICS, segment, by_name, table)
         reasons |= {m: reasons.get(m, why) for m, why in mixed.items()}
-        cut = traffic_cut(con, period)
+        cut = traffic_cut(con, period, segment)
         if cut:  # session figures from a platform report this period cuts
-            session_metrics = [m for m in METRICS if any(MEASURES[x].source == "sessions" for x in measures_of(m))]
-            reasons |= {m: reasons.get(m, cut) for m in session_metrics}
+            reasons |= {m: reasons.get(m, cut) for m in METRICS if reads_sessions(m)}
+        # What the traffic reports of the period do not give (visitors over several rows, an empty orders column, …),
+        # for the figures that are null in some row.
+        gaps = traffic_gaps(con, period, segment=segment)
+        reasons |= {m: reasons.get(m, why) for m, why in gaps.items() if frame.get_column(m).null_count()}
     kind = _value(format)
     if kind == "json":
         print_json(

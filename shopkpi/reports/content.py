@@ -16,7 +16,7 @@ from metrics.compute import compare_periods, comparison_periods, compute_kpis, k
 from metrics.currency import store_currencies
 from metrics.forecast import Event, ForecastError, load_calendar, month_pacing
 from metrics.funnel import STEP_LABELS, funnel
-from metrics.inputs import from_traffic, missing_inputs
+from metrics.inputs import session_stores
 from metrics.periods import Period, add_months, coverage, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES, REPORT_ONLY, format_value
@@ -303,7 +303,7 @@ def build_report(
     compared = comparison_periods(figures, period)
     covered = coverage(figures, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
-    from_report = from_traffic(missing_inputs(con))
+    from_report = session_stores(con).kind == "report"  # every store's sessions come from a traffic report
     sections = [_kpi_section(comparison, targets, from_report), _pnl_section(comparison)]
 
     window, grain = _trend_window(kind, period)

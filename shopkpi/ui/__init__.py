@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import streamlit as st
 
-from metrics.compute import traffic_cut
+from metrics.compute import traffic_cut, traffic_gaps
 from metrics.currency import is_money_figure, mixed_currencies, mixed_reason
 from metrics.engines import on_either_engine
 from metrics.forecast import Event, load_calendar
-from metrics.inputs import missing_inputs, unknown
+from metrics.inputs import missing_inputs, reads_sessions, session_input_note, session_stores, unknown
 from metrics.periods import Coverage, Period, data_span, latest_date
 from metrics.presets import COMPARISONS, DEFAULT_COMPARISON, DEFAULT_PRESET, PRESETS, comparison_period, preset_period
-from metrics.registry import DIMENSION_LABELS, MEASURES, METRICS, measures_of
+from metrics.registry import DIMENSION_LABELS, METRICS
 from metrics.registry import label as registry_label
 from metrics.segments import ALL, Segment, segment_options
 from metrics.targets import Target, TargetsError, load_targets, replenish_window
@@ -596,22 +596,34 @@ def period_caption(current: View) -> None:
     st.caption(" · ".join(parts))
 
 
+def session_input(name: str, current: View) -> str | None:
+    """For a figure computed from sessions: which input gave them to the stores in view (session logs, a platform's
+    traffic report, or both, store by store), for its definition on a card or in a column's help (issue 13)."""
+    if not reads_sessions(name):
+        return None
+    return session_input_note(load(session_stores, segment=current.segment), load(missing_inputs), current.lang)
+
+
 def null_reason(name: str, current: View) -> str:
     """Why a metric shows "—": it cannot be split by the filter, it needs an input the shop has not given (SPEC §4),
-    or its denominator is zero in the period."""
+    a platform's traffic report does not give it, or its denominator is zero in the period."""
     reason = current.segment.why_undefined(name, current.lang)
     if reason:
         return reason
-    missing = unknown([name], load(missing_inputs), current.lang).get(name)
+    stores = load(session_stores, segment=current.segment)
+    missing = unknown([name], load(missing_inputs), current.lang, stores).get(name)
     if missing:
         return t(f"Unknown: {missing}.", f"未知：{missing}。")
     money = name in METRICS and is_money_figure(name)
     currencies = load(mixed_currencies, segment=current.segment) if money else []
     if currencies:
         return t(f"Unknown: {mixed_reason(currencies)}.", f"未知：{mixed_reason(currencies, 'zh')}。")
-    cut = load(traffic_cut, current.period) if current.period is not None else None
-    if cut and any(MEASURES[m].source == "sessions" for m in measures_of(name)):
+    cut = load(traffic_cut, current.period, segment=current.segment) if current.period is not None else None
+    if cut and reads_sessions(name):
         return t(f"Unknown: {cut}.", f"未知：平台流量报表按整个时间段统计，本期截断了它，无法按天拆分（{cut}）。")
+    gaps = load(traffic_gaps, current.period, current.lang, segment=current.segment) if current.period else {}
+    if name in gaps:
+        return t(f"Unknown: {gaps[name]}.", f"未知：{gaps[name]}。")
     entry = METRICS[name]
     if entry.kind == "ratio":
         return t(

@@ -31,6 +31,7 @@ import streamlit as st
 from metrics.compute import compute_kpis
 from metrics.currency import mixed_currencies
 from metrics.funnel import funnel
+from metrics.inputs import missing_inputs, session_stores
 from metrics.periods import Period, data_span
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
 from metrics.segments import ALL, segment_options
@@ -70,6 +71,9 @@ def default_view() -> ui.View | None:
     span = ui.load(data_span)
     ui.load(segment_options)
     ui.load(mixed_currencies)  # a money card's reason for "—" (stores in different currencies)
+    # A session card's definition says which input gave its sessions (logs or a platform's traffic report, per store).
+    ui.load(missing_inputs)
+    ui.load(session_stores)
     if span is None:
         return None
     period = preset_period(DEFAULT_PRESET, span.end)

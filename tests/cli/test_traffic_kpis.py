@@ -77,3 +77,61 @@ def test_a_shopify_channel_export_gives_sessions_conversion_and_sales_by_channel
     assert sum(r["reported_sales"] or 0 for r in rows.values()) == pytest.approx(total)
     # Every session of the file is in some channel's row.
     assert sum(r["sessions"] or 0 for r in rows.values()) == sum(int(r["Sessions"]) for r in raw)
+
+
+def test_a_store_with_session_logs_does_not_hide_another_stores_channel_report(tmp_path) -> None:
+    # Store site: two logged sessions on 2 and 3 September 2025, s1 (1 page, 5 s) and s2 (2 pages, 30 s), which paid
+    # order o1 names. Store shopify: the real channel export of 1–7 September. By hand: site 2 sessions, 1 bounce
+    # (s1), 1 engaged (s2), 1 converted; shopify its file's sessions and orders; the stores together add them up.
+    db = tmp_path / "w.duckdb"
+    (tmp_path / "sessions.csv").write_text(
+        "session_id,visitor_id,started_at,source,device,pageviews,duration_s\n"
+        "s1,v1,2025-09-02 10:00,direct,mobile,1,5\ns2,v2,2025-09-03 11:00,google,desktop,2,30\n"
+    )
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,status,session_id,subtotal\no1,2025-09-03 11:10,paid,s2,40\n"
+    )
+    for args in (
+        ("ingest", "sessions", str(tmp_path / "sessions.csv"), "--store", "site"),
+        ("ingest", "orders", str(tmp_path / "orders.csv"), "--store", "site"),
+        ("import", "shopify-channels", str(SHOPIFY_WEEK), "--store", "shopify"),
+    ):
+        done = shopkpi(*args, "--db", str(db))
+        assert done.returncode == 0, done.stderr
+    raw = list(csv.DictReader(SHOPIFY_WEEK.read_text(encoding="utf-8").splitlines()))
+    sessions = sum(int(r["Sessions"]) for r in raw)
+    orders = sum(int(r["Orders"] or 0) for r in raw)
+    sales = sum(float(r["Sales"] or 0) for r in raw)
+
+    def kpis(*options: str) -> dict:
+        done = shopkpi(
+            "kpis", "--from", "2025-09-01", "--to", "2025-09-07", *options, "--format", "json", "--db", str(db)
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    shopify = kpis("--store", "shopify")
+    row = shopify["rows"][0]
+    assert row["sessions"] == sessions and row["reported_sales"] == pytest.approx(sales)
+    assert row["conversion_rate"] == pytest.approx(orders / sessions)
+    # A channel report has no distinct visitors and no one-page bounces: null, each with the reason.
+    assert row["visitors"] is None and "does not give distinct visitors" in shopify["unknown"]["visitors"]
+    assert row["bounce_rate"] is None
+    assert (
+        shopify["unknown"]["bounce_rate"] == "the platform's traffic report does not give one-page (bounced) sessions"
+    )
+    site = kpis("--store", "site")["rows"][0]
+    assert (site["sessions"], site["visitors"], site["bounce_rate"], site["conversion_rate"]) == (2, 2, 0.5, 0.5)
+    by_store = {r["group"]: r for r in kpis("--by", "store")["rows"]}
+    assert (by_store["site"]["sessions"], by_store["shopify"]["sessions"]) == (2, sessions)
+    both = kpis()
+    row = both["rows"][0]
+    assert row["sessions"] == sessions + 2
+    assert row["conversion_rate"] == pytest.approx((orders + 1) / (sessions + 2))
+    # Only one kind gives these: unknown for the stores together, with the reason, never one store's figure alone.
+    assert row["visitors"] is None and row["bounce_rate"] is None and row["reported_sales"] is None
+    assert both["unknown"]["reported_sales"] == (
+        "only a platform's traffic report gives it, and site's session figures come from its session logs"
+    )
+    done = shopkpi("kpis", "--from", "2025-09-01", "--to", "2025-09-07", "--db", str(db))
+    assert "— Bounce rate: the platform's traffic report does not give one-page (bounced) sessions" in done.stdout

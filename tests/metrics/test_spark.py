@@ -25,20 +25,28 @@ from typer.testing import CliRunner
 from metrics import engines
 from metrics.bestsellers import top_products
 from metrics.cohorts import cohort_activity, cohort_retention
-from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series, traffic_cut
+from metrics.compute import (
+    compare_periods,
+    comparison_periods,
+    compute_kpis,
+    kpi_series,
+    traffic_cut,
+    traffic_gaps,
+)
 from metrics.customers import lifetime_value, repeat_interval, segment_changes
 from metrics.funnel import funnel
-from metrics.inputs import missing_inputs
+from metrics.inputs import missing_inputs, session_stores
 from metrics.insights import revenue_change, source_movers
 from metrics.periods import Period, coverage
 from metrics.pnl import pnl_last_year, pnl_statement
 from metrics.products import product_sales_change
 from metrics.registry import DIMENSIONS, METRICS
+from metrics.segments import ALL, Segment
 from metrics.service import inputs_given, returns_by, service_comparison, service_kpis, service_series
 from shopkpi.cli.main import app
 from tests.support.demo import END as DEMO_END
 from tests.support.service_shop import service_shop
-from tests.support.two_stores import two_store_shop
+from tests.support.two_stores import logged_and_report_shop, two_store_shop
 from warehouse import SCHEMA_VERSION, TABLES, open_read_only
 from warehouse.lake import MANIFEST, LakeError, export_lake, read_manifest
 from warehouse.spark import SparkError, SparkWarehouse, start_session, to_spark_sql
@@ -170,6 +178,8 @@ ASKED_OF_SPARK = {
     kpi_series: ("hand_made", (MARCH, None, "day", ("orders", "total_revenue", "conversion_rate"))),
     traffic_cut: ("hand_made", (MARCH,)),
     missing_inputs: ("hand_made", ()),
+    traffic_gaps: ("hand_made", (MARCH,)),
+    session_stores: ("hand_made", ()),
     coverage: ("hand_made", (MARCH,)),
     revenue_change: ("hand_made", (MARCH, FEBRUARY)),
     source_movers: ("hand_made", (MARCH, FEBRUARY)),
@@ -355,6 +365,26 @@ def test_stores_in_different_currencies_are_not_added_up_on_spark_either(spark, 
         by_store = compute_kpis(on_spark, period, by="store", metrics=["orders", "gross_sales"])
         assert_same(by_store, compute_kpis(duck, period, by="store", metrics=["orders", "gross_sales"]))
         assert {r["group"]: r["gross_sales"] for r in by_store.iter_rows(named=True)} == {"jd": 280, "tmall": 200}
+    finally:
+        duck.close()
+        on_spark.close()
+
+
+def test_a_logged_store_and_a_report_store_give_the_same_figures_on_spark(spark, tmp_path):
+    # tests/metrics/test_stores.py's site (session logs) and shopify (a traffic report only): each store's session
+    # figures from its own kind of input, stacked; Spark reads the same lake's traffic and sessions alike.
+    db = logged_and_report_shop(tmp_path / "w.duckdb")
+    duck, on_spark = _engines(db, tmp_path / "lake", spark)
+    june, cut = Period(date(2024, 6, 1), date(2024, 6, 2)), Period(date(2024, 6, 2), date(2024, 6, 2))
+    try:
+        for by, segment in ((None, ALL), ("store", ALL), ("source", ALL), (None, Segment(store="shopify"))):
+            expected = compute_kpis(duck, june, by=by, segment=segment)
+            assert_same(compute_kpis(on_spark, june, by=by, segment=segment), expected)
+        assert expected.row(0, named=True)["sessions"] == 40  # shopify's report, not nothing
+        assert compute_kpis(duck, june).row(0, named=True)["sessions"] == 43
+        assert session_stores(on_spark) == session_stores(duck)
+        assert_same_answer(traffic_gaps(on_spark, june), traffic_gaps(duck, june))
+        assert traffic_cut(on_spark, cut) == traffic_cut(duck, cut) is None
     finally:
         duck.close()
         on_spark.close()

@@ -22,15 +22,17 @@ from pathlib import Path
 import pytest
 
 from metrics.cohorts import cohort_retention
-from metrics.compute import compute_kpis
+from metrics.compute import compute_kpis, rollups_current, traffic_cut, traffic_gaps
 from metrics.currency import Rates, RatesError, currency_unknown, load_rates
 from metrics.funnel import funnel
+from metrics.inputs import SessionStores, missing_inputs, session_input_note, session_stores, unknown
 from metrics.periods import Period
 from metrics.pnl import pnl_by_store
+from metrics.rollups import build_rollups
 from metrics.segments import Segment, segment_options
 from metrics.service import service_kpis
-from tests.support.two_stores import two_store_shop
-from warehouse import open_read_only
+from tests.support.two_stores import logged_and_report_shop, two_store_shop
+from warehouse import open_read_only, writing
 
 PERIOD = Period(date(2024, 3, 2), date(2024, 3, 6))
 FIGURES = ["sessions", "visitors", "orders", "buyers", "gross_sales", "discounts", "conversion_rate",
@@ -147,3 +149,130 @@ def test_service_figures_follow_the_store(cny):
     assert (jd["tickets"], jd["complaint_rate"], jd["return_rate"]) == (1, 50, 0)
     # Both: 2 tickets, 1 complaint per 4 orders, 1 of 4 units back.
     assert (both["tickets"], both["complaint_rate"], both["return_rate"]) == (2, 25, 0.25)
+
+
+# --- one store with session logs, one with only a platform's traffic report (tests/support/two_stores.py) ---------
+# Session figures are decided per store: site's from its logs, shopify's from its report (issue 13). By hand, 1–2 June:
+# - site: sessions s1, s2, s3 → 3; visitors v1, v2 → 2; bounced (1 page) s1, s3 → 2; engaged (> 10 s, 2+ pages or
+#   an order) s2, s3 → 2; converted s2 (o1) → 1; add-to-cart s2, which ordered → cart conversion 1/1; clicks 1,
+#   impressions 1 → ctr 1. Its own report row (999 sessions) is never read: its logs win.
+# - shopify: sessions 10 + 20 + 10 = 40; bounced 4 + 6 + 5 = 15 → 0.375; engaged 5 + 12 + 4 = 21 → engaged bounce
+#   19/40; orders 1 + 2 + 1 = 4 → conversion 4/40 = 0.1; sales 50 + 120 + 80 = 250 → reported AOV 250/4 = 62.5;
+#   visitors of 3 rows (days and channels) do not add up → unknown; no cart column → cart conversion unknown.
+# - together: sessions 43; bounce 17/43; engaged bounce (43 − 23)/43 = 20/43; conversion (1 + 4)/43 = 5/43. Distinct
+#   visitors, reported sales, cart conversion, ctr and retention are each given by one kind only: unknown.
+JUNE = Period(date(2024, 6, 1), date(2024, 6, 2))
+SESSION_FIGURES = ["sessions", "visitors", "bounce_rate", "engaged_bounce_rate", "conversion_rate",
+                   "cart_conversion_rate", "ctr", "retention_rate", "reported_sales", "reported_aov", "orders",
+                   "gross_sales"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def logged_and_report(tmp_path_factory) -> Path:
+    db = logged_and_report_shop(tmp_path_factory.mktemp("logged_and_report") / "w.duckdb")
+    with writing(db) as con:
+        build_rollups(con)  # current rollups of site's logs: a query that can use them must not count a store twice
+    return db
+
+
+def june(db: Path, period: Period = JUNE, **options) -> dict:
+    with open_read_only(db) as con:
+        frame = compute_kpis(con, period, metrics=SESSION_FIGURES, **options)
+    return {row["group"]: row for row in frame.iter_rows(named=True)}
+
+
+def test_each_store_reads_its_own_kind_of_session_input(logged_and_report):
+    site = june(logged_and_report, segment=Segment(store="site"))[None]
+    assert (site["sessions"], site["visitors"]) == (3, 2)
+    assert site["bounce_rate"] == pytest.approx(2 / 3) and site["engaged_bounce_rate"] == pytest.approx(1 / 3)
+    assert site["conversion_rate"] == pytest.approx(1 / 3) and site["cart_conversion_rate"] == 1 and site["ctr"] == 1
+    assert site["reported_sales"] is None  # only a report gives it
+    shopify = june(logged_and_report, segment=Segment(store="shopify"))[None]
+    assert shopify["sessions"] == 40 and shopify["visitors"] is None
+    assert shopify["bounce_rate"] == pytest.approx(0.375) and shopify["engaged_bounce_rate"] == pytest.approx(19 / 40)
+    assert shopify["conversion_rate"] == pytest.approx(0.1)
+    assert (shopify["reported_sales"], shopify["reported_aov"]) == (250, 62.5)
+    assert shopify["cart_conversion_rate"] is None and shopify["ctr"] is None and shopify["retention_rate"] is None
+    # One report row gives its own visitors: shopify on 2 June by source (organic 18, paid 10).
+    one_day = june(logged_and_report, Period(date(2024, 6, 2), date(2024, 6, 2)), by="source",
+                   segment=Segment(store="shopify"))  # fmt: skip
+    assert (one_day["organic_search"]["visitors"], one_day["paid_search"]["visitors"]) == (18, 10)
+
+
+def test_by_store_gives_each_store_its_own_figures(logged_and_report):
+    rows = june(logged_and_report, by="store")
+    site, shopify = rows["site"], rows["shopify"]
+    assert (site["sessions"], site["visitors"], site["ctr"]) == (3, 2, 1)
+    assert site["conversion_rate"] == pytest.approx(1 / 3) and site["reported_sales"] is None
+    assert (shopify["sessions"], shopify["reported_sales"], shopify["visitors"]) == (40, 250, None)
+    assert shopify["bounce_rate"] == pytest.approx(0.375) and shopify["ctr"] is None
+    assert shopify["conversion_rate"] == pytest.approx(0.1)
+
+
+def test_the_stores_together_add_sessions_and_leave_what_one_kind_cannot_give_unknown(logged_and_report):
+    both = june(logged_and_report)[None]
+    assert both["sessions"] == 43 and (both["orders"], both["gross_sales"]) == (2, 150)
+    assert both["bounce_rate"] == pytest.approx(17 / 43)
+    assert both["engaged_bounce_rate"] == pytest.approx(20 / 43)
+    assert both["conversion_rate"] == pytest.approx(5 / 43)
+    for name in ("visitors", "reported_sales", "reported_aov", "cart_conversion_rate", "ctr", "retention_rate"):
+        assert both[name] is None, name
+    # By source, each channel adds both stores' sessions: organic s1, s2 + 10 + 20; paid s3 + 10.
+    by_source = june(logged_and_report, by="source")
+    assert (by_source["organic_search"]["sessions"], by_source["paid_search"]["sessions"]) == (32, 11)
+    # The rollups hold site's logs only: the figures are the raw ones, no store twice or lost.
+    with open_read_only(logged_and_report) as con:
+        assert rollups_current(con)
+        raw = compute_kpis(con, JUNE, metrics=SESSION_FIGURES, rollups=False)
+        raw_by_source = compute_kpis(con, JUNE, by="source", metrics=SESSION_FIGURES, rollups=False)
+    assert raw.row(0, named=True) == both
+    assert {row["group"]: row for row in raw_by_source.iter_rows(named=True)} == by_source
+
+
+def test_the_reasons_follow_each_stores_kind(logged_and_report):
+    with open_read_only(logged_and_report) as con:
+        missing = missing_inputs(con)
+        stores = session_stores(con)
+        assert stores == SessionStores(logged=("site",), reported=("shopify",))
+        reasons = unknown(SESSION_FIGURES, missing, stores=stores)
+        gaps = traffic_gaps(con, JUNE)
+        shopify_gaps = traffic_gaps(con, JUNE, segment=Segment(store="shopify"))
+        assert traffic_gaps(con, JUNE, segment=Segment(store="site")) == {}
+        note = session_input_note(stores, missing)
+    assert reasons["reported_sales"] == (
+        "only a platform's traffic report gives it, and site's session figures come from its session logs"
+    )
+    assert reasons["ctr"] == "shopify's session figures come from a platform's traffic report, which has no on-site"\
+        " events (impressions, clicks, add-to-carts)"  # fmt: skip
+    assert "visitor ids" in reasons["retention_rate"] and "sessions" not in reasons
+    assert gaps["visitors"].startswith("the platform's traffic report does not give distinct visitors")
+    assert gaps["cart_conversion_rate"] == (
+        "the platform's traffic report does not give add-to-cart sessions; the platform's traffic report does not"
+        " give which add-to-cart sessions ordered"
+    )
+    assert "conversion_rate" not in gaps and "bounce_rate" not in gaps and shopify_gaps == gaps
+    assert note == (
+        "Input: the session logs of site, plus the platform's traffic report of shopify (added up store by store; a"
+        " store with both is read from its logs)."
+    )
+
+
+def test_a_report_range_the_window_cuts_blanks_its_store_and_the_stores_together_only(tmp_path):
+    # A third store, tmall, reports 100 sessions for 30 May – 1 June as a whole: 1–2 June cuts it. Its sessions and
+    # the stores' together are unknown, with the reason naming it; site's 3 and shopify's 40 stay.
+    db = logged_and_report_shop(tmp_path / "w.duckdb")
+    with writing(db) as con:
+        con.execute("insert into stores values ('tmall', 'tmall', 'CNY')")
+        con.execute(
+            "insert into traffic (store, date, end_date, source, medium, campaign, device, sessions) "
+            "values ('tmall', '2024-05-30', '2024-06-01', 'organic_search', '', '', 'unknown', 100)"
+        )
+    rows = june(db, by="store")
+    assert (rows["site"]["sessions"], rows["shopify"]["sessions"], rows["tmall"]["sessions"]) == (3, 40, None)
+    assert rows["shopify"]["conversion_rate"] == pytest.approx(0.1)
+    assert june(db)[None]["sessions"] is None
+    with open_read_only(db) as con:
+        assert "of tmall covers 2024-05-30 – 2024-06-01" in traffic_cut(con, JUNE)
+        assert traffic_cut(con, JUNE, Segment(store="shopify")) is None
+    # A window that covers it counts it whole: 30 May – 2 June, 3 + 40 + 100.
+    assert june(db, Period(date(2024, 5, 30), date(2024, 6, 2)))[None]["sessions"] == 143

@@ -78,6 +78,66 @@ def two_store_shop(path: Path, jd_currency: str = "CNY") -> Path:
     return path
 
 
+def logged_and_report_shop(path: Path) -> Path:
+    """Writes a warehouse of two stores, one with session logs and one with only a platform's daily traffic report
+    (issue 13: the session figures are decided per store), 1–2 June 2024 (UTC), both in CNY. tests/metrics/
+    test_stores.py works the figures out by hand.
+
+    - site (session logs): s1 (v1, organic_search, 1 page, 5 s), s2 (v1, organic_search, 3 pages, 60 s, an
+      add_to_cart and an impression, named by paid order o1: 1 × P1 @ 100) on 1 and 2 June; s3 (v2, paid_search,
+      1 page, 20 s, a click) on 2 June. It also has a traffic report row (1 June, organic_search, 999 sessions) that
+      its logs win over: it must never be counted.
+    - shopify (traffic report only, no cart column): 1 June organic_search 10 sessions (4 bounced, 5 engaged, 1 order,
+      sales 50, 9 visitors); 2 June organic_search 20 (6, 12, 2 orders, 120, 18 visitors) and paid_search 10 (5, 4,
+      1 order, 80, 10 visitors); its order S1 (paid, no session, subtotal 50, no lines) on 1 June.
+    """
+    with writing(path, store_timezone="UTC") as con:
+        con.execute("insert into products (sku, name, category, unit_cost) values ('P1', 'Runner', 'shoes', 40)")
+        con.executemany(
+            "insert into stores values (?, ?, ?)", [("site", "own site", "CNY"), ("shopify", "shopify", "CNY")]
+        )
+        con.executemany(
+            "insert into sessions (store, session_id, visitor_id, started_at, source, device, pageviews, duration_s) "
+            "values ('site', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("s1", "v1", D(2024, 6, 1, 10), "organic_search", "mobile", 1, 5),
+                ("s2", "v1", D(2024, 6, 2, 10), "organic_search", "mobile", 3, 60),
+                ("s3", "v2", D(2024, 6, 2, 11), "paid_search", "desktop", 1, 20),
+            ],
+        )
+        con.executemany(
+            "insert into events (store, event_id, session_id, occurred_at, event_type) values ('site', ?, ?, ?, ?)",
+            [
+                ("e1", "s2", D(2024, 6, 2, 10, 5), "add_to_cart"),
+                ("e2", "s2", D(2024, 6, 2, 10, 1), "impression"),
+                ("e3", "s3", D(2024, 6, 2, 11, 1), "click"),
+            ],
+        )
+        con.executemany(
+            "insert into orders (store, order_id, customer_id, session_id, ordered_at, status, subtotal, discount, "
+            "shipping_fee, refund_amount) values (?, ?, ?, ?, ?, 'paid', ?, 0, 0, 0)",
+            [
+                ("site", "o1", "c1", "s2", D(2024, 6, 2, 10, 10), None),
+                ("shopify", "S1", "c9", None, D(2024, 6, 1, 12), 50),
+            ],
+        )
+        con.execute(
+            "insert into order_items (store, order_id, line_no, sku, quantity, unit_price) "
+            "values ('site', 'o1', 1, 'P1', 1, 100)"
+        )
+        con.executemany(
+            "insert into traffic (store, date, end_date, source, medium, campaign, device, sessions, bounced_sessions,"
+            " engaged_sessions, orders, revenue, visitors) values (?, ?, ?, ?, '', '', 'unknown', ?, ?, ?, ?, ?, ?)",
+            [
+                ("site", date(2024, 6, 1), date(2024, 6, 1), "organic_search", 999, 0, 0, 0, 0, 999),
+                ("shopify", date(2024, 6, 1), date(2024, 6, 1), "organic_search", 10, 4, 5, 1, 50, 9),
+                ("shopify", date(2024, 6, 2), date(2024, 6, 2), "organic_search", 20, 6, 12, 2, 120, 18),
+                ("shopify", date(2024, 6, 2), date(2024, 6, 2), "paid_search", 10, 5, 4, 1, 80, 10),
+            ],
+        )
+    return path
+
+
 def real_two_store_warehouse(root: Path) -> Path:
     """The issue's two-store warehouse from the real exports, loaded as a user would: the Tmall order report with
     `--store tmall` (CNY, February 2020) and a Shopify orders export with `--store shopify` (GBP, 2025), plus the

@@ -4,12 +4,15 @@ them (where money in three currencies is shown as unknown, not added up)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import pages
 from shopkpi.settings import Settings
 from shopkpi.ui import uploads
 from tests.support.app import no_failure, open_app, shown_text
+from tests.support.two_stores import logged_and_report_shop
 from tests.support.warehouse_rows import query
 
 TMALL_FEBRUARY = {"store": "tmall", "period": "custom", "from": "2020-02-01", "to": "2020-02-29"}
@@ -43,3 +46,40 @@ def test_an_upload_names_its_store(tmp_path) -> None:
         ("jd", "1001"),
         ("main", "1001"),
     ]
+
+
+def test_a_logged_store_and_a_report_store_show_both_stores_sessions_and_say_where_they_come_from(
+    tmp_path, monkeypatch
+) -> None:
+    # tests/metrics/test_stores.py's site (session logs, 3 sessions) and shopify (a traffic report, 40 sessions).
+    db = logged_and_report_shop(tmp_path / "w.duckdb")
+    june = {"period": "custom", "from": "2024-06-01", "to": "2024-06-02"}
+    at = open_app(db, monkeypatch, "overview", **june)
+    no_failure(at)
+    cards = {m.label: m for m in at.metric}
+    assert cards["Sessions"].value == "43"
+    source = "Input: the session logs of site, plus the platform's traffic report of shopify"
+    assert source in cards["Sessions"].proto.help and source in cards["Conversion rate"].proto.help
+    assert source not in cards["Orders"].proto.help  # not a session figure
+    # The report gives no add-to-cart sessions: "—" with that reason, not a silent blank.
+    assert cards["Cart conversion rate"].value == "—"
+    assert (
+        "the platform's traffic report does not give add-to-cart sessions" in cards["Cart conversion rate"].proto.help
+    )
+    one = open_app(db, monkeypatch, "overview", store="shopify", **june)
+    assert {m.label: m.value for m in one.metric}["Sessions"] == "40"
+    report = "Input: the platform's traffic report (traffic table) of shopify."
+    assert report in {m.label: m for m in one.metric}["Sessions"].proto.help
+    traffic = open_app(db, monkeypatch, "traffic", **june)
+    no_failure(traffic)
+    rows = {r["group"]: r for r in traffic.dataframe[0].value.to_dict("records")}
+    assert (rows["organic_search"]["sessions"], rows["paid_search"]["sessions"]) == (32, 11)
+    columns = json.loads(traffic.dataframe[0].proto.columns)  # each column's config, its help among it
+    assert source in columns["sessions"]["help"] and source not in columns["orders"]["help"]
+    # Together, no report sales by channel (site's logs have none); the funnel is site's, and says so.
+    assert "reported_sales" not in traffic.dataframe[0].value.columns
+    assert any("The funnel covers the session logs of site only" in c.value for c in traffic.caption)
+    shopify = open_app(db, monkeypatch, "traffic", store="shopify", **june)
+    no_failure(shopify)
+    rows = {r["group"]: r for r in shopify.dataframe[0].value.to_dict("records")}
+    assert (rows["organic_search"]["reported_sales"], rows["paid_search"]["reported_sales"]) == (170, 80)
