@@ -98,6 +98,12 @@ def store_segment(con: duckdb.DuckDBPyConnection, store: str | None) -> Segment:
     return Segment(store=store)
 
 
+def no_data(segment: Segment, give: str = "--from and --to") -> DataError:
+    """The error of a default period on a warehouse (or store) without data."""
+    who = "the warehouse" if segment.store is None else f"store {segment.store!r}"
+    return DataError(f"{who} has no orders, sessions, ad spend or traffic yet: give {give}")
+
+
 def rates_of(path: Path | None) -> Rates | None:
     """The --rates table, if given (a file problem is a data error, exit 1)."""
     return load_rates(path) if path is not None else None

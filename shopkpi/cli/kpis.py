@@ -22,6 +22,7 @@ from metrics.inputs import missing_inputs, unknown
 from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_by_store, pnl_statement
 from metrics.registry import DIMENSIONS, MEASURES, METRICS, PNL_LINES, format_value, measures_of
+from metrics.segments import ALL, Segment
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets, verdict_text
 from metrics.units import COUNT, RATE
@@ -34,6 +35,7 @@ from shopkpi.cli.common import (
     RatesOption,
     StoreOption,
     json_rows,
+    no_data,
     print_csv,
     print_json,
     print_table,
@@ -54,15 +56,16 @@ def _value(text: str | Enum | None) -> str | None:
     return text.value if isinstance(text, Enum) else text
 
 
-def _kpi_period(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> Period:
-    """The period asked for; the 30 days ending on the latest date in the warehouse by default (SPEC §5)."""
+def _kpi_period(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None, segment: Segment = ALL) -> Period:
+    """The period asked for; the 30 days ending on the latest date of the segment's data (the store's under --store)
+    by default (SPEC §5)."""
     start = parse_date(first) if first else None
     end = parse_date(last) if last else None
     if end is None:
-        end = latest_date(con)
+        end = latest_date(con, segment)
         if end is None:
             if start is None:
-                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+                raise no_data(segment)
             end = start + timedelta(days=DEFAULT_DAYS - 1)
         end = max(end, start) if start else end
     if start is None:
@@ -77,7 +80,8 @@ def kpis(
         str | None, typer.Option("--from", help="First date YYYY-MM-DD (default: 30 days to --to).")
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Last date YYYY-MM-DD (default: latest date in the data).")
+        str | None,
+        typer.Option("--to", help="Last date YYYY-MM-DD (default: latest date in the data, the store's with --store)."),
     ] = None,
     by: Annotated[Dimension | None, typer.Option("--by", help="Split by a dimension.", show_choices=True)] = None,
     format: FormatOption = OutputFormat.table,
@@ -91,8 +95,8 @@ def kpis(
     if by_name is not None and by_name not in DIMENSIONS:
         raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
     with read_warehouse(db, _value(engine)) as con:
-        period = _kpi_period(con, from_, to)
         segment = store_segment(con, store)
+        period = _kpi_period(con, from_, to, segment)
         table = rates_of(rates)
         frame = compute_kpis(con, period, by=by_name, segment=segment, rates=table)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
@@ -167,13 +171,16 @@ def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dic
     return table
 
 
-def _month_range(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> tuple[date, date]:
+def _month_range(
+    con: duckdb.DuckDBPyConnection, first: str | None, last: str | None, segment: Segment = ALL
+) -> tuple[date, date]:
+    """The months asked for; the 12 ending with the month of the segment's latest date by default."""
     end = parse_month(last) if last else None
     if end is None:
-        latest = latest_date(con)
+        latest = latest_date(con, segment)
         if latest is None:
             if first is None:
-                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+                raise no_data(segment)
             latest = parse_month(first)
         end = latest.replace(day=1)
     start = parse_month(first) if first else add_months(end, -(DEFAULT_PNL_MONTHS - 1))
@@ -202,8 +209,8 @@ def pnl(
     if by is not None and store is not None:
         raise typer.BadParameter("give --by store or --store, not both", param_hint="--store")
     with read_warehouse(db, _value(engine)) as con:
-        first, last = _month_range(con, from_, to)
         segment = store_segment(con, store)
+        first, last = _month_range(con, from_, to, segment)
         table_rates = rates_of(rates)
         if by == "store":
             statement = pnl_by_store(con, first, last, rates=table_rates)

@@ -362,14 +362,16 @@ def test_ingest_traffic_replaces_a_covered_range_refuses_a_cut_one_and_a_file_mi
     # Two days of the week: the week's total cannot be split, so nothing is loaded.
     with pytest.raises(IngestError, match=r"stored traffic of 2024-06-01 to 2024-06-07 \(1 rows\).*\(2024-06-03 to "):
         ingest_traffic(
-            db, tmp_path / "days.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-01,direct,9\n"
-            "2024-06-02,2024-06-02,direct,11\n",
+            db,
+            tmp_path / "days.csv",
+            "date,end_date,source,sessions\n2024-06-01,2024-06-01,direct,9\n2024-06-02,2024-06-02,direct,11\n",
         )
     # A week's row and a day inside it in one file: refused with both lines, as the import formats do.
     with pytest.raises(IngestError, match="line 3: the period 2024-06-02 to 2024-06-02 overlaps line 2's"):
         ingest_traffic(
-            db, tmp_path / "mixed.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-07,email,5\n"
-            "2024-06-02,2024-06-02,email,1\n",
+            db,
+            tmp_path / "mixed.csv",
+            "date,end_date,source,sessions\n2024-06-01,2024-06-07,email,5\n2024-06-02,2024-06-02,email,1\n",
         )
     assert query(db, "select date, end_date, source, sessions from traffic") == [
         (date(2024, 6, 1), date(2024, 6, 7), "direct", 70)
@@ -393,9 +395,11 @@ def test_the_replaced_rows_are_gone_from_the_idle_copy_too(tmp_path, monkeypatch
     monkeypatch.setattr(store, "_read_here", set())
     db = tmp_path / "w.duckdb"
     ingest_traffic(db, tmp_path / "a.csv", "date,end_date,source,sessions\n2024-06-05,2024-06-05,direct,1\n")
-    replaced = ingest_traffic(db, tmp_path / "b.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-07,direct,70\n")
+    replaced = ingest_traffic(
+        db, tmp_path / "b.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-07,direct,70\n"
+    )
     assert "replaced 1 stored rows of store main over 2024-06-05 to 2024-06-05" in replaced.summary()
-    # c is written on the idle copy (the warehouse as a left it) caught up with b's journal.
+    # c is written on the idle copy (the warehouse as load a left it) caught up with b's journal.
     ingest_traffic(db, tmp_path / "c.csv", "date,end_date,source,sessions\n2024-07-01,2024-07-01,direct,9\n")
     assert query(db, "select date, end_date, sessions from traffic order by date") == [
         (date(2024, 6, 1), date(2024, 6, 7), 70),
