@@ -82,8 +82,9 @@ RatesOption = Annotated[
     Path | None,
     typer.Option(
         "--rates",
-        help='Rate table (TOML: reporting = "CNY" and [rates] USD = 7.1; or CSV currency,rate) to add up stores '
-        "in different currencies; without one their money figures are null.",
+        help='Rate table to add up stores in different currencies: TOML (reporting = "CNY", then one line per '
+        "currency, GBP = 9.2: one unit in the reporting currency; at the top or under [rates]) or CSV "
+        "currency,rate (the reporting currency at rate 1). Without one their money figures are null.",
     ),
 ]
 
