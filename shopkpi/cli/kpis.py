@@ -15,6 +15,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from metrics.attribution import order_figures, unattributed_orders, without_unattributed
 from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis, traffic_cut
 from metrics.currency import currency_unknown
@@ -99,12 +100,17 @@ def kpis(
         period = _kpi_period(con, from_, to, segment)
         table = rates_of(rates)
         frame = compute_kpis(con, period, by=by_name, segment=segment, rates=table)
+        # Orders that name no session cannot be split by source, device …: unknown per channel, not 0.
+        unsplit = unattributed_orders(con, period, by_name, segment)
+        frame = without_unattributed(frame, unsplit)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
         target = response_target(targets or load_targets(load_settings(db).targets_path))
         service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
         covered = coverage(con, period)
         reasons = unknown(METRICS, missing_inputs(con))
+        if unsplit:
+            reasons |= {m: reasons.get(m, unsplit) for m in order_figures()}
         # Stores in different currencies: money null with the reason unless --rates converts it.
         mixed = currency_unknown(con, METRICS, segment, by_name, table)
         reasons |= {m: reasons.get(m, why) for m, why in mixed.items()}

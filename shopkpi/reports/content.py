@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from metrics.attribution import unattributed_orders, without_unattributed
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series
 from metrics.currency import store_currencies
@@ -334,9 +335,10 @@ def build_report(
         )
     )
 
-    traffic = compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS, segment=segment).sort(
-        "sessions", descending=True
-    )
+    unsplit = unattributed_orders(figures, period, "source", segment)  # orders naming no session: no channel's
+    traffic = without_unattributed(
+        compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS, segment=segment), unsplit
+    ).sort("sessions", descending=True)
     section = _grouped_section(
         "traffic",
         "Traffic by source",
@@ -346,6 +348,8 @@ def build_report(
         "Source",
         TRAFFIC_METRICS,
     )
+    if unsplit:
+        section.note += f" Orders and sales by source: — ({unsplit})."
     section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
     sections.append(section)
 
@@ -366,9 +370,10 @@ def build_report(
         section.chart = charts.bars(by_store, "group", "orders", "Orders by store")
         sections.append(section)
 
-    campaigns = compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS, segment=segment).sort(
-        "ad_spend", "sessions", descending=True, nulls_last=True
-    )
+    campaigns = without_unattributed(
+        compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS, segment=segment),
+        unattributed_orders(figures, period, "campaign", segment),
+    ).sort("ad_spend", "sessions", descending=True, nulls_last=True)
     sections.append(
         _grouped_section(
             "campaigns",
@@ -415,9 +420,10 @@ def build_report(
         )
     )
 
-    devices = compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS, segment=segment).sort(
-        "sessions", descending=True
-    )
+    devices = without_unattributed(
+        compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS, segment=segment),
+        unattributed_orders(figures, period, "device", segment),
+    ).sort("sessions", descending=True)
     section = _grouped_section(
         "engagement",
         "CTR and bounce",
