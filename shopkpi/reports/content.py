@@ -335,7 +335,8 @@ def build_report(
         )
     )
 
-    unsplit = unattributed_orders(figures, period, "source", segment)  # orders naming no session: no channel's
+    # Orders naming no session are no channel's (asked of the warehouse, as stock and the outlook are, on any engine).
+    unsplit = unattributed_orders(con, period, "source", segment)
     traffic = without_unattributed(
         compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS, segment=segment), unsplit
     ).sort("sessions", descending=True)
@@ -372,7 +373,7 @@ def build_report(
 
     campaigns = without_unattributed(
         compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS, segment=segment),
-        unattributed_orders(figures, period, "campaign", segment),
+        unattributed_orders(con, period, "campaign", segment),
     ).sort("ad_spend", "sessions", descending=True, nulls_last=True)
     sections.append(
         _grouped_section(
@@ -422,7 +423,7 @@ def build_report(
 
     devices = without_unattributed(
         compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS, segment=segment),
-        unattributed_orders(figures, period, "device", segment),
+        unattributed_orders(con, period, "device", segment),
     ).sort("sessions", descending=True)
     section = _grouped_section(
         "engagement",
