@@ -107,7 +107,7 @@ def kpis(
         target = response_target(targets or load_targets(load_settings(db).targets_path))
         service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
-        covered = coverage(con, period)
+        covered = coverage(con, period, segment)  # the store's days under --store
         reasons = unknown(METRICS, missing_inputs(con))
         if unsplit:
             reasons |= {m: reasons.get(m, unsplit) for m in order_figures()}

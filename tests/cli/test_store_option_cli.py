@@ -101,6 +101,10 @@ def test_kpis_of_a_store_whose_data_ends_years_earlier_cover_its_own_last_30_day
     explorer = run_json(stores_db, "kpis", "--store", "explorer")
     assert (explorer["from"], explorer["to"], explorer["rows"][0]["orders"]) == ("2022-03-09", "2022-04-07", 1)
     assert run_json(stores_db, "segments", "--store", "explorer")["date"] == "2022-04-07"
+    # A period running past the store's last day is partial for the store: 1 March – 7 April 2022 (31 + 7 = 38 days)
+    # of 1 March – 30 May (91), though the warehouse has data until December 2025.
+    later = run_json(stores_db, "kpis", "--store", "explorer", "--from", "2022-03-01", "--to", "2022-05-30")
+    assert (later["partial"], later["days_with_data"], later["days"]) == (True, 38, 91)
 
 
 def test_the_report_of_one_store_is_that_stores(demo_db, tmp_path):
