@@ -101,7 +101,7 @@ class TableResult:
             f"{r.duplicates:,} unchanged duplicates + {r.rejected:,} rejected{known}"
         )
         text += " (see table rejects)" if r.rejected else ""
-        return text + "".join(f"; {note}" for note in r.replaced)
+        return text + "".join(f"; {note}" for note in r.replaced_notes())
 
 
 @dataclass

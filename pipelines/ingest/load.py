@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -51,7 +51,8 @@ class FileResult:
     ignored_columns: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
     seconds: float = 0.0
-    replaced: list[str] = field(default_factory=list)  # stored traffic the file replaced (later export wins)
+    # Stored traffic the file replaced (later export wins): (store, first day, last day, rows) per stored period.
+    replaced: list[tuple[str, date, date, int]] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -69,7 +70,15 @@ class FileResult:
             text += " (see table rejects)"
         if self.ignored_columns:
             text += f"; ignored columns: {', '.join(self.ignored_columns)}"
-        return text + "".join(f"; {note}" for note in self.replaced)
+        return text + "".join(f"; {note}" for note in self.replaced_notes())
+
+    def replaced_notes(self) -> list[str]:
+        """One phrase per stored traffic period the file replaced."""
+        return [
+            f"replaced {rows:,} stored rows of store {store} over {first} to {last} (this file covers those days; "
+            "later export wins)"
+            for store, first, last, rows in self.replaced
+        ]
 
 
 def ingest_file(
@@ -263,12 +272,12 @@ def _record_stores(
     )
 
 
-def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, date, date, int]]:
     """Deletes the stored traffic rows that the file's valid rows overlap with another date range (a week's export
-    stored, the quarter holding it loaded), where the file covers every day of them; returns one summary note per
-    store and stored range. Raises IngestError, before anything is written, for a file whose own rows mix periods,
-    or whose rows overlap stored ones covering days the file does not (a range's totals cannot be split: keeping
-    both would count the common days twice, replacing would lose the others)."""
+    stored, the quarter holding it loaded), where the file covers every day of them; returns (store, first day, last
+    day, rows) per stored period replaced. Raises IngestError, before anything is written, for a file whose own rows
+    mix periods, or whose rows overlap stored ones covering days the file does not (a range's totals cannot be
+    split: keeping both would count the common days twice, replacing would lose the others)."""
     # The within-file rule of the adapters (pipelines/adapters/traffic.py), for `shopkpi ingest traffic` too.
     mixed = con.sql(
         """
@@ -341,11 +350,7 @@ def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> l
         where (store, date, end_date) in (select (store, date, end_date) from _overlapped)
         """
     )
-    return [
-        f"replaced {rows:,} stored rows of store {store} over {first} to {last} (this file covers those days; "
-        "later export wins)"
-        for store, first, last, rows, _, _ in overlapped
-    ]
+    return [(store, first, last, rows) for store, first, last, rows, _, _ in overlapped]
 
 
 def _note_stores_traffic(con: duckdb.DuckDBPyConnection) -> None:
