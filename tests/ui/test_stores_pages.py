@@ -43,3 +43,28 @@ def test_an_upload_names_its_store(tmp_path) -> None:
         ("jd", "1001"),
         ("main", "1001"),
     ]
+
+
+def test_the_reports_page_builds_the_report_of_the_sidebars_store(stores_db, monkeypatch) -> None:
+    import io
+    from datetime import date
+
+    import openpyxl
+
+    from pages import reports
+
+    at = open_app(stores_db, monkeypatch, "reports", **TMALL_FEBRUARY)
+    no_failure(at)
+    assert "shopkpi report --store tmall" in shown_text(at)
+    # The download the page offers, built as on a click: February 2020's report of tmall, in CNY.
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(reports.deferred_report("monthly", date(2020, 2, 15), "xlsx", {}, "tmall")())
+    )
+    rows = list(workbook["KPIs vs targets"].iter_rows(values_only=True))
+    value = {row[rows[0].index("Metric key")]: row[rows[0].index("Value")] for row in rows[1:]}
+    [(orders,)] = query(
+        stores_db,
+        "select count(*) from orders where store = 'tmall' and status in ('paid', 'shipped', 'delivered', 'returned')"
+        " and ordered_at >= '2020-02-01' and ordered_at < '2020-03-01'",
+    )
+    assert value["orders"] == orders > 0 and value["gross_sales"] is not None  # one currency: its money is known
