@@ -83,7 +83,7 @@ RatesOption = Annotated[
     typer.Option(
         "--rates",
         help='Rate table to add up stores in different currencies: TOML (reporting = "CNY", then one line per '
-        "currency, GBP = 9.2: one unit in the reporting currency; at the top or under [rates]) or CSV "
+        "currency, GBP = 9.2: one unit in the reporting currency; at the top or under \\[rates]) or CSV "
         "currency,rate (the reporting currency at rate 1). Without one their money figures are null.",
     ),
 ]

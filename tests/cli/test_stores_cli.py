@@ -101,3 +101,11 @@ def test_a_flat_toml_rate_table_as_the_help_writes_it_converts_and_a_stray_key_i
     result = CliRunner().invoke(app, ["kpis", *EVERYTHING, "--rates", str(tmp_path / "typo.toml"), "--db", str(db)])
     assert result.exit_code == 1
     assert "'reportng' is not a currency = rate line" in result.output and len(result.output.splitlines()) == 1
+
+
+def test_the_rates_help_shows_both_toml_forms_it_reads():
+    # Rich markup took `[rates]` for a style tag and dropped it, which left only the flat form in --help.
+    result = CliRunner().invoke(app, ["kpis", "--help"], terminal_width=200)
+    text = " ".join(result.output.replace("│", " ").split())
+    assert 'reporting = "CNY", then one line per currency, GBP = 9.2' in text
+    assert "at the top or under [rates]" in text
