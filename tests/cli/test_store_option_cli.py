@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -14,13 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from shopkpi.cli.main import app
+from tests.support.spiky import spiky_shop
 from tests.support.warehouse_rows import query
-from warehouse import VALID_STATUSES, writing
+from warehouse import VALID_STATUSES
 
 pytestmark = pytest.mark.usefixtures("no_config")
-
-LAST = date(2024, 6, 30)  # store b's last day; store a's is the day before
-DAYS = 56
 
 
 def invoke(*args: str):
@@ -35,31 +33,7 @@ def run_json(db: Path, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def spiky_db(tmp_path_factory) -> Path:
-    """Two stores with 10 + (day number mod 3) sessions and as many paid orders a day, at noon, for 56 days: store a
-    up to the day before LAST, store b up to LAST, when b has 40 sessions (four times its usual 10–12)."""
-    db = tmp_path_factory.mktemp("spiky") / "w.duckdb"
-    sessions, orders = [], []
-    for store, last in (("a", LAST - timedelta(days=1)), ("b", LAST)):
-        for back in range(DAYS):
-            day = last - timedelta(days=back)
-            usual = 10 + day.toordinal() % 3
-            at = datetime(day.year, day.month, day.day, 12)
-            count = 40 if (store, day) == ("b", LAST) else usual
-            sessions += [(store, f"{day}-{n}", f"v{day}-{n}", at) for n in range(count)]
-            orders += [(store, f"{day}-{n}", at) for n in range(usual)]
-    with writing(db, store_timezone="UTC") as con:
-        con.executemany("insert into stores values (?, 'other', 'CNY')", [("a",), ("b",)])
-        con.executemany(
-            "insert into sessions (store, session_id, visitor_id, started_at, source, device)"
-            " values (?, ?, ?, ?, 'direct', 'mobile')",
-            sessions,
-        )
-        con.executemany(
-            "insert into orders (store, order_id, ordered_at, status, subtotal, discount, shipping_fee, refund_amount)"
-            " values (?, ?, ?, 'paid', 100, 0, 0, 0)",
-            orders,
-        )
-    return db
+    return spiky_shop(tmp_path_factory.mktemp("spiky") / "w.duckdb")
 
 
 def sessions_alert(document: dict) -> list[dict]:
