@@ -21,6 +21,7 @@ from metrics.compute import kpi_series
 from metrics.forecast import Event, ForecastError, event_terms, load_calendar
 from metrics.periods import latest_date
 from metrics.registry import METRICS
+from metrics.segments import ALL, Segment
 from metrics.units import CHANGE
 
 ALERT_METRICS = ("conversion_rate", "aov", "bounce_rate", "ctr", "sessions")
@@ -127,7 +128,7 @@ def _event_label(day: date, events: Sequence[Event]) -> str | None:
 
 
 def _drivers(
-    con: duckdb.DuckDBPyConnection, metric: str, day: date, dimension: str
+    con: duckdb.DuckDBPyConnection, metric: str, day: date, dimension: str, segment: Segment = ALL
 ) -> tuple[str | None, float | None, float | None]:
     """The group of `dimension` that moved `metric` most on `day` against the same weekday of the previous weeks:
     (group, its contribution to the change, the total change). Rates use a mix decomposition: a group contributes
@@ -135,7 +136,7 @@ def _drivers(
     weight = WEIGHTS.get(metric)
     names = [metric] + ([weight] if weight and weight != metric else [])
     start = day - timedelta(days=7 * BASELINE_WEEKS)
-    frame = kpi_series(con, start, day, grain="day", metrics=names, by=dimension)
+    frame = kpi_series(con, start, day, grain="day", metrics=names, by=dimension, segment=segment)
     baseline_days = [day - timedelta(days=7 * k) for k in range(1, BASELINE_WEEKS + 1)]
     frame = frame.filter(pl.col("period").is_in([day, *baseline_days]))
     if frame.is_empty():
@@ -187,23 +188,25 @@ def daily_alerts(
     day: date | None = None,
     events: Sequence[Event] | None = None,
     threshold: float = THRESHOLD,
+    segment: Segment = ALL,
 ) -> pl.DataFrame:
-    """The alerts of a day (default: the latest date in the warehouse). One row per KPI (and group) that moved
-    beyond its expected range: what moved, by how much, whether that is good, and the source or device that drove it."""
+    """The alerts of a day (default: the segment's latest date) on a segment (default: the whole shop; a store's
+    alerts under a store filter). One row per KPI (and group) that moved beyond its expected range: what moved, by how
+    much, whether that is good, and the source or device that drove it."""
     from metrics.registry import format_value
 
     events = load_calendar() if events is None else tuple(events)
-    day = day or latest_date(con)
+    day = day or latest_date(con, segment)
     if day is None:
         raise ForecastError("the warehouse has no orders, sessions or ad spend yet: nothing to check")
     start = day - timedelta(days=WINDOW)
-    overall = kpi_series(con, start, day, grain="day", metrics=list(ALERT_METRICS))
+    overall = kpi_series(con, start, day, grain="day", metrics=list(ALERT_METRICS), segment=segment)
     series: list[tuple[str, str | None, list[date], list]] = []
     dates = overall["period"].to_list()
     for metric in ALERT_METRICS:
         series.append((metric, None, dates, overall[metric].cast(pl.Float64).to_list()))
     for metric, dimension in SPLIT_METRICS.items():
-        split = kpi_series(con, start, day, grain="day", metrics=[metric], by=dimension)
+        split = kpi_series(con, start, day, grain="day", metrics=[metric], by=dimension, segment=segment)
         for (group,), part in split.group_by(["group"], maintain_order=True):
             if group is None:
                 continue
@@ -221,7 +224,7 @@ def daily_alerts(
         if group is None:
             best = None
             for dimension in DRIVER_DIMENSIONS:
-                found, delta, total = _drivers(con, metric, day, dimension)
+                found, delta, total = _drivers(con, metric, day, dimension, segment)
                 if found is not None and delta is not None and total:
                     share = delta / total
                     if best is None or share > best[3]:

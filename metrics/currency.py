@@ -4,14 +4,16 @@ A money figure over a selection of stores in more than one currency (the whole w
 the store) is null with the reason, unless the user gives a rate table: then each store's money is converted to the
 reporting currency before it is summed. Counts and count rates (sessions, orders, conversion) stay valid either way.
 
-The rate table is a small TOML file (`reporting = "CNY"` and a `[rates]` table of currency = rate, one unit of the
-currency in the reporting currency) or a CSV with the columns currency,rate (the reporting currency is the one whose
-rate is 1). The reporting currency's own rate is 1 whether or not the file says so.
+The rate table is a small TOML file (`reporting = "CNY"` and lines of currency = rate, one unit of the currency in
+the reporting currency, at the top level or under a `[rates]` table) or a CSV with the columns currency,rate (the
+reporting currency is the one whose rate is 1). The reporting currency's own rate is 1 whether or not the file says
+so. Anything else in the TOML file is refused in one line, never ignored (an ignored rate would leave money null).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,6 +23,8 @@ import duckdb
 
 from metrics.registry import METRICS, measures_of
 from metrics.segments import ALL, Segment
+
+CURRENCY = re.compile(r"[A-Za-z]{3}")  # an ISO 4217 code (CNY, GBP, USD)
 
 
 class RatesError(ValueError):
@@ -50,8 +54,7 @@ def load_rates(path: Path) -> Rates:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RatesError(f"{path}: not valid TOML ({exc})") from exc
-        pairs = list((data.get("rates") or {}).items())
-        reporting = data.get("reporting")
+        pairs, reporting = _toml_rates(path, data)
     else:
         rows = list(csv.DictReader(text.splitlines()))
         if not rows or not {"currency", "rate"} <= {k.strip().lower() for k in rows[0]}:
@@ -73,6 +76,28 @@ def load_rates(path: Path) -> Rates:
             raise RatesError(f"{path}: say which currency is the reporting one (its rate is 1)")
         reporting = ones[0]
     return Rates(str(reporting).strip().upper(), rates)
+
+
+TOML_FORM = 'reporting = "CNY" and lines of currency = rate (e.g. GBP = 9.2), at the top or under [rates]'
+
+
+def _toml_rates(path: Path, data: dict) -> tuple[list[tuple[str, object]], str | None]:
+    """The (currency, rate) pairs and the reporting currency of a parsed TOML rate table: rates at the top level and
+    under [rates] alike; any other key is a RatesError naming it."""
+    table = data.get("rates", {})
+    if not isinstance(table, dict):
+        raise RatesError(f"{path}: `rates` must be a table ([rates]); write {TOML_FORM}")
+    reporting = data.get("reporting")
+    if reporting is not None and not (isinstance(reporting, str) and CURRENCY.fullmatch(reporting.strip())):
+        raise RatesError(f'{path}: reporting must be a currency code such as "CNY", got {reporting!r}')
+    top = {k: v for k, v in data.items() if k not in ("rates", "reporting")}
+    pairs = list(top.items()) + list(table.items())
+    for key, value in pairs:
+        if not CURRENCY.fullmatch(key.strip()) or isinstance(value, dict | list | bool):
+            raise RatesError(f"{path}: {key!r} is not a currency = rate line; a rate table has {TOML_FORM}")
+    if not pairs:
+        raise RatesError(f"{path}: no rates; a rate table has {TOML_FORM}")
+    return pairs, reporting
 
 
 def store_currencies(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> dict[str, str]:

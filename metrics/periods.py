@@ -194,9 +194,26 @@ def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> 
     return con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0][0]
 
 
-def data_span(con: duckdb.DuckDBPyConnection) -> Period | None:
-    """The data's first to latest local date: any order, session, ad spend or platform traffic report of the whole
-    shop; None if none."""
+def data_span(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> Period | None:
+    """The data's first to latest local date: any order, session, ad spend or platform traffic report of a segment
+    (default: the whole shop; one store's under a store filter); None if none."""
+    if segment:
+        sql = query(
+            facts(segment),
+            """
+            select min(first_day), max(last_day) from (
+                select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
+                from segment_orders
+                union all
+                select cast(min(started_at) as date), cast(max(started_at) as date) from segment_sessions
+                union all
+                select min(date), max(date) from segment_ad_spend
+                union all
+                select min(date), max(end_date) from segment_traffic
+            )""",
+        )
+        first, last = con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0]
+        return Period(first, last) if first is not None else None
     sql = """
         select min(first_day), max(last_day) from (
             select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day from orders
@@ -211,14 +228,15 @@ def data_span(con: duckdb.DuckDBPyConnection) -> Period | None:
     return Period(first, last) if first is not None else None
 
 
-def coverage(con: duckdb.DuckDBPyConnection, period: Period) -> Coverage:
-    """Which days of `period` the warehouse's data covers."""
-    return Coverage(period, period.covered(data_span(con)))
+def coverage(con: duckdb.DuckDBPyConnection, period: Period, segment: Segment = ALL) -> Coverage:
+    """Which days of `period` the data of a segment (default: the whole warehouse) covers."""
+    return Coverage(period, period.covered(data_span(con, segment)))
 
 
-def default_period(con: duckdb.DuckDBPyConnection, days: int = 30) -> Period | None:
-    """The `days` days ending on the latest date in the warehouse (SPEC §5), or None for an empty warehouse."""
-    last = latest_date(con)
+def default_period(con: duckdb.DuckDBPyConnection, days: int = 30, segment: Segment = ALL) -> Period | None:
+    """The `days` days ending on the latest date of a segment's data (default: the warehouse's; SPEC §5), or None
+    when it has none."""
+    last = latest_date(con, segment)
     if last is None:
         return None
     return Period(last - timedelta(days=days - 1), last)

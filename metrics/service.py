@@ -346,13 +346,16 @@ def with_service_columns(frame: pl.DataFrame, values: Mapping[str, float | int |
 RETURN_SPLITS = ("sku", "category", "reason")
 
 
-def returns_by(con: duckdb.DuckDBPyConnection, period: Period, by: str = "category") -> pl.DataFrame:
+def returns_by(
+    con: duckdb.DuckDBPyConnection, period: Period, by: str = "category", store: str | None = None
+) -> pl.DataFrame:
     """One row per product (sku), category or return reason with returns among the valid orders placed in the
-    period, most returned units first: returned_units, returned_value (refunds), units and sales (of the period's
-    orders in that product or category; all of them for a reason), return_rate (units) and return_value_rate."""
+    period (one store's if `store`), most returned units first: returned_units, returned_value (refunds), units and
+    sales (of the period's orders in that product or category; all of them for a reason), return_rate (units) and
+    return_value_rate."""
     if by not in RETURN_SPLITS:
         raise ValueError(f"returns split by one of {', '.join(RETURN_SPLITS)}, not {by!r}")
-    ctes = _service_ctes(None)
+    ctes = _service_ctes(None, store)
     sold_group = "'all'" if by == "reason" else f"coalesce(l.{by}, '')"
     ctes["sold"] = f"""
         -- one row per group: the units and sales of the period's valid orders in it
@@ -380,7 +383,7 @@ def returns_by(con: duckdb.DuckDBPyConnection, period: Period, by: str = "catego
         left join sold s on {join}
         order by r.returned_units desc, r.grp""",
     )
-    found = con.sql(sql, params=parameters(sql, _period_values(period))).pl()
+    found = con.sql(sql, params=parameters(sql, {**_period_values(period), "store": store})).pl()
     schema = {by: pl.String, "returned_units": pl.Int64, "returned_value": pl.Float64, "units": pl.Int64,
               "sales": pl.Float64, "return_rate": pl.Float64, "return_value_rate": pl.Float64}  # fmt: skip
     return found.cast(schema)  # type: ignore[arg-type]

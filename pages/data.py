@@ -221,6 +221,10 @@ def load_summary(result: FileResult, name: str) -> str:
         text += "（见 rejects 表）"
     if result.ignored_columns:
         text += f"；忽略的列：{', '.join(result.ignored_columns)}"
+    for store, first, last, rows in result.replaced:  # a traffic report replacing a stored period's rows
+        text += (
+            f"；替换了店铺 {store} 在 {first} 至 {last} 的 {rows:,} 行已存流量（本文件覆盖这些日期，以较新的导出为准）"
+        )
     return text
 
 

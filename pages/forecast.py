@@ -73,7 +73,7 @@ def data(
         error=error,
         # Pacing fits the chosen model (without one it would backtest again): it waits for the choice too.
         pacing=None if choosing else load_pacing(view, metric, result),
-        alerts=ui.load(daily_alerts, view.latest, ui.calendar()),
+        alerts=ui.load(daily_alerts, view.latest, ui.calendar(), segment=view.segment),  # the filters' alerts
         choosing=choosing,
     )
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import streamlit as st
 
+from metrics.segments import Segment
 from metrics.targets import Target
 from pages import page
 from shopkpi import ui
@@ -25,8 +26,11 @@ FORMAT_LABELS = {
 }
 
 
-def deferred_report(kind: str, day: date, fmt: str, targets: dict[str, Target]) -> Callable[[], bytes]:
-    """A callable for `st.download_button(data=...)`: builds the report on click, not on every rerun of the page.
+def deferred_report(
+    kind: str, day: date, fmt: str, targets: dict[str, Target], store: str | None = None
+) -> Callable[[], bytes]:
+    """A callable for `st.download_button(data=...)`: builds the report (one store's if `store`, as `shopkpi report
+    --store`) on click, not on every rerun of the page.
 
     It runs outside the script thread, so it takes its own cursor from the reader rather than the Streamlit cache.
     """
@@ -36,7 +40,8 @@ def deferred_report(kind: str, day: date, fmt: str, targets: dict[str, Target]) 
     def build() -> bytes:
         cursor = reader.cursor()
         try:
-            return report_bytes(cursor, kind, day, fmt, targets, calendar, ui.lake())  # ui.lake(): engine = "spark"
+            # ui.lake(): engine = "spark"
+            return report_bytes(cursor, kind, day, fmt, targets, calendar, ui.lake(), Segment(store=store))
         finally:
             cursor.close()
 
@@ -66,12 +71,21 @@ def render(current: ui.View) -> None:
         key="report_day",
     )
     period = report_period(kind, day)
+    store = current.segment.store  # the sidebar's store filter applies, as --store; source and device do not
+    if store is None:
+        who = current.t("the whole shop (the sidebar's filters do not apply)", "全店数据（不受侧边栏筛选影响）")
+        command = "shopkpi report"
+    else:
+        who = current.t(
+            f"store {store} (the sidebar's source and device filters do not apply)",
+            f"店铺 {store}（不受侧边栏的来源和设备筛选影响）",
+        )
+        command = f"shopkpi report --store {store}"
     st.caption(
         current.t(
-            f"{period.start} – {period.end}, the whole shop (the sidebar's filters do not apply), compared with the"
-            " previous period and last year. The same report as `shopkpi report`.",
-            f"{period.start} 至 {period.end}，全店数据（不受侧边栏筛选影响），对比上一期和去年同期。与 `shopkpi report`"
-            " 生成的报告相同。",
+            f"{period.start} – {period.end}, {who}, compared with the previous period and last year. The same report"
+            f" as `{command}`.",
+            f"{period.start} 至 {period.end}，{who}，对比上一期和去年同期。与 `{command}` 生成的报告相同。",
         )
     )
     targets, problem = ui.targets()
@@ -81,7 +95,7 @@ def render(current: ui.View) -> None:
         en, zh_label, icon = FORMAT_LABELS[fmt]
         column.download_button(
             zh_label if zh else en,
-            data=deferred_report(kind, day, fmt, targets),
+            data=deferred_report(kind, day, fmt, targets, store),
             file_name=file_name(kind, day, fmt),
             mime=MEDIA_TYPES[fmt],
             icon=icon,

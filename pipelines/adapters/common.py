@@ -100,7 +100,8 @@ class TableResult:
             f"  {d.table}: {r.rows_read:,} {d.unit} read = {r.inserted:,} inserted + {r.updated:,} updated + "
             f"{r.duplicates:,} unchanged duplicates + {r.rejected:,} rejected{known}"
         )
-        return text + (" (see table rejects)" if r.rejected else "")
+        text += " (see table rejects)" if r.rejected else ""
+        return text + "".join(f"; {note}" for note in r.replaced_notes())
 
 
 @dataclass
@@ -528,21 +529,24 @@ def run_import(
                 continue
             share = 0.1 + 0.8 * index / len(plan.tables)
             report(f"loading {derived.table}", share)
-            result = ingest_file(
-                db_path,
-                derived.table,
-                derived.path,
-                strict=strict,
-                encoding="utf-8",
-                delimiter=",",
-                store_timezone=tz,
-                currency=cur,
-                limits=limits,
-                number_by_record=True,
-                store=options.store or None,
-                platform=options.platform or platform,
-                store_currency=plan.currency if options.store else None,
-            )
+            try:
+                result = ingest_file(
+                    db_path,
+                    derived.table,
+                    derived.path,
+                    strict=strict,
+                    encoding="utf-8",
+                    delimiter=",",
+                    store_timezone=tz,
+                    currency=cur,
+                    limits=limits,
+                    number_by_record=True,
+                    store=options.store or None,
+                    platform=options.platform or platform,
+                    store_currency=plan.currency if options.store else None,
+                )
+            except IngestError as exc:  # a refusal of the derived file is one of the export
+                raise IngestError(str(exc).replace(str(derived.path), str(path))) from exc
             results.append(TableResult(derived, result))
         report("recording where the rows came from", 0.95)
         try:

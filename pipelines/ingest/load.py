@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -51,6 +51,8 @@ class FileResult:
     ignored_columns: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
     seconds: float = 0.0
+    # Stored traffic the file replaced (later export wins): (store, first day, last day, rows) per stored period.
+    replaced: list[tuple[str, date, date, int]] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -68,7 +70,15 @@ class FileResult:
             text += " (see table rejects)"
         if self.ignored_columns:
             text += f"; ignored columns: {', '.join(self.ignored_columns)}"
-        return text
+        return text + "".join(f"; {note}" for note in self.replaced_notes())
+
+    def replaced_notes(self) -> list[str]:
+        """One phrase per stored traffic period the file replaced."""
+        return [
+            f"replaced {rows:,} stored rows of store {store} over {first} to {last} (this file covers those days; "
+            "later export wins)"
+            for store, first, last, rows in self.replaced
+        ]
 
 
 def ingest_file(
@@ -141,14 +151,18 @@ def ingest_file(
                 )
                 report("loading", 0.65)
                 touched = touched_days(con, table)  # before the write: the days of the rows it replaces too
+                replaced = _replace_overlapped_traffic(con, path) if table == "traffic" else []
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
+                if replaced:
+                    _note_stores_traffic(con)
                 _record_stores(con, spec, chosen_store, platform, store_currency)
                 refresh_rollups(con, touched)
                 rows_read = inserted + updated + duplicates + checked.rejected
                 result = FileResult(
                     path, table, "loaded", rows_read, inserted, updated, duplicates, checked.rejected, ignored, chosen
                 )
+                result.replaced = replaced
                 _record(con, result, digest, started_at, checked.structural, chosen_store)
                 report("committing", 0.9)
                 con.execute("commit")
@@ -254,6 +268,98 @@ def _record_stores(
         con,
         "stores",
         "select * from stores where store in (select store from _checked where _error is null)",
+        key="store",
+    )
+
+
+def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, date, date, int]]:
+    """Deletes the stored traffic rows that the file's valid rows overlap with another date range (a week's export
+    stored, the quarter holding it loaded), where the file covers every day of them; returns (store, first day, last
+    day, rows) per stored period replaced. Raises IngestError, before anything is written, for a file whose own rows
+    mix periods, or whose rows overlap stored ones covering days the file does not (a range's totals cannot be
+    split: keeping both would count the common days twice, replacing would lose the others)."""
+    # The within-file rule of the adapters (pipelines/adapters/traffic.py), for `shopkpi ingest traffic` too.
+    mixed = con.sql(
+        """
+        with ranges as (
+            select store, date, end_date, min(_line) as _line from _lined where _error is null
+            group by all
+        )
+        select a._line, a.date, a.end_date, b._line, b.date, b.end_date
+        from ranges a join ranges b
+            on a.store = b.store and a._line > b._line and a.date <= b.end_date and b.date <= a.end_date
+            and (a.date <> b.date or a.end_date <> b.end_date)
+        order by a._line limit 1
+        """
+    ).fetchall()
+    if mixed:
+        line, first, last, other, other_first, other_last = mixed[0]
+        raise IngestError(
+            f"{path}: line {line}: the period {first} to {last} overlaps line {other}'s {other_first} to "
+            f"{other_last}: a file mixing periods is refused; export one period (or one row per day) per file"
+        )
+    con.execute(
+        """
+        create or replace temp table _overlapped as
+        with
+        loaded as (select distinct store, date, end_date from _lined where _error is null),
+        loaded_days as (
+            select distinct store, cast(unnest(generate_series(date, end_date, interval 1 day)) as date) as day
+            from loaded
+        ),
+        stored as (
+            select store, date, end_date, count(*) as stored_rows
+            from traffic where store in (select store from loaded)
+            group by all
+        ),
+        overlapped as (
+            select distinct s.*
+            from stored s join loaded n
+                on s.store = n.store and s.date <= n.end_date and n.date <= s.end_date
+                and (s.date <> n.date or s.end_date <> n.end_date)
+        ),
+        overlapped_days as (
+            select store, date, end_date, cast(unnest(generate_series(date, end_date, interval 1 day)) as date) as day
+            from overlapped
+        ),
+        uncovered as (
+            select store, date, end_date, min(day) as first_uncovered, max(day) as last_uncovered
+            from overlapped_days anti join loaded_days using (store, day)
+            group by all
+        )
+        select o.*, u.first_uncovered, u.last_uncovered
+        from overlapped o left join uncovered u using (store, date, end_date)
+        order by o.store, o.date, o.end_date
+        """
+    )
+    overlapped = con.sql("select * from _overlapped").fetchall()
+    for store, first, last, rows, uncovered_from, uncovered_to in overlapped:
+        if uncovered_from is not None:
+            days = uncovered_from if uncovered_from == uncovered_to else f"{uncovered_from} to {uncovered_to}"
+            raise IngestError(
+                f"{path}: its rows overlap store {store}'s stored traffic of {first} to {last} ({rows:,} rows), "
+                f"which also counts days this file does not cover ({days}); a period's totals cannot be split, so "
+                f"nothing was loaded. Load an export covering {first} to {last} (it replaces those rows), or this "
+                "one into another store (--store)"
+            )
+    if not overlapped:
+        return []
+    con.execute(
+        """
+        delete from traffic
+        where (store, date, end_date) in (select (store, date, end_date) from _overlapped)
+        """
+    )
+    return [(store, first, last, rows) for store, first, last, rows, _, _ in overlapped]
+
+
+def _note_stores_traffic(con: duckdb.DuckDBPyConnection) -> None:
+    """Journals the traffic of the stores a load replaced rows of, whole (a few hundred rows a store): the replay
+    deletes those stores' rows, the replaced ones with them, and inserts them as they now are."""
+    note_change(
+        con,
+        "traffic",
+        "select * from traffic where store in (select distinct store from _lined where _error is null)",
         key="store",
     )
 

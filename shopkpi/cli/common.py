@@ -82,8 +82,9 @@ RatesOption = Annotated[
     Path | None,
     typer.Option(
         "--rates",
-        help='Rate table (TOML: reporting = "CNY" and [rates] USD = 7.1; or CSV currency,rate) to add up stores '
-        "in different currencies; without one their money figures are null.",
+        help='Rate table to add up stores in different currencies: TOML (reporting = "CNY", then one line per '
+        "currency, GBP = 9.2: one unit in the reporting currency; at the top or under \\[rates]) or CSV "
+        "currency,rate (the reporting currency at rate 1). Without one their money figures are null.",
     ),
 ]
 
@@ -96,6 +97,12 @@ def store_segment(con: duckdb.DuckDBPyConnection, store: str | None) -> Segment:
     if store not in known:
         raise DataError(f"no store {store!r} in the warehouse; its stores: {', '.join(known) or 'none'}")
     return Segment(store=store)
+
+
+def no_data(segment: Segment, give: str = "--from and --to") -> DataError:
+    """The error of a default period on a warehouse (or store) without data."""
+    who = "the warehouse" if segment.store is None else f"store {segment.store!r}"
+    return DataError(f"{who} has no orders, sessions, ad spend or traffic yet: give {give}")
 
 
 def rates_of(path: Path | None) -> Rates | None:

@@ -24,6 +24,7 @@ from shopkpi.cli.common import (
     OutputFormat,
     StoreOption,
     json_rows,
+    no_data,
     print_csv,
     print_json,
     print_table,
@@ -54,9 +55,9 @@ def segments(
     kind = format.value if isinstance(format, OutputFormat) else str(format)
     with read_warehouse(db) as con:
         segment = store_segment(con, store)
-        as_of = parse_date(date_) if date_ else latest_date(con)
+        as_of = parse_date(date_) if date_ else latest_date(con, segment)  # the store's latest date under --store
         if as_of is None:
-            raise DataError("the warehouse has no orders, sessions or ad spend yet: give --date")
+            raise no_data(segment, "--date")
         before = parse_date(since) if since else None
         if before is not None and before > as_of:
             raise DataError(f"--since {before} is after --date {as_of}")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from metrics.anomalies import daily_alerts
 from metrics.forecast import ForecastError, forecast_metric, forecastable, load_calendar
-from metrics.periods import parse_date
+from metrics.periods import latest_date, parse_date
 from metrics.registry import METRICS, format_value
 from metrics.units import RATE, change_text
 from shopkpi.cli.common import (
@@ -138,9 +138,13 @@ ALERT_COLUMNS = (
 
 def alerts(
     date_: Annotated[
-        str | None, typer.Option("--date", help="Day to check YYYY-MM-DD (default: the latest date in the data).")
+        str | None,
+        typer.Option(
+            "--date", help="Day to check YYYY-MM-DD (default: the latest date in the data, the store's with --store)."
+        ),
     ] = None,
     format: FormatOption = OutputFormat.table,
+    store: StoreOption = None,
     db: DbOption = None,
 ) -> None:
     """KPIs of a day that moved beyond what the weekday, trend and promotion calendar explain, and what drove them."""
@@ -150,7 +154,9 @@ def alerts(
         raise typer.BadParameter(str(exc), param_hint="--date") from None
     with read_warehouse(db) as con:
         try:
-            frame = daily_alerts(con, day, load_calendar(load_settings().calendar_path))
+            segment = store_segment(con, store)
+            day = day or latest_date(con, segment)  # the store's latest day under --store
+            frame = daily_alerts(con, day, load_calendar(load_settings().calendar_path), segment=segment)
         except ForecastError as exc:
             raise DataError(str(exc)) from None
     frame = frame.select(ALERT_COLUMNS)

@@ -15,6 +15,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from metrics.attribution import order_figures, unattributed_orders, without_unattributed
 from metrics.cohorts import cohort_retention
 from metrics.compute import compute_kpis, traffic_cut, traffic_gaps
 from metrics.currency import currency_unknown
@@ -22,6 +23,7 @@ from metrics.inputs import missing_inputs, reads_sessions, session_stores, unkno
 from metrics.periods import Coverage, Period, add_months, coverage, latest_date, parse_date, parse_month
 from metrics.pnl import pnl_by_store, pnl_statement
 from metrics.registry import DIMENSIONS, METRICS, PNL_LINES, format_value
+from metrics.segments import ALL, Segment
 from metrics.service import SERVICE_METRICS, response_target, service_kpis, with_service_columns
 from metrics.targets import load_targets, verdict_text
 from metrics.units import COUNT, RATE
@@ -34,6 +36,7 @@ from shopkpi.cli.common import (
     RatesOption,
     StoreOption,
     json_rows,
+    no_data,
     print_csv,
     print_json,
     print_table,
@@ -54,15 +57,16 @@ def _value(text: str | Enum | None) -> str | None:
     return text.value if isinstance(text, Enum) else text
 
 
-def _kpi_period(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> Period:
-    """The period asked for; the 30 days ending on the latest date in the warehouse by default (SPEC §5)."""
+def _kpi_period(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None, segment: Segment = ALL) -> Period:
+    """The period asked for; the 30 days ending on the latest date of the segment's data (the store's under --store)
+    by default (SPEC §5)."""
     start = parse_date(first) if first else None
     end = parse_date(last) if last else None
     if end is None:
-        end = latest_date(con)
+        end = latest_date(con, segment)
         if end is None:
             if start is None:
-                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+                raise no_data(segment)
             end = start + timedelta(days=DEFAULT_DAYS - 1)
         end = max(end, start) if start else end
     if start is None:
@@ -77,7 +81,8 @@ def kpis(
         str | None, typer.Option("--from", help="First date YYYY-MM-DD (default: 30 days to --to).")
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Last date YYYY-MM-DD (default: latest date in the data).")
+        str | None,
+        typer.Option("--to", help="Last date YYYY-MM-DD (default: latest date in the data, the store's with --store)."),
     ] = None,
     by: Annotated[Dimension | None, typer.Option("--by", help="Split by a dimension.", show_choices=True)] = None,
     format: FormatOption = OutputFormat.table,
@@ -91,18 +96,23 @@ def kpis(
     if by_name is not None and by_name not in DIMENSIONS:
         raise typer.BadParameter(f"{by_name!r} is not one of {', '.join(DIMENSIONS)}", param_hint="--by")
     with read_warehouse(db, _value(engine)) as con:
-        period = _kpi_period(con, from_, to)
         segment = store_segment(con, store)
+        period = _kpi_period(con, from_, to, segment)
         table = rates_of(rates)
         frame = compute_kpis(con, period, by=by_name, segment=segment, rates=table)
+        # Orders that name no session cannot be split by source, device …: unknown per channel, not 0.
+        unsplit = unattributed_orders(con, period, by_name, segment)
+        frame = without_unattributed(frame, unsplit)
         targets = load_targets(load_settings(db).targets_path) if _value(format) == "table" else {}
         target = response_target(targets or load_targets(load_settings(db).targets_path))
         service = service_kpis(con, period, target, store=segment.store)
         frame = with_service_columns(frame, service, grouped=by_name is not None)  # issue 16: service, returns
-        covered = coverage(con, period)
+        covered = coverage(con, period, segment)  # the store's days under --store
         # Each store's session figures come from its logs, else its platform's traffic report (metrics/inputs.py).
         stores = session_stores(con, segment)
         reasons = unknown(METRICS, missing_inputs(con), stores=stores)
+        if unsplit:
+            reasons |= {m: reasons.get(m, unsplit) for m in order_figures()}
         # Stores in different currencies: money null with the reason unless --rates converts it.
         mixed = currency_unknown(con, METRICS, segment, by_name, table)
         reasons |= {m: reasons.get(m, why) for m, why in mixed.items()}
@@ -172,13 +182,16 @@ def _kpi_table(frame: pl.DataFrame, period: Period, by: str | None, targets: dic
     return table
 
 
-def _month_range(con: duckdb.DuckDBPyConnection, first: str | None, last: str | None) -> tuple[date, date]:
+def _month_range(
+    con: duckdb.DuckDBPyConnection, first: str | None, last: str | None, segment: Segment = ALL
+) -> tuple[date, date]:
+    """The months asked for; the 12 ending with the month of the segment's latest date by default."""
     end = parse_month(last) if last else None
     if end is None:
-        latest = latest_date(con)
+        latest = latest_date(con, segment)
         if latest is None:
             if first is None:
-                raise DataError("the warehouse has no orders, sessions or ad spend yet: give --from and --to")
+                raise no_data(segment)
             latest = parse_month(first)
         end = latest.replace(day=1)
     start = parse_month(first) if first else add_months(end, -(DEFAULT_PNL_MONTHS - 1))
@@ -207,8 +220,8 @@ def pnl(
     if by is not None and store is not None:
         raise typer.BadParameter("give --by store or --store, not both", param_hint="--store")
     with read_warehouse(db, _value(engine)) as con:
-        first, last = _month_range(con, from_, to)
         segment = store_segment(con, store)
+        first, last = _month_range(con, from_, to, segment)
         table_rates = rates_of(rates)
         if by == "store":
             statement = pnl_by_store(con, first, last, rates=table_rates)

@@ -18,7 +18,7 @@ import typer
 from metrics.forecast import CalendarError, load_calendar
 from metrics.periods import latest_date, parse_date
 from metrics.targets import TargetsError, load_targets
-from shopkpi.cli.common import DbOption, EngineOption, fail, read_warehouse
+from shopkpi.cli.common import DbOption, EngineOption, StoreOption, fail, no_data, read_warehouse, store_segment
 from shopkpi.reports import report_bytes
 from shopkpi.settings import load_settings
 
@@ -75,11 +75,16 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="File to write (replaced whole if it exists).")],
     date_: Annotated[
         str | None,
-        typer.Option("--date", help="A date in the period, YYYY-MM-DD (default: the latest date in the warehouse)."),
+        typer.Option(
+            "--date",
+            help="A date in the period, YYYY-MM-DD (default: the latest date in the warehouse; the store's with "
+            "--store).",
+        ),
     ] = None,
     format: Annotated[
         ReportFormat | None, typer.Option("--format", help="html, pdf or xlsx (default: from --out's suffix).")
     ] = None,
+    store: StoreOption = None,
     db: DbOption = None,
     engine: EngineOption = None,
 ) -> None:
@@ -92,10 +97,11 @@ def report(
         read_warehouse(db, "duckdb") as con,
         read_warehouse(db, "spark") if on_spark else contextlib.nullcontext() as figures,
     ):
+        segment = store_segment(con, store)
         if day is None:
-            day = latest_date(con)
+            day = latest_date(con, segment)
             if day is None:
-                raise fail("the warehouse has no orders, sessions or ad spend yet: give --date")
+                raise no_data(segment, "--date")
         settings = load_settings(db)
         try:
             targets = load_targets(settings.targets_path)
@@ -103,7 +109,7 @@ def report(
         except (TargetsError, CalendarError) as exc:
             raise fail(str(exc)) from None
         try:
-            data = report_bytes(con, period.value, day, fmt, targets, calendar, figures)
+            data = report_bytes(con, period.value, day, fmt, targets, calendar, figures, segment)
         except RuntimeError as exc:  # the PDF renderer's system libraries are missing
             raise fail(str(exc)) from None
     try:

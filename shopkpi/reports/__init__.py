@@ -8,6 +8,7 @@ from datetime import date
 import duckdb
 
 from metrics.forecast import Event
+from metrics.segments import ALL, Segment
 from metrics.targets import Target
 from shopkpi.reports.content import PERIOD_KINDS, Report, build_report, report_period
 
@@ -27,14 +28,16 @@ def report_bytes(
     targets: dict[str, Target] | None = None,
     calendar: tuple[Event, ...] | None = None,
     figures: object = None,
+    segment: Segment = ALL,
 ) -> bytes:
     """The report of the `kind` period containing `day` ('daily', 'weekly', 'monthly'), as a file of `fmt`.
 
     `targets` and the promotion `calendar` are those in force (the edge reads them from settings); without them, the
-    packaged defaults. `figures`: the lake on Spark, for the figures that run on either engine (build_report)."""
+    packaged defaults. `figures`: the lake on Spark, for the figures that run on either engine (build_report).
+    `segment`: one store's report, or the whole shop's (default)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-    report = build_report(con, kind, day, targets, calendar, figures)
+    report = build_report(con, kind, day, targets, calendar, figures, segment)
     if fmt == "pdf":
         from shopkpi.reports.pdf import render_pdf
 

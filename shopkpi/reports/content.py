@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from metrics.attribution import unattributed_orders, without_unattributed
 from metrics.bestsellers import top_products
 from metrics.compute import compare_periods, comparison_periods, compute_kpis, kpi_series
 from metrics.currency import store_currencies
@@ -21,6 +22,7 @@ from metrics.periods import Period, add_months, coverage, latest_date, month_end
 from metrics.products import product_sales_change, risers_and_fallers
 from metrics.registry import METRICS, PNL_LINES, REPORT_ONLY, format_value
 from metrics.replenishment import forecast_cover
+from metrics.segments import ALL, Segment
 from metrics.service import SERVICE, SERVICE_METRICS, TICKET_METRICS, response_target, returns_by, service_kpis
 from metrics.stock import reorder_now
 from metrics.targets import Target, load_targets, replenish_window
@@ -288,9 +290,12 @@ def build_report(
     targets: dict[str, Target] | None = None,
     calendar: tuple[Event, ...] | None = None,
     figures: Any = None,
+    segment: Segment = ALL,
 ) -> Report:
     """The report of one period: every number asked of metrics/ (compare_periods, kpi_series, funnel, products).
     `targets`: those in force (`load_targets(settings.targets_path)`); without them, the packaged defaults.
+    `segment`: one store's report (`Segment(store=...)`, in its own currency) or, by default, the whole shop's; stock
+    is shared by every store and stays the shop's.
     `figures`: the lake on Spark (warehouse/spark.py) that answers the figures that run on either engine
     (metrics/engines.py); the stock alerts and the outlook (forecasts) are the warehouse's `con` whatever it is."""
     engine = EMBEDDED if figures is None else f"{figures.describe()}; stock alerts and outlook: {EMBEDDED}"
@@ -299,7 +304,9 @@ def build_report(
     targets = load_targets(None) if targets is None else targets
     calendar = load_calendar(None) if calendar is None else calendar
     currency = store_settings(con).get("currency", "")
-    comparison = {row["metric"]: row for row in compare_periods(figures, period).iter_rows(named=True)}
+    if segment.store is not None:  # the store's own currency (stores table, issue 13)
+        currency = store_currencies(con, segment).get(segment.store, currency)
+    comparison = {row["metric"]: row for row in compare_periods(figures, period, segment=segment).iter_rows(named=True)}
     compared = comparison_periods(figures, period)
     covered = coverage(figures, period)
     cards = [_card(comparison[name], targets) for name in HEADLINE_METRICS]
@@ -307,7 +314,7 @@ def build_report(
     sections = [_kpi_section(comparison, targets, from_report), _pnl_section(comparison)]
 
     window, grain = _trend_window(kind, period)
-    series = kpi_series(figures, window, grain=grain, metrics=TREND_METRICS)
+    series = kpi_series(figures, window, grain=grain, metrics=TREND_METRICS, segment=segment)
     trend_columns = (Column("period", grain.capitalize() + " starting", "date"), *map(metric_column, TREND_METRICS))
     trend = Table(
         trend_columns, [tuple(_none(v) for v in row) for row in series.select("period", *TREND_METRICS).iter_rows()]
@@ -328,7 +335,11 @@ def build_report(
         )
     )
 
-    traffic = compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS).sort("sessions", descending=True)
+    # Orders naming no session are no channel's (asked of the warehouse, as stock and the outlook are, on any engine).
+    unsplit = unattributed_orders(con, period, "source", segment)
+    traffic = without_unattributed(
+        compute_kpis(figures, period, by="source", metrics=TRAFFIC_METRICS, segment=segment), unsplit
+    ).sort("sessions", descending=True)
     section = _grouped_section(
         "traffic",
         "Traffic by source",
@@ -338,10 +349,12 @@ def build_report(
         "Source",
         TRAFFIC_METRICS,
     )
+    if unsplit:
+        section.note += f" Orders and sales by source: — ({unsplit})."
     section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
     sections.append(section)
 
-    stores = store_currencies(con)
+    stores = store_currencies(con, segment)
     if len(stores) > 1:  # a shop selling on several platforms (issue 13): each store's figures
         by_store = compute_kpis(figures, period, by="store", metrics=STORE_METRICS).sort("orders", descending=True)
         by_store = by_store.filter(pl.col("group").is_not_null())  # the group none holds only shared expenses
@@ -358,9 +371,10 @@ def build_report(
         section.chart = charts.bars(by_store, "group", "orders", "Orders by store")
         sections.append(section)
 
-    campaigns = compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS).sort(
-        "ad_spend", "sessions", descending=True, nulls_last=True
-    )
+    campaigns = without_unattributed(
+        compute_kpis(figures, period, by="campaign", metrics=CAMPAIGN_METRICS, segment=segment),
+        unattributed_orders(con, period, "campaign", segment),
+    ).sort("ad_spend", "sessions", descending=True, nulls_last=True)
     sections.append(
         _grouped_section(
             "campaigns",
@@ -373,7 +387,7 @@ def build_report(
         )
     )
 
-    steps = funnel(figures, period)
+    steps = funnel(figures, period, segment=segment)
     funnel_rows = [
         (
             row["step"],
@@ -407,7 +421,10 @@ def build_report(
         )
     )
 
-    devices = compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS).sort("sessions", descending=True)
+    devices = without_unattributed(
+        compute_kpis(figures, period, by="device", metrics=DEVICE_METRICS, segment=segment),
+        unattributed_orders(con, period, "device", segment),
+    ).sort("sessions", descending=True)
     section = _grouped_section(
         "engagement",
         "CTR and bounce",
@@ -420,7 +437,7 @@ def build_report(
     section.cards = [_card(comparison[name], targets) for name in ENGAGEMENT_METRICS]
     sections.append(section)
 
-    top = top_products(figures, period, limit=TOP_PRODUCTS).with_row_index("rank", offset=1)
+    top = top_products(figures, period, limit=TOP_PRODUCTS, segment=segment).with_row_index("rank", offset=1)
     top_table = Table(
         (
             Column("rank", "#", "count"),
@@ -443,7 +460,7 @@ def build_report(
     sections.append(section)
 
     movers = risers_and_fallers(
-        product_sales_change(figures, period, compared["previous"] or period.previous()), MOVERS
+        product_sales_change(figures, period, compared["previous"] or period.previous(), segment), MOVERS
     )
     movers_table = Table(
         (
@@ -474,14 +491,20 @@ def build_report(
         )
     )
 
-    sections.extend(_service_sections(figures, period, targets, compared["previous"]))  # issue 16: service, returns
+    sections.extend(
+        _service_sections(figures, period, targets, compared["previous"], segment.store)
+    )  # issue 16: service, returns
     sections.append(_stock_section(con, period, targets, calendar))
-    sections.append(_outlook_section(con, targets, calendar))
+    if segment.store is not None:
+        sections[-1].note += " Stock is shared by every store: this section is the whole shop's."
+    sections.append(_outlook_section(con, targets, calendar, segment))
 
     title, subtitle = _title(kind, period)
+    if segment.store is not None:
+        subtitle += f" · store {segment.store}"
     notice = ""
     if not any(comparison[name]["value"] for name in ("sessions", "orders", "ad_spend")):
-        latest = latest_date(con)
+        latest = latest_date(con, segment)
         notice = "No sessions, orders or ad spend in this period" + (
             f": the latest data is from {latest}." if latest else ": the warehouse has none yet."
         )
@@ -496,11 +519,17 @@ def build_report(
 
 
 def _service_sections(
-    con: duckdb.DuckDBPyConnection, period: Period, targets: dict[str, Target], previous: Period | None
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    targets: dict[str, Target],
+    previous: Period | None,
+    store: str | None = None,
 ) -> list[Section]:
-    """The service figures of the period and the previous one (metrics/service.py), and returns by reason."""
+    """The service figures of the period and the previous one (metrics/service.py), and returns by reason; one
+    store's if `store`."""
     minutes = response_target(targets)
-    now, before = service_kpis(con, period, minutes), service_kpis(con, previous or period.previous(), minutes)
+    now = service_kpis(con, period, minutes, store=store)
+    before = service_kpis(con, previous or period.previous(), minutes, store=store)
     names = [m.name for m in SERVICE_METRICS if m.name in TICKET_METRICS]
     service_table = Table(
         (Column("period", "Period", "text"), *(Column(n, SERVICE[n].label_en, SERVICE[n].unit) for n in names)),
@@ -516,7 +545,7 @@ def _service_sections(
         "order. A dash: no tickets were loaded, or none fall in the period.",
         service_table,
     )
-    by_reason = returns_by(con, period, "reason")
+    by_reason = returns_by(con, period, "reason", store=store)
     columns = ("reason", "returned_units", "returned_value", "return_rate", "return_value_rate")
     returns_table = Table(
         (
@@ -600,7 +629,7 @@ def _stock_section(
 
 
 def _outlook_section(
-    con: duckdb.DuckDBPyConnection, targets: dict[str, Target], calendar: tuple[Event, ...]
+    con: duckdb.DuckDBPyConnection, targets: dict[str, Target], calendar: tuple[Event, ...], segment: Segment = ALL
 ) -> Section:
     """Where the current month's revenue is heading: month to date against its target (`monthly_total_revenue` in
     `targets`, else last year's month plus growth), and the projection."""
@@ -613,7 +642,9 @@ def _outlook_section(
         Column("projected_cum", "Projected to date", "money"),
     )
     try:
-        pacing = month_pacing(con, "total_revenue", events=calendar, model=OUTLOOK_MODEL, targets=targets)
+        pacing = month_pacing(
+            con, "total_revenue", events=calendar, model=OUTLOOK_MODEL, targets=targets, segment=segment
+        )
     except ForecastError as exc:
         return Section("outlook", "Outlook", "预测与目标进度", str(exc), Table(columns, []))
     rows = [tuple(_none(row[c.key]) for c in columns) for row in pacing.days.iter_rows(named=True)]

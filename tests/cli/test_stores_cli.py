@@ -79,3 +79,33 @@ def test_pnl_by_store_and_errors(db):
     assert "stores in different currencies" in statement["unknown"]["gross_sales"]
     result = CliRunner().invoke(app, ["kpis", "--store", "jd", "--db", str(db)])
     assert result.exit_code == 1 and "no store 'jd'" in result.output
+
+
+def test_a_flat_toml_rate_table_as_the_help_writes_it_converts_and_a_stray_key_is_refused(db, tmp_path):
+    # `--help`: TOML with reporting = "CNY" and one line per currency at the top level (no [rates] table).
+    by_store = {row["group"]: row for row in run(db, "kpis", *EVERYTHING, "--by", "store")["rows"]}
+    expected = by_store["tmall"]["gross_sales"] + 9.2 * by_store["shopify"]["gross_sales"]
+    expected += 7 * by_store["explorer"]["gross_sales"]
+    flat = tmp_path / "rates.toml"
+    flat.write_text('reporting = "CNY"\nGBP = 9.2\nUSD = 7\n')
+    total = run(db, "kpis", *EVERYTHING, "--rates", str(flat))
+    assert total["rows"][0]["gross_sales"] == pytest.approx(expected) and "gross_sales" not in total["unknown"]
+    # The [rates] table form, and both at once, give the same.
+    (tmp_path / "table.toml").write_text('reporting = "CNY"\n[rates]\nGBP = 9.2\nUSD = 7\n')
+    (tmp_path / "both.toml").write_text('reporting = "CNY"\nGBP = 9.2\n[rates]\nUSD = 7\n')
+    for name in ("table.toml", "both.toml"):
+        row = run(db, "kpis", *EVERYTHING, "--rates", str(tmp_path / name))["rows"][0]
+        assert row["gross_sales"] == pytest.approx(expected), name
+    # A key that is no currency (a typo of reporting) is refused in one line, not ignored.
+    (tmp_path / "typo.toml").write_text('reportng = "CNY"\nGBP = 9.2\n')
+    result = CliRunner().invoke(app, ["kpis", *EVERYTHING, "--rates", str(tmp_path / "typo.toml"), "--db", str(db)])
+    assert result.exit_code == 1
+    assert "'reportng' is not a currency = rate line" in result.output and len(result.output.splitlines()) == 1
+
+
+def test_the_rates_help_shows_both_toml_forms_it_reads():
+    # Rich markup took `[rates]` for a style tag and dropped it, which left only the flat form in --help.
+    result = CliRunner().invoke(app, ["kpis", "--help"], terminal_width=200)
+    text = " ".join(result.output.replace("│", " ").split())
+    assert 'reporting = "CNY", then one line per currency, GBP = 9.2' in text
+    assert "at the top or under [rates]" in text

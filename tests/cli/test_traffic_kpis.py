@@ -135,3 +135,59 @@ def test_a_store_with_session_logs_does_not_hide_another_stores_channel_report(t
     )
     done = shopkpi("kpis", "--from", "2025-09-01", "--to", "2025-09-07", "--db", str(db))
     assert "— Bounce rate: the platform's traffic report does not give one-page (bounced) sessions" in done.stdout
+
+
+MAISON_MARIA = REAL_DATA / "exports/shopify-orders/maison-maria-2025/orders_export_1.csv"
+SHOPIFY_LONG = SHOPIFY / "shopify_channel_performance_US_2025-09-01_2025-12-19_20251221_173440.csv"
+
+
+def test_shopify_orders_and_a_channel_report_of_the_same_period_give_conversion_and_sales_by_channel(tmp_path) -> None:
+    # Two real exports in one warehouse (store main): maison-maria's orders (Oct–Dec 2025) and a channel report of
+    # 1 September – 19 December 2025. They are two shops' files (the only public ones): the test checks what each
+    # figure is made of, against the raw files read with the csv module.
+    db = tmp_path / "w.duckdb"
+    for fmt, path in (("shopify", MAISON_MARIA), ("shopify-channels", SHOPIFY_LONG)):
+        done = shopkpi("import", fmt, str(path), "--db", str(db))
+        assert done.returncode == 0, done.stderr
+    channels = list(csv.DictReader(SHOPIFY_LONG.read_text(encoding="utf-8").splitlines()))
+    orders = {}
+    for row in csv.DictReader(MAISON_MARIA.read_text(encoding="utf-8").splitlines()):
+        orders.setdefault(row["Name"], row)  # an order's first row holds its totals
+    done = shopkpi(
+        "kpis", "--from", "2025-09-01", "--to", "2025-12-19", "--by", "source", "--format", "json", "--db", str(db)
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    rows = {row["group"]: row for row in document["rows"]}
+
+    # attentive: one row, 1,520 sessions and 102 orders: conversion 102 / 1,520 = 0.0671…, the file's own rate;
+    # its sales 11,788.30 as reported, over 102 orders an AOV of 115.57 (the file: 115.571).
+    attentive = next(r for r in channels if r["Channel"] == "attentive")
+    assert rows["attentive"]["sessions"] == 1520 == int(attentive["Sessions"])
+    assert rows["attentive"]["conversion_rate"] == pytest.approx(102 / 1520) == float(attentive["Conversion rate"])
+    assert rows["attentive"]["reported_sales"] == pytest.approx(11788.3)
+    assert rows["attentive"]["reported_aov"] == pytest.approx(11788.3 / 102) == pytest.approx(115.571, abs=1e-3)
+    # facebook: 2,945 paid + 460 unknown + 13 organic sessions, Orders and Sales empty on all three: conversion 0.
+    assert rows["facebook"]["sessions"] == 3418 and rows["facebook"]["conversion_rate"] == 0
+    assert rows["facebook"]["reported_sales"] == 0
+    # Every channel's reported sales add up to the file's: 42,277.37.
+    assert sum(r["reported_sales"] or 0 for r in rows.values()) == pytest.approx(42277.37)
+    assert sum(float(r["Sales"] or 0) for r in channels) == pytest.approx(42277.37)
+
+    # The orders export names no session, so no channel: a channel's orders and sales from the orders are unknown
+    # (null with the reason), not 0, and every order is in the group none. The valid orders of the period: created
+    # from 1 September and not cancelled (the README's mapping): 51 of its 60, worth Σ Total = 2,037.01
+    # (gross 1,943.93 − discounts 50.92 + shipping 144.00).
+    valid = [o for o in orders.values() if o["Created at"] >= "2025-09-01" and not o["Cancelled at"]]
+    assert len(valid) == 51 and sum(float(o["Total"]) for o in valid) == pytest.approx(2037.01)
+    assert rows[None]["orders"] == 51 and rows[None]["total_revenue"] == pytest.approx(2037.01)
+    for channel in ("attentive", "direct", "facebook"):
+        assert rows[channel]["orders"] is None and rows[channel]["total_revenue"] is None, channel
+        assert rows[channel]["aov"] is None and rows[channel]["gross_sales"] is None, channel
+    assert "orders name no session" in document["unknown"]["orders"]
+    assert "cannot be split by source" in document["unknown"]["total_revenue"]
+    # The shop's conversion is the platform's orders over its sessions: Σ Orders 352 / Σ Sessions 52,401.
+    done = shopkpi("kpis", "--from", "2025-09-01", "--to", "2025-12-19", "--format", "json", "--db", str(db))
+    whole = json.loads(done.stdout)["rows"][0]
+    assert sum(int(r["Orders"] or 0) for r in channels) == 352 and sum(int(r["Sessions"]) for r in channels) == 52401
+    assert whole["conversion_rate"] == pytest.approx(352 / 52401) and whole["orders"] == 51

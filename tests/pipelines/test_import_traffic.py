@@ -308,3 +308,106 @@ def test_a_sycm_xlsx_export_with_title_rows_and_date_cells_loads_like_the_csv(tm
         (d, d, "paid_search", 800, 416, 18),  # 0.52 × 800
         (d, d, "organic_search", 1200, 546, 36),  # 0.455 × 1200
     ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A traffic report that overlaps stored traffic of the same store with another period (the README's rule: the later
+# export replaces the stored rows whose days it covers; one that would leave days of them uncovered is refused).
+
+SHOPIFY_WEEK = SHOPIFY / "shopify_channel_perf_US_2025-09-01_2025-09-07_20251221_195312.csv"
+SHOPIFY_LONG = SHOPIFY / "shopify_channel_performance_US_2025-09-01_2025-12-19_20251221_173440.csv"
+
+
+def test_a_later_export_covering_a_stored_weeks_days_replaces_it_and_says_so(tmp_path):
+    db = tmp_path / "w.duckdb"
+    import_export(db, "shopify-channels", SHOPIFY_WEEK, options=ImportOptions(store="us"))
+    import_export(db, "shopify-channels", SHOPIFY_WEEK, options=ImportOptions(store="eu"))  # another store's own
+    second = import_export(db, "shopify-channels", SHOPIFY_LONG, options=ImportOptions(store="us"))
+    # The week's 33 rows were 32 after summing unattributed/unknown; 1 September – 19 December holds those days.
+    assert "48 inserted" in second.summary()
+    assert "replaced 32 stored rows of store us over 2025-09-01 to 2025-09-07" in second.summary()
+    # Sessions column of the long file, summed by hand: 52,401 (with the week kept too it was 52,401 + 2,621 = 55,022).
+    assert query(db, "select count(*), sum(sessions) from traffic where store = 'us'") == [(48, 52401)]
+    assert query(db, "select distinct date, end_date from traffic where store = 'us'") == [
+        (date(2025, 9, 1), date(2025, 12, 19))
+    ]
+    assert query(db, "select count(*), sum(sessions) from traffic where store = 'eu'") == [(32, 2621)]
+
+
+def test_an_export_inside_a_stored_longer_period_is_refused_and_changes_nothing(tmp_path):
+    db = tmp_path / "w.duckdb"
+    import_export(db, "shopify-channels", SHOPIFY_LONG)
+    before = query(db, "select * from traffic order by all")
+    with pytest.raises(IngestError) as caught:
+        import_export(db, "shopify-channels", SHOPIFY_WEEK)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{SHOPIFY_WEEK}: ")  # the export, not the derived file
+    assert "store main's stored traffic of 2025-09-01 to 2025-12-19 (48 rows)" in message
+    assert "days this file does not cover (2025-09-08 to 2025-12-19)" in message
+    assert "Load an export covering 2025-09-01 to 2025-12-19" in message
+    assert query(db, "select * from traffic order by all") == before
+    assert query(db, "select count(*) from ingest_log") == [(1,)]
+
+
+def ingest_traffic(db: Path, path: Path, text: str):
+    from pipelines.ingest import ingest_file
+
+    path.write_text(text, encoding="utf-8")
+    return ingest_file(db, "traffic", path)
+
+
+def test_ingest_traffic_replaces_a_covered_range_refuses_a_cut_one_and_a_file_mixing_periods(tmp_path):
+    db = tmp_path / "w.duckdb"
+    ingest_traffic(db, tmp_path / "week.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-07,direct,70\n")
+    # Two days of the week: the week's total cannot be split, so nothing is loaded.
+    with pytest.raises(IngestError, match=r"stored traffic of 2024-06-01 to 2024-06-07 \(1 rows\).*\(2024-06-03 to "):
+        ingest_traffic(
+            db,
+            tmp_path / "days.csv",
+            "date,end_date,source,sessions\n2024-06-01,2024-06-01,direct,9\n2024-06-02,2024-06-02,direct,11\n",
+        )
+    # A week's row and a day inside it in one file: refused with both lines, as the import formats do.
+    with pytest.raises(IngestError, match="line 3: the period 2024-06-02 to 2024-06-02 overlaps line 2's"):
+        ingest_traffic(
+            db,
+            tmp_path / "mixed.csv",
+            "date,end_date,source,sessions\n2024-06-01,2024-06-07,email,5\n2024-06-02,2024-06-02,email,1\n",
+        )
+    assert query(db, "select date, end_date, source, sessions from traffic") == [
+        (date(2024, 6, 1), date(2024, 6, 7), "direct", 70)
+    ]
+    # Every day of the week, one row each (10 sessions a day, 2 of them by email on the 7th): they replace the week.
+    days = "".join(f"2024-06-0{d},2024-06-0{d},direct,10\n" for d in range(1, 8)) + "2024-06-07,2024-06-07,email,2\n"
+    result = ingest_traffic(db, tmp_path / "daily.csv", "date,end_date,source,sessions\n" + days)
+    assert (result.inserted, result.updated, result.rejected) == (8, 0, 0)
+    assert "replaced 1 stored rows of store main over 2024-06-01 to 2024-06-07" in result.summary()
+    assert query(db, "select count(*), sum(sessions), min(date), max(end_date) from traffic") == [
+        (8, 72, date(2024, 6, 1), date(2024, 6, 7))  # 7 × 10 + 2
+    ]
+
+
+def test_the_replaced_rows_are_gone_from_the_idle_copy_too(tmp_path, monkeypatch):
+    # With the A/B pair (warehouse/store.py) the next load replays the journal of the last one on the idle copy: the
+    # journal must delete the replaced week there as well, or the week would come back with the next load.
+    from warehouse import store
+
+    monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
+    monkeypatch.setattr(store, "_read_here", set())
+    db = tmp_path / "w.duckdb"
+    ingest_traffic(db, tmp_path / "a.csv", "date,end_date,source,sessions\n2024-06-05,2024-06-05,direct,1\n")
+    replaced = ingest_traffic(
+        db, tmp_path / "b.csv", "date,end_date,source,sessions\n2024-06-01,2024-06-07,direct,70\n"
+    )
+    assert "replaced 1 stored rows of store main over 2024-06-05 to 2024-06-05" in replaced.summary()
+    # c is written on the idle copy (the warehouse as load a left it) caught up with b's journal.
+    ingest_traffic(db, tmp_path / "c.csv", "date,end_date,source,sessions\n2024-07-01,2024-07-01,direct,9\n")
+    assert query(db, "select date, end_date, sessions from traffic order by date") == [
+        (date(2024, 6, 1), date(2024, 6, 7), 70),
+        (date(2024, 7, 1), date(2024, 7, 1), 9),
+    ]
+    ingest_traffic(db, tmp_path / "d.csv", "date,end_date,source,sessions\n2024-07-02,2024-07-02,direct,8\n")
+    assert query(db, "select date, end_date, sessions from traffic order by date") == [
+        (date(2024, 6, 1), date(2024, 6, 7), 70),
+        (date(2024, 7, 1), date(2024, 7, 1), 9),
+        (date(2024, 7, 2), date(2024, 7, 2), 8),
+    ]

@@ -419,3 +419,34 @@ def test_the_dashboard_and_the_report_read_the_same_replenishment_window(con, tm
     note = _stock_section(con, JUNE, load_targets(load_settings().targets_path), load_calendar()).note
     assert dashboard == window
     assert f"lead time plus {window[1]} days (the guide: replenish {window[0]}–{window[1]} days" in note
+
+
+def test_orders_that_name_no_session_are_no_sources_in_the_traffic_table(tmp_path):
+    # A shop of platform traffic only: November 2025's report gives direct 100 and email 50 sessions (email with 5
+    # orders of its own count), and three paid orders of 10.00 name no session. Split by source, those orders are
+    # in "(no source)"; a channel's orders and revenue are unknown (—), not 0; its sessions are the report's.
+    from warehouse import writing
+
+    db = tmp_path / "w.duckdb"
+    with writing(db, store_timezone="UTC") as con:
+        con.execute(
+            "insert into traffic (date, end_date, store, source, medium, campaign, device, sessions, orders) values "
+            "('2025-11-01', '2025-11-30', 'main', 'direct', '', '', 'unknown', 100, null), "
+            "('2025-11-01', '2025-11-30', 'main', 'email', '', '', 'unknown', 50, 5)"
+        )
+        con.execute(
+            "insert into orders (store, order_id, ordered_at, status, subtotal, discount, shipping_fee, refund_amount)"
+            " values ('main', 'A', '2025-11-03 10:00', 'paid', 10, 0, 0, 0),"
+            " ('main', 'B', '2025-11-10 10:00', 'paid', 10, 0, 0, 0),"
+            " ('main', 'C', '2025-11-20 10:00', 'paid', 10, 0, 0, 0)"
+        )
+    with open_read_only(db) as con:
+        section = build_report(con, "monthly", date(2025, 11, 15)).section("traffic")
+    keys = [c.key for c in section.table.columns]
+    rows = {row[0]: dict(zip(keys, row, strict=True)) for row in section.table.rows}
+    assert rows["(no source)"]["orders"] == 3 and rows["(no source)"]["total_revenue"] == 30
+    for source, sessions in (("direct", 100), ("email", 50)):
+        assert rows[source]["sessions"] == sessions
+        assert rows[source]["orders"] is None and rows[source]["total_revenue"] is None, source
+    assert rows["email"]["conversion_rate"] == pytest.approx(5 / 50)  # the platform's 5 orders of 50 sessions
+    assert "cannot be split by source: all 3 are in the group none" in section.note

@@ -83,3 +83,44 @@ def test_a_logged_store_and_a_report_store_show_both_stores_sessions_and_say_whe
     no_failure(shopify)
     rows = {r["group"]: r for r in shopify.dataframe[0].value.to_dict("records")}
     assert (rows["organic_search"]["reported_sales"], rows["paid_search"]["reported_sales"]) == (170, 80)
+
+
+def test_the_reports_page_builds_the_report_of_the_sidebars_store(stores_db, monkeypatch) -> None:
+    import io
+    from datetime import date
+
+    import openpyxl
+
+    from pages import reports
+
+    at = open_app(stores_db, monkeypatch, "reports", **TMALL_FEBRUARY)
+    no_failure(at)
+    assert "shopkpi report --store tmall" in shown_text(at)
+    # The download the page offers, built as on a click: February 2020's report of tmall, in CNY.
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(reports.deferred_report("monthly", date(2020, 2, 15), "xlsx", {}, "tmall")())
+    )
+    rows = list(workbook["KPIs vs targets"].iter_rows(values_only=True))
+    value = {row[rows[0].index("Metric key")]: row[rows[0].index("Value")] for row in rows[1:]}
+    [(orders,)] = query(
+        stores_db,
+        "select count(*) from orders where store = 'tmall' and status in ('paid', 'shipped', 'delivered', 'returned')"
+        " and ordered_at >= '2020-02-01' and ordered_at < '2020-03-01'",
+    )
+    assert value["orders"] == orders > 0 and value["gross_sales"] is not None  # one currency: its money is known
+
+
+def test_the_forecast_pages_alerts_are_the_sidebars_stores(tmp_path, monkeypatch) -> None:
+    # tests/support/spiky.py: on 30 June b has 40 sessions against its usual 10–12; a has no data that day.
+    from tests.support.spiky import spiky_shop
+
+    db = spiky_shop(tmp_path / "w.duckdb")
+    b = open_app(db, monkeypatch, "forecast", store="b")
+    no_failure(b)
+    spike = [w.value for w in [*b.warning, *b.success] if "Sessions up" in w.value]
+    assert len(spike) == 1 and "40 against 1" in spike[0], spike  # 40 against an expected 10–12
+    # Store a: b's spike is not a's (the whole shop's 40 against its usual 20–24 would be an alert too).
+    a = open_app(db, monkeypatch, "forecast", store="a")
+    no_failure(a)
+    assert not [w.value for w in [*a.warning, *a.success] if "Sessions" in w.value]
+    assert "No alerts on 2024-06-30" in shown_text(a)
