@@ -579,6 +579,12 @@ ROLLUP_TABLES = {
     "orders": "rollup_orders",
     "items": "rollup_items",
 }
+# The funnel's steps, in order (metrics/funnel.py), as the events that reach them.
+FUNNEL_STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
+# One row per session (by its start day) with events: what its events add up to, for the sessions' and the funnel's
+# rollups, which read it instead of the events: a load's events are aggregated once for both, and a load of orders or
+# sessions reads no events at all. Refreshed before the rollups that read it (warehouse/rollups.py).
+SESSION_EVENTS = "rollup_session_events"
 # Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
 # has a session in it, without reading the sessions.
 VISITOR_SPANS = "rollup_visitors"
@@ -681,12 +687,46 @@ def rollup_measures(source: str) -> tuple[str, ...]:
 
 
 @cache
+def session_events_query() -> str:
+    """The rows of SESSION_EVENTS for the sessions started $start_ts to $end_ts: day, store, session_id, its page
+    view events, whether it added to cart (1/0) and the furthest funnel step its events reach (1–5, 0: none)."""
+    steps = " ".join(f"when '{step}' then {number}" for number, step in enumerate(FUNNEL_STEPS, start=1))
+    ctes = {
+        "period_sessions": """
+            -- one row per session started in the period
+            select store, session_id, cast(date_trunc('day', started_at) as date) as day
+            from sessions
+            where started_at >= $start_ts and started_at < $end_ts""",
+        "session_events": f"""
+            -- one row per such session with events: what they add up to
+            select
+                ps.day, e.store, e.session_id,
+                sum(case when e.event_type = 'page_view' then 1 else 0 end) as page_view_events,
+                max(case when e.event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
+                max(case e.event_type {steps} else 0 end) as event_step
+            from events e
+            join period_sessions ps on ps.store = e.store and ps.session_id = e.session_id
+            group by ps.day, e.store, e.session_id""",
+    }
+    return query(ctes, "select * from session_events")
+
+
+# The sessions' rollup reads its sessions' events from SESSION_EVENTS (the same numbers the raw CTE gives: a session
+# without page views or add-to-carts counts 0 either way).
+_ROLLED_SESSION_EVENTS = f"""
+    -- one row per session of the period with events: its page views and whether it added to cart
+    select store, session_id, page_view_events, added_to_cart
+    from {SESSION_EVENTS}
+    where day >= $first_day and day <= $last_day"""
+
+
 def rollup_query(source: str) -> str:
     """The rows of the rollup of `source` for the days $start_ts to $end_ts: one row per day and combination of
     ROLLUP_DIMENSIONS (their raw values), columns day, the dimensions, then the source's additive measures, each the
     registry's own aggregate over the same facts a raw query reads."""
     measures = rollup_measures(source)
     ctes = _ctes(Plan(measures, grain="day"), ALL, _ROLLUP_GROUP)
+    ctes["session_events"] = _ROLLED_SESSION_EVENTS
     dimensions = ", ".join(f"grp.{d} as {d}" for d in ROLLUP_DIMENSIONS)
     aggregates = ",\n            ".join(f"{MEASURES[m].aggregate} as {m}" for m in measures)
     ctes["rollup"] = f"""
@@ -731,7 +771,11 @@ def rollups_current(con: duckdb.DuckDBPyConnection) -> bool:
         return False
     stored = dict(con.sql("select table_name, query from rollup_queries").fetchall())
     current = all(stored.get(table) == rollup_query(source) for source, table in ROLLUP_TABLES.items())
-    return current and stored.get(VISITOR_SPANS) == visitor_spans_query()
+    return (
+        current
+        and stored.get(SESSION_EVENTS) == session_events_query()
+        and stored.get(VISITOR_SPANS) == visitor_spans_query()
+    )
 
 
 # --- running it ------------------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ import duckdb
 import polars as pl
 
 from metrics import dialect
-from metrics.compute import DIMENSION_SQL, NO_GROUP, ROLLUP_DIMENSIONS
+from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS
 from metrics.facts import facts, parameters, query
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
 from metrics.segments import ALL, Segment
 
-STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
+STEPS = FUNNEL_STEPS
 STEP_LABELS = {
     "page_view": ("Viewed a page", "浏览"),
     "click": ("Clicked", "点击"),
@@ -130,6 +130,11 @@ def funnel_rollup_query() -> str:
         from segment_sessions s
         where s.started_at >= $start_ts and s.started_at < $end_ts"""
     _session_steps(ctes)
+    ctes["event_steps"] = f"""
+        -- one row per such session with events: the furthest step they reach (from their rollup)
+        select store, session_id, event_step as step
+        from {SESSION_EVENTS}
+        where day >= $first_day and day <= $last_day"""
     ctes["rollup"] = f"""
         -- one row per day, combination of the rollup's dimensions and pair of steps: how many sessions
         select

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import duckdb
 
-from metrics.compute import ROLLUP_TABLES, VISITOR_SPANS, rollup_query, rollups_current, visitor_spans_query
+from metrics.compute import (
+    ROLLUP_TABLES,
+    SESSION_EVENTS,
+    VISITOR_SPANS,
+    rollup_query,
+    rollups_current,
+    session_events_query,
+    visitor_spans_query,
+)
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
@@ -34,8 +42,10 @@ ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 
 
 def _day_rollups() -> dict[str, str]:
-    """The rollups kept per day, as {table: query}: the registry's measures per source, and the funnel's steps."""
+    """The rollups kept per day, as {table: query}, in the order they are built: each session's events (the
+    sessions' and the funnel's rollups read it), the registry's measures per source, and the funnel's steps."""
     return {
+        SESSION_EVENTS: session_events_query(),
         **{table: rollup_query(source) for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: funnel_rollup_query(),
     }

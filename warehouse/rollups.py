@@ -36,6 +36,7 @@ _ORDERS_OF_CHANGED_SESSIONS = """
     where (store, session_id) in (select store, session_id from changed)"""
 _TOUCHED = {
     "sessions": {
+        "rollup_session_events": _OF_SESSIONS,
         "rollup_sessions": _OF_SESSIONS,
         "rollup_funnel": _OF_SESSIONS,
         "rollup_visitors": _OF_SESSIONS,
@@ -47,6 +48,7 @@ _TOUCHED = {
     },
     "events": {
         "rollup_events": "select cast(occurred_at as date) as day from changed",
+        "rollup_session_events": _SESSIONS_OF_CHANGED,
         "rollup_sessions": _SESSIONS_OF_CHANGED,
         "rollup_funnel": _SESSIONS_OF_CHANGED,
     },
@@ -102,13 +104,28 @@ def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
     return found > 0
 
 
-def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    """The rollups as (table, query, keyed_by), each table checked to be a rollup's name."""
-    ledger = con.sql("select table_name, query, keyed_by from rollup_queries order by table_name").fetchall()
-    for table, _, _ in ledger:
+def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, set[str]]]:
+    """The rollups as (table, query, keyed_by, the canonical tables it reads, also through the rollups it reads), each
+    table checked to be a rollup's name; a rollup that another reads comes before it (a refresh recomputes it first)."""
+    rows = con.sql("select table_name, query, keyed_by from rollup_queries order by table_name").fetchall()
+    queries = {table: sql for table, sql, _ in rows}
+    for table in queries:
         if not re.fullmatch(r"rollup_[a-z_]+", table):
             raise ValueError(f"not a rollup table: {table!r}")
-    return ledger
+    uses = {
+        table: set(re.findall(r"\brollup_[a-z_]+\b", sql)) & set(queries) - {table} for table, sql in queries.items()
+    }
+
+    def level(table: str, seen: frozenset[str] = frozenset()) -> int:
+        if table in seen:
+            raise ValueError(f"rollups that read each other: {', '.join(sorted(seen))}")
+        return 1 + max((level(used, seen | {table}) for used in uses[table]), default=-1)
+
+    def tables(table: str) -> set[str]:
+        return reads(queries[table]).union(*(tables(used) for used in uses[table]))
+
+    ordered = sorted(rows, key=lambda row: (level(row[0]), row[0]))
+    return [(table, sql, keyed_by, tables(table)) for table, sql, keyed_by in ordered]
 
 
 def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_checked") -> dict[str, set[date]]:
@@ -119,7 +136,7 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
         return {}
     listed = _TOUCHED[table]
     every_day = " union ".join(f"({sql})" for sql in listed.values())
-    rollups = {name: listed.get(name, every_day) for name, sql, _ in _ledger(con) if table in reads(sql)}
+    rollups = {name: listed.get(name, every_day) for name, _, _, read in _ledger(con) if table in read}
     if not rollups:
         return {}
     names = [c.name for c in TABLES[table].columns]
@@ -168,7 +185,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
     rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
         return
-    for table, sql, keyed_by in _ledger(con):
+    for table, sql, keyed_by, _ in _ledger(con):
         for first, last in day_runs(days.get(table, ())):
             if keyed_by == "day":
                 _remove_days(con, table, first, last)

@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 
 from bench.kpis import reference_kpis, same_numbers
 from metrics import compute
-from metrics.compute import ROLLUP_DIMENSIONS, ROLLUP_TABLES, VISITOR_SPANS, compute_kpis, kpi_series, rollups_current
+from metrics.compute import (
+    ROLLUP_DIMENSIONS,
+    ROLLUP_TABLES,
+    SESSION_EVENTS,
+    VISITOR_SPANS,
+    compute_kpis,
+    kpi_series,
+    rollups_current,
+)
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
 from metrics.rollups import build_rollups
@@ -31,7 +39,7 @@ END = date(2024, 6, 30)
 DAYS = 120
 FIRST = END - timedelta(days=DAYS - 1)
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROLLUP_NAMES = [*ROLLUP_TABLES.values(), FUNNEL_ROLLUP, VISITOR_SPANS]
+ROLLUP_NAMES = [SESSION_EVENTS, *ROLLUP_TABLES.values(), FUNNEL_ROLLUP, VISITOR_SPANS]
 
 
 @cache
