@@ -94,6 +94,9 @@ _CHANGED_VISITORS = """
     select split_part(visitor_id, chr(31), 1), substr(visitor_id, strpos(visitor_id, chr(31)) + 1)
     from {table}
     where first_day between $first_day and $last_day or last_day between $first_day and $last_day"""
+# The visitors (store, visitor_id) of the sessions a load changes, new and replaced: exactly those whose span (first
+# and last day of their sessions) can change. touched_days makes it for a load of sessions; the refresh reads it.
+_TOUCHED_VISITORS = "_touched_visitors"
 # More separate runs of days than this are refreshed as one range from the first to the last.
 MAX_RUNS = 16
 
@@ -145,18 +148,22 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     days = "\n            union all ".join(
         f"select '{name}' as rollup, day from ({sql})" for name, sql in rollups.items()
     )
-    sql = f"""
-        with
-        changed as materialized (
-            select {columns} from {staged} where _error is null
-            union all
-            select {columns} from {table}
-            where ({key}) in (select {key} from {staged} where _error is null)
+    con.execute(
+        f"""
+        create or replace temp table changed as
+        select {columns} from {staged} where _error is null
+        union all
+        select {columns} from {table}
+        where ({key}) in (select {key} from {staged} where _error is null)"""
+    )
+    if table == "sessions":  # the visitors whose span can change: those that gain, lose or move a session
+        con.execute(
+            f"create or replace temp table {_TOUCHED_VISITORS} as select distinct store, visitor_id from changed"
         )
-        select distinct rollup, day from ({days}) where day is not null"""
     touched: dict[str, set[date]] = {name: set() for name in rollups}
-    for name, day in con.sql(sql).fetchall():
+    for name, day in con.sql(f"select distinct rollup, day from ({days}) where day is not null").fetchall():
         touched[name].add(day)
+    con.execute("drop table changed")
     return {name: found for name, found in touched.items() if found}
 
 
@@ -186,7 +193,10 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
     if not any(days.values()) or not has_rollups(con):
         return
     for table, sql, keyed_by, _ in _ledger(con):
-        for first, last in day_runs(days.get(table, ())):
+        runs = day_runs(days.get(table, ()))
+        if keyed_by != "day" and runs and _exists(con, _TOUCHED_VISITORS):
+            runs = runs[:1]  # the visitors the load changed, whatever their days: once
+        for first, last in runs:
             if keyed_by == "day":
                 _remove_days(con, table, first, last)
             else:
@@ -198,6 +208,11 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
             con.execute(f"insert into {table} by name select * from _rollup_rows")
             note_change(con, table, "select * from _rollup_rows")
     con.execute("drop table if exists _rollup_rows")
+    con.execute(f"drop table if exists {_TOUCHED_VISITORS}")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.sql("select count(*) from duckdb_tables() where table_name = ?", params=[table]).fetchall()[0][0] > 0
 
 
 def _remove_days(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date) -> None:
@@ -208,9 +223,13 @@ def _remove_days(con: duckdb.DuckDBPyConnection, table: str, first: date, last: 
 
 
 def _remove_visitors(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date) -> None:
-    """Deletes the spans of the visitors whose span the sessions of the days first to last may change (a visitor
-    may have none after the refresh)."""
-    con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
+    """Deletes the spans of the visitors whose span may change (a visitor may have none after the refresh): those a
+    load of sessions changed (touched_days found them), else those the sessions of the days first to last may
+    change."""
+    if _exists(con, _TOUCHED_VISITORS):
+        con.execute(f"create or replace temp table _rollup_visitors as select * from {_TOUCHED_VISITORS}")
+    else:
+        con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
     visitors = "select store || chr(31) || visitor_id as visitor_id from _rollup_visitors"
     con.execute(f"delete from {table} where visitor_id in (select visitor_id from ({visitors}))")
     note_change(con, table, visitors, key="visitor_id", insert=False)
