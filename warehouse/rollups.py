@@ -143,11 +143,10 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     if not rollups:
         return {}
     names = [c.name for c in TABLES[table].columns]
-    columns = ", ".join(names)
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
-    days = "\n            union all ".join(
-        f"select '{name}' as rollup, day from ({sql})" for name, sql in rollups.items()
-    )
+    # Only the columns the day queries read: a month of events is millions of rows, kept until the queries ran.
+    read = [*rollups.values(), "visitor_id" if table == "sessions" else ""]  # the visitors: see below
+    columns = ", ".join(n for n in names if any(re.search(rf"\b{n}\b", sql) for sql in read))
     con.execute(
         f"""
         create or replace temp table changed as
@@ -161,8 +160,11 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
             f"create or replace temp table {_TOUCHED_VISITORS} as select distinct store, visitor_id from changed"
         )
     touched: dict[str, set[date]] = {name: set() for name in rollups}
-    for name, day in con.sql(f"select distinct rollup, day from ({days}) where day is not null").fetchall():
-        touched[name].add(day)
+    for sql in set(rollups.values()):  # each query once (several rollups count on the same days)
+        found = {row[0] for row in con.sql(f"select distinct day from ({sql}) where day is not null").fetchall()}
+        for name in rollups:
+            if rollups[name] == sql:
+                touched[name] |= found
     con.execute("drop table changed")
     return {name: found for name, found in touched.items() if found}
 
