@@ -964,7 +964,7 @@ def traffic_cut(con: duckdb.DuckDBPyConnection, period: Period, segment: Segment
     if not cut:
         return None
     first, last = min(row[1] for row in cut), max(row[2] for row in cut)
-    whose = "" if stores.reported == ("",) else f" of {store_list(row[0] for row in cut)}"
+    whose = "" if stores.one_shop else f" of {store_list(row[0] for row in cut)}"
     return (
         f"the platform's traffic report{whose} covers {first} – {last} as a whole and this period cuts it: its"
         " sessions cannot be split by day (choose a period that covers the report)"

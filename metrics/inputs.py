@@ -23,6 +23,7 @@ import polars as pl
 
 from metrics.registry import MEASURES, inputs_of, measures_of
 from metrics.segments import ALL, Segment
+from warehouse import DEFAULT_STORE
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,19 @@ class SessionStores:
             return "logs"
         return "mixed" if self.logged else "report"
 
+    @property
+    def one_shop(self) -> bool:
+        """Whether the only store with session figures is the default store (a shop of one store: a sentence need
+        not name it)."""
+        return self.reported == (DEFAULT_STORE,) and not self.logged
+
     def only(self, store: str | None) -> SessionStores:
         """The same for one store (a group of a split by store)."""
         return SessionStores(tuple(s for s in self.logged if s == store), tuple(s for s in self.reported if s == store))
 
 
 def store_list(stores: Iterable[str], lang: str = "en") -> str:
-    """Store names as a sentence names them ('' is the default store)."""
+    """Store names as a sentence names them ('' is the stores' shared part, e.g. of expenses)."""
     default = "默认店铺" if lang == "zh" else "the default store"
     return ("、" if lang == "zh" else ", ").join(s if s else default for s in stores)
 
@@ -289,7 +296,7 @@ def session_input_note(stores: SessionStores, missing: frozenset[str], lang: str
         return "数据来源：访问日志（sessions 与 events 表）。" if zh else "Input: session logs (sessions, events)."
     reported = store_list(stores.reported, lang)
     if stores.kind == "report":
-        if stores.reported == ("",):
+        if stores.one_shop:
             return (
                 "数据来源：平台流量报表（traffic 表），本店没有访问日志。"
                 if zh

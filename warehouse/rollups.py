@@ -144,9 +144,12 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
         return {}
     names = [c.name for c in TABLES[table].columns]
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
-    # Only the columns the day queries read: a month of events is millions of rows, kept until the queries ran.
-    read = [*rollups.values(), "visitor_id" if table == "sessions" else ""]  # the visitors: see below
-    columns = ", ".join(n for n in names if any(re.search(rf"\b{n}\b", sql) for sql in read))
+    # Only the columns the day queries read (and a session's visitor, below): a month of events is millions of rows,
+    # kept until the queries ran.
+    needed = {n for n in names if any(re.search(rf"\b{n}\b", sql) for sql in rollups.values())}
+    if table == "sessions":
+        needed.add("visitor_id")
+    columns = ", ".join(n for n in names if n in needed)
     con.execute(
         f"""
         create or replace temp table changed as

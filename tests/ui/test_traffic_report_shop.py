@@ -45,6 +45,10 @@ def test_the_traffic_table_shows_the_reports_sessions_and_rates(traffic_db, monk
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]  # the first chart: revenue by group
     assert dict(zip(bars["y"], bars["x"], strict=True))["organic_search"] == 3000
     assert any("which does not give the steps" in c.value for c in at.caption)
+    # A shop of one store: the card's definition says where its sessions come from without naming the store.
+    overview = open_app(traffic_db, monkeypatch, "overview")
+    sessions = {m.label: m for m in overview.metric}["Sessions"].proto.help
+    assert "Input: the platform's traffic report (traffic table); the shop has no session logs." in sessions
 
 
 def test_a_shop_with_session_logs_has_no_report_columns(demo_db, monkeypatch) -> None:
