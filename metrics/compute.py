@@ -687,10 +687,15 @@ def rollup_measures(source: str) -> tuple[str, ...]:
 
 
 @cache
+def funnel_step(event_type: str) -> str:
+    """SQL: the funnel step (1–5, FUNNEL_STEPS' order) an event of that type reaches, 0 for any other event."""
+    steps = " ".join(f"when '{step}' then {number}" for number, step in enumerate(FUNNEL_STEPS, start=1))
+    return f"case {event_type} {steps} else 0 end"
+
+
 def session_events_query() -> str:
     """The rows of SESSION_EVENTS for the sessions started $start_ts to $end_ts: day, store, session_id, its page
     view events, whether it added to cart (1/0) and the furthest funnel step its events reach (1–5, 0: none)."""
-    steps = " ".join(f"when '{step}' then {number}" for number, step in enumerate(FUNNEL_STEPS, start=1))
     ctes = {
         "period_sessions": """
             -- one row per session started in the period
@@ -703,7 +708,7 @@ def session_events_query() -> str:
                 ps.day, e.store, e.session_id,
                 sum(case when e.event_type = 'page_view' then 1 else 0 end) as page_view_events,
                 max(case when e.event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
-                max(case e.event_type {steps} else 0 end) as event_step
+                max({funnel_step("e.event_type")}) as event_step
             from events e
             join period_sessions ps on ps.store = e.store and ps.session_id = e.session_id
             group by ps.day, e.store, e.session_id""",

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from metrics import dialect
-from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS
+from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS, funnel_step
 from metrics.facts import facts, parameters, query
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
@@ -33,13 +33,17 @@ FUNNEL_DIMENSIONS = tuple(d for d in DIMENSIONS if d in SOURCE_DIMENSIONS["sessi
 FUNNEL_ROLLUP = "rollup_funnel"
 
 
+_ORDER_DATA = """
+    -- one row: whether the shop has loaded orders at all
+    select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
+
+
 def _session_steps(ctes: dict[str, str]) -> None:
     """Adds the CTEs of each period session's furthest event step and order step (`period_sessions`: its sessions),
     and whether the shop has loaded orders at all."""
-    step_cases = " ".join(f"when '{step}' then {number}" for number, step in enumerate(STEPS, start=1))
     ctes["event_steps"] = f"""
         -- one row per such session with funnel events: the furthest step its events reach
-        select store, session_id, max(case event_type {step_cases} else 0 end) as step
+        select store, session_id, max({funnel_step("event_type")}) as step
         from segment_events
         where (store, session_id) in (select store, session_id from period_sessions)
         group by store, session_id"""
@@ -51,9 +55,6 @@ def _session_steps(ctes: dict[str, str]) -> None:
     ctes["order_data"] = _ORDER_DATA
 
 
-_ORDER_DATA = """
-    -- one row: whether the shop has loaded orders at all
-    select count(*) > 0 as loaded from (select 1 from orders limit 1)"""
 # A session's furthest step (a session has at least one page view). Once the shop has orders, a purchase is what
 # conversion_rate counts, a valid order naming the session: a purchase event alone (its order cancelled, or never
 # exported) is a begun checkout. Without orders, events are all there is.
