@@ -353,10 +353,11 @@ def _url_date(key: str) -> date | None:
         return None
 
 
-def _safe_span() -> Period | None:
-    """The data's first to latest date, or None (no warehouse, no dated rows, or one that cannot be read)."""
+def _safe_span(store: str | None = None) -> Period | None:
+    """The data's first to latest date (one store's, given one), or None (no warehouse, no dated rows, or one that
+    cannot be read)."""
     try:
-        return load(data_span) if has_warehouse() else None
+        return load(data_span, segment=Segment(store=store)) if has_warehouse() else None
     except WarehouseError:
         return None
 
@@ -389,6 +390,10 @@ def sidebar() -> View:
         start, end = _url_date("from"), _url_date("to")
         if latest is not None and start and end and start <= end:
             state["f_range"] = (start, end)
+    store = state.get("f_store") or None if len(options["store"]) > 1 else None
+    # Under a store filter the presets end on that store's latest date (a store whose data end earlier would show
+    # empty days otherwise), as `shopkpi kpis --store` does; the date picker keeps the warehouse's range.
+    shown_span = (_safe_span(store) or span) if store else span
     bar = st.sidebar
     bar.radio("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, horizontal=True, key="f_lang")
     zh = lang() == "zh"
@@ -406,11 +411,12 @@ def sidebar() -> View:
             picked = bar.date_input(t("From – to", "起止日期"), max_value=latest, key="f_range")
             if isinstance(picked, tuple | list) and len(picked) == 2:
                 custom = Period(picked[0], picked[1])
-        period = preset_period(preset, latest, custom)
+        shown_latest = shown_span.end if shown_span else latest
+        period = preset_period(preset, shown_latest, custom)
         bar.caption(
             t(
-                f"{period.start} to {period.end} · latest data {latest}",
-                f"{period.start} 至 {period.end} · 最新数据 {latest}",
+                f"{period.start} to {period.end} · latest data {shown_latest}",
+                f"{period.start} 至 {period.end} · 最新数据 {shown_latest}",
             )
         )
         bar.radio(t("Compare with", "对比"), list(COMPARISONS), format_func=lambda k: COMPARISONS[k][zh], key="f_vs")
@@ -433,14 +439,13 @@ def sidebar() -> View:
                 format_func=lambda v: v or ("全部店铺" if zh else "All stores"),
                 key="f_store",
             )
-    store = state.get("f_store") or None if len(options["store"]) > 1 else None
     view = View(
         period=period,
         comparison=state.get("f_vs", DEFAULT_COMPARISON),
         segment=Segment(state.get("f_source") or None, state.get("f_device") or None, store),
         lang=lang(),
-        latest=latest,
-        first=span.start if span else None,
+        latest=shown_span.end if shown_span else None,
+        first=shown_span.start if shown_span else None,
     )
     _to_url(view, state.get("f_preset", DEFAULT_PRESET))
     state["view"] = view

@@ -123,4 +123,17 @@ def test_the_forecast_pages_alerts_are_the_sidebars_stores(tmp_path, monkeypatch
     a = open_app(db, monkeypatch, "forecast", store="a")
     no_failure(a)
     assert not [w.value for w in [*a.warning, *a.success] if "Sessions" in w.value]
-    assert "No alerts on 2024-06-30" in shown_text(a)
+    assert "No alerts on 2024-06-29" in shown_text(a)  # store a's own last day (the sidebar's latest under it)
+
+
+def test_under_a_store_filter_the_sidebars_periods_end_on_that_stores_latest_date(tmp_path, monkeypatch) -> None:
+    # tests/support/spiky.py: store a's data end on 29 June 2024, store b's and the warehouse's on 30 June.
+    from tests.support.spiky import spiky_shop
+
+    db = spiky_shop(tmp_path / "w.duckdb")
+    for store, latest, first in ((None, "2024-06-30", "2024-06-01"), ("a", "2024-06-29", "2024-05-31")):
+        at = open_app(db, monkeypatch, "overview", **({"store": store} if store else {}))
+        no_failure(at)
+        captions = [c.value for c in at.sidebar.caption]
+        # The default period, the last 30 days, ends on the store's latest date.
+        assert f"{first} to {latest} · latest data {latest}" in captions, captions
