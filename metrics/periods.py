@@ -197,34 +197,21 @@ def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> 
 def data_span(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> Period | None:
     """The data's first to latest local date: any order, session, ad spend or platform traffic report of a segment
     (default: the whole shop; one store's under a store filter); None if none."""
-    if segment:
-        sql = query(
-            facts(segment),
-            """
-            select min(first_day), max(last_day) from (
-                select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
-                from segment_orders
-                union all
-                select cast(min(started_at) as date), cast(max(started_at) as date) from segment_sessions
-                union all
-                select min(date), max(date) from segment_ad_spend
-                union all
-                select min(date), max(end_date) from segment_traffic
-            )""",
-        )
-        first, last = con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0]
-        return Period(first, last) if first is not None else None
-    sql = """
+    sql = query(
+        facts(segment),
+        """
         select min(first_day), max(last_day) from (
-            select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day from orders
+            select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
+            from segment_orders
             union all
-            select cast(min(started_at) as date), cast(max(started_at) as date) from sessions
+            select cast(min(started_at) as date), cast(max(started_at) as date) from segment_sessions
             union all
-            select min(date), max(date) from ad_spend
+            select min(date), max(date) from segment_ad_spend
             union all
-            select min(date), max(end_date) from traffic
-        )"""
-    first, last = con.sql(sql).fetchall()[0]
+            select min(date), max(end_date) from segment_traffic
+        )""",
+    )
+    first, last = con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0]
     return Period(first, last) if first is not None else None
 
 

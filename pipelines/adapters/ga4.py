@@ -16,7 +16,6 @@ import duckdb
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json
 from pipelines.adapters.traffic import (
-    check_one_period,
     number,
     parse_day,
     read_lines,
@@ -26,7 +25,7 @@ from pipelines.adapters.traffic import (
     unknown_note,
     write_traffic,
 )
-from pipelines.ingest import IngestError
+from pipelines.ingest import IngestError, check_one_period
 
 NAME = "ga4"
 PLATFORM = "own_site"

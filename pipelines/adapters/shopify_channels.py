@@ -18,7 +18,6 @@ import duckdb
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json
 from pipelines.adapters.traffic import (
-    check_one_period,
     number,
     parse_day,
     read_lines,
@@ -27,7 +26,7 @@ from pipelines.adapters.traffic import (
     stage,
     write_traffic,
 )
-from pipelines.ingest import IngestError
+from pipelines.ingest import IngestError, check_one_period
 
 NAME = "shopify-channels"
 PLATFORM = "shopify"

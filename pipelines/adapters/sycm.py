@@ -14,7 +14,6 @@ import duckdb
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json
 from pipelines.adapters.traffic import (
-    check_one_period,
     number,
     parse_period,
     read_lines,
@@ -24,7 +23,7 @@ from pipelines.adapters.traffic import (
     unknown_note,
     write_traffic,
 )
-from pipelines.ingest import IngestError
+from pipelines.ingest import IngestError, check_one_period
 
 NAME = "sycm"
 PLATFORM = "tmall"

@@ -135,26 +135,6 @@ def number(sql: str) -> str:
     return f"try_cast(nullif(regexp_replace({sql}, '[,¥￥$€£%\\s]', '', 'g'), '') as double)"
 
 
-def check_one_period(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> None:
-    """Refuses a report whose rows have periods that overlap without being the same (a daily row inside a weekly
-    one): each row's figures would be counted twice. `relation` has _line, date and end_date (DATE)."""
-    clash = con.sql(
-        f"""
-        select a._line, a.date, a.end_date, b._line, b.date, b.end_date
-        from {relation} a join {relation} b
-            on a._line > b._line and a.date <= b.end_date and b.date <= a.end_date
-            and (a.date <> b.date or a.end_date <> b.end_date)
-        order by a._line limit 1
-        """
-    ).fetchall()
-    if clash:
-        line, first, last, other, other_first, other_last = clash[0]
-        raise IngestError(
-            f"{path}: line {line}: the period {first} to {last} overlaps line {other}'s {other_first} to "
-            f"{other_last}: a file mixing periods is refused; export one period (or one row per day) per file"
-        )
-
-
 def write_traffic(con: duckdb.DuckDBPyConnection, relation: str, workdir: Path, options: ImportOptions):
     """Writes traffic.csv from `relation` (traffic's columns as typed values, `_line`, `_reason`, `_column`, `_raw`),
     with the store of --store; returns the Derived file."""

@@ -11,7 +11,7 @@ rejects), load.py (the transaction: upsert, accounting, the ingest_log ledger).
 
 from pipelines.ingest.common import IngestError, Progress, ident, sql_string
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import FileResult, ingest_file, ingest_files
+from pipelines.ingest.load import FileResult, check_one_period, ingest_file, ingest_files
 from pipelines.ingest.map import SavedMapping, ValueFormat, load_mapping
 from pipelines.ingest.read import content_hash, detect_encoding, transcode_to_utf8
 
@@ -22,6 +22,7 @@ __all__ = [
     "Progress",
     "SavedMapping",
     "ValueFormat",
+    "check_one_period",
     "content_hash",
     "detect_encoding",
     "ident",

@@ -278,26 +278,8 @@ def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> l
     day, rows) per stored period replaced. Raises IngestError, before anything is written, for a file whose own rows
     mix periods, or whose rows overlap stored ones covering days the file does not (a range's totals cannot be
     split: keeping both would count the common days twice, replacing would lose the others)."""
-    # The within-file rule of the adapters (pipelines/adapters/traffic.py), for `shopkpi ingest traffic` too.
-    mixed = con.sql(
-        """
-        with ranges as (
-            select store, date, end_date, min(_line) as _line from _lined where _error is null
-            group by all
-        )
-        select a._line, a.date, a.end_date, b._line, b.date, b.end_date
-        from ranges a join ranges b
-            on a.store = b.store and a._line > b._line and a.date <= b.end_date and b.date <= a.end_date
-            and (a.date <> b.date or a.end_date <> b.end_date)
-        order by a._line limit 1
-        """
-    ).fetchall()
-    if mixed:
-        line, first, last, other, other_first, other_last = mixed[0]
-        raise IngestError(
-            f"{path}: line {line}: the period {first} to {last} overlaps line {other}'s {other_first} to "
-            f"{other_last}: a file mixing periods is refused; export one period (or one row per day) per file"
-        )
+    # The within-file rule of the adapters (pipelines/adapters), for `shopkpi ingest traffic` too.
+    check_one_period(con, path, "(select * from _lined where _error is null)", per_store=True)
     con.execute(
         """
         create or replace temp table _overlapped as
@@ -351,6 +333,28 @@ def _replace_overlapped_traffic(con: duckdb.DuckDBPyConnection, path: Path) -> l
         """
     )
     return [(store, first, last, rows) for store, first, last, rows, _, _ in overlapped]
+
+
+def check_one_period(con: duckdb.DuckDBPyConnection, path: Path, relation: str, per_store: bool = False) -> None:
+    """Refuses a traffic report whose rows have periods that overlap without being the same (a daily row inside a
+    weekly one; of the same store with `per_store`): each row's figures would be counted twice. `relation` has _line,
+    date and end_date (DATE), and store with `per_store`."""
+    same_store = "a.store = b.store and " if per_store else ""
+    clash = con.sql(
+        f"""
+        select a._line, a.date, a.end_date, b._line, b.date, b.end_date
+        from {relation} a join {relation} b
+            on {same_store}a._line > b._line and a.date <= b.end_date and b.date <= a.end_date
+            and (a.date <> b.date or a.end_date <> b.end_date)
+        order by a._line limit 1
+        """
+    ).fetchall()
+    if clash:
+        line, first, last, other, other_first, other_last = clash[0]
+        raise IngestError(
+            f"{path}: line {line}: the period {first} to {last} overlaps line {other}'s {other_first} to "
+            f"{other_last}: a file mixing periods is refused; export one period (or one row per day) per file"
+        )
 
 
 def _note_stores_traffic(con: duckdb.DuckDBPyConnection) -> None:
