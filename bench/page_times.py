@@ -100,9 +100,9 @@ FLOOR_PAGES = [("", "Floor one", "h1", 1), ("floor_two", "Floor two", "h1", 1)]
 # Called once per animation frame with {key, title, selector, atLeast}: records in window.__pageBench[key] the first
 # frame (performance.now(), in ms) at which the Streamlit app exists, the page's heading is visible, the heading and
 # `atLeast` visible elements of `selector` are (or a note that a slow result is still being computed, `later`), and
-# finally all of that with the script run finished, every Plotly chart (its SVG) and table (its canvas) of the first
-# screen drawn and no element still loading (a skeleton); returns the marks then, else false. "Visible" as Playwright
-# means it: a non-empty box and not visibility:hidden.
+# finally all of that with the script run finished, every Plotly chart (its SVG), Vega-Lite chart (its marks) and table
+# (its canvas) of the first screen drawn and no element still loading (a skeleton); returns the marks then, else false.
+# "Visible" as Playwright means it: a non-empty box and not visibility:hidden.
 CONTENT_DRAWN_JS = """(spec) => {
     const visible = (el) => {
         const box = el.getBoundingClientRect();
@@ -129,6 +129,7 @@ CONTENT_DRAWN_JS = """(spec) => {
     const all = (selector) => [...document.querySelectorAll(selector)].filter(onScreen);
     if (all("[data-testid='stSkeleton']").length) return false;
     if (all("[data-testid='stPlotlyChart']").some((el) => !el.querySelector(".main-svg"))) return false;
+    if (all("[data-testid='stVegaLiteChart']").some((el) => !el.querySelector(".marks"))) return false;
     if (all("[data-testid='stDataFrame']").some((el) => !el.querySelector("canvas"))) return false;
     marks.later = later;
     marks.drawn = now;

@@ -169,7 +169,7 @@ def changed_section(current: ui.View, loaded: OverviewData) -> None:
     labels = {d: DRIVER_LABELS[d][current.lang == "zh"] for d in DRIVER_LABELS}
     labels |= {"before": current.t("Before", "对比期"), "after": current.t("Now", "本期")}
     with left:
-        ui.plotly(
+        ui.vega(
             charts.drivers_waterfall(drivers, labels, current.t("Revenue change by driver", "收入变化分解")),
             key="drivers",
         )

@@ -650,6 +650,11 @@ def plotly(figure: Any, key: str, select: bool = False, on_select: Callable[[], 
     return None
 
 
+def vega(spec: dict, key: str) -> None:
+    """A Vega-Lite chart (a spec from shopkpi/ui/charts.py) stretched to the column."""
+    st.vega_lite_chart(spec=spec, width="stretch", key=key)
+
+
 @st.cache_data(show_spinner=False, ttl=60)
 def _targets(path: str | None) -> dict[str, Target]:
     return load_targets(path)

@@ -197,33 +197,49 @@ def waterfall(lines: pl.DataFrame, title: str | None = None) -> go.Figure:
     return _layout(figure, title, height=380)
 
 
-def drivers_waterfall(drivers: pl.DataFrame, labels: dict[str, str], title: str | None = None) -> go.Figure:
-    """Revenue before → the effect of each driver → revenue after, from `metrics.insights.decompose_change`."""
+def drivers_waterfall(drivers: pl.DataFrame, labels: dict[str, str], title: str | None = None) -> dict:
+    """Revenue before → the effect of each driver → revenue after, from `metrics.insights.decompose_change`, as a
+    Vega-Lite spec (`ui.vega`), not a Plotly figure: it is the Overview's only chart besides the cards' sparklines,
+    which Streamlit draws with Vega too, so the landing page never waits for Plotly's 4.7 MB module (about 2 s of a
+    first visit in a new browser). Vega draws a text as its characters: labels are not made `inert`."""
     total = drivers.filter(pl.col("driver") == "total").row(0, named=True)
-    effects = drivers.filter(pl.col("driver") != "total")
-    x = [inert(labels.get("before", "Before"))]
-    y = [total["before"]]
-    measure = ["absolute"]
-    for row in effects.iter_rows(named=True):
-        x.append(inert(labels.get(row["driver"], row["driver"])))
-        y.append(row["effect"] or 0.0)
-        measure.append("relative")
-    x.append(inert(labels.get("after", "After")))
-    y.append(total["after"])
-    measure.append("total")
-    figure = go.Figure(
-        go.Waterfall(
-            x=x,
-            y=y,
-            measure=measure,
-            increasing={"marker": {"color": GOOD}},
-            decreasing={"marker": {"color": BAD}},
-            totals={"marker": {"color": TOTAL}},
-            hovertemplate=f"%{{x}}: %{{y:{MONEY.axis}}}<extra></extra>",
-        )
-    )
-    figure.update_yaxes(tickformat=MONEY.axis)
-    return _layout(figure, title, height=300)
+    steps = [(labels.get("before", "Before"), "total", 0.0, total["before"])]
+    level = total["before"]
+    for row in drivers.filter(pl.col("driver") != "total").iter_rows(named=True):
+        effect = row["effect"] or 0.0  # an effect that cannot be split out is drawn as no step
+        steps.append((labels.get(row["driver"], row["driver"]), "up" if effect >= 0 else "down", level, level + effect))
+        level += effect
+    steps.append((labels.get("after", "After"), "total", 0.0, total["after"]))
+    values = []
+    for label, kind, start, end in steps:
+        amount = format(end, MONEY.axis) if kind == "total" else format(end - start, "+" + MONEY.axis)
+        values.append({"label": label, "kind": kind, "start": start, "end": end, "tip": f"{label}: {amount}"})
+    spec: dict = {
+        "height": 300,
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "label",
+                "type": "nominal",
+                "sort": None,  # the data's order: before, each driver, after
+                # One word a line, so every step is named however narrow the column (Vega drops overlapping labels).
+                "axis": {"title": None, "labelAngle": 0, "labelOverlap": False, "labelExpr": "split(datum.label, ' ')"},
+            },
+            "y": {"field": "start", "type": "quantitative", "axis": {"title": None, "format": MONEY.axis}},
+            "y2": {"field": "end"},
+            "color": {
+                "field": "kind",
+                "type": "nominal",
+                "scale": {"domain": ["total", "up", "down"], "range": [TOTAL, GOOD, BAD]},
+                "legend": None,
+            },
+            "tooltip": {"field": "tip", "type": "nominal"},
+        },
+    }
+    if title:
+        spec["title"] = {"text": title, "anchor": "start", "fontSize": 14}
+    return spec
 
 
 def lines_over_time(

@@ -56,10 +56,25 @@ def test_drivers_waterfall_walks_from_before_to_after() -> None:
         {"sessions": 1000, "orders": 20, "total_revenue": 2000.0},
         {"sessions": 1200, "orders": 30, "total_revenue": 2700.0},
     )
-    waterfall = charts.drivers_waterfall(drivers, {"before": "Before", "after": "Now"}).data[0]
-    assert list(waterfall.x) == ["Before", "sessions", "conversion", "order_value", "Now"]
-    assert [round(v) for v in waterfall.y] == [2000, 400, 600, -300, 2700]
-    assert list(waterfall.measure) == ["absolute", "relative", "relative", "relative", "total"]
+    steps = charts.drivers_waterfall(drivers, {"before": "Before", "after": "Now"})["data"]["values"]
+    assert [step["label"] for step in steps] == ["Before", "sessions", "conversion", "order_value", "Now"]
+    # By hand: sessions +20% at 2 % and 100 per order: +400; conversion 2 % → 2.5 % at 1,200 sessions: +600; order
+    # value 100 → 90 on 30 orders: −300. Each step starts where the one before ended; the totals stand on zero.
+    assert [(round(step["start"]), round(step["end"])) for step in steps] == [
+        (0, 2000),
+        (2000, 2400),
+        (2400, 3000),
+        (3000, 2700),
+        (0, 2700),
+    ]
+    assert [step["kind"] for step in steps] == ["total", "up", "up", "down", "total"]
+    assert [step["tip"] for step in steps] == [
+        "Before: 2,000",
+        "sessions: +400",
+        "conversion: +600",
+        "order_value: -300",
+        "Now: 2,700",
+    ]
 
 
 def test_cohort_heatmap_has_one_row_per_cohort_and_leaves_incomplete_months_blank() -> None:
@@ -170,7 +185,9 @@ def test_names_from_the_data_are_drawn_as_text_in_every_chart() -> None:
         {"sessions": 1000, "orders": 20, "total_revenue": 2000.0},
         {"sessions": 1200, "orders": 30, "total_revenue": 2700.0},
     )
-    _assert_inert(charts.drivers_waterfall(drivers, {"before": HOSTILE}), 1)
+    # Vega draws a label as its characters (no markup): it is kept as it is, not escaped into "&lt;a …".
+    steps = charts.drivers_waterfall(drivers, {"before": HOSTILE})["data"]["values"]
+    assert steps[0]["label"] == HOSTILE
     days = [date(2024, 1, d) for d in (1, 2, 3)]
     history = pl.DataFrame({"date": days[:2], "value": [1.0, 2.0]})
     rows = pl.DataFrame({"date": days[2:], **{c: [2.0] for c in ("forecast", "lo80", "hi80", "lo95", "hi95")}})
