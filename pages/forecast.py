@@ -191,7 +191,7 @@ def forecast_section(
         "band95": current.t("95% interval", "95% 区间"),
     }
     title = current.label(metric) + ("" if group is None and not by else f" · {group}")
-    ui.plotly(forecast_charts.forecast_fan(history, rows, events, metric, labels, title), key="fc_fan")
+    ui.vega(forecast_charts.forecast_fan(history, rows, events, metric, labels, title), key="fc_fan")
     total = rows["forecast"].sum()
     st.caption(
         current.t(
@@ -258,9 +258,15 @@ def pacing_section(current: ui.View, metric: str, pacing: fc.Pacing) -> None:
     left, right = st.columns([2, 3])
     with left:
         title = f"{pacing.month:%Y-%m}: " + current.t("projected month end", "预计月末")
-        ui.plotly(
+        ui.vega(
             forecast_charts.pacing_gauge(
-                pacing.projected, pacing.target, pacing.projected_lo80, pacing.projected_hi80, title, metric=metric
+                pacing.projected,
+                pacing.target,
+                pacing.projected_lo80,
+                pacing.projected_hi80,
+                title,
+                metric=metric,
+                versus=current.t("vs target", "对比目标"),
             ),
             key="fc_gauge",
         )
@@ -287,7 +293,7 @@ def pacing_section(current: ui.View, metric: str, pacing: fc.Pacing) -> None:
             "projected": current.t("Projection", "预测"),
             "actual": current.t("Month to date", "本月至今"),
         }
-        ui.plotly(forecast_charts.pacing_lines(pacing.days, labels, metric=metric), key="fc_pacing")
+        ui.vega(forecast_charts.pacing_lines(pacing.days, labels, metric=metric), key="fc_pacing")
         st.caption(
             current.t(
                 "The target line spreads the month's target like the forecast made on the 1st (weekdays and "

@@ -162,17 +162,17 @@ def test_the_forecast_page_draws_fan_backtest_pacing_and_alerts(db, monkeypatch)
     at = drawn_whole(AppTest.from_file(str(page), default_timeout=120).run())  # the model chosen in the background
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     assert [s.value for s in at.subheader] == ["How good is it? Backtest", "This month against its target", "Alerts"]
-    charts = at.get("plotly_chart")
+    charts = at.get("vega_lite_chart")
     assert len(charts) == 3  # the fan, the gauge, the pacing lines
     fan = json.loads(charts[0].proto.spec)
-    names = [trace.get("name") for trace in fan["data"]]
-    assert {"Actual", "Forecast", "80% interval", "95% interval"} <= set(names)
+    names = {row["series"] for layer in fan["layer"] for row in layer["data"]["values"] if "series" in row}
+    assert names == {"Actual", "Forecast", "80% interval", "95% interval"}
     at.selectbox(key="fc_metric").set_value("total_revenue").run()
     at.selectbox(key="fc_by").set_value("category").run()
     # Revenue is an order-level amount: it cannot be split by product category, and the page says so.
     assert not at.exception and not at.error
     assert any("cannot be split by category" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_the_monthly_target_comes_from_the_targets_file_or_last_year(con):

@@ -108,7 +108,6 @@ def test_funnel_and_stacked_and_compare_and_lines_and_sparkline_build() -> None:
 def test_axes_and_hovers_take_the_metrics_unit_formats() -> None:
     # Formats come from metrics/units.py through the metric's unit: a chart reads like the table next to it.
     from metrics.units import UNITS
-    from shopkpi.ui import forecast_charts
 
     frame = pl.DataFrame({"group": ["a"], "conversion_rate": [0.04], "gross_margin": [0.3], "orders": [5]})
     rate = charts.bars(frame, "group", "conversion_rate")
@@ -118,8 +117,6 @@ def test_axes_and_hovers_take_the_metrics_unit_formats() -> None:
     bars = pl.DataFrame({"month": ["2024-01"], "this_year": [5.0], "last_year": [4.0]})
     compare = charts.compare_bars(bars, "month", ["this_year", "last_year"], ["This", "Last"], metric="orders")
     assert compare.layout.yaxis.tickformat == ",.0f"
-    gauge = forecast_charts.pacing_gauge(100.0, 120.0, 90.0, 110.0, metric="total_revenue").data[0]
-    assert (gauge.gauge.axis.tickformat, gauge.number.valueformat, gauge.delta.valueformat) == (",.0f", ",.0f", "+.1%")
     steps = pl.DataFrame({"step": ["page_view", "purchase"], "sessions": [100, 4]})
     assert (
         charts.funnel_chart(steps, ["Viewed", "Bought"]).data[0].texttemplate
@@ -158,8 +155,6 @@ def _assert_inert(figure: go.Figure, places: int) -> None:
 
 
 def test_names_from_the_data_are_drawn_as_text_in_every_chart() -> None:
-    from shopkpi.ui import forecast_charts
-
     frame = pl.DataFrame({"group": [HOSTILE, "email"], "total_revenue": [50.0, 80.0]})
     _assert_inert(charts.bars(frame, "group", "total_revenue", HOSTILE, HOSTILE), 3)  # category, legend, title
     series = pl.DataFrame({"period": [date(2024, 1, 1)] * 2, "group": [HOSTILE, None], "sessions": [1, 2]})
@@ -188,12 +183,6 @@ def test_names_from_the_data_are_drawn_as_text_in_every_chart() -> None:
     # Vega draws a label as its characters (no markup): it is kept as it is, not escaped into "&lt;a …".
     steps = charts.drivers_waterfall(drivers, {"before": HOSTILE})["data"]["values"]
     assert steps[0]["label"] == HOSTILE
-    days = [date(2024, 1, d) for d in (1, 2, 3)]
-    history = pl.DataFrame({"date": days[:2], "value": [1.0, 2.0]})
-    rows = pl.DataFrame({"date": days[2:], **{c: [2.0] for c in ("forecast", "lo80", "hi80", "lo95", "hi95")}})
-    events = pl.DataFrame({"date": days[1:2], "label": [HOSTILE], "phase": ["day"]})
-    labels = dict.fromkeys(("band95", "band80", "history", "forecast"), HOSTILE)
-    _assert_inert(forecast_charts.forecast_fan(history, rows, events, "total_revenue", labels), 5)
 
 
 def test_a_clicked_category_reads_back_as_the_name_it_was_made_from() -> None:
