@@ -5,12 +5,13 @@ left out and forecast at 0, a closure (a day with no sales on a trading weekday)
 order: far from the median of the days around it) are missing values rather than zeros or levels to chase, and a run
 of closed days (Christmas to New Year) comes back closed a year later. The scale is log1p for non-negative metrics
 (intervals never go below 0) with the weekly season and the promotion calendar (metrics/calendar.toml) as known
-events. Four candidates are backtested on the same rolling origins as a seasonal-naive baseline (each day forecast by
+events. Five candidates are backtested on the same rolling origins as a seasonal-naive baseline (each day forecast by
 the same weekday of the last observed week): two regressions with SARIMA errors and the calendar's event terms as
 regressors (`sarimax_promo`: ARMA(1,1) on the week-on-week change; `airline_promo`: (0,1,1)(0,1,1)), ETS (damped
-trend, weekly season, no regressors) and `combined`, the average of those of the three within 25% of the best one's
-MAPE. Of the models within 10% of the lowest backtest MAPE, the one whose 95% intervals held closest to 95% of the
-held-out days makes the forecast (`Backtest.best`, backtest.py). A history of two to four weeks is forecast at its
+trend, weekly season, no regressors), `weekly` (damped-trend ETS of the weekly levels, the weekday profile and the
+day's noise added back) and `combined`, the average of those of the four within 25% of the best one's MAPE. Of the
+models within 10% of the lowest backtest MAPE, the one whose 95% intervals held closest to 95% of the held-out days
+makes the forecast (`Backtest.best`, backtest.py). A history of two to four weeks is forecast at its
 recent level (`level`), a shorter one by seasonal naive. SARIMAX interval widths use the fit's own errors, not the
 normal's 1.28 / 1.96: for each step ahead, the h-step errors it would have made over the last half year (rebuilt from
 its one-step errors), with event days' excess measured apart (intervals.py). The backtest then measures how far

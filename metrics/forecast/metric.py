@@ -23,6 +23,7 @@ from metrics.forecast.models import (
     MODELS,
     SARIMAX_ORDERS,
     SHORT_MODEL,
+    WEEKLY,
     Fitted,
     _naive_band,
     band,
@@ -83,9 +84,10 @@ def forecast_series(
     try:
         if params is not None:
             fitted = fit_model(model, start, y, design, params=tuple(params))
-        elif not refit and known is not None and model != "ets":
+        elif not refit and known is not None and model not in ("ets", WEEKLY):
             # The ARIMA parameters do not depend on the regressors (these are states) nor on the level, so they
-            # filter any series of the same kind; a combination's ETS member is fitted on this one.
+            # filter any series of the same kind; an ETS's hold its series' initial level and trend: a combination's
+            # ETS members are fitted on this one.
             kept = known if model in SARIMAX_ORDERS else tuple((m, p) for m, p in known if m in SARIMAX_ORDERS)
             fitted = fit_model(model, start, y, design, params=kept)
         else:

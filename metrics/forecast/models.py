@@ -1,6 +1,7 @@
 """The candidate models of one daily series and the seasonal-naive baseline: two regressions with SARIMA errors and
-the calendar's event terms as regressors (`sarimax_promo`, `airline_promo`), damped-trend ETS, and their combination
-(`combined`: the average of the three on the modelled scale), fitted on the shop's trading days (see design.py);
+the calendar's event terms as regressors (`sarimax_promo`, `airline_promo`), damped-trend ETS, damped-trend ETS of
+the weekly levels (`weekly`), and their combination (`combined`: the average of the good ones on the modelled
+scale), fitted on the shop's trading days (see design.py);
 `band` turns a fit into a forecast with intervals on every calendar day (see intervals.py): 0 on a closed day."""
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ SARIMAX_ORDERS = {
     # the "airline" model: the level also wanders (better for a trending series, wider intervals far out)
     "airline_promo": ((0, 1, 1), (0, 1, 1)),
 }
-SINGLE_MODELS = (*SARIMAX_ORDERS, "ets")
+# Damped-trend ETS of the weekly levels (each week's mean on the log scale once the weekday profile is taken out)
+# plus the weekday profile and the day's own noise: the level and its trend are read from weeks, not from days
+# (temporal aggregation: a week's mean is several times less noisy than a day, so a trend of a few weeks shows
+# instead of being smoothed away as noise). On UCI Online Retail's pre-Christmas quarter it erred less than daily
+# ETS on revenue (MAPE 23.0% against 24.0%, MASE 1.02 against 1.11), about as much on orders, and picked from the
+# earlier folds only it cut the orders' MASE from 1.50 to 1.33 (README, Forecasts).
+WEEKLY = "weekly"
+PROFILE_WEEKS = 52  # weeks of history the weekday profile is measured on (with a linear trend)
+NOISE_WEEKS = 13  # weeks of history the noise of a day around its week's level is measured on
+MIN_WEEKS = 8  # fewer weeks than this: no weekly model
+SINGLE_MODELS = (*SARIMAX_ORDERS, "ets", WEEKLY)
 # The average of the single models on the modelled scale (point and interval bounds alike): each model's errors
 # partly cancel (a reverting level, a wandering one, a damped trend), which on noisy real series beat each of them.
 # Only good models are averaged: those whose backtest MAPE is within COMBINE_WITHIN of the best single model's (on
@@ -91,6 +102,8 @@ class Fitted:
         if self.name in SARIMAX_ORDERS:
             prediction = self.result.get_forecast(steps, exog=self.design.exog(future))
             return np.asarray(prediction.predicted_mean), np.sqrt(np.asarray(prediction.var_pred_mean))
+        if self.name == WEEKLY:
+            return self.result.forecast(self.start + timedelta(days=self.n), future)
         frame = self.result.get_prediction(start=self.steps, end=self.steps + steps - 1).summary_frame(alpha=0.05)
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - mean) / Z95
@@ -116,6 +129,8 @@ class Fitted:
                 model.ssm.set_conserve_memory(0)
                 full = model.filter(np.asarray(self.result.params), cov_type="none")
                 drawn = full.simulate(len(kept), anchor="end", repetitions=repetitions, exog=exog, rng=rng)
+            elif self.name == WEEKLY:
+                drawn = self.result.simulate(self.start + timedelta(days=self.n), kept, repetitions, rng)
             else:
                 drawn = self.result.simulate(len(kept), anchor="end", repetitions=repetitions, rng=rng)
         paths[modelled] = self.design.back(np.asarray(drawn, dtype=float).reshape(len(kept), repetitions))
@@ -192,6 +207,94 @@ def _ets(z: np.ndarray, season: int, trend: bool = True):
     )
 
 
+@dataclass
+class WeeklyLevels:
+    """The `weekly` model of one history: damped-trend ETS of its weekly levels, its weekday profile and the noise of a
+    day around its week's level, all on the modelled scale."""
+
+    levels: np.ndarray  # one per week, oldest first; the last week ends on the history's last day
+    effects: dict[int, float]  # weekday → its effect (the modelled weekdays' effects sum to 0)
+    noise: float  # standard deviation of a day around its week's level
+    result: object = None  # the ETS fit of `levels`
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.asarray(self.result.params)
+
+    def fit(self, params: np.ndarray | tuple | None, start_params: np.ndarray | tuple | None) -> None:
+        """Estimates the ETS of the weekly levels (with `params`: only filters them)."""
+        import pandas as pd
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        model = ETSModel(pd.Series(self.levels), error="add", trend="add", damped_trend=True)
+        if params is not None:
+            self.result = model.smooth(np.asarray(params, dtype=float))
+            return
+        near = None if start_params is None else np.asarray(start_params, dtype=float)
+        if near is not None and len(near) != len(model.param_names):
+            near = None
+        self.result = model.fit(start_params=near, disp=False, maxiter=200)
+
+    def _parts(self, first: date, future: list[date]) -> tuple[np.ndarray, int, np.ndarray]:
+        # the week ahead of each future day (0: the 7 days from `first`, the day after the history), their number,
+        # and each day's weekday effect
+        ahead = np.array([(d - first).days // SEASON for d in future])
+        effect = np.array([self.effects.get(d.weekday(), 0.0) for d in future])
+        return ahead, int(ahead.max()) + 1, effect
+
+    def forecast(self, first: date, future: list[date]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard error of the modelled days `future` (`first`: the day after the history)."""
+        ahead, weeks, effect = self._parts(first, future)
+        n = len(self.levels)
+        frame = self.result.get_prediction(start=n, end=n + weeks - 1).summary_frame(alpha=0.05)
+        mean = frame["mean"].to_numpy()
+        se = (frame["pi_upper"].to_numpy() - mean) / Z95
+        return mean[ahead] + effect, np.sqrt(se[ahead] ** 2 + self.noise**2)
+
+    def simulate(self, first: date, future: list[date], repetitions: int, rng: np.random.Generator) -> np.ndarray:
+        """Sample paths of the modelled days `future` on the modelled scale: days × repetitions."""
+        ahead, weeks, effect = self._parts(first, future)
+        drawn = self.result.simulate(weeks, anchor="end", repetitions=repetitions, rng=rng)
+        paths = np.asarray(drawn, dtype=float).reshape(weeks, repetitions)[ahead]
+        return paths + effect[:, None] + rng.normal(0.0, self.noise, (len(future), repetitions))
+
+
+def _weekly(z: np.ndarray, dates: list[date], last: date) -> WeeklyLevels:
+    """The weekly levels of a modelled series `z` (its modelled days `dates`, the history ending on `last`): each week
+    counted back from `last`, its mean once the weekday profile is taken out (missing days left out; a week without
+    a known day interpolated). The profile: weekday effects of a regression on the last PROFILE_WEEKS weeks with a
+    linear trend (a growing shop's later weekdays are not read as stronger ones)."""
+    weekdays = np.array([d.weekday() for d in dates])
+    back = np.array([(last - d).days for d in dates])
+    week = back // SEASON  # 0: the last 7 days
+    known = np.isfinite(z)
+    count = int(week.max()) + 1 if len(week) else 0
+    profile = known & (week < PROFILE_WEEKS)
+    kinds = sorted({int(w) for w in weekdays[profile]})
+    if count < MIN_WEEKS or profile.sum() < 2 * (len(kinds) + 1):
+        raise ValueError("too few weeks for the weekly model")
+    columns = [np.ones(profile.sum()), -back[profile] / SEASON]
+    columns += [(weekdays[profile] == k).astype(float) for k in kinds[1:]]
+    coef = np.linalg.lstsq(np.column_stack(columns), z[profile], rcond=None)[0]
+    raw = np.r_[0.0, coef[2:]]
+    effects = {k: float(v - raw.mean()) for k, v in zip(kinds, raw, strict=True)}
+    adjusted = z - np.array([effects.get(int(w), 0.0) for w in weekdays])
+    levels = np.full(count, np.nan)
+    squares, dof = 0.0, 0
+    for k in range(count):
+        values = adjusted[(week == k) & known]
+        if len(values):
+            levels[k] = values.mean()
+        if k < NOISE_WEEKS and len(values) >= 2:
+            squares += float(np.sum((values - values.mean()) ** 2))
+            dof += len(values) - 1
+    levels = levels[::-1]
+    missing = np.isnan(levels)
+    if missing.any():
+        levels[missing] = np.interp(np.flatnonzero(missing), np.flatnonzero(~missing), levels[~missing])
+    return WeeklyLevels(levels, effects, float(np.sqrt(squares / dof)) if dof else 0.0)
+
+
 @single_threaded
 def fit_model(
     name: str,
@@ -243,6 +346,9 @@ def fit_model(
             # errors and their variances.
             model.ssm.set_conserve_memory(_no_history())
             result = model.filter(np.asarray(params, dtype=float), cov_type="none")
+        elif name == WEEKLY:
+            result = _weekly(z, [d for d, k in zip(dates, design.modelled(dates), strict=True) if k], dates[-1])
+            result.fit(params, start_params)
         elif name in ("ets", SHORT_MODEL):
             model = _ets(z, season, trend=name == "ets")
             if params is not None:

@@ -259,3 +259,39 @@ def test_a_short_history_is_forecast_at_its_recent_level():
     name, band, _ = fc.forecast_series(START, y, 7, (), None)
     assert name == fc.SHORT_MODEL
     assert np.all((band.forecast > 700) & (band.forecast < 1300))
+
+
+def test_the_weekly_levels_leave_out_the_weekday_profile_and_missing_days():
+    # Ten weeks on the log scale: 5 + 0.02 a day + the weekday profile, no noise, ending on a Sunday; the Saturday of
+    # the third week from the end is missing (a closure). The profile is measured first (with the trend), so each
+    # week's level is 5 + 0.02 × the mean day index of its known days: the missing Saturday (the strongest day) does
+    # not pull its week down (a plain mean of the days would be 0.05 lower), and weeks are counted back from the last
+    # day, oldest first.
+    from metrics.forecast.models import _weekly
+
+    profile = np.log(WEEKLY) - np.log(WEEKLY).mean()
+    days = 70
+    t = np.arange(days)
+    z = 5 + 0.02 * t + np.resize(profile, days)
+    z[days - 3 * 7 + 5] = np.nan  # the Saturday of the third week from the end
+    dates = fc._dates(START, days)
+    fit = _weekly(z, dates, dates[-1])
+    assert np.allclose([fit.effects[w] for w in range(7)], profile)
+    known = np.isfinite(z)
+    expected = [5 + 0.02 * t[k * 7 : (k + 1) * 7][known[k * 7 : (k + 1) * 7]].mean() for k in range(10)]
+    assert np.allclose(fit.levels, expected)
+    # the only noise around a week's level is the trend within the week: 0.02 × the standard deviation of the days
+    # 0 … 6 (√(28 / 6) = 2.16) = 0.043
+    assert fit.noise == pytest.approx(0.02 * np.sqrt(28 / 6), rel=0.02)
+
+
+def test_the_weekly_model_simulates_its_forecast_and_closed_days():
+    # Month pacing sums simulated paths: those of the weekly model are 0 on the shop's closed days (Sundays, the
+    # Christmas closure) and centred on its forecast (the median of the paths within 10% of the point forecast).
+    start, y = closed_shop(date(2024, 12, 15))
+    name, band, fitted = fc.forecast_series(start, y, 21, (), "weekly")
+    assert name == "weekly"
+    paths = fitted.simulate(21, 400, np.random.default_rng(3))
+    closed = band.forecast == 0
+    assert closed.sum() == 11 and np.all(paths[closed] == 0) and np.all(paths[~closed] > 0)
+    assert np.allclose(np.median(paths[~closed], axis=1), band.forecast[~closed], rtol=0.10)
