@@ -584,8 +584,8 @@ ROLLUP_TABLES = {
 FUNNEL_STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
 # One row per session (by its start day) with events: what its events add up to, for the sessions' and the funnel's
 # rollups, which read it instead of the events: a load's events are aggregated once for both, a load of orders reads
-# no events, and one of sessions reads its days' events once. Refreshed before the rollups that read it
-# (warehouse/rollups.py).
+# no events, and one of sessions reads its own sessions' events only (the rollup is keyed by session). Refreshed before
+# the rollups that read it (warehouse/rollups.py).
 SESSION_EVENTS = "rollup_session_events"
 # Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
 # has a session in it, without reading the sessions.

@@ -12,10 +12,10 @@ funnel's read instead of the events, and the funnel's steps per day and dimensio
 metrics/funnel.py).
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
-on every load reruns the queries for the days it touched (warehouse/rollups.py). `ensure_rollups` builds them after
-a load into a warehouse that has none (its first load by `shopkpi ingest`, `shopkpi import` or the Data page) or
-whose rollups another version's queries built. A rollup whose recorded query is not this code's is not read until it
-is rebuilt.
+on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
+`ensure_rollups` builds them after a load into a warehouse that has none (its first load by `shopkpi ingest`,
+`shopkpi import` or the Data page) or whose rollups another version's queries built. A rollup whose recorded query
+is not this code's is not read until it is rebuilt.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Keeping the rollups (pre-aggregated daily facts, built by metrics/rollups.py) in step with the canonical tables.
 
-Each rollup table has one row per day (or per visitor) and combination of dimensions; its rows for a range of days
-come from a query that the metrics layer wrote into `rollup_queries` when it built the rollups. A load finds, for
-each rollup, the days its rows touch (`touched_days`, before it writes) and reruns the stored queries for those days
-(`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that disagree
-with its tables. The refresh journals the rows it removed and wrote like any other change (warehouse/store.py), so
-the A/B pair's replay copies them instead of rerunning the queries. A warehouse without rollups is left as it is:
-the metrics read its raw tables.
+Each rollup table has one row per day and combination of dimensions (or per visitor, or per session); its rows for a
+range of days (or for the visitors or sessions named in a temporary table) come from a query that the metrics layer
+wrote into `rollup_queries` when it built the rollups. A load finds, for each rollup, the days its rows touch, and
+the visitors and sessions whose rows it changes (`touched_days`, before it writes), and reruns the stored queries
+for those (`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that
+disagree with its tables. The refresh journals the rows it removed and wrote like any other change
+(warehouse/store.py), so the A/B pair's replay copies them instead of rerunning the queries. A warehouse without
+rollups is left as it is: the metrics read its raw tables.
 """
 
 from __future__ import annotations
@@ -234,7 +235,8 @@ def reads(sql: str) -> set[str]:
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[date]]) -> None:
     """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed) with its
-    stored query, and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
+    stored query (a rollup keyed by visitor or session: the rows of those touched_days found, else those of the
+    days), and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
     rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
         return
