@@ -242,7 +242,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
         return
     for table, sql, keyed_by, _ in _ledger(con):
         runs = day_runs(days.get(table, ()))
-        if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS[keyed_by]):
+        if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
             runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
         for first, last in runs:
             if keyed_by == "day":

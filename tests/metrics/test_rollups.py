@@ -310,9 +310,16 @@ def test_the_session_events_are_refreshed_per_session_a_load_changes(tmp_path: P
         # S9's event came first; now S9 itself: its row appears, on its own start day.
         ("sessions", SESSIONS, ["S9,V3,2024-03-01 07:00:00,google,mobile"]),
     ]
+    replayed, replay = [], store._replay
+    monkeypatch.setattr(
+        store, "_replay", lambda con, folder, manifest: replayed.append(folder) or replay(con, folder, manifest)
+    )
     for n, (table, header, rows) in enumerate(steps):
         ingest_file(db, table, _csv(tmp_path / f"step{n}.csv", header, *rows))
         _assert_as_rebuilt(db)
+    # The first step copied the warehouse (the rebuild before it cannot be replayed); each later one replayed the
+    # journal of the step before on the idle copy, the session events' removed and recomputed rows included.
+    assert replayed == [tmp_path / ".w.duckdb.journal"] * (len(steps) - 1)
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(f"select session_id, day, page_view_events, added_to_cart, event_step from {SESSION_EVENTS}")
         found = sorted(rows.fetchall())
