@@ -34,7 +34,7 @@ from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
 from warehouse import store, writing
-from warehouse.rollups import day_runs, touched_days
+from warehouse.rollups import day_runs, refresh_rollups, touched_days
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -348,6 +348,31 @@ def test_a_load_of_one_session_does_not_recompute_its_days_other_sessions(tmp_pa
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(f"select session_id, page_view_events, added_to_cart from {SESSION_EVENTS} order by 1")
         assert rows.fetchall() == [("S1", 1, 1), ("S2", 99, 0)]
+
+
+def test_a_refresh_told_only_days_recomputes_the_session_events_of_those_days(tmp_path: Path):
+    """refresh_rollups without touched_days before it (no list of changed sessions) recomputes the session events of
+    the sessions started on the days it is given and of the rows lying on them: S1 moved from 1 to 2 March leaves 1
+    March's rows and joins 2 March's, and S2, deleted, leaves no row (it is no longer among the sessions of 1 March,
+    only among the rows lying on it)."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-01 11:00:00,direct,desktop",
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
+        "e1,S1,2024-03-01 10:01:00,page_view",
+        "e2,S2,2024-03-01 11:01:00,add_to_cart",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute("update sessions set started_at = '2024-03-02 10:00:00' where session_id = 'S1'")
+        con.execute("delete from sessions where session_id = 'S2'")
+        con.execute("insert into events (event_id, session_id, occurred_at, event_type) values "
+                    "('e3', 'S1', '2024-03-02 10:01:00', 'click')")  # fmt: skip
+        both = {date(2024, 3, 1), date(2024, 3, 2)}
+        refresh_rollups(con, dict.fromkeys(ROLLUP_NAMES, both))
+    _assert_as_rebuilt(db)
 
 
 session_rows = st.lists(
