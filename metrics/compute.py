@@ -52,6 +52,7 @@ from metrics.registry import (
     names_in,
 )
 from metrics.segments import ALL, Segment
+from warehouse.schema import SESSION_KEYS
 
 # --- where each dimension comes from, per source of rows --------------------------------------------------------
 
@@ -583,8 +584,8 @@ ROLLUP_TABLES = {
 FUNNEL_STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase")
 # One row per session (by its start day) with events: what its events add up to, for the sessions' and the funnel's
 # rollups, which read it instead of the events: a load's events are aggregated once for both, a load of orders reads
-# no events, and one of sessions reads its days' events once. Refreshed before the rollups that read it
-# (warehouse/rollups.py).
+# no events, and one of sessions reads its own sessions' events only (the rollup is keyed by session). Refreshed before
+# the rollups that read it (warehouse/rollups.py).
 SESSION_EVENTS = "rollup_session_events"
 # Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
 # has a session in it, without reading the sessions.
@@ -695,24 +696,26 @@ def funnel_step(event_type: str) -> str:
 
 
 def session_events_query() -> str:
-    """The rows of SESSION_EVENTS for the sessions started $start_ts to $end_ts: day, store, session_id, its page
-    view events, whether it added to cart (1/0) and the furthest funnel step its events reach (1–5, 0: none)."""
+    """The rows of SESSION_EVENTS for the sessions (store, session_id) in the temporary table SESSION_KEYS: day (of
+    its start), store, session_id, its page view events, whether it added to cart (1/0) and the furthest funnel step
+    its events reach (1–5, 0: none). Keyed by session, not by day, so that a load of one session (or of one session's
+    events) recomputes that session's row, not its whole day's (issue 14)."""
     ctes = {
-        "period_sessions": """
-            -- one row per session started in the period
+        "keyed_sessions": f"""
+            -- one row per session to recompute
             select store, session_id, cast(date_trunc('day', started_at) as date) as day
             from sessions
-            where started_at >= $start_ts and started_at < $end_ts""",
+            where (store, session_id) in (select store, session_id from {SESSION_KEYS})""",
         "session_events": f"""
             -- one row per such session with events: what they add up to
             select
-                ps.day, e.store, e.session_id,
+                ks.day, e.store, e.session_id,
                 sum(case when e.event_type = 'page_view' then 1 else 0 end) as page_view_events,
                 max(case when e.event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
                 max({funnel_step("e.event_type")}) as event_step
             from events e
-            join period_sessions ps on ps.store = e.store and ps.session_id = e.session_id
-            group by ps.day, e.store, e.session_id""",
+            join keyed_sessions ks on ks.store = e.store and ks.session_id = e.session_id
+            group by ks.day, e.store, e.session_id""",
     }
     return query(ctes, "select * from session_events")
 

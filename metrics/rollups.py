@@ -12,10 +12,10 @@ funnel's read instead of the events, and the funnel's steps per day and dimensio
 metrics/funnel.py).
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
-on every load reruns the queries for the days it touched (warehouse/rollups.py). `ensure_rollups` builds them after
-a load into a warehouse that has none (its first load by `shopkpi ingest`, `shopkpi import` or the Data page) or
-whose rollups another version's queries built. A rollup whose recorded query is not this code's is not read until it
-is rebuilt.
+on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
+`ensure_rollups` builds them after a load into a warehouse that has none (its first load by `shopkpi ingest`,
+`shopkpi import` or the Data page) or whose rollups another version's queries built. A rollup whose recorded query
+is not this code's is not read until it is rebuilt.
 """
 
 from __future__ import annotations
@@ -38,20 +38,30 @@ from metrics.compute import (
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
-from warehouse.schema import ROLLUP_LEDGER_DDL
+from warehouse.schema import SESSION_KEYS
 
 # Every day a warehouse could hold: a full build is a refresh of this range.
 ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 
 
-def _day_rollups() -> dict[str, str]:
-    """The rollups kept per day, as {table: query}, in the order they are built: each session's events (the
-    sessions' and the funnel's rollups read it), the registry's measures per source, and the funnel's steps."""
+def _rollups() -> dict[str, tuple[str, str]]:
+    """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
+    and the funnel's rollups read it), the registry's measures per source, the funnel's steps and the visitors'
+    spans."""
     return {
-        SESSION_EVENTS: session_events_query(),
-        **{table: rollup_query(source) for source, table in ROLLUP_TABLES.items()},
-        FUNNEL_ROLLUP: funnel_rollup_query(),
+        SESSION_EVENTS: (session_events_query(), "session_id"),
+        **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
+        FUNNEL_ROLLUP: (funnel_rollup_query(), "day"),
+        VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
     }
+
+
+# For a rollup keyed by sessions or visitors: the temporary table of keys its query reads, filled with every key for
+# a full build, and the column its rows are ordered by (a period's read then skips the other days' row groups).
+_EVERY_KEY = {
+    "session_id": (SESSION_KEYS, "select store, session_id from sessions", "day"),
+    "visitor_id": ("_rollup_visitors", "select distinct store, visitor_id from sessions", "last_day"),
+}
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -63,24 +73,21 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     transaction, if any). `rebuild=False` keeps the tables whose recorded query is already this code's (loads have
     kept them in step)."""
     note_unreplayable(con)  # tables rebuilt whole: the A/B pair's next writer copies the warehouse
-    con.execute(ROLLUP_LEDGER_DDL)
+    stored.upgrade_ledger(con)
     recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
-    for table, sql in _day_rollups().items():
+    for table, (sql, keyed_by) in _rollups().items():
         if recorded.get(table) == sql:
             continue
-        # Ordered by day so that a period's read skips the other days' row groups.
-        con.execute(
-            f"create or replace table {table} as select * from ({sql}) order by day",
-            stored.range_parameters(sql, *ALL_DAYS),
-        )
-        con.execute("insert or replace into rollup_queries values (?, ?, 'day')", [table, sql])
-    sql = visitor_spans_query()
-    if recorded.get(VISITOR_SPANS) == sql:
-        return
-    con.execute("create or replace temp table _rollup_visitors as select distinct store, visitor_id from sessions")
-    con.execute(f"create or replace table {VISITOR_SPANS} as select * from ({sql}) order by last_day")
-    con.execute("drop table _rollup_visitors")
-    con.execute("insert or replace into rollup_queries values (?, ?, 'visitor_id')", [VISITOR_SPANS, sql])
+        if keyed_by == "day":
+            order, parameters = "day", stored.range_parameters(sql, *ALL_DAYS)
+        else:
+            keys, every_key, order = _EVERY_KEY[keyed_by]
+            con.execute(f"create or replace temp table {keys} as {every_key}")
+            parameters = {}
+        con.execute(f"create or replace table {table} as select * from ({sql}) order by {order}", parameters)
+        if keyed_by != "day":
+            con.execute(f"drop table {keys}")
+        con.execute("insert or replace into rollup_queries values (?, ?, ?)", [table, sql, keyed_by])
 
 
 def ensure_rollups(db_path: Path) -> float | None:

@@ -1,12 +1,13 @@
 """Keeping the rollups (pre-aggregated daily facts, built by metrics/rollups.py) in step with the canonical tables.
 
-Each rollup table has one row per day (or per visitor) and combination of dimensions; its rows for a range of days
-come from a query that the metrics layer wrote into `rollup_queries` when it built the rollups. A load finds, for
-each rollup, the days its rows touch (`touched_days`, before it writes) and reruns the stored queries for those days
-(`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that disagree
-with its tables. The refresh journals the rows it removed and wrote like any other change (warehouse/store.py), so
-the A/B pair's replay copies them instead of rerunning the queries. A warehouse without rollups is left as it is:
-the metrics read its raw tables.
+Each rollup table has one row per day and combination of dimensions (or per visitor, or per session); its rows for a
+range of days (or for the visitors or sessions named in a temporary table) come from a query that the metrics layer
+wrote into `rollup_queries` when it built the rollups. A load finds, for each rollup, the days its rows touch, and
+the visitors and sessions whose rows it changes (`touched_days`, before it writes), and reruns the stored queries
+for those (`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that
+disagree with its tables. The refresh journals the rows it removed and wrote like any other change
+(warehouse/store.py), so the A/B pair's replay copies them instead of rerunning the queries. A warehouse without
+rollups is left as it is: the metrics read its raw tables.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
-from warehouse.schema import TABLES
+from warehouse.schema import ROLLUP_KEYS, ROLLUP_LEDGER_DDL, SESSION_KEYS, TABLES
 from warehouse.store import note_change
 
 # The days whose rows in each rollup a load of a table changes, as SQL over `changed` (the changed rows: new and
@@ -97,6 +98,21 @@ _CHANGED_VISITORS = """
 # The visitors (store, visitor_id) of the sessions a load changes, new and replaced: exactly those whose span (first
 # and last day of their sessions) can change. touched_days makes it for a load of sessions; the refresh reads it.
 _TOUCHED_VISITORS = "_touched_visitors"
+# The sessions (store, session_id) whose row in a session-keyed rollup a load changes: the loaded and replaced
+# sessions, or the sessions of the loaded and replaced events. touched_days makes it; the refresh reads it.
+_TOUCHED_SESSIONS = "_touched_sessions"
+_TOUCHED_KEYS = {"visitor_id": _TOUCHED_VISITORS, "session_id": _TOUCHED_SESSIONS}
+# The sessions whose rows in a session-keyed rollup the days $first_day to $last_day hold or may come to hold, when no
+# load said which changed: those started on these days and those whose row lies on one of them.
+_SESSIONS_OF_DAYS = f"""
+    create or replace temp table {SESSION_KEYS} as
+    select store, session_id
+    from sessions
+    where started_at >= $start_ts and started_at < $end_ts
+    union
+    select store, session_id
+    from {{table}}
+    where day >= $first_day and day <= $last_day"""
 # More separate runs of days than this are refreshed as one range from the first to the last.
 MAX_RUNS = 16
 
@@ -105,6 +121,22 @@ def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse holds rollups (their ledger)."""
     found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
     return found > 0
+
+
+def upgrade_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """Makes the rollups' ledger, or rebuilds one made before a kind of key was added (its check refuses the new
+    key; DuckDB cannot change a check in place), keeping its rows. For a writer about to rebuild the rollups."""
+    con.execute(ROLLUP_LEDGER_DDL)
+    check = con.sql(
+        "select expression from duckdb_constraints() where table_name = 'rollup_queries' and constraint_type = 'CHECK'"
+    ).fetchall()
+    if all(f"'{key}'" in (check[0][0] if check else "") for key in ROLLUP_KEYS):
+        return
+    con.execute("create or replace temp table _old_ledger as select * from rollup_queries")
+    con.execute("drop table rollup_queries")
+    con.execute(ROLLUP_LEDGER_DDL)
+    con.execute("insert into rollup_queries by name select * from _old_ledger")
+    con.execute("drop table _old_ledger")
 
 
 def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, set[str]]]:
@@ -139,9 +171,11 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
         return {}
     listed = _TOUCHED[table]
     every_day = " union ".join(f"({sql})" for sql in listed.values())
-    rollups = {name: listed.get(name, every_day) for name, _, _, read in _ledger(con) if table in read}
+    ledger = [(name, keyed_by) for name, _, keyed_by, read in _ledger(con) if table in read]
+    rollups = {name: listed.get(name, every_day) for name, _ in ledger}
     if not rollups:
         return {}
+    by_session = any(keyed_by == "session_id" for _, keyed_by in ledger)
     names = [c.name for c in TABLES[table].columns]
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
     # Only the columns the day queries read (and a session's visitor, below): a month of events is millions of rows,
@@ -149,6 +183,8 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     needed = {n for n in names if any(re.search(rf"\b{n}\b", sql) for sql in rollups.values())}
     if table == "sessions":
         needed.add("visitor_id")
+    if by_session:
+        needed |= {"store", "session_id"}
     columns = ", ".join(n for n in names if n in needed)
     con.execute(
         f"""
@@ -161,6 +197,12 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     if table == "sessions":  # the visitors whose span can change: those that gain, lose or move a session
         con.execute(
             f"create or replace temp table {_TOUCHED_VISITORS} as select distinct store, visitor_id from changed"
+        )
+    if by_session:  # the sessions whose events' sums can change: those that are new, replaced or gain or lose events
+        con.execute(
+            f"""
+            create or replace temp table {_TOUCHED_SESSIONS} as
+            select distinct store, session_id from changed where session_id is not null"""
         )
     touched: dict[str, set[date]] = {name: set() for name in rollups}
     for sql in set(rollups.values()):  # each query once (several rollups count on the same days)
@@ -193,17 +235,20 @@ def reads(sql: str) -> set[str]:
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[date]]) -> None:
     """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed) with its
-    stored query, and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
+    stored query (a rollup keyed by visitor or session: the rows of those touched_days found, else those of the
+    days), and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
     rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
         return
     for table, sql, keyed_by, _ in _ledger(con):
         runs = day_runs(days.get(table, ()))
-        if keyed_by != "day" and runs and _exists(con, _TOUCHED_VISITORS):
-            runs = runs[:1]  # the visitors the load changed, whatever their days: once
+        if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
+            runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
         for first, last in runs:
             if keyed_by == "day":
                 _remove_days(con, table, first, last)
+            elif keyed_by == "session_id":
+                _remove_sessions(con, table, first, last)
             else:
                 _remove_visitors(con, table, first, last)
             con.execute(
@@ -212,8 +257,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
             )
             con.execute(f"insert into {table} by name select * from _rollup_rows")
             note_change(con, table, "select * from _rollup_rows")
-    con.execute("drop table if exists _rollup_rows")
-    con.execute(f"drop table if exists {_TOUCHED_VISITORS}")
+    for temporary in ("_rollup_rows", _TOUCHED_VISITORS, _TOUCHED_SESSIONS, SESSION_KEYS):
+        con.execute(f"drop table if exists {temporary}")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -240,6 +285,20 @@ def _remove_visitors(con: duckdb.DuckDBPyConnection, table: str, first: date, la
     note_change(con, table, visitors, key="visitor_id", insert=False)
 
 
+def _remove_sessions(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date) -> None:
+    """Deletes a session-keyed rollup's rows of the sessions its query is about to recompute (SESSION_KEYS; a session
+    may have none after the refresh): those a load changed (touched_days found them), else those of the days first to
+    last."""
+    if _exists(con, _TOUCHED_SESSIONS):
+        con.execute(f"create or replace temp table {SESSION_KEYS} as select * from {_TOUCHED_SESSIONS}")
+    else:
+        sql = _SESSIONS_OF_DAYS.format(table=table)
+        con.execute(sql, range_parameters(sql, first, last))
+    sessions = f"select store, session_id from {SESSION_KEYS}"
+    con.execute(f"delete from {table} where (store, session_id) in ({sessions})")
+    note_change(con, table, sessions, key="store, session_id", insert=False)
+
+
 def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
     """The values of a rollup query's parameters for the days first to last: those it names."""
     values = {
@@ -251,4 +310,4 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
     return {name: value for name, value in values.items() if re.search(rf"\${name}\b", sql)}
 
 
-__all__ = ["day_runs", "has_rollups", "range_parameters", "reads", "refresh_rollups", "touched_days"]
+__all__ = ["day_runs", "has_rollups", "range_parameters", "reads", "refresh_rollups", "touched_days", "upgrade_ledger"]

@@ -354,14 +354,19 @@ create table if not exists rejects (
 """
 
 
+# What a rollup's rows can be keyed by: 'day' (the query computes its rows of a range of days), 'visitor_id' (the
+# rows of the visitors in the temporary table _rollup_visitors) or 'session_id' (the rows of the sessions in
+# SESSION_KEYS). A ledger made before a key was added is rebuilt by warehouse.rollups.upgrade_ledger.
+ROLLUP_KEYS = ("day", "visitor_id", "session_id")
+SESSION_KEYS = "_rollup_session_keys"
 # The rollups' ledger (warehouse/rollups.py): each rollup table's name, the query that computes its rows and what
-# they are keyed by ('day': its rows of a range of days; 'visitor_id': the rows of the visitors in _rollup_visitors).
-# metrics/ writes it when it builds the rollups; a load reruns the queries for the days it touched.
-ROLLUP_LEDGER_DDL = """
+# they are keyed by. metrics/ writes it when it builds the rollups; a load reruns the queries for the days (or the
+# visitors, the sessions) it touched.
+ROLLUP_LEDGER_DDL = f"""
 create table if not exists rollup_queries (
     table_name varchar primary key,
     query varchar not null,
-    keyed_by varchar not null check (keyed_by in ('day', 'visitor_id'))
+    keyed_by varchar not null check (keyed_by in ({", ".join(f"'{key}'" for key in ROLLUP_KEYS)}))
 );
 """
 

@@ -5,6 +5,7 @@ step)."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -28,12 +29,12 @@ from metrics.compute import (
 )
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
-from metrics.rollups import build_rollups
+from metrics.rollups import build_rollups, ensure_rollups
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
-from warehouse import writing
-from warehouse.rollups import day_runs, touched_days
+from warehouse import store, writing
+from warehouse.rollups import day_runs, refresh_rollups, touched_days
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -272,6 +273,213 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
         (f"{store}{chr(31)}V3", date(2024, 3, 2), date(2024, 3, 12)),
     ]
     assert (march["sessions"], march["visitors"]) == (4, 2)
+
+
+SESSIONS = "session_id,visitor_id,started_at,source,device"
+EVENTS = "event_id,session_id,occurred_at,event_type"
+
+
+def test_the_session_events_are_refreshed_per_session_a_load_changes(tmp_path: Path, monkeypatch):
+    """The session events' rollup is keyed by session: a load of sessions or events recomputes the rows of the
+    sessions it changes, and every rollup stays what a full rebuild makes, each load starting from the A/B pair's
+    idle copy (its replay deletes the recomputed sessions' rows and inserts their new ones)."""
+    monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)  # a small warehouse paired too: the loads replay journals
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-01 11:00:00,direct,desktop",
+        "S3,V1,2024-03-02 09:00:00,google,desktop",
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e1.csv", EVENTS,
+        "e1,S1,2024-03-01 10:01:00,page_view",
+        "e2,S2,2024-03-01 11:01:00,page_view",
+        "e3,S2,2024-03-01 11:02:00,add_to_cart",
+        "e4,S9,2024-03-03 08:00:00,page_view",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        keyed = con.sql(f"select keyed_by from rollup_queries where table_name = '{SESSION_EVENTS}'").fetchall()
+    assert keyed == [("session_id",)]
+    steps = [
+        # S1 replaced on its day (another source): its row is recomputed, S2's of the same day left as it was.
+        ("sessions", SESSIONS, ["S1,V1,2024-03-01 10:00:00,baidu,mobile"]),
+        # S2 moves to 4 March: its row moves with it; 1 March's funnel and sessions lose it, 4 March's gain it.
+        ("sessions", SESSIONS, ["S2,V2,2024-03-04 11:00:00,direct,desktop"]),
+        # Events for an existing session without any (S3), and e1 moved from S1 to S3: both sessions' rows change.
+        ("events", EVENTS, ["e5,S3,2024-03-02 09:05:00,begin_checkout", "e1,S3,2024-03-02 09:01:00,page_view"]),
+        # S9's event came first; now S9 itself: its row appears, on its own start day.
+        ("sessions", SESSIONS, ["S9,V3,2024-03-01 07:00:00,google,mobile"]),
+    ]
+    replayed, replay = [], store._replay
+    monkeypatch.setattr(
+        store, "_replay", lambda con, folder, manifest: replayed.append(folder) or replay(con, folder, manifest)
+    )
+    for n, (table, header, rows) in enumerate(steps):
+        ingest_file(db, table, _csv(tmp_path / f"step{n}.csv", header, *rows))
+        _assert_as_rebuilt(db)
+    # The first step copied the warehouse (the rebuild before it cannot be replayed); each later one replayed the
+    # journal of the step before on the idle copy, the session events' removed and recomputed rows included.
+    assert replayed == [tmp_path / ".w.duckdb.journal"] * (len(steps) - 1)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.sql(f"select session_id, day, page_view_events, added_to_cart, event_step from {SESSION_EVENTS}")
+        found = sorted(rows.fetchall())
+    march = {n: date(2024, 3, n) for n in (1, 2, 4)}
+    # S1 lost its only event (e1) to S3; S3: e1's page view and e5's checkout (step 4); S9 started on 1 March.
+    assert found == [("S2", march[4], 1, 1, 3), ("S3", march[2], 1, 0, 4), ("S9", march[1], 1, 0, 1)]
+
+
+def test_a_load_of_one_session_does_not_recompute_its_days_other_sessions(tmp_path: Path):
+    """What makes a one-session load cheap in a large warehouse (issue 14): the other sessions of its day keep their
+    rows. A marker on S2's row (a number no query gives) survives loads of S1 and of S1's events."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-01 11:00:00,direct,desktop",
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
+        "e1,S1,2024-03-01 10:01:00,page_view",
+        "e2,S2,2024-03-01 11:01:00,page_view",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute(f"update {SESSION_EVENTS} set page_view_events = 99 where session_id = 'S2'")
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", SESSIONS, "S1,V1,2024-03-01 10:00:00,baidu,mobile"))
+    ingest_file(db, "events", _csv(tmp_path / "e2.csv", EVENTS, "e3,S1,2024-03-01 10:02:00,add_to_cart"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.sql(f"select session_id, page_view_events, added_to_cart from {SESSION_EVENTS} order by 1")
+        assert rows.fetchall() == [("S1", 1, 1), ("S2", 99, 0)]
+
+
+def test_a_refresh_told_only_days_recomputes_the_session_events_of_those_days(tmp_path: Path):
+    """refresh_rollups without touched_days before it (no list of changed sessions) recomputes the session events of
+    the sessions started on the days it is given and of the rows lying on them: S1 moved from 1 to 2 March leaves 1
+    March's rows and joins 2 March's, and S2, deleted, leaves no row (it is no longer among the sessions of 1 March,
+    only among the rows lying on it)."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-01 11:00:00,direct,desktop",
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
+        "e1,S1,2024-03-01 10:01:00,page_view",
+        "e2,S2,2024-03-01 11:01:00,add_to_cart",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute("update sessions set started_at = '2024-03-02 10:00:00' where session_id = 'S1'")
+        con.execute("delete from sessions where session_id = 'S2'")
+        con.execute("insert into events (event_id, session_id, occurred_at, event_type) values "
+                    "('e3', 'S1', '2024-03-02 10:01:00', 'click')")  # fmt: skip
+        both = {date(2024, 3, 1), date(2024, 3, 2)}
+        refresh_rollups(con, dict.fromkeys(ROLLUP_NAMES, both))
+    _assert_as_rebuilt(db)
+
+
+session_rows = st.lists(
+    st.tuples(st.sampled_from(["S1", "S2", "S3", "S4"]), st.sampled_from(["V1", "V2"]), st.integers(1, 3)),
+    min_size=1,
+    max_size=3,
+)
+event_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["e1", "e2", "e3", "e4", "e5"]),
+        st.sampled_from(["S1", "S2", "S3", "S4", "S5"]),  # S5: a session never loaded
+        st.integers(1, 3),
+        st.sampled_from(["page_view", "click", "add_to_cart", "purchase"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(SETTINGS, max_examples=8)
+@given(
+    loads=st.lists(
+        st.one_of(session_rows.map(lambda r: ("sessions", r)), event_rows.map(lambda r: ("events", r))),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_rebuild(loads):
+    """Sessions and events of a few ids loaded in any order (events before their sessions, sessions moved between
+    days and visitors, events moved between sessions), through the A/B pair: the rollups are a full rebuild's."""
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "PAIR_FROM_BYTES", 0)
+        db = Path(folder) / "w.duckdb"
+        ingest_file(db, "sessions", _csv(Path(folder) / "s0.csv", SESSIONS, "S1,V1,2024-03-01 10:00:00,google,mobile"))
+        ingest_file(db, "events", _csv(Path(folder) / "e0.csv", EVENTS, "e1,S1,2024-03-01 10:01:00,page_view"))
+        with writing(db) as con:
+            build_rollups(con)
+        for n, (table, rows) in enumerate(loads):
+            if table == "sessions":
+                lines = [f"{s},{v},2024-03-0{d} 10:00:00,src{d},mobile" for s, v, d in rows]
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", SESSIONS, *lines))
+            else:
+                lines = [f"{e},{s},2024-03-0{d} 12:00:00,{kind}" for e, s, d, kind in rows]
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", EVENTS, *lines))
+        _assert_as_rebuilt(db)
+
+
+# The session events' query and ledger as shopkpi wrote them before the rollup was keyed by session.
+_DAY_KEYED_LEDGER = """
+create table rollup_queries (
+    table_name varchar primary key,
+    query varchar not null,
+    keyed_by varchar not null check (keyed_by in ('day', 'visitor_id'))
+)"""
+_DAY_KEYED_SESSION_EVENTS = """with
+period_sessions as (
+    select store, session_id, cast(date_trunc('day', started_at) as date) as day
+    from sessions
+    where started_at >= $start_ts and started_at < $end_ts
+),
+session_events as (
+    select
+        ps.day, e.store, e.session_id,
+        sum(case when e.event_type = 'page_view' then 1 else 0 end) as page_view_events,
+        max(case when e.event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
+        max(case e.event_type when 'page_view' then 1 when 'click' then 2 when 'add_to_cart' then 3
+            when 'begin_checkout' then 4 when 'purchase' then 5 else 0 end) as event_step
+    from events e
+    join period_sessions ps on ps.store = e.store and ps.session_id = e.session_id
+    group by ps.day, e.store, e.session_id
+)
+select * from session_events"""
+
+
+def test_a_warehouse_whose_session_events_were_keyed_by_day_keeps_working_and_is_upgraded(tmp_path: Path):
+    """An older shopkpi's ledger allowed 'day' and 'visitor_id' keys only and refreshed the session events by day:
+    loads still keep that rollup in step with its recorded query, the KPIs are read raw until it is rebuilt, and the
+    rebuild after a load (ensure_rollups, as `shopkpi ingest` does; `shopkpi upgrade` too) makes the ledger accept
+    the session key and keys the session events by session."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS, "S1,V1,2024-03-01 10:00:00,google,mobile"))
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS, "e1,S1,2024-03-01 10:01:00,page_view"))
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute("create temp table _ledger as select * from rollup_queries")
+        con.execute("drop table rollup_queries")
+        con.execute(_DAY_KEYED_LEDGER)
+        con.execute(
+            "insert into rollup_queries select table_name, case when table_name = ? then ? else query end, "
+            "case when keyed_by = 'session_id' then 'day' else keyed_by end from _ledger",
+            [SESSION_EVENTS, _DAY_KEYED_SESSION_EVENTS],
+        )
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert not rollups_current(con)
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", SESSIONS, "S1,V1,2024-03-02 10:00:00,google,mobile"))
+    ingest_file(db, "events", _csv(tmp_path / "e2.csv", EVENTS, "e2,S1,2024-03-02 10:01:00,add_to_cart"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        # Refreshed by day with the recorded query: S1's row moved to 2 March and counts e2.
+        rows = con.sql(f"select session_id, day, page_view_events, added_to_cart from {SESSION_EVENTS}").fetchall()
+        assert rows == [("S1", date(2024, 3, 2), 1, 1)]
+    assert ensure_rollups(db) is not None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rollups_current(con)
+        keyed = con.sql("select table_name, keyed_by from rollup_queries where keyed_by <> 'day'").fetchall()
+        assert sorted(keyed) == [(SESSION_EVENTS, "session_id"), (VISITOR_SPANS, "visitor_id")]
+    ingest_file(db, "sessions", _csv(tmp_path / "s3.csv", SESSIONS, "S2,V2,2024-03-02 11:00:00,direct,desktop"))
+    _assert_as_rebuilt(db)
 
 
 def test_a_load_refreshes_each_rollup_on_the_days_its_rows_count(tmp_path: Path):
