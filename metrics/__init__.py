@@ -12,24 +12,21 @@ from metrics.compute import compare_periods, compute_kpis, kpi_series
 from metrics.funnel import funnel
 from metrics.periods import Period, default_period, latest_date
 from metrics.registry import DIMENSIONS, METRICS, PNL_COLUMNS, definitions_markdown, format_value, metric
+from metrics.targets import Target, load_targets, target_status
 
-# The cohorts, the P&L and the targets (which read the stock module, numpy and polars) are imported on first use
-# (PEP 562): a load (`shopkpi ingest`) imports this package for the rollups and needs none of them. `funnel` stays
-# imported above: its name is also its module's, which an import of metrics.funnel would otherwise bind here.
+# The cohorts and the P&L (polars at import) are imported on first use (PEP 562): a load (`shopkpi ingest`) imports
+# this package for the rollups and needs neither. `funnel` stays imported above: its name is also its module's, which
+# an import of metrics.funnel would otherwise bind here.
 _LATER = {
     "cohort_activity": "metrics.cohorts",
     "cohort_retention": "metrics.cohorts",
     "pnl_lines": "metrics.pnl",
     "pnl_statement": "metrics.pnl",
-    "Target": "metrics.targets",
-    "load_targets": "metrics.targets",
-    "target_status": "metrics.targets",
 }
 
 if TYPE_CHECKING:
     from metrics.cohorts import cohort_activity, cohort_retention
     from metrics.pnl import pnl_lines, pnl_statement
-    from metrics.targets import Target, load_targets, target_status
 
 
 def __getattr__(name: str) -> object:
