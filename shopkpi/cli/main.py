@@ -11,9 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from metrics.rollups import build_rollups
 from pipelines.ingest import FileResult, IngestError, ingest_file
@@ -49,9 +48,10 @@ LATER_COMMANDS = {
     "report": "shopkpi.cli.report:report",
     "users": "shopkpi.cli.users:app",
 }
+Command = TyperCommand | TyperGroup  # typer carries its own click: its commands are not the click package's
 
 
-def later_command(name: str) -> click.Command:
+def later_command(name: str) -> Command:
     """The click command `name` of LATER_COMMANDS, its module imported now."""
     module, _, attribute = LATER_COMMANDS[name].partition(":")
     found = getattr(importlib.import_module(module), attribute)
@@ -65,18 +65,18 @@ def later_command(name: str) -> click.Command:
     return command
 
 
-class Commands(MutableMapping[str, click.Command]):
+class Commands(MutableMapping[str, Command]):
     """The root group's commands: this module's, then LATER_COMMANDS', each built the first time it is looked up."""
 
-    def __init__(self, built: dict[str, click.Command]) -> None:
+    def __init__(self, built: dict[str, Command]) -> None:
         self.built = dict(built)
 
-    def __getitem__(self, name: str) -> click.Command:
+    def __getitem__(self, name: str) -> Command:
         if name not in self.built and name in LATER_COMMANDS:
             self.built[name] = later_command(name)
         return self.built[name]
 
-    def __setitem__(self, name: str, command: click.Command) -> None:
+    def __setitem__(self, name: str, command: Command) -> None:
         self.built[name] = command
 
     def __delitem__(self, name: str) -> None:
@@ -97,7 +97,7 @@ class LazyGroup(TyperGroup):
         super().__init__(**kwargs)
         self.commands = Commands(self.commands)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # TyperGroup's reads .items(), which would build every command
 
 
