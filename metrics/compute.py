@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from metrics import dialect
 from metrics.currency import Rates, is_money_figure, missing_rates, mixed_currencies, rate_rows
@@ -53,6 +53,11 @@ from metrics.registry import (
 )
 from metrics.segments import ALL, Segment
 from warehouse.schema import SESSION_KEYS
+
+# polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
+# and needs no frame (tests/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import polars as pl
 
 # --- where each dimension comes from, per source of rows --------------------------------------------------------
 
@@ -865,6 +870,8 @@ def _run(
     rates: Rates | None = None,
     use_rollups: bool = True,
 ) -> pl.DataFrame:
+    import polars as pl
+
     missing = missing_inputs(con)
     # Each store's session figures come from its logs where it has any, else from its traffic report (issue 13).
     stores = session_stores(con, segment)
@@ -1065,6 +1072,8 @@ def compare_periods(
     Columns: group, metric, value, previous, previous_delta (value − previous), previous_change (relative, null when
     the previous value is 0 or null), last_year, last_year_delta, last_year_change.
     """
+    import polars as pl
+
     period = _period(start, end)
     names = _check_metrics(metrics)
     value = compute_kpis(con, period, by=by, metrics=names, segment=segment, rates=rates)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from metrics import dialect
 from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS, funnel_step
@@ -14,6 +14,11 @@ from metrics.facts import facts, parameters, query
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
 from metrics.segments import ALL, Segment
+
+# polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
+# and needs no frame (tests/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import polars as pl
 
 STEPS = FUNNEL_STEPS
 STEP_LABELS = {
@@ -178,6 +183,8 @@ def funnel(
     conversion_rate's numerator); a purchase event without one, or a placed or cancelled order, counts as a begun
     checkout. A shop that has loaded no orders at all has only its events: there a purchase event is a purchase.
     """
+    import polars as pl
+
     period = start if isinstance(start, Period) else Period(start, end)
     carried = set(ROLLUP_DIMENSIONS)
     rollup = rollups and (by is None or by in carried) and set(segment.dimensions) <= carried

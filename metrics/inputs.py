@@ -17,13 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from metrics.registry import MEASURES, inputs_of, measures_of
 from metrics.segments import ALL, Segment
 from warehouse import DEFAULT_STORE
+
+# polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
+# and needs no frame (tests/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,8 @@ def blank_unknown(
 ) -> pl.DataFrame:
     """`frame` with its metric columns that need a missing input set to null. Split by store (`by_store`, column
     `group`), each store's row by its own kind of session input; the row without a store by the stores together."""
+    import polars as pl
+
     figures = [c for c in frame.columns if _is_figure(c)]
     if by_store and stores is not None and stores.kind == "mixed":
         blank_in: dict[str, list[str | None]] = {}
@@ -275,6 +282,8 @@ def blank_unknown(
 
 
 def _null_group(blank: bool) -> pl.Expr:
+    import polars as pl
+
     return pl.col("group").is_null() if blank else pl.lit(False)
 
 

@@ -12,11 +12,16 @@ device; operating expenses split by nothing. Metrics that cannot be split by a f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from metrics.registry import DIMENSION_LABELS, METRICS, dimensions_of
+
+# polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
+# and needs no frame (tests/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ ALL = Segment()
 
 def blank_unsplittable(frame: pl.DataFrame, segment: Segment) -> pl.DataFrame:
     """The frame with metrics that the segment cannot split set to null (e.g. operating expenses under any filter)."""
+    import polars as pl
+
     blank = [c for c in frame.columns if c in METRICS and not segment.splits(c)]
     return frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in blank) if blank else frame
 

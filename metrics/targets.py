@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.registry import METRICS
-from metrics.stock import DEFAULT_BUFFER_DAYS
 
 DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent / "targets.toml"
 NEAR = 0.10  # "near" target: within 10% of the bound
@@ -171,6 +170,9 @@ def replenish_window(targets: Mapping[str, Target]) -> tuple[int, int]:
     runs out. From the `replenish_lead_days` target; a bound it leaves out keeps the default (7–15), so `min = 5`
     alone reads 5–15; no target (or `enabled = false`) is the default. Read by the dashboard and the reports alike.
     """
+    # Imported here: the stock module imports numpy and polars, and every command reads the targets' errors.
+    from metrics.stock import DEFAULT_BUFFER_DAYS
+
     low, high = DEFAULT_BUFFER_DAYS
     target = targets.get(REPLENISH_TARGET)
     if target is None:

@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from pipelines.adapters.common import ImportOptions, Plan, col, find_columns, raw_json, read_export, write_derived
 
@@ -279,6 +278,9 @@ def book_credit_notes(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation
         if left > 0:
             why = GUEST if line.customer is None else NO_EARLIER_INVOICE if not earlier else INVOICES_FULL
             booked.append((line.credit_note, line.line, why, None, left))
+    # pyarrow is imported here: every `shopkpi ingest` and `shopkpi import` imports this module (the adapters' list).
+    import pyarrow as pa
+
     columns = list(zip(*booked, strict=True)) if booked else [[], [], [], [], []]
     con.register(
         "credit_bookings",

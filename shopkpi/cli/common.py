@@ -13,10 +13,9 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import duckdb
-import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -26,9 +25,13 @@ from metrics.currency import Rates, load_rates
 from metrics.rollups import ensure_rollups
 from metrics.segments import ALL, Segment, store_names
 from metrics.targets import TargetsError
-from shopkpi.reports.cells import csv_bytes
 from shopkpi.settings import load_settings
 from warehouse import PLATFORMS, WarehouseError, open_read_only
+
+# Every command imports this module, `shopkpi ingest` too: polars and the reports (plotly) are imported where a
+# command's output needs them (tests/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import polars as pl
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -189,6 +192,8 @@ def print_json(document: dict) -> None:
 
 
 def print_csv(frame: pl.DataFrame) -> None:
+    from shopkpi.reports.cells import csv_bytes
+
     # Campaign and product names come from user data: formula-like text is made inert for spreadsheets.
     sys.stdout.write(csv_bytes(frame).decode("utf-8"))
 

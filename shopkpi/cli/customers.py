@@ -1,7 +1,7 @@
 """The `shopkpi segments` command: RFM segments as of a date (one row per segment, with the movement since an earlier
 date), or with --customers the ids of one segment's customers, for a campaign. A thin wrapper over metrics/customers.
 
-Registered in shopkpi/cli/main.py with `app.command("segments")(segments)`.
+Registered in shopkpi/cli/main.py (LATER_COMMANDS: imported when it runs).
 """
 
 from __future__ import annotations

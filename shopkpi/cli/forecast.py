@@ -1,6 +1,6 @@
 """The `shopkpi forecast` and `shopkpi alerts` commands (SPEC §5): thin wrappers that ask metrics/ and render.
 
-Registered in shopkpi/cli/main.py: `app.command("forecast")(forecast)`, `app.command("alerts")(alerts)`. Exit 0 on
+Registered in shopkpi/cli/main.py (LATER_COMMANDS: imported when one runs). Exit 0 on
 success, 1 on a data or file error (one line on stderr), 2 on wrong usage (unknown metric, a split the metric has not).
 """
 

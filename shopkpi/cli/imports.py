@@ -1,6 +1,6 @@
 """`shopkpi import FORMAT PATH` and the extra options of `shopkpi ingest` (--mapping, --decimal-comma, --date-format).
 
-Registered by shopkpi/cli/main.py: `app.command("import")(imports.import_)`; `ingest_options` turns the ingest options
+Registered by shopkpi/cli/main.py (LATER_COMMANDS); `ingest_options` turns the ingest options
 into the keyword arguments of `ingest_file`.
 """
 

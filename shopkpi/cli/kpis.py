@@ -1,6 +1,6 @@
 """The `shopkpi kpis`, `pnl` and `cohorts` commands (SPEC §5): thin wrappers that ask metrics/ and render.
 
-Registered in shopkpi/cli/main.py with `app.command("kpis")(kpis)` etc. Exit 0 on success, 1 on a data or file error
+Registered in shopkpi/cli/main.py (LATER_COMMANDS: imported when one runs). Exit 0 on success, 1 on a data or file error
 (one line on stderr), 2 on wrong usage (typer's usage errors).
 """
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sys
 import time
+from collections.abc import Iterator, MutableMapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from metrics.rollups import build_rollups
 from pipelines.ingest import FileResult, IngestError, ingest_file
-from shopkpi.cli import customers, forecast, imports, kpis, lake, report, users
 from shopkpi.cli.common import (
     DbOption,
     DelayedProgress,
@@ -30,7 +32,77 @@ from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOpt
 from shopkpi.settings import SettingsError, load_settings
 from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writing
 
+# The commands defined in the other modules, in the order `shopkpi --help` lists them after this module's: each is
+# imported when it runs (or when the help lists it), as "module:attribute" (a command function or a Typer of
+# subcommands). Most import polars, numpy or plotly, which would double the start of a one-file `shopkpi ingest`
+# (issue 14, tests/cli/test_lazy_imports.py).
+LATER_COMMANDS = {
+    "import": "shopkpi.cli.imports:import_",
+    "kpis": "shopkpi.cli.kpis:kpis",
+    "pnl": "shopkpi.cli.kpis:pnl",
+    "cohorts": "shopkpi.cli.kpis:cohorts",
+    "export-lake": "shopkpi.cli.lake:export_lake",
+    "segments": "shopkpi.cli.customers:segments",
+    "forecast": "shopkpi.cli.forecast:forecast",
+    "alerts": "shopkpi.cli.forecast:alerts",
+    "report": "shopkpi.cli.report:report",
+    "users": "shopkpi.cli.users:app",
+}
+Command = TyperCommand | TyperGroup  # typer carries its own click: its commands are not the click package's
+
+
+def later_command(name: str) -> Command:
+    """The click command `name` of LATER_COMMANDS, its module imported now."""
+    module, _, attribute = LATER_COMMANDS[name].partition(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        command = typer.main.get_group(found)  # as add_typer would: no completion options of its own
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(found)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class Commands(MutableMapping[str, Command]):
+    """The root group's commands: this module's, then LATER_COMMANDS', each built the first time it is looked up."""
+
+    def __init__(self, built: dict[str, Command]) -> None:
+        self.built = dict(built)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.built and name in LATER_COMMANDS:
+            self.built[name] = later_command(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.built
+        yield from (name for name in LATER_COMMANDS if name not in self.built)
+
+    def __len__(self) -> int:
+        return len(self.built.keys() | LATER_COMMANDS.keys())
+
+
+class LazyGroup(TyperGroup):
+    """typer's group over `Commands`: the names (for the usage errors' suggestions) without importing a command."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = Commands(self.commands)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(self.commands)  # TyperGroup's reads .items(), which would build every command
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     add_completion=False,
     no_args_is_help=True,
     help="E-commerce operations KPIs: load exports into a DuckDB warehouse, compute KPIs, serve the dashboard.",
@@ -196,18 +268,6 @@ def upgrade(db: DbOption = None) -> None:
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     out.print(f"{settings.db_path} is up to date (schema v{SCHEMA_VERSION})")
-
-
-app.add_typer(users.app, name="users")
-app.command("import")(imports.import_)
-app.command("kpis")(kpis.kpis)
-app.command("pnl")(kpis.pnl)
-app.command("cohorts")(kpis.cohorts)
-app.command("export-lake")(lake.export_lake)
-app.command("segments")(customers.segments)
-app.command("forecast")(forecast.forecast)
-app.command("alerts")(forecast.alerts)
-app.command("report")(report.report)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The `shopkpi report` command (SPEC §5): an operations report for cron, written to a file, never a prompt.
 
-Registered in shopkpi/cli/main.py with `app.command("report")(report)`. Exit 0 on success, 1 on a data or file error
+Registered in shopkpi/cli/main.py (LATER_COMMANDS: imported when it runs). Exit 0 on success, 1 on a data or file error
 (one line on stderr), 2 on wrong usage (typer's usage errors).
 """
 
