@@ -8,8 +8,10 @@ lines by order day). Each row's measures are the registry's own aggregates over 
 (buyers) and retention do not add up across days and are read from the raw tables; visitors come from each visitor's
 first and last day (`rollup_visitors`) where that settles whether it came in the period. Two more: each session's
 events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and the
-funnel's read instead of the events, and the funnel's steps per day and dimensions (`rollup_funnel`,
-metrics/funnel.py).
+funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
+metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
+metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
+lines.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days it touched (warehouse/rollups.py). `ensure_rollups` builds them after
@@ -35,6 +37,7 @@ from metrics.compute import (
     session_events_query,
     visitor_spans_query,
 )
+from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
@@ -46,16 +49,18 @@ ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 
 def _day_rollups() -> dict[str, str]:
     """The rollups kept per day, as {table: query}, in the order they are built: each session's events (the
-    sessions' and the funnel's rollups read it), the registry's measures per source, and the funnel's steps."""
+    sessions' and the funnel's rollups read it), the registry's measures per source, the funnel's steps, and each
+    order's row."""
     return {
         SESSION_EVENTS: session_events_query(),
         **{table: rollup_query(source) for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: funnel_rollup_query(),
+        ORDER_ROWS: order_rows_query(),
     }
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
-    return rollups_current(con) and funnel_rollup_current(con)
+    return rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
 
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
