@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import duckdb
 import polars as pl
@@ -13,6 +14,7 @@ from metrics.periods import add_months, latest_date, month_end
 from metrics.segments import ALL, Segment
 
 
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
 def cohort_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """The cohort query on a segment: one row per cohort and month offset with an active customer; with `rolled`, a
     filter finds the segment's orders in the orders' rollup (facts.ORDER_ROWS)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import duckdb
 import polars as pl
@@ -154,6 +155,7 @@ def _customer_ctes(segment: Segment, rolled: bool = False) -> dict[str, str]:
     return ctes
 
 
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
 def rfm_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """The RFM query as of `$as_of`: one row per known customer with a valid order on or before that day."""
     ctes = _customer_ctes(segment, rolled)
@@ -346,6 +348,7 @@ def segment_customer_ids(
 # --- repeat purchase ---------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
 def repeat_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """One row per known customer: cohort month, first order day and second order day (null if none by $as_of)."""
     ctes = _customer_ctes(segment, rolled)
@@ -423,6 +426,7 @@ LTV_METHOD_ZH = (
 )
 
 
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
 def ltv_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """One row per cohort month and month offset with orders: the cohort's customers and the net sales in it."""
     ctes = _customer_ctes(segment, rolled)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 import duckdb
 
@@ -131,6 +132,7 @@ def facts(segment: Segment = ALL, converted: bool = False, order_rows: bool = Fa
 NET_SALES = "coalesce(l.sales, o.subtotal, 0) - o.discount - o.refund_amount"
 
 
+@cache  # asked by every customer and filtered query (is the rollup current?); building it takes milliseconds
 def order_rows_query() -> str:
     """The rows of ORDER_ROWS for the orders placed $start_ts to $end_ts: one row per order of any status, columns
     day, store, order_id, ordered_at, the session's dimensions (source, medium, campaign, device: null when the order
