@@ -3,7 +3,9 @@ the interval between a customer's first and second order, and lifetime value obs
 
 Everything reads the valid orders of identified customers (metrics/facts.py: a guest checkout has no customer) placed
 on or before the date asked for. An order's value is its net sales, as `net_sales` counts it: Σ quantity × unit price
-over its lines (its subtotal when it has none) − discount − refund_amount.
+over its lines (its subtotal when it has none) − discount − refund_amount (facts.NET_SALES). Each order's net sales
+are read from the orders' rollup (facts.ORDER_ROWS, one row per order) where the warehouse keeps it, instead of
+summing its lines again for every figure and date.
 
 RFM scoring is by quintiles of the customers scored, ties shared: a customer's score on a dimension is
 1 + ⌊5 × (customers strictly worse on it) / (customers)⌋, so equal values always get the same score, the best get up to
@@ -216,7 +218,9 @@ def rfm_scores(
 ) -> pl.DataFrame:
     """One row per known customer with a valid order on or before `as_of` (default: the latest data date): first and
     last order day, recency_days (as_of − last order day), frequency (valid orders), monetary (their net sales), the
-    three scores (1..5) and the segment."""
+    three scores (1..5) and the segment. Each order's net sales (and, under a filter, its session's dimensions) come
+    from the orders' rollup where it is current (facts.ORDER_ROWS); `rollups=False` reads the raw tables, with the
+    same numbers (so do the other figures of this module)."""
     as_of = _as_of(con, as_of, segment)
     if as_of is None:
         return pl.DataFrame(schema=RFM_SCHEMA)
