@@ -6,7 +6,7 @@ take their session's) in each of `ROLLUP_TABLES` (sessions by start day, events 
 lines by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
 (`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
 (buyers) and retention do not add up across days and are read from the raw tables; visitors come from each visitor's
-first and last day (`rollup_visitors`) where that settles whether it came in the period. Two more: each session's
+first and last day (`rollup_visitors`) where that settles whether it came in the period. Three more: each session's
 events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and the
 funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
 metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
