@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import duckdb
 import polars as pl
 
 from metrics import dialect
-from metrics.facts import facts, parameters, query
+from metrics.facts import facts, order_rows_current, parameters, query
 from metrics.periods import add_months, latest_date, month_end
 from metrics.segments import ALL, Segment
 
 
-def cohort_sql(segment: Segment = ALL) -> str:
-    """The cohort query on a segment: one row per cohort and month offset with an active customer."""
-    ctes = facts(segment)
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
+def cohort_sql(segment: Segment = ALL, rolled: bool = False) -> str:
+    """The cohort query on a segment: one row per cohort and month offset with an active customer; with `rolled`, a
+    filter finds the segment's orders in the orders' rollup (facts.ORDER_ROWS)."""
+    ctes = facts(segment, order_rows=rolled)
     ctes["customer_months"] = f"""
         -- one row per known customer (a store's: ids are per store) and month in which they placed a valid order
         select distinct store, customer_id, {dialect.truncate("month", "ordered_at")} as month
@@ -50,7 +53,9 @@ def cohort_sql(segment: Segment = ALL) -> str:
     )
 
 
-def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL) -> pl.DataFrame:
+def cohort_activity(
+    con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL, rollups: bool = True
+) -> pl.DataFrame:
     """One row per cohort and month offset k from 0 up to the month of `as_of` (default: the segment's latest data
     date), over the valid orders of a segment (default: the whole shop).
 
@@ -68,7 +73,7 @@ def cohort_activity(con: duckdb.DuckDBPyConnection, as_of: date | None = None, s
     }
     if as_of is None:
         return pl.DataFrame(schema=schema)
-    sql = cohort_sql(segment)
+    sql = cohort_sql(segment, rolled=rollups and order_rows_current(con))
     found = con.sql(sql, params=parameters(sql, {}, segment)).pl()
     last_month = as_of.replace(day=1)
     rows = []

@@ -39,7 +39,7 @@ import duckdb
 
 from metrics import dialect
 from metrics.currency import Rates, is_money_figure, missing_rates, mixed_currencies, rate_rows
-from metrics.facts import facts, order_lines, parameters, query
+from metrics.facts import facts, order_lines, order_rows_current, parameters, query
 from metrics.inputs import blank_unknown, missing_inputs, session_stores, store_list
 from metrics.periods import Period, add_months, data_span
 from metrics.registry import (
@@ -147,6 +147,9 @@ class Plan:
     # The period is the fixed retention window's later 30 days (the usual "last 30 days" of the data): the window's
     # earlier 30 days are then the previous period, whose visitors are counted once for both retention figures.
     window_is_period: bool = False
+    # Under a source or device filter the segment's orders are found in the orders' rollup (facts.ORDER_ROWS) instead
+    # of by reading the sessions.
+    order_rows: bool = False
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -187,7 +190,7 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     returning = "returning_buyers" in plan.measures
     session_join = "left join segment_sessions s on s.store = {alias}.store and s.session_id = {alias}.session_id"
 
-    ctes = facts(segment, plan.converted)
+    ctes = facts(segment, plan.converted, plan.order_rows)
     rate = " * r.rate" if plan.converted else ""
     ctes["customer_orders"] = """
         -- one row per valid order of a known customer: its rank among the customer's valid orders (1 = first); a
@@ -884,6 +887,8 @@ def _run(
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
+    if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
+        plan = replace(plan, order_rows=True)
     sql = kpi_sql(plan, segment)
     span = data_span(con) if re.search(r"\$(data|window)_", sql) else None
     values = _parameters(period, plan.grain, span)

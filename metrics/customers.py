@@ -3,7 +3,9 @@ the interval between a customer's first and second order, and lifetime value obs
 
 Everything reads the valid orders of identified customers (metrics/facts.py: a guest checkout has no customer) placed
 on or before the date asked for. An order's value is its net sales, as `net_sales` counts it: Σ quantity × unit price
-over its lines (its subtotal when it has none) − discount − refund_amount.
+over its lines (its subtotal when it has none) − discount − refund_amount (facts.NET_SALES). Each order's net sales
+are read from the orders' rollup (facts.ORDER_ROWS, one row per order) where the warehouse keeps it, instead of
+summing its lines again for every figure and date.
 
 RFM scoring is by quintiles of the customers scored, ties shared: a customer's score on a dimension is
 1 + ⌊5 × (customers strictly worse on it) / (customers)⌋, so equal values always get the same score, the best get up to
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import duckdb
 import polars as pl
 
 from metrics import dialect
-from metrics.facts import facts, parameters, query
+from metrics.facts import NET_SALES, ORDER_ROWS, facts, order_rows_current, parameters, query
 from metrics.periods import add_months, latest_date, month_end
 from metrics.segments import ALL, Segment
 
@@ -111,13 +114,32 @@ def _segment_case() -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def _customer_ctes(segment: Segment) -> dict[str, str]:
-    """The facts plus each valid order of a known customer with its net sales, up to the day `$as_of`."""
-    ctes = facts(segment)
+def _customer_ctes(segment: Segment, rolled: bool = False) -> dict[str, str]:
+    """The facts plus each valid order of a known customer with its net sales, up to the day `$as_of`; read from
+    ORDER_ROWS with `rolled` (the same rows: its net sales are NET_SALES, its dimensions those a filter matches)."""
+    ctes = facts(segment, order_rows=rolled)
+    if rolled:
+        filters = "".join(f" and r.{d} = {dialect.param(d)}" for d in segment.dimensions)
+        ctes["order_stores"] = f"""
+        -- one row: how many stores the valid orders are in
+        select count(distinct r.store) as stores from {ORDER_ROWS} r where r.valid{filters}"""
+        ctes["customer_order_sales"] = f"""
+        -- one row per valid order of a known customer placed on or before $as_of: its day and its net sales (as
+        -- below, read from the orders' rollup)
+        select
+            r.order_id,
+            case when os.stores > 1 then r.store || ':' || r.customer_id else r.customer_id end as customer_id,
+            r.ordered_at,
+            cast(r.ordered_at as date) as order_date,
+            r.net_sales
+        from {ORDER_ROWS} r
+        cross join order_stores os
+        where r.valid and r.customer_id is not null and r.ordered_at < cast($as_of as date) + interval 1 day{filters}"""
+        return ctes
     ctes["order_stores"] = """
         -- one row: how many stores the valid orders are in
         select count(distinct store) as stores from valid_orders"""
-    ctes["customer_order_sales"] = """
+    ctes["customer_order_sales"] = f"""
         -- one row per valid order of a known customer placed on or before $as_of: its day and its net sales. A
         -- customer is a store's (the same id on Tmall and on JD is two people): where the orders are in several
         -- stores, the customer is named `store:customer_id`
@@ -126,7 +148,7 @@ def _customer_ctes(segment: Segment) -> dict[str, str]:
             case when os.stores > 1 then o.store || ':' || o.customer_id else o.customer_id end as customer_id,
             o.ordered_at,
             cast(o.ordered_at as date) as order_date,
-            coalesce(l.sales, o.subtotal, 0) - o.discount - o.refund_amount as net_sales
+            {NET_SALES} as net_sales
         from valid_orders o
         cross join order_stores os
         left join (select store, order_id, sum(line_sales) as sales from order_lines group by store, order_id) l
@@ -135,9 +157,10 @@ def _customer_ctes(segment: Segment) -> dict[str, str]:
     return ctes
 
 
-def rfm_sql(segment: Segment = ALL) -> str:
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
+def rfm_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """The RFM query as of `$as_of`: one row per known customer with a valid order on or before that day."""
-    ctes = _customer_ctes(segment)
+    ctes = _customer_ctes(segment, rolled)
     ctes["customer_values"] = """
         -- one row per customer: days since the last order, valid orders, net sales
         select
@@ -190,14 +213,18 @@ def _as_of(con: duckdb.DuckDBPyConnection, as_of: date | None, segment: Segment)
     return as_of or latest_date(con, segment)
 
 
-def rfm_scores(con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL) -> pl.DataFrame:
+def rfm_scores(
+    con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL, rollups: bool = True
+) -> pl.DataFrame:
     """One row per known customer with a valid order on or before `as_of` (default: the latest data date): first and
     last order day, recency_days (as_of − last order day), frequency (valid orders), monetary (their net sales), the
-    three scores (1..5) and the segment."""
+    three scores (1..5) and the segment. Each order's net sales (and, under a filter, its session's dimensions) come
+    from the orders' rollup where it is current (facts.ORDER_ROWS); `rollups=False` reads the raw tables, with the
+    same numbers (so do the other figures of this module)."""
     as_of = _as_of(con, as_of, segment)
     if as_of is None:
         return pl.DataFrame(schema=RFM_SCHEMA)
-    sql = rfm_sql(segment)
+    sql = rfm_sql(segment, rolled=rollups and order_rows_current(con))
     found = con.sql(sql, params=parameters(sql, {"as_of": as_of}, segment)).pl()
     return found.cast(RFM_SCHEMA)  # type: ignore[arg-type]
 
@@ -217,7 +244,11 @@ SUMMARY_SCHEMA = {
 
 
 def segment_summary(
-    con: duckdb.DuckDBPyConnection, as_of: date | None = None, since: date | None = None, segment: Segment = ALL
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None = None,
+    since: date | None = None,
+    segment: Segment = ALL,
+    rollups: bool = True,
 ) -> pl.DataFrame:
     """One row per RFM segment (all of SEGMENTS, best first, empty ones with 0 customers) as of `as_of`.
 
@@ -228,7 +259,7 @@ def segment_summary(
     if as_of is None:
         return pl.DataFrame(schema=SUMMARY_SCHEMA)
     since = since or as_of - timedelta(days=90)
-    return _summary(rfm_scores(con, as_of, segment), rfm_scores(con, since, segment))
+    return _summary(rfm_scores(con, as_of, segment, rollups), rfm_scores(con, since, segment, rollups))
 
 
 def _summary(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
@@ -261,10 +292,12 @@ def _summary(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
     return frame.select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)  # type: ignore[arg-type]
 
 
-def segment_movement(con: duckdb.DuckDBPyConnection, since: date, as_of: date, segment: Segment = ALL) -> pl.DataFrame:
+def segment_movement(
+    con: duckdb.DuckDBPyConnection, since: date, as_of: date, segment: Segment = ALL, rollups: bool = True
+) -> pl.DataFrame:
     """One row per (segment as of `since`, segment as of `as_of`) pair with customers: from_segment (null for a
     customer whose first valid order came after `since`), to_segment, customers. Sorted by the grid's order."""
-    return _movement(rfm_scores(con, as_of, segment), rfm_scores(con, since, segment))
+    return _movement(rfm_scores(con, as_of, segment, rollups), rfm_scores(con, since, segment, rollups))
 
 
 def _movement(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
@@ -290,9 +323,11 @@ class SegmentChanges:
     movement: pl.DataFrame  # segment_movement's rows
 
 
-def segment_changes(con: duckdb.DuckDBPyConnection, as_of: date, since: date, segment: Segment = ALL) -> SegmentChanges:
+def segment_changes(
+    con: duckdb.DuckDBPyConnection, as_of: date, since: date, segment: Segment = ALL, rollups: bool = True
+) -> SegmentChanges:
     """segment_summary(as_of, since) and segment_movement(since, as_of), scoring each date once."""
-    now, before = rfm_scores(con, as_of, segment), rfm_scores(con, since, segment)
+    now, before = rfm_scores(con, as_of, segment, rollups), rfm_scores(con, since, segment, rollups)
     return SegmentChanges(_summary(now, before), _movement(now, before))
 
 
@@ -317,9 +352,10 @@ def segment_customer_ids(
 # --- repeat purchase ---------------------------------------------------------------------------------------------
 
 
-def repeat_sql(segment: Segment = ALL) -> str:
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
+def repeat_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """One row per known customer: cohort month, first order day and second order day (null if none by $as_of)."""
-    ctes = _customer_ctes(segment)
+    ctes = _customer_ctes(segment, rolled)
     ctes["ranked_orders"] = """
         -- one row per order of a known customer: its place among the customer's valid orders (ties: order id)
         select
@@ -350,14 +386,16 @@ REPEAT_SCHEMA = {
 }
 
 
-def repeat_interval(con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL) -> pl.DataFrame:
+def repeat_interval(
+    con: duckdb.DuckDBPyConnection, as_of: date | None = None, segment: Segment = ALL, rollups: bool = True
+) -> pl.DataFrame:
     """One row per cohort ('YYYY-MM', the month of customers' first valid order) up to `as_of`, and a last row 'all':
     customers, repeat_customers (with a second valid order by as_of), repeat_share, and the median and mean days from
     the first order's day to the second's (0 for two orders on one day; null when nobody has ordered twice)."""
     as_of = _as_of(con, as_of, segment)
     if as_of is None:
         return pl.DataFrame(schema=REPEAT_SCHEMA)
-    sql = repeat_sql(segment)
+    sql = repeat_sql(segment, rolled=rollups and order_rows_current(con))
     found = con.sql(sql, params=parameters(sql, {"as_of": as_of}, segment)).pl()
     found = found.with_columns(
         pl.col("cohort").cast(pl.Date).dt.strftime("%Y-%m"),
@@ -392,9 +430,10 @@ LTV_METHOD_ZH = (
 )
 
 
-def ltv_sql(segment: Segment = ALL) -> str:
+@lru_cache(maxsize=128)  # the page asks the same few segments again; building one takes milliseconds
+def ltv_sql(segment: Segment = ALL, rolled: bool = False) -> str:
     """One row per cohort month and month offset with orders: the cohort's customers and the net sales in it."""
-    ctes = _customer_ctes(segment)
+    ctes = _customer_ctes(segment, rolled)
     ctes["customer_cohorts"] = f"""
         -- one row per known customer: the month of their first valid order
         select customer_id, {dialect.truncate("month", "min(order_date)")} as cohort
@@ -438,6 +477,7 @@ def lifetime_value(
     as_of: date | None = None,
     horizon: int = LTV_HORIZON_MONTHS,
     segment: Segment = ALL,
+    rollups: bool = True,
 ) -> pl.DataFrame:
     """One row per cohort ('YYYY-MM') up to `as_of`, and a last row 'all' (customer-weighted over the cohorts):
     customers, complete_months (months of the cohort that had ended by as_of), observed_ltv (net sales per customer
@@ -445,7 +485,7 @@ def lifetime_value(
     as_of = _as_of(con, as_of, segment)
     if as_of is None:
         return pl.DataFrame(schema=LTV_SCHEMA)
-    sql = ltv_sql(segment)
+    sql = ltv_sql(segment, rolled=rollups and order_rows_current(con))
     found = con.sql(sql, params=parameters(sql, {"as_of": as_of}, segment)).pl()
     cohorts: dict[date, int] = {}
     sales: dict[tuple[date, int], float] = {}

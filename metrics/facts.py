@@ -21,6 +21,9 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from functools import cache
+
+import duckdb
 
 from metrics import dialect
 from metrics.segments import ALL, Segment
@@ -34,10 +37,18 @@ VALID_ORDER = f"status in ({', '.join(repr(status) for status in VALID_STATUSES)
 INLINED = ("segment_sessions", "segment_events", "segment_orders", "segment_ad_spend", "segment_traffic")
 
 
-def facts(segment: Segment = ALL, converted: bool = False) -> dict[str, str]:
+# One row per order, of any status, by its day: its session's source, medium, campaign and device (null without a
+# session), and for a valid order its customer and net sales (`order_rows_query`; metrics/rollups.py builds it, loads
+# keep it in step, warehouse/rollups.py). An order's session is looked up once, when it is loaded, instead of by
+# every filtered query, and its lines are summed once instead of by every customer query.
+ORDER_ROWS = "rollup_order_rows"
+
+
+def facts(segment: Segment = ALL, converted: bool = False, order_rows: bool = False) -> dict[str, str]:
     """The shared facts as CTEs by name, each reading only canonical tables and earlier facts. `converted`: money in
     the reporting currency, each store's amounts times its rate (`$rates`, a list of {store, rate};
-    metrics/currency.py)."""
+    metrics/currency.py). `order_rows`: under a source or device filter, the segment's orders are found by their
+    session's dimensions in ORDER_ROWS (the caller checked it is current) instead of by reading the sessions."""
     sessions = [f"{d} = {dialect.param(d)}" for d in segment.dimensions]
     # Events and orders follow the session they name, in their own store (ids are unique per store); a store filter
     # matches every table by its own store.
@@ -45,6 +56,14 @@ def facts(segment: Segment = ALL, converted: bool = False) -> dict[str, str]:
     own_store = f"store = {dialect.param('store')}" if segment.store is not None else None
     in_segment_session = (
         "(store, session_id) in (select store, session_id from segment_sessions)" if by_session else None
+    )
+    session_filters = " and ".join(
+        f"{d} = {dialect.param(d)}" for d in ("source", "device") if getattr(segment, d) is not None
+    )
+    in_segment_order = (
+        f"(store, order_id) in (select store, order_id from {ORDER_ROWS} where {session_filters})"
+        if by_session and order_rows
+        else in_segment_session
     )
     if segment.device is not None:
         ad_match = "false"  # ad spend has no device: under a device filter none of it is in the segment
@@ -70,7 +89,7 @@ def facts(segment: Segment = ALL, converted: bool = False) -> dict[str, str]:
         -- one row per order of the segment, of any status: under a filter, the orders naming a session of the segment
         select *
         from orders
-        {_where(_all(in_segment_session, own_store))}"""
+        {_where(_all(in_segment_order, own_store))}"""
     ctes["segment_ad_spend"] = f"""
         -- one row per day, source and campaign of ad spend in the segment
         select *
@@ -106,6 +125,57 @@ def facts(segment: Segment = ALL, converted: bool = False) -> dict[str, str]:
         where nullif(session_id, '') is not null
         group by store, session_id"""
     return ctes
+
+
+# An order's net sales over its valid order `o` (valid_orders' columns) and the sum of its lines' sales `l.sales`
+# (null without lines): the raw queries and the orders' rollup compute it with this one expression.
+NET_SALES = "coalesce(l.sales, o.subtotal, 0) - o.discount - o.refund_amount"
+
+
+@cache  # asked by every customer and filtered query (is the rollup current?); building it takes milliseconds
+def order_rows_query() -> str:
+    """The rows of ORDER_ROWS for the orders placed $start_ts to $end_ts: one row per order of any status, columns
+    day, store, order_id, ordered_at, the session's dimensions (source, medium, campaign, device: null when the order
+    names no session, or one that is not loaded), valid, and for a valid order customer_id (null for a guest) and
+    net_sales (NET_SALES); null for the others."""
+    ctes = facts(ALL)
+    ctes["period_orders"] = """
+        -- one row per order of any status placed in the period
+        select store, order_id, session_id, ordered_at
+        from orders
+        where ordered_at >= $start_ts and ordered_at < $end_ts"""
+    ctes["period_valid_orders"] = """
+        -- one row per valid order placed in the period
+        select *
+        from valid_orders
+        where ordered_at >= $start_ts and ordered_at < $end_ts"""
+    ctes["period_lines"] = order_lines("period_valid_orders", ("store", "order_id"))
+    ctes["order_rows"] = f"""
+        -- one row per order of the period: its session's dimensions (as a filter matches them: the session of its
+        -- store it names), and for a valid order its customer and net sales
+        select
+            cast(date_trunc('day', p.ordered_at) as date) as day, p.store, p.order_id, p.ordered_at,
+            s.source, s.medium, s.campaign, s.device,
+            o.order_id is not null as valid,
+            o.customer_id,
+            case when o.order_id is not null then {NET_SALES} end as net_sales
+        from period_orders p
+        left join sessions s on s.store = p.store and s.session_id = p.session_id
+        left join period_valid_orders o on o.store = p.store and o.order_id = p.order_id
+        left join (select store, order_id, sum(line_sales) as sales from period_lines group by store, order_id) l
+            on l.store = p.store and l.order_id = p.order_id"""
+    return query(ctes, "select * from order_rows")
+
+
+def order_rows_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds ORDER_ROWS built by this code's query (never on a Spark lake)."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return False
+    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
+    if not found:
+        return False
+    stored = con.sql("select query from rollup_queries where table_name = ?", params=[ORDER_ROWS]).fetchall()
+    return bool(stored) and stored[0][0] == order_rows_query()
 
 
 def order_lines(orders: str, carry: Sequence[str], converted: bool = False) -> str:
@@ -235,4 +305,15 @@ def parameters(sql: str, values: Mapping[str, object], segment: Segment = ALL) -
     return {name: value for name, value in found.items() if re.search(rf"\$\b{name}\b", sql)}
 
 
-__all__ = ["VALID_ORDER", "facts", "order_lines", "parameters", "query", "reads"]
+__all__ = [
+    "NET_SALES",
+    "ORDER_ROWS",
+    "VALID_ORDER",
+    "facts",
+    "order_lines",
+    "order_rows_current",
+    "order_rows_query",
+    "parameters",
+    "query",
+    "reads",
+]

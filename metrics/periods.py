@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from metrics.facts import facts, parameters, query
+from metrics.facts import facts, order_rows_current, parameters, query
 from metrics.segments import ALL, Segment
 
 
@@ -172,7 +172,7 @@ def latest_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date 
     """The latest local date with any order, session, ad spend or platform traffic report of a segment (default: the
     whole shop) in the warehouse, or None if there is none."""
     sql = query(
-        facts(segment),
+        facts(segment, order_rows=order_rows_current(con)),
         """
         select max(day) from (
             select cast(max(ordered_at) as date) as day from segment_orders
@@ -190,7 +190,9 @@ def latest_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date 
 
 def first_order_date(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> date | None:
     """The local date of the first order of a segment (default: the whole shop), of any status, or None."""
-    sql = query(facts(segment), "select cast(min(ordered_at) as date) from segment_orders")
+    sql = query(
+        facts(segment, order_rows=order_rows_current(con)), "select cast(min(ordered_at) as date) from segment_orders"
+    )
     return con.sql(sql, params=parameters(sql, {}, segment)).fetchall()[0][0]
 
 
@@ -198,7 +200,7 @@ def data_span(con: duckdb.DuckDBPyConnection, segment: Segment = ALL) -> Period 
     """The data's first to latest local date: any order, session, ad spend or platform traffic report of a segment
     (default: the whole shop; one store's under a store filter); None if none."""
     sql = query(
-        facts(segment),
+        facts(segment, order_rows=order_rows_current(con)),
         """
         select min(first_day), max(last_day) from (
             select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day

@@ -6,10 +6,12 @@ take their session's) in each of `ROLLUP_TABLES` (sessions by start day, events 
 lines by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
 (`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
 (buyers) and retention do not add up across days and are read from the raw tables; visitors come from each visitor's
-first and last day (`rollup_visitors`) where that settles whether it came in the period. Two more: each session's
+first and last day (`rollup_visitors`) where that settles whether it came in the period. Three more: each session's
 events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and the
-funnel's read instead of the events, and the funnel's steps per day and dimensions (`rollup_funnel`,
-metrics/funnel.py).
+funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
+metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
+metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
+lines.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
@@ -35,6 +37,7 @@ from metrics.compute import (
     session_events_query,
     visitor_spans_query,
 )
+from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
@@ -46,12 +49,13 @@ ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 
 def _rollups() -> dict[str, tuple[str, str]]:
     """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
-    and the funnel's rollups read it), the registry's measures per source, the funnel's steps and the visitors'
-    spans."""
+    and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row and
+    the visitors' spans."""
     return {
         SESSION_EVENTS: (session_events_query(), "session_id"),
         **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: (funnel_rollup_query(), "day"),
+        ORDER_ROWS: (order_rows_query(), "day"),
         VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
     }
 
@@ -65,7 +69,7 @@ _EVERY_KEY = {
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
-    return rollups_current(con) and funnel_rollup_current(con)
+    return rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
 
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:

@@ -46,6 +46,7 @@ _TOUCHED = {
             where (store, session_id) in (select store, session_id from changed)""",
         "rollup_orders": _ORDERS_OF_CHANGED_SESSIONS,
         "rollup_items": _ORDERS_OF_CHANGED_SESSIONS,
+        "rollup_order_rows": _ORDERS_OF_CHANGED_SESSIONS,
     },
     "events": {
         "rollup_events": "select cast(occurred_at as date) as day from changed",
@@ -56,6 +57,7 @@ _TOUCHED = {
     "orders": {
         "rollup_orders": "select cast(ordered_at as date) as day from changed",
         "rollup_items": "select cast(ordered_at as date) as day from changed",
+        "rollup_order_rows": "select cast(ordered_at as date) as day from changed",
         "rollup_sessions": _SESSIONS_OF_CHANGED,
         "rollup_funnel": _SESSIONS_OF_CHANGED,
     },

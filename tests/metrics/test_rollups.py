@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from bench.kpis import reference_kpis, same_numbers
 from metrics import compute
+from metrics.cohorts import cohort_activity
 from metrics.compute import (
     ROLLUP_DIMENSIONS,
     ROLLUP_TABLES,
@@ -27,6 +28,8 @@ from metrics.compute import (
     kpi_series,
     rollups_current,
 )
+from metrics.customers import lifetime_value, repeat_interval, rfm_scores, segment_changes
+from metrics.facts import ORDER_ROWS, order_rows_current
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
 from metrics.rollups import build_rollups, ensure_rollups
@@ -40,14 +43,14 @@ END = date(2024, 6, 30)
 DAYS = 120
 FIRST = END - timedelta(days=DAYS - 1)
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROLLUP_NAMES = [SESSION_EVENTS, *ROLLUP_TABLES.values(), FUNNEL_ROLLUP, VISITOR_SPANS]
+ROLLUP_NAMES = [SESSION_EVENTS, *ROLLUP_TABLES.values(), FUNNEL_ROLLUP, ORDER_ROWS, VISITOR_SPANS]
 
 
 @cache
 def rolled_shop(seed: int) -> duckdb.DuckDBPyConnection:
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
     build_rollups(con)
-    assert rollups_current(con) and funnel_rollup_current(con)
+    assert rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
     return con
 
 
@@ -90,6 +93,52 @@ def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment)
     con = rolled_shop(seed)
     ours = funnel(con, period, by=by, segment=segment)
     assert ours.equals(funnel(con, period, by=by, segment=segment, rollups=False)), ours
+
+
+# The filters of the dashboard's sidebar and more: a source and a device together, a value no session has.
+customer_segments = st.sampled_from(
+    [ALL, Segment(source="paid_search"), Segment(device="mobile"), Segment("email", "desktop"), Segment("nowhere")]
+)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    as_of=st.integers(min_value=-10, max_value=DAYS + 5).map(lambda n: FIRST + timedelta(days=n)),
+    segment=customer_segments,
+)
+def test_the_customer_figures_from_the_orders_rollup_are_the_raw_figures(seed, as_of, segment):
+    # RFM scores (and their segments and moves), repeat interval, lifetime value and cohorts read each order's net
+    # sales and its session's dimensions from rollup_order_rows; the raw tables give the same numbers.
+    con = rolled_shop(seed)
+    since = as_of - timedelta(days=30)
+    for figure in (rfm_scores, repeat_interval, lifetime_value, cohort_activity):
+        ours = figure(con, as_of, segment=segment)
+        assert ours.equals(figure(con, as_of, segment=segment, rollups=False)), (figure.__name__, ours)
+    ours, raw = segment_changes(con, as_of, since, segment), segment_changes(con, as_of, since, segment, False)
+    assert ours.summary.equals(raw.summary) and ours.movement.equals(raw.movement)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    period=periods,
+    by=st.sampled_from([None, "customer_type", "source", "region"]),
+    grain=st.sampled_from([None, "month"]),
+    segment=customer_segments,
+)
+def test_filtered_order_figures_from_the_orders_rollup_are_the_raw_figures(seed, period, by, grain, segment):
+    # Under a source or device filter the segment's orders are those rollup_order_rows gives the filter's values: the
+    # Customers page's views (buyers, returning customers, revenue by customer type) as the raw tables give them.
+    con = rolled_shop(seed)
+    names = ["orders", "buyers", "returning_customer_rate", "revenue_per_buyer", "total_revenue", "aov"]
+    if grain is None:
+        ours = compute_kpis(con, period, metrics=names, by=by, segment=segment)
+        raw = compute_kpis(con, period, metrics=names, by=by, segment=segment, rollups=False)
+    else:
+        ours = kpi_series(con, period, grain=grain, metrics=names, by=by, segment=segment)
+        raw = kpi_series(con, period, grain=grain, metrics=names, by=by, segment=segment, rollups=False)
+    assert ours.equals(raw), (ours, raw)
 
 
 @SETTINGS
@@ -162,6 +211,19 @@ def test_the_rollups_are_what_is_read():
     # Each such row's sessions reached the third step (added to cart) and no further.
     assert funnel(con, period)["sessions"].to_list() == [n + (changed if i < 3 else 0) for i, n in enumerate(steps)]
     assert after["gross_sales"] == before["gross_sales"] + 2.5
+    # The customer figures read each order's net sales and its session's dimensions from the orders' rollup.
+    as_of = END
+    monetary = rfm_scores(con, as_of)["monetary"].sum()
+    con.execute(f"update {ORDER_ROWS} set net_sales = net_sales + 1.5 where rowid = (select min(rowid) from "
+                f"{ORDER_ROWS} where valid and customer_id is not null and day <= ?)", [as_of])  # fmt: skip
+    assert rfm_scores(con, as_of)["monetary"].sum() == pytest.approx(monetary + 1.5)
+    # Buyers are counted from the segment's orders (not a rollup's sums): more orders of mobile sessions, more buyers.
+    mobile = Segment(device="mobile")
+    buyers = compute_kpis(con, period, metrics=["buyers"], segment=mobile)["buyers"][0]
+    con.execute(
+        f"update {ORDER_ROWS} set device = 'mobile' where valid and customer_id is not null and device <> 'mobile'"
+    )
+    assert compute_kpis(con, period, metrics=["buyers"], segment=mobile)["buyers"][0] > buyers
     # A rollup built by other queries (another version of the registry) is not read: the raw numbers again.
     con.execute("update rollup_queries set query = query || ' ' where table_name = 'rollup_items'")
     assert not rollups_current(con)
@@ -186,6 +248,12 @@ def test_rollups_on_the_demo(demo_copy: Path):
     assert compute_kpis(con, partial, segment=Segment(source="paid_search")).equals(
         compute_kpis(con, partial, segment=Segment(source="paid_search"), rollups=False)
     )
+    for segment in (ALL, Segment(source="paid_search"), Segment(device="mobile")):
+        for figure in (rfm_scores, repeat_interval, lifetime_value, cohort_activity):
+            ours = figure(con, whole.end, segment=segment)
+            assert ours.equals(figure(con, whole.end, segment=segment, rollups=False)), (figure.__name__, segment)
+        by_type = compute_kpis(con, whole, by="customer_type", segment=segment)
+        assert by_type.equals(compute_kpis(con, whole, by="customer_type", segment=segment, rollups=False))
 
 
 def _csv(path: Path, header: str, *rows: str) -> Path:
@@ -511,8 +579,13 @@ def test_a_load_refreshes_each_rollup_on_the_days_its_rows_count(tmp_path: Path)
         "rollup_items": {march[5], march[6], march[10]},
         "rollup_sessions": {march[1], march[4]},
         "rollup_funnel": {march[1], march[4]},
+        "rollup_order_rows": {march[5], march[6], march[10]},
     }
-    assert without_session == {"rollup_orders": {march[10]}, "rollup_items": {march[10]}}
+    assert without_session == {
+        "rollup_orders": {march[10]},
+        "rollup_items": {march[10]},
+        "rollup_order_rows": {march[10]},
+    }
 
 
 def test_day_runs():
