@@ -91,7 +91,8 @@ def _series_color(names: Sequence[str]) -> dict:
         "type": "nominal",
         "sort": list(names),
         "scale": {"domain": list(names), "range": [COLORS[i % len(COLORS)] for i in range(len(names))]},
-        "legend": dict(LEGEND) if len(names) > 1 else None,
+        # In rows of up to four, so that a legend of many groups wraps instead of running out of the chart.
+        "legend": {**LEGEND, "columns": min(len(names), 4)} if len(names) > 1 else None,
     }
 
 
@@ -243,6 +244,14 @@ def funnel_chart(steps: pl.DataFrame, step_labels: Sequence[str], title: str | N
     )
 
 
+def _log_ticks(base: float) -> list[float]:
+    ticks, decade = [], base
+    while decade <= 1:
+        ticks += [round(decade * m, 12) for m in (1, 2, 5) if decade * m <= 1]
+        decade *= 10
+    return ticks
+
+
 def funnel_by_group(funnel: pl.DataFrame, step_labels: dict[str, str], title: str | None = None, top: int = 6) -> dict:
     """Share of each group's sessions reaching each step (columns group, step, rate_from_start, sessions) for the
     `top` groups by sessions: a bar per group within each step, on a log axis (the last steps are a few percent).
@@ -271,13 +280,20 @@ def funnel_by_group(funnel: pl.DataFrame, step_labels: dict[str, str], title: st
         values,
         mark={"type": "bar"},
         encoding={
-            "x": {"field": "step", "type": "nominal", "sort": None, "axis": {"title": None, "labelAngle": 0}},
+            "x": {
+                "field": "step",
+                "type": "nominal",
+                "sort": None,
+                # Every step named, one word a line (Vega would drop overlapping labels).
+                "axis": {"title": None, "labelAngle": 0, "labelOverlap": False, "labelExpr": "split(datum.label, ' ')"},
+            },
             "xOffset": {"field": "series", "type": "nominal", "sort": names},
             "y": {
                 "field": "value",
                 "type": "quantitative",
                 "scale": {"type": "log", "domainMin": base},
-                "axis": {"title": None, "format": RATE.rounded},
+                # Ticks at 1, 2 and 5 of each power of ten up to 100 %.
+                "axis": {"title": None, "format": RATE.rounded, "values": _log_ticks(base)},
             },
             "y2": {"datum": base},
             "color": _series_color(names),

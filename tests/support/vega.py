@@ -1,5 +1,6 @@
 """Reading a chart builder's Vega-Lite spec in tests: the rows it draws, once the spec is checked against Vega-Lite's
-schema (altair's copy: Vega-Lite 6, as Streamlit's) and to survive JSON, as Streamlit sends it."""
+schema (altair's copy, installed with Streamlit: Vega-Lite 6, which Streamlit draws) and to survive JSON, as Streamlit
+sends it."""
 
 from __future__ import annotations
 

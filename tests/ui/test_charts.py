@@ -173,6 +173,7 @@ def test_funnel_by_group_draws_the_top_groups_on_a_log_axis() -> None:
     # The bars stand on the power of ten below the smallest share (2 %): 1 %. (Exactly 10 % would stand on 1 %.)
     assert spec["encoding"]["y"]["scale"] == {"type": "log", "domainMin": 0.01}
     assert spec["encoding"]["y2"] == {"datum": 0.01}
+    assert spec["encoding"]["y"]["axis"]["values"] == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
     # A share of 0 has no bar on a log axis, but says 0% on hover.
     zero = drawn(charts.funnel_by_group(funnel.filter(pl.col("group") == "small"), {}))
     assert [(r["value"], r["tip"]) for r in zero] == [(1.0, "small · page_view: 100%"), (None, "small · purchase: 0%")]
