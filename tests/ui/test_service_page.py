@@ -33,7 +33,9 @@ def test_cards_trends_and_returns_in_both_languages(demo_db, monkeypatch, lang) 
     reasons = next(frame.value for frame in at.dataframe if "reason" in frame.value.columns)
     assert reasons["returned_units"].to_list() == by_reason["returned_units"].to_list()
     spec, _ = vega_charts(at)[0]  # the first-response trend
-    rules = [layer["data"]["values"][0]["value"] for layer in spec["layer"] if layer["mark"]["type"] == "rule"]
+    rules = [
+        layer["data"]["values"][0]["value"] for layer in spec["layer"] if layer.get("mark", {}).get("type") == "rule"
+    ]
     assert rules == [30]  # the guide's first-response target
 
 
