@@ -61,7 +61,7 @@ PAGE_TIMEOUT_MS = 60_000
 # that hold on any shop with data (the cards of Overview and Service are drawn whatever the data; a chart or table
 # may be missing from other pages, e.g. the stock tables without stock data). On top, the check below wants every
 # chart and table on screen drawn and no element still loading, once the script run is over.
-CHARTS_OR_TABLES = "[data-testid='stPlotlyChart'], [data-testid='stDataFrame']"
+CHARTS_OR_TABLES = "[data-testid='stVegaLiteChart'], [data-testid='stPlotlyChart'], [data-testid='stDataFrame']"
 CONTENT = {
     "pages/overview.py": ("[data-testid='stMetric']", 10),
     "pages/traffic.py": (CHARTS_OR_TABLES, 1),

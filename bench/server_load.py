@@ -49,7 +49,7 @@ RUN_TIMEOUT = 300.0
 WARM_UP_DONE = "warm-up done"  # what the server prints once its background warm-up has finished (ui/warmup.py)
 WARM_UP_TIMEOUT = 300.0
 # (label, the page's URL path as the browser names it in a rerun request, an element kind, how many of it at least)
-PAGES = (("Overview", "", "metric", 10), ("Traffic", "traffic", "plotly_chart", 3))
+PAGES = (("Overview", "", "metric", 10), ("Traffic", "traffic", "vega_lite_chart", 3))
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
 

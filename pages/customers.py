@@ -22,7 +22,7 @@ from metrics.customers import (
     segment_customer_ids,
 )
 from metrics.periods import add_months
-from metrics.units import RATE, change_text
+from metrics.units import change_text
 from pages import page
 from shopkpi import auth, ui
 from shopkpi.ui import charts
@@ -124,7 +124,7 @@ def new_vs_returning(current: ui.View, loaded: CustomersData) -> None:
     )
     series = loaded.revenue_by_type
     names = {v: type_label(v, current) for v in ("new", "returning", None)}
-    ui.plotly(
+    ui.vega(
         charts.stacked_bars(
             series, "period", "group", "total_revenue", names, current.t("Revenue per month", "每月收入")
         ),
@@ -135,7 +135,7 @@ def new_vs_returning(current: ui.View, loaded: CustomersData) -> None:
 def returning_rate(current: ui.View, loaded: CustomersData) -> None:
     st.subheader(ui.label("returning_customer_rate"))
     series = loaded.returning_rate
-    ui.plotly(
+    ui.vega(
         charts.lines_over_time(
             series,
             ["returning_customer_rate"],
@@ -156,17 +156,14 @@ def cohorts(current: ui.View, loaded: CustomersData) -> None:
         return
     recent = sorted(activity["cohort"].unique().to_list())[-COHORTS_SHOWN:]
     shown = activity.filter(pl.col("cohort").is_in(recent))
-    ui.plotly(
+    ui.vega(
         charts.cohort_heatmap(
             shown,
             current.t(
                 "Share of each month's new customers who ordered again k months later",
                 "各月新客在 k 个月后再次下单的比例",
             ),
-            hover=current.t(
-                f"cohort %{{y}}, month %{{x}}: %{{z:{RATE.value}}}",
-                f"同期群 %{{y}}，第 %{{x}} 个月：%{{z:{RATE.value}}}",
-            ),
+            tip=current.t("cohort {cohort}, month {offset}: {value}", "同期群 {cohort}，第 {offset} 个月：{value}"),
         ),
         key="customers_cohorts",
     )

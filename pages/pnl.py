@@ -187,7 +187,7 @@ def render(current: ui.View) -> None:
         )
         lines = pnl_lines(statement.filter(pl.col("month") == month))
         lines = lines.with_columns(pl.col("line").map_elements(ui.label, return_dtype=pl.String).alias("label"))
-        ui.plotly(charts.waterfall(lines, current.t(f"P&L of {month}", f"{month} 损益")), key="pnl_waterfall")
+        ui.vega(charts.waterfall(lines, current.t(f"P&L of {month}", f"{month} 损益")), key="pnl_waterfall")
     with right:
         st.subheader(current.t("Against last year", "同比"))
         if month in partial:
@@ -216,7 +216,7 @@ def render(current: ui.View) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader(current.t("Margins over time", "利润率趋势"))
-        ui.plotly(
+        ui.vega(
             charts.lines_over_time(
                 statement.filter(~pl.col("partial")),  # a short month's margin would rescale the axis
                 ["gross_margin", "net_margin"],
@@ -244,7 +244,7 @@ def render(current: ui.View) -> None:
             .join(before, on="month", how="left")
             .sort("month")
         )
-        ui.plotly(
+        ui.vega(
             charts.compare_bars(
                 both,
                 "month",

@@ -56,10 +56,8 @@ def sellers(current: ui.View, loaded: ProductsData) -> None:
                 current.t("No product sold in this period with these filters.", "此时间范围和筛选条件下没有商品售出。")
             )
         else:
-            ui.plotly(
-                charts.bars(
-                    top.head(10), "name", "gross_sales", current.t("Gross sales", "商品销售额"), ui.label("gross_sales")
-                ),
+            ui.vega(
+                charts.bars(top.head(10), "name", "gross_sales", current.t("Gross sales", "商品销售额")),
                 key="products_top",
             )
             st.dataframe(
@@ -84,10 +82,8 @@ def sellers(current: ui.View, loaded: ProductsData) -> None:
             ui.empty(current.t("No category sold in this period.", "本期没有品类售出。"))
         else:
             categories = categories.with_columns(pl.col("group").fill_null(charts.NONE_LABEL))
-            ui.plotly(
-                charts.bars(
-                    categories, "group", "gross_sales", current.t("Gross sales", "商品销售额"), ui.label("gross_sales")
-                ),
+            ui.vega(
+                charts.bars(categories, "group", "gross_sales", current.t("Gross sales", "商品销售额")),
                 key="products_categories",
             )
             st.dataframe(

@@ -97,7 +97,7 @@ def trends(current: ui.View, loaded: ServiceData) -> None:
         return
     left, right = st.columns(2, gap="large")
     with left:
-        ui.plotly(
+        ui.vega(
             service_trend(
                 trend,
                 ["first_response_minutes"],
@@ -110,7 +110,7 @@ def trends(current: ui.View, loaded: ServiceData) -> None:
         )
     with right:
         names = ["first_response_within_target", "return_rate", "inquiry_conversion_rate"]
-        ui.plotly(
+        ui.vega(
             service_trend(
                 trend,
                 names,

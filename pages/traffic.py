@@ -74,9 +74,8 @@ def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str
 
 
 def focus_from_chart() -> None:
-    # Runs before the rerun a click causes: remember the clicked bar's group (its label is the y value, made inert).
-    points = st.session_state[CHART_KEY].selection.get("points", [])
-    st.session_state[FOCUS] = charts.plain(points[0]["y"]) if points else None
+    # Runs before the rerun a click causes: remember the clicked bar's group (its label; None when a click unselects).
+    st.session_state[FOCUS] = charts.picked(st.session_state[CHART_KEY])
 
 
 def apply_focus_as_filter(dim: str, value: str) -> None:
@@ -176,12 +175,12 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
             shown = ui.md(focus)
             ui.empty(current.t(f"No sessions from {shown} in this period.", f"本期没有来自 {shown} 的访问。"))
             return
-        ui.plotly(
+        ui.vega(
             charts.funnel_chart(part.sort("step_number"), [labels[s] for s in part.sort("step_number")["step"]], focus),
             key="traffic_funnel_one",
         )
         return
-    ui.plotly(
+    ui.vega(
         charts.funnel_by_group(
             steps,
             labels,
@@ -216,7 +215,7 @@ def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, fo
     title = current.t(
         f"{ui.label(metric)} per {grain}", f"每{ {'day': '日', 'week': '周', 'month': '月'}[grain] }{ui.label(metric)}"
     )
-    ui.plotly(charts.trend_lines(series, metric, title=title), key="traffic_trend")
+    ui.vega(charts.trend_lines(series, metric, title=title), key="traffic_trend")
 
 
 def render(current: ui.View) -> None:
@@ -268,16 +267,16 @@ def render(current: ui.View) -> None:
     revenue = "reported_sales" if loaded.from_report else "total_revenue"
     with left:
         st.subheader(current.t("Revenue", "收入"))
-        ui.plotly(
+        ui.vega(
             charts.bars(
                 table.head(15),
                 "group",
                 revenue,
                 current.t("Click a bar to drill into it", "点击柱形查看该分组"),
                 ui.label(revenue),
+                selectable=True,
             ),
             key=CHART_KEY,
-            select=True,
             on_select=focus_from_chart,
         )
     with right:

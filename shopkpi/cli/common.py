@@ -28,7 +28,7 @@ from metrics.targets import TargetsError
 from shopkpi.settings import load_settings
 from warehouse import PLATFORMS, WarehouseError, open_read_only
 
-# Every command imports this module, `shopkpi ingest` too: polars and the reports (plotly) are imported where a
+# Every command imports this module, `shopkpi ingest` too: polars and the reports are imported where a
 # command's output needs them (tests/cli/test_lazy_imports.py).
 if TYPE_CHECKING:
     import polars as pl

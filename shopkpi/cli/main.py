@@ -34,7 +34,7 @@ from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writ
 
 # The commands defined in the other modules, in the order `shopkpi --help` lists them after this module's: each is
 # imported when it runs (or when the help lists it), as "module:attribute" (a command function or a Typer of
-# subcommands). Most import polars, numpy or plotly, which would double the start of a one-file `shopkpi ingest`
+# subcommands). Most import polars or numpy, which would double the start of a one-file `shopkpi ingest`
 # (issue 14, tests/cli/test_lazy_imports.py).
 LATER_COMMANDS = {
     "import": "shopkpi.cli.imports:import_",

@@ -40,7 +40,7 @@ def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:
         # Users see the error's type and message, never a stack trace.
         "--client.showErrorDetails",
         "type",
-        # No full garbage collection after every page run: with DuckDB, polars, plotly and statsmodels loaded it took
+        # No full garbage collection after every page run: with DuckDB, polars and statsmodels loaded it took
         # ~90 ms, holding the GIL while the next visitor's page waited (Python's own collector still runs).
         "--runner.postScriptGC",
         "false",

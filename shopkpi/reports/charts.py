@@ -2,7 +2,7 @@
 
 Plain SVG rather than plotly: a report is built by cron and read offline, so it needs neither a browser to draw its
 charts (Kaleido starts Chromium, seconds per report) nor plotly.js inlined in every HTML file (about 5 MB). The
-dashboard's interactive charts stay plotly.
+dashboard's interactive charts are Vega-Lite (shopkpi/ui/charts.py).
 """
 
 from __future__ import annotations

@@ -116,5 +116,5 @@ def render_html(report: Report, print_mode: bool = False) -> str:
 
 
 def jinja2_safe(html: str | None) -> Any:
-    """Chart markup we built ourselves (plotly's or an <img>), passed through the template unescaped."""
+    """Chart markup we built ourselves (our SVG or an <img>), passed through the template unescaped."""
     return None if html is None else jinja2.utils.markupsafe.Markup(html)

@@ -638,21 +638,14 @@ def null_reason(name: str, current: View) -> str:
     return t("No value for this period.", "本期无数值。")
 
 
-def plotly(figure: Any, key: str, select: bool = False, on_select: Callable[[], None] | None = None) -> Any:
-    """A Plotly chart stretched to the column; with `select`, clicking a point reruns (calling `on_select` first)
-    and returns the selection."""
-    config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-    if select:
-        return st.plotly_chart(
-            figure, width="stretch", on_select=on_select or "rerun", selection_mode="points", key=key, config=config
-        )
-    st.plotly_chart(figure, width="stretch", key=key, config=config)
-    return None
-
-
-def vega(spec: dict, key: str) -> None:
-    """A Vega-Lite chart (a spec from shopkpi/ui/charts.py) stretched to the column."""
+def vega(spec: dict, key: str, on_select: Callable[[], None] | None = None) -> Any:
+    """A Vega-Lite chart (a spec from shopkpi/ui/charts.py) stretched to the column; with `on_select`, a click on a
+    selectable chart (one with a selection param) calls it, reruns, and the chart's state (`charts.picked`) is in
+    the session state under `key`."""
+    if on_select is not None:
+        return st.vega_lite_chart(spec=spec, width="stretch", key=key, on_select=on_select)
     st.vega_lite_chart(spec=spec, width="stretch", key=key)
+    return None
 
 
 @st.cache_data(show_spinner=False, ttl=60)

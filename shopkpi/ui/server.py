@@ -1,6 +1,6 @@
 """The process `shopkpi serve` runs: Streamlit's server for app.py, ready before its first visitor.
 
-Under a plain `streamlit run app.py`, the first visit pays for importing DuckDB, polars, plotly and statsmodels (about
+Under a plain `streamlit run app.py`, the first visit pays for importing DuckDB, polars and statsmodels (about
 2 s) and each page computes its queries on its first view. Here the dashboard's modules are imported before the
 server listens, and a watcher thread starts the warm-up of shopkpi/ui/warmup.py as soon as Streamlit's runtime exists,
 then again whenever a writer publishes a new warehouse file, so pages are ready after an ingest too.
@@ -43,7 +43,7 @@ logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.E
 
 # Imported here, before the server listens, rather than on the first visit. The pages import these too.
 import metrics.forecast  # noqa: E402, F401  (statsmodels)
-import shopkpi.ui.charts  # noqa: E402, F401  (plotly)
+import shopkpi.ui.charts  # noqa: E402, F401  (polars)
 import shopkpi.ui.forecast_charts  # noqa: E402, F401
 from shopkpi import auth  # noqa: E402
 from shopkpi.settings import load_settings  # noqa: E402

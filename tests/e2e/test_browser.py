@@ -138,15 +138,23 @@ def test_every_page_renders_in_chinese(page, demo_url: str) -> None:
 
 def test_a_drill_down_click_focuses_the_traffic_page(page, demo_url: str) -> None:
     page.goto(f"{demo_url}/traffic")
-    wait_for_page(page, "Traffic", "[data-testid='stPlotlyChart']", 3)
-    chart = page.get_by_test_id("stPlotlyChart").first
-    bars = chart.locator("g.point path")
+    wait_for_page(page, "Traffic", "[data-testid='stVegaLiteChart']", 3)
+    chart = page.get_by_test_id("stVegaLiteChart").first  # the revenue bars
+    bars = chart.locator("g.mark-rect path")  # Vega's SVG: one path per bar, top-down in the data's order
     expect(bars.first).to_be_visible(timeout=30_000)
-    box = bars.last.bounding_box()  # the top bar: the largest revenue
+    box = bars.first.bounding_box()  # the top bar: the largest revenue
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator("#vg-tooltip-element")  # "<group>: <revenue>", as the unit formats it
+    expect(tooltip).to_be_visible(timeout=10_000)
+    top, revenue = tooltip.inner_text().rsplit(": ", 1)
+    assert revenue.replace(",", "").isdigit(), revenue
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    expect(page.get_by_text("Drilled into")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Drilled into {top}")).to_be_visible(timeout=30_000)
     expect(page.locator(SCRIPT_DONE)).to_have_count(1, timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
+    # The funnel beside is the clicked group's alone: titled with its name.
+    funnel = page.get_by_test_id("stVegaLiteChart").nth(1)
+    expect(funnel.locator("g.role-title-text text").first).to_have_text(top)
     page.screenshot(path=str(ARTIFACTS / "traffic-drill-down.png"), full_page=True)
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 # What every page of this shop has to show: some figure, chart or table (an empty state alone is not enough) ...
 CONTENT = (
-    "[data-testid='stMetric'], [data-testid='stPlotlyChart'], [data-testid='stDataFrame'], "
+    "[data-testid='stMetric'], [data-testid='stVegaLiteChart'], [data-testid='stDataFrame'], "
     "[data-testid='stDownloadButton']"
 )
 # ... but for Products & stock, whose inputs it has not given (no order lines, products or stock counts), which says
@@ -46,6 +46,6 @@ def test_every_page_draws_the_traffic_report_shop(page, traffic_url: str) -> Non
         assert page.get_by_text("could not be drawn").count() == 0, f"{entry.title_en}: the page failed"
     # The Traffic page's charts name each source of the report (the revenue bars by the report's sales, the trend's
     # legend): the table is drawn on a canvas, its cells are not text in the page.
-    fresh_load(page, f"{traffic_url}/traffic", "Traffic", "[data-testid='stPlotlyChart']", 2)
-    for source in SOURCES:
-        expect(page.locator("[data-testid='stPlotlyChart']").get_by_text(source).first).to_be_visible()
+    fresh_load(page, f"{traffic_url}/traffic", "Traffic", "[data-testid='stVegaLiteChart']", 2)
+    for source in SOURCES:  # Vega draws its texts in SVG: they are text in the page
+        expect(page.locator("[data-testid='stVegaLiteChart']").get_by_text(source).first).to_be_visible()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,6 +42,17 @@ def shown_text(at: AppTest) -> str:
         for e in at.get(kind)
     ]
     return "\n".join(str(p) for p in parts)
+
+
+def vega_charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
+    """The Vega-Lite charts `at` shows, in page order: each chart's spec and the rows of its top-level data (which
+    st.vega_lite_chart moves out of the spec into an Arrow table)."""
+    charts = []
+    for node in at.get("vega_lite_chart"):
+        data = node.proto.data.data
+        rows = pa.ipc.open_stream(data).read_all().to_pylist() if data else []
+        charts.append((json.loads(node.proto.spec), rows))
+    return charts
 
 
 def no_failure(at: AppTest) -> None:

@@ -1,5 +1,5 @@
 """The Service page's chart builder without Streamlit: one line per figure, the target as a dashed line, the axis in
-the first figure's unit, names from the data made inert."""
+the first figure's unit, a missing week a gap, names from the data kept as typed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import date
 import polars as pl
 
 from shopkpi.ui.service_charts import service_trend
+from tests.support.vega import drawn
 
 SERIES = pl.DataFrame(
     {
@@ -19,17 +20,26 @@ SERIES = pl.DataFrame(
 
 
 def test_response_minutes_with_the_target_line():
-    figure = service_trend(
-        SERIES, ["first_response_minutes"], ["<b>First response</b>"], target=30, target_label="目标"
-    )
-    [line] = figure.data
-    assert list(line.y) == [12.5, None]  # a week without an answer is a gap, not 0
-    assert "<b>" not in line.name  # a label is shown as its characters
-    [shape] = figure.layout.shapes
-    assert (shape.y0, shape.y1, shape.line.dash) == (30, 30, "dash")
-    assert figure.layout.yaxis.tickformat == ",.1f"  # minutes: a decimal
+    spec = service_trend(SERIES, ["first_response_minutes"], ["<b>First response</b>"], target=30, target_label="目标")
+    rows = drawn(spec)
+    # A week without an answer is a gap (null), not 0; the label is kept as typed (Vega draws no markup).
+    assert [(r["series"], r["x"], r["value"]) for r in rows] == [
+        ("<b>First response</b>", "2024-06-03", 12.5),
+        ("<b>First response</b>", "2024-06-10", None),
+    ]
+    assert [r["tip"] for r in rows] == [
+        "<b>First response</b> · 2024-06-03: 12.5",
+        "<b>First response</b> · 2024-06-10: —",
+    ]
+    lines, rule, label = spec["layer"]
+    assert lines["encoding"]["y"]["axis"]["format"] == ",.1f"  # minutes: a decimal
+    assert rule["mark"]["strokeDash"] and rule["data"]["values"] == [{"value": 30, "label": "目标"}]
+    assert label["encoding"]["text"] == {"field": "label"}
 
 
 def test_shares_use_the_rate_axis_and_no_target():
-    figure = service_trend(SERIES, ["return_rate"], ["Return rate"])
-    assert figure.layout.yaxis.tickformat == ".1%" and not figure.layout.shapes
+    spec = service_trend(SERIES, ["return_rate"], ["Return rate"])
+    rows = drawn(spec)
+    assert [r["tip"] for r in rows] == ["Return rate · 2024-06-03: 4.0%", "Return rate · 2024-06-10: 5.0%"]
+    [lines] = spec["layer"]
+    assert lines["encoding"]["y"]["axis"]["format"] == ".1%"

@@ -3,13 +3,12 @@ draws without failing, and the Traffic page's table shows each source's sessions
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import pages
-from tests.support.app import no_failure, open_app
+from tests.support.app import no_failure, open_app, vega_charts
 from tests.support.traffic_shop import build_traffic_shop
 from warehouse import open_read_only
 
@@ -42,8 +41,8 @@ def test_the_traffic_table_shows_the_reports_sessions_and_rates(traffic_db, monk
     assert organic["reported_aov"] == pytest.approx(3000 / (30 * 3), abs=0.005)  # the table rounds money to cents
     # The revenue bars are the report's sales by channel: the shop's orders carry no session, so they would all be
     # in (none); the funnel says why it cannot be drawn from a report instead of "no sessions".
-    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]  # the first chart: revenue by group
-    assert dict(zip(bars["y"], bars["x"], strict=True))["organic_search"] == 3000
+    _, bars = vega_charts(at)[0]  # the first chart: revenue by group
+    assert {row["label"]: row["value"] for row in bars}["organic_search"] == 3000
     assert any("which does not give the steps" in c.value for c in at.caption)
     # A shop of one store: the card's definition says where its sessions come from without naming the store.
     overview = open_app(traffic_db, monkeypatch, "overview")
