@@ -12,11 +12,16 @@ from altair.vegalite.v6.schema import load_schema
 VEGA_LITE = load_schema()
 
 
-def drawn(spec: dict) -> list[dict]:
-    """The rows `spec` draws (its top-level data), after checking it is a valid Vega-Lite spec that JSON keeps as is."""
+def valid(spec: dict) -> dict:
+    """`spec`, after checking it is a valid Vega-Lite spec that JSON keeps as is."""
     validate_jsonschema(spec, VEGA_LITE)
     assert json.loads(json.dumps(spec, allow_nan=False)) == spec
-    return spec["data"]["values"]
+    return spec
+
+
+def drawn(spec: dict) -> list[dict]:
+    """The rows `spec` draws (its top-level data), after checking it is a valid Vega-Lite spec that JSON keeps as is."""
+    return valid(spec)["data"]["values"]
 
 
 def column(rows: list[dict], key: str) -> list:

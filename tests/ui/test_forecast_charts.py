@@ -8,12 +8,13 @@ import polars as pl
 
 from shopkpi.ui import forecast_charts
 from shopkpi.ui.charts import BAD, GOOD
+from tests.support.vega import valid
 
 HOSTILE = '<a href="https://evil.example/x">linksrc</a> <b>bold</b><br>&amp;'
 
 
 def _layer(spec: dict, mark: str, nth: int = 0) -> dict:
-    layers = [layer for layer in spec["layer"] if layer["mark"]["type"] == mark]
+    layers = [layer for layer in valid(spec)["layer"] if layer["mark"]["type"] == mark]
     return layers[nth]
 
 
@@ -86,7 +87,7 @@ def test_pacing_lines_leave_out_a_line_without_values_and_its_legend_entry() -> 
         }
     )
     labels = {"target": "Target line", "projected": "Projection", "actual": "Month to date"}
-    spec = forecast_charts.pacing_lines(days, labels, metric="orders")
+    spec = valid(forecast_charts.pacing_lines(days, labels, metric="orders"))
     assert [layer["data"]["values"][0]["series"] for layer in spec["layer"]] == ["Projection", "Month to date"]
     assert [len(layer["data"]["values"]) for layer in spec["layer"]] == [2, 1]
     assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["Projection", "Month to date"]
