@@ -29,6 +29,8 @@ GOOD, BAD, TOTAL = "#10b981", "#ef4444", "#2563eb"
 NONE_LABEL = "(none)"
 PICK = "pick"  # the point selection of a selectable chart: `picked` reads the clicked bar's label from it
 LEGEND = {"orient": "bottom", "title": None, "labelLimit": 240}
+# A category axis naming every category however narrow the column, one word a line (Vega drops overlapping labels).
+WORDS_A_LINE = {"title": None, "labelAngle": 0, "labelOverlap": False, "labelExpr": "split(datum.label, ' ')"}
 
 
 def _cell(value: Any) -> Any:
@@ -279,8 +281,7 @@ def funnel_by_group(funnel: pl.DataFrame, step_labels: dict[str, str], title: st
                 "field": "step",
                 "type": "nominal",
                 "sort": None,
-                # Every step named, one word a line (Vega would drop overlapping labels).
-                "axis": {"title": None, "labelAngle": 0, "labelOverlap": False, "labelExpr": "split(datum.label, ' ')"},
+                "axis": {**WORDS_A_LINE},
             },
             "xOffset": {"field": "series", "type": "nominal", "sort": names},
             "y": {
@@ -302,11 +303,8 @@ def _walk(steps: list[tuple[str, str, float, float]], spec: str, title: str | No
     go from the level before to the new one in GOOD's and BAD's; the hover says the level of a total and the signed
     change of a step, in `spec`. Up to six steps, a label is written one word a line; more are slanted (a P&L)."""
     # Every step named however narrow the column (Vega would drop overlapping labels).
-    axis: dict = {"title": None, "labelOverlap": False}
-    if len(steps) <= 6:
-        axis |= {"labelAngle": 0, "labelExpr": "split(datum.label, ' ')"}
-    else:
-        axis |= {"labelAngle": -40, "labelLimit": 140}
+    slanted = {"title": None, "labelOverlap": False, "labelAngle": -40, "labelLimit": 140}
+    axis = {**WORDS_A_LINE} if len(steps) <= 6 else slanted
     values = []
     for label, kind, start, end in steps:
         amount = format(end, spec) if kind == "total" else format(end - start, "+" + spec)

@@ -11,7 +11,7 @@ import polars as pl
 
 from metrics import registry
 from metrics.units import CHANGE
-from shopkpi.ui.charts import BAD, GOOD, TOTAL
+from shopkpi.ui.charts import BAD, GOOD, LEGEND, TOTAL, _cell, _text
 
 HISTORY = "#334155"
 BAND95 = "rgba(37, 99, 235, 0.12)"
@@ -23,14 +23,16 @@ EVENT_LINE = "#f59e0b"
 DOTTED, DASHED = [2, 3], [6, 4]
 
 
-def day(value: date) -> str:
-    """A date as Vega should read it: with a time and no offset, JavaScript reads it as local midnight, so the axis
-    shows that very day (a bare "2024-01-01" is read as UTC midnight: the previous day west of Greenwich)."""
-    return f"{value.isoformat()}T00:00:00"
-
-
-def _x(title: str | None = None) -> dict:
-    return {"field": "date", "type": "temporal", "title": title, "axis": {"format": "%b %d", "labelOverlap": True}}
+def _x() -> dict:
+    # Dates as charts.py sends them (`_cell`: ISO text, read as UTC) on a UTC time scale, as its time axes: a day is
+    # never drawn as the one before in a browser west of Greenwich.
+    return {
+        "field": "date",
+        "type": "temporal",
+        "title": None,
+        "scale": {"type": "utc"},
+        "axis": {"format": "%b %d", "labelOverlap": True},
+    }
 
 
 def _legend(names: list[str], colors: list[str]) -> dict:
@@ -39,7 +41,7 @@ def _legend(names: list[str], colors: list[str]) -> dict:
         "field": "series",
         "type": "nominal",
         "scale": {"domain": names, "range": colors},
-        "legend": {"orient": "bottom", "title": None},
+        "legend": LEGEND,
     }
 
 
@@ -78,18 +80,18 @@ def forecast_fan(
     names = [labels["band95"], labels["band80"], labels["history"], labels["forecast"]]
     color = _legend(names, [BAND95, BAND80, HISTORY, TOTAL])
     bands = [
-        {"series": name, "date": day(d), "low": low, "high": high}
+        {"series": name, "date": _cell(d), "low": low, "high": high}
         for name, low_column, high_column in ((names[0], "lo95", "hi95"), (names[1], "lo80", "hi80"))
         for d, low, high in rows.select("date", low_column, high_column).iter_rows()
     ]
     past = [
-        {"series": names[2], "date": day(d), "value": v, "tip": f"{d}: {format(v, spec)}" if v is not None else f"{d}"}
+        {"series": names[2], "date": _cell(d), "value": v, "tip": f"{d}: {_text(v, spec)}"}
         for d, v in history.select("date", "value").iter_rows()
     ]
     ahead = [
         {
             "series": names[3],
-            "date": day(d),
+            "date": _cell(d),
             "value": f,
             "tip": f"{d}: {f:{spec}} (80%: {lo80:{spec}} – {hi80:{spec}}; 95%: {lo95:{spec}} – {hi95:{spec}})",
         }
@@ -102,9 +104,10 @@ def forecast_fan(
         spans, peaks = [], []
         for (label,), window in shown.group_by(["label"], maintain_order=True):
             spans += [
-                {"date": day(begin), "end": day(end)} for begin, end in _event_spans(sorted(window["date"].to_list()))
+                {"date": _cell(begin), "end": _cell(end)}
+                for begin, end in _event_spans(sorted(window["date"].to_list()))
             ]
-            peaks += [{"date": day(d), "label": label} for d in window.filter(pl.col("phase") == "day")["date"]]
+            peaks += [{"date": _cell(d), "label": label} for d in window.filter(pl.col("phase") == "day")["date"]]
         if spans:
             layers.append(
                 {
@@ -223,7 +226,7 @@ def pacing_lines(
     layers = []
     for column, name, _, dash, width in drawn:
         values = [
-            {"series": name, "date": day(d), "value": v, "tip": f"{name} {d}: {format(v, spec)}"}
+            {"series": name, "date": _cell(d), "value": v, "tip": f"{name} {d}: {format(v, spec)}"}
             for d, v in days.select("date", column).iter_rows()
             if v is not None
         ]

@@ -29,6 +29,7 @@ import pandas  # noqa: F401  (see below)
 import streamlit as st
 
 from metrics.currency import mixed_currencies
+from metrics.facts import read_raw_facts
 from metrics.inputs import missing_inputs, session_stores
 from metrics.periods import data_span
 from metrics.presets import DEFAULT_COMPARISON, DEFAULT_PRESET, preset_period
@@ -98,11 +99,6 @@ def prefetch(page: Page, view: ui.View) -> None:
             data(view, role)
 
 
-# The facts a view other than the default reads raw, with the column of the date a year of them is chosen by (None:
-# every row, a table without a date of its own).
-_RAW_FACTS = (("sessions", "started_at"), ("orders", "ordered_at"), ("order_items", None))
-
-
 def _read_a_year(last) -> None:
     # Not cached: only the buffers are the point, for a file not yet in the OS's cache (after a reboot or a load): a
     # filtered or longer view reads the same columns. Every column of a year of rows, hashed: a scan, with no hash
@@ -111,10 +107,7 @@ def _read_a_year(last) -> None:
     # whether this read, those KPIs or nothing ran first (three runs each, alternated).
     cursor = ui.reader().cursor()
     try:
-        since = last - timedelta(days=364)
-        for table, column in _RAW_FACTS:
-            where = f"where {column} >= ?" if column else ""
-            cursor.execute(f"select sum(hash(t)) from {table} t {where}", [since] if column else []).fetchall()
+        read_raw_facts(cursor, last - timedelta(days=364))
     finally:
         cursor.close()
 

@@ -347,23 +347,33 @@ SESSIONS = "session_id,visitor_id,started_at,source,device"
 EVENTS = "event_id,session_id,occurred_at,event_type"
 
 
+def _loaded(tmp_path: Path, sessions: tuple[str, ...], events: tuple[str, ...]) -> Path:
+    """A warehouse of these session and event rows (CSV lines of SESSIONS and EVENTS), each table one load."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS, *sessions))
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS, *events))
+    return db
+
+
 def test_the_session_events_are_refreshed_per_session_a_load_changes(tmp_path: Path, monkeypatch):
     """The session events' rollup is keyed by session: a load of sessions or events recomputes the rows of the
     sessions it changes, and every rollup stays what a full rebuild makes, each load starting from the A/B pair's
     idle copy (its replay deletes the recomputed sessions' rows and inserts their new ones)."""
     monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)  # a small warehouse paired too: the loads replay journals
-    db = tmp_path / "w.duckdb"
-    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", SESSIONS,
-        "S1,V1,2024-03-01 10:00:00,google,mobile",
-        "S2,V2,2024-03-01 11:00:00,direct,desktop",
-        "S3,V1,2024-03-02 09:00:00,google,desktop",
-    ))  # fmt: skip
-    ingest_file(db, "events", _csv(tmp_path / "e1.csv", EVENTS,
-        "e1,S1,2024-03-01 10:01:00,page_view",
-        "e2,S2,2024-03-01 11:01:00,page_view",
-        "e3,S2,2024-03-01 11:02:00,add_to_cart",
-        "e4,S9,2024-03-03 08:00:00,page_view",
-    ))  # fmt: skip
+    db = _loaded(
+        tmp_path,
+        (
+            "S1,V1,2024-03-01 10:00:00,google,mobile",
+            "S2,V2,2024-03-01 11:00:00,direct,desktop",
+            "S3,V1,2024-03-02 09:00:00,google,desktop",
+        ),
+        (
+            "e1,S1,2024-03-01 10:01:00,page_view",
+            "e2,S2,2024-03-01 11:01:00,page_view",
+            "e3,S2,2024-03-01 11:02:00,add_to_cart",
+            "e4,S9,2024-03-03 08:00:00,page_view",
+        ),
+    )
     with writing(db) as con:
         build_rollups(con)
         keyed = con.sql(f"select keyed_by from rollup_queries where table_name = '{SESSION_EVENTS}'").fetchall()
@@ -399,15 +409,17 @@ def test_the_session_events_are_refreshed_per_session_a_load_changes(tmp_path: P
 def test_a_load_of_one_session_does_not_recompute_its_days_other_sessions(tmp_path: Path):
     """What makes a one-session load cheap in a large warehouse (issue 14): the other sessions of its day keep their
     rows. A marker on S2's row (a number no query gives) survives loads of S1 and of S1's events."""
-    db = tmp_path / "w.duckdb"
-    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
-        "S1,V1,2024-03-01 10:00:00,google,mobile",
-        "S2,V2,2024-03-01 11:00:00,direct,desktop",
-    ))  # fmt: skip
-    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
-        "e1,S1,2024-03-01 10:01:00,page_view",
-        "e2,S2,2024-03-01 11:01:00,page_view",
-    ))  # fmt: skip
+    db = _loaded(
+        tmp_path,
+        (
+            "S1,V1,2024-03-01 10:00:00,google,mobile",
+            "S2,V2,2024-03-01 11:00:00,direct,desktop",
+        ),
+        (
+            "e1,S1,2024-03-01 10:01:00,page_view",
+            "e2,S2,2024-03-01 11:01:00,page_view",
+        ),
+    )
     with writing(db) as con:
         build_rollups(con)
         con.execute(f"update {SESSION_EVENTS} set page_view_events = 99 where session_id = 'S2'")
@@ -423,15 +435,17 @@ def test_a_refresh_told_only_days_recomputes_the_session_events_of_those_days(tm
     the sessions started on the days it is given and of the rows lying on them: S1 moved from 1 to 2 March leaves 1
     March's rows and joins 2 March's, and S2, deleted, leaves no row (it is no longer among the sessions of 1 March,
     only among the rows lying on it)."""
-    db = tmp_path / "w.duckdb"
-    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
-        "S1,V1,2024-03-01 10:00:00,google,mobile",
-        "S2,V2,2024-03-01 11:00:00,direct,desktop",
-    ))  # fmt: skip
-    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
-        "e1,S1,2024-03-01 10:01:00,page_view",
-        "e2,S2,2024-03-01 11:01:00,add_to_cart",
-    ))  # fmt: skip
+    db = _loaded(
+        tmp_path,
+        (
+            "S1,V1,2024-03-01 10:00:00,google,mobile",
+            "S2,V2,2024-03-01 11:00:00,direct,desktop",
+        ),
+        (
+            "e1,S1,2024-03-01 10:01:00,page_view",
+            "e2,S2,2024-03-01 11:01:00,add_to_cart",
+        ),
+    )
     with writing(db) as con:
         build_rollups(con)
         con.execute("update sessions set started_at = '2024-03-02 10:00:00' where session_id = 'S1'")

@@ -53,8 +53,9 @@ def test_the_fan_draws_history_forecast_both_bands_and_each_event_window() -> No
     assert [(row["series"], row["value"]) for row in past] == [("Actual", v) for v in (10.0, 12.0, 11.0, 13.0)]
     assert [row["value"] for row in ahead] == [14.0] * 3
     assert ahead[0]["tip"] == "2024-01-05: 14 (80%: 12 – 16; 95%: 10 – 18)"
-    # Local midnight, so a browser west of Greenwich still shows 5 January (a bare date would read as UTC).
-    assert ahead[0]["date"] == "2024-01-05T00:00:00"
+    # An ISO date on a UTC time scale, so a browser west of Greenwich still shows 5 January (charts.py's time axes).
+    assert ahead[0]["date"] == "2024-01-05"
+    assert _layer(spec, "line")["encoding"]["x"]["scale"] == {"type": "utc"}
     assert spec["layer"][-1]["encoding"]["tooltip"] == {"field": "tip", "type": "nominal"}
     assert _layer(spec, "line")["encoding"]["y"]["axis"]["format"] == ",.0f"
     assert spec["title"]["text"] == "Revenue"
