@@ -208,7 +208,12 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
         )
     touched: dict[str, set[date]] = {name: set() for name in rollups}
     for sql in set(rollups.values()):  # each query once (several rollups count on the same days)
-        found = {row[0] for row in con.sql(f"select distinct day from ({sql}) where day is not null").fetchall()}
+        query = sql
+        if by_session:  # the changed rows' sessions, each once (49 M events are rows of 10 M sessions)
+            query = sql.replace(
+                "(select store, session_id from changed)", f"(select store, session_id from {_TOUCHED_SESSIONS})"
+            )
+        found = {row[0] for row in con.sql(f"select distinct day from ({query}) where day is not null").fetchall()}
         for name in rollups:
             if rollups[name] == sql:
                 touched[name] |= found

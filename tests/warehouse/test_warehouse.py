@@ -28,7 +28,6 @@ SPEC_COLUMNS = {
 }
 SPEC_KEYS = {
     "orders": ["store", "order_id"],
-    "sessions": ["store", "session_id"],
     "ad_spend": ["store", "date", "source", "campaign"],
     "products": ["sku"],
     "inventory": ["date", "sku"],
@@ -68,8 +67,8 @@ def test_every_canonical_table_has_the_spec_columns_types_and_key(db):
         )
         for table, key in SPEC_KEYS.items():
             assert keys[table] == key, table
-        # order_items ((order_id, line_no) or (order_id, sku)) and events are kept unique by ingestion instead.
-        assert "order_items" not in keys and "events" not in keys
+        # order_items ((order_id, line_no) or (order_id, sku)), sessions and events are kept unique by ingestion.
+        assert "order_items" not in keys and "sessions" not in keys and "events" not in keys
         ledger = {t for (t,) in con.sql("select table_name from duckdb_tables()").fetchall()}
         assert {"rejects", "ingest_log", "shopkpi_meta"} <= ledger
 
