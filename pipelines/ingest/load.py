@@ -29,7 +29,7 @@ from warehouse import (
     open_read_only,
     writing,
 )
-from warehouse.rollups import refresh_rollups, touched_days
+from warehouse.rollups import REPLACED, refresh_rollups, touched_days
 
 
 class _AlreadyLoaded(Exception):
@@ -163,6 +163,7 @@ def ingest_file(
                 replaced = _replace_overlapped_traffic(con, path) if table == "traffic" else []
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec)
+                con.execute(f"drop table if exists {REPLACED}")
                 if replaced:
                     _note_stores_traffic(con)
                 _record_stores(con, spec, "store" in mapping, chosen_store, platform, store_currency)
@@ -438,6 +439,9 @@ def _compare_and_write(
     starting with AND): each with the previous row of its key in the file (when the file `repeats` keys) or else the
     stored row; writes the last row of each key where it differs from the stored one."""
     columns = ", ".join(c.name for c in table.columns)
+    # The stored rows touched_days found the load may replace, where it ran (a warehouse with rollups), else the table.
+    found = con.sql("select count(*) from duckdb_tables() where temporary and table_name = ?", params=[REPLACED])
+    stored_rows = REPLACED if found.fetchall()[0][0] else table.name
     con.execute(
         f"""
         create or replace temp table _valid as
@@ -452,7 +456,7 @@ def _compare_and_write(
         create or replace temp table _ranked as
         with stored as (
             select {_row_key(table, "t")} as _key, {_row_hash(table, "t")} as _hash
-            from {table.name} t
+            from {stored_rows} t
             where {_first_key_among(table, "_valid", "t")} {_row_key(table, "t")} in (select _key from _valid)
         ),
         sequenced as (

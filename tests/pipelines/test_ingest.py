@@ -142,6 +142,44 @@ def test_key_update_later_export_wins_and_identical_rows_are_duplicates(db, tmp_
     ]
 
 
+def test_updates_and_duplicates_are_counted_the_same_in_a_warehouse_with_rollups(db, tmp_path):
+    # With rollups, the stored rows a file may replace are found once (warehouse.rollups.REPLACED) and compared from
+    # there; for order lines that is the whole order (a superset of the lines the file names).
+    from metrics.rollups import build_rollups
+
+    items = "order_id,line_no,sku,quantity,unit_price\n"
+    events = "event_id,session_id,occurred_at,event_type\n"
+    ingest_file(db, "orders", write(tmp_path / "o1.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
+    ingest_file(db, "order_items", write(tmp_path / "i1.csv", items + "o1,1,A,1,10\no1,2,B,2,5\no1,3,C,1,1\n"))
+    ingest_file(db, "events", write(tmp_path / "e1.csv", events + "e1,s1,2024-06-18 10:00:00,page_view\n"))
+    with writing(db) as con:
+        build_rollups(con)
+
+    # Line 1 changes quantity (updated), line 2 is the same (duplicate), line 4 is new; line 3 is not named.
+    lines = ingest_file(db, "order_items", write(tmp_path / "i2.csv", items + "o1,1,A,3,10\no1,2,B,2,5\no1,4,D,1,7\n"))
+    assert (lines.rows_read, lines.inserted, lines.updated, lines.duplicates) == (3, 1, 1, 1)
+    assert query(db, "select line_no, sku, quantity from order_items order by line_no") == [
+        (1, "A", 3),
+        (2, "B", 2),
+        (3, "C", 1),
+        (4, "D", 1),
+    ]
+    # e1 moves to the add-to-cart step (updated), e2 is new and repeated in the file (inserted, then duplicate).
+    moved = ingest_file(
+        db,
+        "events",
+        write(
+            tmp_path / "e2.csv",
+            events
+            + "e1,s1,2024-06-18 10:00:00,add_to_cart\n"
+            + "e2,s1,2024-06-18 10:01:00,click\n"
+            + "e2,s1,2024-06-18 10:01:00,click\n",
+        ),
+    )
+    assert (moved.inserted, moved.updated, moved.duplicates) == (1, 1, 1)
+    assert query(db, "select event_id, event_type from events order by 1") == [("e1", "add_to_cart"), ("e2", "click")]
+
+
 def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
     csv = write(
         tmp_path / "orders.csv",
