@@ -413,10 +413,12 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     )
     rows = con.sql("select count(*) from _checked where _error is null").fetchall()[0][0]
     repeated_rows = con.sql("select coalesce(sum(_rows), 0) from _repeated").fetchall()[0][0]
-    stored_rows = con.sql(f"select count(*) from {table.name}").fetchall()[0][0]
+    # The stored rows that may share a key with the file's (all of them where touched_days did not find those).
+    stored_rows = con.sql(f"select count(*) from {_stored(con, table)}").fetchall()[0][0]
     # The rows of keys the file does not repeat need no comparison with each other (one repeated key among 49 M
     # events sent every row through the window functions: minutes of spilling); into an empty table they are new, so
-    # they are written without any comparison. Only the rows of the repeated keys are compared in file order.
+    # they are written without any comparison (as into a table that holds none of the file's keys: a month of events
+    # into the year before it). Only the rows of the repeated keys are compared in file order.
     unrepeated = "and _key_hash not in (select _key_hash from _repeated)" if repeated_rows else ""
     if stored_rows > 0:
         inserted, updated, duplicates = _compare_and_write(con, table, False, unrepeated)
@@ -439,9 +441,7 @@ def _compare_and_write(
     starting with AND): each with the previous row of its key in the file (when the file `repeats` keys) or else the
     stored row; writes the last row of each key where it differs from the stored one."""
     columns = ", ".join(c.name for c in table.columns)
-    # The stored rows touched_days found the load may replace, where it ran (a warehouse with rollups), else the table.
-    found = con.sql("select count(*) from duckdb_tables() where temporary and table_name = ?", params=[REPLACED])
-    stored_rows = REPLACED if found.fetchall()[0][0] else table.name
+    stored_rows = _stored(con, table)
     con.execute(
         f"""
         create or replace temp table _valid as
@@ -491,6 +491,13 @@ def _compare_and_write(
         con, table.name, written, key=_row_key(table), count=inserted + updated, narrow=_narrowing_column(table)
     )
     return inserted, updated, duplicates
+
+
+def _stored(con: duckdb.DuckDBPyConnection, table: Table) -> str:
+    """The stored rows the load may replace: those touched_days found, where it ran (a warehouse with rollups), else
+    the table."""
+    found = con.sql("select count(*) from duckdb_tables() where temporary and table_name = ?", params=[REPLACED])
+    return REPLACED if found.fetchall()[0][0] else table.name
 
 
 def _first_key_among(table: Table, rows: str, alias: str = "") -> str:

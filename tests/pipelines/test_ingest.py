@@ -178,6 +178,23 @@ def test_updates_and_duplicates_are_counted_the_same_in_a_warehouse_with_rollups
     )
     assert (moved.inserted, moved.updated, moved.duplicates) == (1, 1, 1)
     assert query(db, "select event_id, event_type from events order by 1") == [("e1", "add_to_cart"), ("e2", "click")]
+    # No stored event has these ids, so the rows are written without comparing them with stored ones; e3 repeats.
+    new = ingest_file(
+        db,
+        "events",
+        write(
+            tmp_path / "e3.csv",
+            events
+            + "e3,s1,2024-06-18 10:02:00,click\n"
+            + "e3,s1,2024-06-18 10:02:00,purchase\n"
+            + "e4,s1,2024-06-18 10:03:00,page_view\n",
+        ),
+    )
+    assert (new.inserted, new.updated, new.duplicates) == (2, 1, 0)
+    assert query(db, "select event_id, event_type from events where event_id > 'e2' order by 1") == [
+        ("e3", "purchase"),
+        ("e4", "page_view"),
+    ]
 
 
 def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
