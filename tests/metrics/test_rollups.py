@@ -339,6 +339,37 @@ def test_the_source_spans_are_what_is_read():
     assert dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows()) == before
 
 
+def test_a_warehouse_without_the_source_spans_counts_from_the_sessions_until_a_load_builds_them(tmp_path: Path):
+    # Rollups built by an older shopkpi (no source spans): the other rollups are still read, visitors by source come
+    # from the sessions, and the next load's ensure_rollups builds the spans alone.
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V1,2024-03-04 10:00:00,google,mobile",
+        "S3,V2,2024-03-02 10:00:00,direct,desktop",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+        con.execute(f"drop table {SOURCE_SPANS}")
+        con.execute("delete from rollup_queries where table_name = ?", [SOURCE_SPANS])
+    march = Period(date(2024, 3, 2), date(2024, 3, 31))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rollups_current(con) and not compute.split_spans_current(con, "source")
+        # V1 (google, 4 March) and V2 (direct, 2 March).
+        by_source = compute_kpis(con, march, by="source", metrics=["sessions", "visitors"])
+        assert by_source.rows() == [("direct", 1, 1), ("google", 1, 1)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        others = [name for name in ROLLUP_NAMES if name != SOURCE_SPANS]
+        kept = {name: con.sql(f"select * from {name} order by all").pl() for name in others}
+    assert ensure_rollups(db) is not None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert compute.split_spans_current(con, "source")
+        assert compute_kpis(con, march, by="source", metrics=["sessions", "visitors"]).equals(by_source)
+    rebuilt = _rollup_rows(db)
+    assert all(rebuilt[name].equals(kept[name]) for name in others)
+    assert rebuilt[SOURCE_SPANS].height == 2
+
+
 def test_rollups_on_the_demo(demo_copy: Path):
     with writing(demo_copy) as con:
         build_rollups(con)
