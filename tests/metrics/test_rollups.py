@@ -182,6 +182,11 @@ def test_visitors_by_source_from_the_source_spans(seed, period, segment):
 @pytest.mark.parametrize("seed", [1, 3])  # shops where the cut period has both kinds of straddling span (below)
 def test_visitors_by_source_for_the_whole_range_a_cut_period_a_day_and_no_day(seed):
     con = rolled_shop(seed)
+    # Grain: one row per visitor and source (none: null), its key unique and the visitor never null.
+    rows, keys, visitors = con.sql(
+        f"select count(*), count(distinct (visitor_id, source)), count(visitor_id) from {SOURCE_SPANS}"
+    ).fetchall()[0]
+    assert rows == keys == visitors > 0
     whole = Period(FIRST, END)
     cut = Period(FIRST + timedelta(days=40), FIRST + timedelta(days=70))
     day = Period(FIRST + timedelta(days=55), FIRST + timedelta(days=55))
