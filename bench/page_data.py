@@ -1,10 +1,11 @@
 """Benchmark: each page's own data (`pages.<page>.data(view, role)`) per view, computed without Streamlit's cache.
 
-    python -m bench.page_data --db W [--pages customers,traffic] [--rounds 3] [--source S] [--device D]
+    python -m bench.page_data --db W [--pages customers,traffic] [--rounds 3] [--source S] [--device D] [--split D]
     python -m bench.page_data --db W_AFTER --baseline /work/main --baseline-db W_BEFORE   # before / after, alternated
 
 Views: the default (last 30 days), the last 7, 90 and 365 days, and the last 30 days under a source filter and under a
-device filter (default: the most common source and device). Every `ui.load` the page makes is run on a fresh cursor
+device filter (default: the most common source and device); `--split` times the Traffic page split by another
+dimension than the one it opens with (medium, campaign, device). Every `ui.load` the page makes is run on a fresh cursor
 of the warehouse, as on a cache miss. Prints per page and view the median wall time and the median CPU time of the
 process (all threads: less sensitive than wall time to other work on the machine) of `--rounds` runs, and the
 slowest calls. With `--baseline CHECKOUT` the same views are timed with that checkout's code (on `--baseline-db`, by
@@ -34,7 +35,9 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def measure(db: Path, pages: list[str], rounds: int, source: str | None, device: str | None) -> dict[str, Any]:
+def measure(
+    db: Path, pages: list[str], rounds: int, source: str | None, device: str | None, split: str | None = None
+) -> dict[str, Any]:
     """{page/view: {wall: [s], cpu: [s], calls: {query: [wall of each call, last round]}}} for this code."""
     os.environ["SHOPKPI_DB"] = str(db)
     from metrics.periods import Period, data_span
@@ -72,6 +75,7 @@ def measure(db: Path, pages: list[str], rounds: int, source: str | None, device:
     found: dict[str, Any] = {}
     for page in pages:
         module = importlib.import_module(f"pages.{page}")
+        options = {"split": split} if split and page == "traffic" else {}
         for name in VIEWS:
             period = Period(span.end - timedelta(days=last[name] - 1), span.end)
             view = ui.View(period, "previous", segments.get(name, ALL), "en", span.end, span.start)
@@ -79,7 +83,7 @@ def measure(db: Path, pages: list[str], rounds: int, source: str | None, device:
             for _ in range(rounds):
                 calls.clear()
                 started, cpu = time.perf_counter(), _cpu()
-                module.data(view, "admin")
+                module.data(view, "admin", **options)
                 walls.append(time.perf_counter() - started)
                 cpus.append(_cpu() - cpu)
             found[f"{page}/{name}"] = {"wall": walls, "cpu": cpus, "calls": dict(calls)}
@@ -104,13 +108,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--source")
     parser.add_argument("--device")
+    parser.add_argument("--split", help="the Traffic page's split (default: the one it opens with)")
     parser.add_argument("--baseline", type=Path, help="another checkout (the 'before'), timed alternately")
     parser.add_argument("--baseline-db", type=Path, help="the warehouse the baseline reads (default: --db)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one measurement, as JSON (internal)
     args = parser.parse_args()
     pages = args.pages.split(",")
     if args.json or args.baseline is None:
-        found = measure(args.db, pages, args.rounds, args.source, args.device)
+        found = measure(args.db, pages, args.rounds, args.source, args.device, args.split)
         if args.json:
             print(json.dumps(found))
         else:
@@ -122,7 +127,7 @@ def main() -> int:
         for label, root, db in (("before", args.baseline, args.baseline_db or args.db), ("after", here, args.db)):
             # This file, run with the other checkout's packages first on the path (that checkout may not have it).
             command = [sys.executable, __file__, "--db", str(db), "--pages", args.pages, "--rounds", "1", "--json"]
-            for option in ("source", "device"):
+            for option in ("source", "device", "split"):
                 if getattr(args, option):
                     command += [f"--{option}", getattr(args, option)]
             env = {**os.environ, "PYTHONPATH": str(root)}

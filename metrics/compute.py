@@ -150,6 +150,9 @@ class Plan:
     # Under a source or device filter the segment's orders are found in the orders' rollup (facts.ORDER_ROWS) instead
     # of by reading the sessions.
     order_rows: bool = False
+    # Split by a dimension of SPLIT_SPANS (one bucket, no filter but on that dimension): the visitors of each group
+    # come from the spans of each visitor's sessions of that group (the caller checked the rollup is current).
+    split_spans: bool = False
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -459,6 +462,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     ctes = _ctes(plan, segment)
     if _whole_shop(plan, segment):
         ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
+    elif plan.split_spans and plan.by is not None:
+        ctes["period_visitors"] = _split_visitors(plan.by, segment)
     if plan.window_is_period:
         # The window's earlier 30 days are the previous period and its later 30 days the period: the same visitors,
         # and its returners are the period's retained visitors.
@@ -598,6 +603,12 @@ SESSION_EVENTS = "rollup_session_events"
 # Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
 # has a session in it, without reading the sessions.
 VISITOR_SPANS = "rollup_visitors"
+# Each visitor's first and last day with a session of each value of a dimension (none: null, as a split groups it),
+# per dimension: for a split by it over one bucket, whether a visitor came from a group in the period, without a hash
+# table of every visitor and group of the period's sessions (8.6 M pairs for a year of 10 M sessions by source, most of
+# the Traffic page's year, issue 14). The source only: it is the split the Traffic page opens with, whatever the
+# period and filter; a split by medium, campaign or device is a choice on the page and reads the period's sessions.
+SPLIT_SPANS = {"source": "rollup_visitor_sources"}
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
 # visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
@@ -613,7 +624,7 @@ def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
     # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
     if not plan.rollups:
         return SOURCE_FACTS[source]
-    if source == "sessions" and _whole_shop(plan, segment):
+    if source == "sessions" and (_whole_shop(plan, segment) or plan.split_spans):
         return "period_visitors"
     return NARROW_FACTS.get(source, SOURCE_FACTS[source])
 
@@ -687,6 +698,76 @@ def visitor_spans_query() -> str:
         from sessions
         where (store, visitor_id) in (select store, visitor_id from _rollup_visitors)
         group by store, visitor_id"""
+
+
+def split_spans_answer(plan: Plan, segment: Segment) -> bool:
+    """Whether the visitors of a plan summed from the rollups can come from the split's spans: one bucket, a split by
+    a dimension of SPLIT_SPANS, and no filter but one on that dimension (a value, not the empty string, which its
+    spans hold as none)."""
+    by = plan.by
+    return (
+        plan.rollups
+        and plan.grain is None
+        and by in SPLIT_SPANS
+        and set(segment.dimensions) <= {by}
+        and getattr(segment, by, None) != ""
+    )
+
+
+def _split_visitors(dimension: str, segment: Segment) -> str:
+    """The period_visitors CTE of a split by `dimension` read from its spans (SPLIT_SPANS): each visitor and group
+    once, the spans that end or start in the period counted as they are, those that straddle it checked against the
+    period's sessions (as _visitors_between does for the whole shop)."""
+    table = SPLIT_SPANS[dimension]
+    value = f" and {{alias}}.{dimension} = {dialect.param(dimension)}" if dimension in segment.dimensions else ""
+    # A straddling span counts when a session of the period has its visitor and group (null, the group none, matches
+    # null): a join, whose side without rows (no span straddles a period that runs to the data's last day or from its
+    # first) skips the scan of the other; the period's sessions or the straddling spans, whichever is smaller, are
+    # hashed (twice as fast for a month or a day inside a year of 10 M sessions as a semi-join on all straddlers).
+    return f"""
+        -- one row per visitor and {dimension} with a session of it in the period
+        select $first_day as bucket, p.grp, p.visitor_id
+        from (
+            select v.{dimension} as grp, v.visitor_id
+            from {table} v
+            where v.first_day < $end_ts and v.last_day >= $start_ts
+                and (v.last_day < $end_ts or v.first_day >= $start_ts){value.format(alias="v")}
+            union all
+            select distinct v.{dimension} as grp, v.visitor_id
+            from {table} v
+            join sessions s
+                on s.store || chr(31) || s.visitor_id = v.visitor_id
+                and nullif(s.{dimension}, '') is not distinct from v.{dimension}
+            where v.first_day < $start_ts and v.last_day >= $end_ts{value.format(alias="v")}
+                and s.started_at >= $start_ts and s.started_at < $end_ts{value.format(alias="s")}
+        ) p"""
+
+
+def split_spans_query(dimension: str) -> str:
+    """The rows of SPLIT_SPANS[dimension] for the visitors (store, visitor_id) in the temporary table
+    _rollup_visitors: one row per visitor of a store (`store || chr(31) || visitor_id`) and value of `dimension` of
+    its sessions (null for none: null or empty, as a split groups it), with the first and last day of those sessions."""
+    day = dialect.truncate("day", "started_at")
+    return f"""
+        -- one row per visitor of a store and {dimension} of its sessions: the first and last day of those sessions
+        select
+            store || chr(31) || visitor_id as visitor_id, nullif({dimension}, '') as {dimension},
+            min({day}) as first_day, max({day}) as last_day
+        from sessions
+        where (store, visitor_id) in (select store, visitor_id from _rollup_visitors)
+        group by store, visitor_id, nullif({dimension}, '')"""
+
+
+def split_spans_current(con: duckdb.DuckDBPyConnection, dimension: str) -> bool:
+    """Whether the warehouse holds the spans of `dimension`, built by this code's query."""
+    if dimension not in SPLIT_SPANS:
+        return False
+    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
+    if not found:
+        return False
+    stored = con.sql("select query from rollup_queries where table_name = ?", params=[SPLIT_SPANS[dimension]])
+    rows = stored.fetchall()
+    return bool(rows) and rows[0][0] == split_spans_query(dimension)
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:
@@ -887,6 +968,8 @@ def _run(
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
+    if split_spans_answer(plan, segment) and plan.by is not None and split_spans_current(con, plan.by):
+        plan = replace(plan, split_spans=True)
     if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
         plan = replace(plan, order_rows=True)
     sql = kpi_sql(plan, segment)

@@ -11,7 +11,8 @@ events summed once (`rollup_session_events`, per session by its start day), whic
 funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
 metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
 metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
-lines.
+lines. And each visitor's first and last day per source (`rollup_visitor_sources`), from which a split by source
+counts its visitors as the whole shop's are counted from `rollup_visitors`.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
@@ -31,10 +32,13 @@ import duckdb
 from metrics.compute import (
     ROLLUP_TABLES,
     SESSION_EVENTS,
+    SPLIT_SPANS,
     VISITOR_SPANS,
     rollup_query,
     rollups_current,
     session_events_query,
+    split_spans_current,
+    split_spans_query,
     visitor_spans_query,
 )
 from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query
@@ -50,13 +54,14 @@ ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 def _rollups() -> dict[str, tuple[str, str]]:
     """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
     and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row and
-    the visitors' spans."""
+    the visitors' spans, whole and per source."""
     return {
         SESSION_EVENTS: (session_events_query(), "session_id"),
         **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: (funnel_rollup_query(), "day"),
         ORDER_ROWS: (order_rows_query(), "day"),
         VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
+        **{table: (split_spans_query(dimension), "visitor_id") for dimension, table in SPLIT_SPANS.items()},
     }
 
 
@@ -69,7 +74,12 @@ _EVERY_KEY = {
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
-    return rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
+    return (
+        rollups_current(con)
+        and funnel_rollup_current(con)
+        and order_rows_current(con)
+        and all(split_spans_current(con, dimension) for dimension in SPLIT_SPANS)
+    )
 
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:

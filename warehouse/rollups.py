@@ -41,6 +41,7 @@ _TOUCHED = {
         "rollup_sessions": _OF_SESSIONS,
         "rollup_funnel": _OF_SESSIONS,
         "rollup_visitors": _OF_SESSIONS,
+        "rollup_visitor_sources": _OF_SESSIONS,
         "rollup_events": """
             select cast(occurred_at as date) as day from events
             where (store, session_id) in (select store, session_id from changed)""",
