@@ -397,8 +397,8 @@ def _classify_and_write(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[i
     columns = ", ".join(c.name for c in table.columns)
     # The file's repeated keys, by the hash validate stored (_key_hash): a fraction of the time of key strings. Rows
     # of different keys with equal hashes only count as repeated, which takes the comparisons below: the result stays
-    # exact. Found as equal neighbours once sorted: for 49 M events 3 s, where grouping by the hash took 13 s and
-    # 3 GB (a hash table of every key).
+    # exact. Found as equal neighbours once sorted: for 49 M events 3 s, where grouping by the hash (a hash table of
+    # every key) took 13 s and once ran out of the 2 GB budget.
     con.execute(
         """
         create or replace temp table _repeated as
