@@ -29,12 +29,14 @@ from warehouse.store import note_change
 # rollups (their measures and funnel steps) as they are. A rollup that reads the table but is not listed refreshes
 # every day listed for the table.
 _OF_SESSIONS = "select cast(started_at as date) as day from changed"
-_SESSIONS_OF_CHANGED = """
+# The sessions of the changed rows; touched_days reads them once each from _TOUCHED_SESSIONS where it made it.
+_CHANGED_SESSIONS = "(select store, session_id from changed)"
+_SESSIONS_OF_CHANGED = f"""
     select cast(started_at as date) as day from sessions
-    where (store, session_id) in (select store, session_id from changed)"""
-_ORDERS_OF_CHANGED_SESSIONS = """
+    where (store, session_id) in {_CHANGED_SESSIONS}"""
+_ORDERS_OF_CHANGED_SESSIONS = f"""
     select cast(ordered_at as date) as day from orders
-    where (store, session_id) in (select store, session_id from changed)"""
+    where (store, session_id) in {_CHANGED_SESSIONS}"""
 _TOUCHED = {
     "sessions": {
         "rollup_session_events": _OF_SESSIONS,
@@ -42,9 +44,9 @@ _TOUCHED = {
         "rollup_funnel": _OF_SESSIONS,
         "rollup_visitors": _OF_SESSIONS,
         "rollup_visitor_sources": _OF_SESSIONS,
-        "rollup_events": """
+        "rollup_events": f"""
             select cast(occurred_at as date) as day from events
-            where (store, session_id) in (select store, session_id from changed)""",
+            where (store, session_id) in {_CHANGED_SESSIONS}""",
         "rollup_orders": _ORDERS_OF_CHANGED_SESSIONS,
         "rollup_items": _ORDERS_OF_CHANGED_SESSIONS,
         "rollup_order_rows": _ORDERS_OF_CHANGED_SESSIONS,
@@ -220,9 +222,7 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     for sql in set(rollups.values()):  # each query once (several rollups count on the same days)
         query = sql
         if by_session:  # the changed rows' sessions, each once (49 M events are rows of 10 M sessions)
-            query = sql.replace(
-                "(select store, session_id from changed)", f"(select store, session_id from {_TOUCHED_SESSIONS})"
-            )
+            query = sql.replace(_CHANGED_SESSIONS, f"(select store, session_id from {_TOUCHED_SESSIONS})")
         found = {row[0] for row in con.sql(f"select distinct day from ({query}) where day is not null").fetchall()}
         for name in rollups:
             if rollups[name] == sql:

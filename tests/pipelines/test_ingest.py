@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from bench.ingest import write_events_csv
+from metrics.rollups import build_rollups
 from pipelines.ingest import IngestError, ingest_file
 from tests.support.warehouse_rows import query
 from warehouse import writing
@@ -145,8 +146,6 @@ def test_key_update_later_export_wins_and_identical_rows_are_duplicates(db, tmp_
 def test_updates_and_duplicates_are_counted_the_same_in_a_warehouse_with_rollups(db, tmp_path):
     # With rollups, the stored rows a file may replace are found once (warehouse.rollups.REPLACED) and compared from
     # there; for order lines that is the whole order (a superset of the lines the file names).
-    from metrics.rollups import build_rollups
-
     items = "order_id,line_no,sku,quantity,unit_price\n"
     events = "event_id,session_id,occurred_at,event_type\n"
     ingest_file(db, "orders", write(tmp_path / "o1.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
