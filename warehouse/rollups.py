@@ -173,10 +173,13 @@ def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, set[str
     return [(table, sql, keyed_by, tables(table)) for table, sql, keyed_by in ordered]
 
 
-def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_checked") -> dict[str, set[date]]:
+def touched_days(
+    con: duckdb.DuckDBPyConnection, table: str, staged: str = "_checked", within: str = "true"
+) -> dict[str, set[date]]:
     """The days whose rows a load of `table` changes, per rollup table that reads it: those of its valid staged rows
-    (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes. Empty for
-    a table no rollup reads, or a warehouse without rollups."""
+    (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes (among the
+    stored rows that meet `within`, an SQL condition the loader knows every such row meets). Empty for a table no
+    rollup reads, or a warehouse without rollups."""
     if table not in _TOUCHED or not has_rollups(con):
         return {}
     listed = _TOUCHED[table]
@@ -199,7 +202,7 @@ def touched_days(con: duckdb.DuckDBPyConnection, table: str, staged: str = "_che
     con.execute(
         f"""
         create or replace temp table {REPLACED} as
-        select * from {table} where ({key}) in (select {key} from {staged} where _error is null)"""
+        select * from {table} where ({within}) and ({key}) in (select {key} from {staged} where _error is null)"""
     )
     con.execute(
         f"""

@@ -323,6 +323,42 @@ def test_events_without_id_are_keyed_by_their_values(db, tmp_path):
     assert query(db, "select count(distinct event_id), count(*) from events") == [(2, 2)]
 
 
+@pytest.mark.parametrize("rollups", [False, True], ids=["without rollups", "with rollups"])
+def test_a_re_export_of_events_without_ids_is_recognised_at_the_edges_of_its_time_range(db, tmp_path, rollups):
+    # Events without an id are keyed by their values, so a load looks for their stored rows among the stored events
+    # of the file's time range only (load._where_stored): the repeated rows here are its first and its last.
+    header = "session_id,occurred_at,event_type\n"
+    first = (
+        header + "s1,2024-06-18 10:00:00,page_view\ns1,2024-06-18 12:00:00,click\ns2,2024-06-20 09:00:00,page_view\n"
+    )
+    ingest_file(db, "events", write(tmp_path / "june.csv", first))
+    ingest_file(db, "events", write(tmp_path / "july.csv", header + "s3,2024-07-01 08:00:00,page_view\n"))
+    if rollups:
+        with writing(db) as con:
+            build_rollups(con)
+    again = (
+        header + "s1,2024-06-18 10:00:00,page_view\ns1,2024-06-19 11:00:00,click\ns2,2024-06-20 09:00:00,page_view\n"
+    )
+    result = ingest_file(db, "events", write(tmp_path / "re-export.csv", again))
+    assert (result.inserted, result.updated, result.duplicates) == (1, 0, 2)
+    assert query(db, "select count(*), count(distinct event_id) from events") == [(5, 5)]
+
+
+def test_an_event_whose_id_is_given_is_found_at_another_time(db, tmp_path):
+    # An id the export gives may come back with a corrected time: its stored row is found outside the file's range.
+    header = "event_id,session_id,occurred_at,event_type\n"
+    ingest_file(db, "events", write(tmp_path / "june.csv", header + "e1,s1,2024-06-18 10:00:00,page_view\n"))
+    with writing(db) as con:
+        build_rollups(con)
+    moved = header + "e1,s1,2024-07-05 10:00:00,page_view\ne2,s1,2024-07-05 10:01:00,click\n"
+    result = ingest_file(db, "events", write(tmp_path / "corrected.csv", moved))
+    assert (result.inserted, result.updated, result.duplicates) == (1, 1, 0)
+    assert query(db, "select event_id, cast(occurred_at as varchar) from events order by 1") == [
+        ("e1", "2024-07-05 10:00:00"),
+        ("e2", "2024-07-05 10:01:00"),
+    ]
+
+
 def test_order_items_without_line_numbers_are_keyed_by_sku(db, tmp_path):
     first = write(tmp_path / "a.csv", "order_id,sku,quantity,unit_price\no1,A,1,10\no1,B,2,5\n")
     second = write(tmp_path / "b.csv", "order_id,sku,quantity,unit_price\no1,A,3,10\n")
