@@ -2,6 +2,7 @@
 checkout's code and another's, alternated, on the same warehouse.
 
     python -m bench.view_times --db W --baseline /work/main [--page traffic] [--days 365] [--rounds 5]
+    python -m bench.view_times --db W --baseline /work/main --query split=medium   # the Traffic page split by medium
 
 Each checkout serves the warehouse with `shopkpi serve`'s command line (as bench.page_times does). Once both warm-ups
 are done, each round opens the page, in a new browser context (a new Streamlit session) on each server in turn, for a
@@ -30,7 +31,7 @@ from shopkpi.cli.serve import streamlit_command
 from shopkpi.settings import REPO_ROOT
 
 
-def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir: Path) -> None:
+def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir: Path, extra: str = "") -> None:
     from playwright.sync_api import sync_playwright  # imported here: the rest of shopkpi never needs Playwright
 
     path, title, selector, at_least = next(p for p in PAGES if p[0] == page or p[1].lower() == page)
@@ -58,7 +59,7 @@ def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir
             print(f"{label} ({checkouts[label]}): warm-up done {server.warmed_at:.1f} s after start")
         for n in range(rounds):
             first = span.end - timedelta(days=days - 1 - n)
-            query = f"period=custom&from={first}&to={span.end}"
+            query = f"period=custom&from={first}&to={span.end}" + (f"&{extra}" if extra else "")
             for label in list(servers) if n % 2 == 0 else list(reversed(servers)):
                 for visit in ("first", "again"):
                     context = browser.new_context(viewport={"width": 1400, "height": 2000})
@@ -84,12 +85,13 @@ def main() -> None:
     parser.add_argument("--page", default="traffic", help="the page's url path (default: traffic)")
     parser.add_argument("--days", type=int, default=365, help="the period's length in the first round (default 365)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--query", default="", help="more of the address, e.g. split=medium (the Traffic page's split)")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"error: {CHROMIUM} is missing: run `apt-get install -y chromium` (never `playwright install`)")
     print(f"load average at start: {_load()}")
     with tempfile.TemporaryDirectory(prefix="shopkpi-view-bench-") as workdir:
-        measure(args.db.resolve(), args.baseline, args.page, args.days, args.rounds, Path(workdir))
+        measure(args.db.resolve(), args.baseline, args.page, args.days, args.rounds, Path(workdir), args.query)
     print(f"load average at the end: {_load()}")
 
 

@@ -220,16 +220,14 @@ def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, fo
 
 def render(current: ui.View) -> None:
     ui.period_caption(current)
+    splits = (*DIMENSIONS, "store") if ui.several_stores() else DIMENSIONS  # issue 13: stores as a split
+    if "traffic_by" not in st.session_state:  # the page opens on the split its address names (?split=medium)
+        st.session_state["traffic_by"] = ui.url_choice("split", splits, DEFAULT_SPLIT)
     dim = (
-        st.segmented_control(
-            current.t("Split by", "拆分维度"),
-            (*DIMENSIONS, "store") if ui.several_stores() else DIMENSIONS,  # issue 13: stores as a split
-            format_func=current.dim_label,
-            default=DEFAULT_SPLIT,
-            key="traffic_by",
-        )
+        st.segmented_control(current.t("Split by", "拆分维度"), splits, format_func=current.dim_label, key="traffic_by")
         or DEFAULT_SPLIT
     )
+    ui.keep_in_url("split", dim, DEFAULT_SPLIT)
     if st.session_state.get("traffic_focus_dim") != dim:  # a new split: the old focus means nothing
         st.session_state[FOCUS] = None
         st.session_state["traffic_focus_dim"] = dim

@@ -341,9 +341,21 @@ def dim_label(dimension: str) -> str:
     return zh if lang() == "zh" else en
 
 
-def _from_url(key: str, allowed: Iterable[str], default: str) -> str:
+def url_choice(key: str, allowed: Iterable[str], default: str) -> str:
+    """The value the address gives `key` if it is one of `allowed`, else `default` (the sidebar's filters, a page's
+    own choice that keep_in_url writes)."""
     value = st.query_params.get(key, default)
     return value if value in set(allowed) else default
+
+
+def keep_in_url(key: str, value: str, default: str) -> None:
+    """Shows a page's choice in the address (one of PAGE_URL_KEYS), so that a link opens the same view; nothing
+    where it is the default, so a plain link stays plain. Streamlit drops it when the visitor switches pages."""
+    if value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
 
 
 def _url_date(key: str) -> date | None:
@@ -381,12 +393,12 @@ def sidebar() -> View:
     latest = span.end if span else None
     options = _safe_options()
     if "f_lang" not in state:  # first run of this browser session: start from the shared URL
-        state["f_lang"] = _from_url("lang", LANGUAGES, "en")
-        state["f_preset"] = _from_url("period", PRESETS, DEFAULT_PRESET)
-        state["f_vs"] = _from_url("vs", COMPARISONS, DEFAULT_COMPARISON)
-        state["f_source"] = _from_url("source", [_ALL, *options["source"]], _ALL)
-        state["f_device"] = _from_url("device", [_ALL, *options["device"]], _ALL)
-        state["f_store"] = _from_url("store", [_ALL, *options["store"]], _ALL)
+        state["f_lang"] = url_choice("lang", LANGUAGES, "en")
+        state["f_preset"] = url_choice("period", PRESETS, DEFAULT_PRESET)
+        state["f_vs"] = url_choice("vs", COMPARISONS, DEFAULT_COMPARISON)
+        state["f_source"] = url_choice("source", [_ALL, *options["source"]], _ALL)
+        state["f_device"] = url_choice("device", [_ALL, *options["device"]], _ALL)
+        state["f_store"] = url_choice("store", [_ALL, *options["store"]], _ALL)
         start, end = _url_date("from"), _url_date("to")
         if latest is not None and start and end and start <= end:
             state["f_range"] = (start, end)
@@ -452,6 +464,10 @@ def sidebar() -> View:
     return view
 
 
+# The keys of the pages' own choices in the address (keep_in_url: the Traffic page's split), which the sidebar keeps.
+PAGE_URL_KEYS = ("split",)
+
+
 def _to_url(view: View, preset: str) -> None:
     # Only what differs from the defaults, so a plain link stays plain.
     params = {
@@ -465,6 +481,8 @@ def _to_url(view: View, preset: str) -> None:
         "store": view.segment.store,
     }
     wanted = {k: v for k, v in params.items() if v}
+    # A page's own choices in the address (keep_in_url) stay: Streamlit drops them when the visitor switches pages.
+    wanted |= {k: v for k, v in st.query_params.to_dict().items() if k in PAGE_URL_KEYS}
     if dict(st.query_params.to_dict()) != wanted:
         st.query_params.from_dict(wanted)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import pages
 from metrics import compute_kpis, format_value
 from metrics.periods import Period
+from pages.traffic import TABLE_METRICS
 from shopkpi import auth
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import NO_DATA, signin
@@ -131,6 +133,25 @@ def test_a_shared_url_opens_the_same_view(demo_db, monkeypatch) -> None:
     assert at.selectbox(key="f_preset").value == "last_7"
     assert at.radio(key="f_vs").value == "last_year"
     assert "2024-06-24 – 2024-06-30" in shown_text(at)
+
+
+def test_a_link_with_a_split_opens_the_traffic_page_split_so_and_a_new_split_is_in_the_address(
+    demo_db, monkeypatch
+) -> None:
+    at = open_app(demo_db, monkeypatch, "traffic", split="medium")
+    period = Period(END - timedelta(days=29), END)  # the default view: the last 30 days
+    with open_read_only(demo_db) as con:
+        media = set(compute_kpis(con, period, by="medium", metrics=TABLE_METRICS)["group"])
+        devices = set(compute_kpis(con, period, by="device", metrics=TABLE_METRICS)["group"])
+    assert set(at.dataframe[0].value["group"]) == {g or "(none)" for g in media}
+    assert at.query_params["split"] == "medium"
+
+    at.button_group(key="traffic_by").set_value("device").run()
+    no_failure(at)
+    assert set(at.dataframe[0].value["group"]) == {g or "(none)" for g in devices}
+    assert at.query_params["split"] == "device", "the split is in the URL, so the view can be shared"
+    at.button_group(key="traffic_by").set_value("source").run()
+    assert "split" not in at.query_params, "the default split leaves the address plain"
 
 
 def test_traffic_table_changes_with_the_split_and_the_device_filter(demo_db, monkeypatch) -> None:
