@@ -39,7 +39,7 @@ import duckdb
 
 from metrics import dialect
 from metrics.currency import Rates, is_money_figure, missing_rates, mixed_currencies, rate_rows
-from metrics.facts import facts, order_lines, order_rows_current, parameters, query
+from metrics.facts import facts, order_lines, order_rows_current, parameters, query, recorded_current
 from metrics.inputs import blank_unknown, missing_inputs, session_stores, store_list
 from metrics.periods import Period, add_months, data_span
 from metrics.registry import (
@@ -759,15 +759,8 @@ def split_spans_query(dimension: str) -> str:
 
 
 def split_spans_current(con: duckdb.DuckDBPyConnection, dimension: str) -> bool:
-    """Whether the warehouse holds the spans of `dimension`, built by this code's query."""
-    if dimension not in SPLIT_SPANS:
-        return False
-    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
-    if not found:
-        return False
-    stored = con.sql("select query from rollup_queries where table_name = ?", params=[SPLIT_SPANS[dimension]])
-    rows = stored.fetchall()
-    return bool(rows) and rows[0][0] == split_spans_query(dimension)
+    """Whether the warehouse holds the spans of `dimension`, built by this code's query (never on a Spark lake)."""
+    return dimension in SPLIT_SPANS and recorded_current(con, SPLIT_SPANS[dimension], split_spans_query(dimension))
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:

@@ -168,15 +168,21 @@ def order_rows_query() -> str:
     return query(ctes, "select * from order_rows")
 
 
-def order_rows_current(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse holds ORDER_ROWS built by this code's query (never on a Spark lake)."""
+def recorded_current(con: duckdb.DuckDBPyConnection, table: str, query: str) -> bool:
+    """Whether the warehouse holds the rollup `table`, built by `query` (its ledger row, metrics/rollups.py, records
+    the query it was built with; never on a Spark lake)."""
     if not isinstance(con, duckdb.DuckDBPyConnection):
         return False
     found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
     if not found:
         return False
-    stored = con.sql("select query from rollup_queries where table_name = ?", params=[ORDER_ROWS]).fetchall()
-    return bool(stored) and stored[0][0] == order_rows_query()
+    stored = con.sql("select query from rollup_queries where table_name = ?", params=[table]).fetchall()
+    return bool(stored) and stored[0][0] == query
+
+
+def order_rows_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds ORDER_ROWS built by this code's query (never on a Spark lake)."""
+    return recorded_current(con, ORDER_ROWS, order_rows_query())
 
 
 # The facts a view the rollups cannot answer reads raw, with the column of the date their rows are chosen by (None:

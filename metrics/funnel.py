@@ -10,7 +10,7 @@ import duckdb
 
 from metrics import dialect
 from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS, funnel_step
-from metrics.facts import facts, parameters, query
+from metrics.facts import facts, parameters, query, recorded_current
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
 from metrics.segments import ALL, Segment
@@ -155,13 +155,7 @@ def funnel_rollup_query() -> str:
 
 def funnel_rollup_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse holds the funnel's rollup, built by this code's query (never on a Spark lake)."""
-    if not isinstance(con, duckdb.DuckDBPyConnection):
-        return False
-    found = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
-    if not found:
-        return False
-    stored = con.sql("select query from rollup_queries where table_name = ?", params=[FUNNEL_ROLLUP]).fetchall()
-    return bool(stored) and stored[0][0] == funnel_rollup_query()
+    return recorded_current(con, FUNNEL_ROLLUP, funnel_rollup_query())
 
 
 def funnel(
