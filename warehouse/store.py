@@ -11,11 +11,13 @@ The private copy costs in proportion to the file loaded, not to the warehouse (i
 the warehouse is an A/B pair. Publishing keeps the previous live file as the idle copy (`.NAME.idle`, a hard link),
 and a load that says what it changed (`note_change`) leaves a journal of those rows (`.NAME.journal`, Parquet). The
 next writer takes the idle copy, replays the journal on it (bringing it to the live state), and works on it, instead
-of copying the whole warehouse. It falls back to the full copy whenever the pair cannot be trusted: no journal, a
-journal for another live file or generation, a reader still holding the idle file (its lock; or any connection of
-this process ever opened on it), a block that changed a table it did not note (row counts compared), a schema
-upgrade, or a journal too large to replay (JOURNAL_MAX_ROWS). A dashboard that keeps its connection on a retired
-file makes at most the one load after that copy; the one after it finds a free idle copy again.
+of copying the whole warehouse. A block whose changes cannot be journaled (a journal too large to replay,
+JOURNAL_MAX_ROWS; a table changed and not noted, by row counts; a schema upgrade; a new warehouse) copies the file it
+has just published as the idle copy, with an empty journal, before it lets go of the lock: the large load pays for
+the copy, not the small one after it. The next writer falls back to the full copy whenever the pair cannot be
+trusted: no journal, a journal for another live file or generation, or a reader still holding the idle file (its
+lock; or any connection of this process ever opened on it). A dashboard that keeps its connection on a retired file
+makes at most the one load after that copy; the one after it finds a free idle copy again.
 Why this design and not one file per table: the warehouse stays one DuckDB file that an analyst opens with
 `duckdb.connect(path)` and finds every table in (SPEC §3), readers are unchanged, and every kind of load (also one
 that updates keys in place) is covered by the same replay. The price is twice the disk (the idle copy).
@@ -487,9 +489,9 @@ def _retire(path: Path) -> None:
     _remove(_idle_path(path))
 
 
-def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[str, int], generation: int) -> None:
+def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[str, int], generation: int) -> bool:
     """Renames `temp` over the live file; keeps the replaced file as the idle copy and installs the journal when the
-    block's changes can be replayed on it."""
+    block's changes can be replayed on it. Returns whether it did."""
     keep = journal is not None and journal.complete and path.exists()
     _retire(path)
     if keep:
@@ -518,6 +520,33 @@ def _publish(path: Path, temp: Path, journal: _Journal | None, sequences: dict[s
         _remove(journal.folder)
     os.replace(temp, path)  # the commit: the first os.replace of a writer (tests kill the process around it)
     _fsync_dir(path.parent)
+    return keep
+
+
+def _copy_as_idle(path: Path, temp: Path, sequences: dict[str, int], generation: int) -> None:
+    """Makes the idle copy of the live file just published, with a journal of no changes: for a block whose changes
+    cannot be replayed (too many rows to journal, a change it did not note, a new or upgraded warehouse), so that
+    the next load, often a small one, finds the pair ready instead of copying the warehouse itself. The copy costs
+    the large block rather than the small load after it. Called under the writer lock; a copy that fails, or a
+    writer killed during it, leaves only a temporary copy, which the next writer removes, and no pair."""
+    folder = Path(str(temp) + ".journal")
+    manifest = {"from": generation, "to": generation, "changes": [], "sequences": sequences}
+    try:
+        manifest["live"] = _identity(os.stat(path))
+        shutil.copyfile(path, temp)
+        # On disk before the journal names it (a power cut must not leave a journal over a partial copy), and written
+        # back by this block rather than by the next load's checkpoint, whose fsync would wait for it.
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        folder.mkdir()
+        (folder / _MANIFEST).write_text(json.dumps(manifest))
+        os.rename(temp, _idle_path(path))
+        os.rename(folder, _journal_path(path))  # last: a journal without its idle copy would name a missing file
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        log.info("no idle copy of %s (%s): the next load copies the warehouse", path, exc)
+        _discard(temp)
+        _remove(folder)
 
 
 @contextmanager
@@ -557,11 +586,13 @@ def writing(path: Path, *, store_timezone: str = "UTC", currency: str = "CNY") -
         finally:
             _journals.pop(id(con), None)
         try:
-            _publish(path, temp, journal, sequences, generation)
+            kept = _publish(path, temp, journal, sequences, generation)
         except OSError as exc:
             _discard(temp)
             _remove(journal.folder)
             raise _unwritable(path.parent, exc) from exc
+        if not kept and _size(path) >= PAIR_FROM_BYTES:
+            _copy_as_idle(path, temp, sequences, generation)
 
 
 def replace_with(path: Path, new_file: Path) -> None:

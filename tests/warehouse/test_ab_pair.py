@@ -18,6 +18,8 @@ from pipelines.ingest import ingest_file
 from shopkpi.settings import REPO_ROOT
 from warehouse import Reader, open_read_only, store, writing
 
+JOURNAL_MAX_ROWS = store.JOURNAL_MAX_ROWS
+
 # Each load: (table, CSV text). Together they insert, update (X-1 paid → shipped), repeat unchanged rows, reject
 # rows (a bad date, an unknown event type) and touch three tables with three kinds of key.
 LOADS = [
@@ -80,13 +82,13 @@ def test_loads_through_the_idle_copy_give_the_warehouse_full_copies_give(tmp_pat
     copies = count_copies(monkeypatch)
     (tmp_path / "ab").mkdir()
     load_all(tmp_path / "ab" / "w.duckdb", tmp_path / "ab")
-    # The first load creates the warehouse, the second copies it (there is no idle copy yet); the other four
+    # The first load creates the warehouse and copies it as the idle copy (it has none to keep); the other five
     # replay the previous load's journal on the idle copy: no more copies.
     assert len(copies) == 1
-    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", -1)  # no journal is ever kept: every load copies
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", -1)  # no journal is ever kept: every load copies what it published
     (tmp_path / "full").mkdir()
     load_all(tmp_path / "full" / "w.duckdb", tmp_path / "full")
-    assert len(copies) == 1 + 5
+    assert len(copies) == 1 + 6
     replayed, copied = content(tmp_path / "ab" / "w.duckdb"), content(tmp_path / "full" / "w.duckdb")
     assert replayed == copied
     # Worked out by hand: X-1 updated by load 2, X-3 rejected; X-1/B replaced by load 6 (quantity 3).
@@ -107,19 +109,49 @@ def test_loads_through_the_idle_copy_give_the_warehouse_full_copies_give(tmp_pat
     assert replayed["load_id_seq"] == [(6,)]  # six loads took 1…6
 
 
-def test_a_block_that_changes_a_table_it_does_not_note_makes_the_next_writer_copy(tmp_path, monkeypatch):
+def test_a_block_that_changes_a_table_it_does_not_note_copies_what_it_published_as_the_idle_copy(tmp_path, monkeypatch):
     db = tmp_path / "w.duckdb"
     with writing(db) as con:
         con.execute("insert into products (sku, name, category) values ('A', 'a', 'c')")
+    copies = count_copies(monkeypatch)
     with writing(db) as con:
         con.execute(
             "insert into products (sku, name, category) values ('B', 'b', 'c')"
         )  # not noted: the idle copy cannot be replayed
-    assert not (tmp_path / ".w.duckdb.journal").exists()
-    copies = count_copies(monkeypatch)
+    assert copies == [db], "the block copies the file it published, for the next writer"
     with writing(db) as con:
         assert con.sql("select sku from products order by sku").fetchall() == [("A",), ("B",)]
+    assert copies == [db], "the next writer takes that copy"
+
+
+def test_a_large_load_leaves_the_idle_copy_ready_so_the_one_row_load_after_it_copies_nothing(tmp_path, monkeypatch):
+    """Issue 14: a load too large to journal used to leave no pair, and the next load, however small, copied the
+    whole warehouse (1.8 GB at 10 M sessions). The large load now makes that copy before it lets go of the lock."""
+    db = tmp_path / "w.duckdb"
+    load_all(db, tmp_path)
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", 2)  # the next file's three rows are too many to journal
+    large = tmp_path / "large.csv"
+    large.write_text(
+        "order_id,ordered_at,status\n"
+        "L-1,2025-06-04 10:00,paid\nL-2,2025-06-04 11:00,paid\nX-2,2025-06-04 12:00,shipped\n"
+    )
+    copies = count_copies(monkeypatch)
+    ingest_file(db, "orders", large)
     assert copies == [db]
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", JOURNAL_MAX_ROWS)
+    small = tmp_path / "small.csv"
+    small.write_text("order_id,ordered_at,status\nS-1,2025-06-05 10:00,paid\n")
+    ingest_file(db, "orders", small)
+    assert copies == [db], "the one-row load copied the warehouse"
+    orders = [(row[0], row[2]) for row in content(db)["orders"]]
+    assert orders == [
+        ("L-1", "paid"),
+        ("L-2", "paid"),
+        ("S-1", "paid"),
+        ("X-1", "shipped"),
+        ("X-2", "shipped"),
+        ("X-4", "placed"),
+    ]
 
 
 def test_a_journal_that_asks_for_a_rollup_refresh_makes_the_next_writer_copy(tmp_path, monkeypatch):
@@ -287,8 +319,9 @@ def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, 
             ingest_file(db, table, folder / f"{n}.csv")
         found[name] = rollups(db)
         if name == "ab":
-            # Copied twice: by the block that built the rollups (no idle copy yet) and the load after it (a rebuild
-            # cannot be replayed); the six loads after those replay their journal, rollup refreshes included.
+            # Copied twice: by the first load (a new warehouse has no idle copy to keep) and by the block that built
+            # the rollups (a rebuild cannot be replayed), each copying what it published; the six loads after those
+            # replay their journal, rollup refreshes included.
             assert len(copies) == 2, copies
     # And a rebuild of the final warehouse from its tables: what the loads' refreshes must have kept in step.
     with writing(tmp_path / "full" / "w.duckdb") as con:
