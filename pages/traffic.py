@@ -7,12 +7,13 @@ import polars as pl
 import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
+from metrics.compute import SPLIT_SPANS
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.inputs import SessionStores, session_stores, store_list
-from metrics.segments import blank_unsplittable
+from metrics.segments import Segment, blank_unsplittable
 from pages import page
 from shopkpi import ui
-from shopkpi.ui import charts
+from shopkpi.ui import charts, later
 
 DIMENSIONS = ("source", "medium", "campaign", "device")
 TABLE_METRICS = (
@@ -32,6 +33,8 @@ TABLE_METRICS = (
     "reported_aov",
 )
 REPORT_ONLY = ("reported_sales", "reported_aov")
+# The table's metrics but the one that is slow to count where no spans hold it (visitors: an exact distinct count).
+QUICK_METRICS = tuple(name for name in TABLE_METRICS if name != "visitors")
 TREND_METRICS = ("sessions", "total_revenue", "conversion_rate", "orders")
 DEFAULT_SPLIT = "source"  # the split and the trend the page opens with
 DEFAULT_TREND = "sessions"
@@ -53,6 +56,7 @@ class TrafficData:
     funnel: pl.DataFrame  # the funnel's steps per group of the split (the whole shop's if the split has no funnel)
     trend: pl.DataFrame  # the trend metric per day, week or month (grain_for the period) and group of the split
     stores: SessionStores  # which stores' session figures come from their logs, which from a traffic report
+    visitors_pending: bool = False  # the table's visitors are still being counted in the background (null till then)
 
     @property
     def from_report(self) -> bool:
@@ -60,17 +64,55 @@ class TrafficData:
         return self.stores.kind == "report"
 
 
-def data(view: ui.View, role: str | None, split: str = DEFAULT_SPLIT, trend: str = DEFAULT_TREND) -> TrafficData:
+def data(
+    view: ui.View,
+    role: str | None,
+    split: str = DEFAULT_SPLIT,
+    trend: str = DEFAULT_TREND,
+    *,
+    visitors_later: bool = False,
+) -> TrafficData:
     """Everything the Traffic page draws for `view`, split by `split` with `trend` over time (the page and the
-    warm-up call this; the defaults are the page's first view). The same for every role."""
+    warm-up call this; the defaults are the page's first view). The same for every role.
+
+    `visitors_later` (the page): a split whose visitors are counted over many sessions (see _table) has its table
+    first without them, counted in the background; `visitors_pending` then says so."""
     period, segment = view.period, view.segment
+    table, pending = _table(view, split, visitors_later)
     return TrafficData(
-        table=ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment),
+        table=table,
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
         # Over the days with data only, so that a month that is not over does not end in a run of zeros.
         trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
         stores=ui.load(session_stores, segment=segment),
+        visitors_pending=pending,
     )
+
+
+def _visitors_from_spans(split: str, segment: Segment) -> bool:
+    """Whether the split's visitors are read from its spans (metrics.compute.SPLIT_SPANS, where the warehouse keeps
+    them: the source, filtered by nothing else) rather than counted over the period's sessions."""
+    return split in SPLIT_SPANS and set(segment.dimensions) <= {split}
+
+
+def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFrame, bool]:
+    """The table of TABLE_METRICS per group, and whether its visitors are still being counted.
+
+    Visitors counted over the period's sessions (a split by medium, campaign or device, or under another filter)
+    take seconds for a year of a large shop, everything else a tenth of a second. Where the period holds more than
+    later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the table is the other metrics with visitors null
+    until the whole table, computed in the background as one query, is ready: then it is that table, the same as
+    without `visitors_later`."""
+    period, segment = view.period, view.segment
+    if visitors_later and not _visitors_from_spans(split, segment):
+        quick = ui.load(compute_kpis, period, None, split, QUICK_METRICS, segment=segment)
+        if (quick["sessions"].sum() or 0) > later.BACKGROUND_FROM_SESSIONS:
+            whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment)
+            if whole is not None:
+                return whole, False
+            visitors = pl.lit(None, dtype=pl.Int64).alias("visitors")
+            return quick.with_columns(visitors).select("group", *TABLE_METRICS), True
+    return ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment), False
 
 
 def focus_from_chart() -> None:
@@ -123,6 +165,16 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFra
         placeholder="—",
         height=min(420, 38 + 35 * table.height),
     )
+    if loaded.visitors_pending:
+        sessions = f"{int(table['sessions'].sum() or 0):,}"
+        later.redraw_when_ready(
+            current.t(
+                f"Counting the visitors of each {current.dim_label(dim).lower()} over this period's {sessions} "
+                "sessions (an exact count of distinct visitors): the column fills in by itself.",
+                f"正在统计本期 {sessions} 次访问中各{current.dim_label(dim)}的访客数（精确去重计数），"
+                "完成后该列自动填入。",
+            )
+        )
     left, right = st.columns([1, 3])
     left.download_button(
         current.t("Download this table (CSV)", "下载此表（CSV）"),
@@ -131,6 +183,10 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFra
         mime="text/csv",
         on_click="ignore",
         icon=":material/download:",
+        disabled=loaded.visitors_pending,
+        help=current.t("Available once the visitors are counted.", "访客数统计完成后可下载。")
+        if loaded.visitors_pending
+        else None,
     )
     right.caption(
         current.t(
@@ -232,7 +288,7 @@ def render(current: ui.View) -> None:
         st.session_state[FOCUS] = None
         st.session_state["traffic_focus_dim"] = dim
     # The trend's control is drawn further down; its choice of the last run is in the session state already.
-    loaded = data(current, ui.role(), dim, st.session_state.get(TREND_KEY) or DEFAULT_TREND)
+    loaded = data(current, ui.role(), dim, st.session_state.get(TREND_KEY) or DEFAULT_TREND, visitors_later=True)
     table = table_section(current, dim, loaded)
     if table is None:
         return
