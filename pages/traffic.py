@@ -107,7 +107,7 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
     if visitors_later and not _visitors_from_spans(split, segment):
         quick = ui.load(compute_kpis, period, None, split, QUICK_METRICS, segment=segment)
         if (quick["sessions"].sum() or 0) > later.BACKGROUND_FROM_SESSIONS:
-            whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment)
+            whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment, polite=False)
             if whole is not None:
                 return whole, False
             visitors = pl.lit(None, dtype=pl.Int64).alias("visitors")

@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("shopkpi.ui.later")
 
-POLL_SECONDS = 1.0  # how often a page waiting for a result looks whether it is there
+POLL_SECONDS = 0.25  # how often a page waiting for a result looks whether it is there
 # An exact distinct count of visitors over more sessions than this is left to the background where a page can draw
 # without it (the Traffic page's split by medium, campaign or device: a year of 10 M sessions takes 1-2 s to count,
 # the rest of the page's data 0.1 s). Below it the count is quicker than a redraw.
@@ -78,29 +78,30 @@ def _key(query: Callable[..., Any], args: tuple, segment: Segment) -> tuple:
     return (f"{query.__module__}.{query.__qualname__}", str(current.path), current.version, args, segment)
 
 
-def _compute(query: Callable[..., T], args: tuple, segment: Segment) -> T:
+def _compute(query: Callable[..., T], args: tuple, segment: Segment, polite: bool) -> T:
     # Not while a visitor's page is being drawn: a forecast fit holds Python's GIL for most of its seconds.
-    give_way()
+    if polite:
+        give_way()
     return ui.load(query, *args, segment=segment)
 
 
 def _work() -> None:
     while True:
-        future, query, args, segment = _jobs.get()
+        future, query, args, segment, polite = _jobs.get()
         if future is None:  # exiting
             return
         if not future.set_running_or_notify_cancel():
             continue
         try:
-            future.set_result(_compute(query, args, segment))
+            future.set_result(_compute(query, args, segment, polite))
         except BaseException as error:  # handed to whoever asks for the result
             future.set_exception(error)
 
 
-def _submit(query: Callable[..., Any], args: tuple, segment: Segment) -> Future:
+def _submit(query: Callable[..., Any], args: tuple, segment: Segment, polite: bool) -> Future:
     global _worker
     future: Future = Future()
-    _jobs.put((future, query, args, segment))
+    _jobs.put((future, query, args, segment, polite))
     if _worker is None:
         _worker = threading.Thread(target=_work, name="shopkpi-later", daemon=True)
         _worker.start()
@@ -113,14 +114,17 @@ def _stop() -> None:
     with _lock:
         for future in _results.values():
             future.cancel()  # those not started yet
-    _jobs.put((None, None, None, None))
+    _jobs.put((None, None, None, None, None))
     if _worker is not None:
         _worker.join(timeout=30)
 
 
-def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | None:
+def load(query: Callable[..., T], *args: Any, segment: Segment = ALL, polite: bool = True) -> T | None:
     """`ui.load(query, *args, segment=segment)` when it has been computed, else None: it is then being computed in
-    the background (started by this call or an earlier one). A failure is raised as ui.load raises it."""
+    the background (started by this call or an earlier one). A failure is raised as ui.load raises it.
+
+    `polite`: the computation waits while pages are being drawn (give_way), as one that holds Python's GIL must (a
+    forecast fit); a DuckDB query, which releases it, need not (polite=False) and is ready sooner."""
     key = _key(query, args, segment)
     ui.note_answer(query)  # the page's engine caption names it, though another thread computes it
     with _lock:
@@ -129,7 +133,7 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T | Non
             # Results of older warehouse files are never asked for again.
             for old in [k for k in _results if k[1] == key[1] and k[2] != key[2]]:
                 del _results[old]
-            future = _submit(query, args, segment)
+            future = _submit(query, args, segment, polite)
             _results[key] = future
     if future.done():
         return future.result()
