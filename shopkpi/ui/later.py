@@ -6,7 +6,8 @@ Forecast page's model. The warm-up computes both after each publish, but a visit
 would wait for them, and for the rest of the warm-up's work on the same key, before seeing any figure. With
 `load(query, *args)` a page gets the result if it is ready, else None while it is computed in the background (once,
 whoever asks); the page draws everything else, says what is still coming with `redraw_when_ready`, and is drawn
-again, whole, once it is there.
+again, whole, once it is there. The Traffic page leaves the same way the visitors of a split that are counted over
+millions of sessions (BACKGROUND_FROM_SESSIONS), a view no warm-up can foresee.
 """
 
 from __future__ import annotations
