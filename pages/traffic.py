@@ -42,6 +42,8 @@ TREND_KEY = "traffic_trend_metric"
 FOCUS = "traffic_focus"
 CHART_KEY = "traffic_bars"
 NONE = charts.NONE_LABEL
+# The group none's name where a group of the data is named NONE (GA4's medium of direct traffic): see none_label.
+NO_VALUE = "(no value)"
 
 
 def grain_for(days: int) -> str:
@@ -141,7 +143,17 @@ def column_config(current: ui.View, dim: str) -> dict:
     return config
 
 
-def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFrame | None:
+def none_label(loaded: TrafficData) -> str:
+    """The name of the group none (no value of the split: sessions without one, orders without a session): NONE,
+    unless a group of the data has that name, as GA4's medium of direct traffic, "(none)", has: then NO_VALUE, so
+    that the table, the bars and a drill-down never merge the two."""
+    named = pl.concat(
+        [frame.select(pl.col("group").cast(pl.String)) for frame in (loaded.table, loaded.funnel, loaded.trend)]
+    )
+    return NO_VALUE if named.filter(pl.col("group") == NONE).height else NONE
+
+
+def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) -> pl.DataFrame | None:
     table = blank_unsplittable(loaded.table, current.segment)
     if not loaded.from_report:
         table = table.drop(REPORT_ONLY)
@@ -156,7 +168,7 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFra
         return None
     money = [n for n in TABLE_METRICS if METRICS[n].unit in ("money", "ratio") and n in table.columns]
     table = table.sort("sessions", descending=True, nulls_last=True).with_columns(
-        pl.col("group").fill_null(NONE), pl.col(money).round(2)
+        pl.col("group").fill_null(none), pl.col(money).round(2)
     )
     st.dataframe(
         table,
@@ -198,9 +210,9 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData) -> pl.DataFra
     return table
 
 
-def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str | None) -> None:
+def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str | None, none: str) -> None:
     st.subheader(current.t("Funnel", "转化漏斗"))
-    steps = loaded.funnel
+    steps = loaded.funnel.with_columns(pl.col("group").fill_null(none))
     labels = {step: STEP_LABELS[step][current.lang == "zh"] for step in STEP_LABELS}
     if loaded.from_report:
         ui.empty(
@@ -226,7 +238,7 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
             )
         )
     if focus is not None:
-        part = steps.with_columns(pl.col("group").fill_null(NONE)).filter(pl.col("group") == focus)
+        part = steps.filter(pl.col("group") == focus)
         if part.is_empty() or part["sessions"].sum() == 0:
             shown = ui.md(focus)
             ui.empty(current.t(f"No sessions from {shown} in this period.", f"本期没有来自 {shown} 的访问。"))
@@ -249,7 +261,7 @@ def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str |
     )
 
 
-def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, focus: str | None) -> None:
+def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, focus: str | None, none: str) -> None:
     st.subheader(current.t("Trends", "趋势"))
     metric = (
         st.segmented_control(
@@ -262,7 +274,7 @@ def trend_section(current: ui.View, loaded: TrafficData, table: pl.DataFrame, fo
         or DEFAULT_TREND
     )
     grain = grain_for(current.period.days)
-    series = loaded.trend.with_columns(pl.col("group").fill_null(NONE))
+    series = loaded.trend.with_columns(pl.col("group").fill_null(none))
     shown = [focus] if focus is not None else table.head(6)["group"].to_list()
     series = series.filter(pl.col("group").is_in(shown))
     if series.is_empty():
@@ -289,7 +301,8 @@ def render(current: ui.View) -> None:
         st.session_state["traffic_focus_dim"] = dim
     # The trend's control is drawn further down; its choice of the last run is in the session state already.
     loaded = data(current, ui.role(), dim, st.session_state.get(TREND_KEY) or DEFAULT_TREND, visitors_later=True)
-    table = table_section(current, dim, loaded)
+    none = none_label(loaded)
+    table = table_section(current, dim, loaded, none)
     if table is None:
         return
     focus = st.session_state.get(FOCUS)
@@ -302,7 +315,7 @@ def render(current: ui.View) -> None:
             ),
             icon=":material/filter_alt:",
         )
-        if dim in ("source", "device", "store") and focus != NONE:
+        if dim in ("source", "device", "store") and focus != none:
             right.button(
                 current.t("Filter every page", "筛选所有页面"),
                 key="traffic_apply",
@@ -334,8 +347,8 @@ def render(current: ui.View) -> None:
             on_select=focus_from_chart,
         )
     with right:
-        funnel_section(current, dim, loaded, focus)
-    trend_section(current, loaded, table, focus)
+        funnel_section(current, dim, loaded, focus, none)
+    trend_section(current, loaded, table, focus, none)
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()
