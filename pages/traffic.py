@@ -203,8 +203,8 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) ->
     right.caption(
         current.t(
             "Orders take the dimensions of the session their session_id names; orders without one form the "
-            "group (none). Ad spend splits only by source, medium and campaign (blank by device).",
-            "订单按其 session_id 对应访问的维度归属；无访问的订单归入 (none)。广告花费只能按来源、媒介、活动拆分。",
+            f"group {none}. Ad spend splits only by source, medium and campaign (blank by device).",
+            f"订单按其 session_id 对应访问的维度归属；无访问的订单归入 {none}。广告花费只能按来源、媒介、活动拆分。",
         )
     )
     return table

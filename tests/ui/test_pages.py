@@ -152,6 +152,7 @@ def test_a_link_with_a_split_opens_the_traffic_page_split_so_and_a_new_split_is_
     assert sorted(shown["group"]) == sorted(g or "(no value)" for g in media["group"])
     assert shown.set_index("group").loc["(no value)", "sessions"] == 0
     assert shown.set_index("group").loc["(none)", "sessions"] > 0
+    assert "orders without one form the group (no value)" in shown_text(at)
     assert at.query_params["split"] == "medium"
 
     at.button_group(key="traffic_by").set_value("device").run()
