@@ -77,16 +77,18 @@ def data(
     """Everything the Traffic page draws for `view`, split by `split` with `trend` over time (the page and the
     warm-up call this; the defaults are the page's first view). The same for every role.
 
-    `visitors_later` (the page): a split whose visitors are counted over many sessions (see _table) has its table
-    first without them, counted in the background; `visitors_pending` then says so."""
+    `visitors_later` (the page): a split whose visitors are counted over many logged sessions (see _table) has its
+    table first without them, counted in the background; `visitors_pending` then says so."""
     period, segment = view.period, view.segment
-    table, pending = _table(view, split, visitors_later)
+    stores = ui.load(session_stores, segment=segment)
+    # A traffic report gives its visitors per row: nothing to count over sessions.
+    table, pending = _table(view, split, visitors_later and stores.kind != "report")
     return TrafficData(
         table=table,
         funnel=ui.load(funnel, period, None, split if split in FUNNEL_DIMENSIONS else None, segment=segment),
         # Over the days with data only, so that a month that is not over does not end in a run of zeros.
         trend=ui.load(kpi_series, view.shown, None, grain_for(view.shown.days), (trend,), split, segment=segment),
-        stores=ui.load(session_stores, segment=segment),
+        stores=stores,
         visitors_pending=pending,
     )
 

@@ -34,6 +34,10 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # A copy under a new path: its cache entries are its own, whatever other tests have computed.
     db = tmp_path / "shop.duckdb"
     shutil.copyfile(demo_warehouse(), db)
+    # A background warm-up that an earlier test's app run started reads the configured warehouse as it goes: still
+    # running, it would warm this copy too, in its own thread, and this test would find those queries computed.
+    for thread in warmup._threads:
+        thread.join(timeout=120)
     monkeypatch.setenv("SHOPKPI_DB", str(db))
     # Only the warm-up a test runs itself: the one app.py starts in the background after a page run would fill in
     # (unseen, in its own thread) whatever the test's warm-up left out.
