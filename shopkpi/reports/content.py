@@ -271,13 +271,18 @@ def _pnl_section(comparison: dict[str, dict]) -> Section:
     )
 
 
+def _no_group(by_label: str) -> str:
+    """The name of the group of rows without one (orders with no session, sessions with no campaign), in words: never
+    a name the data may use itself (GA4's medium of direct traffic is "(none)")."""
+    return f"(no {by_label.lower()})"
+
+
 def _grouped_section(
     key: str, title: str, title_zh: str, note: str, frame: pl.DataFrame, by_label: str, names: tuple[str, ...]
 ) -> Section:
     columns = (Column("group", by_label, "text"), *(metric_column(n) for n in names))
-    # The group of rows without one (orders with no session, sessions with no campaign) says so in words.
     rows = [
-        (f"(no {by_label.lower()})" if row[0] is None else row[0], *(_none(v) for v in row[1:]))
+        (_no_group(by_label) if row[0] is None else row[0], *(_none(v) for v in row[1:]))
         for row in frame.select("group", *names).iter_rows()
     ]
     return Section(key, title, title_zh, note, Table(columns, rows))
@@ -351,7 +356,8 @@ def build_report(
     )
     if unsplit:
         section.note += f" Orders and sales by source: — ({unsplit})."
-    section.chart = charts.bars(traffic, "group", "sessions", "Sessions by source")
+    named = traffic.with_columns(pl.col("group").fill_null(_no_group("Source")))  # as the table names it
+    section.chart = charts.bars(named, "group", "sessions", "Sessions by source")
     sections.append(section)
 
     stores = store_currencies(con, segment)

@@ -174,6 +174,16 @@ def test_monthly_sections_equal_their_metrics_queries(con, monthly_xlsx):
     assert [row["Change"] for row in sheet] == pytest.approx(movers.get_column("sales_change").to_list())
 
 
+def test_the_sessions_by_source_chart_names_the_group_none_as_its_table_does(con):
+    """Orders without a session form the group none: "(no source)" in the table, and in the chart too, never "(none)",
+    which is a name the data may use itself (GA4's medium of direct traffic)."""
+    assert None in compute_kpis(con, JUNE, by="source")["group"].to_list(), "June has orders without a session"
+    report = build_report(con, "monthly", date(2024, 6, 17), load_targets())
+    [traffic] = [section for section in report.sections if section.key == "traffic"]
+    assert "(no source)" in [row[0] for row in traffic.table.rows]
+    assert "Sessions by source" in traffic.chart and "(no source)" in traffic.chart and "(none)" not in traffic.chart
+
+
 def test_product_sales_add_up_to_the_shops_gross_sales(con):
     # Every demo order has lines, so the products' gross sales and units are the shop's, in both periods.
     changes = product_sales_change(con, JUNE, MAY)
