@@ -700,18 +700,17 @@ def visitor_spans_query() -> str:
         group by store, visitor_id"""
 
 
+def split_visitors_from_spans(by: str | None, segment: Segment) -> bool:
+    """Whether the visitors of a split by `by` over one bucket come from its spans (where the warehouse keeps them)
+    rather than from a distinct count over the period's sessions: a dimension of SPLIT_SPANS, and no filter but one
+    on that dimension (a value, not the empty string, which its spans hold as none)."""
+    return by in SPLIT_SPANS and set(segment.dimensions) <= {by} and getattr(segment, by, None) != ""
+
+
 def split_spans_answer(plan: Plan, segment: Segment) -> bool:
-    """Whether the visitors of a plan summed from the rollups can come from the split's spans: one bucket, a split by
-    a dimension of SPLIT_SPANS, and no filter but one on that dimension (a value, not the empty string, which its
-    spans hold as none)."""
-    by = plan.by
-    return (
-        plan.rollups
-        and plan.grain is None
-        and by in SPLIT_SPANS
-        and set(segment.dimensions) <= {by}
-        and getattr(segment, by, None) != ""
-    )
+    """Whether the visitors of a plan summed from the rollups can come from the split's spans: one bucket and
+    split_visitors_from_spans."""
+    return plan.rollups and plan.grain is None and split_visitors_from_spans(plan.by, segment)
 
 
 def _split_visitors(dimension: str, segment: Segment) -> str:

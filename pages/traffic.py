@@ -7,10 +7,10 @@ import polars as pl
 import streamlit as st
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
-from metrics.compute import SPLIT_SPANS
+from metrics.compute import split_visitors_from_spans
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.inputs import SessionStores, session_stores, store_list
-from metrics.segments import Segment, blank_unsplittable
+from metrics.segments import blank_unsplittable
 from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts, later
@@ -93,12 +93,6 @@ def data(
     )
 
 
-def _visitors_from_spans(split: str, segment: Segment) -> bool:
-    """Whether the split's visitors are read from its spans (metrics.compute.SPLIT_SPANS, where the warehouse keeps
-    them: the source, filtered by nothing else) rather than counted over the period's sessions."""
-    return split in SPLIT_SPANS and set(segment.dimensions) <= {split}
-
-
 def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFrame, bool]:
     """The table of TABLE_METRICS per group, and whether its visitors are still being counted.
 
@@ -108,7 +102,7 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
     until the whole table, computed in the background as one query, is ready: then it is that table, the same as
     without `visitors_later`."""
     period, segment = view.period, view.segment
-    if visitors_later and not _visitors_from_spans(split, segment):
+    if visitors_later and not split_visitors_from_spans(split, segment):
         quick = ui.load(compute_kpis, period, None, split, QUICK_METRICS, segment=segment)
         if (quick["sessions"].sum() or 0) > later.BACKGROUND_FROM_SESSIONS:
             whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment, polite=False)
