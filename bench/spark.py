@@ -66,10 +66,7 @@ def load_canonical(files: Path, db: Path) -> Path:
                      .fetchall()}  # fmt: skip
             columns = [c for c in table.columns if c.name in given]
             casts = [f"cast({c.name} as {c.type})" for c in columns]
-            # A key the files lack (events.event_id; ingest derives it from the row's values): the row's number.
-            numbered = [c for c in table.columns if c.name in table.key and c.name not in given]
-            columns += numbered
-            casts += ["cast(row_number() over () as varchar)" for _ in numbered]
+            # The columns the files lack take their defaults (store) or stay null (events.event_id, as ingest keeps it).
             names, casts = ", ".join(c.name for c in columns), ", ".join(casts)
             # Table and column names come from warehouse.schema; the path is a bound parameter.
             con.execute(f"insert into {name} ({names}) select {casts} from read_parquet(?)", [str(path)])

@@ -77,10 +77,15 @@ _TOUCHED = {
             where i.sku in (select sku from changed)""",
     },
 }
-# The key column that finds the stored rows a loaded row replaces (a superset for order_items: the whole order).
+# Never null, the same for two events of the same key and seldom for others: an event's id, or where its export gave
+# none (it is keyed by its values, session included), its session. Found among the stored events by a hash join, where
+# the text of their keys would be built for each of them.
+EVENT_NARROWING = "coalesce({prefix}event_id, {prefix}session_id)"
+# The key column that finds the stored rows a loaded row replaces (a superset for order_items: the whole order; for
+# events without an id, the other events of their sessions).
 _KEY = {
     "sessions": "session_id",
-    "events": "event_id",
+    "events": EVENT_NARROWING.format(prefix=""),
     "orders": "order_id",
     "order_items": "order_id",
     "products": "sku",
@@ -331,6 +336,7 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
 
 
 __all__ = [
+    "EVENT_NARROWING",
     "REPLACED",
     "day_runs",
     "has_rollups",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 4  # v2: tickets and returns (issue 16); v3: traffic counted by the platform; v4: stores (issue 13)
+# v2: tickets and returns (issue 16); v3: traffic counted by the platform; v4: stores (issue 13); v5: an event without
+# an id in its export keeps event_id null instead of an MD5 of its values (issue 14)
+SCHEMA_VERSION = 5
 
 # The store a row belongs to when its file does not say (`--store` of the load, else the warehouse's default store,
 # recorded in shopkpi_meta as default_store). ingest sets the variable for each load.
@@ -170,7 +172,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "events",
-            "one row per event (store, event_id; where the export has no event_id, a hash of the row's values)",
+            "one row per event (store, event_id; where the export gives no event_id, it is null and the event is "
+            "keyed by its values)",
             (
                 Column("event_id", "VARCHAR"),
                 Column("session_id", "VARCHAR", required=True),
@@ -379,7 +382,7 @@ def table_ddl(table: Table) -> str:
     """`create table` for one canonical table, with its types, required columns and key."""
     columns = []
     for col in table.columns:
-        not_null = col.required or col.default is not None or (table.name == "events" and col.name == "event_id")
+        not_null = col.required or col.default is not None
         # Rows written by SQL rather than ingest (the demo, tests, an analyst) are the default store's, or shared.
         store = f" default '{'' if table.name == 'expenses' else DEFAULT_STORE}'" if col.name == "store" else ""
         columns.append(f"{col.name} {col.type}{' not null' if not_null else ''}{store}")

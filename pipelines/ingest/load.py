@@ -29,7 +29,7 @@ from warehouse import (
     open_read_only,
     writing,
 )
-from warehouse.rollups import REPLACED, refresh_rollups, touched_days
+from warehouse.rollups import EVENT_NARROWING, REPLACED, refresh_rollups, touched_days
 
 
 class _AlreadyLoaded(Exception):
@@ -392,8 +392,8 @@ def _where_stored(con: duckdb.DuckDBPyConnection, table: Table, mapping: dict[st
     """SQL: a condition that every stored row sharing a key with a valid row of _checked meets, narrowing the scan
     of the stored rows; "true" where none is known.
 
-    Events whose file has no id are keyed by the MD5 of their values (validate), so a stored event with the same id
-    has the same values: its time lies within the file's. The stored events of other months are then skipped by
+    Events whose file has no id are keyed by their values (_row_key), so a stored event with the same key has the
+    same values: its time lies within the file's. The stored events of other months are then skipped by
     their row groups' time ranges, instead of every stored id being looked up (2 s for a month of events into the
     44 M of the year before it). Ids given by the file (an id may be re-exported with another time) get no such
     condition."""
@@ -507,9 +507,7 @@ def _compare_and_write(
     written = f"select {columns} from _ranked where _last and (_stored is null or _stored <> _hash)"
     con.execute(f"insert into {table.name} ({columns}) {written}")
     # Replayed on the idle copy as here: the stored rows of the written keys deleted, the written rows inserted.
-    note_change(
-        con, table.name, written, key=_row_key(table), count=inserted + updated, narrow=_narrowing_column(table)
-    )
+    note_change(con, table.name, written, key=_row_key(table), count=inserted + updated, narrow=_narrowing(table))
     return inserted, updated, duplicates
 
 
@@ -521,29 +519,42 @@ def _stored(con: duckdb.DuckDBPyConnection, table: Table) -> str:
 
 
 def _first_key_among(table: Table, rows: str, alias: str = "") -> str:
-    """SQL `k in (select k from ROWS) and` on the key's first column after the store that is never null, else
-    nothing: a join on the stored column that spares building the key's text for every stored row (a one-row file
+    """SQL `k in (select k from ROWS) and` on the key's first part after the store that is never null (_narrowing),
+    else nothing: a join on stored values that spares building the key's text for every stored row (a one-row file
     into 49 M events did that for each of them). The store is skipped: most warehouses have one, so it narrows
     nothing."""
-    first = _narrowing_column(table)
+    first = _narrowing(table)
     if first is None:
         return ""
+    return f"{_narrowing(table, alias)} in (select {first} from {rows}) and"
+
+
+def _narrowing(table: Table, alias: str = "") -> str | None:
+    """SQL: the key's first column after the store whose stored values are never null, if any. For events, whose id
+    is null where the export gave none, the id else the session (EVENT_NARROWING)."""
     prefix = f"{alias}." if alias else ""
-    return f"{prefix}{first} in (select {first} from {rows}) and"
-
-
-def _narrowing_column(table: Table) -> str | None:
-    """The key's first column after the store whose stored values are never null (events get an id when the file
-    has none), if any."""
+    if table.name == "events":
+        return EVENT_NARROWING.format(prefix=prefix)
     for name in table.key:
-        column = table.column(name)
-        if name != "store" and (column.required or (table.name == "events" and name == "event_id")):
-            return name
+        if name != "store" and table.column(name).required:
+            return prefix + name
     return None
+
+
+# The columns of an event's key when its export gives an id; without one, it is the others'.
+_EVENT_KEY = ("store", "event_id")
 
 
 def _row_key(table: Table, alias: str = "") -> str:
     prefix = f"{alias}." if alias else ""
+    if table.name == "events":
+        # (store, event_id), or for an event its export gave no id (event_id null), (store, its values): a re-export
+        # of the same events is not doubled.
+        values = " || chr(31) || ".join(
+            f"coalesce(cast({prefix}{c.name} as varchar), '')" for c in table.columns if c.name not in _EVENT_KEY
+        )
+        given = f"'id' || chr(31) || {prefix}event_id"
+        return f"{prefix}store || chr(31) || coalesce({given}, 'values' || chr(31) || {values})"
     if table.name == "order_items":
         # (store, order_id, line_no) where the export numbers its lines, else (store, order_id, sku).
         line = f"coalesce('#' || cast({prefix}line_no as varchar), 'sku:' || {prefix}sku)"
@@ -557,6 +568,9 @@ def _key_hash(table: Table) -> str:
     the text of 49 M event keys doubled the time of finding the repeated ones)."""
     if table.name == "order_items":
         return f"hash({_row_key(table)})"
+    if table.name == "events":
+        values = ", ".join(c.name for c in table.columns if c.name not in _EVENT_KEY)
+        return f"(case when event_id is null then hash(store, {values}) else hash(store, event_id) end)"
     return f"hash({', '.join(f'coalesce(cast({k} as varchar), {chr(39) * 2})' for k in table.key)})"
 
 

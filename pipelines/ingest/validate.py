@@ -335,13 +335,6 @@ def _validate_sql(
     )
     select * from typed
     """
-    if table.name == "events":
-        # Events without an id are identified by the hash of their values, so a re-export is not doubled.
-        # The store is left out: it is part of the key already, and hashes made before v4 stay the same.
-        values = ", ".join(
-            f"coalesce(cast({c.name} as varchar), '')" for c in table.columns if c.name not in ("event_id", "store")
-        )
-        sql = f"select * replace (coalesce(event_id, md5(concat_ws(chr(31), {values}))) as event_id) from ({sql})"
     return sql, params
 
 

@@ -320,7 +320,59 @@ def test_events_without_id_are_keyed_by_their_values(db, tmp_path):
     )
     result = ingest_file(db, "events", csv)
     assert (result.inserted, result.duplicates) == (2, 1)
-    assert query(db, "select count(distinct event_id), count(*) from events") == [(2, 2)]
+    # The export gave no id, so none is stored (v5; v4 stored an MD5 of the values).
+    assert query(db, "select count(event_id), count(*) from events") == [(0, 2)]
+    # Another export of the same events, one of them also with a sku: the same values are the same event, a value
+    # more is another.
+    again = write(
+        tmp_path / "again.csv",
+        "session_id,occurred_at,event_type,sku\ns1,2024-06-18 10:01:00,click,\ns1,2024-06-18 10:00:00,page_view,\n"
+        "s1,2024-06-18 10:00:00,page_view,A1\n",
+    )
+    result = ingest_file(db, "events", again)
+    assert (result.inserted, result.updated, result.duplicates) == (1, 0, 2)
+    assert query(db, "select event_type, sku from events order by 1, 2 nulls first") == [
+        ("click", None),
+        ("page_view", None),
+        ("page_view", "A1"),
+    ]
+
+
+def test_a_v4_warehouse_s_hashed_event_ids_are_made_null_and_still_match_their_events(db, tmp_path):
+    header = "session_id,occurred_at,event_type,sku\n"
+    rows = ["s1,2024-06-18 10:00:00,page_view,", "s1,2024-06-18 10:01:00,click,A1"]
+    ingest_file(db, "events", write(tmp_path / "june.csv", header + "\n".join(rows) + "\n"))
+    ingest_file(
+        db,
+        "events",
+        write(tmp_path / "ids.csv", "event_id,session_id,occurred_at,event_type\ne1,s2,2024-06-18 11:00:00,click\n"),
+    )
+    # The v4 file: the id-less events hold the MD5 of their values but the id and the store, joined by chr(31)
+    # (session_id, occurred_at, event_type, sku, page, position; a null as ''), and event_id is not null.
+    v4 = {
+        "s1|2024-06-18 10:00:00|page_view": hashlib.md5(b"s1\x1f2024-06-18 10:00:00\x1fpage_view\x1f\x1f\x1f"),
+        "s1|2024-06-18 10:01:00|click": hashlib.md5(b"s1\x1f2024-06-18 10:01:00\x1fclick\x1fA1\x1f\x1f"),
+    }
+    with duckdb.connect(str(db)) as con:
+        for values, digest in v4.items():
+            session, at, kind = values.split("|")
+            con.execute(
+                "update events set event_id = ? where session_id = ? and occurred_at = ? and event_type = ?",
+                [digest.hexdigest(), session, at, kind],
+            )
+        con.execute("alter table events alter column event_id set not null")
+        con.execute("update shopkpi_meta set value = '4' where key = 'schema_version'")
+    # The next load upgrades the warehouse: a re-export of both events and a new one adds only the new one.
+    again = header + "\n".join([rows[1], rows[0], "s1,2024-06-18 10:02:00,add_to_cart,A1"]) + "\n"
+    result = ingest_file(db, "events", write(tmp_path / "again.csv", again))
+    assert (result.inserted, result.updated, result.duplicates) == (1, 0, 2)
+    assert query(db, "select event_id, session_id, event_type from events order by occurred_at") == [
+        (None, "s1", "page_view"),
+        (None, "s1", "click"),
+        (None, "s1", "add_to_cart"),
+        ("e1", "s2", "click"),
+    ]
+    assert query(db, "select value from shopkpi_meta where key = 'schema_version'") == [("5",)]
 
 
 @pytest.mark.parametrize("rollups", [False, True], ids=["without rollups", "with rollups"])
@@ -341,21 +393,24 @@ def test_a_re_export_of_events_without_ids_is_recognised_at_the_edges_of_its_tim
     )
     result = ingest_file(db, "events", write(tmp_path / "re-export.csv", again))
     assert (result.inserted, result.updated, result.duplicates) == (1, 0, 2)
-    assert query(db, "select count(*), count(distinct event_id) from events") == [(5, 5)]
+    assert query(db, "select count(*), count(event_id) from events") == [(5, 0)]
 
 
-def test_an_event_whose_id_is_given_is_found_at_another_time(db, tmp_path):
-    # An id the export gives may come back with a corrected time: its stored row is found outside the file's range.
+@pytest.mark.parametrize("rollups", [False, True], ids=["without rollups", "with rollups"])
+def test_an_event_whose_id_is_given_is_found_at_another_time_and_in_another_session(db, tmp_path, rollups):
+    # An id the export gives may come back with a corrected time and session: its stored row is found outside the
+    # file's range and sessions.
     header = "event_id,session_id,occurred_at,event_type\n"
     ingest_file(db, "events", write(tmp_path / "june.csv", header + "e1,s1,2024-06-18 10:00:00,page_view\n"))
-    with writing(db) as con:
-        build_rollups(con)
-    moved = header + "e1,s1,2024-07-05 10:00:00,page_view\ne2,s1,2024-07-05 10:01:00,click\n"
+    if rollups:
+        with writing(db) as con:
+            build_rollups(con)
+    moved = header + "e1,s2,2024-07-05 10:00:00,page_view\ne2,s1,2024-07-05 10:01:00,click\n"
     result = ingest_file(db, "events", write(tmp_path / "corrected.csv", moved))
     assert (result.inserted, result.updated, result.duplicates) == (1, 1, 0)
-    assert query(db, "select event_id, cast(occurred_at as varchar) from events order by 1") == [
-        ("e1", "2024-07-05 10:00:00"),
-        ("e2", "2024-07-05 10:01:00"),
+    assert query(db, "select event_id, session_id, cast(occurred_at as varchar) from events order by 1") == [
+        ("e1", "s2", "2024-07-05 10:00:00"),
+        ("e2", "s1", "2024-07-05 10:01:00"),
     ]
 
 

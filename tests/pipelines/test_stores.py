@@ -148,7 +148,7 @@ def test_an_upgrade_from_v3_keeps_every_row_and_every_figure(hand_made_db, tmp_p
     result = CliRunner().invoke(app, ["upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output
     with open_read_only(db) as con:
-        assert warehouse.schema_version(con) == 4
+        assert warehouse.schema_version(con) == warehouse.SCHEMA_VERSION
         assert {name: con.sql(f"select count(*) from {name}").fetchall()[0][0] for name in STORE_TABLES} == counts
         assert con.sql("select distinct store from orders union select distinct store from sessions").fetchall() == [
             ("main",)
