@@ -24,7 +24,6 @@ is not this code's is not read until it is rebuilt.
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -46,9 +45,6 @@ from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_q
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 from warehouse.schema import SESSION_KEYS
-
-# Every day a warehouse could hold: a full build is a refresh of this range.
-ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
 
 
 def _rollups() -> dict[str, tuple[str, str]]:
@@ -93,7 +89,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
         if recorded.get(table) == sql:
             continue
         if keyed_by == "day":
-            order, parameters = "day", stored.range_parameters(sql, *ALL_DAYS)
+            order, parameters = "day", stored.range_parameters(sql, *stored.ALL_DAYS)
         else:
             keys, every_key, order = _EVERY_KEY[keyed_by]
             con.execute(f"create or replace temp table {keys} as {every_key}")

@@ -18,8 +18,14 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
+from warehouse import store
 from warehouse.schema import ROLLUP_KEYS, ROLLUP_LEDGER_DDL, SESSION_KEYS, TABLES
 from warehouse.store import note_change
+
+# Every day a warehouse could hold: refreshed as one range, a rollup's rows are all recomputed (a build).
+ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
+# touched_days's answer for a rollup whose rows a load recomputes whole, without finding which days it touched.
+WHOLE: frozenset[date] = frozenset(ALL_DAYS)
 
 # The days whose rows in each rollup a load of a table changes, as SQL over `changed` (the changed rows: new and
 # replaced) whose columns are the table's. A session counts on its own day (sessions, visitor spans) and lends its
@@ -193,6 +199,8 @@ def touched_days(
     rollups = {name: listed.get(name, every_day) for name, _ in ledger}
     if not rollups:
         return {}
+    if _fills_empty(con, table, staged):
+        return dict.fromkeys(rollups, WHOLE)
     by_session = any(keyed_by == "session_id" for _, keyed_by in ledger)
     names = [c.name for c in TABLES[table].columns]
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
@@ -239,6 +247,15 @@ def touched_days(
     return {name: found for name, found in touched.items() if found}
 
 
+def _fills_empty(con: duckdb.DuckDBPyConnection, table: str, staged: str) -> bool:
+    """Whether the load fills an empty table with more rows than a journal keeps (a shop's first year of events): its
+    rollups are then recomputed whole (WHOLE), as a build would. Finding the days and sessions such a load touches
+    (all of them) took 10–15 s of a 49 M-event load; and the rows a refresh writes could not be journaled anyway."""
+    if con.sql(f"select count(*) from (select 1 from {table} limit 1)").fetchall()[0][0]:
+        return False
+    return con.sql(f"select count(*) from {staged}").fetchall()[0][0] > store.JOURNAL_MAX_ROWS
+
+
 def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     """The days as runs of consecutive days (first, last); more than MAX_RUNS become one run."""
     ordered = sorted(set(days))
@@ -259,14 +276,15 @@ def reads(sql: str) -> set[str]:
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[date]]) -> None:
-    """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed) with its
-    stored query (a rollup keyed by visitor or session: the rows of those touched_days found, else those of the
-    days), and notes the removed keys and the new rows for the A/B pair: its replay copies them rather than
-    rerunning the queries on the idle copy. Nothing without rollups."""
+    """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed, or WHOLE:
+    all its rows) with its stored query (a rollup keyed by visitor or session: the rows of those touched_days found,
+    else those of the days), and notes the removed keys and the new rows for the A/B pair: its replay copies them
+    rather than rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
         return
     for table, sql, keyed_by, _ in _ledger(con):
-        runs = day_runs(days.get(table, ()))
+        touched = days.get(table, ())
+        runs = [ALL_DAYS] if touched is WHOLE else day_runs(touched)
         if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
             runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
         for first, last in runs:
@@ -336,6 +354,7 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
 
 
 __all__ = [
+    "ALL_DAYS",
     "EVENT_NARROWING",
     "REPLACED",
     "day_runs",
@@ -345,4 +364,5 @@ __all__ = [
     "refresh_rollups",
     "touched_days",
     "upgrade_ledger",
+    "WHOLE",
 ]

@@ -37,6 +37,7 @@ from metrics.rollups import build_rollups, ensure_rollups
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
+from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, refresh_rollups, touched_days
 
@@ -493,6 +494,47 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
 
 SESSIONS = "session_id,visitor_id,started_at,source,device"
 EVENTS = "event_id,session_id,occurred_at,event_type"
+
+
+@pytest.mark.parametrize("table", ["events", "sessions"])
+def test_a_file_too_large_to_journal_into_an_empty_table_rebuilds_its_rollups_whole(tmp_path: Path, monkeypatch, table):
+    """A shop's first year of events (or sessions) fills an empty table: the rollups that read it are recomputed
+    whole instead of on the days and sessions the load touched, and are what a full rebuild makes."""
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", 2)  # the three rows below are a large file
+    db = tmp_path / "w.duckdb"
+    orders = "order_id,ordered_at,status,customer_id,session_id,subtotal"
+    ingest_file(db, "orders", _csv(tmp_path / "o.csv", orders, "O1,2024-03-02 12:00:00,paid,C1,S2,100"))
+    sessions = _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-02 11:00:00,direct,desktop",
+        "S3,V1,2024-03-09 09:00:00,google,desktop",
+    )  # fmt: skip
+    # Without ids (keyed by their values) and on three days, one of them a session's later day.
+    events = _csv(tmp_path / "e.csv", "session_id,occurred_at,event_type",
+        "S1,2024-03-01 10:01:00,page_view",
+        "S2,2024-03-03 00:01:00,add_to_cart",
+        "S3,2024-03-09 09:02:00,click",
+    )  # fmt: skip
+    if table == "events":
+        ingest_file(db, "sessions", sessions)
+    with writing(db) as con:
+        build_rollups(con)
+    whole, fills_empty = [], rollups_module._fills_empty
+    monkeypatch.setattr(rollups_module, "_fills_empty", lambda *args: whole.append(fills_empty(*args)) or whole[-1])
+    ingest_file(db, table, events if table == "events" else sessions)
+    assert whole == [True]
+    _assert_as_rebuilt(db)
+    if table == "sessions":
+        ingest_file(db, "events", events)  # 3 rows into an empty table too, but this one holds sessions now
+        assert whole == [True, True]
+        _assert_as_rebuilt(db)
+    # More rows into the table that now holds some: refreshed on the days they touch.
+    more = _csv(tmp_path / "more.csv", "session_id,occurred_at,event_type",
+        "S1,2024-03-01 10:05:00,click", "S2,2024-03-02 11:05:00,purchase", "S3,2024-03-09 09:03:00,page_view"
+    )  # fmt: skip
+    ingest_file(db, "events", more)
+    assert whole[-1] is False
+    _assert_as_rebuilt(db)
 
 
 def _loaded(tmp_path: Path, sessions: tuple[str, ...], events: tuple[str, ...]) -> Path:
