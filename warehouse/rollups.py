@@ -190,7 +190,8 @@ def touched_days(
     """The days whose rows a load of `table` changes, per rollup table that reads it: those of its valid staged rows
     (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes (among the
     stored rows that meet `within`, an SQL condition the loader knows every such row meets). Empty for a table no
-    rollup reads, or a warehouse without rollups."""
+    rollup reads, or a warehouse without rollups; WHOLE for each rollup when the load fills an empty table with more
+    rows than a journal keeps (_fills_empty)."""
     if table not in _TOUCHED or not has_rollups(con):
         return {}
     listed = _TOUCHED[table]
