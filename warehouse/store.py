@@ -121,9 +121,10 @@ def _rebuilt_with_store(name: str) -> list[str]:
     ]
 
 
-# The text v4 hashed for an event without an id: its values but the id and the store, in the table's order.
+# The text v4 hashed for an event without an id: its values but the id and the store, in v4's order of the columns.
 _EVENT_VALUES = ", ".join(
-    f"coalesce(cast({c.name} as varchar), '')" for c in TABLES["events"].columns if c.name not in ("event_id", "store")
+    f"coalesce(cast({name} as varchar), '')"
+    for name in ("session_id", "occurred_at", "event_type", "sku", "page", "position")
 )
 
 _STORE_TABLES = ("orders", "order_items", "sessions", "events", "ad_spend", "tickets", "returns", "traffic", "expenses")
