@@ -10,7 +10,9 @@ Steps, each printed with its time and, where it is a process, its peak memory (t
 from wait4):
 1. generate canonical Parquet files (../shared/tools/gen_canonical_shop.py), and the big tables (sessions, events)
    also as one file per month;
-2. the floor: DuckDB alone, `create table … as select * from read_parquet(…)` per file into a fresh file;
+2. the floors: DuckDB alone, `create table … as select * from read_parquet(…)` per file into a fresh file (the
+   file's own types), and the same rows inserted into the canonical table (`warehouse.table_ddl`: its types, e.g.
+   text session ids where the generator writes numbers);
 3. `shopkpi ingest TABLE FILE` per table, one process each, in the order a shop loads them: one file per table, then
    (into a second warehouse) the big tables as monthly files;
 4. the full KPI set (`compute_kpis`) for the last 30 and 365 days, warm (best of 3), from the rollups the loads kept
@@ -40,14 +42,22 @@ from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis, rollups_current
 from metrics.periods import Period, data_span
 from pipelines.ingest import ingest_file
-from warehouse import writing
+from warehouse import TABLES, table_ddl, writing
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_canonical_shop.py"
-# DuckDB alone: the file into a table of a fresh database file, checkpointed.
-FLOOR_SCRIPT = (
-    "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-    "con.execute(f\"create table t as select * from read_parquet('{sys.argv[2]}')\"); con.execute('checkpoint')"
-)
+# DuckDB alone: the file into a table of a fresh database file, checkpointed; as the file's own types (create table
+# as select), or, given the canonical table's DDL and name, into that table (its types: e.g. text session ids).
+FLOOR_SCRIPT = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+rows = f"select * from read_parquet('{sys.argv[2]}')"
+if len(sys.argv) > 3:
+    con.execute(sys.argv[3])
+    con.execute(f"insert into {sys.argv[4]} by name {rows}")
+else:
+    con.execute(f"create table t as {rows}")
+con.execute("checkpoint")
+"""
 LOAD_ORDER = ("products", "sessions", "events", "orders", "order_items", "ad_spend", "inventory", "expenses")
 MONTHLY = {"sessions": "started_at", "events": "occurred_at"}  # tables also loaded as monthly files, by this column
 REPO = Path(__file__).resolve().parents[1]
@@ -76,11 +86,13 @@ def ingest(table: str, source: Path, db: Path, code: Path = REPO) -> tuple[float
     return seconds, peak
 
 
-def floor(source: Path, work: Path) -> float:
-    """DuckDB's plain load of one Parquet file into a fresh database file, in seconds."""
+def floor(source: Path, work: Path, table: str | None = None) -> float:
+    """DuckDB's plain load of one Parquet file into a fresh database file, in seconds: as the file's types, or into
+    `table`'s canonical DDL."""
     target = work / "plain.duckdb"
     target.unlink(missing_ok=True)
-    seconds = run_child([sys.executable, "-c", FLOOR_SCRIPT, str(target), str(source)])[0]
+    typed = [table_ddl(TABLES[table]), table] if table else []
+    seconds = run_child([sys.executable, "-c", FLOOR_SCRIPT, str(target), str(source), *typed])[0]
     target.unlink(missing_ok=True)
     return seconds
 
@@ -117,26 +129,29 @@ def disk_gb(db: Path) -> tuple[float, float]:
 def load_all(files: dict[str, list[Path]], db: Path, work: Path, code: Path = REPO, label: str = "") -> None:
     """Loads every table's files in the shop's order into `db`, printing one line per table against the floor."""
     print(
-        f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'shopkpi s':>10} {'ratio':>6} "
-        f"{'rows/s':>11} {'% floor':>8} {'peak MB':>8}"
+        f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
+        f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"
     )
-    floor_total = ours_total = 0.0
+    floor_total = typed_total = ours_total = 0.0
     total_rows = 0
     for table, sources in files.items():
         rows = sum(rows_of(source) for source in sources)
-        base = ours = peak = 0.0
+        base = typed = ours = peak = 0.0
         for source in sources:
             base += floor(source, work)
+            typed += floor(source, work, table)
             seconds, memory = ingest(table, source, db, code)
             ours, peak = ours + seconds, max(peak, memory)
-        floor_total, ours_total, total_rows = floor_total + base, ours_total + ours, total_rows + rows
+        floor_total, typed_total = floor_total + base, typed_total + typed
+        ours_total, total_rows = ours_total + ours, total_rows + rows
         print(
-            f"{table:<12} {len(sources):>5} {rows:>12,} {base:>9.2f} {ours:>10.2f} {ours / base:>6.1f} "
-            f"{rows / ours:>11,.0f} {100 * base / ours:>7.0f}% {peak:>8.0f}"
+            f"{table:<12} {len(sources):>5} {rows:>12,} {base:>9.2f} {typed:>8.2f} {ours:>10.2f} {ours / base:>6.1f} "
+            f"{rows / ours:>11,.0f} {100 * base / ours:>7.0f}% {100 * typed / ours:>7.0f}% {peak:>8.0f}"
         )
     print(
-        f"{'all':<12} {'':>5} {total_rows:>12,} {floor_total:>9.2f} {ours_total:>10.2f} "
-        f"{ours_total / floor_total:>6.1f} {total_rows / ours_total:>11,.0f} {100 * floor_total / ours_total:>7.0f}%"
+        f"{'all':<12} {'':>5} {total_rows:>12,} {floor_total:>9.2f} {typed_total:>8.2f} {ours_total:>10.2f} "
+        f"{ours_total / floor_total:>6.1f} {total_rows / ours_total:>11,.0f} {100 * floor_total / ours_total:>7.0f}% "
+        f"{100 * typed_total / ours_total:>7.0f}%"
     )
     live, extra = disk_gb(db)
     print(f"warehouse: {live:.2f} GB (+ {extra:.2f} GB idle copy and journal)")
@@ -176,14 +191,14 @@ def busiest_end(db: Path) -> date:
 
 
 def fill_directly(files: dict[str, list[Path]], db: Path) -> float:
-    """Inserts every file into its canonical table in one writing block, without ingest's checks (events get ids
-    by row number): a warehouse of the shop's size in the time DuckDB takes, to time the incremental loads on."""
+    """Inserts every file into its canonical table in one writing block, without ingest's checks (events without
+    ids, as ingest keeps them): a warehouse of the shop's size in the time DuckDB takes, to time the incremental loads
+    on."""
     started = time.perf_counter()
     with writing(db) as con:
         for table, sources in files.items():
             for source in sources:
-                ids = "'g' || row_number() over () as event_id, " if table == "events" else ""
-                con.execute(f"insert into {table} by name select {ids}* from read_parquet('{source}')")
+                con.execute(f"insert into {table} by name select * from read_parquet('{source}')")
     return time.perf_counter() - started
 
 
