@@ -274,14 +274,14 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "clicks",
             "events",
-            "sum(case when event_type = 'click' then 1 else 0 end)",
+            "sum(case when event_type = 'click' then events else 0 end)",
             True,
             "on-site click events in the period",
         ),
         Measure(
             "impressions",
             "events",
-            "sum(case when event_type = 'impression' then 1 else 0 end)",
+            "sum(case when event_type = 'impression' then events else 0 end)",
             True,
             "on-site impression events in the period",
         ),
