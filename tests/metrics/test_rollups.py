@@ -525,7 +525,7 @@ def test_a_file_too_large_to_journal_into_an_empty_table_rebuilds_its_rollups_wh
     assert whole == [True]
     _assert_as_rebuilt(db)
     if table == "sessions":
-        ingest_file(db, "events", events)  # 3 rows into an empty table too, but this one holds sessions now
+        ingest_file(db, "events", events)  # the events table is empty too: its first large load is whole as well
         assert whole == [True, True]
         _assert_as_rebuilt(db)
     # More rows into the table that now holds some: refreshed on the days they touch.
