@@ -52,7 +52,7 @@ from metrics.registry import (
     names_in,
 )
 from metrics.segments import ALL, Segment
-from warehouse.schema import SESSION_KEYS
+from warehouse.schema import KEY_FILTERS
 
 # polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
 # and needs no frame (tests/cli/test_lazy_imports.py).
@@ -697,7 +697,7 @@ def _span_ctes() -> dict[str, str]:
 
 
 def visitor_spans_query() -> str:
-    """The rows of the visitors' spans for the visitors (store, visitor_id) in the temporary table _rollup_visitors:
+    """The rows of the visitors' spans for the visitors (store, visitor_id) in the temporary table VISITOR_KEYS:
     one row per visitor of a store (its id is `store || chr(31) || visitor_id`, as the raw facts count visitors),
     with the first and last day of its sessions."""
     # Matched on the two columns: the id's text is built for the matched sessions only, not for every session.
@@ -706,7 +706,7 @@ def visitor_spans_query() -> str:
         -- one row per visitor of a store: the first and last day of its sessions
         select store || chr(31) || visitor_id as visitor_id, min({day}) as first_day, max({day}) as last_day
         from sessions
-        where (store, visitor_id) in (select store, visitor_id from _rollup_visitors)
+        where {KEY_FILTERS["visitor_id"]}
         group by store, visitor_id"""
 
 
@@ -754,7 +754,7 @@ def _split_visitors(dimension: str, segment: Segment) -> str:
 
 def split_spans_query(dimension: str) -> str:
     """The rows of SPLIT_SPANS[dimension] for the visitors (store, visitor_id) in the temporary table
-    _rollup_visitors: one row per visitor of a store (`store || chr(31) || visitor_id`) and value of `dimension` of
+    VISITOR_KEYS: one row per visitor of a store (`store || chr(31) || visitor_id`) and value of `dimension` of
     its sessions (null for none: null or empty, as a split groups it), with the first and last day of those sessions."""
     day = dialect.truncate("day", "started_at")
     return f"""
@@ -763,7 +763,7 @@ def split_spans_query(dimension: str) -> str:
             store || chr(31) || visitor_id as visitor_id, nullif({dimension}, '') as {dimension},
             min({day}) as first_day, max({day}) as last_day
         from sessions
-        where (store, visitor_id) in (select store, visitor_id from _rollup_visitors)
+        where {KEY_FILTERS["visitor_id"]}
         group by store, visitor_id, nullif({dimension}, '')"""
 
 
@@ -791,22 +791,26 @@ def session_events_query() -> str:
     its start), store, session_id, its page view events, whether it added to cart (1/0) and the furthest funnel step
     its events reach (1–5, 0: none). Keyed by session, not by day, so that a load of one session (or of one session's
     events) recomputes that session's row, not its whole day's (issue 14)."""
+    # The events summed per session before they meet their sessions: a year's 49 M events join as 10 M sums (3.7 s
+    # instead of 6.5 s for all of them).
     ctes = {
-        "keyed_sessions": f"""
-            -- one row per session to recompute
-            select store, session_id, cast(date_trunc('day', started_at) as date) as day
-            from sessions
-            where (store, session_id) in (select store, session_id from {SESSION_KEYS})""",
-        "session_events": f"""
-            -- one row per such session with events: what they add up to
+        "event_sums": f"""
+            -- one row per session to recompute that has events: what they add up to
             select
-                ks.day, e.store, e.session_id,
-                sum(case when e.event_type = 'page_view' then 1 else 0 end) as page_view_events,
-                max(case when e.event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
-                max({funnel_step("e.event_type")}) as event_step
-            from events e
-            join keyed_sessions ks on ks.store = e.store and ks.session_id = e.session_id
-            group by ks.day, e.store, e.session_id""",
+                store, session_id,
+                sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_events,
+                max(case when event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart,
+                max({funnel_step("event_type")}) as event_step
+            from events
+            where {KEY_FILTERS["session_id"]}
+            group by store, session_id""",
+        "session_events": """
+            -- one row per such session that is stored: the day it started and its events' sums
+            select
+                cast(date_trunc('day', s.started_at) as date) as day, es.store, es.session_id,
+                es.page_view_events, es.added_to_cart, es.event_step
+            from event_sums es
+            join sessions s on s.store = es.store and s.session_id = es.session_id""",
     }
     return query(ctes, "select * from session_events")
 

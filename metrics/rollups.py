@@ -44,7 +44,6 @@ from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
-from warehouse.schema import SESSION_KEYS
 
 
 def _rollups() -> dict[str, tuple[str, str]]:
@@ -59,14 +58,6 @@ def _rollups() -> dict[str, tuple[str, str]]:
         VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
         **{table: (split_spans_query(dimension), "visitor_id") for dimension, table in SPLIT_SPANS.items()},
     }
-
-
-# For a rollup keyed by sessions or visitors: the temporary table of keys its query reads, filled with every key for
-# a full build, and the column its rows are ordered by (a period's read then skips the other days' row groups).
-_EVERY_KEY = {
-    "session_id": (SESSION_KEYS, "select store, session_id from sessions", "day"),
-    "visitor_id": ("_rollup_visitors", "select distinct store, visitor_id from sessions", "last_day"),
-}
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -88,15 +79,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     for table, (sql, keyed_by) in _rollups().items():
         if recorded.get(table) == sql:
             continue
-        if keyed_by == "day":
-            order, parameters = "day", stored.range_parameters(sql, *stored.ALL_DAYS)
-        else:
-            keys, every_key, order = _EVERY_KEY[keyed_by]
-            con.execute(f"create or replace temp table {keys} as {every_key}")
-            parameters = {}
-        con.execute(f"create or replace table {table} as select * from ({sql}) order by {order}", parameters)
-        if keyed_by != "day":
-            con.execute(f"drop table {keys}")
+        stored.rebuild(con, table, sql, keyed_by)
         con.execute("insert or replace into rollup_queries values (?, ?, ?)", [table, sql, keyed_by])
 
 

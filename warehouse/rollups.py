@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 import duckdb
 
 from warehouse import store
-from warehouse.schema import ROLLUP_KEYS, ROLLUP_LEDGER_DDL, SESSION_KEYS, TABLES
-from warehouse.store import note_change
+from warehouse.schema import KEY_FILTERS, ROLLUP_KEYS, ROLLUP_LEDGER_DDL, SESSION_KEYS, TABLES, VISITOR_KEYS
+from warehouse.store import note_change, note_unreplayable
 
 # Every day a warehouse could hold: refreshed as one range, a rollup's rows are all recomputed (a build).
 ALL_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
@@ -102,14 +102,14 @@ _KEY = {
 # session there and has none there now kept its span unless the session was its first or last day's; a visitor whose
 # span straddles the days keeps it (its first and last day's sessions are elsewhere). A span's id is
 # `store || chr(31) || visitor_id`: the store is what precedes the first chr(31).
-_CHANGED_VISITORS = """
-    create or replace temp table _rollup_visitors as
+_CHANGED_VISITORS = f"""
+    create or replace temp table {VISITOR_KEYS} as
     select store, visitor_id
     from sessions
     where started_at >= $start_ts and started_at < $end_ts
     union
     select split_part(visitor_id, chr(31), 1), substr(visitor_id, strpos(visitor_id, chr(31)) + 1)
-    from {table}
+    from {{table}}
     where first_day between $first_day and $last_day or last_day between $first_day and $last_day"""
 # The visitors (store, visitor_id) of the sessions a load changes, new and replaced: exactly those whose span (first
 # and last day of their sessions) can change. touched_days makes it for a load of sessions; the refresh reads it.
@@ -136,6 +136,9 @@ _SESSIONS_OF_DAYS = f"""
 REPLACED = "_replaced"
 # More separate runs of days than this are refreshed as one range from the first to the last.
 MAX_RUNS = 16
+# The column a rollup's rows are ordered by when it is computed whole, per what it is keyed by: a period's read then
+# skips the other days' row groups.
+_ORDER = {"day": "day", "session_id": "day", "visitor_id": "last_day"}
 
 
 def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
@@ -278,14 +281,17 @@ def reads(sql: str) -> set[str]:
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[date]]) -> None:
     """Recomputes the rows of each rollup table in `days` (its name: the days of its rows a load changed, or WHOLE:
-    all its rows) with its stored query (a rollup keyed by visitor or session: the rows of those touched_days found,
-    else those of the days), and notes the removed keys and the new rows for the A/B pair: its replay copies them
-    rather than rerunning the queries on the idle copy. Nothing without rollups."""
+    all its rows, remade by `rebuild`) with its stored query (a rollup keyed by visitor or session: the rows of those
+    touched_days found, else those of the days), and notes the removed keys and the new rows for the A/B pair: its
+    replay copies them rather than rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
         return
     for table, sql, keyed_by, _ in _ledger(con):
         touched = days.get(table, ())
-        runs = [ALL_DAYS] if touched is WHOLE else day_runs(touched)
+        if touched is WHOLE:
+            rebuild(con, table, sql, keyed_by)
+            continue
+        runs = day_runs(touched)
         if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
             runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
         for first, last in runs:
@@ -305,6 +311,26 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
         con.execute(f"drop table if exists {temporary}")
 
 
+def rebuild(con: duckdb.DuckDBPyConnection, table: str, sql: str, keyed_by: str) -> None:
+    """(Re)makes a rollup table with all the rows its query computes (every day, every key), ordered as _ORDER says.
+    The next writer copies the warehouse rather than replay the journal (a table made whole is not journaled)."""
+    note_unreplayable(con)
+    whole = every_key(sql, keyed_by)
+    con.execute(
+        f"create or replace table {table} as select * from ({whole}) order by {_ORDER[keyed_by]}",
+        range_parameters(whole, *ALL_DAYS),
+    )
+
+
+def every_key(sql: str, keyed_by: str) -> str:
+    """A rollup's query for every key: a keyed query with its KEY_FILTERS condition replaced by `true`."""
+    if keyed_by == "day":
+        return sql
+    if sql.count(KEY_FILTERS[keyed_by]) != 1:
+        raise ValueError(f"a rollup keyed by {keyed_by} names its keys once: {KEY_FILTERS[keyed_by]}")
+    return sql.replace(KEY_FILTERS[keyed_by], "true")
+
+
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return con.sql("select count(*) from duckdb_tables() where table_name = ?", params=[table]).fetchall()[0][0] > 0
 
@@ -321,10 +347,10 @@ def _remove_visitors(con: duckdb.DuckDBPyConnection, table: str, first: date, la
     load of sessions changed (touched_days found them), else those the sessions of the days first to last may
     change."""
     if _exists(con, _TOUCHED_VISITORS):
-        con.execute(f"create or replace temp table _rollup_visitors as select * from {_TOUCHED_VISITORS}")
+        con.execute(f"create or replace temp table {VISITOR_KEYS} as select * from {_TOUCHED_VISITORS}")
     else:
         con.execute(_CHANGED_VISITORS.format(table=table), range_parameters(_CHANGED_VISITORS, first, last))
-    visitors = "select store || chr(31) || visitor_id as visitor_id from _rollup_visitors"
+    visitors = f"select store || chr(31) || visitor_id as visitor_id from {VISITOR_KEYS}"
     con.execute(f"delete from {table} where visitor_id in (select visitor_id from ({visitors}))")
     note_change(con, table, visitors, key="visitor_id", insert=False)
 
@@ -359,9 +385,11 @@ __all__ = [
     "EVENT_NARROWING",
     "REPLACED",
     "day_runs",
+    "every_key",
     "has_rollups",
     "range_parameters",
     "reads",
+    "rebuild",
     "refresh_rollups",
     "touched_days",
     "upgrade_ledger",

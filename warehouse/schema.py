@@ -362,10 +362,18 @@ create table if not exists rejects (
 
 
 # What a rollup's rows can be keyed by: 'day' (the query computes its rows of a range of days), 'visitor_id' (the
-# rows of the visitors in the temporary table _rollup_visitors) or 'session_id' (the rows of the sessions in
+# rows of the visitors in the temporary table VISITOR_KEYS) or 'session_id' (the rows of the sessions in
 # SESSION_KEYS). A ledger made before a key was added is rebuilt by warehouse.rollups.upgrade_ledger.
 ROLLUP_KEYS = ("day", "visitor_id", "session_id")
 SESSION_KEYS = "_rollup_session_keys"
+VISITOR_KEYS = "_rollup_visitors"
+# The condition by which a keyed rollup's query keeps the sessions or visitors of its keys (each query names it once).
+# Computing every row (a build, or a load that recomputes a rollup whole), the query runs with `true` in its place
+# (warehouse.rollups.every_key), rather than matching every row against a table of every key.
+KEY_FILTERS = {
+    "session_id": f"(store, session_id) in (select store, session_id from {SESSION_KEYS})",
+    "visitor_id": f"(store, visitor_id) in (select store, visitor_id from {VISITOR_KEYS})",
+}
 # The rollups' ledger (warehouse/rollups.py): each rollup table's name, the query that computes its rows and what
 # they are keyed by. metrics/ writes it when it builds the rollups; a load reruns the queries for the days (or the
 # visitors, the sessions) it touched.

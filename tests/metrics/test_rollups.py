@@ -39,7 +39,8 @@ from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
-from warehouse.rollups import day_runs, refresh_rollups, touched_days
+from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
+from warehouse.schema import KEY_FILTERS
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -535,6 +536,49 @@ def test_a_file_too_large_to_journal_into_an_empty_table_rebuilds_its_rollups_wh
     ingest_file(db, "events", more)
     assert whole[-1] is False
     _assert_as_rebuilt(db)
+
+
+def test_each_sessions_events_summed_whole_and_for_the_sessions_a_load_changes(tmp_path: Path):
+    """The session events' rollup, counted by hand: a row per stored session with events, on the day it started
+    (an event after midnight included), built whole (every_key's query) and refreshed for the sessions a load of
+    events changes (the keyed query)."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 23:50:00,google,mobile",
+        "S2,V2,2024-03-02 11:00:00,direct,desktop",  # no events: no row
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
+        "E1,S1,2024-03-01 23:51:00,page_view",
+        "E2,S1,2024-03-01 23:55:00,page_view",
+        "E3,S1,2024-03-02 00:05:00,add_to_cart",
+        "E4,S9,2024-03-02 10:00:00,purchase",  # a session that is not stored: no row
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    rows = f"select day, session_id, page_view_events, added_to_cart, event_step from {SESSION_EVENTS} order by all"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql(rows).fetchall() == [(date(2024, 3, 1), "S1", 2, 1, 3)]
+    ingest_file(db, "events", _csv(tmp_path / "e2.csv", EVENTS,
+        "E5,S2,2024-03-02 11:01:00,click",
+        "E6,S2,2024-03-02 11:02:00,begin_checkout",
+        "E2,S1,2024-03-01 23:55:00,click",  # was a page view
+    ))  # fmt: skip
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql(rows).fetchall() == [(date(2024, 3, 1), "S1", 1, 1, 3), (date(2024, 3, 2), "S2", 0, 0, 4)]
+    _assert_as_rebuilt(db)
+
+
+def test_a_keyed_rollup_query_is_run_for_every_key_without_its_keys(tmp_path: Path):
+    """every_key drops the condition on the keys' table (a build and a whole refresh need no table of every key),
+    and refuses a query that does not name it exactly once (it would read a table nobody filled, or only part of
+    the keys)."""
+    keyed = f"select store, session_id from sessions where {KEY_FILTERS['session_id']}"
+    assert every_key(keyed, "session_id") == "select store, session_id from sessions where true"
+    assert every_key(keyed, "day") == keyed
+    with pytest.raises(ValueError, match="names its keys once"):
+        every_key(keyed, "visitor_id")
+    with pytest.raises(ValueError, match="names its keys once"):
+        every_key(f"{keyed} and {KEY_FILTERS['session_id']}", "session_id")
 
 
 def _loaded(tmp_path: Path, sessions: tuple[str, ...], events: tuple[str, ...]) -> Path:
