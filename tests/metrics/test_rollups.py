@@ -568,7 +568,7 @@ def test_each_sessions_events_summed_whole_and_for_the_sessions_a_load_changes(t
     _assert_as_rebuilt(db)
 
 
-def test_a_keyed_rollup_query_is_run_for_every_key_without_its_keys(tmp_path: Path):
+def test_a_keyed_rollup_query_is_run_for_every_key_without_its_keys():
     """every_key drops the condition on the keys' table (a build and a whole refresh need no table of every key),
     and refuses a query that does not name it exactly once (it would read a table nobody filled, or only part of
     the keys)."""
