@@ -3,6 +3,7 @@
     python -m bench.scale                      # 500,000 sessions (~2.4 M events): a few minutes
     python -m bench.scale --sessions 10000000  # the mid-size shop of issue 14 (~49 M events)
     python -m bench.scale --keep /tmp/scale    # keep the files and the warehouses
+    python -m bench.scale --csv                # … and load every table once more as one CSV file
     python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
     python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
 
@@ -14,7 +15,8 @@ from wait4):
    file's own types), and the same rows inserted into the canonical table (`warehouse.table_ddl`: its types, e.g.
    text session ids where the generator writes numbers);
 3. `shopkpi ingest TABLE FILE` per table, one process each, in the order a shop loads them: one file per table, then
-   (into a second warehouse) the big tables as monthly files;
+   (into a second warehouse) the big tables as monthly files, and with `--csv` (into a third) one CSV file per table,
+   the same rows, against DuckDB's `read_csv` of them;
 4. the full KPI set (`compute_kpis`) for the last 30 and 365 days, warm (best of 3), from the rollups the loads kept
    (`shopkpi ingest` builds them on a warehouse's first load) and from the raw tables, against the hand-written
    single query of bench/kpis.py on the same warehouse (`--no-kpis` skips it);
@@ -45,12 +47,14 @@ from pipelines.ingest import ingest_file
 from warehouse import TABLES, table_ddl, writing
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_canonical_shop.py"
-# DuckDB alone: the file into a table of a fresh database file, checkpointed; as the file's own types (create table
-# as select), or, given the canonical table's DDL and name, into that table (its types: e.g. text session ids).
+# DuckDB alone: the file (Parquet, or CSV by its suffix) into a table of a fresh database file, checkpointed; as the
+# file's own types (create table as select; a CSV's as DuckDB's sniffer reads them), or, given the canonical table's
+# DDL and name, into that table (its types: e.g. text session ids).
 FLOOR_SCRIPT = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1])
-rows = f"select * from read_parquet('{sys.argv[2]}')"
+reader = "read_csv" if sys.argv[2].endswith(".csv") else "read_parquet"
+rows = f"select * from {reader}('{sys.argv[2]}')"
 if len(sys.argv) > 3:
     con.execute(sys.argv[3])
     con.execute(f"insert into {sys.argv[4]} by name {rows}")
@@ -79,16 +83,18 @@ def run_child(command: list[str], code: Path = REPO) -> tuple[float, float, str]
 
 
 def ingest(table: str, source: Path, db: Path, code: Path = REPO) -> tuple[float, float]:
-    """`shopkpi ingest TABLE FILE` as a process: seconds and peak MB. The row limit is raised as a user loading a
-    file over the default 20 M rows would (the 10 M-session shop's events are one file of 49 M rows)."""
+    """`shopkpi ingest TABLE FILE` as a process: seconds and peak MB. The row and size limits are raised as a user
+    loading a file over the defaults would (the 10 M-session shop's events are one file of 49 M rows, 2.4 GB as
+    CSV)."""
     os.environ.setdefault("SHOPKPI_MAX_ROWS", "200000000")  # run_child passes the environment on
+    os.environ.setdefault("SHOPKPI_MAX_FILE_MB", "8192")  # the year's events as CSV are 2.4 GB of text
     seconds, peak, _ = run_child([sys.executable, "-m", "shopkpi", "ingest", table, str(source), "--db", str(db)], code)
     return seconds, peak
 
 
 def floor(source: Path, work: Path, table: str | None = None) -> float:
-    """DuckDB's plain load of one Parquet file into a fresh database file, in seconds: as the file's types, or into
-    `table`'s canonical DDL."""
+    """DuckDB's plain load of one Parquet or CSV file into a fresh database file, in seconds: as the file's types,
+    or into `table`'s canonical DDL."""
     target = work / "plain.duckdb"
     target.unlink(missing_ok=True)
     typed = [table_ddl(TABLES[table]), table] if table else []
@@ -113,6 +119,21 @@ def monthly_files(source: Path, column: str, folder: Path) -> list[Path]:
             )
             files.append(target)
     return files
+
+
+def csv_files(files: dict[str, list[Path]], folder: Path) -> dict[str, list[Path]]:
+    """Each table's Parquet files also written as CSV (a header, DuckDB's defaults), as most exports come."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {}
+    with duckdb.connect() as con:
+        for table, sources in files.items():
+            written[table] = []
+            for source in sources:
+                target = folder / f"{source.stem}.csv"
+                if not target.exists():
+                    con.execute(f"copy (select * from read_parquet('{source}')) to '{target}' (header)")
+                written[table].append(target)
+    return written
 
 
 def disk_gb(db: Path) -> tuple[float, float]:
@@ -203,6 +224,9 @@ def fill_directly(files: dict[str, list[Path]], db: Path) -> float:
 
 
 def rows_of(path: Path) -> int:
+    """The rows of a Parquet file; of a CSV file, those of the Parquet file it was written from (csv_files)."""
+    if path.suffix == ".csv":
+        path = path.parent.parent / f"{path.stem}.parquet"
     with duckdb.connect() as con:
         return con.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
 
@@ -223,6 +247,9 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout whose code makes the incremental loads (the before)")
     parser.add_argument("--baseline-loads", action="store_true", help="the baseline also loads every file")
     parser.add_argument("--no-kpis", action="store_true", help="skip the KPI set timings")
+    parser.add_argument(
+        "--csv", action="store_true", help="also load one CSV file per table (the same rows) into a third warehouse"
+    )
     parser.add_argument(
         "--incremental-only",
         action="store_true",
@@ -275,6 +302,9 @@ def main() -> int:
     load_all(monthly, months_db, work, label="big tables as monthly files")
     print()
     incremental(months_db, work, busiest_end(months_db), 2)
+    if args.csv:
+        csv_db = work / "csv.duckdb"
+        load_all(csv_files(one_file, files / "csv"), csv_db, work, label="one CSV file per table")
     if args.baseline and args.baseline_loads:
         before_db = work / "baseline.duckdb"
         load_all(one_file, before_db, work, args.baseline, label=f"baseline ({args.baseline}): one file per table")
