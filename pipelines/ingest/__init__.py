@@ -10,10 +10,10 @@ rejects), load.py (the transaction: upsert, accounting, the ingest_log ledger).
 """
 
 from pipelines.ingest.common import IngestError, Progress, ident, sql_string
-from pipelines.ingest.limits import Limits
+from pipelines.ingest.limits import Limits, content_hash
 from pipelines.ingest.load import FileResult, check_one_period, ingest_file, ingest_files
 from pipelines.ingest.map import SavedMapping, ValueFormat, load_mapping
-from pipelines.ingest.read import content_hash, detect_encoding, transcode_to_utf8
+from pipelines.ingest.read import detect_encoding, transcode_to_utf8
 
 __all__ = [
     "FileResult",

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.ingest.common import IngestError, Progress, first_line, silent, watched
-from pipelines.ingest.limits import Limits
+from pipelines.ingest.limits import Limits, TextShape, content_hash
 from pipelines.ingest.map import ValueFormat, map_columns
-from pipelines.ingest.read import checked_file, content_hash, read_source, readable, within_budget
+from pipelines.ingest.read import checked_file, read_source, readable, within_budget
 from pipelines.ingest.validate import validate
 from warehouse import (
     DEFAULT_STORE,
@@ -120,20 +120,23 @@ def ingest_file(
     path = Path(path)
     fmt, compressed = checked_file(path, encoding)
 
-    report("hashing", 0.05)
-    digest = content_hash(path)
+    limits = limits or Limits()
+    report("checking the size", 0.05)
+    shape = within_budget(path, fmt, compressed, limits, delimiter)  # a text file's hash comes with it
+    digest = shape.digest if shape is not None else None
+    if digest is None:  # Parquet
+        report("hashing", 0.08)
+        digest = content_hash(path)
     if _loaded_before(Path(db_path), digest, table, store):
         clear_leftovers(Path(db_path))  # this load never takes the writer's lock, which clears them
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
-    limits = limits or Limits()
-    report("checking the size", 0.08)
-    shape = within_budget(path, fmt, compressed, limits)
 
     with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
         read_path, chosen = readable(path, fmt, compressed, encoding, Path(workdir), report)
         try:
             report("reading", 0.25)
-            source = _scratch_source(path, fmt, read_path, delimiter, limits)
+            scanned = shape if read_path == path else None  # a transcoded file's text is not the one scanned
+            source = _scratch_source(path, fmt, read_path, delimiter, limits, scanned)
             source.shape = None if number_by_record else shape
             mapping, ignored = map_columns(path, spec, source.columns, column_map or {})
             with writing(Path(db_path), store_timezone=store_timezone, currency=currency) as con:
@@ -193,13 +196,16 @@ def ingest_file(
     return result
 
 
-def _scratch_source(path: Path, fmt: str, read_path: Path, delimiter: str | None, limits: Limits):
+def _scratch_source(
+    path: Path, fmt: str, read_path: Path, delimiter: str | None, limits: Limits, shape: TextShape | None = None
+):
     """The file's reader (a relation over it, connection-independent), opened on a scratch in-memory DuckDB before
     the warehouse is: a file refused for its shape (unreadable, columns repeated or too many, over the budget, no
-    column the table needs) neither waits for the writer nor copies the warehouse."""
+    column the table needs) neither waits for the writer nor copies the warehouse. `shape`: the budget's pass over
+    the text the reader reads."""
     with duckdb.connect() as scratch:
         scratch.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
-        return read_source(scratch, path, fmt, read_path, delimiter, limits)
+        return read_source(scratch, path, fmt, read_path, delimiter, limits, shape)
 
 
 def ingest_files(db_path: Path, table: str, paths: Iterable[Path], **options) -> list[FileResult]:

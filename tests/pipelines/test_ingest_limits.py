@@ -85,6 +85,34 @@ def test_a_gz_holding_one_endless_line_is_refused_after_reading_at_most_the_line
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 22])
+def test_the_budget_pass_finds_lines_blank_lines_the_widest_line_and_the_hash_across_chunks(
+    tmp_path, monkeypatch, chunk
+):
+    # Issue 14: one pass over a CSV's text finds its shape, hashes it and counts each line's delimiters (which spares
+    # the search for runaway fields). A line may start in one chunk and end in another, a blank line too.
+    from pipelines.ingest import limits
+
+    monkeypatch.setattr(limits, "_CHUNK", chunk)
+    monkeypatch.setattr(limits, "COUNT_FIELDS_FROM", 0)  # a large file's count, on a small one
+    text = b'a;b;c\r\n1;2;3\r\n\r\n"x;y";5;6;7;8\r\n9;10'  # counted by hand: 5 lines, one blank, 5 ; on line 4
+    path = _write(tmp_path / "semi.csv", text)
+    shape = limits.scan_text(path, False, Limits(), digest=True, fields=True)
+    assert (shape.lines, shape.blank_lines, shape.quotes) == (5, True, True)
+    assert (shape.delimiter, shape.widest) == (";", 5), "the header's delimiter, quoted or not, on the widest line"
+    assert shape.digest == hashlib.sha256(text).hexdigest()
+    given = limits.scan_text(path, False, Limits(), fields=True, delimiter=",")
+    assert (given.delimiter, given.widest, given.digest) == (",", 0, None), "a given delimiter is counted, no hash"
+    plain = _write(tmp_path / "plain.csv", b"a,b\n1,2\n")
+    assert not limits.scan_text(plain, False, Limits()).blank_lines
+    packed = _write(tmp_path / "semi.csv.gz", gzip.compress(text))
+    unpacked = limits.scan_text(packed, True, Limits(), digest=True, fields=True)
+    assert (unpacked.lines, unpacked.widest) == (5, 5), "a .gz's text is counted"
+    assert unpacked.digest == hashlib.sha256(packed.read_bytes()).hexdigest(), "… and its bytes hashed"
+    monkeypatch.setattr(limits, "COUNT_FIELDS_FROM", len(text) + 1)
+    assert limits.scan_text(path, False, Limits(), fields=True).widest is None, "a small file's lines are not counted"
+
+
 def test_rows_over_max_rows_are_refused_at_the_limit_not_before(db, tmp_path):
     rows = b"".join(b"R%d,2024-01-05 09:00,paid,1.00\n" % i for i in range(10))
     ok = _write(tmp_path / "ten.csv", ORDERS + rows)
