@@ -62,6 +62,14 @@ else:
     con.execute(f"create table t as {rows}")
 con.execute("checkpoint")
 """
+# One SQL statement run by a child process, printing its rows' first column: the bench writes the monthly and CSV
+# files this way, so that its own memory stays small (a child's peak as wait4 reports it starts from its parent's at
+# the fork: writing the events' CSV in this process took it to 2.4 GB, and every later load "peaked" there).
+SQL_SCRIPT = """
+import duckdb, sys
+for row in duckdb.connect().execute(sys.argv[1]).fetchall():
+    print(row[0])
+"""
 LOAD_ORDER = ("products", "sessions", "events", "orders", "order_items", "ad_spend", "inventory", "expenses")
 MONTHLY = {"sessions": "started_at", "events": "occurred_at"}  # tables also loaded as monthly files, by this column
 REPO = Path(__file__).resolve().parents[1]
@@ -106,33 +114,34 @@ def floor(source: Path, work: Path, table: str | None = None) -> float:
 def monthly_files(source: Path, column: str, folder: Path) -> list[Path]:
     """The Parquet file split into one file per calendar month of `column`, in order."""
     folder.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect() as con:
-        months = con.sql(
-            f"select distinct strftime({column}, '%Y-%m') from read_parquet('{source}') order by 1"
-        ).fetchall()
-        files = []
-        for (month,) in months:
-            target = folder / f"{source.stem}-{month}.parquet"
-            con.execute(
-                f"copy (select * from read_parquet('{source}') where strftime({column}, '%Y-%m') = '{month}') "
-                f"to '{target}' (format parquet, compression zstd)"
-            )
-            files.append(target)
+    months = sql_child(f"select distinct strftime({column}, '%Y-%m') from read_parquet('{source}') order by 1")
+    files = []
+    for month in months:
+        target = folder / f"{source.stem}-{month}.parquet"
+        sql_child(
+            f"copy (select * from read_parquet('{source}') where strftime({column}, '%Y-%m') = '{month}') "
+            f"to '{target}' (format parquet, compression zstd)"
+        )
+        files.append(target)
     return files
+
+
+def sql_child(sql: str) -> list[str]:
+    """One DuckDB statement run by a child process (SQL_SCRIPT): the first column of its rows, as text."""
+    return run_child([sys.executable, "-c", SQL_SCRIPT, sql])[2].split()
 
 
 def csv_files(files: dict[str, list[Path]], folder: Path) -> dict[str, list[Path]]:
     """Each table's Parquet files also written as CSV (a header, DuckDB's defaults), as most exports come."""
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
-    with duckdb.connect() as con:
-        for table, sources in files.items():
-            written[table] = []
-            for source in sources:
-                target = folder / f"{source.stem}.csv"
-                if not target.exists():
-                    con.execute(f"copy (select * from read_parquet('{source}')) to '{target}' (header)")
-                written[table].append(target)
+    for table, sources in files.items():
+        written[table] = []
+        for source in sources:
+            target = folder / f"{source.stem}.csv"
+            if not target.exists():
+                sql_child(f"copy (select * from read_parquet('{source}')) to '{target}' (header)")
+            written[table].append(target)
     return written
 
 
