@@ -212,6 +212,7 @@ class _FieldCounter:
                 return
             self._mark = ord(guess_delimiter(self._head.decode("latin-1")))
             self._run = self._head[: len(self._head) - cut].count(self._mark)  # its part in earlier chunks
+            self._head = b""
         data = np.frombuffer(chunk, dtype=np.uint8)
         newline = data == ord("\n")
         if not newline.any():
@@ -222,7 +223,7 @@ class _FieldCounter:
         per_line = np.diff(breaks, prepend=-1) - 1
         per_line[0] += self._run
         self._widest = max(self._widest, int(per_line.max()))
-        self._run = int(np.count_nonzero(data[int(np.flatnonzero(newline)[-1]) :] == self._mark))
+        self._run = chunk.count(self._mark, chunk.rfind(b"\n"))
 
     def delimiter(self) -> str | None:
         self._finish()
