@@ -113,6 +113,23 @@ def test_the_budget_pass_finds_lines_blank_lines_the_widest_line_and_the_hash_ac
     assert limits.scan_text(path, False, Limits(), fields=True).widest is None, "a small file's lines are not counted"
 
 
+def test_a_large_files_counted_fields_still_refuse_runaway_lines_and_keep_quoted_delimiters(db, tmp_path, monkeypatch):
+    # The search for runaway fields is skipped only where the budget's count shows no line wider than the header:
+    # here every file counts as large, so the count decides.
+    from pipelines.ingest import limits
+
+    monkeypatch.setattr(limits, "COUNT_FIELDS_FROM", 0)
+    wide = _write(tmp_path / "wide.csv", ORDERS + ROW + b"A," * 30_000 + b"\n" + ROW.replace(b"A1", b"A2"))
+    assert "a line has 30,001 fields where the header has 4" in refused(db, wide, "fields where the header has")
+    coupon = b'"' + b"," * 5000 + b'"'
+    quoted = _write(
+        tmp_path / "quoted.csv", ORDERS.replace(b"\n", b",coupon_code\n") + ROW.replace(b"\n", b"," + coupon + b"\n")
+    )
+    assert ingest_file(db, "orders", quoted).inserted == 1
+    narrow = _write(tmp_path / "narrow.csv", ORDERS + ROW.replace(b"A1", b"A3"))
+    assert ingest_file(db, "orders", narrow).inserted == 1
+
+
 def test_rows_over_max_rows_are_refused_at_the_limit_not_before(db, tmp_path):
     rows = b"".join(b"R%d,2024-01-05 09:00,paid,1.00\n" % i for i in range(10))
     ok = _write(tmp_path / "ten.csv", ORDERS + rows)
