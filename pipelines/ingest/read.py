@@ -547,25 +547,20 @@ def number_lines(
     """Creates the view _lined: _checked plus _line, the CSV line (header = 1), JSON line or Parquet row of each row.
 
     `lines`, when given, is each row's physical line in order (physical_lines). Otherwise rows keep file order in
-    _checked (DuckDB preserves insertion order), so rowid is the row's position among the rows the reader returned;
+    _checked (DuckDB preserves insertion order), so _pos is the row's position among the rows the reader returned;
     the CSV reader skips records it cannot split, so positions after them are shifted.
     """
     first = 2 if kind == "csv" else 1
-    base = "(select min(rowid) from _checked)"  # temporary tables do not number their rows from 0
     if lines is not None:
         import pyarrow as pa  # only here: importing it costs every command a few tenths of a second
 
         con.register("_physical", pa.table({"_pos": pa.array(range(len(lines)), pa.int64()), "_line": lines}))
         con.execute(
-            f"""
-            create or replace temp view _lined as
-            select l._line, c.* from (select rowid - {base} as _pos, * from _checked) c
-            join _physical l using (_pos)
-            """
+            "create or replace temp view _lined as select l._line, c.* from _checked c join _physical l using (_pos)"
         )
         return
     if not bad_lines:
-        con.execute(f"create or replace temp view _lined as select rowid - {base} + {first} as _line, * from _checked")
+        con.execute(f"create or replace temp view _lined as select _pos + {first} as _line, * from _checked")
         return
     con.execute("create or replace temp table _bad as select unnest(?::bigint[]) as line", [bad_lines])
     con.execute(
@@ -576,9 +571,8 @@ def number_lines(
                    row_number() over (order by line) as seen
             from _bad
         ),
-        shifts as (select good_before, max(seen) as seen from skipped group by good_before),
-        positioned as (select rowid - {base} as _pos, * from _checked)
+        shifts as (select good_before, max(seen) as seen from skipped group by good_before)
         select p._pos + {first} + coalesce(s.seen, 0) as _line, p.* exclude (_pos)
-        from positioned p asof left join shifts s on p._pos >= s.good_before
+        from _checked p asof left join shifts s on p._pos >= s.good_before
         """
     )

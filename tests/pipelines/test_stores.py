@@ -93,6 +93,19 @@ def test_without_store_the_rows_are_the_default_stores_and_expenses_are_shared(t
     assert query(db, "select store, platform from stores order by 1") == [("main", "other"), ("tmall", "tmall")]
 
 
+def test_a_file_without_a_store_column_gives_each_row_the_named_store_as_written(tmp_path):
+    """The columns a file lacks are one value on every row, which the staging writes as SQL literals: a store name
+    with quotes, a backslash and SQL in it is still only a name."""
+    db = tmp_path / "w.duckdb"
+    name = "O'Brien's \\ shop'; drop table sessions; --"
+    (tmp_path / "sessions.csv").write_text(SESSIONS)
+    result = ingest_file(db, "sessions", tmp_path / "sessions.csv", store=name)
+    assert (result.inserted, result.rejected) == (1, 0)
+    # device takes its default, medium (no default) stays unknown
+    assert query(db, "select store, device, medium from sessions") == [(name, "unknown", None)]
+    assert query(db, "select store from stores") == [(name,)]
+
+
 def test_the_cli_takes_store_and_platform(tmp_path, monkeypatch):
     monkeypatch.delenv("SHOPKPI_DB", raising=False)
     (tmp_path / "orders.csv").write_text(ORDERS)
