@@ -190,12 +190,15 @@ _TYPE_WORDS = {
 }
 
 
-def _checks(col: Column, raw: str, typed: str, value_format: ValueFormat, params: Params) -> list[tuple[str, str]]:
+def _checks(
+    col: Column, raw: str, typed: str, value_format: ValueFormat, params: Params, spaced: bool = True
+) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs, in the order they are reported; the first that holds rejects the row. The
-    reasons' text (which names the date formats given) is bound in `params`."""
+    reasons' text (which names the date formats given) is bound in `params`. `spaced`: whether `raw` can be only
+    whitespace (not the text of a number)."""
     checks: list[tuple[str, str]] = []
     if col.required:
-        checks.append((f"{raw} is null or {_blank(raw)}", "'missing value'"))
+        checks.append((f"{raw} is null or {_blank(raw)}" if spaced else f"{raw} is null", "'missing value'"))
     wanted = _TYPE_WORDS.get(col.type, "a decimal number" if col.type.startswith("DECIMAL") else None)
     if wanted and col.type in ("TIMESTAMP", "DATE") and value_format.date_formats:
         wanted = f"a {'date-time' if col.type == 'TIMESTAMP' else 'date'} ({' or '.join(value_format.date_formats)})"
@@ -309,9 +312,14 @@ def _validate_sql(
                 checks.extend(_native_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", params))
             else:
                 text = f"__c{index}" if not source.types or source.types[index] == "VARCHAR" else _text(f"__c{index}")
-                cleaned.append(f"nullif(trim({text}), '') as __v_{col.name}")
+                # A whole number's text (a Parquet id stored as a number) has no spaces to trim and is never empty:
+                # trimming and checking 49 M event session ids for whitespace took a quarter of their validation.
+                spaced = not source.types or native_type(source.types[index]) != "whole"
+                if spaced:
+                    text = f"nullif(trim({text}), '')"
+                cleaned.append(f"{text} as __v_{col.name}")
                 parsed.append(f"{_typed(col, f'r.__v_{col.name}', value_format, params)} as __t_{col.name}")
-                checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params))
+                checks.extend(_checks(col, f"r.__v_{col.name}", f"r.__t_{col.name}", value_format, params, spaced))
             value = f"r.__t_{col.name}"
             if col.default is not None:
                 value = f"coalesce({value}, {default[col.name]})"

@@ -466,6 +466,26 @@ def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(d
     assert not list(tmp_path.glob(".warehouse.duckdb.*.tmp")), "the stale copy of the killed writer was not removed"
 
 
+def test_parquet_whole_number_ids_are_stored_as_their_text_and_a_null_one_is_missing(tmp_path):
+    # Events with numeric session ids, as the generator writes them: a number's text is not trimmed or searched for
+    # whitespace (it has none), but a null id is still a missing value, and the ids are stored as text.
+    parquet = tmp_path / "events.parquet"
+    rows = """
+        select * from (values
+            (1001::bigint, timestamp '2024-06-18 10:00', 'page_view'),
+            (null::bigint, timestamp '2024-06-18 10:01', 'click'),
+            (-7::bigint, timestamp '2024-06-18 10:02', 'click')
+        ) t(session_id, occurred_at, event_type)
+    """
+    with duckdb.connect() as con:
+        con.execute(f"copy ({rows}) to '{parquet}'")
+    db = tmp_path / "w.duckdb"
+    result = ingest_file(db, "events", parquet)
+    assert (result.inserted, result.rejected) == (2, 1)
+    assert query(db, "select session_id from events order by occurred_at") == [("1001",), ("-7",)]
+    assert query(db, "select line, column_name, reason from rejects") == [(2, "session_id", "missing value")]
+
+
 def test_parquet_times_and_whole_numbers_load_and_reject_as_their_text_would(tmp_path):
     # The same rows as a Parquet file with typed columns (a time with its offset, whole numbers) and as a CSV: the
     # Parquet values are validated in their own types (issue 14), with the same stored rows and the same rejects.
