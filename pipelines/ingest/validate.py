@@ -127,8 +127,14 @@ def _blank(raw: str) -> str:
     """SQL: whether the (space-trimmed) value is only other whitespace (a tab, no-break or ideographic spaces). Such
     a value of a required column is missing; DuckDB's trim with a set of characters is ~20x slower than its plain
     trim, so only a value that starts with whitespace is trimmed with the set."""
-    # A CASE, not an AND: DuckDB evaluates both sides of an AND on the whole vector.
-    return f"(case when ascii({raw}) in ({_SPACE_CODES}) then trim({raw}, {_WHITESPACE}) = '' else false end)"
+    # A CASE, not an AND: DuckDB evaluates both sides of an AND on the whole vector. A value that starts with a
+    # printable ASCII character (most) is settled by one comparison: the list of codes took 0.8 s of the 3.7 s that
+    # validating 49 M events takes.
+    first = f"ascii({raw})"
+    return (
+        f"(case when {first} between 33 and 126 then false "
+        f"when {first} in ({_SPACE_CODES}) then trim({raw}, {_WHITESPACE}) = '' else false end)"
+    )
 
 
 def _starts_with_digit(raw: str) -> str:
