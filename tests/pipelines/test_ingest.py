@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from bench.ingest import write_events_csv
 from metrics.rollups import build_rollups
 from pipelines.ingest import IngestError, ingest_file
+from pipelines.ingest.validate import _naive_time
 from tests.support.warehouse_rows import query
 from warehouse import writing
 
@@ -303,6 +305,69 @@ def test_timestamps_with_offset_are_converted_to_store_time(db, tmp_path):
     ingest_file(db, "orders", csv, store_timezone="Asia/Shanghai")
     # 02:00 UTC is 10:00 in Shanghai; a naive time is already local; +08:00 is local too.
     assert {str(ts) for (ts,) in query(db, "select ordered_at from orders")} == {"2024-06-18 10:00:00"}
+
+
+def test_in_a_utc_store_naive_times_are_read_as_written_and_the_rest_as_the_cast_reads_them(db, tmp_path):
+    # A UTC store reads a naive time by its format alone (validate._naive_time); anything else is cast as before.
+    csv = write(
+        tmp_path / "orders.csv",
+        "order_id,ordered_at,status\n"
+        "o1,2024-06-18 10:00:00.5,paid\n"  # a fraction of a second
+        "o2,2024-6-8 1:02:03,paid\n"  # unpadded fields
+        "o3,2024-06-18T02:00:00Z,paid\n"  # an offset: the cast
+        "o4,2024-06-18 10:00:00+08:00,paid\n"
+        "o5,2024-06-18 24:00:00,paid\n"  # the cast's midnight of the next day
+        "o6,2024-06-18 10:00:00.1234567,paid\n"  # seven decimals: the cast keeps six
+        'o7,"2024-06-18 10:00:00\n",paid\n'  # a line break after it: no date-time, as before
+        "o8,2024-02-30 10:00:00,paid\n",
+    )
+    result = ingest_file(db, "orders", csv, store_timezone="UTC")
+    assert (result.inserted, result.rejected) == (6, 2)
+    assert query(db, "select order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S.%f') from orders order by 1") == [
+        ("o1", "2024-06-18 10:00:00.500000"),
+        ("o2", "2024-06-08 01:02:03.000000"),
+        ("o3", "2024-06-18 02:00:00.000000"),
+        ("o4", "2024-06-18 02:00:00.000000"),
+        ("o5", "2024-06-19 00:00:00.000000"),
+        ("o6", "2024-06-18 10:00:00.123456"),
+    ]
+    assert [line for (line,) in query(db, "select line from rejects order by line")] == [8, 10]
+
+
+def test_a_naive_time_in_a_daylight_saving_gap_moves_with_the_store_time_zone(db, tmp_path):
+    # New York skipped 02:00–03:00 on 10 March 2024: a time written in the gap is read as the zone reads it (03:30),
+    # not as written, which only a UTC store may do.
+    csv = write(tmp_path / "orders.csv", "order_id,ordered_at,status\no1,2024-03-10 02:30:00,paid\n")
+    ingest_file(db, "orders", csv, store_timezone="America/New_York")
+    assert [str(ts) for (ts,) in query(db, "select ordered_at from orders")] == ["2024-03-10 03:30:00"]
+
+
+def test_the_naive_time_reading_never_differs_from_the_cast_in_utc():
+    # A fuzz of altered date-times: wherever the fast reading gives a time, the cast through timestamptz gives the
+    # same one (it once took a trailing line break the cast refuses).
+    rng = random.Random(7)
+    bases = ["2025-01-01 10:00:00.123456", "2025-1-1 1:2:3", "2024-02-29 23:59:59.9", "1999-12-31T23:59:59"]
+    alphabet = "0123456789-:. \t\n\rTZ+aP\u00a0\u3000"
+    values = ["2024-06-18 10:00:00\n", "2024-06-18 10:00:00\t", "\t2024-06-18 10:00:00", "2024-06-18 10:00:00\u00a0"]
+    for _ in range(100_000):
+        chars = list(rng.choice(bases))
+        del chars[rng.randint(6, len(chars)) :]
+        for _ in range(rng.randint(0, 4)):
+            at = rng.randrange(len(chars) + 1)
+            if rng.random() < 0.5:
+                chars.insert(at, rng.choice(alphabet))
+            elif chars:
+                chars[min(at, len(chars) - 1)] = rng.choice(alphabet)
+        values.append("".join(chars))
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("create table v as select unnest(?::varchar[]) as x", [values])
+        fast, cast = _naive_time("x"), "cast(try_cast(x as timestamptz) as timestamp)"
+        read, differ = con.sql(
+            f"select count({fast}), list(x) filter (where {fast} is distinct from {cast} and {fast} is not null) from v"
+        ).fetchall()[0]
+    assert read > 2_000  # the fast reading was tried on many values
+    assert not differ
 
 
 def test_strict_refuses_a_file_with_any_rejected_row(db, tmp_path):
