@@ -87,7 +87,7 @@ def validate(
 
 def _constant(col: Column, of_load: dict[str, object]) -> str:
     """SQL: the value of `col` on every row of a file that does not have it, as a literal (a view takes no
-    parameters)."""
+    parameters): the validating query's (which the key hash reads) and the view _checked's."""
     if col.name in of_load:
         value = of_load[col.name]
         default = "null" if value is None else sql_string(str(value))
@@ -328,7 +328,7 @@ def _validate_sql(
     params.update(source.params)
     position = {name: index for index, name in enumerate(source.columns)}
     of_load = of_load or {}
-    default = {c.name: params.bind(of_load[c.name]) if c.name in of_load else c.default for c in table.columns}
+    default = {c.name: _constant(c, of_load) for c in table.columns}
     cleaned, parsed, checks, typed = [], [], [], []
     for col in table.columns:
         if col.name in mapping:
@@ -351,9 +351,9 @@ def _validate_sql(
             value = f"r.__t_{col.name}"
             if col.default is not None:
                 value = f"coalesce({value}, {default[col.name]})"
-        else:
-            value = default[col.name] if col.default is not None else "null"
-        typed.append(f"cast({value} as {col.type}) as {col.name}")
+            typed.append(f"cast({value} as {col.type}) as {col.name}")
+        else:  # one value on every row, as the view _checked gives it (validate)
+            typed.append(f"{default[col.name]} as {col.name}")
     for column, condition, reason in table.checks:  # across columns and tables, after each value's own checks
         names = dict.fromkeys(re.findall(r"\{(\w+)\}", condition))
         # A column the file does not have but that has a default (the load's store) is checked with the default.
