@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,7 @@ import pytest
 from bench.ingest import write_events_csv
 from metrics.rollups import build_rollups
 from pipelines.ingest import IngestError, ingest_file
-from pipelines.ingest.validate import _naive_time
+from pipelines.ingest.validate import _naive_time, steady_since
 from tests.support.warehouse_rows import query
 from warehouse import writing
 
@@ -342,13 +343,53 @@ def test_a_naive_time_in_a_daylight_saving_gap_moves_with_the_store_time_zone(db
     assert [str(ts) for (ts,) in query(db, "select ordered_at from orders")] == ["2024-03-10 03:30:00"]
 
 
-def test_the_naive_time_reading_never_differs_from_the_cast_in_utc():
+def test_a_naive_time_before_the_store_zone_last_changed_is_read_as_the_zone_reads_it(db, tmp_path):
+    # Shanghai kept daylight saving time 1986-1991 and skipped 02:00-03:00 on 17 April 1988: a time written in that
+    # gap moves to 03:30 as the cast moves it; one written after 1991 is read as written (validate._naive_time).
+    csv = write(
+        tmp_path / "orders.csv",
+        "order_id,ordered_at,status\no1,1988-04-17 02:30:00,paid\no2,2025-03-09 02:30:00.25,paid\n",
+    )
+    ingest_file(db, "orders", csv, store_timezone="Asia/Shanghai")
+    assert query(db, "select order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S.%f') from orders order by 1") == [
+        ("o1", "1988-04-17 03:30:00.000000"),
+        ("o2", "2025-03-09 02:30:00.250000"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "since"),
+    [
+        ("UTC", datetime(1900, 1, 1)),  # never changed
+        # Daylight saving time ended at 02:00 on 15 September 1991 (18:00 UTC the day before): the next midnight UTC
+        # is 08:00 local, and two days after it the reading is safe.
+        ("Asia/Shanghai", datetime(1991, 9, 17, 8)),
+        ("Asia/Kolkata", datetime(1945, 10, 17, 5, 30)),  # +05:30 since 15 October 1945
+        ("America/New_York", None),  # changes twice a year
+    ],
+)
+def test_a_store_zone_is_steady_from_two_days_after_its_last_change(zone, since):
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = ?", [zone])
+        assert steady_since(con) == since
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+def test_the_naive_time_reading_never_differs_from_the_cast(zone):
     # A fuzz of altered date-times: wherever the fast reading gives a time, the cast through timestamptz gives the
-    # same one (it once took a trailing line break the cast refuses).
+    # same one (it once took a trailing line break the cast refuses). In Shanghai the times include its daylight
+    # saving years, whose gaps and folds only the cast reads right.
     rng = random.Random(7)
     bases = ["2025-01-01 10:00:00.123456", "2025-1-1 1:2:3", "2024-02-29 23:59:59.9", "1999-12-31T23:59:59"]
+    bases += ["1988-04-17 02:30:00", "1991-09-15 01:30:00", "1991-09-17 08:00:00"]
     alphabet = "0123456789-:. \t\n\rTZ+aP\u00a0\u3000"
     values = ["2024-06-18 10:00:00\n", "2024-06-18 10:00:00\t", "\t2024-06-18 10:00:00", "2024-06-18 10:00:00\u00a0"]
+    values += [
+        f"{day} {hour:02}:{minute:02}:00"
+        for day in ("1988-04-17", "1991-09-15")
+        for hour in range(4)
+        for minute in (0, 30)
+    ]
     for _ in range(100_000):
         chars = list(rng.choice(bases))
         del chars[rng.randint(6, len(chars)) :]
@@ -360,14 +401,21 @@ def test_the_naive_time_reading_never_differs_from_the_cast_in_utc():
                 chars[min(at, len(chars) - 1)] = rng.choice(alphabet)
         values.append("".join(chars))
     with duckdb.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
+        con.execute("set TimeZone = ?", [zone])
         con.execute("create table v as select unnest(?::varchar[]) as x", [values])
-        fast, cast = _naive_time("x"), "cast(try_cast(x as timestamptz) as timestamp)"
-        read, differ = con.sql(
-            f"select count({fast}), list(x) filter (where {fast} is distinct from {cast} and {fast} is not null) from v"
-        ).fetchall()[0]
-    assert read > 2_000  # the fast reading was tried on many values
-    assert not differ
+        cast = "cast(try_cast(x as timestamptz) as timestamp)"
+
+        def differ(fast: str) -> tuple[int, list[str]]:
+            return con.sql(
+                f"select count({fast}), list(x) filter (where {fast} is distinct from {cast} and {fast} is not null) "
+                "from v"
+            ).fetchall()[0]
+
+        read, different = differ(_naive_time("x", steady_since(con)))
+        assert read > 2_000  # the fast reading was tried on many values
+        assert not different
+        if zone != "UTC":  # the values test the zone's changes: read as written, its gap times would differ
+            assert "1988-04-17 02:30:00" in differ(_naive_time("x"))[1]
 
 
 def test_strict_refuses_a_file_with_any_rejected_row(db, tmp_path):
