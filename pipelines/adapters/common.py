@@ -13,7 +13,6 @@ points the load ledger at the export instead of the temporary file ("provenance"
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pipelines.ingest import (
     sql_string,
     transcode_to_utf8,
 )
+from pipelines.ingest.common import scratch_folder
 from pipelines.ingest.limits import scan_text
 from pipelines.ingest.read import reader_error, record_starts
 from warehouse import TABLES, WarehouseError, open_read_only, store_settings, writing
@@ -431,7 +431,7 @@ def _record_provenance(db_path: Path, source: Path, con: duckdb.DuckDBPyConnecti
             loads += [(load_id, item.derived.table) for load_id, path in rows if _is_derived(path)]
     if not loads:
         return  # already done: importing the same export again must not touch the warehouse
-    with tempfile.TemporaryDirectory(prefix="shopkpi-provenance-") as scratch:
+    with scratch_folder("shopkpi-provenance-") as scratch:
         provenance = Path(scratch) / "provenance.parquet"
         con.execute(f"copy _provenance to {sql_string(str(provenance))} (format parquet)")
         with writing(Path(db_path)) as warehouse:
@@ -488,7 +488,7 @@ def run_import(
     except WarehouseError as exc:
         raise IngestError(str(exc)) from exc
     limits = options.limits
-    with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as scratch, duckdb.connect() as con:
+    with scratch_folder(_SCRATCH_PREFIX) as scratch, duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
         con.execute(f"set memory_limit = '{int(limits.memory_mb)}MB'")
         # Adapters cast offset and Unix times to naive timestamps: in store time, as ingest itself would.

@@ -3,9 +3,14 @@ parameters (Params), never formatted into the statement's text."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -14,6 +19,29 @@ Progress = Callable[[str, float], None]
 
 class IngestError(Exception):
     """A file-level problem: nothing of the file was loaded. The message is one line for the user."""
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A temporary folder for a load's or an import's own files (a transcoded export, derived tables), removed at the
+    end. Named after its process, so that the folder a killed process left, which nothing else removes and which can
+    hold gigabytes, is removed here by the next one: its process is gone."""
+    for found in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        named = re.fullmatch(rf"{re.escape(prefix)}(\d+)-.+", found.name)
+        if named and found.is_dir() and not _running(int(named.group(1))):
+            shutil.rmtree(found, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as folder:
+        yield folder
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def first_line(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ ledger (`ingest_file`)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.common import IngestError, Progress, first_line, silent, watched
+from pipelines.ingest.common import IngestError, Progress, first_line, scratch_folder, silent, watched
 from pipelines.ingest.limits import Limits, TextShape, content_hash
 from pipelines.ingest.map import ValueFormat, map_columns
 from pipelines.ingest.read import checked_file, read_source, readable, within_budget
@@ -131,7 +130,7 @@ def ingest_file(
         clear_leftovers(Path(db_path))  # this load never takes the writer's lock, which clears them
         return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
 
-    with tempfile.TemporaryDirectory(prefix="shopkpi-ingest-") as workdir:
+    with scratch_folder("shopkpi-ingest-") as workdir:  # a file transcoded to UTF-8 goes there
         read_path, chosen = readable(path, fmt, compressed, encoding, Path(workdir), report)
         try:
             report("reading", 0.25)

@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -552,14 +553,18 @@ def test_newer_warehouse_schema_is_refused(db, tmp_path):
         ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
 
 
-def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(db, tmp_path):
+def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(db, tmp_path, monkeypatch):
     ingest_file(db, "orders", write(tmp_path / "o.csv", ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\n"))
     before = file_digest(db)
     big = write_events_csv(tmp_path / "events.csv", 2_000_000)
+    scratch = tmp_path / "scratch"  # the temporary folder of the killed load and of the rerun
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     process = subprocess.Popen(
         [sys.executable, "-m", "shopkpi", "ingest", "events", str(big), "--db", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     # Wait until the writer is working on its private copy of the warehouse, then kill it without warning.
     deadline = time.monotonic() + 60
@@ -570,6 +575,8 @@ def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(d
     time.sleep(0.5)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    left = [found.name for found in scratch.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f"shopkpi-ingest-{process.pid}-"), left  # a kill leaves it behind
     assert file_digest(db) == before
     assert query(db, "select count(*) from events") == [(0,)]
     result = ingest_file(db, "events", big)
@@ -577,6 +584,7 @@ def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(d
     assert ingest_file(db, "events", big).status == "already loaded"
     assert query(db, "select count(*), count(distinct event_id) from events") == [(2_000_000, 2_000_000)]
     assert not list(tmp_path.glob(".warehouse.duckdb.*.tmp")), "the stale copy of the killed writer was not removed"
+    assert not list(scratch.iterdir()), "the killed load's scratch folder was not removed"
 
 
 def test_parquet_whole_number_ids_are_stored_as_their_text_and_a_null_one_is_missing(tmp_path):
