@@ -4,6 +4,7 @@
     python -m bench.scale --sessions 10000000  # the mid-size shop of issue 14 (~49 M events)
     python -m bench.scale --keep /tmp/scale    # keep the files and the warehouses
     python -m bench.scale --csv                # … and load every table once more as one CSV file
+    python -m bench.scale --timezone Asia/Shanghai  # every load into warehouses of a store in that time zone
     python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
     python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
 
@@ -157,7 +158,10 @@ def disk_gb(db: Path) -> tuple[float, float]:
 
 
 def load_all(files: dict[str, list[Path]], db: Path, work: Path, code: Path = REPO, label: str = "") -> None:
-    """Loads every table's files in the shop's order into `db`, printing one line per table against the floor."""
+    """Loads every table's files in the shop's order into a new warehouse at `db` (one an earlier run kept is removed
+    first: its files would all be "already loaded"), printing one line per table against the floor."""
+    for found in [*db.parent.glob(f"{db.name}*"), *db.parent.glob(f".{db.name}*")]:
+        shutil.rmtree(found) if found.is_dir() else found.unlink()
     print(
         f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
         f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"
@@ -260,15 +264,22 @@ def main() -> int:
         "--csv", action="store_true", help="also load one CSV file per table (the same rows) into a third warehouse"
     )
     parser.add_argument(
+        "--timezone", help="the warehouses' store time zone, as SHOPKPI_TIMEZONE sets it (default: shopkpi's, UTC)"
+    )
+    parser.add_argument(
         "--incremental-only",
         action="store_true",
         help="fill the warehouse with DuckDB straight from the files (no ingest timings); time the incremental loads",
     )
     args = parser.parse_args()
+    if args.timezone:
+        os.environ["SHOPKPI_TIMEZONE"] = args.timezone  # the loads are processes of their own: run_child passes it on
     work = (args.keep or Path(tempfile.mkdtemp(prefix="shopkpi-scale-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     files, db = work / "files", work / "shopkpi.duckdb"
-    print(f"shop: {args.sessions:,} sessions, one year; files in {work}; load average {os.getloadavg()[0]:.1f}")
+    zone = os.environ.get("SHOPKPI_TIMEZONE") or "UTC"
+    print(f"shop: {args.sessions:,} sessions, one year; store time zone {zone}; files in {work}")
+    print(f"load average {os.getloadavg()[0]:.1f}")
     if (files / "orders.parquet").exists():  # a --keep folder of an earlier run: its files are reused
         print(f"files of an earlier run reused: {files}")
     else:

@@ -417,6 +417,14 @@ def test_the_naive_time_reading_never_differs_from_the_cast(zone):
         assert not different
         if zone != "UTC":  # the values test the zone's changes: read as written, its gap times would differ
             assert "1988-04-17 02:30:00" in differ(_naive_time("x"))[1]
+        # One format per value, chosen by its decimal point, reads what trying both formats in turn reads.
+        both = "try_strptime(x, ['%Y-%m-%d %H:%M:%S.%f', '%Y-%m-%d %H:%M:%S'])"
+        digits = "left(x, 1) between '0' and '9' and right(x, 1) between '0' and '9'"
+        same = con.sql(
+            f"select count({both}), list(x) filter ({_naive_time('x')} is distinct from {both}) from v where {digits}"
+        )
+        parsed, different = same.fetchall()[0]
+        assert parsed > 2_000 and not different
 
 
 def test_strict_refuses_a_file_with_any_rejected_row(db, tmp_path):
