@@ -222,8 +222,8 @@ def _typed(col: Column, raw: str, value_format: ValueFormat, params: Params, ste
             iso = f"(case when {_starts_with_digit(raw)} then {iso} end)"  # the check below cannot tell
             iso = f"coalesce(try_cast(try_strptime({raw}, {formats}) as timestamptz), {iso})"
         elif steady is not None:
-            # A naive time from `steady` on is read by its format; one before it (every one, in a zone with daylight
-            # saving time) takes the cast: in a daylight-saving gap it moves with the zone.
+            # A naive time of a year after `steady`'s is read by its format; the others (all, in a zone with daylight
+            # saving time) take the cast: in a daylight-saving gap a time moves with the zone.
             return _in_range(f"coalesce({_naive_time(raw, steady)}, cast({iso} as timestamp))", "timestamp")
         return _in_range(f"cast({iso} as timestamp)", "timestamp")
     if col.type == "DATE":
