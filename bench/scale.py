@@ -161,7 +161,10 @@ def load_all(files: dict[str, list[Path]], db: Path, work: Path, code: Path = RE
     """Loads every table's files in the shop's order into a new warehouse at `db` (one an earlier run kept is removed
     first: its files would all be "already loaded"), printing one line per table against the floor."""
     for found in [*db.parent.glob(f"{db.name}*"), *db.parent.glob(f".{db.name}*")]:
-        shutil.rmtree(found) if found.is_dir() else found.unlink()
+        if found.is_dir():
+            shutil.rmtree(found)
+        else:
+            found.unlink()
     print(
         f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
         f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"

@@ -136,6 +136,8 @@ _LAST_CHANGE = """
     changes as (select utc, utc_offset <> lag(utc_offset) over (order by utc) as changed from samples)
     select cast(timezone('UTC', max(utc) filter (where changed)) as timestamp) from changes
 """
+# The earliest time a load accepts (_in_range): a zone steady since then never changed, and needs no year check.
+_EARLIEST = datetime(1900, 1, 1)
 _STEADY: dict[str, datetime | None] = {}  # per time zone name: steady_since's answer (its query takes 25–60 ms)
 
 
@@ -167,12 +169,12 @@ def steady_since(con: duckdb.DuckDBPyConnection) -> datetime | None:
     if zone not in _STEADY:
         changed = con.sql(_LAST_CHANGE).fetchall()[0][0]
         # Two days after the first midnight with the final offset: past any local time the change skipped or repeated.
-        since = datetime(1900, 1, 1) if changed is None else changed + timedelta(days=2)
+        since = _EARLIEST if changed is None else changed + timedelta(days=2)
         _STEADY[zone] = since if since.date() <= date.today() else None
     return _STEADY[zone]
 
 
-def _naive_time(raw: str, steady: datetime = datetime(1900, 1, 1)) -> str:
+def _naive_time(raw: str, steady: datetime = _EARLIEST) -> str:
     """SQL: the text as a date-time if it is one without an offset (YYYY-MM-DD HH:MM:SS, with up to six decimals of
     a second) of a year after `steady`'s (steady_since: the store's time zone no longer changes; UTC: any year), else
     null. For such text it is what the cast through timestamptz gives, without the time zone arithmetic: for 49 M
@@ -186,7 +188,7 @@ def _naive_time(raw: str, steady: datetime = datetime(1900, 1, 1)) -> str:
         f"else try_strptime({raw}, '{_NAIVE_FORMATS[1]}') end)"
     )
     usable = f"{_starts_with_digit(raw)} and right({raw}, 1) between '0' and '9'"
-    if steady > datetime(1900, 1, 1):
+    if steady > _EARLIEST:
         # The year compared as text (its four digits): comparing the parsed time would parse each value twice.
         usable += f" and left({raw}, 4) >= '{steady.year + 1}'"
     return f"(case when {usable} then {parsed} end)"
