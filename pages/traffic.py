@@ -1,10 +1,11 @@
 """Traffic (analysts): which sources, media, campaigns and devices bring sessions and sales, at what cost; the
 funnel and the trend per group; click a bar to drill into one group; download what is shown."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
 from metrics.compute import split_visitors_from_spans
@@ -149,7 +150,11 @@ def none_label(loaded: TrafficData) -> str:
     return NO_VALUE if named.filter(pl.col("group") == NONE).height else NONE
 
 
-def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) -> pl.DataFrame | None:
+def table_section(
+    current: ui.View, dim: str, loaded: TrafficData, none: str
+) -> tuple[pl.DataFrame | None, later.Note | None]:
+    """Draws the table (or says there is nothing to split); returns it and, while its visitors are being counted, the
+    note that says so (fill_in_visitors waits for them)."""
     table = blank_unsplittable(loaded.table, current.segment)
     if not loaded.from_report:
         table = table.drop(REPORT_ONLY)
@@ -161,7 +166,7 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) ->
                 "此时间范围和筛选条件下没有访问也没有订单：请选择更长的时间范围或清除筛选。",
             )
         )
-        return None
+        return None, None
     money = [n for n in TABLE_METRICS if METRICS[n].unit in ("money", "ratio") and n in table.columns]
     table = table.sort("sessions", descending=True, nulls_last=True).with_columns(
         pl.col("group").fill_null(none), pl.col(money).round(2)
@@ -173,9 +178,10 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) ->
         placeholder="—",
         height=min(420, 38 + 35 * table.height),
     )
+    note = None
     if loaded.visitors_pending:
         sessions = f"{int(table['sessions'].sum() or 0):,}"
-        later.redraw_when_ready(
+        note = later.Note(
             current.t(
                 f"Counting the visitors of each {current.dim_label(dim).lower()} over this period's {sessions} "
                 "sessions (an exact count of distinct visitors): the column fills in by itself.",
@@ -203,7 +209,20 @@ def table_section(current: ui.View, dim: str, loaded: TrafficData, none: str) ->
             f"订单按其 session_id 对应访问的维度归属；无访问的订单归入 {none}。广告花费只能按来源、媒介、活动拆分。",
         )
     )
-    return table
+    return table, note
+
+
+def fill_in_visitors(
+    current: ui.View, dim: str, loaded: TrafficData, none: str, slot: DeltaGenerator, note: later.Note
+) -> None:
+    """At the end of the page run, the rest of the page drawn, waits for the table's visitors being counted in the
+    background, and draws the table again in its `slot` with them (the same rows and order: sessions sort it); where
+    they take longer than later.WAIT_IN_RUN_SECONDS, the note stays and the page is drawn again once they are
+    counted."""
+    if note.wait():
+        whole, _ = _table(current, dim, visitors_later=True)
+        with slot.container():
+            table_section(current, dim, replace(loaded, table=whole, visitors_pending=False), none)
 
 
 def funnel_section(current: ui.View, dim: str, loaded: TrafficData, focus: str | None, none: str) -> None:
@@ -298,7 +317,9 @@ def render(current: ui.View) -> None:
     # The trend's control is drawn further down; its choice of the last run is in the session state already.
     loaded = data(current, ui.role(), dim, st.session_state.get(TREND_KEY) or DEFAULT_TREND, visitors_later=True)
     none = none_label(loaded)
-    table = table_section(current, dim, loaded, none)
+    slot = st.empty()  # the table, drawn again with its visitors once they are counted (fill_in_visitors)
+    with slot.container():
+        table, note = table_section(current, dim, loaded, none)
     if table is None:
         return
     focus = st.session_state.get(FOCUS)
@@ -345,6 +366,8 @@ def render(current: ui.View) -> None:
     with right:
         funnel_section(current, dim, loaded, focus, none)
     trend_section(current, loaded, table, focus, none)
+    if note is not None:
+        fill_in_visitors(current, dim, loaded, none, slot, note)
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; the warm-up imports it for data()

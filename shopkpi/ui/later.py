@@ -7,12 +7,14 @@ would wait for them, and for the rest of the warm-up's work on the same key, bef
 `load(query, *args)` a page gets the result if it is ready, else None while it is computed in the background (once,
 whoever asks); the page draws everything else, says what is still coming with `redraw_when_ready`, and is drawn
 again, whole, once it is there. The Traffic page leaves the same way the visitors of a split that are counted over
-millions of sessions (BACKGROUND_FROM_SESSIONS), a view no warm-up can foresee.
+millions of sessions (BACKGROUND_FROM_SESSIONS), a view no warm-up can foresee; as that count takes about a second, its
+page waits for it at the end of its run (`Note.wait`), the rest already drawn, and draws it in place rather than again.
 """
 
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -37,12 +39,17 @@ POLL_SECONDS = 0.25  # how often a page waiting for a result looks whether it is
 # the rest of the page's data 0.1 s). Below it the count is quicker than a redraw.
 BACKGROUND_FROM_SESSIONS = 2_000_000
 NOTE_KEY = "shopkpi_later"  # the note's container key; the browser sees it as the CSS class st-key-shopkpi_later_N
+# How long a page run waits at its end for a result it draws in place (Note.wait) before leaving it to a redraw. A
+# year's visitors by campaign of the 10 M-session shop take about 1 s; the redraw after the run cost 0.7-1.3 s more.
+WAIT_IN_RUN_SECONDS = 5.0
 
-# One worker: the slow results queue behind each other instead of sharing two cores with each other and the visitors.
-# A daemon thread, as the warm-up's: at exit the queue is dropped and the result being computed is waited for (a
-# thread killed inside DuckDB aborts the process), rather than every queued one being computed first.
-_jobs: queue.SimpleQueue = queue.SimpleQueue()
-_worker: threading.Thread | None = None
+# One worker for the polite results, one for the others (by `polite`): the slow results queue behind each other
+# instead of sharing two cores with each other and the visitors, and a DuckDB count a page waits for (Note.wait) never
+# queues behind a forecast fit that gives way to that very page. Daemon threads, as the warm-up's: at exit the queues
+# are dropped and the results being computed are waited for (a thread killed inside DuckDB aborts the process),
+# rather than every queued one being computed first.
+_jobs: dict[bool, queue.SimpleQueue] = {True: queue.SimpleQueue(), False: queue.SimpleQueue()}
+_workers: dict[bool, threading.Thread] = {}
 _results: dict[tuple, Future] = {}
 _lock = threading.Lock()
 _asked = threading.local()  # per script thread: the computations this page run found not ready
@@ -86,9 +93,9 @@ def _compute(query: Callable[..., T], args: tuple, segment: Segment, polite: boo
     return ui.load(query, *args, segment=segment)
 
 
-def _work() -> None:
+def _work(polite: bool) -> None:
     while True:
-        future, query, args, segment, polite = _jobs.get()
+        future, query, args, segment = _jobs[polite].get()
         if future is None:  # exiting
             return
         if not future.set_running_or_notify_cancel():
@@ -100,12 +107,12 @@ def _work() -> None:
 
 
 def _submit(query: Callable[..., Any], args: tuple, segment: Segment, polite: bool) -> Future:
-    global _worker
     future: Future = Future()
-    _jobs.put((future, query, args, segment, polite))
-    if _worker is None:
-        _worker = threading.Thread(target=_work, name="shopkpi-later", daemon=True)
-        _worker.start()
+    _jobs[polite].put((future, query, args, segment))
+    if polite not in _workers:
+        name = "shopkpi-later" if polite else "shopkpi-later-queries"
+        _workers[polite] = threading.Thread(target=_work, args=(polite,), name=name, daemon=True)
+        _workers[polite].start()
     return future
 
 
@@ -115,9 +122,10 @@ def _stop() -> None:
     with _lock:
         for future in _results.values():
             future.cancel()  # those not started yet
-    _jobs.put((None, None, None, None, None))
-    if _worker is not None:
-        _worker.join(timeout=30)
+    for jobs in _jobs.values():
+        jobs.put((None, None, None, None))
+    for worker in _workers.values():
+        worker.join(timeout=30)
 
 
 def load(query: Callable[..., T], *args: Any, segment: Segment = ALL, polite: bool = True) -> T | None:
@@ -164,10 +172,50 @@ def _poll(message: str, futures: tuple[Future, ...], key: str) -> None:
     st.container(key=key).caption(message)
 
 
+def _asked_so_far() -> tuple[Future, ...]:
+    """The computations `load` found not ready in this page run since the last note took them."""
+    futures = tuple(getattr(_asked, "futures", ()))
+    _asked.futures = []
+    return futures
+
+
+def _note_key() -> str:
+    _asked.notes = getattr(_asked, "notes", 0) + 1  # a page may have several notes; their keys must differ
+    return f"{NOTE_KEY}_{_asked.notes}"
+
+
 def redraw_when_ready(message: str) -> None:
     """Say `message` (what is still being computed) where the missing part goes; the page is drawn again once what
     `load` found not ready in this page run is ready."""
-    futures = tuple(getattr(_asked, "futures", ()))
-    _asked.futures = []
-    _asked.notes = getattr(_asked, "notes", 0) + 1  # a page may have several notes; their keys must differ
-    _poll(message, futures, f"{NOTE_KEY}_{_asked.notes}")
+    _poll(message, _asked_so_far(), _note_key())
+
+
+class Note:
+    """`message` (what is still being computed: what `load` found not ready in this page run so far), said where the
+    missing part goes, for a result that a page run can wait for: a DuckDB query of a second or two, not a forecast
+    fit, which would wait for the page itself (give_way)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.futures = _asked_so_far()
+        self._slot = st.empty()
+        self._line = self._slot.container(key=_note_key()).empty()
+        self._line.caption(message)
+
+    def wait(self, seconds: float | None = None) -> bool:
+        """At the end of the page run (the rest of the page is drawn), wait up to `seconds` (WAIT_IN_RUN_SECONDS)
+        for the results; True once they are ready: the note is gone and the page draws them in its place. False when
+        they take longer: the note stays and the page is drawn again once they are ready (redraw_when_ready). A
+        visitor's action ends the wait as it ends any page run: Streamlit stops a run where it draws, and the wait
+        draws the note again at each look."""
+        deadline = time.monotonic() + (WAIT_IN_RUN_SECONDS if seconds is None else seconds)
+        while not all(future.done() for future in self.futures):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with self._slot.container():
+                    _poll(self.message, self.futures, _note_key())
+                return False
+            concurrent.futures.wait(self.futures, timeout=min(POLL_SECONDS, left))
+            self._line.caption(self.message)
+        self._slot.empty()
+        return True

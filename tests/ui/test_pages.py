@@ -20,7 +20,7 @@ import pages
 from metrics import compute_kpis, format_value
 from metrics.periods import Period
 from pages.traffic import TABLE_METRICS
-from shopkpi import auth
+from shopkpi import auth, ui
 from shopkpi.settings import REPO_ROOT
 from shopkpi.ui import NO_DATA, signin
 from tests.support.app import no_failure, open_app, shown_text
@@ -169,12 +169,14 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
     """Issue 14: visitors by medium are an exact distinct count over the period's sessions (no spans hold them), which
     takes seconds for a year of a large shop; the rest of the table a tenth of a second. Over
     later.BACKGROUND_FROM_SESSIONS sessions (0 here, so the demo's month is over it) the table is drawn without them,
-    saying so, and filled in by the background count. The source, whose visitors come from spans, is drawn whole."""
+    saying so, and filled in by the background count (here after the page run's wait for it, made short, ran out).
+    The source, whose visitors come from spans, is drawn whole."""
     from shopkpi.ui import later, warmup
 
     db = tmp_path / "shop.duckdb"
     shutil.copyfile(demo_db, db)  # its own cache entries, whatever other tests computed
     monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
+    monkeypatch.setattr(later, "WAIT_IN_RUN_SECONDS", 0.3)
     monkeypatch.setattr(warmup, "start", lambda: None)  # no warm-up of this copy, in this process, after the test
     gate, real = threading.Event(), later._compute
 
@@ -219,6 +221,46 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
     # Every demo session has a medium (GA's own "(none)" among them); the group of orders without a session has none.
     with_sessions = whole[whole["sessions"] > 0]
     assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
+
+
+def test_visitors_counted_within_the_page_run_are_drawn_in_it_after_the_rest_of_the_page(
+    demo_db, tmp_path, monkeypatch
+) -> None:
+    """Issue 14: a count of visitors that ends within later.WAIT_IN_RUN_SECONDS is waited for at the end of the page
+    run, once the rest of the page (here its trend chart) has been drawn, and the table is drawn in place with it: no
+    note is left and no second run is needed. The count here is held until the page has drawn its trend chart."""
+    from shopkpi.ui import later, warmup
+
+    db = tmp_path / "shop.duckdb"
+    shutil.copyfile(demo_db, db)
+    monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
+    monkeypatch.setattr(warmup, "start", lambda: None)
+    drawn, real_vega, real_compute = threading.Event(), ui.vega, later._compute
+
+    def vega(spec, key, **kwargs):  # the trend is the page's last chart
+        result = real_vega(spec, key, **kwargs)
+        if key == "traffic_trend":
+            drawn.set()
+        return result
+
+    def held(*args, **kwargs):
+        assert drawn.wait(timeout=60), "the page waited for the count before drawing its trend"
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(ui, "vega", vega)
+    monkeypatch.setattr(later, "_compute", held)
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.query_params["split"] = "medium"
+    at.run()
+    at.switch_page("pages/traffic.py").run()
+    no_failure(at)
+    assert drawn.is_set()
+    table = at.dataframe[0].value
+    assert table["visitors"][table["sessions"] > 0].notna().all(), "the visitors are in the table of this very run"
+    assert "Counting the visitors" not in shown_text(at)
+    assert not at.get("download_button")[0].proto.disabled
+    assert len(at.dataframe) == 1, "the table drawn again in its place, not a second one"
 
 
 def test_traffic_table_changes_with_the_split_and_the_device_filter(demo_db, monkeypatch) -> None:

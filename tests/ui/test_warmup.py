@@ -17,10 +17,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import pages
+from metrics.segments import ALL
 from shopkpi import auth
 from shopkpi.cli.serve import streamlit_command
 from shopkpi.settings import REPO_ROOT
-from shopkpi.ui import signin, warmup
+from shopkpi.ui import later, signin, warmup
 from tests.support.app import open_app
 from tests.support.demo import demo_warehouse
 from tests.support.small import build_small_warehouse
@@ -155,6 +156,29 @@ def test_the_warm_up_gives_way_while_a_page_is_being_drawn() -> None:
         assert waiting.is_alive(), "the warm-up went on during a page run"
     waiting.join(timeout=2)
     assert not waiting.is_alive(), "the warm-up did not resume after the page run"
+
+
+def test_a_query_that_a_page_waits_for_is_not_queued_behind_a_polite_result(monkeypatch) -> None:
+    """A page run waits for its visitors' count (later.Note.wait) while it counts as a visit, and a polite result (a
+    forecast fit) waits while any page is drawn (give_way): queued behind one, the count would wait out the page."""
+    gate = threading.Event()
+
+    def compute(query, args, segment, polite):
+        if polite:
+            later.give_way()  # as the real one does: nothing while a page is drawn
+            gate.wait(timeout=30)
+        return query(*args)
+
+    monkeypatch.setattr(later, "_compute", compute)
+    try:
+        with later.visit():  # the page run that waits
+            fit = later._submit(lambda: "fitted", (), ALL, polite=True)
+            count = later._submit(lambda: 42, (), ALL, polite=False)
+            assert count.result(timeout=5) == 42
+            assert not fit.done()
+    finally:
+        gate.set()
+    assert fit.result(timeout=30) == "fitted"
 
 
 def test_a_first_visit_while_the_warm_up_runs_draws_at_once_and_leaves_the_slow_results_to_the_background(
