@@ -495,6 +495,7 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
 
 SESSIONS = "session_id,visitor_id,started_at,source,device"
 EVENTS = "event_id,session_id,occurred_at,event_type"
+ORDERS = "order_id,ordered_at,status,session_id"
 
 
 @pytest.mark.parametrize("table", ["events", "sessions"])
@@ -707,19 +708,34 @@ event_rows = st.lists(
     min_size=1,
     max_size=4,
 )
+order_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["O1", "O2", "O3"]),
+        st.sampled_from(["S1", "S2", "S5", ""]),  # S5: a session never loaded; "": none
+        st.integers(1, 3),
+        st.sampled_from(["paid", "placed"]),
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @settings(SETTINGS, max_examples=8)
 @given(
     loads=st.lists(
-        st.one_of(session_rows.map(lambda r: ("sessions", r)), event_rows.map(lambda r: ("events", r))),
+        st.one_of(
+            session_rows.map(lambda r: ("sessions", r)),
+            event_rows.map(lambda r: ("events", r)),
+            order_rows.map(lambda r: ("orders", r)),
+        ),
         min_size=1,
         max_size=4,
     )
 )
 def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_rebuild(loads):
-    """Sessions and events of a few ids loaded in any order (events before their sessions, sessions moved between
-    days and visitors, events moved between sessions), through the A/B pair: the rollups are a full rebuild's."""
+    """Sessions, events and orders of a few ids loaded in any order (events and orders before their sessions,
+    sessions moved between days and visitors, events and orders moved between sessions, rows loaded again as they
+    are), through the A/B pair: the rollups are a full rebuild's."""
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "PAIR_FROM_BYTES", 0)
         db = Path(folder) / "w.duckdb"
@@ -731,9 +747,12 @@ def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_re
             if table == "sessions":
                 lines = [f"{s},{v},2024-03-0{d} 10:00:00,src{d},mobile" for s, v, d in rows]
                 ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", SESSIONS, *lines))
-            else:
+            elif table == "events":
                 lines = [f"{e},{s},2024-03-0{d} 12:00:00,{kind}" for e, s, d, kind in rows]
                 ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", EVENTS, *lines))
+            else:
+                lines = [f"{o},2024-03-0{d} 13:00:00,{status},{s}" for o, s, d, status in rows]
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", ORDERS, *lines))
         _assert_as_rebuilt(db)
 
 
@@ -838,6 +857,48 @@ def test_a_load_refreshes_each_rollup_on_the_days_its_rows_count(tmp_path: Path)
         "rollup_items": {march[10]},
         "rollup_order_rows": {march[10]},
     }
+
+
+def test_a_re_export_refreshes_only_the_days_of_the_rows_that_differ(tmp_path: Path, monkeypatch):
+    """A file of orders already loaded, one of them changed (O2 paid now): the load refreshes the days of O2 (its own
+    day, its session's) and not those of O1, an unchanged duplicate; the same file again refreshes nothing. The
+    rollups stay a full rebuild's."""
+    import pipelines.ingest.load as load
+
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", "session_id,visitor_id,started_at,source",
+        "S1,V1,2024-03-01 10:00:00,google",
+        "S2,V2,2024-03-04 10:00:00,direct",
+    ))  # fmt: skip
+    header = "order_id,ordered_at,status,session_id"
+    ingest_file(db, "orders", _csv(tmp_path / "o1.csv", header,
+        "O1,2024-03-05 12:00:00,paid,S2",
+        "O2,2024-03-06 12:00:00,placed,S1",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    refreshed = []
+
+    def recording(con, days):
+        refreshed.append({table: set(found) for table, found in days.items()})
+        return refresh_rollups(con, days)
+
+    monkeypatch.setattr(load, "refresh_rollups", recording)
+    again = ["O1,2024-03-05 12:00:00,paid,S2", "O2,2024-03-06 12:00:00,paid,S1"]
+    assert ingest_file(db, "orders", _csv(tmp_path / "o2.csv", header, *again)).duplicates == 1
+    march = {n: date(2024, 3, n) for n in (1, 6)}
+    assert refreshed[-1] == {
+        "rollup_orders": {march[6]},
+        "rollup_items": {march[6]},
+        "rollup_order_rows": {march[6]},
+        "rollup_sessions": {march[1]},
+        "rollup_funnel": {march[1]},
+    }
+    _assert_as_rebuilt(db)
+    # The same rows with a blank line more: another file (the same one would be refused as already loaded).
+    assert ingest_file(db, "orders", _csv(tmp_path / "o3.csv", header, *again, "")).duplicates == 2
+    assert refreshed[-1] == {}, "a file of unchanged rows changes no day"
+    _assert_as_rebuilt(db)
 
 
 def test_day_runs():
