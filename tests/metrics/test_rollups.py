@@ -870,8 +870,7 @@ def test_a_re_export_refreshes_only_the_days_of_the_rows_that_differ(tmp_path: P
         "S1,V1,2024-03-01 10:00:00,google",
         "S2,V2,2024-03-04 10:00:00,direct",
     ))  # fmt: skip
-    header = "order_id,ordered_at,status,session_id"
-    ingest_file(db, "orders", _csv(tmp_path / "o1.csv", header,
+    ingest_file(db, "orders", _csv(tmp_path / "o1.csv", ORDERS,
         "O1,2024-03-05 12:00:00,paid,S2",
         "O2,2024-03-06 12:00:00,placed,S1",
     ))  # fmt: skip
@@ -885,7 +884,7 @@ def test_a_re_export_refreshes_only_the_days_of_the_rows_that_differ(tmp_path: P
 
     monkeypatch.setattr(load, "refresh_rollups", recording)
     again = ["O1,2024-03-05 12:00:00,paid,S2", "O2,2024-03-06 12:00:00,paid,S1"]
-    assert ingest_file(db, "orders", _csv(tmp_path / "o2.csv", header, *again)).duplicates == 1
+    assert ingest_file(db, "orders", _csv(tmp_path / "o2.csv", ORDERS, *again)).duplicates == 1
     march = {n: date(2024, 3, n) for n in (1, 6)}
     assert refreshed[-1] == {
         "rollup_orders": {march[6]},
@@ -896,7 +895,7 @@ def test_a_re_export_refreshes_only_the_days_of_the_rows_that_differ(tmp_path: P
     }
     _assert_as_rebuilt(db)
     # The same rows with a blank line more: another file (the same one would be refused as already loaded).
-    assert ingest_file(db, "orders", _csv(tmp_path / "o3.csv", header, *again, "")).duplicates == 2
+    assert ingest_file(db, "orders", _csv(tmp_path / "o3.csv", ORDERS, *again, "")).duplicates == 2
     assert refreshed[-1] == {}, "a file of unchanged rows changes no day"
     _assert_as_rebuilt(db)
 
