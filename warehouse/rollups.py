@@ -13,7 +13,7 @@ rollups is left as it is: the metrics read its raw tables.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 
 import duckdb
@@ -192,7 +192,7 @@ def touched_days(
     table: str,
     staged: str = "_checked",
     within: str = "true",
-    identity: Callable[[str], tuple[str, str]] | None = None,
+    identity: tuple[str, str] | None = None,
 ) -> dict[str, set[date]]:
     """The days whose rows a load of `table` changes, per rollup table that reads it: those of its valid staged rows
     (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes (among the
@@ -200,10 +200,11 @@ def touched_days(
     rollup reads, or a warehouse without rollups; WHOLE for each rollup when the load fills an empty table with more
     rows than a journal keeps (_fills_empty).
 
-    `identity(alias)`: SQL of a row's key and of its hash, as the load compares rows (a row of the table `alias`).
-    With it, a staged row the same as the stored row of its key (an unchanged duplicate, which the load leaves as it
-    is) changes no day, nor does a stored row whose staged rows are all the same as it: a re-export of rows already
-    loaded refreshes only the days of those that differ."""
+    `identity`: SQL of a hash of a row's key and of a hash of the row (over the table's columns), as the load
+    compares rows. With it, a staged row the same as the stored row of its key (an unchanged duplicate, which the load
+    leaves as it is) changes no day, nor does a stored row whose staged rows are all the same as it: a re-export of
+    rows already loaded refreshes only the days of those that differ. (A changed row would be missed only if both
+    hashes of another row of the file matched it; a collision of the key's hash alone only refreshes more.)"""
     if table not in _TOUCHED or not has_rollups(con):
         return {}
     listed = _TOUCHED[table]
@@ -232,16 +233,16 @@ def touched_days(
     )
     staged_rows, replaced_rows = f"{staged} where _error is null", REPLACED
     if identity is not None and con.sql(f"select count(*) from (select 1 from {REPLACED} limit 1)").fetchall()[0][0]:
-        (staged_key, staged_hash), (stored_key, stored_hash) = identity("s"), identity("r")
+        key, row = identity
         con.execute(
             f"""
             create or replace temp table _differing as
-            select {staged_key} as _key, {staged_hash} as _hash from {staged} s where _error is null
+            select {key} as _key, {row} as _hash from {staged} where _error is null
             except
-            select {stored_key}, {stored_hash} from {REPLACED} r"""
+            select {key}, {row} from {REPLACED}"""
         )
-        staged_rows = f"{staged} s where _error is null and ({staged_key}, {staged_hash}) in (from _differing)"
-        replaced_rows = f"{REPLACED} r where {stored_key} in (select _key from _differing)"
+        staged_rows = f"{staged} where _error is null and ({key}, {row}) in (from _differing)"
+        replaced_rows = f"{REPLACED} where {key} in (select _key from _differing)"
     con.execute(
         f"""
         create or replace temp table changed as

@@ -163,7 +163,7 @@ def ingest_file(
                 report("loading", 0.65)
                 within = _where_stored(con, spec, mapping)
                 # Before the write: the days of the rows it changes and of those it replaces.
-                touched = touched_days(con, table, within=within, identity=lambda alias: _identity(spec, alias))
+                touched = touched_days(con, table, within=within, identity=(_key_hash(spec), _row_hash(spec)))
                 replaced = _replace_overlapped_traffic(con, path) if table == "traffic" else []
                 with watched(con, report, "loading", 0.65, 0.9):
                     inserted, updated, duplicates = _classify_and_write(con, spec, within)
@@ -578,12 +578,6 @@ def _key_hash(table: Table) -> str:
         values = ", ".join(c.name for c in table.columns if c.name not in _EVENT_KEY)
         return f"(case when event_id is null then hash(store, {values}) else hash(store, event_id) end)"
     return f"hash({', '.join(f'coalesce(cast({k} as varchar), {chr(39) * 2})' for k in table.key)})"
-
-
-def _identity(table: Table, alias: str) -> tuple[str, str]:
-    """SQL of a row's key and of its hash, as _compare_and_write compares a row with the stored one (touched_days
-    leaves out the rows that compare equal)."""
-    return _row_key(table, alias), _row_hash(table, alias)
 
 
 def _row_hash(table: Table, alias: str = "") -> str:
