@@ -203,8 +203,9 @@ def touched_days(
     `identity`: SQL of a hash of a row's key and of a hash of the row (over the table's columns), as the load
     compares rows. With it, a staged row the same as the stored row of its key (an unchanged duplicate, which the load
     leaves as it is) changes no day, nor does a stored row whose staged rows are all the same as it: a re-export of
-    rows already loaded refreshes only the days of those that differ. (A changed row would be missed only if both
-    hashes of another row of the file matched it; a collision of the key's hash alone only refreshes more.)"""
+    rows already loaded refreshes only the days of those that differ. (A changed row would be missed only if another
+    stored row had both the same key hash and the same row hash; a collision of the key's hash alone refreshes
+    more, not less.)"""
     if table not in _TOUCHED or not has_rollups(con):
         return {}
     listed = _TOUCHED[table]
