@@ -52,11 +52,14 @@ def _session_steps(ctes: dict[str, str]) -> None:
         from segment_events
         where (store, session_id) in (select store, session_id from period_sessions)
         group by store, session_id"""
+    # Every session an order names, not only the period's: the left join that reads them keeps the period's and
+    # hashes these few hundred thousand, where narrowing them first hashed every session of the period (the funnel
+    # rollup's build at 10 M sessions 1.90 s instead of 1.08 s; the raw funnel of a year 4.8–5.6 s instead of 4.5–4.7 s;
+    # a day's refresh or funnel the same).
     ctes["order_steps"] = """
-        -- one row per such session an order names: a valid order is a purchase, a placed or cancelled one a checkout
+        -- one row per session an order names: a valid order is a purchase, a placed or cancelled one a checkout
         select store, session_id, case when purchased then 5 else 4 end as step
-        from session_orders
-        where (store, session_id) in (select store, session_id from period_sessions)"""
+        from session_orders"""
     ctes["order_data"] = _ORDER_DATA
 
 
@@ -141,13 +144,6 @@ def funnel_rollup_query() -> str:
         select store, session_id, event_step as step
         from {SESSION_EVENTS}
         where day >= $first_day and day <= $last_day"""
-    # Every session an order names, not only the period's: the left join below keeps the period's, and hashes the
-    # few hundred thousand of them, where narrowing them first hashed every session of the period (10 M for a build:
-    # the funnel's build took 1.96 s instead of 1.20 s, a day's refresh 0.04 s instead of 0.03 s).
-    ctes["order_steps"] = """
-        -- one row per session an order names: a valid order is a purchase, a placed or cancelled one a checkout
-        select store, session_id, case when purchased then 5 else 4 end as step
-        from session_orders"""
     ctes["rollup"] = f"""
         -- one row per day, combination of the rollup's dimensions and pair of steps: how many sessions
         select
