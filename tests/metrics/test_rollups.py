@@ -900,6 +900,71 @@ def test_a_re_export_refreshes_only_the_days_of_the_rows_that_differ(tmp_path: P
     _assert_as_rebuilt(db)
 
 
+def test_a_load_of_new_sessions_widens_its_visitors_spans_and_a_changing_load_recomputes_them(
+    tmp_path: Path, monkeypatch
+):
+    """New sessions (none stored, no id repeated) widen their visitors' spans from the stored spans without reading
+    the other sessions; a load that moves a stored session, or repeats an id, recomputes them. Through the A/B pair
+    (each load replays the one before); the spans are checked by hand and equal a full rebuild's."""
+    monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
+    merged = []
+    merge = rollups_module._merge_spans
+    monkeypatch.setattr(
+        rollups_module, "_merge_spans", lambda con, table, sql: merged.append(table) or merge(con, table, sql)
+    )
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-03 10:00:00,direct,mobile",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+
+    def spans() -> tuple[list, list]:
+        """(visitor, first day, last day) and (visitor, source, first day, last day), days of the month."""
+        with duckdb.connect(str(db), read_only=True) as con:
+            whole = con.sql(f"select visitor_id, first_day, last_day from {VISITOR_SPANS} order by all").fetchall()
+            sources = con.sql(
+                f"select visitor_id, source, first_day, last_day from {SPLIT_SPANS['source']} order by all"
+            )
+            by_source = sources.fetchall()
+        visitor = lambda span_id: span_id.split(chr(31))[1]  # noqa: E731
+        return (
+            [(visitor(v), first.day, last.day) for v, first, last in whole],
+            [(visitor(v), source, first.day, last.day) for v, source, first, last in by_source],
+        )
+
+    # V1 comes back on 5 March (google) and came on 28 February (direct); V3 is new.
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", SESSIONS,
+        "S3,V1,2024-03-05 10:00:00,google,mobile",
+        "S4,V1,2024-02-28 10:00:00,direct,mobile",
+        "S5,V3,2024-03-04 10:00:00,direct,mobile",
+    ))  # fmt: skip
+    assert sorted(merged) == sorted([VISITOR_SPANS, SPLIT_SPANS["source"]])
+    assert spans() == (
+        [("V1", 28, 5), ("V2", 3, 3), ("V3", 4, 4)],
+        [("V1", "direct", 28, 28), ("V1", "google", 1, 5), ("V2", "direct", 3, 3), ("V3", "direct", 4, 4)],
+    )
+    _assert_as_rebuilt(db)
+    # S3 moves to V2 (a stored session changes): V1's google span shrinks back to 1 March; recomputed.
+    merged.clear()
+    ingest_file(db, "sessions", _csv(tmp_path / "s3.csv", SESSIONS, "S3,V2,2024-03-05 10:00:00,google,mobile"))
+    assert merged == []
+    assert spans()[1] == [
+        ("V1", "direct", 28, 28), ("V1", "google", 1, 1), ("V2", "direct", 3, 3), ("V2", "google", 5, 5),
+        ("V3", "direct", 4, 4),
+    ]  # fmt: skip
+    _assert_as_rebuilt(db)
+    # A new id twice: its last row (V3) is what is stored, so only V3's span takes its day; recomputed.
+    ingest_file(db, "sessions", _csv(tmp_path / "s4.csv", SESSIONS,
+        "S6,V2,2024-03-09 10:00:00,direct,mobile",
+        "S6,V3,2024-03-08 10:00:00,direct,mobile",
+    ))  # fmt: skip
+    assert merged == []
+    assert spans()[0] == [("V1", 28, 1), ("V2", 3, 5), ("V3", 4, 8)]
+    _assert_as_rebuilt(db)
+
+
 def test_day_runs():
     d = date(2024, 3, 1)
     days = [d, d + timedelta(days=1), d + timedelta(days=5), d + timedelta(days=2)]
