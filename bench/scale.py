@@ -22,8 +22,10 @@ from wait4):
    (`shopkpi ingest` builds them on a warehouse's first load) and from the raw tables, against the hand-written
    single query of bench/kpis.py on the same warehouse (`--no-kpis` skips it);
 5. incremental loads: one new order at a time into the loaded warehouse (the first after the last big load, then
-   two more), and the same with the baseline's code if given. `--incremental-only` fills the warehouse with DuckDB
-   straight from the files instead of steps 2–4 (minutes instead of a long load on a busy machine).
+   two more), and the same with the baseline's code if given; then a day's files (the last day's sessions, events,
+   orders and order lines again a day later, new ids, the same visitors), two rounds, alternating with the
+   baseline's code if given. `--incremental-only` fills the warehouse with DuckDB straight from the files instead of
+   steps 2–4 (minutes instead of a long load on a busy machine).
 Ratios are against the floor measured in the same run.
 """
 
@@ -220,6 +222,64 @@ def incremental(db: Path, work: Path, day: date, count: int, code: Path = REPO, 
         )
 
 
+# A day after the warehouse's last one, as a shop's daily export brings it: the last day's rows again one day later
+# (`$shift` days), with new ids (`$prefix`) and the same visitors and customers (each comes back).
+NEXT_DAY = {
+    "sessions": """
+        select * replace ($prefix || session_id as session_id, started_at + $shift * interval 1 day as started_at)
+        from sessions where started_at >= $day and started_at < $day + interval 1 day""",
+    "events": """
+        select * replace (
+            $prefix || event_id as event_id, $prefix || session_id as session_id,
+            occurred_at + $shift * interval 1 day as occurred_at
+        )
+        from events where occurred_at >= $day and occurred_at < $day + interval 1 day""",
+    "orders": """
+        select * replace (
+            $prefix || order_id as order_id, $prefix || session_id as session_id,
+            ordered_at + $shift * interval 1 day as ordered_at
+        )
+        from orders where ordered_at >= $day and ordered_at < $day + interval 1 day""",
+    "order_items": """
+        select * replace ($prefix || order_id as order_id)
+        from order_items
+        where (store, order_id) in (
+            select store, order_id from orders where ordered_at >= $day and ordered_at < $day + interval 1 day
+        )""",
+}
+
+
+def next_days(db: Path, work: Path, checkouts: list[tuple[str, Path]], rounds: int) -> None:
+    """A day's files (sessions, events, orders, order lines: NEXT_DAY) loaded into `db` one table at a time with
+    `shopkpi ingest`, round after round (each a day later, each checkout's in turn), one line per day: each file's
+    rows and seconds as a process, against one order loaded the same way just before (the fixed cost of a load)."""
+    day = busiest_end(db)
+    shift = 0
+    for round_ in range(rounds):
+        for label, code in checkouts:
+            shift += 1
+            folder = work / f"next_day_{label}_{round_}"
+            folder.mkdir(exist_ok=True)
+            prefix = f"NEXT-{label}-{round_}-"
+            one = folder / "one_order.csv"
+            one.write_text(f"order_id,ordered_at,status\n{prefix}ONE,{day + timedelta(days=shift)} 12:00,paid\n")
+            floor_seconds, _ = ingest("orders", one, db, code)
+            parts, total = [], 0.0
+            for table, sql in NEXT_DAY.items():
+                path = folder / f"{table}.parquet"
+                with duckdb.connect(str(db), read_only=True) as con:
+                    values = {"prefix": prefix, "shift": shift, "day": day}
+                    rows = con.sql(sql, params={k: v for k, v in values.items() if f"${k}" in sql})
+                    rows.to_parquet(str(path))
+                seconds, _ = ingest(table, path, db, code)
+                total += seconds
+                parts.append(f"{table} {rows_of(path):,} rows {seconds:.2f} s")
+            print(
+                f"next day ({label}) {day + timedelta(days=shift)}: {', '.join(parts)}; all {total:.2f} s "
+                f"(one order {floor_seconds:.2f} s)"
+            )
+
+
 def busiest_end(db: Path) -> date:
     """The last day with sessions: the day an incremental load lands on. The data's last day can be one of orders
     only (an order just after midnight), where refreshing its rollups reads no events at all."""
@@ -301,6 +361,7 @@ def main() -> int:
         incremental(db, work, busiest_end(db), 3)
         if args.baseline:
             incremental(db, work, busiest_end(db), 2, args.baseline, label="baseline")
+        next_days(db, work, [("shopkpi", REPO)] + ([("baseline", args.baseline)] if args.baseline else []), 2)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         return 0
@@ -314,6 +375,7 @@ def main() -> int:
     incremental(db, work, busiest_end(db), 3)
     if args.baseline:
         incremental(db, work, busiest_end(db), 2, args.baseline, label="baseline")
+    next_days(db, work, [("shopkpi", REPO)] + ([("baseline", args.baseline)] if args.baseline else []), 2)
 
     monthly = {
         t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
