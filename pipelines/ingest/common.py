@@ -3,11 +3,13 @@ parameters (Params), never formatted into the statement's text."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,17 +23,51 @@ class IngestError(Exception):
     """A file-level problem: nothing of the file was loaded. The message is one line for the user."""
 
 
+# The file in a scratch folder that its process holds locked (fcntl.flock) while it uses the folder.
+_OWNER = ".owner"
+# A scratch folder without that file is one being made this moment, or one an earlier shopkpi made: older than this
+# (seconds), it is left to its process id.
+_UNLOCKED_GRACE_SECONDS = 60
+
+
 @contextmanager
 def scratch_folder(prefix: str) -> Iterator[str]:
     """A temporary folder for a load's or an import's own files (a transcoded export, derived tables), removed at the
-    end. Named after its process, so that the folder a killed process left, which nothing else removes and which can
-    hold gigabytes, is removed here by the next one: its process is gone."""
+    end. Its process holds a lock on a file in it while it uses it, which the kernel lets go of when the process ends,
+    however it ends: the folder a killed process left, which nothing else removes and which can hold gigabytes, is
+    removed here by the next one. A lock rather than the process id in its name: a load in another container sharing
+    the temporary folder has an id that means nothing here, and its folder was removed under it."""
     for found in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
-        named = re.fullmatch(rf"{re.escape(prefix)}(\d+)-.+", found.name)
-        if named and found.is_dir() and not _running(int(named.group(1))):
+        if found.is_dir() and _abandoned(found, prefix):
             shutil.rmtree(found, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as folder:
+    # The lock is let go of just before the folder goes: a cleaner may remove it first (hence ignore_cleanup_errors).
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", ignore_cleanup_errors=True) as folder,
+        open(Path(folder) / _OWNER, "w") as owner,
+    ):
+        fcntl.flock(owner, fcntl.LOCK_EX)
         yield folder
+
+
+def _abandoned(folder: Path, prefix: str) -> bool:
+    """Whether no process uses the scratch folder any more: nothing holds its owner file locked; without that file,
+    it is over a minute old and the process its name gives has ended."""
+    try:
+        with open(folder / _OWNER, "rb") as owner:
+            try:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+    except FileNotFoundError:
+        named = re.fullmatch(rf"{re.escape(prefix)}(\d+)-.+", folder.name)
+        try:
+            age = time.time() - folder.stat().st_mtime
+        except FileNotFoundError:  # removed meanwhile
+            return False
+        return age > _UNLOCKED_GRACE_SECONDS and named is not None and not _running(int(named.group(1)))
+    except OSError:  # unreadable: another user's
+        return False
 
 
 def _running(pid: int) -> bool:

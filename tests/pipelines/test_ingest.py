@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import json
@@ -21,6 +22,7 @@ import pytest
 from bench.ingest import write_events_csv
 from metrics.rollups import build_rollups
 from pipelines.ingest import IngestError, ingest_file
+from pipelines.ingest.common import scratch_folder
 from pipelines.ingest.validate import _naive_time, steady_since
 from tests.support.warehouse_rows import query
 from warehouse import writing
@@ -593,6 +595,34 @@ def test_kill_9_mid_file_leaves_the_warehouse_as_it_was_and_a_rerun_loads_once(d
     assert query(db, "select count(*), count(distinct event_id) from events") == [(2_000_000, 2_000_000)]
     assert not list(tmp_path.glob(".warehouse.duckdb.*.tmp")), "the stale copy of the killed writer was not removed"
     assert not list(scratch.iterdir()), "the killed load's scratch folder was not removed"
+
+
+def test_a_scratch_folder_in_use_is_kept_whatever_its_process_id_and_an_abandoned_one_is_removed(tmp_path, monkeypatch):
+    """A load in another container sharing /tmp names its folder after a process id that does not exist here: its
+    folder is kept while its owner file is locked, and removed once the lock is gone (the kernel lets go of it when
+    the process ends). A folder without an owner file (an earlier shopkpi's) goes once its process has ended and it
+    is over a minute old."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = 2**22 + 12345  # above Linux's largest process id: no process here has it
+    elsewhere = tmp_path / f"shopkpi-ingest-{dead}-abc"
+    elsewhere.mkdir()
+    old = tmp_path / f"shopkpi-ingest-{dead}-old"
+    recent = tmp_path / f"shopkpi-ingest-{dead}-new"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "transcoded.csv").write_text("a\n")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    with open(elsewhere / ".owner", "w") as owner:
+        fcntl.flock(owner, fcntl.LOCK_EX)  # the other container's live load
+        with scratch_folder("shopkpi-ingest-") as mine:
+            assert Path(mine).parent == tmp_path and Path(mine).name.startswith(f"shopkpi-ingest-{os.getpid()}-")
+            assert elsewhere.exists() and recent.exists() and not old.exists()
+            # Another load meanwhile keeps this one's folder.
+            with scratch_folder("shopkpi-ingest-"):
+                assert Path(mine).exists()
+        assert not Path(mine).exists() and elsewhere.exists()
+    with scratch_folder("shopkpi-ingest-"):  # the other load has ended
+        assert not elsewhere.exists() and recent.exists()
 
 
 def test_parquet_whole_number_ids_are_stored_as_their_text_and_a_null_one_is_missing(tmp_path):
