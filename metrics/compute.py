@@ -192,6 +192,18 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     )
     returning = "returning_buyers" in plan.measures
     session_join = "left join segment_sessions s on s.store = {alias}.store and s.session_id = {alias}.session_id"
+    # An order's session is looked for among those the period's orders name: where none names one (a platform's export
+    # names none), no session is read, where the plain left join scanned them all (0.11 s on 10 M sessions for a day,
+    # in each orders rollup a one-order load refreshes).
+    order_session_join = """left join (
+            select s.*
+            from segment_sessions s
+            join (
+                select distinct store, session_id
+                from valid_orders
+                where ordered_at >= $start_ts and ordered_at < $end_ts and session_id is not null
+            ) named on named.store = s.store and named.session_id = s.session_id
+        ) s on s.store = o.store and s.session_id = o.session_id"""
 
     ctes = facts(segment, plan.converted, plan.order_rows)
     rate = " * r.rate" if plan.converted else ""
@@ -214,7 +226,7 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
             {plan.bucket("o.ordered_at")} as bucket,
             {order_grp} as grp
         from valid_orders o
-        {session_join.format(alias="o") if dim.order and "s." in dim.order else ""}
+        {order_session_join if dim.order and "s." in dim.order else ""}
         {"left join customer_orders c on c.store = o.store and c.order_id = o.order_id" if customer_type else ""}
         where o.ordered_at >= $start_ts and o.ordered_at < $end_ts"""
     bucket_end = (

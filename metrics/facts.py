@@ -161,7 +161,13 @@ def order_rows_query() -> str:
             o.customer_id,
             case when o.order_id is not null then {NET_SALES} end as net_sales
         from period_orders p
-        left join sessions s on s.store = p.store and s.session_id = p.session_id
+        left join (
+            -- the sessions the period's orders name: none read where none is named (a platform's export)
+            select s.*
+            from sessions s
+            join (select distinct store, session_id from period_orders where session_id is not null) named
+                on named.store = s.store and named.session_id = s.session_id
+        ) s on s.store = p.store and s.session_id = p.session_id
         left join period_valid_orders o on o.store = p.store and o.order_id = p.order_id
         left join (select store, order_id, sum(line_sales) as sales from period_lines group by store, order_id) l
             on l.store = p.store and l.order_id = p.order_id"""
