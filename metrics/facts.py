@@ -128,6 +128,19 @@ def facts(segment: Segment = ALL, converted: bool = False, order_rows: bool = Fa
     return ctes
 
 
+def sessions_named_by(orders: str, sessions: str = "sessions") -> str:
+    """SQL, a subquery to join orders' sessions from: the rows of `sessions` that the rows of `orders` (a relation with
+    store and session_id) name. Where none names one (a platform's export), no session is read: a plain left join of
+    the orders to every session scanned them all (0.11 s on 10 M sessions for a day, in each orders rollup a one-order
+    load refreshes), its dynamic filter having no key to narrow the scan by."""
+    return f"""(
+            select s.*
+            from {sessions} s
+            join (select distinct store, session_id from {orders} where session_id is not null) named
+                on named.store = s.store and named.session_id = s.session_id
+        )"""
+
+
 # An order's net sales over its valid order `o` (valid_orders' columns) and the sum of its lines' sales `l.sales`
 # (null without lines): the raw queries and the orders' rollup compute it with this one expression.
 NET_SALES = "coalesce(l.sales, o.subtotal, 0) - o.discount - o.refund_amount"
@@ -161,13 +174,7 @@ def order_rows_query() -> str:
             o.customer_id,
             case when o.order_id is not null then {NET_SALES} end as net_sales
         from period_orders p
-        left join (
-            -- the sessions the period's orders name: none read where none is named (a platform's export)
-            select s.*
-            from sessions s
-            join (select distinct store, session_id from period_orders where session_id is not null) named
-                on named.store = s.store and named.session_id = s.session_id
-        ) s on s.store = p.store and s.session_id = p.session_id
+        left join {sessions_named_by("period_orders")} s on s.store = p.store and s.session_id = p.session_id
         left join period_valid_orders o on o.store = p.store and o.order_id = p.order_id
         left join (select store, order_id, sum(line_sales) as sales from period_lines group by store, order_id) l
             on l.store = p.store and l.order_id = p.order_id"""
