@@ -16,8 +16,9 @@ counts its visitors as the whole shop's are counted from `rollup_visitors`.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
-`ensure_rollups` builds them after a load into a warehouse that has none (its first load by `shopkpi ingest`,
-`shopkpi import` or the Data page) or whose rollups another version's queries built. A rollup whose recorded query
+`build_missing` builds them in a load's own writer, once the load has committed, where the warehouse has none (its
+first load by `shopkpi ingest`, `shopkpi import` or the Data page) or another version's queries built them;
+`ensure_rollups` does the same in a writer of its own (after a load that could not). A rollup whose recorded query
 is not this code's is not read until it is rebuilt.
 """
 
@@ -83,20 +84,28 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
         con.execute("insert or replace into rollup_queries values (?, ?, ?)", [table, sql, keyed_by])
 
 
+def build_missing(con: duckdb.DuckDBPyConnection) -> float | None:
+    """Builds the rollups a writer's warehouse lacks or holds from other queries than this code's (in the caller's
+    transaction); returns the seconds it took, None when every rollup was current."""
+    if _all_current(con):
+        return None
+    started = time.perf_counter()
+    build_rollups(con, rebuild=False)
+    return time.perf_counter() - started
+
+
 def ensure_rollups(db_path: Path) -> float | None:
-    """Builds the rollups of the warehouse at `db_path` that are missing or were built by other queries than this
-    code's (the loads keep current ones in step); returns the seconds it took, None when every rollup was current
-    (or there is no warehouse). Called after loads, as a writer."""
+    """build_missing in a writer of its own, for the warehouse at `db_path`: returns the seconds it took, None when
+    every rollup was current (or there is no warehouse). Called after loads; a load that built them itself
+    (ingest_file's `then`) leaves nothing to do but this check."""
     db_path = Path(db_path)
     if not db_path.exists():
         return None
     with open_read_only(db_path, brief=True) as con:
         if _all_current(con):
             return None
-    started = time.perf_counter()
     with writing(db_path) as con:
-        build_rollups(con, rebuild=False)
-    return time.perf_counter() - started
+        return build_missing(con)
 
 
-__all__ = ["build_rollups", "ensure_rollups"]
+__all__ = ["build_missing", "build_rollups", "ensure_rollups"]

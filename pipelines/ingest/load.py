@@ -4,8 +4,9 @@ ledger (`ingest_file`)."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -29,6 +30,8 @@ from warehouse import (
     writing,
 )
 from warehouse.rollups import EVENT_NARROWING, REPLACED, refresh_rollups, touched_days
+
+log = logging.getLogger("shopkpi.ingest")
 
 
 class _AlreadyLoaded(Exception):
@@ -98,6 +101,7 @@ def ingest_file(
     store: str | None = None,
     platform: str | None = None,
     store_currency: str | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> FileResult:
     """Loads one file into `table` in one transaction and returns its row accounting; raises IngestError.
 
@@ -109,6 +113,11 @@ def ingest_file(
     `store` names the store the rows belong to where the file has no store column (default: the warehouse's
     default store; expenses: shared by all stores); the stores table records it with its `platform` and
     `store_currency` (default: those already recorded, else 'other' and the warehouse's currency).
+    `then(con)` runs once the load has committed, in the same writer and in a transaction of its own, so that what it
+    writes is published with the load (the command line builds the rollups of a warehouse's first load there rather
+    than in a second writer, which would copy the warehouse again). The load stands whatever `then` does: a DuckDB
+    error in it is rolled back and logged, and the caller's own check (metrics.rollups.ensure_rollups) finds the work
+    still to do.
     """
     started = time.perf_counter()
     started_at = datetime.now()
@@ -180,6 +189,8 @@ def ingest_file(
                 _record(con, result, digest, started_at, checked.structural, chosen_store)
                 report("committing", 0.9)
                 con.execute("commit")
+                if then is not None:
+                    _after_commit(con, then)
         except _AlreadyLoaded:
             return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
         except WarehouseError as exc:
@@ -194,6 +205,22 @@ def ingest_file(
     report("done", 1.0)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _after_commit(con: duckdb.DuckDBPyConnection, then: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
+    """Runs `then(con)` in a transaction of its own after the load's commit; a DuckDB error rolls back its work only.
+    The load's scratch tables go first: the staged rows of a large file would take most of the memory budget."""
+    scratch = con.sql("select table_name, table_type from information_schema.tables where table_catalog = 'temp'")
+    for name, kind in scratch.fetchall():
+        con.execute(f'drop {"view" if kind == "VIEW" else "table"} if exists temp.main."{name}"')
+    con.execute("begin transaction")
+    try:
+        then(con)
+    except duckdb.Error:
+        con.execute("rollback")
+        log.warning("shopkpi: the work after the load could not be done; the load stands", exc_info=True)
+        return
+    con.execute("commit")
 
 
 def _scratch_source(

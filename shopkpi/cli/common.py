@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from metrics.currency import Rates, load_rates
-from metrics.rollups import ensure_rollups
+from metrics.rollups import build_missing, ensure_rollups
 from metrics.segments import ALL, Segment, store_names
 from metrics.targets import TargetsError
 from shopkpi.settings import load_settings
@@ -123,12 +123,32 @@ def check_store(store: str | None, platform: str | None) -> tuple[str | None, st
     return store, platform.strip().lower() if platform is not None else None
 
 
+class RollupsAfterLoad:
+    """ingest_file's `then` for a command's last file: builds the warehouse's daily rollups where they are missing or
+    another version built them (metrics/rollups.py), in that load's writer, and says so (a warehouse's first load;
+    later loads keep them in step themselves)."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None  # how long the build took; None: nothing was built
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.seconds = build_missing(con)
+
+    def say(self) -> None:
+        if self.seconds is not None:
+            _say_built(self.seconds)
+
+
 def keep_rollups(db_path: Path) -> None:
-    """After loads: builds the warehouse's daily rollups where they are missing or another version built them
-    (metrics/rollups.py), saying so (a warehouse's first load; later loads keep them in step themselves)."""
+    """After loads: builds the warehouse's daily rollups where they are still missing or another version built them
+    (a load that could not, e.g. the last file was loaded already), saying so."""
     seconds = ensure_rollups(db_path)
     if seconds is not None:
-        out.print(f"built the daily rollups the KPIs are summed from in {seconds:.1f} s; later loads keep them in step")
+        _say_built(seconds)
+
+
+def _say_built(seconds: float) -> None:
+    out.print(f"built the daily rollups the KPIs are summed from in {seconds:.1f} s; later loads keep them in step")
 
 
 def fail(message: str) -> typer.Exit:

@@ -20,6 +20,7 @@ from shopkpi.cli.common import (
     DbOption,
     DelayedProgress,
     PlatformOption,
+    RollupsAfterLoad,
     StoreLoadOption,
     check_store,
     err,
@@ -113,14 +114,17 @@ app = typer.Typer(
 def run_ingest(db_path: Path, table: str, files: list[Path], **options) -> list[FileResult]:
     """Loads files one by one with a progress bar each, printing each file's row accounting."""
     results = []
-    for path in files:
+    rollups = RollupsAfterLoad()  # built with the last file, published with it
+    for number, path in enumerate(files, start=1):
         progress = DelayedProgress(f"{Path(path).name}")
+        then = rollups if number == len(files) else None
         try:
-            result = ingest_file(db_path, table, path, progress=progress, **options)
+            result = ingest_file(db_path, table, path, progress=progress, then=then, **options)
         finally:
             progress.close()
         out.print(result.summary(), markup=False, soft_wrap=True)
         results.append(result)
+    rollups.say()
     keep_rollups(db_path)
     return results
 

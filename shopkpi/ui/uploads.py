@@ -19,7 +19,7 @@ from pathlib import Path
 
 import streamlit
 
-from metrics.rollups import ensure_rollups
+from metrics.rollups import build_missing, ensure_rollups
 from pipelines.adapters import ImportOptions, ImportResult, import_export
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.settings import DASHBOARD_DIR, Settings
@@ -133,6 +133,7 @@ def save_and_ingest(
             currency=settings.currency,
             limits=settings.limits,
             store=store,
+            then=build_missing,  # a first load's rollups, published with it
         )
     except IngestError:
         path.unlink(missing_ok=True)  # nothing of it was loaded: keep no refused bytes on the server

@@ -129,7 +129,11 @@ def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_
     first.write_text(header + "s1,v1,2024-06-18 10:00:00,google\ns2,v2,2024-06-19 11:00:00,direct\n")
     run = shopkpi("ingest", "sessions", str(first), "--db", str(db))
     assert run.returncode == 0, run.stderr
-    assert "built the daily rollups" in run.stdout
+    assert run.stdout.count("built the daily rollups") == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        # Built in the load's own writer, published with the rows: one publication (a second writer's build would
+        # have been the second).
+        assert con.sql("select value from shopkpi_meta where key = 'generation'").fetchall() == [("1",)]
     second = tmp_path / "s2.csv"
     second.write_text(header + "s3,v1,2024-06-19 12:00:00,google\n")
     run = shopkpi("ingest", "sessions", str(second), "--db", str(db))

@@ -588,6 +588,32 @@ def test_keys_that_hash_alike_are_still_told_apart(tmp_path, monkeypatch):
     assert _load_all(tmp_path / "alike" / "w.duckdb", tmp_path / "alike") == real
 
 
+def test_what_runs_after_the_commit_is_published_with_the_load_and_its_failure_leaves_the_load(db, tmp_path, caplog):
+    header = "session_id,visitor_id,started_at,source\n"
+    first = write(tmp_path / "s1.csv", header + "s1,v1,2024-06-18 10:00:00,google\n")
+
+    def note(con):
+        # The load's rows are committed and visible; its scratch tables are gone.
+        assert con.sql("select count(*) from sessions").fetchall() == [(1,)]
+        assert con.sql("select count(*) from duckdb_tables() where temporary").fetchall() == [(0,)]
+        con.execute("create table after_load as select 'noted' as what")
+
+    assert ingest_file(db, "sessions", first, then=note).inserted == 1
+    assert query(db, "select what from after_load") == [("noted",)]
+    assert query(db, "select value from shopkpi_meta where key = 'generation'") == [("1",)]
+
+    def fail(con):
+        con.execute("create table half_done (x int)")
+        con.execute("select error('the build failed')")
+
+    second = write(tmp_path / "s2.csv", header + "s2,v2,2024-06-19 10:00:00,direct\n")
+    assert ingest_file(db, "sessions", second, then=fail).inserted == 1
+    assert "the load stands" in caplog.text
+    assert query(db, "select session_id from sessions order by 1") == [("s1",), ("s2",)]
+    assert query(db, "select count(*) from duckdb_tables() where table_name = 'half_done'") == [(0,)]
+    assert query(db, "select count(*) from ingest_log where table_name = 'sessions'") == [(2,)]
+
+
 def test_order_items_without_line_numbers_are_keyed_by_sku(db, tmp_path):
     first = write(tmp_path / "a.csv", "order_id,sku,quantity,unit_price\no1,A,1,10\no1,B,2,5\n")
     second = write(tmp_path / "b.csv", "order_id,sku,quantity,unit_price\no1,A,3,10\n")
