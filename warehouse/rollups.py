@@ -204,7 +204,8 @@ def touched_days(
     (`staged`, rows with `_error` null) and of the stored rows they replace, found before the load writes (among the
     stored rows that meet `within`, an SQL condition the loader knows every such row meets). Empty for a table no
     rollup reads, or a warehouse without rollups; WHOLE for each rollup when the load fills an empty table with more
-    rows than a journal keeps (_fills_empty).
+    rows than a journal keeps (_fills_empty), but for those that count its rows through their sessions where none of
+    them names a session.
 
     `identity`: SQL of a hash of a row's key and of a hash of the row (over the table's columns), as the load
     compares rows. With it, a staged row the same as the stored row of its key (an unchanged duplicate, which the load
@@ -220,11 +221,14 @@ def touched_days(
     rollups = {name: listed.get(name, every_day) for name, _, _ in ledger}
     if not rollups:
         return {}
+    names = [c.name for c in TABLES[table].columns]
     if _fills_empty(con, table, staged):
-        return dict.fromkeys(rollups, WHOLE)
+        # Those that count the rows through their sessions (an order's conversion) have nothing to recompute where no
+        # row names a session, as in a platform's order export.
+        unnamed = "session_id" in names and not _names_sessions(con, staged)
+        return {name: WHOLE for name, sql in rollups.items() if not (unnamed and sql == _SESSIONS_OF_CHANGED)}
     by_session = any(keyed_by == "session_id" for _, _, keyed_by in ledger)
     spans = [sql for _, sql, keyed_by in ledger if keyed_by == "visitor_id"]
-    names = [c.name for c in TABLES[table].columns]
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
     # Only the columns the day queries read (and a session's visitor, below): a month of events is millions of rows,
     # kept until the queries ran.
@@ -294,6 +298,12 @@ def _adds_only(con: duckdb.DuckDBPyConnection, staged: str, key: str) -> bool:
         return False
     repeated = f"select 1 from {staged} where _error is null group by {key} having count(*) > 1 limit 1"
     return con.sql(f"select count(*) from ({repeated})").fetchall()[0][0] == 0
+
+
+def _names_sessions(con: duckdb.DuckDBPyConnection, staged: str) -> bool:
+    """Whether a valid staged row names a session."""
+    named = f"select 1 from {staged} where _error is null and nullif(session_id, '') is not null limit 1"
+    return con.sql(f"select count(*) from ({named})").fetchall()[0][0] > 0
 
 
 def _fills_empty(con: duckdb.DuckDBPyConnection, table: str, staged: str) -> bool:

@@ -539,6 +539,39 @@ def test_a_file_too_large_to_journal_into_an_empty_table_rebuilds_its_rollups_wh
     _assert_as_rebuilt(db)
 
 
+@pytest.mark.parametrize("named", [True, False])
+def test_a_large_first_load_of_orders_recomputes_the_sessions_rollups_only_if_its_orders_name_sessions(
+    tmp_path: Path, monkeypatch, named
+):
+    """Orders fill an empty table with more rows than a journal keeps: the orders' rollups are recomputed whole, and
+    the sessions' and funnel rollups (conversion) too where an order names a session; a platform's export, whose
+    orders name none, leaves them as they are. Either way every rollup is what a full rebuild makes."""
+    monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", 2)  # the three orders below are a large file
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-02 11:00:00,direct,desktop",
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    rebuilt, rebuild = [], rollups_module.rebuild
+    monkeypatch.setattr(
+        rollups_module, "rebuild", lambda con, table, *args: rebuilt.append(table) or rebuild(con, table, *args)
+    )
+    session = "S2" if named else ""
+    ingest_file(db, "orders", _csv(tmp_path / "o.csv", "order_id,ordered_at,status,customer_id,session_id,subtotal",
+        "O1,2024-03-01 12:00:00,paid,C1,,100",
+        f"O2,2024-03-02 12:00:00,paid,C2,{session},50",
+        "O3,2024-03-02 13:00:00,cancelled,C3,,70",
+    ))  # fmt: skip
+    orders_rollups = {ROLLUP_TABLES["orders"], ROLLUP_TABLES["items"], ORDER_ROWS}
+    assert set(rebuilt) == orders_rollups | ({ROLLUP_TABLES["sessions"], FUNNEL_ROLLUP} if named else set())
+    _assert_as_rebuilt(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        converted = con.sql(f"select sum(converted_sessions) from {ROLLUP_TABLES['sessions']}").fetchall()
+    assert converted == [(1 if named else 0,)]
+
+
 def test_each_sessions_events_summed_whole_and_for_the_sessions_a_load_changes(tmp_path: Path):
     """The session events' rollup, counted by hand: a row per stored session with events, on the day it started
     (an event after midnight included), built whole (every_key's query) and refreshed for the sessions a load of
