@@ -115,9 +115,9 @@ def ingest_file(
     `store_currency` (default: those already recorded, else 'other' and the warehouse's currency).
     `then(con)` runs once the load has committed, in the same writer and in a transaction of its own, so that what it
     writes is published with the load (the command line builds the rollups of a warehouse's first load there rather
-    than in a second writer, which would copy the warehouse again). The load stands whatever `then` does: a DuckDB
-    error in it is rolled back and logged, and the caller's own check (metrics.rollups.ensure_rollups) finds the work
-    still to do.
+    than in a second writer, which would copy the warehouse again). A DuckDB error in it (the memory budget, say) is
+    rolled back and logged and the load stands; the caller's own check (metrics.rollups.ensure_rollups) then finds the
+    work still to do. Any other exception is a bug: it fails the load, which publishes nothing.
     """
     started = time.perf_counter()
     started_at = datetime.now()
