@@ -17,9 +17,9 @@ counts its visitors as the whole shop's are counted from `rollup_visitors`.
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
 `build_missing` builds them in a load's own writer, once the load has committed, where the warehouse has none (its
-first load by `shopkpi ingest` or the Data page's upload) or another version's queries built them; `ensure_rollups`
-does the same in a writer of its own (after `shopkpi import`, or a load that could not). A rollup whose recorded
-query is not this code's is not read until it is rebuilt.
+first load by `shopkpi ingest`, `shopkpi import` or the Data page) or another version's queries built them;
+`ensure_rollups` does the same in a writer of its own (after a load that could not). A rollup whose recorded query
+is not this code's is not read until it is rebuilt.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ Each adapter module has NAME, SUMMARY and `build(con, path, workdir, options) ->
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+import duckdb
 
 from pipelines.adapters import clickstream, ga4, jd, online_retail, pinduoduo, shopify, shopify_channels, sycm, taobao
 from pipelines.adapters.common import ImportOptions, ImportResult, Progress, run_import
@@ -28,8 +31,10 @@ def import_export(
     store_timezone: str | None = None,
     currency: str | None = None,
     progress: Progress | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> ImportResult:
-    """Loads one export of a known format into the canonical tables and returns its row accounting per table."""
+    """Loads one export of a known format into the canonical tables and returns its row accounting per table (`then`:
+    ingest_file's, for the load of its last table)."""
     adapter = ADAPTERS.get(format_name.lower())
     if adapter is None:
         raise IngestError(f"unknown format {format_name!r}; choose one of {', '.join(ADAPTERS)}")
@@ -45,6 +50,7 @@ def import_export(
         currency=currency,
         progress=progress,
         platform=getattr(adapter, "PLATFORM", None),
+        then=then,
     )
 
 

@@ -470,10 +470,12 @@ def run_import(
     currency: str | None = None,
     progress: Progress | None = None,
     platform: str | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> ImportResult:
     """Builds the canonical files of one export and loads each through ingest_file; raises IngestError. The rows
     are the store `options.store`'s (default: the warehouse's default store), on `options.platform` (default:
-    `platform`, the adapter's), in the export's currency where it says one."""
+    `platform`, the adapter's), in the export's currency where it says one. `then` is ingest_file's, for the load of
+    the export's last table."""
     started = time.perf_counter()
     report = progress or (lambda stage, done: None)
     options = options or ImportOptions()
@@ -544,6 +546,7 @@ def run_import(
                     store=options.store or None,
                     platform=options.platform or platform,
                     store_currency=plan.currency if options.store else None,
+                    then=then if index == len(plan.tables) - 1 else None,
                 )
             except IngestError as exc:  # a refusal of the derived file is one of the export
                 raise IngestError(str(exc).replace(str(derived.path), str(path))) from exc

@@ -18,6 +18,7 @@ from pipelines.ingest import IngestError, ValueFormat, load_mapping
 from shopkpi.cli.common import (
     DelayedProgress,
     PlatformOption,
+    RollupsAfterLoad,
     StoreLoadOption,
     check_store,
     fail,
@@ -157,7 +158,8 @@ def import_(
     )
     # A configured time zone (shopkpi.toml or SHOPKPI_TIMEZONE) is a choice; the built-in UTC default is not.
     chosen_timezone = timezone or (settings.timezone if settings.timezone != "UTC" else None)
-    for file in files:
+    rollups = RollupsAfterLoad()  # built with the last file's last table, published with it
+    for number, file in enumerate(files, start=1):
         progress = DelayedProgress(file.name)
         try:
             result = import_export(
@@ -169,12 +171,14 @@ def import_(
                 store_timezone=chosen_timezone,
                 currency=settings.currency if settings.currency != "CNY" else None,
                 progress=progress,
+                then=rollups if number == len(files) else None,
             )
         except IngestError as exc:
             raise fail(str(exc)) from None
         finally:
             progress.close()
         out.print(result.summary(), markup=False, soft_wrap=True)
+    rollups.say()
     try:
         keep_rollups(settings.db_path)
     except WarehouseError as exc:

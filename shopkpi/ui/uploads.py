@@ -162,6 +162,7 @@ def save_and_import(
             options=replace(options, limits=settings.limits),
             store_timezone=chosen_timezone,
             currency=settings.currency if settings.currency != "CNY" else None,
+            then=build_missing,  # a first import's rollups, published with it
         )
     except IngestError:
         path.unlink(missing_ok=True)

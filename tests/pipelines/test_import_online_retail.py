@@ -167,6 +167,24 @@ def test_credit_notes_are_refunds_of_the_invoices_they_credit(db, tmp_path):
     assert (row["orders"], row["gross_sales"], row["refunds"], row["net_sales"]) == (4, 37.0, 35.0, 2.0)
 
 
+def test_the_work_after_an_import_runs_once_its_last_table_is_loaded(db, tmp_path):
+    # Its rows are in every table the export fills (order lines, orders, then the products), as `shopkpi import`
+    # builds a first import's rollups there.
+    export = tmp_path / "online_retail_II.csv"
+    export.write_text(SAMPLE)
+    seen = []
+
+    def then(con):
+        tables = ("orders", "order_items", "products")
+        seen.append(con.sql(f"select {', '.join(f'(select count(*) from {t})' for t in tables)}").fetchall()[0])
+
+    result = import_export(db, "online-retail", export, then=then)
+    loaded = by_table(result)
+    assert [t.derived.table for t in result.tables] == ["order_items", "orders", "products"]
+    assert seen == [tuple(loaded[t].result.inserted for t in ("orders", "order_items", "products"))]
+    assert all(seen[0])
+
+
 def test_importing_the_same_export_again_changes_nothing_and_a_changed_line_updates(db, tmp_path):
     export = tmp_path / "online_retail.csv"
     export.write_text(SAMPLE)
