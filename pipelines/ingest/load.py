@@ -190,7 +190,7 @@ def ingest_file(
                 report("committing", 0.9)
                 con.execute("commit")
                 if then is not None:
-                    _after_commit(con, then)
+                    _after_commit(con, then, path)
         except _AlreadyLoaded:
             return FileResult(path, table, "already loaded", seconds=time.perf_counter() - started)
         except WarehouseError as exc:
@@ -207,18 +207,21 @@ def ingest_file(
     return result
 
 
-def _after_commit(con: duckdb.DuckDBPyConnection, then: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
-    """Runs `then(con)` in a transaction of its own after the load's commit; a DuckDB error rolls back its work only.
-    The load's scratch tables go first: the staged rows of a large file would take most of the memory budget."""
+def _after_commit(
+    con: duckdb.DuckDBPyConnection, then: Callable[[duckdb.DuckDBPyConnection], object], path: Path
+) -> None:
+    """Runs `then(con)` in a transaction of its own after the load of `path` has committed; a DuckDB error rolls back
+    its work only, said in one line. The load's scratch tables go first: the staged rows of a large file would take
+    most of the memory budget."""
     scratch = con.sql("select table_name, table_type from information_schema.tables where table_catalog = 'temp'")
     for name, kind in scratch.fetchall():
         con.execute(f'drop {"view" if kind == "VIEW" else "table"} if exists temp.main."{name}"')
     con.execute("begin transaction")
     try:
         then(con)
-    except duckdb.Error:
+    except duckdb.Error as exc:
         con.execute("rollback")
-        log.warning("shopkpi: the work after the load could not be done; the load stands", exc_info=True)
+        log.warning("shopkpi: %s is loaded; what follows the load was not done (%s)", path, first_line(exc))
         return
     con.execute("commit")
 
