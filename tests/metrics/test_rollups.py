@@ -416,6 +416,18 @@ def _rollup_rows(db: Path) -> dict[str, pl.DataFrame]:
         return {name: con.sql(f"select * from {name} order by all").pl() for name in ROLLUP_NAMES}
 
 
+def _second_arguments(monkeypatch, owner: object, name: str) -> list:
+    """The second argument (after the connection) of each call of `owner.name` from now on, the calls going through."""
+    calls, real = [], getattr(owner, name)
+
+    def recording(con, second, *rest):
+        calls.append(second)
+        return real(con, second, *rest)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
 def _assert_as_rebuilt(db: Path) -> None:
     """The warehouse's rollups are those a full rebuild of a copy makes."""
     copy = db.with_name("rebuilt.duckdb")
@@ -554,10 +566,7 @@ def test_a_large_first_load_of_orders_recomputes_the_sessions_rollups_only_if_it
     ))  # fmt: skip
     with writing(db) as con:
         build_rollups(con)
-    rebuilt, rebuild = [], rollups_module.rebuild
-    monkeypatch.setattr(
-        rollups_module, "rebuild", lambda con, table, *args: rebuilt.append(table) or rebuild(con, table, *args)
-    )
+    rebuilt = _second_arguments(monkeypatch, rollups_module, "rebuild")  # the tables rebuilt whole
     session = "S2" if named else ""
     ingest_file(db, "orders", _csv(tmp_path / "o.csv", "order_id,ordered_at,status,customer_id,session_id,subtotal",
         "O1,2024-03-01 12:00:00,paid,C1,,100",
@@ -656,10 +665,7 @@ def test_the_session_events_are_refreshed_per_session_a_load_changes(tmp_path: P
         # S9's event came first; now S9 itself: its row appears, on its own start day.
         ("sessions", SESSIONS, ["S9,V3,2024-03-01 07:00:00,google,mobile"]),
     ]
-    replayed, replay = [], store._replay
-    monkeypatch.setattr(
-        store, "_replay", lambda con, folder, manifest: replayed.append(folder) or replay(con, folder, manifest)
-    )
+    replayed = _second_arguments(monkeypatch, store, "_replay")  # the journal folders replayed
     for n, (table, header, rows) in enumerate(steps):
         ingest_file(db, table, _csv(tmp_path / f"step{n}.csv", header, *rows))
         _assert_as_rebuilt(db)
@@ -940,11 +946,7 @@ def test_a_load_of_new_sessions_widens_its_visitors_spans_and_a_changing_load_re
     the other sessions; a load that moves a stored session, or repeats an id, recomputes them. Through the A/B pair
     (each load replays the one before); the spans are checked by hand and equal a full rebuild's."""
     monkeypatch.setattr(store, "PAIR_FROM_BYTES", 0)
-    merged = []
-    merge = rollups_module._merge_spans
-    monkeypatch.setattr(
-        rollups_module, "_merge_spans", lambda con, table, sql: merged.append(table) or merge(con, table, sql)
-    )
+    merged = _second_arguments(monkeypatch, rollups_module, "_merge_spans")  # the spans' tables widened
     db = tmp_path / "w.duckdb"
     ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", SESSIONS,
         "S1,V1,2024-03-01 10:00:00,google,mobile",
