@@ -7,6 +7,7 @@
     python -m bench.scale --timezone Asia/Shanghai  # every load into warehouses of a store in that time zone
     python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
     python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
+    python -m bench.scale --visitor-splits source,campaign  # warehouses that keep those splits' visitors' spans
 
 Steps, each printed with its time and, where it is a process, its peak memory (the child's own maximum resident set,
 from wait4):
@@ -46,6 +47,7 @@ import duckdb
 from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis, rollups_current
 from metrics.periods import Period, data_span
+from metrics.rollups import checked_splits, choose_visitor_splits
 from pipelines.ingest import ingest_file
 from warehouse import TABLES, table_ddl, writing
 
@@ -159,14 +161,26 @@ def disk_gb(db: Path) -> tuple[float, float]:
     return db.stat().st_size / 1e9, extra / 1e9
 
 
-def load_all(files: dict[str, list[Path]], db: Path, work: Path, code: Path = REPO, label: str = "") -> None:
+def load_all(
+    files: dict[str, list[Path]],
+    db: Path,
+    work: Path,
+    code: Path = REPO,
+    label: str = "",
+    splits: tuple[str, ...] | None = None,
+) -> None:
     """Loads every table's files in the shop's order into a new warehouse at `db` (one an earlier run kept is removed
-    first: its files would all be "already loaded"), printing one line per table against the floor."""
+    first: its files would all be "already loaded"), printing one line per table against the floor. With `splits`,
+    the new warehouse is made first and keeps the visitors' spans of those splits (metrics.rollups.visitor_splits)."""
     for found in [*db.parent.glob(f"{db.name}*"), *db.parent.glob(f".{db.name}*")]:
         if found.is_dir():
             shutil.rmtree(found)
         else:
             found.unlink()
+    if splits is not None:
+        with writing(db, store_timezone=os.environ.get("SHOPKPI_TIMEZONE") or "UTC") as con:
+            choose_visitor_splits(con, splits)
+        label += f" (visitors' spans of {', '.join(splits) or 'no split'})"
     print(
         f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
         f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"
@@ -330,11 +344,20 @@ def main() -> int:
         "--timezone", help="the warehouses' store time zone, as SHOPKPI_TIMEZONE sets it (default: shopkpi's, UTC)"
     )
     parser.add_argument(
+        "--visitor-splits",
+        help="the splits whose visitors' spans the loaded warehouses keep (shopkpi rollups --visitor-splits; default: "
+        "the warehouse's default, the source)",
+    )
+    parser.add_argument(
         "--incremental-only",
         action="store_true",
         help="fill the warehouse with DuckDB straight from the files (no ingest timings); time the incremental loads",
     )
     args = parser.parse_args()
+    splits = None
+    if args.visitor_splits is not None:
+        names = [] if args.visitor_splits.strip().lower() == "none" else args.visitor_splits.split(",")
+        splits = checked_splits(names)
     if args.timezone:
         os.environ["SHOPKPI_TIMEZONE"] = args.timezone  # the loads are processes of their own: run_child passes it on
     work = (args.keep or Path(tempfile.mkdtemp(prefix="shopkpi-scale-"))).resolve()
@@ -365,7 +388,7 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         return 0
-    load_all(one_file, db, work, label="one file per table")
+    load_all(one_file, db, work, label="one file per table", splits=splits)
     with duckdb.connect(str(db), read_only=True) as con:
         span = data_span(con)
         assert span is not None
@@ -384,12 +407,12 @@ def main() -> int:
         for t in tables
     }
     months_db = work / "monthly.duckdb"
-    load_all(monthly, months_db, work, label="big tables as monthly files")
+    load_all(monthly, months_db, work, label="big tables as monthly files", splits=splits)
     print()
     incremental(months_db, work, busiest_end(months_db), 2)
     if args.csv:
         csv_db = work / "csv.duckdb"
-        load_all(csv_files(one_file, files / "csv"), csv_db, work, label="one CSV file per table")
+        load_all(csv_files(one_file, files / "csv"), csv_db, work, label="one CSV file per table", splits=splits)
     if args.baseline and args.baseline_loads:
         before_db = work / "baseline.duckdb"
         load_all(one_file, before_db, work, args.baseline, label=f"baseline ({args.baseline}): one file per table")

@@ -630,9 +630,16 @@ VISITOR_SPANS = "rollup_visitors"
 # Each visitor's first and last day with a session of each value of a dimension (none: null, as a split groups it),
 # per dimension: for a split by it over one bucket, whether a visitor came from a group in the period, without a hash
 # table of every visitor and group of the period's sessions (8.6 M pairs for a year of 10 M sessions by source, most of
-# the Traffic page's year, issue 14). The source only: it is the split the Traffic page opens with, whatever the
-# period and filter; a split by medium, campaign or device is a choice on the page and reads the period's sessions.
-SPLIT_SPANS = {"source": "rollup_visitor_sources"}
+# the Traffic page's year, issue 14). Each costs its build and its upkeep (2.2–2.5 s and 7–8.6 M rows at 10 M
+# sessions), so a warehouse keeps those of VISITOR_SPLITS (metrics/rollups.py): by default the source's, the split
+# the Traffic page opens with; a split by any other reads the period's sessions.
+SPLIT_SPANS = {
+    "source": "rollup_visitor_sources",
+    "medium": "rollup_visitor_mediums",
+    "campaign": "rollup_visitor_campaigns",
+    "device": "rollup_visitor_devices",
+}
+DEFAULT_VISITOR_SPLITS = ("source",)
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
 # visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
@@ -784,6 +791,13 @@ def split_spans_query(dimension: str) -> str:
 def split_spans_current(con: duckdb.DuckDBPyConnection, dimension: str) -> bool:
     """Whether the warehouse holds the spans of `dimension`, built by this code's query (never on a Spark lake)."""
     return dimension in SPLIT_SPANS and recorded_current(con, SPLIT_SPANS[dimension], split_spans_query(dimension))
+
+
+def visitors_from_spans(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> bool:
+    """Whether compute_kpis counts the visitors of a split by `by` over one bucket from the split's spans: the
+    warehouse keeps them (split_spans_current) and split_visitors_from_spans; else from the period's sessions, which
+    take seconds for a year of a large shop."""
+    return split_visitors_from_spans(by, segment) and by is not None and split_spans_current(con, by)
 
 
 def rollup_measures(source: str) -> tuple[str, ...]:

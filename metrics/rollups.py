@@ -11,8 +11,9 @@ events summed once (`rollup_session_events`, per session by its start day), whic
 funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
 metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
 metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
-lines. And each visitor's first and last day per source (`rollup_visitor_sources`), from which a split by source
-counts its visitors as the whole shop's are counted from `rollup_visitors`.
+lines. And each visitor's first and last day per value of a dimension (`rollup_visitor_sources` for the source), from
+which a split by it counts its visitors as the whole shop's are counted from `rollup_visitors`: for the dimensions the
+warehouse's VISITOR_SPLITS names (`shopkpi rollups --visitor-splits`; by default the source only).
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
@@ -25,11 +26,13 @@ is not this code's is not read until it is rebuilt.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
 from metrics.compute import (
+    DEFAULT_VISITOR_SPLITS,
     ROLLUP_TABLES,
     SESSION_EVENTS,
     SPLIT_SPANS,
@@ -46,42 +49,90 @@ from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_q
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 
+# The warehouse's choice of the dimensions whose visitors' spans it keeps (SPLIT_SPANS), in shopkpi_meta: a comma-
+# separated list, empty for none. Without it, DEFAULT_VISITOR_SPLITS. Every writer keeps what the warehouse says, so two
+# processes with different settings never drop and rebuild each other's spans.
+VISITOR_SPLITS = "visitor_splits"
 
-def _rollups() -> dict[str, tuple[str, str]]:
+
+def visitor_splits(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The dimensions whose visitors' spans the warehouse keeps, in SPLIT_SPANS' order."""
+    meta = con.sql("select count(*) from duckdb_tables() where table_name = 'shopkpi_meta'").fetchall()[0][0]
+    chosen = meta and con.sql("select value from shopkpi_meta where key = ?", params=[VISITOR_SPLITS]).fetchall()
+    names = chosen[0][0].split(",") if chosen else DEFAULT_VISITOR_SPLITS
+    return tuple(dimension for dimension in SPLIT_SPANS if dimension in names)
+
+
+def choose_visitor_splits(con: duckdb.DuckDBPyConnection, dimensions: Iterable[str]) -> tuple[str, ...]:
+    """Records which dimensions' visitors' spans the warehouse keeps from now on (build_rollups then builds and drops
+    them); returns them in SPLIT_SPANS' order (checked_splits)."""
+    ordered = checked_splits(dimensions)
+    note_unreplayable(con)  # the A/B pair's journal replays tables' rows, not shopkpi_meta's
+    con.execute("insert or replace into shopkpi_meta values (?, ?)", [VISITOR_SPLITS, ",".join(ordered)])
+    return ordered
+
+
+def checked_splits(dimensions: Iterable[str]) -> tuple[str, ...]:
+    """`dimensions` (any case, blanks ignored) in SPLIT_SPANS' order; raises ValueError for one without spans."""
+    chosen = {dimension.strip().lower() for dimension in dimensions if dimension.strip()}
+    unknown = sorted(chosen - set(SPLIT_SPANS))
+    if unknown:
+        raise ValueError(f"no visitors' spans for {', '.join(unknown)}: choose among {', '.join(SPLIT_SPANS)}")
+    return tuple(dimension for dimension in SPLIT_SPANS if dimension in chosen)
+
+
+def _rollups(splits: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
     and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row and
-    the visitors' spans, whole and per source."""
+    the visitors' spans, whole and per dimension of `splits`."""
     return {
         SESSION_EVENTS: (session_events_query(), "session_id"),
         **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: (funnel_rollup_query(), "day"),
         ORDER_ROWS: (order_rows_query(), "day"),
         VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
-        **{table: (split_spans_query(dimension), "visitor_id") for dimension, table in SPLIT_SPANS.items()},
+        **{SPLIT_SPANS[dimension]: (split_spans_query(dimension), "visitor_id") for dimension in splits},
     }
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
+    # Every rollup current, and no spans kept that the warehouse no longer chooses (the loads would keep them).
+    splits = visitor_splits(con)
+    dropped = [table for dimension, table in SPLIT_SPANS.items() if dimension not in splits]
     return (
         rollups_current(con)
         and funnel_rollup_current(con)
         and order_rows_current(con)
-        and all(split_spans_current(con, dimension) for dimension in SPLIT_SPANS)
+        and all(split_spans_current(con, dimension) for dimension in splits)
+        and not _recorded(con, dropped)
     )
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, tables: list[str]) -> bool:
+    # Whether the ledger (where there is one) records any of `tables`.
+    if not tables or not stored.has_rollups(con):
+        return False
+    found = con.sql("select count(*) from rollup_queries where list_contains(?, table_name)", params=[tables])
+    return found.fetchall()[0][0] > 0
 
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     """(Re)builds every rollup table from the canonical tables and records the query of each (in the caller's
-    transaction, if any). `rebuild=False` keeps the tables whose recorded query is already this code's (loads have
-    kept them in step)."""
+    transaction, if any), with the visitors' spans of the warehouse's visitor_splits, dropping the others.
+    `rebuild=False` keeps the tables whose recorded query is already this code's (loads have kept them in step)."""
     note_unreplayable(con)  # tables rebuilt whole: the A/B pair's next writer copies the warehouse
     stored.upgrade_ledger(con)
     recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
-    for table, (sql, keyed_by) in _rollups().items():
+    splits = visitor_splits(con)
+    for table, (sql, keyed_by) in _rollups(splits).items():
         if recorded.get(table) == sql:
             continue
         stored.rebuild(con, table, sql, keyed_by)
         con.execute("insert or replace into rollup_queries values (?, ?, ?)", [table, sql, keyed_by])
+    for dimension, table in SPLIT_SPANS.items():  # the spans the warehouse no longer keeps
+        if dimension not in splits:
+            con.execute(f"drop table if exists {table}")
+            con.execute("delete from rollup_queries where table_name = ?", [table])
 
 
 def build_missing(con: duckdb.DuckDBPyConnection) -> float | None:
@@ -108,4 +159,11 @@ def ensure_rollups(db_path: Path) -> float | None:
         return build_missing(con)
 
 
-__all__ = ["build_missing", "build_rollups", "ensure_rollups"]
+__all__ = [
+    "build_missing",
+    "build_rollups",
+    "checked_splits",
+    "choose_visitor_splits",
+    "ensure_rollups",
+    "visitor_splits",
+]

@@ -50,6 +50,9 @@ _TOUCHED = {
         "rollup_funnel": _OF_SESSIONS,
         "rollup_visitors": _OF_SESSIONS,
         "rollup_visitor_sources": _OF_SESSIONS,
+        "rollup_visitor_mediums": _OF_SESSIONS,
+        "rollup_visitor_campaigns": _OF_SESSIONS,
+        "rollup_visitor_devices": _OF_SESSIONS,
         "rollup_events": f"""
             select cast(occurred_at as date) as day from events
             where (store, session_id) in {_CHANGED_SESSIONS}""",

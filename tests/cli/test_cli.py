@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -120,6 +121,37 @@ def test_a_bad_setting_is_one_line_and_exit_1(tmp_path, config, named):
     run = shopkpi("kpis", "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert named in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visitors_spans_are_kept(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    header = "session_id,visitor_id,started_at,source,campaign\n"
+    first = tmp_path / "s1.csv"
+    first.write_text(header + "s1,v1,2024-06-18 10:00:00,google,spring\ns2,v2,2024-06-19 11:00:00,direct,\n")
+    assert shopkpi("ingest", "sessions", str(first), "--db", str(db)).returncode == 0
+    run = shopkpi("rollups", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"^rollup_visitor_sources +2 rows$", run.stdout, re.M), run.stdout  # v1 google, v2 direct
+    assert "visitors' spans kept for: source (" in run.stdout
+    wrong = shopkpi("rollups", "--visitor-splits", "campaign,region", "--db", str(db))
+    assert wrong.returncode == 2 and "no visitors' spans for region" in wrong.stderr
+    run = shopkpi("rollups", "--visitor-splits", "campaign", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"^rollup_visitor_campaigns +2 rows$", run.stdout, re.M), run.stdout  # v1 spring, v2 none
+    assert "rollup_visitor_sources" not in run.stdout and "visitors' spans kept for: campaign (" in run.stdout
+    # A later load keeps the warehouse's choice: v1's spring span widened, the source's spans not built again.
+    second = tmp_path / "s2.csv"
+    second.write_text(header + "s3,v1,2024-06-20 10:00:00,google,spring\n")
+    run = shopkpi("ingest", "sessions", str(second), "--db", str(db))
+    assert run.returncode == 0 and "built the daily rollups" not in run.stdout, run.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        spans = con.sql("select campaign, first_day, last_day from rollup_visitor_campaigns order by 1").fetchall()
+        tables = con.sql("select table_name from duckdb_tables() where starts_with(table_name, 'rollup_visitor')")
+        found = sorted(row[0] for row in tables.fetchall())
+    assert spans == [("spring", date(2024, 6, 18), date(2024, 6, 20)), (None, date(2024, 6, 19), date(2024, 6, 19))]
+    assert found == ["rollup_visitor_campaigns", "rollup_visitors"]
+    missing = shopkpi("rollups", "--db", str(tmp_path / "none.duckdb"))
+    assert missing.returncode == 1 and "no warehouse at" in missing.stderr
 
 
 def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_step(tmp_path):

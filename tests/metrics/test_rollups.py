@@ -20,6 +20,7 @@ from bench.kpis import reference_kpis, same_numbers
 from metrics import compute
 from metrics.cohorts import cohort_activity
 from metrics.compute import (
+    DEFAULT_VISITOR_SPLITS,
     ROLLUP_DIMENSIONS,
     ROLLUP_TABLES,
     SESSION_EVENTS,
@@ -33,14 +34,14 @@ from metrics.customers import lifetime_value, repeat_interval, rfm_scores, segme
 from metrics.facts import ORDER_ROWS, order_rows_current
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
-from metrics.rollups import build_rollups, ensure_rollups
+from metrics.rollups import build_rollups, choose_visitor_splits, ensure_rollups, visitor_splits
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
-from warehouse.schema import KEY_FILTERS
+from warehouse.schema import KEY_FILTERS, LEDGER_DDL
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -52,7 +53,7 @@ ROLLUP_NAMES = [
     FUNNEL_ROLLUP,
     ORDER_ROWS,
     VISITOR_SPANS,
-    *SPLIT_SPANS.values(),
+    *(SPLIT_SPANS[dimension] for dimension in DEFAULT_VISITOR_SPLITS),
 ]
 
 
@@ -249,6 +250,90 @@ def test_visitors_by_source_count_an_empty_source_as_none(tmp_path: Path):
     assert visitors(5, 5) == {"google": 1}
 
 
+@cache
+def every_split_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """rolled_shop's shop, keeping the visitors' spans of every split that has them."""
+    con = random_shop(seed, sessions=400, days=DAYS, end=END)
+    con.execute(LEDGER_DDL)
+    assert choose_visitor_splits(con, SPLIT_SPANS) == tuple(SPLIT_SPANS)
+    build_rollups(con)
+    return con
+
+
+# Each split over the whole shop, and the device's under its own filter (one its spans answer).
+kept_splits = st.sampled_from([(by, ALL) for by in SPLIT_SPANS] + [("device", Segment(device="mobile"))])
+
+
+@SETTINGS
+@given(seed=st.integers(min_value=1, max_value=3), period=periods, split=kept_splits)
+def test_visitors_by_each_split_from_its_spans_where_the_warehouse_keeps_them(seed, period, split):
+    # Medium and campaign hold nulls and empty strings in these shops, both counted as none by a split.
+    by, segment = split
+    con = every_split_shop(seed)
+    assert compute.visitors_from_spans(con, by, segment), "the spans answer this split"
+    names = ["visitors", "sessions", "buyer_conversion_rate", "retention_rate"]
+    ours = compute_kpis(con, period, by=by, metrics=names, segment=segment)
+    assert ours.equals(compute_kpis(con, period, by=by, metrics=names, segment=segment, rollups=False)), ours
+
+
+def test_a_warehouse_keeps_the_visitor_spans_it_chooses_and_its_loads_keep_them_in_step(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    header = "session_id,visitor_id,started_at,source,campaign"
+    # V1: spring on 1 and 4 March; V2: no campaign on 2 March; V3: summer on 3 March.
+    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", header,
+        "S1,V1,2024-03-01 10:00:00,google,spring",
+        "S2,V2,2024-03-02 10:00:00,direct,",
+        "S3,V3,2024-03-03 10:00:00,google,summer",
+        "S4,V1,2024-03-04 10:00:00,google,spring",
+    ))  # fmt: skip
+    assert ensure_rollups(db) is not None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert visitor_splits(con) == DEFAULT_VISITOR_SPLITS == ("source",)
+        assert not compute.visitors_from_spans(con, "campaign") and compute.visitors_from_spans(con, "source")
+    with writing(db) as con:
+        assert choose_visitor_splits(con, ["Campaign ", "device", ""]) == ("campaign", "device")
+        build_rollups(con, rebuild=False)
+    splits, real_sql = [], compute.kpi_sql  # whether each compute_kpis read a split's visitors from its spans
+
+    def recording(plan, *rest):
+        splits.append(plan.split_spans)
+        return real_sql(plan, *rest)
+
+    monkeypatch.setattr(compute, "kpi_sql", recording)
+
+    def visitors(first: int, last: int) -> dict[str | None, int]:
+        period = Period(date(2024, 3, first), date(2024, 3, last))
+        with duckdb.connect(str(db), read_only=True) as con:
+            ours = compute_kpis(con, period, by="campaign", metrics=["visitors"])
+            assert ours.equals(compute_kpis(con, period, by="campaign", metrics=["visitors"], rollups=False))
+        return dict(ours.iter_rows())
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        ledger = {row[0] for row in con.sql("select table_name from rollup_queries").fetchall()}
+        tables = {row[0] for row in con.sql("select table_name from duckdb_tables()").fetchall()}
+        assert visitor_splits(con) == ("campaign", "device")
+        assert compute.visitors_from_spans(con, "campaign") and not compute.visitors_from_spans(con, "source")
+    kept, dropped = {SPLIT_SPANS["campaign"], SPLIT_SPANS["device"]}, SPLIT_SPANS["source"]
+    assert kept <= ledger and kept <= tables and dropped not in ledger | tables
+    assert ensure_rollups(db) is None, "the chosen spans are all the warehouse needs"
+    assert visitors(1, 4) == {"spring": 1, None: 1, "summer": 1}
+    # 2–3 March: V1's spring span (1–4) straddles the days, with no session on them.
+    assert visitors(2, 3) == {None: 1, "summer": 1}
+    # A load that adds a session widens its visitor's spans (V2 comes from spring on 3 March).
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", header, "S5,V2,2024-03-03 10:00:00,google,spring"))
+    assert visitors(2, 3) == {None: 1, "spring": 1, "summer": 1}
+    assert splits == [True, False] * 3, "the spans answered, the raw tables checked them"
+    _assert_as_rebuilt(db)
+    with writing(db) as con:
+        assert choose_visitor_splits(con, []) == ()
+        build_rollups(con, rebuild=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        left = {row[0] for row in con.sql("select table_name from duckdb_tables()").fetchall()}
+        assert not set(SPLIT_SPANS.values()) & left and not compute.visitors_from_spans(con, "campaign")
+    assert visitors(2, 3) == {None: 1, "spring": 1, "summer": 1}
+    assert splits[-2:] == [False, False]
+
+
 @settings(SETTINGS, max_examples=8)
 @given(seed=st.integers(min_value=1, max_value=3), period=periods)
 def test_rollups_agree_with_the_hand_written_reference_query(seed, period):
@@ -412,8 +497,10 @@ def _csv(path: Path, header: str, *rows: str) -> Path:
 
 
 def _rollup_rows(db: Path) -> dict[str, pl.DataFrame]:
+    """The rows of each rollup the warehouse's ledger records."""
     with duckdb.connect(str(db), read_only=True) as con:
-        return {name: con.sql(f"select * from {name} order by all").pl() for name in ROLLUP_NAMES}
+        names = [row[0] for row in con.sql("select table_name from rollup_queries order by 1").fetchall()]
+        return {name: con.sql(f"select * from {name} order by all").pl() for name in names}
 
 
 def _second_arguments(monkeypatch, owner: object, name: str) -> list:
@@ -854,7 +941,7 @@ def test_a_warehouse_whose_session_events_were_keyed_by_day_keeps_working_and_is
         keyed = con.sql("select table_name, keyed_by from rollup_queries where keyed_by <> 'day'").fetchall()
         assert sorted(keyed) == sorted(
             [(SESSION_EVENTS, "session_id"), (VISITOR_SPANS, "visitor_id")]
-            + [(table, "visitor_id") for table in SPLIT_SPANS.values()]
+            + [(SPLIT_SPANS[dimension], "visitor_id") for dimension in DEFAULT_VISITOR_SPLITS]
         )
     ingest_file(db, "sessions", _csv(tmp_path / "s3.csv", SESSIONS, "S2,V2,2024-03-02 11:00:00,direct,desktop"))
     _assert_as_rebuilt(db)

@@ -170,11 +170,14 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
     takes seconds for a year of a large shop; the rest of the table a tenth of a second. Over
     later.BACKGROUND_FROM_SESSIONS sessions (0 here, so the demo's month is over it) the table is drawn without them,
     saying so, and filled in by the background count (here after the page run's wait for it, made short, ran out).
-    The source, whose visitors come from spans, is drawn whole."""
+    The source, whose visitors come from spans (the rollups, which `shopkpi demo` builds), is drawn whole."""
+    from metrics.rollups import build_rollups
     from shopkpi.ui import later, warmup
 
     db = tmp_path / "shop.duckdb"
     shutil.copyfile(demo_db, db)  # its own cache entries, whatever other tests computed
+    with writing(db) as con:
+        build_rollups(con)
     monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
     monkeypatch.setattr(later, "WAIT_IN_RUN_SECONDS", 0.3)
     monkeypatch.setattr(warmup, "start", lambda: None)  # no warm-up of this copy, in this process, after the test
@@ -220,6 +223,46 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
         ).fetchall()
     # Every demo session has a medium (GA's own "(none)" among them); the group of orders without a session has none.
     with_sessions = whole[whole["sessions"] > 0]
+    assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
+
+
+def test_a_split_whose_visitors_spans_the_warehouse_keeps_is_drawn_whole_at_once(
+    demo_db, tmp_path, monkeypatch
+) -> None:
+    """Issue 14: a warehouse that keeps the medium's visitors' spans (`shopkpi rollups --visitor-splits`) counts a
+    split by medium from them, as the source's: the table is drawn whole in the page run, with no background count
+    (which would fail here) even over later.BACKGROUND_FROM_SESSIONS sessions."""
+    from metrics.rollups import build_rollups, choose_visitor_splits
+    from shopkpi.ui import later, warmup
+
+    db = tmp_path / "shop.duckdb"
+    shutil.copyfile(demo_db, db)
+    with writing(db) as con:
+        choose_visitor_splits(con, ["source", "medium"])
+        build_rollups(con)
+    monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
+    monkeypatch.setattr(warmup, "start", lambda: None)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("no background count where the spans answer")
+
+    monkeypatch.setattr(later, "_compute", refused)
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.query_params["split"] = "medium"
+    at.run()
+    at.switch_page("pages/traffic.py").run()
+    no_failure(at)
+    table = at.dataframe[0].value
+    assert "Counting the visitors" not in shown_text(at)
+    period = Period(END - timedelta(days=29), END)  # the default view: the last 30 days
+    with open_read_only(db) as con:
+        counted = con.sql(
+            """select medium, count(distinct store || chr(31) || visitor_id)
+            from sessions where cast(started_at as date) between ? and ? group by all""",
+            params=[period.start, period.end],
+        ).fetchall()
+    with_sessions = table[table["sessions"] > 0]
     assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
 
 
