@@ -1,8 +1,9 @@
 """Benchmark: one view of a dashboard page in a fresh tab, on its first visit (computed) and again (cached), with this
-checkout's code and another's, alternated, on the same warehouse.
+checkout's code and another's, alternated, on the same warehouse (or each on its own, `--baseline-db`).
 
     python -m bench.view_times --db W --baseline /work/main [--page traffic] [--days 365] [--rounds 5]
     python -m bench.view_times --db W --baseline /work/main --query split=medium   # the Traffic page split by medium
+    python -m bench.view_times --db W --baseline . --baseline-db W0   # one checkout, two warehouses of the same data
 
 A first visit that drew a note for a result computed in the background (shopkpi/ui/later.py: the Traffic page's
 visitors by medium over a long period) is also timed until the page is drawn whole with it ("whole").
@@ -56,7 +57,16 @@ def whole_s(tab) -> float:
     return tab.wait_for_function(WHOLE_JS, arg=spec, polling="raf", timeout=PAGE_TIMEOUT_MS).json_value() / 1000
 
 
-def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir: Path, extra: str = "") -> None:
+def measure(
+    db: Path,
+    baseline: Path,
+    page: str,
+    days: int,
+    rounds: int,
+    workdir: Path,
+    extra: str = "",
+    baseline_db: Path | None = None,
+) -> None:
     from playwright.sync_api import sync_playwright  # imported here: the rest of shopkpi never needs Playwright
 
     path, title, selector, at_least = next(p for p in PAGES if p[0] == page or p[1].lower() == page)
@@ -65,6 +75,7 @@ def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir
     if span is None:
         raise SystemExit(f"error: {db} has no data")
     checkouts = {"before": baseline.resolve(), "after": REPO_ROOT}
+    warehouses = {"before": baseline_db or db, "after": db}
     found: dict[str, dict[str, list[float]]] = {label: {"first": [], "again": [], "whole": []} for label in checkouts}
     with ExitStack() as stack:
         playwright = stack.enter_context(sync_playwright())
@@ -75,7 +86,7 @@ def measure(db: Path, baseline: Path, page: str, days: int, rounds: int, workdir
             port = free_port()
             command = streamlit_command(port)
             command[command.index(str(REPO_ROOT / "app.py"))] = str(root / "app.py")  # that checkout's app and code
-            env = {**os.environ, "SHOPKPI_DB": str(db), "PYTHONPATH": str(root)}
+            env = {**os.environ, "SHOPKPI_DB": str(warehouses[label]), "PYTHONPATH": str(root)}
             servers[label] = stack.enter_context(running(command, env, root, workdir / f"{label}.log", port))
         for label, server in servers.items():
             server.wait_until_healthy()
@@ -114,6 +125,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, required=True, help="the warehouse both checkouts serve (only read)")
     parser.add_argument("--baseline", type=Path, required=True, help="another checkout (the 'before')")
+    parser.add_argument(
+        "--baseline-db", type=Path, help="the warehouse the baseline serves (default: --db; the same period of data)"
+    )
     parser.add_argument("--page", default="traffic", help="the page's url path (default: traffic)")
     parser.add_argument("--days", type=int, default=365, help="the period's length in the first round (default 365)")
     parser.add_argument("--rounds", type=int, default=5)
@@ -123,7 +137,10 @@ def main() -> None:
         sys.exit(f"error: {CHROMIUM} is missing: run `apt-get install -y chromium` (never `playwright install`)")
     print(f"load average at start: {_load()}")
     with tempfile.TemporaryDirectory(prefix="shopkpi-view-bench-") as workdir:
-        measure(args.db.resolve(), args.baseline, args.page, args.days, args.rounds, Path(workdir), args.query)
+        baseline_db = args.baseline_db.resolve() if args.baseline_db else None
+        measure(
+            args.db.resolve(), args.baseline, args.page, args.days, args.rounds, Path(workdir), args.query, baseline_db
+        )
     print(f"load average at the end: {_load()}")
 
 

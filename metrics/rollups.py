@@ -50,16 +50,17 @@ from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
 
 # The warehouse's choice of the dimensions whose visitors' spans it keeps (SPLIT_SPANS), in shopkpi_meta: a comma-
-# separated list, empty for none. Without it, DEFAULT_VISITOR_SPLITS. Every writer keeps what the warehouse says, so two
-# processes with different settings never drop and rebuild each other's spans.
+# separated list, empty for none. Without it, DEFAULT_VISITOR_SPLITS. In the warehouse, not in a process's settings:
+# every writer keeps the same spans, and none drops what another built.
 VISITOR_SPLITS = "visitor_splits"
 
 
 def visitor_splits(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """The dimensions whose visitors' spans the warehouse keeps, in SPLIT_SPANS' order."""
-    meta = con.sql("select count(*) from duckdb_tables() where table_name = 'shopkpi_meta'").fetchall()[0][0]
-    chosen = meta and con.sql("select value from shopkpi_meta where key = ?", params=[VISITOR_SPLITS]).fetchall()
-    names = chosen[0][0].split(",") if chosen else DEFAULT_VISITOR_SPLITS
+    names = DEFAULT_VISITOR_SPLITS
+    if con.sql("select count(*) from duckdb_tables() where table_name = 'shopkpi_meta'").fetchall()[0][0]:
+        chosen = con.sql("select value from shopkpi_meta where key = ?", params=[VISITOR_SPLITS]).fetchall()
+        names = chosen[0][0].split(",") if chosen else names
     return tuple(dimension for dimension in SPLIT_SPANS if dimension in names)
 
 
