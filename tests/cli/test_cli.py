@@ -152,6 +152,14 @@ def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visi
     assert found == ["rollup_visitor_campaigns", "rollup_visitors"]
     missing = shopkpi("rollups", "--db", str(tmp_path / "none.duckdb"))
     assert missing.returncode == 1 and "no warehouse at" in missing.stderr
+    # Chosen before a warehouse's first load: the load builds the chosen spans with the others.
+    new = tmp_path / "new.duckdb"
+    run = shopkpi("rollups", "--visitor-splits", "device", "--db", str(new))
+    assert run.returncode == 0 and "no rollups yet" in run.stdout and "kept for: device (" in run.stdout, run.stdout
+    run = shopkpi("ingest", "sessions", str(first), "--db", str(new))
+    assert run.returncode == 0 and run.stdout.count("built the daily rollups") == 1, run.stdout
+    listed = shopkpi("rollups", "--db", str(new)).stdout
+    assert re.search(r"^rollup_visitor_devices +2 rows$", listed, re.M) and "rollup_visitor_sources" not in listed
 
 
 def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_step(tmp_path):
