@@ -199,6 +199,8 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
         assert len(first) > 1 and first["sessions"].sum() > 0
         assert first["visitors"].isna().all(), "no visitors shown before they are counted"
         assert "Counting the visitors of each medium over this period's" in shown_text(at)
+        # The warehouse keeps the source's spans: the command keeps them and adds the medium's.
+        assert "shopkpi rollups --visitor-splits source,medium" in shown_text(at)
         assert at.get("download_button")[0].proto.disabled, "no download of a table still being filled in"
         at.button_group(key="traffic_by").set_value("source").run()
         no_failure(at)
