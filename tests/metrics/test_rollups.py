@@ -526,7 +526,9 @@ def _assert_as_rebuilt(db: Path) -> None:
         assert incremental[name].equals(rebuilt), (name, incremental[name], rebuilt)
 
 
-def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Path):
+@pytest.mark.parametrize("splits", [DEFAULT_VISITOR_SPLITS, tuple(SPLIT_SPANS)])
+def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Path, splits: tuple[str, ...]):
+    # With the visitors' spans of the default split and of every split: sessions change device and source below.
     db = tmp_path / "w.duckdb"
     sessions = "session_id,visitor_id,started_at,source,device,pageviews,duration_s"
     orders = "order_id,ordered_at,status,customer_id,session_id,subtotal"
@@ -541,8 +543,12 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
         "O2,2024-03-09 10:00:00,paid,C1,S3,50",
     ))  # fmt: skip
     with writing(db) as con:
+        choose_visitor_splits(con, splits)
         build_rollups(con)
     with duckdb.connect(str(db), read_only=True) as con:
+        assert {row[0] for row in con.sql("select table_name from rollup_queries").fetchall()} >= {
+            SPLIT_SPANS[dimension] for dimension in splits
+        }
         march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
     # Sessions S1–S3, visitors V1 and V2; only O2 is valid (O1 is placed), so S3 converts.
     assert (march["sessions"], march["visitors"], march["orders"], march["conversion_rate"]) == (3, 2, 1, 1 / 3)

@@ -287,14 +287,16 @@ def test_a_load_of_a_file_already_loaded_removes_a_killed_writers_leftovers(tmp_
     assert not list(tmp_path.glob(".w.duckdb.*.tmp*"))
 
 
-def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, monkeypatch):
+@pytest.mark.parametrize("splits", [("source",), ("source", "medium", "campaign", "device")])
+def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, monkeypatch, splits):
     """A load refreshes the rollups of the days it touched (warehouse/rollups.py); the A/B pair's replay must refresh
     them on the idle copy too: a refresh can keep a rollup's row count and change its rows (X-1 moves from 1 to 2 June
-    and turns shipped), which the unnoted-change check, counting rows, would not see."""
-    from metrics.compute import DEFAULT_VISITOR_SPLITS, ROLLUP_TABLES, SPLIT_SPANS, VISITOR_SPANS
-    from metrics.rollups import build_rollups
+    and turns shipped), which the unnoted-change check, counting rows, would not see. With the visitors' spans of the
+    default split and of every split (shopkpi rollups --visitor-splits)."""
+    from metrics.compute import ROLLUP_TABLES, SPLIT_SPANS, VISITOR_SPANS
+    from metrics.rollups import build_rollups, choose_visitor_splits
 
-    tables = [*ROLLUP_TABLES.values(), VISITOR_SPANS, *(SPLIT_SPANS[d] for d in DEFAULT_VISITOR_SPLITS)]
+    tables = [*ROLLUP_TABLES.values(), VISITOR_SPANS, *(SPLIT_SPANS[d] for d in splits)]
 
     def rollups(db: Path) -> dict[str, list[tuple]]:
         with open_read_only(db, brief=True) as con:
@@ -310,6 +312,7 @@ def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, 
         (folder / "first.csv").write_text(first[1])
         ingest_file(db, first[0], folder / "first.csv")
         with writing(db) as con:
+            choose_visitor_splits(con, splits)
             build_rollups(con)
         # The last load (X-1's line B from 2 to 3 units) changes a row of the items' rollup and none of its row
         # counts; one more load then starts from the idle copy, which must have caught that change up.
