@@ -5,6 +5,8 @@ Plain queries on a DuckDB connection returning polars frames; the Data page and 
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import polars as pl
 
@@ -175,6 +177,23 @@ final as (
 select * from final
 """
     return con.sql(query).pl()
+
+
+def rollup_overview(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per rollup the warehouse keeps (the ledger of metrics/rollups.py), by name: what one of its rows is per
+    (`keyed_by`: day, session_id or visitor_id) and its row count. No rows where the warehouse has no rollups."""
+    ledger = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
+    rows = con.sql("select table_name, keyed_by from rollup_queries order by 1").fetchall() if ledger else []
+    if not rows:
+        return pl.DataFrame(schema={"table": pl.String, "keyed_by": pl.String, "rows": pl.Int64})
+    for table, _ in rows:  # identifiers cannot be parameters: only a rollup's name is read
+        if not re.fullmatch(r"rollup_[a-z_]+", table):
+            raise ValueError(f"not a rollup table: {table!r}")
+    counts = "\nunion all\n".join(
+        f"select '{table}' as \"table\", '{keyed_by}' as keyed_by, count(*) as \"rows\" from {table}"
+        for table, keyed_by in rows
+    )
+    return con.sql(f"select * from ({counts}) order by 1").pl()
 
 
 def reject_count(con: duckdb.DuckDBPyConnection) -> int:

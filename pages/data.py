@@ -12,6 +12,8 @@ import polars as pl
 import streamlit as st
 
 from metrics import status
+from metrics.compute import SPLIT_SPANS
+from metrics.rollups import visitor_splits
 from metrics.units import COUNT
 from pages import page
 from pipelines.adapters import ADAPTERS, ImportOptions
@@ -36,6 +38,8 @@ class DataPageData:
     reject_count: int  # rows rejected by all loads
     reject_summary: pl.DataFrame | None  # rejected rows per table and reason; None when there are none
     rejects: pl.DataFrame | None  # the REJECTS_SHOWN newest rejected rows; None when there are none
+    rollups: pl.DataFrame  # one row per rollup the warehouse keeps: what a row is per, its rows
+    visitor_splits: tuple[str, ...]  # the splits whose visitors are counted from spans (metrics.rollups)
 
 
 def visible_rejects(frame: pl.DataFrame, role: str | None) -> pl.DataFrame:
@@ -64,6 +68,8 @@ def data(view: ui.View, role: str | None) -> DataPageData:
         reject_count=count,
         reject_summary=visible_rejects(ui.load(status.reject_summary), role) if count else None,
         rejects=visible_rejects(ui.load(status.recent_rejects, REJECTS_SHOWN), role) if count else None,
+        rollups=ui.load(status.rollup_overview),
+        visitor_splits=ui.load(visitor_splits),
     )
 
 
@@ -116,6 +122,28 @@ def table_columns() -> dict[str, Any]:
         ),
         "last_date": st.column_config.DateColumn(
             t("Last date", "最晚日期"), format="YYYY-MM-DD", help=t("Latest local date.", "最晚的本地日期。")
+        ),
+    }
+
+
+def rollup_columns() -> dict[str, Any]:
+    """Column labels of the rollups' table (one row per rollup the warehouse keeps)."""
+    t = ui.t
+    return {
+        "table": st.column_config.TextColumn(
+            t("Rollup", "汇总表"), help=t("Query it with SQL by this name.", "用 SQL 查询时就用这个表名。")
+        ),
+        "keyed_by": st.column_config.TextColumn(
+            t("One row per", "每行对应"),
+            help=t(
+                "`day`: a day and combination of source, medium, campaign and device; `session_id`: a session; "
+                "`visitor_id`: a visitor (and a value of its split), with the first and last day of its sessions.",
+                "`day`：一天及来源、媒介、活动、设备的一种组合；`session_id`：一次访问；"
+                "`visitor_id`：一位访客（及其拆分维度的一个取值），记录其访问的首末日期。",
+            ),
+        ),
+        "rows": st.column_config.NumberColumn(
+            t("Rows", "行数"), format=COUNT.column, help=t("Rows in the rollup now.", "汇总表中当前的行数。")
         ),
     }
 
@@ -246,6 +274,41 @@ def tables_section(overview: pl.DataFrame) -> None:
                 "仓库已建好，但所有表都是空的：请用 `shopkpi ingest TABLE FILE…` 导入文件。",
             )
         )
+
+
+def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...]) -> None:
+    st.subheader(
+        ui.t("Rollups", "汇总表"),
+        help=ui.t(
+            "Daily pre-aggregates the KPIs are summed from, kept in step by every load: the same numbers as the raw "
+            "tables, read in a fraction of the time.",
+            "指标据以加总的每日预汇总表，每次导入都会同步更新：与原始表数字相同，读取只需其一小部分时间。",
+        ),
+    )
+    if rollups.is_empty():
+        st.caption(
+            ui.t(
+                "None yet: the first `shopkpi ingest` or `shopkpi import` builds them (`shopkpi upgrade` for a "
+                "warehouse loaded otherwise); until then every figure is read from the raw tables.",
+                "尚未建立：首次 `shopkpi ingest` 或 `shopkpi import` 会建立（以其他方式导入的仓库请运行 "
+                "`shopkpi upgrade`）；在此之前所有数字都直接读原始表。",
+            )
+        )
+        return
+    st.dataframe(rollups, column_config=rollup_columns(), hide_index=True)
+    kept = [ui.dim_label(dimension).lower() for dimension in splits]
+    others = [ui.dim_label(dimension).lower() for dimension in SPLIT_SPANS if dimension not in splits]
+    none = ui.t("no split", "无")
+    st.caption(
+        ui.t(
+            f"Visitors of a split by {', '.join(kept) or none} are counted from each visitor's first and last day "
+            f"(at once, for any period); by {', '.join(others) or none}, over the period's sessions (seconds for a "
+            "year of a large shop). `shopkpi rollups --visitor-splits` chooses which.",
+            f"按{'、'.join(kept) or none}拆分的访客数由每位访客的首末访问日期得出（任意时段即时）；"
+            f"按{'、'.join(others) or none}拆分则统计本期访问（大店一年需数秒）。"
+            "可用 `shopkpi rollups --visitor-splits` 选择。",
+        )
+    )
 
 
 def loads_section(loads: pl.DataFrame) -> None:
@@ -451,6 +514,7 @@ def render() -> None:
         tables_section(loaded.tables)
         loads_section(loaded.loads)
         rejects_section(loaded, role)
+        rollups_section(loaded.rollups, loaded.visitor_splits)
     except WarehouseError as error:
         ui.warehouse_problem(error)
 

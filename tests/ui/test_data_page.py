@@ -79,6 +79,33 @@ def test_shows_row_counts_loads_and_reject_reasons(tmp_path: Path, monkeypatch: 
     assert {"Tables", "Rows", "Inserted"} <= english_words(at), "the check the Chinese tests rely on sees English"
 
 
+def test_the_rollups_the_warehouse_keeps_are_listed_with_the_splits_whose_visitors_come_from_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics.rollups import build_rollups, choose_visitor_splits
+
+    db = tmp_path / "shop.duckdb"
+    build_small_warehouse(db)
+    with warehouse.writing(db) as con:
+        choose_visitor_splits(con, ["campaign", "source"])
+        build_rollups(con)
+    at = run_app(db, monkeypatch)
+
+    assert not at.exception
+    assert [h.value for h in at.subheader][-1] == "Rollups"
+    shown = at.dataframe[-1].value.set_index("table")
+    with warehouse.open_read_only(db) as con:
+        kept = con.sql("select table_name, keyed_by from rollup_queries").fetchall()
+        orders = con.sql("select count(*) from rollup_orders").fetchall()[0][0]
+    assert sorted(shown.index) == sorted(table for table, _ in kept)
+    assert "rollup_visitor_campaigns" in shown.index and "rollup_visitor_mediums" not in shown.index
+    assert shown.loc["rollup_visitor_campaigns", "keyed_by"] == "visitor_id"
+    assert shown.loc["rollup_orders", "rows"] == orders > 0, "the small shop's paid orders, by day"
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Visitors of a split by source, campaign are counted from each visitor's first and last day" in captions
+    assert "by medium, device, over the period's sessions" in captions
+
+
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,7 +210,8 @@ def test_in_chinese_the_tables_loads_and_rejects_are_labelled_in_chinese(
 
     assert not at.exception
     assert at.title[0].value == "数据"
-    assert [h.value for h in at.subheader] == ["数据表", "最近导入", "被拒绝的行"]
+    assert [h.value for h in at.subheader] == ["数据表", "最近导入", "被拒绝的行", "汇总表"]
+    assert "尚未建立" in "\n".join(c.value for c in at.caption), "no rollups in this warehouse, said in Chinese"
     assert column_labels(at, 0) == ["数据表", "行数", "日期列", "最早日期", "最晚日期"]
     assert column_labels(at, 1) == [
         "批次",
