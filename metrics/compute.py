@@ -630,9 +630,9 @@ VISITOR_SPANS = "rollup_visitors"
 # Each visitor's first and last day with a session of each value of a dimension (none: null, as a split groups it),
 # per dimension: for a split by it over one bucket, whether a visitor came from a group in the period, without a hash
 # table of every visitor and group of the period's sessions (8.6 M pairs for a year of 10 M sessions by source, most of
-# the Traffic page's year, issue 14). Each costs its build and its upkeep (2.2–2.5 s and 7–8.6 M rows at 10 M
-# sessions), so a warehouse keeps those of VISITOR_SPLITS (metrics/rollups.py): by default the source's, the split
-# the Traffic page opens with; a split by any other reads the period's sessions.
+# the Traffic page's year, issue 14). Each costs its build and its upkeep (at 10 M sessions 7–8.6 M rows, about 3 s of
+# a first load and 0.6 s of a day's), so a warehouse keeps those of its choice (metrics.rollups.visitor_splits): by
+# default the source's, the split the Traffic page opens with; a split by any other reads the period's sessions.
 SPLIT_SPANS = {
     "source": "rollup_visitor_sources",
     "medium": "rollup_visitor_mediums",

@@ -100,10 +100,9 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
 
     Visitors counted over the period's sessions (a split whose spans the warehouse does not keep, by default any but
     the source's, or under another filter) take seconds for a year of a large shop, everything else a tenth of a
-    second. Where the period holds more than
-    later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the table is the other metrics with visitors null
-    until the whole table, computed in the background as one query, is ready: then it is that table, the same as
-    without `visitors_later`."""
+    second. Where the period holds more than later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the table
+    is the other metrics with visitors null until the whole table, computed in the background as one query, is ready:
+    then it is that table, the same as without `visitors_later`."""
     period, segment = view.period, view.segment
     # Both asked whatever `visitors_later`, so that the warm-up leaves the page's first view nothing to compute (the
     # table without visitors takes a twentieth of a second at 10 M sessions).

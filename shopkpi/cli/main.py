@@ -14,9 +14,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from metrics.compute import SPLIT_SPANS
-from metrics.rollups import build_rollups, checked_splits, choose_visitor_splits
-from metrics.rollups import visitor_splits as visitor_splits_of
+from metrics.rollups import build_rollups
 from pipelines.ingest import FileResult, IngestError, ingest_file
 from shopkpi.cli.common import (
     DbOption,
@@ -33,8 +31,7 @@ from shopkpi.cli.common import (
 )
 from shopkpi.cli.imports import DateFormatOption, DecimalCommaOption, MappingOption, ingest_options
 from shopkpi.settings import SettingsError, load_settings
-from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, open_read_only, replace_with, writing
-from warehouse.rollups import has_rollups
+from warehouse import SCHEMA_VERSION, TABLES, WarehouseError, replace_with, writing
 
 # The commands defined in the other modules, in the order `shopkpi --help` lists them after this module's: each is
 # imported when it runs (or when the help lists it), as "module:attribute" (a command function or a Typer of
@@ -46,6 +43,7 @@ LATER_COMMANDS = {
     "pnl": "shopkpi.cli.kpis:pnl",
     "cohorts": "shopkpi.cli.kpis:cohorts",
     "export-lake": "shopkpi.cli.lake:export_lake",
+    "rollups": "shopkpi.cli.rollups:rollups",
     "segments": "shopkpi.cli.customers:segments",
     "forecast": "shopkpi.cli.forecast:forecast",
     "alerts": "shopkpi.cli.forecast:alerts",
@@ -276,55 +274,6 @@ def upgrade(db: DbOption = None) -> None:
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     out.print(f"{settings.db_path} is up to date (schema v{SCHEMA_VERSION})")
-
-
-VisitorSplitsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--visitor-splits",
-        help=(
-            "The splits whose visitors the warehouse keeps spans of (comma-separated among "
-            f"{', '.join(SPLIT_SPANS)}, or none): a year split by one of them is counted in a tenth of a second "
-            "instead of seconds, for about 3 s more on a first load of 10 M sessions and 0.6 s on a day's."
-        ),
-    ),
-]
-
-
-@app.command()
-def rollups(db: DbOption = None, visitor_splits: VisitorSplitsOption = None) -> None:
-    """The rollups the KPIs are summed from: their rows, and which splits' visitors' spans are kept (a new warehouse
-    is made with the choice, for its first load to build them)."""
-    settings = load_settings(db)
-    existed = settings.db_path.exists()
-    if not existed and visitor_splits is None:
-        raise fail(f"no warehouse at {settings.db_path}")
-    if visitor_splits is not None:
-        names = [] if visitor_splits.strip().lower() == "none" else visitor_splits.split(",")
-        try:
-            checked_splits(names)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--visitor-splits") from None
-        started = time.perf_counter()
-        made = writing(settings.db_path, store_timezone=settings.timezone, currency=settings.currency)
-        try:
-            with err.status("building the visitors' spans…"), made as con:
-                choose_visitor_splits(con, names)
-                if existed:
-                    build_rollups(con, rebuild=False)  # builds the new spans, drops those no longer kept
-        except WarehouseError as exc:
-            raise fail(str(exc)) from None
-        seconds = time.perf_counter() - started
-        out.print(f"rollups brought in step in {seconds:.1f} s" if existed else f"made {settings.db_path}")
-    with open_read_only(settings.db_path, brief=True) as con:
-        kept = visitor_splits_of(con)
-        ledger = con.sql("select table_name from rollup_queries order by 1").fetchall() if has_rollups(con) else []
-        for (table,) in ledger:
-            rows = con.sql(f"select count(*) from {table}").fetchall()[0][0]
-            out.print(f"{table:<28} {rows:>14,} rows")
-    if not ledger:
-        out.print("no rollups yet: the first load builds them")
-    out.print(f"visitors' spans kept for: {', '.join(kept) or 'none'} (--visitor-splits changes it)", soft_wrap=True)
 
 
 def main() -> None:
