@@ -295,20 +295,34 @@ def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...]) -> None:
             )
         )
         return
-    st.dataframe(rollups, column_config=rollup_columns(), hide_index=True)
+    st.dataframe(
+        rollups,
+        column_config=rollup_columns(),
+        hide_index=True,
+        height=38 + 35 * rollups.height,  # every row shown
+    )
     kept = [ui.dim_label(dimension).lower() for dimension in splits]
     others = [ui.dim_label(dimension).lower() for dimension in SPLIT_SPANS if dimension not in splits]
-    none = ui.t("no split", "无")
-    st.caption(
-        ui.t(
-            f"Visitors of a split by {', '.join(kept) or none} are counted from each visitor's first and last day "
-            f"(at once, for any period); by {', '.join(others) or none}, over the period's sessions (seconds for a "
-            "year of a large shop). `shopkpi rollups --visitor-splits` chooses which.",
-            f"按{'、'.join(kept) or none}拆分的访客数由每位访客的首末访问日期得出（任意时段即时）；"
-            f"按{'、'.join(others) or none}拆分则统计本期访问（大店一年需数秒）。"
-            "可用 `shopkpi rollups --visitor-splits` 选择。",
+    said = []
+    if kept:
+        said.append(
+            ui.t(
+                f"Visitors of a split by {', '.join(kept)} are counted from each visitor's first and last day (at "
+                "once, for any period).",
+                f"按{'、'.join(kept)}拆分的访客数由每位访客的首末访问日期得出（任意时段即时）。",
+            )
         )
-    )
+    if others:
+        said.append(
+            ui.t(
+                f"Those of a split by {', '.join(others)} are counted over the period's sessions (seconds for a year "
+                "of a large shop).",
+                f"按{'、'.join(others)}拆分的访客数则统计本期访问（大店一年需数秒）。",
+            )
+        )
+    command = "`shopkpi rollups --visitor-splits`"
+    said.append(ui.t(f"{command} chooses which.", f"可用 {command} 选择。"))
+    st.caption(" ".join(said))
 
 
 def loads_section(loads: pl.DataFrame) -> None:

@@ -103,7 +103,7 @@ def test_the_rollups_the_warehouse_keeps_are_listed_with_the_splits_whose_visito
     assert shown.loc["rollup_orders", "rows"] == orders > 0, "the small shop's paid orders, by day"
     captions = "\n".join(c.value for c in at.caption)
     assert "Visitors of a split by source, campaign are counted from each visitor's first and last day" in captions
-    assert "by medium, device, over the period's sessions" in captions
+    assert "Those of a split by medium, device are counted over the period's sessions" in captions
 
 
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
