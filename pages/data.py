@@ -13,7 +13,6 @@ import streamlit as st
 
 from metrics import status
 from metrics.compute import SPLIT_SPANS
-from metrics.rollups import visitor_splits
 from metrics.units import COUNT
 from pages import page
 from pipelines.adapters import ADAPTERS, ImportOptions
@@ -39,7 +38,7 @@ class DataPageData:
     reject_summary: pl.DataFrame | None  # rejected rows per table and reason; None when there are none
     rejects: pl.DataFrame | None  # the REJECTS_SHOWN newest rejected rows; None when there are none
     rollups: pl.DataFrame  # one row per rollup the warehouse keeps: what a row is per, its rows
-    visitor_splits: tuple[str, ...]  # the splits whose visitors are counted from spans (metrics.rollups)
+    visitor_splits: tuple[str, ...]  # the splits whose visitors are counted from spans: those the rollups hold
 
 
 def visible_rejects(frame: pl.DataFrame, role: str | None) -> pl.DataFrame:
@@ -62,14 +61,16 @@ def visible_rejects(frame: pl.DataFrame, role: str | None) -> pl.DataFrame:
 def data(view: ui.View, role: str | None) -> DataPageData:
     """Everything the Data page draws of the warehouse, as `role` may see it (the page and the warm-up call this)."""
     count = ui.load(status.reject_count)
+    rollups = ui.load(status.rollup_overview)
+    kept = set(rollups.get_column("table"))
     return DataPageData(
         tables=ui.load(status.table_overview),
         loads=ui.load(status.recent_loads, LOADS_SHOWN),
         reject_count=count,
         reject_summary=visible_rejects(ui.load(status.reject_summary), role) if count else None,
         rejects=visible_rejects(ui.load(status.recent_rejects, REJECTS_SHOWN), role) if count else None,
-        rollups=ui.load(status.rollup_overview),
-        visitor_splits=ui.load(visitor_splits),
+        rollups=rollups,
+        visitor_splits=tuple(dimension for dimension, table in SPLIT_SPANS.items() if table in kept),
     )
 
 

@@ -12,7 +12,7 @@ from metrics.compute import SPLIT_SPANS, split_visitors_from_spans, visitors_fro
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.inputs import SessionStores, session_stores, store_list
 from metrics.rollups import visitor_splits
-from metrics.segments import blank_unsplittable
+from metrics.segments import Segment, blank_unsplittable
 from pages import page
 from shopkpi import ui
 from shopkpi.ui import charts, later
@@ -106,7 +106,7 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
     period, segment = view.period, view.segment
     # Both asked whatever `visitors_later`, so that the warm-up leaves the page's first view nothing to compute (the
     # table without visitors takes a twentieth of a second at 10 M sessions).
-    if not ui.load(visitors_from_spans, split, segment=segment):
+    if not _from_spans(split, segment):
         quick = ui.load(compute_kpis, period, None, split, QUICK_METRICS, segment=segment)
         if visitors_later and (quick["sessions"].sum() or 0) > later.BACKGROUND_FROM_SESSIONS:
             whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment, polite=False)
@@ -117,12 +117,18 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
     return ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment), False
 
 
+def _from_spans(split: str, segment: Segment) -> bool:
+    """Whether the split's visitors come from the warehouse's spans: as it keeps them; never on Spark, whose lake
+    keeps no rollups."""
+    return not ui.note_answer(compute_kpis) and ui.quietly(visitors_from_spans, split, segment=segment)
+
+
 def _spans_hint(current: ui.View, dim: str) -> str:
     """How to have a split's visitors at once, where the warehouse could keep its spans and does not (the command
-    keeps those it keeps already); empty where no spans could answer (a filter on another dimension)."""
-    if not split_visitors_from_spans(dim, current.segment):
+    keeps those it keeps already); empty where no spans could answer (a filter on another dimension, Spark)."""
+    if ui.note_answer(compute_kpis) or not split_visitors_from_spans(dim, current.segment):
         return ""
-    kept = ui.load(visitor_splits)
+    kept = ui.quietly(visitor_splits)
     command = f"shopkpi rollups --visitor-splits {','.join(d for d in SPLIT_SPANS if d in kept or d == dim)}"
     return current.t(
         f" To have them at once for any period, keep their spans: `{command}` (a day's load of sessions then takes a "

@@ -142,6 +142,16 @@ def load(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
         raise _explained(current.path, exc) from exc
 
 
+def quietly(query: Callable[..., T], *args: Any, segment: Segment = ALL) -> T:
+    """load() for a question about the warehouse that is not a figure of the page (the filter's choices, whether a
+    rollup answers): the page's engine caption does not name it."""
+    token = _answered.set(None)
+    try:
+        return load(query, *args, segment=segment)
+    finally:
+        _answered.reset(token)
+
+
 # --- the engine that answers: the DuckDB warehouse, or the lake on Spark (settings `engine`, `lake_path`) ---------
 
 SPARK = "spark"
@@ -381,7 +391,7 @@ def several_stores() -> bool:
 
 def _safe_options() -> dict[str, list[str]]:
     try:
-        return load(segment_options) if has_warehouse() else {"source": [], "device": [], "store": []}
+        return quietly(segment_options) if has_warehouse() else {"source": [], "device": [], "store": []}
     except WarehouseError:
         return {"source": [], "device": [], "store": []}
 

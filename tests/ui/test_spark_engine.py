@@ -63,6 +63,21 @@ def test_overview_on_spark_shows_the_warehouses_figures_and_says_spark_computed_
     assert dict(cards)["Orders"] not in ("—", "0")
 
 
+def test_the_traffic_page_on_spark_reads_no_spans_and_names_no_embedded_figure(hand_made_db, lake, spark, monkeypatch):
+    """The lake keeps no rollups: whether a split's visitors come from the warehouse's spans is not asked of the
+    warehouse on Spark, so the page's caption names no figure as the embedded warehouse's."""
+    monkeypatch.setattr(warmup, "start", lambda: None)
+    monkeypatch.setenv("SHOPKPI_ENGINE", "spark")
+    monkeypatch.setenv("SHOPKPI_LAKE", str(lake))
+    monkeypatch.setenv("SHOPKPI_SPARK_MASTER", "local[2]")
+    at = open_app(hand_made_db, monkeypatch, "traffic")
+    no_failure(at)
+    captions = [c.value for c in at.caption if "Figures computed by" in c.value]
+    assert len(captions) == 1 and captions[0].startswith("Figures computed by Spark"), captions
+    assert "embedded DuckDB warehouse" not in captions[0], captions[0]
+    assert at.dataframe[0].value["visitors"].notna().any(), "the visitors, counted on Spark"
+
+
 def _html(runner: CliRunner, db, lake, engine: str, out) -> str:
     env = {"SHOPKPI_LAKE": str(lake), "SHOPKPI_SPARK_MASTER": "local[2]"}
     args = ["report", "--period", "monthly", "--date", "2024-03-15", "--out", str(out), "--db", str(db)]
