@@ -163,6 +163,16 @@ def test_a_link_with_a_split_opens_the_traffic_page_split_so_and_a_new_split_is_
     assert "split" not in at.query_params, "the default split leaves the address plain"
 
 
+def traffic_by_medium(db: Path, monkeypatch) -> AppTest:
+    """The Traffic page split by medium (from the address) on the warehouse `db`, after the home page's run."""
+    monkeypatch.setenv("SHOPKPI_DB", str(db))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.query_params["split"] = "medium"
+    at.run()
+    at.switch_page("pages/traffic.py").run()
+    return at
+
+
 def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fills_them_in(
     demo_db, tmp_path, monkeypatch
 ) -> None:
@@ -188,12 +198,8 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
         return real(*args, **kwargs)
 
     monkeypatch.setattr(later, "_compute", held)
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    at.query_params["split"] = "medium"
     try:
-        at.run()
-        at.switch_page("pages/traffic.py").run()
+        at = traffic_by_medium(db, monkeypatch)
         no_failure(at)
         first = at.dataframe[0].value
         assert len(first) > 1 and first["sessions"].sum() > 0
@@ -216,7 +222,13 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
     assert "Counting the visitors" not in shown_text(at)
     assert not at.get("download_button")[0].proto.disabled
     assert whole.drop(columns="visitors").equals(first.drop(columns="visitors")), "only the visitors filled in"
-    period = Period(END - timedelta(days=29), END)  # the default view: the last 30 days
+    assert_visitors_by_medium_of_the_last_30_days(db, whole)
+
+
+def assert_visitors_by_medium_of_the_last_30_days(db: Path, table) -> None:
+    """The Traffic table's visitors per medium (the default view: the last 30 days) are the distinct visitors of the
+    sessions, counted here by SQL."""
+    period = Period(END - timedelta(days=29), END)
     with open_read_only(db) as con:
         counted = con.sql(
             """select medium, count(distinct store || chr(31) || visitor_id)
@@ -224,7 +236,7 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
             params=[period.start, period.end],
         ).fetchall()
     # Every demo session has a medium (GA's own "(none)" among them); the group of orders without a session has none.
-    with_sessions = whole[whole["sessions"] > 0]
+    with_sessions = table[table["sessions"] > 0]
     assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
 
 
@@ -249,23 +261,11 @@ def test_a_split_whose_visitors_spans_the_warehouse_keeps_is_drawn_whole_at_once
         raise AssertionError("no background count where the spans answer")
 
     monkeypatch.setattr(later, "_compute", refused)
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    at.query_params["split"] = "medium"
-    at.run()
-    at.switch_page("pages/traffic.py").run()
+    at = traffic_by_medium(db, monkeypatch)
     no_failure(at)
     table = at.dataframe[0].value
     assert "Counting the visitors" not in shown_text(at)
-    period = Period(END - timedelta(days=29), END)  # the default view: the last 30 days
-    with open_read_only(db) as con:
-        counted = con.sql(
-            """select medium, count(distinct store || chr(31) || visitor_id)
-            from sessions where cast(started_at as date) between ? and ? group by all""",
-            params=[period.start, period.end],
-        ).fetchall()
-    with_sessions = table[table["sessions"] > 0]
-    assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
+    assert_visitors_by_medium_of_the_last_30_days(db, table)
 
 
 def test_visitors_counted_within_the_page_run_are_drawn_in_it_after_the_rest_of_the_page(
@@ -294,11 +294,7 @@ def test_visitors_counted_within_the_page_run_are_drawn_in_it_after_the_rest_of_
 
     monkeypatch.setattr(ui, "vega", vega)
     monkeypatch.setattr(later, "_compute", held)
-    monkeypatch.setenv("SHOPKPI_DB", str(db))
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    at.query_params["split"] = "medium"
-    at.run()
-    at.switch_page("pages/traffic.py").run()
+    at = traffic_by_medium(db, monkeypatch)
     no_failure(at)
     assert drawn.is_set()
     table = at.dataframe[0].value
