@@ -13,7 +13,7 @@ metrics/funnel.py), and each order with its session's dimensions, customer and n
 metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
 lines. And each visitor's first and last day per value of a dimension (`rollup_visitor_sources` for the source), from
 which a split by it counts its visitors as the whole shop's are counted from `rollup_visitors`: for the dimensions the
-warehouse's VISITOR_SPLITS names (`shopkpi rollups --visitor-splits`; by default the source only).
+warehouse chooses (`visitor_splits`, set by `shopkpi rollups --visitor-splits`; by default the source only).
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
