@@ -738,12 +738,6 @@ def split_visitors_from_spans(by: str | None, segment: Segment) -> bool:
     return by in SPLIT_SPANS and set(segment.dimensions) <= {by} and getattr(segment, by, None) != ""
 
 
-def split_spans_answer(plan: Plan, segment: Segment) -> bool:
-    """Whether the visitors of a plan summed from the rollups can come from the split's spans: one bucket and
-    split_visitors_from_spans."""
-    return plan.rollups and plan.grain is None and split_visitors_from_spans(plan.by, segment)
-
-
 def _split_visitors(dimension: str, segment: Segment) -> str:
     """The period_visitors CTE of a split by `dimension` read from its spans (SPLIT_SPANS): each visitor and group
     once, the spans that end or start in the period counted as they are, those that straddle it checked against the
@@ -1002,7 +996,7 @@ def _run(
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
-    if split_spans_answer(plan, segment) and plan.by is not None and split_spans_current(con, plan.by):
+    if plan.rollups and plan.grain is None and visitors_from_spans(con, plan.by, segment):  # as the page asks
         plan = replace(plan, split_spans=True)
     if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
         plan = replace(plan, order_rows=True)
