@@ -60,7 +60,7 @@ from metrics.registry import (
     names_in,
 )
 from metrics.segments import ALL, Segment
-from warehouse.schema import KEY_FILTERS
+from warehouse.schema import DAY_VISITORS, KEY_FILTERS, VISITOR_NUMBERS
 
 # polars is imported where a frame is made: a load (`shopkpi ingest`) imports this module for the rollups' SQL
 # and needs no frame (tests/cli/test_lazy_imports.py).
@@ -161,6 +161,9 @@ class Plan:
     # Split by a dimension of SPLIT_SPANS (one bucket, no filter but on that dimension): the visitors of each group
     # come from the spans of each visitor's sessions of that group (the caller checked the rollup is current).
     split_spans: bool = False
+    # The highest visitor number (VISITOR_NUMBERS) where the visitors of the one bucket are counted as bitmaps of the
+    # visitors' numbers from DAY_VISITORS (the warehouse keeps it, and no spans answer); 0 where not.
+    visitor_bits: int = 0
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -488,6 +491,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
     elif plan.split_spans and plan.by is not None:
         ctes["period_visitors"] = _split_visitors(plan.by, segment)
+    elif plan.visitor_bits:
+        ctes["period_visitors"] = _bit_visitors(plan, segment)
     if plan.window_is_period:
         # The window's earlier 30 days are the previous period and its later 30 days the period: the same visitors,
         # and its returners are the period's retained visitors.
@@ -519,7 +524,10 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
         parts = [False] if not (traffic and source == "sessions") else ([False, True] if plan.mixed else [True])
         for from_traffic in parts:
             expressions = [
-                f"{(MEASURES[m].traffic or 'null') if from_traffic else _aggregate(m, facts_name)} as {m}" for m in own
+                f"{MEASURES[m].traffic or 'null'} as {m}"
+                if from_traffic
+                else f"{_aggregate(m, facts_name, plan.visitor_bits)} as {m}"
+                for m in own
             ]
             if from_traffic:
                 expressions.append("max(cut) as cut_traffic")
@@ -640,6 +648,14 @@ SPLIT_SPANS = {
     "device": "rollup_visitor_devices",
 }
 DEFAULT_VISITOR_SPLITS = ("source",)
+# DAY_VISITORS: one row per day, combination of ROLLUP_DIMENSIONS (raw values) and number of a visitor
+# (VISITOR_NUMBERS) with a session: the visitors of any split by those dimensions and filter on them, over one bucket,
+# are then a bitmap of numbers per group, whose set bits are counted (a year of 10 M sessions by campaign: 0.1 s,
+# where a distinct count of the sessions' visitor ids takes about 1 s). Kept where the warehouse chooses it
+# (metrics.rollups.keeps_visitor_numbers, `shopkpi rollups --visitor-numbers on`).
+# The most memory the bitmaps of one query may take (a group's bitmap has a bit per visitor number): beyond it, the
+# period's sessions are counted.
+MAX_VISITOR_BITMAPS_BYTES = 256 * 2**20
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
 # visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
@@ -655,7 +671,7 @@ def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
     # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
     if not plan.rollups:
         return SOURCE_FACTS[source]
-    if source == "sessions" and (_whole_shop(plan, segment) or plan.split_spans):
+    if source == "sessions" and (_whole_shop(plan, segment) or plan.split_spans or plan.visitor_bits):
         return "period_visitors"
     return NARROW_FACTS.get(source, SOURCE_FACTS[source])
 
@@ -665,10 +681,15 @@ def _whole_shop(plan: Plan, segment: Segment) -> bool:
     return plan.rollups and plan.grain is None and plan.by is None and not segment.dimensions
 
 
-def _aggregate(measure: str, facts_name: str) -> str:
+def _aggregate(measure: str, facts_name: str, visitor_bits: int = 0) -> str:
     # period_visitors holds each visitor once, so a distinct count of its ids is a count: the same number without
-    # a hash table of millions of ids.
+    # a hash table of millions of ids. From DAY_VISITORS (`visitor_bits`, the highest number) it holds a visitor's
+    # number once per day and combination of dimensions: each group's numbers set bits of one bitmap, whose set bits
+    # are counted.
     aggregate = MEASURES[measure].aggregate
+    if facts_name == "period_visitors" and visitor_bits:
+        bits = f"bit_count(bitstring_agg(visitor_no, 1, {int(visitor_bits)}))"
+        return re.sub(r"^count\(distinct (\w+)\)$", bits, aggregate)
     if facts_name == "period_visitors":
         return re.sub(r"^count\(distinct (\w+)\)$", r"count(\1)", aggregate)
     return aggregate
@@ -785,6 +806,60 @@ def split_spans_query(dimension: str) -> str:
 def split_spans_current(con: duckdb.DuckDBPyConnection, dimension: str) -> bool:
     """Whether the warehouse holds the spans of `dimension`, built by this code's query (never on a Spark lake)."""
     return dimension in SPLIT_SPANS and recorded_current(con, SPLIT_SPANS[dimension], split_spans_query(dimension))
+
+
+def day_visitors_query() -> str:
+    """The rows of DAY_VISITORS for the days $start_ts to $end_ts: one per day, combination of ROLLUP_DIMENSIONS
+    (raw values) and number of a visitor (VISITOR_NUMBERS: its store and id) with a session of them that day."""
+    day = dialect.truncate("day", "s.started_at")
+    dimensions = ", ".join(f"s.{d}" for d in ROLLUP_DIMENSIONS)
+    return f"""
+        -- one row per day, combination of the session dimensions and visitor (its number) with such a session
+        select distinct {day} as day, {dimensions}, n.visitor_no
+        from sessions s
+        join {VISITOR_NUMBERS} n on n.store = s.store and n.visitor_id = s.visitor_id
+        where s.started_at >= $start_ts and s.started_at < $end_ts"""
+
+
+def day_visitors_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds DAY_VISITORS, built by this code's query (never on a Spark lake)."""
+    return recorded_current(con, DAY_VISITORS, day_visitors_query())
+
+
+def _bit_visitors(plan: Plan, segment: Segment) -> str:
+    """The period_visitors CTE read from DAY_VISITORS: each visitor's number once per day and combination of
+    dimensions of its sessions in the period (the aggregate sets its bit in its group's bitmap, _aggregate)."""
+    group = NO_GROUP if plan.by is None else f"nullif(d.{plan.by}, '')"
+    filters = "".join(f" and d.{d} = {dialect.param(d)}" for d in segment.dimensions)
+    return f"""
+        -- one row per visitor (by number), day and combination of dimensions with a session in the period
+        select $first_day as bucket, {group} as grp, d.visitor_no
+        from {DAY_VISITORS} d
+        where d.day >= $first_day and d.day <= $last_day{filters}"""
+
+
+def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> int:
+    """The highest visitor number where compute_kpis counts the visitors of one bucket split by `by` (None: the
+    whole shop) on `segment` as bitmaps from DAY_VISITORS: the warehouse keeps it, the rollups carry the split and
+    the filter, and the bitmaps of every group the split can have fit MAX_VISITOR_BITMAPS_BYTES; else 0."""
+    carried = set(ROLLUP_DIMENSIONS)
+    if (by is not None and by not in carried) or not set(segment.dimensions) <= carried:
+        return 0
+    if not day_visitors_current(con):
+        return 0
+    highest = con.sql(f"select coalesce(max(visitor_no), 0) from {VISITOR_NUMBERS}").fetchall()[0][0]
+    groups = 1
+    if by is not None:  # every value the split has on any day (and none), from the sessions' small rollup
+        groups = con.sql(f"select count(distinct nullif({by}, '')) + 1 from {ROLLUP_TABLES['sessions']}").fetchall()
+        groups = groups[0][0]
+    return int(highest) if highest and groups * (highest // 8 + 1) <= MAX_VISITOR_BITMAPS_BYTES else 0
+
+
+def visitors_without_scan(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> bool:
+    """Whether compute_kpis counts the visitors of a split by `by` over one bucket without a distinct count over
+    the period's sessions (seconds for a year of a large shop): from the split's spans (visitors_from_spans) or the
+    visitors' bitmaps (visitor_bits)."""
+    return visitors_from_spans(con, by, segment) or bool(visitor_bits(con, by, segment))
 
 
 def visitors_from_spans(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> bool:
@@ -998,6 +1073,8 @@ def _run(
         plan = replace(plan, rollups=True)
     if plan.rollups and plan.grain is None and visitors_from_spans(con, plan.by, segment):  # as the page asks
         plan = replace(plan, split_spans=True)
+    elif plan.rollups and plan.grain is None and not _whole_shop(plan, segment) and "visitors" in plan.measures:
+        plan = replace(plan, visitor_bits=visitor_bits(con, plan.by, segment))
     if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
         plan = replace(plan, order_rows=True)
     sql = kpi_sql(plan, segment)

@@ -32,11 +32,15 @@ from pathlib import Path
 import duckdb
 
 from metrics.compute import (
+    DAY_VISITORS,
     DEFAULT_VISITOR_SPLITS,
     ROLLUP_TABLES,
     SESSION_EVENTS,
     SPLIT_SPANS,
+    VISITOR_NUMBERS,
     VISITOR_SPANS,
+    day_visitors_current,
+    day_visitors_query,
     rollup_query,
     rollups_current,
     session_events_query,
@@ -73,6 +77,26 @@ def choose_visitor_splits(con: duckdb.DuckDBPyConnection, dimensions: Iterable[s
     return ordered
 
 
+# Whether the warehouse keeps its visitors numbered and DAY_VISITORS ("on"; default: not), in shopkpi_meta, as
+# VISITOR_SPLITS.
+KEEPS_VISITOR_NUMBERS = "visitor_numbers"
+
+
+def keeps_visitor_numbers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse keeps its visitors numbered and the rollup of visitors by number (DAY_VISITORS)."""
+    if not con.sql("select count(*) from duckdb_tables() where table_name = 'shopkpi_meta'").fetchall()[0][0]:
+        return False
+    chosen = con.sql("select value from shopkpi_meta where key = ?", params=[KEEPS_VISITOR_NUMBERS]).fetchall()
+    return bool(chosen) and chosen[0][0] == "on"
+
+
+def choose_visitor_numbers(con: duckdb.DuckDBPyConnection, keep: bool) -> None:
+    """Records whether the warehouse keeps its visitors numbered from now on (build_rollups then builds or drops
+    DAY_VISITORS and the numbers)."""
+    note_unreplayable(con)  # the A/B pair's journal replays tables' rows, not shopkpi_meta's
+    con.execute("insert or replace into shopkpi_meta values (?, ?)", [KEEPS_VISITOR_NUMBERS, "on" if keep else "off"])
+
+
 def checked_splits(dimensions: Iterable[str]) -> tuple[str, ...]:
     """`dimensions` (any case, blanks ignored) in SPLIT_SPANS' order; raises ValueError for one without spans."""
     chosen = {dimension.strip().lower() for dimension in dimensions if dimension.strip()}
@@ -82,10 +106,10 @@ def checked_splits(dimensions: Iterable[str]) -> tuple[str, ...]:
     return tuple(dimension for dimension in SPLIT_SPANS if dimension in chosen)
 
 
-def _rollups(splits: Iterable[str]) -> dict[str, tuple[str, str]]:
+def _rollups(splits: Iterable[str], numbers: bool) -> dict[str, tuple[str, str]]:
     """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
-    and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row and
-    the visitors' spans, whole and per dimension of `splits`."""
+    and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row, the
+    visitors' spans, whole and per dimension of `splits`, and with `numbers` the visitors by number."""
     return {
         SESSION_EVENTS: (session_events_query(), "session_id"),
         **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
@@ -93,18 +117,21 @@ def _rollups(splits: Iterable[str]) -> dict[str, tuple[str, str]]:
         ORDER_ROWS: (order_rows_query(), "day"),
         VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
         **{SPLIT_SPANS[dimension]: (split_spans_query(dimension), "visitor_id") for dimension in splits},
+        **({DAY_VISITORS: (day_visitors_query(), "day")} if numbers else {}),
     }
 
 
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
     # Every rollup current, and no spans kept that the warehouse no longer chooses (the loads would keep them).
-    splits = visitor_splits(con)
+    splits, numbers = visitor_splits(con), keeps_visitor_numbers(con)
     dropped = [table for dimension, table in SPLIT_SPANS.items() if dimension not in splits]
+    dropped += [] if numbers else [DAY_VISITORS]
     return (
         rollups_current(con)
         and funnel_rollup_current(con)
         and order_rows_current(con)
         and all(split_spans_current(con, dimension) for dimension in splits)
+        and (not numbers or day_visitors_current(con))
         and not _recorded(con, dropped)
     )
 
@@ -119,13 +146,14 @@ def _recorded(con: duckdb.DuckDBPyConnection, tables: list[str]) -> bool:
 
 def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
     """(Re)builds every rollup table from the canonical tables and records the query of each (in the caller's
-    transaction, if any), with the visitors' spans of the warehouse's visitor_splits, dropping the others.
-    `rebuild=False` keeps the tables whose recorded query is already this code's (loads have kept them in step)."""
+    transaction, if any), with the visitors' spans of the warehouse's visitor_splits, dropping the others, and the
+    visitors by number where it keeps them (keeps_visitor_numbers), else dropping them. `rebuild=False` keeps the
+    tables whose recorded query is already this code's (loads have kept them in step)."""
     note_unreplayable(con)  # tables rebuilt whole: the A/B pair's next writer copies the warehouse
     stored.upgrade_ledger(con)
     recorded = {} if rebuild else dict(con.sql("select table_name, query from rollup_queries").fetchall())
-    splits = visitor_splits(con)
-    for table, (sql, keyed_by) in _rollups(splits).items():
+    splits, numbers = visitor_splits(con), keeps_visitor_numbers(con)
+    for table, (sql, keyed_by) in _rollups(splits, numbers).items():
         if recorded.get(table) == sql:
             continue
         stored.rebuild(con, table, sql, keyed_by)
@@ -134,6 +162,10 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
         if dimension not in splits:
             con.execute(f"drop table if exists {table}")
             con.execute("delete from rollup_queries where table_name = ?", [table])
+    if not numbers:
+        for table in (DAY_VISITORS, VISITOR_NUMBERS):
+            con.execute(f"drop table if exists {table}")
+        con.execute("delete from rollup_queries where table_name = ?", [DAY_VISITORS])
 
 
 def build_missing(con: duckdb.DuckDBPyConnection) -> float | None:
@@ -164,7 +196,9 @@ __all__ = [
     "build_missing",
     "build_rollups",
     "checked_splits",
+    "choose_visitor_numbers",
     "choose_visitor_splits",
     "ensure_rollups",
+    "keeps_visitor_numbers",
     "visitor_splits",
 ]

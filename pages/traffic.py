@@ -8,10 +8,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
-from metrics.compute import SPLIT_SPANS, split_visitors_from_spans, visitors_from_spans
+from metrics.compute import ROLLUP_DIMENSIONS, visitors_without_scan
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.inputs import SessionStores, session_stores, store_list
-from metrics.rollups import visitor_splits
 from metrics.segments import Segment, blank_unsplittable
 from pages import page
 from shopkpi import ui
@@ -98,15 +97,15 @@ def data(
 def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFrame, bool]:
     """The table of TABLE_METRICS per group, and whether its visitors are still being counted.
 
-    Visitors counted over the period's sessions (a split whose spans the warehouse does not keep, by default any but
-    the source's, or under another filter) take seconds for a year of a large shop, everything else a tenth of a
-    second. Where the period holds more than later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the table
-    is the other metrics with visitors null until the whole table, computed in the background as one query, is ready:
-    then it is that table, the same as without `visitors_later`."""
+    Visitors counted over the period's sessions (where the warehouse keeps neither the split's spans, by default kept
+    for the source only, nor its visitors numbered) take seconds for a year of a large shop, everything else a tenth
+    of a second. Where the period holds more than later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the
+    table is the other metrics with visitors null until the whole table, computed in the background as one query, is
+    ready: then it is that table, the same as without `visitors_later`."""
     period, segment = view.period, view.segment
     # Both asked whatever `visitors_later`, so that the warm-up leaves the page's first view nothing to compute (the
     # table without visitors takes a twentieth of a second at 10 M sessions).
-    if not _from_spans(split, segment):
+    if not _at_once(split, segment):
         quick = ui.load(compute_kpis, period, None, split, QUICK_METRICS, segment=segment)
         if visitors_later and (quick["sessions"].sum() or 0) > later.BACKGROUND_FROM_SESSIONS:
             whole = later.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment, polite=False)
@@ -117,24 +116,24 @@ def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFram
     return ui.load(compute_kpis, period, None, split, TABLE_METRICS, segment=segment), False
 
 
-def _from_spans(split: str, segment: Segment) -> bool:
-    """Whether the split's visitors come from the warehouse's spans: as it keeps them; never on Spark, whose lake
-    keeps no rollups."""
-    return not ui.note_answer(compute_kpis) and ui.quietly(visitors_from_spans, split, segment=segment)
+def _at_once(split: str, segment: Segment) -> bool:
+    """Whether the split's visitors come from the warehouse's spans or visitor numbers (metrics.compute
+    visitors_without_scan): as it keeps them; never on Spark, whose lake keeps no rollups."""
+    return not ui.note_answer(compute_kpis) and ui.quietly(visitors_without_scan, split, segment=segment)
 
 
-def _spans_hint(current: ui.View, dim: str) -> str:
-    """How to have a split's visitors at once, where the warehouse could keep its spans and does not (the command
-    keeps those it keeps already); empty where no spans could answer (a filter on another dimension, Spark)."""
-    if ui.note_answer(compute_kpis) or not split_visitors_from_spans(dim, current.segment):
+def _numbers_hint(current: ui.View, dim: str) -> str:
+    """How to have a split's visitors at once: keep the visitors numbered; empty where the numbers could not answer
+    (a split or filter the rollups do not carry, Spark)."""
+    carried = dim in ROLLUP_DIMENSIONS and set(current.segment.dimensions) <= set(ROLLUP_DIMENSIONS)
+    if ui.note_answer(compute_kpis) or not carried:
         return ""
-    kept = ui.quietly(visitor_splits)
-    command = f"shopkpi rollups --visitor-splits {','.join(d for d in SPLIT_SPANS if d in kept or d == dim)}"
+    command = "shopkpi rollups --visitor-numbers on"
     return current.t(
-        f" To have them at once for any period, keep their spans: `{command}` (a day's load of sessions then takes a "
-        "little longer: about 0.6 s at 30,000 sessions a day).",
-        f" 如需任意时段即时得出，可保留其访客区间：`{command}`"
-        "（此后每日导入访问数据会稍慢：每天 3 万次访问约多 0.6 秒）。",
+        f" To have them at once for any period, split and filter, keep the visitors numbered: `{command}` (a "
+        "first load of sessions then takes longer: about 5 s at 10 million sessions).",
+        f" 如需任意时段、拆分和筛选即时得出，可为访客编号：`{command}`"
+        "（此后首次导入访问数据会更慢：1000 万次访问约多 5 秒）。",
     )
 
 
@@ -212,7 +211,7 @@ def table_section(
                 f"正在统计本期 {sessions} 次访问中各{current.dim_label(dim)}的访客数（精确去重计数），"
                 "完成后该列自动填入。",
             )
-            + _spans_hint(current, dim)
+            + _numbers_hint(current, dim)
         )
     left, right = st.columns([1, 3])
     left.download_button(

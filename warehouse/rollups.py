@@ -19,7 +19,16 @@ from datetime import date, datetime, time, timedelta
 import duckdb
 
 from warehouse import store
-from warehouse.schema import KEY_FILTERS, ROLLUP_KEYS, ROLLUP_LEDGER_DDL, SESSION_KEYS, TABLES, VISITOR_KEYS
+from warehouse.schema import (
+    DAY_VISITORS,
+    KEY_FILTERS,
+    ROLLUP_KEYS,
+    ROLLUP_LEDGER_DDL,
+    SESSION_KEYS,
+    TABLES,
+    VISITOR_KEYS,
+    VISITOR_NUMBERS,
+)
 from warehouse.store import note_change, note_unreplayable
 
 # Every day a warehouse could hold: refreshed as one range, a rollup's rows are all recomputed (a build).
@@ -53,6 +62,7 @@ _TOUCHED = {
         "rollup_visitor_mediums": _OF_SESSIONS,
         "rollup_visitor_campaigns": _OF_SESSIONS,
         "rollup_visitor_devices": _OF_SESSIONS,
+        "rollup_day_visitors": _OF_SESSIONS,
         "rollup_events": f"""
             select cast(occurred_at as date) as day from events
             where (store, session_id) in {_CHANGED_SESSIONS}""",
@@ -145,6 +155,28 @@ _SESSIONS_OF_DAYS = f"""
 REPLACED = "_replaced"
 # More separate runs of days than this are refreshed as one range from the first to the last.
 MAX_RUNS = 16
+# Every visitor numbered, when DAY_VISITORS is made whole. A load numbers the visitors of its sessions' days that have
+# none (_NEW_VISITORS) before the rollup's rows of those days are recomputed.
+_EVERY_VISITOR_NUMBERED = f"""
+    create or replace table {VISITOR_NUMBERS} as
+    select store, visitor_id, cast(row_number() over () as integer) as visitor_no
+    from (select distinct store, visitor_id from sessions)"""
+# The visitors of the sessions of $start_ts to $end_ts without a number, numbered after the highest: the numbered ones
+# are found among the days' visitors (a hash of a day's few thousand, not of every number).
+_NEW_VISITORS = f"""
+    create or replace temp table _new_numbers as
+    with seen as (
+        select distinct store, visitor_id from sessions where started_at >= $start_ts and started_at < $end_ts
+    ),
+    unnumbered as (
+        select store, visitor_id from seen
+        except
+        select store, visitor_id from {VISITOR_NUMBERS}
+        where (store, visitor_id) in (select store, visitor_id from seen)
+    ),
+    highest as (select coalesce(max(visitor_no), 0) as visitor_no from {VISITOR_NUMBERS})
+    select u.store, u.visitor_id, cast(h.visitor_no + row_number() over () as integer) as visitor_no
+    from unnumbered u, highest h"""
 # The column a rollup's rows are ordered by when it is computed whole, per what it is keyed by: a period's read then
 # skips the other days' row groups.
 _ORDER = {"day": "day", "session_id": "day", "visitor_id": "last_day"}
@@ -354,6 +386,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
         if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
             runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
         for first, last in runs:
+            if table == DAY_VISITORS:
+                _number_visitors(con, first, last)
             if keyed_by == "visitor_id" and _exists(con, _ADDED_SESSIONS):
                 _merge_spans(con, table, sql)
             else:
@@ -377,11 +411,22 @@ def rebuild(con: duckdb.DuckDBPyConnection, table: str, sql: str, keyed_by: str)
     """(Re)makes a rollup table with all the rows its query computes (every day, every key), ordered as _ORDER says.
     The next writer copies the warehouse rather than replay the journal (a table made whole is not journaled)."""
     note_unreplayable(con)
+    if table == DAY_VISITORS:
+        con.execute(_EVERY_VISITOR_NUMBERED)
     whole = every_key(sql, keyed_by)
     con.execute(
         f"create or replace table {table} as select * from ({whole}) order by {_ORDER[keyed_by]}",
         range_parameters(whole, *ALL_DAYS),
     )
+
+
+def _number_visitors(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
+    """Numbers the visitors of the sessions of the days first to last that have no number yet (VISITOR_NUMBERS),
+    noting the new numbers for the A/B pair."""
+    con.execute(_NEW_VISITORS, range_parameters(_NEW_VISITORS, first, last))
+    con.execute(f"insert into {VISITOR_NUMBERS} select * from _new_numbers")
+    note_change(con, VISITOR_NUMBERS, "select * from _new_numbers")
+    con.execute("drop table _new_numbers")
 
 
 def every_key(sql: str, keyed_by: str) -> str:

@@ -374,6 +374,11 @@ KEY_FILTERS = {
     "session_id": f"(store, session_id) in (select store, session_id from {SESSION_KEYS})",
     "visitor_id": f"(store, visitor_id) in (select store, visitor_id from {VISITOR_KEYS})",
 }
+# A rollup of visitors by number (metrics.compute.day_visitors_query) and the numbers it reads: each visitor of a store
+# (store, visitor_id) numbered once, from 1, never renumbered but when the rollup is made whole (warehouse/rollups.py
+# keeps them). Where the warehouse chooses to keep them (metrics.rollups.keeps_visitor_numbers).
+DAY_VISITORS = "rollup_day_visitors"
+VISITOR_NUMBERS = "visitor_numbers"
 # The rollups' ledger (warehouse/rollups.py): each rollup table's name, the query that computes its rows and what
 # they are keyed by. metrics/ writes it when it builds the rollups; a load reruns the queries for the days (or the
 # visitors, the sessions) it touched.

@@ -34,14 +34,21 @@ from metrics.customers import lifetime_value, repeat_interval, rfm_scores, segme
 from metrics.facts import ORDER_ROWS, order_rows_current
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
 from metrics.periods import Period, data_span
-from metrics.rollups import build_rollups, choose_visitor_splits, ensure_rollups, visitor_splits
+from metrics.rollups import (
+    build_rollups,
+    choose_visitor_numbers,
+    choose_visitor_splits,
+    ensure_rollups,
+    keeps_visitor_numbers,
+    visitor_splits,
+)
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
 from tests.support.shops import random_shop
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
-from warehouse.schema import KEY_FILTERS, LEDGER_DDL
+from warehouse.schema import DAY_VISITORS, KEY_FILTERS, LEDGER_DDL, VISITOR_NUMBERS
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -276,6 +283,102 @@ def test_visitors_by_each_split_from_its_spans_where_the_warehouse_keeps_them(se
     assert ours.equals(compute_kpis(con, period, by=by, metrics=names, segment=segment, rollups=False)), ours
 
 
+@cache
+def numbered_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """rolled_shop's shop, keeping its visitors numbered (and the default split's spans)."""
+    con = random_shop(seed, sessions=400, days=DAYS, end=END)
+    con.execute(LEDGER_DDL)
+    choose_visitor_numbers(con, True)
+    build_rollups(con)
+    return con
+
+
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    period=periods,
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS]),
+    segment=segments,
+)
+def test_visitors_of_every_split_and_filter_from_the_visitor_numbers(seed, period, by, segment):
+    con = numbered_shop(seed)
+    spans = compute.visitors_from_spans(con, by, segment) or (by is None and segment is ALL)
+    assert compute.visitor_bits(con, by, segment) == con.sql(f"select count(*) from {VISITOR_NUMBERS}").fetchall()[0][0]
+    assert compute.visitors_without_scan(con, by, segment)
+    names = ["visitors", "sessions", "buyer_conversion_rate", "retention_rate"]
+    plans, real_sql = [], compute.kpi_sql
+    try:
+        compute.kpi_sql = lambda plan, *rest: plans.append(plan) or real_sql(plan, *rest)
+        ours = compute_kpis(con, period, by=by, metrics=names, segment=segment)
+    finally:
+        compute.kpi_sql = real_sql
+    assert ours.equals(compute_kpis(con, period, by=by, metrics=names, segment=segment, rollups=False)), ours
+    # The spans answer the whole shop and the source's split; the numbers every other split and filter.
+    assert [bool(plan.visitor_bits) for plan in plans] == [not spans], plans
+
+
+def test_visitor_numbers_beyond_the_bitmaps_budget_count_the_sessions(monkeypatch):
+    con = numbered_shop(1)
+    period = Period(FIRST, END)
+    numbers = con.sql(f"select count(*) from {VISITOR_NUMBERS}").fetchall()[0][0]
+    campaigns = con.sql("select count(distinct nullif(campaign, '')) + 1 from rollup_sessions").fetchall()[0][0]
+    monkeypatch.setattr(compute, "MAX_VISITOR_BITMAPS_BYTES", campaigns * (numbers // 8 + 1))
+    assert compute.visitor_bits(con, "campaign", ALL) == numbers, "at the budget"
+    monkeypatch.setattr(compute, "MAX_VISITOR_BITMAPS_BYTES", campaigns * (numbers // 8 + 1) - 1)
+    assert compute.visitor_bits(con, "campaign", ALL) == 0 and compute.visitor_bits(con, None, Segment(device="mobile"))
+    ours = compute_kpis(con, period, by="campaign", metrics=["visitors"])
+    assert ours.equals(compute_kpis(con, period, by="campaign", metrics=["visitors"], rollups=False))
+
+
+def test_a_warehouse_keeps_its_visitors_numbered_and_its_loads_number_new_ones(tmp_path):
+    db = tmp_path / "w.duckdb"
+    header = "session_id,visitor_id,started_at,source,campaign,device"
+    ingest_file(db, "sessions", _csv(tmp_path / "s1.csv", header,
+        "S1,V1,2024-03-01 10:00:00,google,spring,mobile",
+        "S2,V2,2024-03-02 10:00:00,direct,,desktop",
+        "S3,V1,2024-03-03 10:00:00,google,summer,mobile",
+    ))  # fmt: skip
+    assert ensure_rollups(db) is not None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert not keeps_visitor_numbers(con) and not compute.visitor_bits(con, "campaign")
+    with writing(db) as con:
+        choose_visitor_numbers(con, True)
+        build_rollups(con, rebuild=False)
+    assert ensure_rollups(db) is None, "the numbers are all the warehouse needs"
+
+    def numbers() -> dict[str, int]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return dict(con.sql(f"select visitor_id, visitor_no from {VISITOR_NUMBERS}").fetchall())
+
+    def visitors(first: int, last: int, by: str = "campaign", segment: Segment = ALL) -> dict[str | None, int]:
+        period = Period(date(2024, 3, first), date(2024, 3, last))
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert compute.visitor_bits(con, by, segment) == max(numbers().values())
+            ours = compute_kpis(con, period, by=by, metrics=["visitors"], segment=segment)
+            assert ours.equals(compute_kpis(con, period, by=by, metrics=["visitors"], rollups=False, segment=segment))
+        return dict(ours.iter_rows())
+
+    before = numbers()
+    assert sorted(before.values()) == [1, 2]
+    assert visitors(1, 3) == {"spring": 1, "summer": 1, None: 1}
+    assert visitors(1, 3, "device", Segment(source="google")) == {"mobile": 1}
+    # V3 is new (number 3); S2 moves to V3 (V2 keeps its number, with no session left) and to 4 March.
+    ingest_file(db, "sessions", _csv(tmp_path / "s2.csv", header,
+        "S4,V3,2024-03-02 12:00:00,google,spring,desktop",
+        "S2,V3,2024-03-04 10:00:00,direct,,desktop",
+    ))  # fmt: skip
+    assert numbers() == {**before, "V3": 3}
+    assert visitors(1, 3) == {"spring": 2, "summer": 1}
+    assert visitors(2, 4, "device") == {"desktop": 1, "mobile": 1}
+    _assert_as_rebuilt(db)
+    with writing(db) as con:
+        choose_visitor_numbers(con, False)
+        build_rollups(con, rebuild=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        left = {row[0] for row in con.sql("select table_name from duckdb_tables()").fetchall()}
+        assert not {DAY_VISITORS, VISITOR_NUMBERS} & left and not compute.visitor_bits(con, "campaign")
+
+
 def test_a_warehouse_keeps_the_visitor_spans_it_chooses_and_its_loads_keep_them_in_step(tmp_path, monkeypatch):
     db = tmp_path / "w.duckdb"
     header = "session_id,visitor_id,started_at,source,campaign"
@@ -497,10 +600,21 @@ def _csv(path: Path, header: str, *rows: str) -> Path:
 
 
 def _rollup_rows(db: Path) -> dict[str, pl.DataFrame]:
-    """The rows of each rollup the warehouse's ledger records."""
+    """The rows of each rollup the warehouse's ledger records; the visitors by number with each number's visitor
+    (a rebuild numbers them anew), each visitor numbered once."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = [row[0] for row in con.sql("select table_name from rollup_queries order by 1").fetchall()]
-        return {name: con.sql(f"select * from {name} order by all").pl() for name in names}
+        rows = {name: con.sql(f"select * from {name} order by all").pl() for name in names}
+        if DAY_VISITORS in rows:
+            numbered = con.sql(f"select count(*), count(distinct visitor_no) from {VISITOR_NUMBERS}").fetchall()[0]
+            assert numbered[0] == numbered[1], "a number per visitor"
+            rows[DAY_VISITORS] = con.sql(
+                f"""
+                select d.* exclude (visitor_no), n.store, n.visitor_id
+                from {DAY_VISITORS} d join {VISITOR_NUMBERS} n using (visitor_no)
+                order by all"""
+            ).pl()
+        return rows
 
 
 def _second_arguments(monkeypatch, owner: object, name: str) -> list:
@@ -526,9 +640,14 @@ def _assert_as_rebuilt(db: Path) -> None:
         assert incremental[name].equals(rebuilt), (name, incremental[name], rebuilt)
 
 
-@pytest.mark.parametrize("splits", [DEFAULT_VISITOR_SPLITS, tuple(SPLIT_SPANS)])
-def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Path, splits: tuple[str, ...]):
-    # With the visitors' spans of the default split and of every split: sessions change device and source below.
+@pytest.mark.parametrize(
+    "splits, numbers", [(DEFAULT_VISITOR_SPLITS, False), (tuple(SPLIT_SPANS), False), (DEFAULT_VISITOR_SPLITS, True)]
+)
+def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(
+    tmp_path: Path, splits: tuple[str, ...], numbers: bool
+):
+    # With the visitors' spans of the default split and of every split, and with the visitors numbered: sessions change
+    # device and source below.
     db = tmp_path / "w.duckdb"
     sessions = "session_id,visitor_id,started_at,source,device,pageviews,duration_s"
     orders = "order_id,ordered_at,status,customer_id,session_id,subtotal"
@@ -544,11 +663,12 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(tmp_path: Pa
     ))  # fmt: skip
     with writing(db) as con:
         choose_visitor_splits(con, splits)
+        choose_visitor_numbers(con, numbers)
         build_rollups(con)
     with duckdb.connect(str(db), read_only=True) as con:
         assert {row[0] for row in con.sql("select table_name from rollup_queries").fetchall()} >= {
             SPLIT_SPANS[dimension] for dimension in splits
-        }
+        } | ({DAY_VISITORS} if numbers else set())
         march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
     # Sessions S1–S3, visitors V1 and V2; only O2 is valid (O1 is placed), so S3 converts.
     assert (march["sessions"], march["visitors"], march["orders"], march["conversion_rate"]) == (3, 2, 1, 1 / 3)
