@@ -161,8 +161,9 @@ _EVERY_VISITOR_NUMBERED = f"""
     create or replace table {VISITOR_NUMBERS} as
     select store, visitor_id, cast(row_number() over () as integer) as visitor_no
     from (select distinct store, visitor_id from sessions)"""
-# The visitors of the sessions of $start_ts to $end_ts without a number, numbered after the highest: the numbered ones
-# are found among the days' visitors (a hash of a day's few thousand, not of every number).
+# The visitors of the sessions of $start_ts to $end_ts without a number, numbered after the highest in the order of
+# their store and id: the numbered ones are found among the days' visitors (a hash of a day's few thousand, not of
+# every number).
 _NEW_VISITORS = f"""
     create or replace temp table _new_numbers as
     with seen as (
@@ -175,7 +176,9 @@ _NEW_VISITORS = f"""
         where (store, visitor_id) in (select store, visitor_id from seen)
     ),
     highest as (select coalesce(max(visitor_no), 0) as visitor_no from {VISITOR_NUMBERS})
-    select u.store, u.visitor_id, cast(h.visitor_no + row_number() over () as integer) as visitor_no
+    select
+        u.store, u.visitor_id,
+        cast(h.visitor_no + row_number() over (order by u.store, u.visitor_id) as integer) as visitor_no
     from unnumbered u, highest h"""
 # The column a rollup's rows are ordered by when it is computed whole, per what it is keyed by: a period's read then
 # skips the other days' row groups.

@@ -205,8 +205,8 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
         assert len(first) > 1 and first["sessions"].sum() > 0
         assert first["visitors"].isna().all(), "no visitors shown before they are counted"
         assert "Counting the visitors of each medium over this period's" in shown_text(at)
-        # The warehouse keeps the source's spans: the command keeps them and adds the medium's.
-        assert "shopkpi rollups --visitor-splits source,medium" in shown_text(at)
+        # The command that would count them at once for any split and filter.
+        assert "shopkpi rollups --visitor-numbers on" in shown_text(at)
         assert at.get("download_button")[0].proto.disabled, "no download of a table still being filled in"
         at.button_group(key="traffic_by").set_value("source").run()
         no_failure(at)
@@ -240,19 +240,24 @@ def assert_visitors_by_medium_of_the_last_30_days(db: Path, table) -> None:
     assert dict(zip(with_sessions["group"], with_sessions["visitors"], strict=True)) == dict(counted)
 
 
-def test_a_split_whose_visitors_spans_the_warehouse_keeps_is_drawn_whole_at_once(
-    demo_db, tmp_path, monkeypatch
+@pytest.mark.parametrize("kept", ["spans", "numbers"])
+def test_a_split_whose_visitors_the_warehouse_keeps_ready_is_drawn_whole_at_once(
+    demo_db, tmp_path, monkeypatch, kept
 ) -> None:
-    """Issue 14: a warehouse that keeps the medium's visitors' spans (`shopkpi rollups --visitor-splits`) counts a
-    split by medium from them, as the source's: the table is drawn whole in the page run, with no background count
-    (which would fail here) even over later.BACKGROUND_FROM_SESSIONS sessions."""
-    from metrics.rollups import build_rollups, choose_visitor_splits
+    """Issue 14: a warehouse that keeps the medium's visitors' spans (`shopkpi rollups --visitor-splits`) or its
+    visitors numbered (`--visitor-numbers on`) counts a split by medium from them, as the source's: the table is drawn
+    whole in the page run, with no background count (which would fail here) even over later.BACKGROUND_FROM_SESSIONS
+    sessions."""
+    from metrics.rollups import build_rollups, choose_visitor_numbers, choose_visitor_splits
     from shopkpi.ui import later, warmup
 
     db = tmp_path / "shop.duckdb"
     shutil.copyfile(demo_db, db)
     with writing(db) as con:
-        choose_visitor_splits(con, ["source", "medium"])
+        if kept == "spans":
+            choose_visitor_splits(con, ["source", "medium"])
+        else:
+            choose_visitor_numbers(con, True)
         build_rollups(con)
     monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
     monkeypatch.setattr(warmup, "start", lambda: None)

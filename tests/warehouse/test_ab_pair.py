@@ -287,20 +287,33 @@ def test_a_load_of_a_file_already_loaded_removes_a_killed_writers_leftovers(tmp_
     assert not list(tmp_path.glob(".w.duckdb.*.tmp*"))
 
 
-@pytest.mark.parametrize("splits", [("source",), ("source", "medium", "campaign", "device")])
-def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, monkeypatch, splits):
+@pytest.mark.parametrize(
+    "splits, numbers", [(("source",), False), (("source", "medium", "campaign", "device"), False), ((), True)]
+)
+def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, monkeypatch, splits, numbers):
     """A load refreshes the rollups of the days it touched (warehouse/rollups.py); the A/B pair's replay must refresh
     them on the idle copy too: a refresh can keep a rollup's row count and change its rows (X-1 moves from 1 to 2 June
     and turns shipped), which the unnoted-change check, counting rows, would not see. With the visitors' spans of the
-    default split and of every split (shopkpi rollups --visitor-splits)."""
-    from metrics.compute import ROLLUP_TABLES, SPLIT_SPANS, VISITOR_SPANS
-    from metrics.rollups import build_rollups, choose_visitor_splits
+    default split and of every split (shopkpi rollups --visitor-splits), and with the visitors numbered (the new
+    numbers are replayed with the rollup's rows)."""
+    from metrics.compute import DAY_VISITORS, ROLLUP_TABLES, SPLIT_SPANS, VISITOR_NUMBERS, VISITOR_SPANS
+    from metrics.rollups import build_rollups, choose_visitor_numbers, choose_visitor_splits
 
     tables = [*ROLLUP_TABLES.values(), VISITOR_SPANS, *(SPLIT_SPANS[d] for d in splits)]
 
     def rollups(db: Path) -> dict[str, list[tuple]]:
         with open_read_only(db, brief=True) as con:
-            return {t: con.sql(f"select * from {t} order by all").fetchall() for t in tables}
+            found = {t: con.sql(f"select * from {t} order by all").fetchall() for t in tables}
+            if numbers:  # each number's visitor: a rebuild numbers them anew
+                found[DAY_VISITORS] = con.sql(
+                    f"""select d.* exclude (visitor_no), n.store, n.visitor_id
+                    from {DAY_VISITORS} d join {VISITOR_NUMBERS} n using (visitor_no) order by all"""
+                ).fetchall()
+            return found
+
+    def numbered(db: Path) -> list[tuple]:
+        with open_read_only(db, brief=True) as con:
+            return con.sql(f"select store, visitor_id from {VISITOR_NUMBERS} order by visitor_no").fetchall()
 
     found, copies = {}, count_copies(monkeypatch)
     for name, journal_rows in (("ab", store.JOURNAL_MAX_ROWS), ("full", -1)):
@@ -313,14 +326,25 @@ def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, 
         ingest_file(db, first[0], folder / "first.csv")
         with writing(db) as con:
             choose_visitor_splits(con, splits)
+            choose_visitor_numbers(con, numbers)
             build_rollups(con)
-        # The last load (X-1's line B from 2 to 3 units) changes a row of the items' rollup and none of its row
-        # counts; one more load then starts from the idle copy, which must have caught that change up.
+        # Sessions of new visitors, then one of them moved to another new visitor and day: the spans change, and new
+        # visitors are numbered. The last of LOADS (X-1's line B from 2 to 3 units) changes a row of the items'
+        # rollup and none of its row counts; one more load then starts from the idle copy, which must have caught
+        # that change up.
+        header = "session_id,visitor_id,started_at,source,medium,campaign,device"
+        sessions = [
+            ("sessions", f"{header}\ns1,v1,2025-06-01 09:00,google,cpc,june,mobile\ns2,v2,2025-06-02 09:00,bing,,,app"),
+            ("sessions", f"{header}\ns2,v3,2025-06-04 09:00,bing,,,app\ns3,v1,2025-06-04 10:00,direct,,,desktop"),
+        ]
         later = ("events", "event_id,session_id,occurred_at,event_type\ne3,s1,2025-06-05 10:00,page_view\n")
-        for n, (table, text) in enumerate([*rest, later]):
+        for n, (table, text) in enumerate([*sessions, *rest, later]):
             (folder / f"{n}.csv").write_text(text)
             ingest_file(db, table, folder / f"{n}.csv")
         found[name] = rollups(db)
+        if numbers:  # the same visitors numbered in the same order, replayed or copied (v2 keeps its number)
+            found[f"{name} numbers"] = numbered(db)
+            assert found[f"{name} numbers"] == [("main", "v1"), ("main", "v2"), ("main", "v3")]
         if name == "ab":
             # Copied twice: by the first load (a new warehouse has no idle copy to keep) and by the block that built
             # the rollups (a rebuild cannot be replayed), each copying what it published; the six loads after those
@@ -331,4 +355,6 @@ def test_rollups_refreshed_through_the_idle_copy_equal_a_full_rebuild(tmp_path, 
         build_rollups(con)
     rebuilt = rollups(tmp_path / "full" / "w.duckdb")
     assert found["ab"] == found["full"] == rebuilt
+    assert found.get("ab numbers") == found.get("full numbers")
+    assert not numbers or rebuilt[DAY_VISITORS], "the visitors by number have rows to compare"
     assert rebuilt["rollup_orders"], "the orders' rollup has rows to compare"
