@@ -162,6 +162,31 @@ def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visi
     assert re.search(r"^rollup_visitor_devices +2 rows$", listed, re.M) and "rollup_visitor_sources" not in listed
 
 
+def test_the_rollups_command_keeps_the_visitors_numbered_or_not(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    header = "session_id,visitor_id,started_at,source,campaign\n"
+    first = tmp_path / "s1.csv"
+    first.write_text(header + "s1,v1,2024-06-18 10:00:00,google,spring\ns2,v2,2024-06-18 11:00:00,direct,\n")
+    # Chosen before the first load, which builds them with the other rollups.
+    run = shopkpi("rollups", "--visitor-numbers", "ON", "--db", str(db))
+    assert run.returncode == 0 and "visitors numbered: on (" in run.stdout, run.stdout + run.stderr
+    assert shopkpi("ingest", "sessions", str(first), "--db", str(db)).returncode == 0
+    listed = shopkpi("rollups", "--db", str(db)).stdout
+    assert re.search(r"^rollup_day_visitors +2 rows$", listed, re.M), listed  # 18 June: v1 google, v2 direct
+    second = tmp_path / "s2.csv"
+    second.write_text(header + "s3,v3,2024-06-19 10:00:00,google,spring\n")
+    assert shopkpi("ingest", "sessions", str(second), "--db", str(db)).returncode == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        numbers = con.sql("select visitor_id, visitor_no from visitor_numbers order by 2").fetchall()
+    assert numbers == [("v1", 1), ("v2", 2), ("v3", 3)] or numbers == [("v2", 1), ("v1", 2), ("v3", 3)]
+    wrong = shopkpi("rollups", "--visitor-numbers", "maybe", "--db", str(db))
+    assert wrong.returncode == 2 and "choose on or off" in wrong.stderr
+    run = shopkpi("rollups", "--visitor-numbers", "off", "--db", str(db))
+    assert run.returncode == 0 and "visitors numbered: off (" in run.stdout and "rollup_day_visitors" not in run.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert not con.sql("select * from duckdb_tables() where table_name = 'visitor_numbers'").fetchall()
+
+
 def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_step(tmp_path):
     db = tmp_path / "shopkpi.duckdb"
     header = "session_id,visitor_id,started_at,source\n"
