@@ -684,8 +684,7 @@ def _whole_shop(plan: Plan, segment: Segment) -> bool:
 def _aggregate(measure: str, facts_name: str, visitor_bits: int = 0) -> str:
     # period_visitors holds each visitor once, so a distinct count of its ids is a count: the same number without
     # a hash table of millions of ids. From DAY_VISITORS (`visitor_bits`, the highest number) it holds a visitor's
-    # number once per day and combination of dimensions: each group's numbers set bits of one bitmap, whose set bits
-    # are counted.
+    # number per session: each group's numbers set bits of one bitmap, whose set bits are counted.
     aggregate = MEASURES[measure].aggregate
     if facts_name == "period_visitors" and visitor_bits:
         bits = f"bit_count(bitstring_agg(visitor_no, 1, {int(visitor_bits)}))"
@@ -809,13 +808,15 @@ def split_spans_current(con: duckdb.DuckDBPyConnection, dimension: str) -> bool:
 
 
 def day_visitors_query() -> str:
-    """The rows of DAY_VISITORS for the days $start_ts to $end_ts: one per day, combination of ROLLUP_DIMENSIONS
-    (raw values) and number of a visitor (VISITOR_NUMBERS: its store and id) with a session of them that day."""
+    """The rows of DAY_VISITORS for the days $start_ts to $end_ts: one per session, with its day, its
+    ROLLUP_DIMENSIONS (raw values) and its visitor's number (VISITOR_NUMBERS: its store and id). Not made distinct: a
+    visitor's bit is set once however many rows set it, and the distinct rows of 10 M sessions are 99.9 % of them
+    (their hash table took 1.5 s of a build of 3.7 s)."""
     day = dialect.truncate("day", "s.started_at")
     dimensions = ", ".join(f"s.{d}" for d in ROLLUP_DIMENSIONS)
     return f"""
-        -- one row per day, combination of the session dimensions and visitor (its number) with such a session
-        select distinct {day} as day, {dimensions}, n.visitor_no
+        -- one row per session: its day, its session dimensions and its visitor's number
+        select {day} as day, {dimensions}, n.visitor_no
         from sessions s
         join {VISITOR_NUMBERS} n on n.store = s.store and n.visitor_id = s.visitor_id
         where s.started_at >= $start_ts and s.started_at < $end_ts"""
@@ -827,12 +828,12 @@ def day_visitors_current(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _bit_visitors(plan: Plan, segment: Segment) -> str:
-    """The period_visitors CTE read from DAY_VISITORS: each visitor's number once per day and combination of
-    dimensions of its sessions in the period (the aggregate sets its bit in its group's bitmap, _aggregate)."""
+    """The period_visitors CTE read from DAY_VISITORS: a visitor's number per session of the period (the aggregate
+    sets its bit in its group's bitmap, _aggregate)."""
     group = NO_GROUP if plan.by is None else f"nullif(d.{plan.by}, '')"
     filters = "".join(f" and d.{d} = {dialect.param(d)}" for d in segment.dimensions)
     return f"""
-        -- one row per visitor (by number), day and combination of dimensions with a session in the period
+        -- one row per session of the period: its group and its visitor's number
         select $first_day as bucket, {group} as grp, d.visitor_no
         from {DAY_VISITORS} d
         where d.day >= $first_day and d.day <= $last_day{filters}"""
