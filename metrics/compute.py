@@ -162,8 +162,11 @@ class Plan:
     # come from the spans of each visitor's sessions of that group (the caller checked the rollup is current).
     split_spans: bool = False
     # The highest visitor number (VISITOR_NUMBERS) where the visitors of the one bucket are counted as bitmaps of the
-    # visitors' numbers from DAY_VISITORS (the warehouse keeps it, and no spans answer); 0 where not.
+    # visitors' numbers from DAY_VISITORS, and retention's visitors found by number (the warehouse keeps them, and no
+    # split's spans answer); 0 where not.
     visitor_bits: int = 0
+    # The warehouse keeps the whole shop's visitors' spans (VISITOR_SPANS; where it does not keep them numbered).
+    whole_spans: bool = False
 
     def computable(self, name: str) -> bool:
         if self.grain is not None and any(MEASURES[m].source == "retention_window" for m in measures_of(name)):
@@ -487,12 +490,12 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     metrics."""
     measures, sources = plan.measures, plan.sources
     ctes = _ctes(plan, segment)
-    if _whole_shop(plan, segment):
+    if plan.visitor_bits:
+        ctes.update(_number_ctes(plan, segment))  # the same names, answered from the visitors by number
+    elif _whole_shop(plan, segment):
         ctes.update(_span_ctes())  # the same names, answered from the visitors' spans
     elif plan.split_spans and plan.by is not None:
         ctes["period_visitors"] = _split_visitors(plan.by, segment)
-    elif plan.visitor_bits:
-        ctes["period_visitors"] = _bit_visitors(plan, segment)
     if plan.window_is_period:
         # The window's earlier 30 days are the previous period and its later 30 days the period: the same visitors,
         # and its returners are the period's retained visitors.
@@ -647,7 +650,7 @@ SPLIT_SPANS = {
     "campaign": "rollup_visitor_campaigns",
     "device": "rollup_visitor_devices",
 }
-DEFAULT_VISITOR_SPLITS = ("source",)
+DEFAULT_VISITOR_SPLITS: tuple[str, ...] = ()
 # DAY_VISITORS: one row per day, combination of ROLLUP_DIMENSIONS (raw values) and number of a visitor
 # (VISITOR_NUMBERS) with a session: the visitors of any split by those dimensions and filter on them, over one bucket,
 # are then a bitmap of numbers per group, whose set bits are counted (a year of 10 M sessions by campaign: 0.1 s,
@@ -677,8 +680,15 @@ def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
 
 
 def _whole_shop(plan: Plan, segment: Segment) -> bool:
-    # A plan whose visitors can come from the spans: one bucket, no group, no filter.
-    return plan.rollups and plan.grain is None and plan.by is None and not segment.dimensions
+    # A plan whose visitors come from the whole shop's spans: one bucket, no group, no filter, and no visitor numbers.
+    return (
+        plan.rollups
+        and plan.whole_spans
+        and not plan.visitor_bits
+        and plan.grain is None
+        and plan.by is None
+        and not segment.dimensions
+    )
 
 
 def _aggregate(measure: str, facts_name: str, visitor_bits: int = 0) -> str:
@@ -827,16 +837,44 @@ def day_visitors_current(con: duckdb.DuckDBPyConnection) -> bool:
     return recorded_current(con, DAY_VISITORS, day_visitors_query())
 
 
-def _bit_visitors(plan: Plan, segment: Segment) -> str:
-    """The period_visitors CTE read from DAY_VISITORS: a visitor's number per session of the period (the aggregate
-    sets its bit in its group's bitmap, _aggregate)."""
+def _number_ctes(plan: Plan, segment: Segment) -> dict[str, str]:
+    """The visitor CTEs read from DAY_VISITORS, for a plan of one bucket: the period's visitors, a visitor's number
+    per session (the aggregate sets its bit in its group's bitmap, _aggregate), and the visitors retention looks up,
+    by number (integers where the raw CTEs hash millions of ids), in the same columns as the raw CTEs."""
     group = NO_GROUP if plan.by is None else f"nullif(d.{plan.by}, '')"
     filters = "".join(f" and d.{d} = {dialect.param(d)}" for d in segment.dimensions)
-    return f"""
+
+    def days(start: str, end: str) -> str:  # the sessions of timestamps `start` to `end` (midnights; excluded)
+        return f"d.day >= cast({start} as date) and d.day < cast({end} as date){filters}"
+
+    return {
+        "period_visitors": f"""
         -- one row per session of the period: its group and its visitor's number
         select $first_day as bucket, {group} as grp, d.visitor_no
         from {DAY_VISITORS} d
-        where d.day >= $first_day and d.day <= $last_day{filters}"""
+        where d.day >= $first_day and d.day <= $last_day{filters}""",
+        "previous_visitors": f"""
+        -- one row per visitor (its number) of the previous period and group
+        select distinct $first_day as bucket, {group} as grp, d.visitor_no as visitor_id
+        from {DAY_VISITORS} d
+        where {days("$previous_start_ts", "$previous_end_ts")}""",
+        "current_visitors": f"""
+        -- one row per visitor (its number) of the period who was a visitor of the previous period
+        select distinct $first_day as bucket, d.visitor_no as visitor_id
+        from {DAY_VISITORS} d
+        where {days("$start_ts", "$end_ts")} and d.visitor_no in (select visitor_id from previous_visitors)""",
+        "window_visitors": f"""
+        -- one row per visitor (its number) and group of the earlier 30 days of the fixed retention window
+        select distinct {group} as grp, d.visitor_no as visitor_id
+        from {DAY_VISITORS} d
+        where {days("$window_start_ts", "$window_middle_ts")}""",
+        "window_returners": f"""
+        -- one row per visitor (its number) of the later 30 days of the retention window who visited in the earlier 30
+        select distinct d.visitor_no as visitor_id
+        from {DAY_VISITORS} d
+        where {days("$window_middle_ts", "$window_end_ts")}
+            and d.visitor_no in (select visitor_id from window_visitors)""",
+    }
 
 
 def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> int:
@@ -973,11 +1011,9 @@ def rollups_current(con: duckdb.DuckDBPyConnection) -> bool:
         return False
     stored = dict(con.sql("select table_name, query from rollup_queries").fetchall())
     current = all(stored.get(table) == rollup_query(source) for source, table in ROLLUP_TABLES.items())
-    return (
-        current
-        and stored.get(SESSION_EVENTS) == session_events_query()
-        and stored.get(VISITOR_SPANS) == visitor_spans_query()
-    )
+    # The visitors of one kind or the other: numbered (the default) or their spans.
+    visitors = stored.get(DAY_VISITORS) == day_visitors_query() or stored.get(VISITOR_SPANS) == visitor_spans_query()
+    return current and stored.get(SESSION_EVENTS) == session_events_query() and visitors
 
 
 # --- running it ------------------------------------------------------------------------------------------------
@@ -1072,10 +1108,13 @@ def _run(
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
-    if plan.rollups and plan.grain is None and visitors_from_spans(con, plan.by, segment):  # as the page asks
-        plan = replace(plan, split_spans=True)
-    elif plan.rollups and plan.grain is None and not _whole_shop(plan, segment) and "visitors" in plan.measures:
-        plan = replace(plan, visitor_bits=visitor_bits(con, plan.by, segment))
+    if plan.rollups and plan.grain is None:  # the visitors: as the Traffic page asks (visitors_without_scan)
+        if visitors_from_spans(con, plan.by, segment):
+            plan = replace(plan, split_spans=True)
+        elif bits := visitor_bits(con, plan.by, segment):
+            plan = replace(plan, visitor_bits=bits)
+        else:
+            plan = replace(plan, whole_spans=recorded_current(con, VISITOR_SPANS, visitor_spans_query()))
     if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
         plan = replace(plan, order_rows=True)
     sql = kpi_sql(plan, segment)

@@ -5,15 +5,18 @@ Grain: one row per day and combination of `ROLLUP_DIMENSIONS` (raw session value
 take their session's) in each of `ROLLUP_TABLES` (sessions by start day, events by their day, valid orders and their
 lines by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
 (`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
-(buyers) and retention do not add up across days and are read from the raw tables; visitors come from each visitor's
-first and last day (`rollup_visitors`) where that settles whether it came in the period. Three more: each session's
-events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and the
-funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
-metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
-metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
-lines. And each visitor's first and last day per value of a dimension (`rollup_visitor_sources` for the source), from
-which a split by it counts its visitors as the whole shop's are counted from `rollup_visitors`: for the dimensions the
-warehouse chooses (`visitor_splits`, set by `shopkpi rollups --visitor-splits`; by default the source only).
+(buyers) and retention do not add up across days and are read from the raw tables. Visitors, over one bucket, come
+from each visitor's number (`visitor_numbers`) per session with its day and dimensions (`rollup_day_visitors`): a
+bitmap of numbers per group, whose set bits are counted, for any split and filter the rollups carry; retention's
+visitors are found by number too. A warehouse may keep instead (`shopkpi rollups --visitor-numbers off`) each
+visitor's first and last day (`rollup_visitors`), which settles for most visitors whether they came in a period of the
+whole shop. Three more: each session's events summed once (`rollup_session_events`, per session by its start day),
+which the sessions' rollup and the funnel's read instead of the events, the funnel's steps per day and dimensions
+(`rollup_funnel`, metrics/funnel.py), and each order with its session's dimensions, customer and net sales
+(`rollup_order_rows`, metrics/facts.py), which filtered queries read instead of the sessions and the customer figures
+instead of the order lines. And, where the warehouse chooses (`visitor_splits`, set by `shopkpi rollups
+--visitor-splits`; none by default), each visitor's first and last day per value of a dimension
+(`rollup_visitor_sources` for the source), from which a split by it counts its visitors.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).
@@ -48,7 +51,7 @@ from metrics.compute import (
     split_spans_query,
     visitor_spans_query,
 )
-from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query
+from metrics.facts import ORDER_ROWS, order_rows_current, order_rows_query, recorded_current
 from metrics.funnel import FUNNEL_ROLLUP, funnel_rollup_current, funnel_rollup_query
 from warehouse import note_unreplayable, open_read_only, writing
 from warehouse import rollups as stored
@@ -77,17 +80,19 @@ def choose_visitor_splits(con: duckdb.DuckDBPyConnection, dimensions: Iterable[s
     return ordered
 
 
-# Whether the warehouse keeps its visitors numbered and DAY_VISITORS ("on"; default: not), in shopkpi_meta, as
-# VISITOR_SPLITS.
+# Whether the warehouse keeps its visitors numbered and DAY_VISITORS ("on", the default; "off": the whole shop's
+# visitors' spans instead, VISITOR_SPANS), in shopkpi_meta, as VISITOR_SPLITS.
 KEEPS_VISITOR_NUMBERS = "visitor_numbers"
 
 
 def keeps_visitor_numbers(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse keeps its visitors numbered and the rollup of visitors by number (DAY_VISITORS)."""
+    """Whether the warehouse keeps its visitors numbered and the rollup of visitors by number (DAY_VISITORS), from
+    which the visitors of any split and filter the rollups carry and retention are counted; else the whole shop's
+    visitors' spans (VISITOR_SPANS), from which the whole shop's are."""
     if not con.sql("select count(*) from duckdb_tables() where table_name = 'shopkpi_meta'").fetchall()[0][0]:
-        return False
+        return True
     chosen = con.sql("select value from shopkpi_meta where key = ?", params=[KEEPS_VISITOR_NUMBERS]).fetchall()
-    return bool(chosen) and chosen[0][0] == "on"
+    return not chosen or chosen[0][0] != "off"
 
 
 def choose_visitor_numbers(con: duckdb.DuckDBPyConnection, keep: bool) -> None:
@@ -109,15 +114,16 @@ def checked_splits(dimensions: Iterable[str]) -> tuple[str, ...]:
 def _rollups(splits: Iterable[str], numbers: bool) -> dict[str, tuple[str, str]]:
     """Every rollup as {table: (query, keyed_by)}, in the order they are built: each session's events (the sessions'
     and the funnel's rollups read it), the registry's measures per source, the funnel's steps, each order's row, the
-    visitors' spans, whole and per dimension of `splits`, and with `numbers` the visitors by number."""
+    visitors by number (with `numbers`) or else the whole shop's visitors' spans, and the visitors' spans per dimension
+    of `splits`."""
+    visitors = {DAY_VISITORS: (day_visitors_query(), "day")} if numbers else {}
     return {
         SESSION_EVENTS: (session_events_query(), "session_id"),
         **{table: (rollup_query(source), "day") for source, table in ROLLUP_TABLES.items()},
         FUNNEL_ROLLUP: (funnel_rollup_query(), "day"),
         ORDER_ROWS: (order_rows_query(), "day"),
-        VISITOR_SPANS: (visitor_spans_query(), "visitor_id"),
+        **(visitors or {VISITOR_SPANS: (visitor_spans_query(), "visitor_id")}),
         **{SPLIT_SPANS[dimension]: (split_spans_query(dimension), "visitor_id") for dimension in splits},
-        **({DAY_VISITORS: (day_visitors_query(), "day")} if numbers else {}),
     }
 
 
@@ -125,13 +131,13 @@ def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
     # Every rollup current, and no spans kept that the warehouse no longer chooses (the loads would keep them).
     splits, numbers = visitor_splits(con), keeps_visitor_numbers(con)
     dropped = [table for dimension, table in SPLIT_SPANS.items() if dimension not in splits]
-    dropped += [] if numbers else [DAY_VISITORS]
+    dropped += [VISITOR_SPANS] if numbers else [DAY_VISITORS]
     return (
         rollups_current(con)
         and funnel_rollup_current(con)
         and order_rows_current(con)
         and all(split_spans_current(con, dimension) for dimension in splits)
-        and (not numbers or day_visitors_current(con))
+        and (day_visitors_current(con) if numbers else recorded_current(con, VISITOR_SPANS, visitor_spans_query()))
         and not _recorded(con, dropped)
     )
 
@@ -162,10 +168,10 @@ def build_rollups(con: duckdb.DuckDBPyConnection, rebuild: bool = True) -> None:
         if dimension not in splits:
             con.execute(f"drop table if exists {table}")
             con.execute("delete from rollup_queries where table_name = ?", [table])
-    if not numbers:
-        for table in (DAY_VISITORS, VISITOR_NUMBERS):
-            con.execute(f"drop table if exists {table}")
-        con.execute("delete from rollup_queries where table_name = ?", [DAY_VISITORS])
+    # The visitors of the kind the warehouse no longer keeps.
+    for table in [VISITOR_SPANS] if numbers else [DAY_VISITORS, VISITOR_NUMBERS]:
+        con.execute(f"drop table if exists {table}")
+        con.execute("delete from rollup_queries where table_name = ?", [table])
 
 
 def build_missing(con: duckdb.DuckDBPyConnection) -> float | None:

@@ -131,6 +131,9 @@ def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visi
     assert shopkpi("ingest", "sessions", str(first), "--db", str(db)).returncode == 0
     run = shopkpi("rollups", "--db", str(db))
     assert run.returncode == 0, run.stderr
+    assert re.search(r"^rollup_day_visitors +2 rows$", run.stdout, re.M), run.stdout  # s1, s2
+    assert "visitors' spans kept for: none (" in run.stdout and "visitors numbered: on (" in run.stdout
+    run = shopkpi("rollups", "--visitor-splits", "source", "--db", str(db))
     assert re.search(r"^rollup_visitor_sources +2 rows$", run.stdout, re.M), run.stdout  # v1 google, v2 direct
     assert "visitors' spans kept for: source (" in run.stdout
     wrong = shopkpi("rollups", "--visitor-splits", "campaign,region", "--db", str(db))
@@ -149,7 +152,7 @@ def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visi
         tables = con.sql("select table_name from duckdb_tables() where starts_with(table_name, 'rollup_visitor')")
         found = sorted(row[0] for row in tables.fetchall())
     assert spans == [("spring", date(2024, 6, 18), date(2024, 6, 20)), (None, date(2024, 6, 19), date(2024, 6, 19))]
-    assert found == ["rollup_visitor_campaigns", "rollup_visitors"]
+    assert found == ["rollup_visitor_campaigns"], "no whole shop's spans: the visitors are numbered"
     missing = shopkpi("rollups", "--db", str(tmp_path / "none.duckdb"))
     assert missing.returncode == 1 and "no warehouse at" in missing.stderr
     # Chosen before a warehouse's first load: the load builds the chosen spans with the others.
@@ -207,6 +210,9 @@ def test_the_first_ingest_builds_the_daily_rollups_and_later_loads_keep_them_in_
     with duckdb.connect(str(db), read_only=True) as con:
         assert rollups_current(con)
         by_day = con.sql("select day, sum(sessions) from rollup_sessions group by day order by day").fetchall()
-        spans = con.sql("select first_day, last_day from rollup_visitors order by visitor_id").fetchall()
+        days = con.sql(
+            """select n.visitor_id, min(d.day), max(d.day)
+            from rollup_day_visitors d join visitor_numbers n using (visitor_no) group by all order by 1"""
+        ).fetchall()
     assert by_day == [(date(2024, 6, 18), 1), (date(2024, 6, 19), 2)]
-    assert spans == [(date(2024, 6, 18), date(2024, 6, 19)), (date(2024, 6, 19), date(2024, 6, 19))]
+    assert days == [("v1", date(2024, 6, 18), date(2024, 6, 19)), ("v2", date(2024, 6, 19), date(2024, 6, 19))]

@@ -59,16 +59,29 @@ ROLLUP_NAMES = [
     *ROLLUP_TABLES.values(),
     FUNNEL_ROLLUP,
     ORDER_ROWS,
-    VISITOR_SPANS,
+    DAY_VISITORS,
     *(SPLIT_SPANS[dimension] for dimension in DEFAULT_VISITOR_SPLITS),
 ]
 
 
 @cache
 def rolled_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """A random shop with the default rollups (its visitors numbered)."""
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
     build_rollups(con)
     assert rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
+    return con
+
+
+@cache
+def spans_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """rolled_shop's shop keeping visitors' spans instead of visitor numbers: the whole shop's and the source's."""
+    con = random_shop(seed, sessions=400, days=DAYS, end=END)
+    con.execute(LEDGER_DDL)
+    choose_visitor_numbers(con, False)
+    choose_visitor_splits(con, ["source"])
+    build_rollups(con)
+    assert rollups_current(con) and not compute.day_visitors_current(con)
     return con
 
 
@@ -87,10 +100,12 @@ segments = st.sampled_from([ALL, Segment(source="paid_search"), Segment(device="
     by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region"]),
     grain=st.sampled_from([None, "day", "week", "month"]),
     segment=segments,
+    shop=st.sampled_from([rolled_shop, spans_shop]),
 )
-def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment):
+def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment, shop):
     # Periods cut weeks and months at both ends and run past the data; `region` is not in the rollups (raw answer).
-    con = rolled_shop(seed)
+    # With the visitors numbered (the default) and with the visitors' spans.
+    con = shop(seed)
     if grain is None:
         ours = compute_kpis(con, period, by=by, segment=segment)
         raw = compute_kpis(con, period, by=by, segment=segment, rollups=False)
@@ -164,7 +179,7 @@ def test_filtered_order_figures_from_the_orders_rollup_are_the_raw_figures(seed,
 def test_whole_shop_visitors_and_retention_from_the_spans(seed, period):
     # Without split, filter or buckets the visitors, the period's returners and the window's come from the visitors'
     # first and last days, with the sessions of visitors whose span straddles the period (random periods cut them).
-    con = rolled_shop(seed)
+    con = spans_shop(seed)
     names = ["visitors", "retention_rate", "retention_30d", "buyer_conversion_rate"]
     assert compute_kpis(con, period, metrics=names).equals(compute_kpis(con, period, metrics=names, rollups=False))
 
@@ -183,7 +198,7 @@ def test_visitors_by_source_from_the_source_spans(seed, period, segment):
     # The Traffic page's table: split by source over one bucket, each source's visitors come from each visitor's
     # first and last day of that source, with the sessions of those whose span straddles the period (random periods
     # cut them, run past the data or miss it).
-    con = rolled_shop(seed)
+    con = spans_shop(seed)
     names = ["visitors", "sessions", "buyer_conversion_rate", "retention_rate"]
     ours = compute_kpis(con, period, by="source", metrics=names, segment=segment)
     assert ours.equals(compute_kpis(con, period, by="source", metrics=names, segment=segment, rollups=False)), ours
@@ -191,7 +206,7 @@ def test_visitors_by_source_from_the_source_spans(seed, period, segment):
 
 @pytest.mark.parametrize("seed", [1, 3])  # shops where the cut period has both kinds of straddling span (below)
 def test_visitors_by_source_for_the_whole_range_a_cut_period_a_day_and_no_day(seed):
-    con = rolled_shop(seed)
+    con = spans_shop(seed)
     # Grain: one row per visitor and source (none: null), its key unique and the visitor never null.
     rows, keys, visitors = con.sql(
         f"select count(*), count(distinct (visitor_id, source)), count(visitor_id) from {SOURCE_SPANS}"
@@ -233,6 +248,7 @@ def test_visitors_by_source_count_an_empty_source_as_none(tmp_path: Path):
     ))  # fmt: skip
     with writing(db) as con:
         con.execute("update sessions set source = '' where source = 'blank'")
+        choose_visitor_splits(con, ["source"])
         build_rollups(con)
     con = duckdb.connect(str(db), read_only=True)
     spans = con.sql(f"select split_part(visitor_id, chr(31), 2), source, first_day, last_day from {SOURCE_SPANS}")
@@ -285,7 +301,7 @@ def test_visitors_by_each_split_from_its_spans_where_the_warehouse_keeps_them(se
 
 @cache
 def numbered_shop(seed: int) -> duckdb.DuckDBPyConnection:
-    """rolled_shop's shop, keeping its visitors numbered (and the default split's spans)."""
+    """rolled_shop's shop, chosen to keep its visitors numbered (as by default)."""
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
     con.execute(LEDGER_DDL)
     choose_visitor_numbers(con, True)
@@ -302,7 +318,6 @@ def numbered_shop(seed: int) -> duckdb.DuckDBPyConnection:
 )
 def test_visitors_of_every_split_and_filter_from_the_visitor_numbers(seed, period, by, segment):
     con = numbered_shop(seed)
-    spans = compute.visitors_from_spans(con, by, segment) or (by is None and segment is ALL)
     assert compute.visitor_bits(con, by, segment) == con.sql(f"select count(*) from {VISITOR_NUMBERS}").fetchall()[0][0]
     assert compute.visitors_without_scan(con, by, segment)
     names = ["visitors", "sessions", "buyer_conversion_rate", "retention_rate"]
@@ -313,8 +328,7 @@ def test_visitors_of_every_split_and_filter_from_the_visitor_numbers(seed, perio
     finally:
         compute.kpi_sql = real_sql
     assert ours.equals(compute_kpis(con, period, by=by, metrics=names, segment=segment, rollups=False)), ours
-    # The spans answer the whole shop and the source's split; the numbers every other split and filter.
-    assert [bool(plan.visitor_bits) for plan in plans] == [not spans], plans
+    assert [bool(plan.visitor_bits) for plan in plans] == [True], "the numbers answered"
 
 
 def test_visitor_numbers_beyond_the_bitmaps_budget_count_the_sessions(monkeypatch):
@@ -340,10 +354,7 @@ def test_a_warehouse_keeps_its_visitors_numbered_and_its_loads_number_new_ones(t
     ))  # fmt: skip
     assert ensure_rollups(db) is not None
     with duckdb.connect(str(db), read_only=True) as con:
-        assert not keeps_visitor_numbers(con) and not compute.visitor_bits(con, "campaign")
-    with writing(db) as con:
-        choose_visitor_numbers(con, True)
-        build_rollups(con, rebuild=False)
+        assert keeps_visitor_numbers(con), "by default"
     assert ensure_rollups(db) is None, "the numbers are all the warehouse needs"
 
     def numbers() -> dict[str, int]:
@@ -377,6 +388,9 @@ def test_a_warehouse_keeps_its_visitors_numbered_and_its_loads_number_new_ones(t
     with duckdb.connect(str(db), read_only=True) as con:
         left = {row[0] for row in con.sql("select table_name from duckdb_tables()").fetchall()}
         assert not {DAY_VISITORS, VISITOR_NUMBERS} & left and not compute.visitor_bits(con, "campaign")
+        assert VISITOR_SPANS in left and rollups_current(con), "the whole shop's visitors' spans instead"
+        ours = compute_kpis(con, Period(date(2024, 3, 2), date(2024, 3, 4)), by="device", metrics=["visitors"])
+    assert dict(ours.iter_rows()) == {"desktop": 1, "mobile": 1}
 
 
 def test_a_warehouse_keeps_the_visitor_spans_it_chooses_and_its_loads_keep_them_in_step(tmp_path, monkeypatch):
@@ -389,9 +403,12 @@ def test_a_warehouse_keeps_the_visitor_spans_it_chooses_and_its_loads_keep_them_
         "S3,V3,2024-03-03 10:00:00,google,summer",
         "S4,V1,2024-03-04 10:00:00,google,spring",
     ))  # fmt: skip
+    with writing(db) as con:  # spans instead of visitor numbers: the source's, then the campaign's and device's
+        choose_visitor_numbers(con, False)
+        choose_visitor_splits(con, ["source"])
     assert ensure_rollups(db) is not None
     with duckdb.connect(str(db), read_only=True) as con:
-        assert visitor_splits(con) == DEFAULT_VISITOR_SPLITS == ("source",)
+        assert visitor_splits(con) == ("source",) and DEFAULT_VISITOR_SPLITS == ()
         assert not compute.visitors_from_spans(con, "campaign") and compute.visitors_from_spans(con, "source")
     with writing(db) as con:
         assert choose_visitor_splits(con, ["Campaign ", "device", ""]) == ("campaign", "device")
@@ -523,6 +540,9 @@ def test_the_source_spans_are_what_is_read():
     # Guards the tests above: a span taken out of the source spans is one visitor fewer for its source; spans built
     # by another query are not read (the raw count again).
     con = random_shop(5, sessions=200, days=DAYS, end=END)
+    con.execute(LEDGER_DDL)
+    choose_visitor_numbers(con, False)
+    choose_visitor_splits(con, ["source"])
     build_rollups(con)
     period = Period(FIRST, END)
     before = dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows())
@@ -534,6 +554,62 @@ def test_the_source_spans_are_what_is_read():
     assert dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows()) == before
 
 
+def test_the_visitor_numbers_are_what_is_read():
+    # Guards the tests above: a visitor's rows taken out of the visitors by number is one visitor fewer for its
+    # source; rows built by another query are not read (the raw count again).
+    con = random_shop(5, sessions=200, days=DAYS, end=END)
+    build_rollups(con)
+    period = Period(FIRST, END)
+    before = dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows())
+    con.execute(
+        f"""delete from {DAY_VISITORS} where source = 'paid_search'
+        and visitor_no = (select min(visitor_no) from {DAY_VISITORS} where source = 'paid_search')"""
+    )
+    after = dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows())
+    assert after == {**before, "paid_search": before["paid_search"] - 1}
+    con.execute("update rollup_queries set query = query || ' ' where table_name = ?", [DAY_VISITORS])
+    assert dict(compute_kpis(con, period, by="source", metrics=["visitors"]).iter_rows()) == before
+
+
+def test_a_warehouse_an_older_shopkpi_gave_visitors_spans_is_read_and_numbers_its_visitors_after_a_load(
+    tmp_path: Path,
+):
+    # Rollups built by an older shopkpi (the whole shop's and the source's visitors' spans, no visitor numbers and
+    # no choice recorded): they are read as they are, and the next load's ensure_rollups numbers the visitors and
+    # drops the spans, the other rollups kept.
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V1,2024-03-04 10:00:00,google,mobile",
+        "S3,V2,2024-03-02 10:00:00,direct,desktop",
+    ))  # fmt: skip
+    with writing(db) as con:
+        choose_visitor_numbers(con, False)
+        choose_visitor_splits(con, ["source"])
+        build_rollups(con)
+        con.execute("delete from shopkpi_meta where key in ('visitor_numbers', 'visitor_splits')")
+    march = Period(date(2024, 3, 2), date(2024, 3, 31))
+    spans = [VISITOR_SPANS, SOURCE_SPANS]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rollups_current(con) and compute.split_spans_current(con, "source")
+        assert not compute.day_visitors_current(con) and keeps_visitor_numbers(con)
+        # V1 (google, 4 March; retained from its google session of 1 March, the previous period) and V2 (direct,
+        # 2 March; none of the direct's in the previous period: no retention).
+        by_source = compute_kpis(con, march, by="source", metrics=["sessions", "visitors", "retention_rate"])
+        assert by_source.rows() == [("direct", 1, 1, None), ("google", 1, 1, 1.0)]
+        others = [name for name in ROLLUP_NAMES if name != DAY_VISITORS]
+        kept = {name: con.sql(f"select * from {name} order by all").pl() for name in others}
+    assert ensure_rollups(db) is not None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert compute.day_visitors_current(con) and not compute.split_spans_current(con, "source")
+        assert not {row[0] for row in con.sql("select table_name from duckdb_tables()").fetchall()} & set(spans)
+        ours = compute_kpis(con, march, by="source", metrics=["sessions", "visitors", "retention_rate"])
+        assert ours.equals(by_source)
+    rebuilt = _rollup_rows(db)
+    assert all(rebuilt[name].equals(kept[name]) for name in others) and set(spans).isdisjoint(rebuilt)
+    assert rebuilt[DAY_VISITORS].height == 3
+
+
 def test_a_warehouse_without_the_source_spans_counts_from_the_sessions_until_a_load_builds_them(tmp_path: Path):
     # Rollups built by an older shopkpi (no source spans): the other rollups are still read, visitors by source come
     # from the sessions, and the next load's ensure_rollups builds the spans alone.
@@ -543,7 +619,9 @@ def test_a_warehouse_without_the_source_spans_counts_from_the_sessions_until_a_l
         "S2,V1,2024-03-04 10:00:00,google,mobile",
         "S3,V2,2024-03-02 10:00:00,direct,desktop",
     ))  # fmt: skip
-    with writing(db) as con:
+    with writing(db) as con:  # spans instead of visitor numbers, the source's chosen
+        choose_visitor_numbers(con, False)
+        choose_visitor_splits(con, ["source"])
         build_rollups(con)
         con.execute(f"drop table {SOURCE_SPANS}")
         con.execute("delete from rollup_queries where table_name = ?", [SOURCE_SPANS])
@@ -554,7 +632,7 @@ def test_a_warehouse_without_the_source_spans_counts_from_the_sessions_until_a_l
         by_source = compute_kpis(con, march, by="source", metrics=["sessions", "visitors"])
         assert by_source.rows() == [("direct", 1, 1), ("google", 1, 1)]
     with duckdb.connect(str(db), read_only=True) as con:
-        others = [name for name in ROLLUP_NAMES if name != SOURCE_SPANS]
+        others = [name for name in ROLLUP_NAMES if name not in (SOURCE_SPANS, DAY_VISITORS)] + [VISITOR_SPANS]
         kept = {name: con.sql(f"select * from {name} order by all").pl() for name in others}
     assert ensure_rollups(db) is not None
     with duckdb.connect(str(db), read_only=True) as con:
@@ -708,12 +786,18 @@ def test_incremental_loads_keep_the_rollups_equal_to_a_full_rebuild(
     ingest_file(db, "sessions", _csv(tmp_path / "s4.csv", sessions, "S4,V1,2024-03-05 09:00:00,google,mobile,1,3"))
     _assert_as_rebuilt(db)
     with duckdb.connect(str(db), read_only=True) as con:
-        spans = con.sql(f"select visitor_id, first_day, last_day from {VISITOR_SPANS} order by 1").fetchall()
         march = compute_kpis(con, Period(date(2024, 3, 1), date(2024, 3, 31))).row(0, named=True)
-    store = spans[0][0].split(chr(31))[0]
+        if numbers:  # each visitor's days, by its number (V2 keeps its number with no session left)
+            spans = con.sql(
+                f"""select n.visitor_id, min(d.day), max(d.day)
+                from {DAY_VISITORS} d join {VISITOR_NUMBERS} n using (visitor_no) group by all order by 1"""
+            ).fetchall()
+            spans = [(f"main{chr(31)}{visitor}", first, last) for visitor, first, last in spans]
+        else:
+            spans = con.sql(f"select visitor_id, first_day, last_day from {VISITOR_SPANS} order by 1").fetchall()
     assert spans == [
-        (f"{store}{chr(31)}V1", date(2024, 3, 1), date(2024, 3, 5)),
-        (f"{store}{chr(31)}V3", date(2024, 3, 2), date(2024, 3, 12)),
+        (f"main{chr(31)}V1", date(2024, 3, 1), date(2024, 3, 5)),
+        (f"main{chr(31)}V3", date(2024, 3, 2), date(2024, 3, 12)),
     ]
     assert (march["sessions"], march["visitors"]) == (4, 2)
 
@@ -1065,10 +1149,7 @@ def test_a_warehouse_whose_session_events_were_keyed_by_day_keeps_working_and_is
     with duckdb.connect(str(db), read_only=True) as con:
         assert rollups_current(con)
         keyed = con.sql("select table_name, keyed_by from rollup_queries where keyed_by <> 'day'").fetchall()
-        assert sorted(keyed) == sorted(
-            [(SESSION_EVENTS, "session_id"), (VISITOR_SPANS, "visitor_id")]
-            + [(SPLIT_SPANS[dimension], "visitor_id") for dimension in DEFAULT_VISITOR_SPLITS]
-        )
+        assert keyed == [(SESSION_EVENTS, "session_id")], "and no visitors' spans: the visitors are numbered"
     ingest_file(db, "sessions", _csv(tmp_path / "s3.csv", SESSIONS, "S2,V2,2024-03-02 11:00:00,direct,desktop"))
     _assert_as_rebuilt(db)
 
@@ -1165,7 +1246,9 @@ def test_a_load_of_new_sessions_widens_its_visitors_spans_and_a_changing_load_re
         "S1,V1,2024-03-01 10:00:00,google,mobile",
         "S2,V2,2024-03-03 10:00:00,direct,mobile",
     ))  # fmt: skip
-    with writing(db) as con:
+    with writing(db) as con:  # the spans instead of visitor numbers
+        choose_visitor_numbers(con, False)
+        choose_visitor_splits(con, ["source"])
         build_rollups(con)
 
     def spans() -> tuple[list, list]:

@@ -180,13 +180,15 @@ def test_a_split_whose_visitors_are_slow_to_count_draws_its_table_first_and_fill
     takes seconds for a year of a large shop; the rest of the table a tenth of a second. Over
     later.BACKGROUND_FROM_SESSIONS sessions (0 here, so the demo's month is over it) the table is drawn without them,
     saying so, and filled in by the background count (here after the page run's wait for it, made short, ran out).
-    The source, whose visitors come from spans (the rollups, which `shopkpi demo` builds), is drawn whole."""
-    from metrics.rollups import build_rollups
+    The source, whose visitors come from spans (kept here instead of the default visitor numbers), is drawn whole."""
+    from metrics.rollups import build_rollups, choose_visitor_numbers, choose_visitor_splits
     from shopkpi.ui import later, warmup
 
     db = tmp_path / "shop.duckdb"
     shutil.copyfile(demo_db, db)  # its own cache entries, whatever other tests computed
-    with writing(db) as con:
+    with writing(db) as con:  # the source's visitors' spans, and no visitor numbers (which count any split at once)
+        choose_visitor_numbers(con, False)
+        choose_visitor_splits(con, ["source"])
         build_rollups(con)
     monkeypatch.setattr(later, "BACKGROUND_FROM_SESSIONS", 0)
     monkeypatch.setattr(later, "WAIT_IN_RUN_SECONDS", 0.3)
