@@ -8,6 +8,7 @@
     python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
     python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
     python -m bench.scale --visitor-splits source,campaign  # warehouses that keep those splits' visitors' spans
+    python -m bench.scale --visitor-numbers off  # warehouses that keep the whole shop's visitors' spans instead
 
 Steps, each printed with its time and, where it is a process, its peak memory (the child's own maximum resident set,
 from wait4):
@@ -47,7 +48,7 @@ import duckdb
 from bench.kpis import reference_kpis, same_numbers
 from metrics.compute import compute_kpis, rollups_current
 from metrics.periods import Period, data_span
-from metrics.rollups import checked_splits, choose_visitor_splits
+from metrics.rollups import checked_splits, choose_visitor_numbers, choose_visitor_splits
 from pipelines.ingest import ingest_file
 from warehouse import TABLES, table_ddl, writing
 
@@ -168,19 +169,25 @@ def load_all(
     code: Path = REPO,
     label: str = "",
     splits: tuple[str, ...] | None = None,
+    numbers: bool | None = None,
 ) -> None:
     """Loads every table's files in the shop's order into a new warehouse at `db` (one an earlier run kept is removed
-    first: its files would all be "already loaded"), printing one line per table against the floor. With `splits`,
-    the new warehouse is made first and keeps the visitors' spans of those splits (metrics.rollups.visitor_splits)."""
+    first: its files would all be "already loaded"), printing one line per table against the floor. With `splits` or
+    `numbers`, the new warehouse is made first and keeps the visitors' spans of those splits
+    (metrics.rollups.visitor_splits), and its visitors numbered or not (keeps_visitor_numbers)."""
     for found in [*db.parent.glob(f"{db.name}*"), *db.parent.glob(f".{db.name}*")]:
         if found.is_dir():
             shutil.rmtree(found)
         else:
             found.unlink()
-    if splits is not None:
+    if splits is not None or numbers is not None:
         with writing(db, store_timezone=os.environ.get("SHOPKPI_TIMEZONE") or "UTC") as con:
-            choose_visitor_splits(con, splits)
-        label += f" (visitors' spans of {', '.join(splits) or 'no split'})"
+            if splits is not None:
+                choose_visitor_splits(con, splits)
+                label += f" (visitors' spans of {', '.join(splits) or 'no split'})"
+            if numbers is not None:
+                choose_visitor_numbers(con, numbers)
+                label += f" (visitors numbered: {'on' if numbers else 'off'})"
     print(
         f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
         f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"
@@ -346,7 +353,13 @@ def main() -> int:
     parser.add_argument(
         "--visitor-splits",
         help="the splits whose visitors' spans the loaded warehouses keep (shopkpi rollups --visitor-splits; default: "
-        "the warehouse's default, the source)",
+        "the warehouse's default, none)",
+    )
+    parser.add_argument(
+        "--visitor-numbers",
+        choices=["on", "off"],
+        help="whether the loaded warehouses keep their visitors numbered (shopkpi rollups --visitor-numbers; default: "
+        "the warehouse's default, on)",
     )
     parser.add_argument(
         "--incremental-only",
@@ -358,6 +371,7 @@ def main() -> int:
     if args.visitor_splits is not None:
         names = [] if args.visitor_splits.strip().lower() == "none" else args.visitor_splits.split(",")
         splits = checked_splits(names)
+    numbers = None if args.visitor_numbers is None else args.visitor_numbers == "on"
     if args.timezone:
         os.environ["SHOPKPI_TIMEZONE"] = args.timezone  # the loads are processes of their own: run_child passes it on
     work = (args.keep or Path(tempfile.mkdtemp(prefix="shopkpi-scale-"))).resolve()
@@ -388,7 +402,7 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         return 0
-    load_all(one_file, db, work, label="one file per table", splits=splits)
+    load_all(one_file, db, work, label="one file per table", splits=splits, numbers=numbers)
     with duckdb.connect(str(db), read_only=True) as con:
         span = data_span(con)
         assert span is not None
@@ -407,12 +421,13 @@ def main() -> int:
         for t in tables
     }
     months_db = work / "monthly.duckdb"
-    load_all(monthly, months_db, work, label="big tables as monthly files", splits=splits)
+    load_all(monthly, months_db, work, label="big tables as monthly files", splits=splits, numbers=numbers)
     print()
     incremental(months_db, work, busiest_end(months_db), 2)
     if args.csv:
         csv_db = work / "csv.duckdb"
-        load_all(csv_files(one_file, files / "csv"), csv_db, work, label="one CSV file per table", splits=splits)
+        csv = csv_files(one_file, files / "csv")
+        load_all(csv, csv_db, work, label="one CSV file per table", splits=splits, numbers=numbers)
     if args.baseline and args.baseline_loads:
         before_db = work / "baseline.duckdb"
         load_all(one_file, before_db, work, args.baseline, label=f"baseline ({args.baseline}): one file per table")

@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from metrics import status
-from metrics.compute import SPLIT_SPANS
+from metrics.compute import DAY_VISITORS, ROLLUP_DIMENSIONS, SPLIT_SPANS
 from metrics.units import COUNT
 from pages import page
 from pipelines.adapters import ADAPTERS, ImportOptions
@@ -39,6 +39,7 @@ class DataPageData:
     rejects: pl.DataFrame | None  # the REJECTS_SHOWN newest rejected rows; None when there are none
     rollups: pl.DataFrame  # one row per rollup the warehouse keeps: what a row is per, its rows
     visitor_splits: tuple[str, ...]  # the splits whose visitors are counted from spans: those the rollups hold
+    visitors_numbered: bool  # the rollups hold the visitors by number (DAY_VISITORS)
 
 
 def visible_rejects(frame: pl.DataFrame, role: str | None) -> pl.DataFrame:
@@ -71,6 +72,7 @@ def data(view: ui.View, role: str | None) -> DataPageData:
         rejects=visible_rejects(ui.load(status.recent_rejects, REJECTS_SHOWN), role) if count else None,
         rollups=rollups,
         visitor_splits=tuple(dimension for dimension, table in SPLIT_SPANS.items() if table in kept),
+        visitors_numbered=DAY_VISITORS in kept,
     )
 
 
@@ -277,7 +279,7 @@ def tables_section(overview: pl.DataFrame) -> None:
         )
 
 
-def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...]) -> None:
+def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...], numbered: bool) -> None:
     st.subheader(
         ui.t("Rollups", "汇总表"),
         help=ui.t(
@@ -302,6 +304,19 @@ def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...]) -> None:
         hide_index=True,
         height=38 + 35 * rollups.height,  # every row shown
     )
+    if numbered:
+        names = ", ".join(ui.dim_label(dimension).lower() for dimension in ROLLUP_DIMENSIONS)
+        names_zh = "、".join(ui.dim_label(dimension) for dimension in ROLLUP_DIMENSIONS)
+        st.caption(
+            ui.t(
+                f"Visitors, of the whole shop or of any split by {names} under any filter on them, are counted from "
+                "each visitor's number (at once, for any period). `shopkpi rollups --visitor-numbers off` keeps "
+                "visitors' spans instead (a smaller warehouse, slower splits).",
+                f"全店及按{names_zh}任意拆分、任意筛选的访客数，均由访客编号得出（任意时段即时）。"
+                "`shopkpi rollups --visitor-numbers off` 改为保留访客区间（仓库更小，拆分更慢）。",
+            )
+        )
+        return
     kept = [ui.dim_label(dimension).lower() for dimension in splits]
     others = [ui.dim_label(dimension).lower() for dimension in SPLIT_SPANS if dimension not in splits]
     said = []
@@ -322,7 +337,13 @@ def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...]) -> None:
             )
         )
     command = "`shopkpi rollups --visitor-splits`"
-    said.append(ui.t(f"{command} chooses which.", f"可用 {command} 选择。"))
+    numbers = "`shopkpi rollups --visitor-numbers on`"
+    said.append(
+        ui.t(
+            f"{command} chooses which; {numbers} counts every split's at once.",
+            f"可用 {command} 选择；{numbers} 可使所有拆分即时得出。",
+        )
+    )
     st.caption(" ".join(said))
 
 
@@ -529,7 +550,7 @@ def render() -> None:
         tables_section(loaded.tables)
         loads_section(loaded.loads)
         rejects_section(loaded, role)
-        rollups_section(loaded.rollups, loaded.visitor_splits)
+        rollups_section(loaded.rollups, loaded.visitor_splits, loaded.visitors_numbered)
     except WarehouseError as error:
         ui.warehouse_problem(error)
 

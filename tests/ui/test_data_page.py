@@ -82,11 +82,12 @@ def test_shows_row_counts_loads_and_reject_reasons(tmp_path: Path, monkeypatch: 
 def test_the_rollups_the_warehouse_keeps_are_listed_with_the_splits_whose_visitors_come_from_spans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from metrics.rollups import build_rollups, choose_visitor_splits
+    from metrics.rollups import build_rollups, choose_visitor_numbers, choose_visitor_splits
 
     db = tmp_path / "shop.duckdb"
     build_small_warehouse(db)
-    with warehouse.writing(db) as con:
+    with warehouse.writing(db) as con:  # spans instead of the default visitor numbers
+        choose_visitor_numbers(con, False)
         choose_visitor_splits(con, ["campaign", "source"])
         build_rollups(con)
     at = run_app(db, monkeypatch)
@@ -104,6 +105,31 @@ def test_the_rollups_the_warehouse_keeps_are_listed_with_the_splits_whose_visito
     captions = "\n".join(c.value for c in at.caption)
     assert "Visitors of a split by source, campaign are counted from each visitor's first and last day" in captions
     assert "Those of a split by medium, device are counted over the period's sessions" in captions
+    assert "`shopkpi rollups --visitor-numbers on` counts every split's at once" in captions
+
+
+def test_the_rollups_say_the_visitors_are_counted_from_their_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics.rollups import build_rollups
+
+    db = tmp_path / "shop.duckdb"
+    build_small_warehouse(db)
+    with warehouse.writing(db) as con:
+        con.execute(
+            "insert into sessions (session_id, visitor_id, started_at, source, device) values "
+            "('s1', 'v1', '2024-01-05 08:00', 'google', 'mobile'), ('s2', 'v1', '2024-01-06 08:00', 'direct', 'app')"
+        )
+        build_rollups(con)  # the default: the visitors numbered
+    at = run_app(db, monkeypatch)
+    assert not at.exception
+    shown = at.dataframe[-1].value.set_index("table")
+    with warehouse.open_read_only(db) as con:
+        sessions = con.sql("select count(*) from sessions").fetchall()[0][0]
+    assert shown.loc["rollup_day_visitors", "rows"] == sessions == 2, "a row per session"
+    assert "rollup_visitors" not in shown.index and "rollup_visitor_sources" not in shown.index
+    captions = "\n".join(c.value for c in at.caption)
+    assert "any split by source, medium, campaign, device under any filter on them" in captions
 
 
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
