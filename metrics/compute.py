@@ -635,15 +635,24 @@ FUNNEL_STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase
 # no events, and one of sessions reads its own sessions' events only (the rollup is keyed by session). Refreshed before
 # the rollups that read it (warehouse/rollups.py).
 SESSION_EVENTS = "rollup_session_events"
+# DAY_VISITORS (by default): one row per session with its day, ROLLUP_DIMENSIONS (raw values) and its visitor's
+# number (VISITOR_NUMBERS): the visitors of the whole shop or any split by those dimensions and filter on them, over
+# one bucket, are a bitmap of numbers per group, whose set bits are counted (a year of 10 M sessions by campaign:
+# 0.1-0.2 s, where a distinct count of the sessions' visitor ids takes about 1 s); retention's visitors are found by
+# number. A warehouse keeps it unless it chooses not to (metrics.rollups.keeps_visitor_numbers, `shopkpi rollups
+# --visitor-numbers off`); it then keeps VISITOR_SPANS instead.
+# The most memory the bitmaps of one query may take (a group's bitmap has a bit per visitor number): beyond it, the
+# period's sessions are counted.
+MAX_VISITOR_BITMAPS_BYTES = 256 * 2**20
 # Each visitor's first and last day with a session: for a period that the span does not straddle, whether the visitor
-# has a session in it, without reading the sessions.
+# has a session in it, without reading the sessions (the whole shop's visitors, where the warehouse keeps no numbers).
 VISITOR_SPANS = "rollup_visitors"
 # Each visitor's first and last day with a session of each value of a dimension (none: null, as a split groups it),
 # per dimension: for a split by it over one bucket, whether a visitor came from a group in the period, without a hash
-# table of every visitor and group of the period's sessions (8.6 M pairs for a year of 10 M sessions by source, most of
-# the Traffic page's year, issue 14). Each costs its build and its upkeep (at 10 M sessions 7–8.6 M rows, about 3 s of
-# a first load and 0.6 s of a day's), so a warehouse keeps those of its choice (metrics.rollups.visitor_splits): by
-# default the source's, the split the Traffic page opens with; a split by any other reads the period's sessions.
+# table of every visitor and group of the period's sessions (8.6 M pairs for a year of 10 M sessions by source).
+# Each costs its build and its upkeep (at 10 M sessions 7–8.6 M rows, about 3 s of a first load and 0.6 s of a
+# day's), so a warehouse keeps those of its choice (metrics.rollups.visitor_splits): none by default, as the visitor
+# numbers answer every split.
 SPLIT_SPANS = {
     "source": "rollup_visitor_sources",
     "medium": "rollup_visitor_mediums",
@@ -651,16 +660,9 @@ SPLIT_SPANS = {
     "device": "rollup_visitor_devices",
 }
 DEFAULT_VISITOR_SPLITS: tuple[str, ...] = ()
-# DAY_VISITORS: one row per day, combination of ROLLUP_DIMENSIONS (raw values) and number of a visitor
-# (VISITOR_NUMBERS) with a session: the visitors of any split by those dimensions and filter on them, over one bucket,
-# are then a bitmap of numbers per group, whose set bits are counted (a year of 10 M sessions by campaign: 0.1 s,
-# where a distinct count of the sessions' visitor ids takes about 1 s). Kept where the warehouse chooses it
-# (metrics.rollups.keeps_visitor_numbers, `shopkpi rollups --visitor-numbers on`).
-# The most memory the bitmaps of one query may take (a group's bitmap has a bit per visitor number): beyond it, the
-# period's sessions are counted.
-MAX_VISITOR_BITMAPS_BYTES = 256 * 2**20
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
-# visitors of the period's sessions need no events or orders (and, for the whole shop and period, come from the spans).
+# visitors of the period's sessions need no events or orders (and, over one bucket, come from the visitor numbers or
+# the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
 _ROLLUP_GROUP = DimensionSql(
     session="struct_pack(" + ", ".join(f"{d} := s.{d}" for d in ROLLUP_DIMENSIONS) + ")",

@@ -34,7 +34,8 @@ TABLE_METRICS = (
     "reported_aov",
 )
 REPORT_ONLY = ("reported_sales", "reported_aov")
-# The table's metrics but the one that is slow to count where no spans hold it (visitors: an exact distinct count).
+# The table's metrics but the one that is slow to count where no visitor numbers or spans hold it (visitors: an exact
+# distinct count).
 QUICK_METRICS = tuple(name for name in TABLE_METRICS if name != "visitors")
 TREND_METRICS = ("sessions", "total_revenue", "conversion_rate", "orders")
 DEFAULT_SPLIT = "source"  # the split and the trend the page opens with
@@ -97,8 +98,8 @@ def data(
 def _table(view: ui.View, split: str, visitors_later: bool) -> tuple[pl.DataFrame, bool]:
     """The table of TABLE_METRICS per group, and whether its visitors are still being counted.
 
-    Visitors counted over the period's sessions (where the warehouse keeps neither the split's spans, by default kept
-    for the source only, nor its visitors numbered) take seconds for a year of a large shop, everything else a tenth
+    Visitors counted over the period's sessions (where the warehouse keeps neither its visitors numbered, as it does
+    by default, nor the split's spans; on Spark) take seconds for a year of a large shop, everything else a tenth
     of a second. Where the period holds more than later.BACKGROUND_FROM_SESSIONS sessions and `visitors_later`, the
     table is the other metrics with visitors null until the whole table, computed in the background as one query, is
     ready: then it is that table, the same as without `visitors_later`."""

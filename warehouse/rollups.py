@@ -161,14 +161,12 @@ _EVERY_VISITOR_NUMBERED = f"""
     create or replace table {VISITOR_NUMBERS} as
     select store, visitor_id, cast(row_number() over () as integer) as visitor_no
     from (select distinct store, visitor_id from sessions)"""
-# The visitors of the sessions of $start_ts to $end_ts without a number, numbered after the highest in the order of
-# their store and id: the numbered ones are found among the days' visitors (a hash of a day's few thousand, not of
-# every number).
+# The visitors `seen` (a query of (store, visitor_id) rows) without a number, numbered after the highest in the order
+# of their store and id: the numbered ones are found among those seen (a hash of a day's few thousand, not of every
+# number).
 _NEW_VISITORS = f"""
     create or replace temp table _new_numbers as
-    with seen as (
-        select distinct store, visitor_id from sessions where started_at >= $start_ts and started_at < $end_ts
-    ),
+    with seen as (select distinct store, visitor_id from ({{seen}})),
     unnumbered as (
         select store, visitor_id from seen
         except
@@ -424,9 +422,14 @@ def rebuild(con: duckdb.DuckDBPyConnection, table: str, sql: str, keyed_by: str)
 
 
 def _number_visitors(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
-    """Numbers the visitors of the sessions of the days first to last that have no number yet (VISITOR_NUMBERS),
-    noting the new numbers for the A/B pair."""
-    con.execute(_NEW_VISITORS, range_parameters(_NEW_VISITORS, first, last))
+    """Numbers the visitors that have no number yet (VISITOR_NUMBERS) among those of the sessions a load changed
+    (touched_days found them: only a loaded session brings a new visitor), else among those of the sessions of the
+    days first to last, noting the new numbers for the A/B pair."""
+    if _exists(con, _TOUCHED_VISITORS):
+        con.execute(_NEW_VISITORS.format(seen=f"select store, visitor_id from {_TOUCHED_VISITORS}"))
+    else:
+        days = "select store, visitor_id from sessions where started_at >= $start_ts and started_at < $end_ts"
+        con.execute(_NEW_VISITORS.format(seen=days), range_parameters(days, first, last))
     con.execute(f"insert into {VISITOR_NUMBERS} select * from _new_numbers")
     note_change(con, VISITOR_NUMBERS, "select * from _new_numbers")
     con.execute("drop table _new_numbers")

@@ -35,8 +35,8 @@ log = logging.getLogger("shopkpi.ui.later")
 
 POLL_SECONDS = 0.25  # how often a page waiting for a result looks whether it is there
 # An exact distinct count of visitors over more sessions than this is left to the background where a page can draw
-# without it (the Traffic page's split by medium, campaign or device: a year of 10 M sessions takes 1-2 s to count,
-# the rest of the page's data 0.1 s). Below it the count is quicker than a redraw.
+# without it (the Traffic page's split, where the warehouse keeps no visitor numbers or on Spark: a year of 10 M
+# sessions takes 1-2 s to count, the rest of the page's data 0.1 s). Below it the count is quicker than a redraw.
 BACKGROUND_FROM_SESSIONS = 2_000_000
 NOTE_KEY = "shopkpi_later"  # the note's container key; the browser sees it as the CSS class st-key-shopkpi_later_N
 # How long a page run waits at its end for a result it draws in place (Note.wait) before leaving it to a redraw. A
