@@ -387,9 +387,9 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
         runs = day_runs(touched)
         if keyed_by != "day" and runs and _exists(con, _TOUCHED_KEYS.get(keyed_by, _TOUCHED_VISITORS)):
             runs = runs[:1]  # the visitors or sessions the load changed, whatever their days: once
+        if table == DAY_VISITORS:
+            _number_visitors(con, runs)
         for first, last in runs:
-            if table == DAY_VISITORS:
-                _number_visitors(con, first, last)
             if keyed_by == "visitor_id" and _exists(con, _ADDED_SESSIONS):
                 _merge_spans(con, table, sql)
             else:
@@ -421,18 +421,23 @@ def rebuild(con: duckdb.DuckDBPyConnection, table: str, sql: str, keyed_by: str)
     con.execute(f"create or replace table {table} as select * from ({whole}){order}", params)
 
 
-def _number_visitors(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
+def _number_visitors(con: duckdb.DuckDBPyConnection, runs: list[tuple[date, date]]) -> None:
     """Numbers the visitors that have no number yet (VISITOR_NUMBERS) among those of the sessions a load changed
     (touched_days found them: only a loaded session brings a new visitor), else among those of the sessions of the
-    days first to last, noting the new numbers for the A/B pair."""
-    if _exists(con, _TOUCHED_VISITORS):
-        con.execute(_NEW_VISITORS.format(seen=f"select store, visitor_id from {_TOUCHED_VISITORS}"))
-    else:
-        days = "select store, visitor_id from sessions where started_at >= $start_ts and started_at < $end_ts"
-        con.execute(_NEW_VISITORS.format(seen=days), range_parameters(days, first, last))
-    con.execute(f"insert into {VISITOR_NUMBERS} select * from _new_numbers")
-    note_change(con, VISITOR_NUMBERS, "select * from _new_numbers")
-    con.execute("drop table _new_numbers")
+    runs of days (first, last), noting the new numbers for the A/B pair."""
+
+    def number(seen: str, params: dict[str, object]) -> None:
+        con.execute(_NEW_VISITORS.format(seen=seen), params)
+        con.execute(f"insert into {VISITOR_NUMBERS} select * from _new_numbers")
+        note_change(con, VISITOR_NUMBERS, "select * from _new_numbers")
+        con.execute("drop table _new_numbers")
+
+    if _exists(con, _TOUCHED_VISITORS):  # once, whatever the days
+        number(f"select store, visitor_id from {_TOUCHED_VISITORS}", {})
+        return
+    days = "select store, visitor_id from sessions where started_at >= $start_ts and started_at < $end_ts"
+    for first, last in runs:
+        number(days, range_parameters(days, first, last))
 
 
 def every_key(sql: str, keyed_by: str) -> str:

@@ -1006,7 +1006,7 @@ def test_a_refresh_told_only_days_recomputes_the_session_events_of_those_days(tm
     """refresh_rollups without touched_days before it (no list of changed sessions) recomputes the session events of
     the sessions started on the days it is given and of the rows lying on them: S1 moved from 1 to 2 March leaves 1
     March's rows and joins 2 March's, and S2, deleted, leaves no row (it is no longer among the sessions of 1 March,
-    only among the rows lying on it)."""
+    only among the rows lying on it). S3 of a new visitor, V3, on 2 March: the visitors of the days are numbered."""
     db = _loaded(
         tmp_path,
         (
@@ -1024,8 +1024,12 @@ def test_a_refresh_told_only_days_recomputes_the_session_events_of_those_days(tm
         con.execute("delete from sessions where session_id = 'S2'")
         con.execute("insert into events (event_id, session_id, occurred_at, event_type) values "
                     "('e3', 'S1', '2024-03-02 10:01:00', 'click')")  # fmt: skip
+        con.execute("insert into sessions (session_id, visitor_id, started_at, source, device) values "
+                    "('S3', 'V3', '2024-03-02 12:00:00', 'bing', 'app')")  # fmt: skip
         both = {date(2024, 3, 1), date(2024, 3, 2)}
         refresh_rollups(con, dict.fromkeys(ROLLUP_NAMES, both))
+        numbers = con.sql(f"select visitor_id, visitor_no from {VISITOR_NUMBERS} order by 2").fetchall()
+    assert numbers[-1] == ("V3", 3) and len(numbers) == 3
     _assert_as_rebuilt(db)
 
 
