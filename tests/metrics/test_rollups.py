@@ -393,6 +393,29 @@ def test_a_warehouse_keeps_its_visitors_numbered_and_its_loads_number_new_ones(t
     assert dict(ours.iter_rows()) == {"desktop": 1, "mobile": 1}
 
 
+def test_the_same_visitor_id_in_two_stores_is_two_numbered_visitors(tmp_path):
+    # Ids are per store (SPEC): V1 of store a and V1 of store b are two visitors, numbered apart, as the raw count
+    # (`store || chr(31) || visitor_id`) has them. 1 March: a/V1 google, b/V1 google, b/V2 direct.
+    db = tmp_path / "w.duckdb"
+    header = "session_id,visitor_id,started_at,source,device"
+    ingest_file(db, "sessions", _csv(tmp_path / "a.csv", header, "S1,V1,2024-03-01 10:00:00,google,mobile"), store="a")
+    ingest_file(db, "sessions", _csv(tmp_path / "b.csv", header,
+        "S1,V1,2024-03-01 11:00:00,google,mobile",
+        "S2,V2,2024-03-01 12:00:00,direct,app",
+    ), store="b")  # fmt: skip
+    assert ensure_rollups(db) is not None
+    day = Period(date(2024, 3, 1), date(2024, 3, 1))
+    with duckdb.connect(str(db), read_only=True) as con:
+        numbers = con.sql(f"select store, visitor_id, visitor_no from {VISITOR_NUMBERS} order by 1, 2").fetchall()
+        assert sorted(number for _, _, number in numbers) == [1, 2, 3]
+        assert compute.visitor_bits(con, "source") == 3
+        by_source = compute_kpis(con, day, by="source", metrics=["visitors"])
+        whole = compute_kpis(con, day, metrics=["visitors"])
+        assert by_source.equals(compute_kpis(con, day, by="source", metrics=["visitors"], rollups=False))
+    assert [(store, visitor) for store, visitor, _ in numbers] == [("a", "V1"), ("b", "V1"), ("b", "V2")]
+    assert dict(by_source.iter_rows()) == {"direct": 1, "google": 2} and whole["visitors"].to_list() == [3]
+
+
 def test_a_warehouse_keeps_the_visitor_spans_it_chooses_and_its_loads_keep_them_in_step(tmp_path, monkeypatch):
     db = tmp_path / "w.duckdb"
     header = "session_id,visitor_id,started_at,source,campaign"
