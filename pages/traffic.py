@@ -132,9 +132,9 @@ def _numbers_hint(current: ui.View, dim: str) -> str:
     command = "shopkpi rollups --visitor-numbers on"
     return current.t(
         f" To have them at once for any period, split and filter, keep the visitors numbered: `{command}` (a "
-        "first load of sessions then takes longer: about 5 s at 10 million sessions).",
+        "first load of 10 million sessions then takes about 2.4 s longer; a day's load about as long).",
         f" 如需任意时段、拆分和筛选即时得出，可为访客编号：`{command}`"
-        "（此后首次导入访问数据会更慢：1000 万次访问约多 5 秒）。",
+        "（此后首次导入 1000 万次访问约多 2.4 秒；每日导入耗时基本不变）。",
     )
 
 
