@@ -883,10 +883,7 @@ def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segmen
     """The highest visitor number where compute_kpis counts the visitors of one bucket split by `by` (None: the
     whole shop) on `segment` as bitmaps from DAY_VISITORS: the warehouse keeps it, the rollups carry the split and
     the filter, and the bitmaps of every group the split can have fit MAX_VISITOR_BITMAPS_BYTES; else 0."""
-    carried = set(ROLLUP_DIMENSIONS)
-    if (by is not None and by not in carried) or not set(segment.dimensions) <= carried:
-        return 0
-    if not day_visitors_current(con):
+    if not rollups_carry(by, segment) or not day_visitors_current(con):
         return 0
     highest = con.sql(f"select coalesce(max(visitor_no), 0) from {VISITOR_NUMBERS}").fetchall()[0][0]
     groups = 1
@@ -997,12 +994,15 @@ def _rollup_measures(plan: Plan, segment: Segment, source: str, measures: Sequen
         group by bucket, grp"""
 
 
+def rollups_carry(by: str | None, segment: Segment) -> bool:
+    """Whether the rollups carry a split by `by` (None: no split) and the segment's filters: ROLLUP_DIMENSIONS."""
+    carried = set(ROLLUP_DIMENSIONS)
+    return (by is None or by in carried) and set(segment.dimensions) <= carried
+
+
 def rollups_answer(plan: Plan, segment: Segment) -> bool:
     """Whether the rollups carry what the plan splits and filters by (else it reads the raw facts only)."""
-    if plan.traffic:
-        return False
-    carried = set(ROLLUP_DIMENSIONS)
-    return (plan.by is None or plan.by in carried) and set(segment.dimensions) <= carried
+    return not plan.traffic and rollups_carry(plan.by, segment)
 
 
 def rollups_current(con: duckdb.DuckDBPyConnection) -> bool:

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from metrics import METRICS, compute_kpis, funnel, kpi_series
-from metrics.compute import ROLLUP_DIMENSIONS, visitors_without_scan
+from metrics.compute import rollups_carry, visitors_without_scan
 from metrics.funnel import FUNNEL_DIMENSIONS, STEP_LABELS
 from metrics.inputs import SessionStores, session_stores, store_list
 from metrics.segments import Segment, blank_unsplittable
@@ -126,8 +126,7 @@ def _at_once(split: str, segment: Segment) -> bool:
 def _numbers_hint(current: ui.View, dim: str) -> str:
     """How to have a split's visitors at once: keep the visitors numbered; empty where the numbers could not answer
     (a split or filter the rollups do not carry, Spark)."""
-    carried = dim in ROLLUP_DIMENSIONS and set(current.segment.dimensions) <= set(ROLLUP_DIMENSIONS)
-    if ui.note_answer(compute_kpis) or not carried:
+    if ui.note_answer(compute_kpis) or not rollups_carry(dim, current.segment):
         return ""
     command = "shopkpi rollups --visitor-numbers on"
     return current.t(
