@@ -140,10 +140,10 @@ def rollup_columns() -> dict[str, Any]:
             t("One row per", "每行对应"),
             help=t(
                 "`day`: a day and combination of source, medium, campaign and device (in `rollup_day_visitors`, a "
-                "session of that day with its visitor's number); `session_id`: a session; `visitor_id`: a visitor "
-                "(and a value of its split), with the first and last day of its sessions.",
+                "session of that day with its dimensions' hash and its visitor's number); `session_id`: a session; "
+                "`visitor_id`: a visitor (and a value of its split), with the first and last day of its sessions.",
                 "`day`：一天及来源、媒介、活动、设备的一种组合"
-                "（`rollup_day_visitors` 中为当天的一次访问及其访客编号）；`session_id`：一次访问；"
+                "（`rollup_day_visitors` 中为当天的一次访问及其维度哈希和访客编号）；`session_id`：一次访问；"
                 "`visitor_id`：一位访客（及其拆分维度的一个取值），记录其访问的首末日期。",
             ),
         ),
