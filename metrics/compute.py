@@ -161,9 +161,11 @@ class Plan:
     # Split by a dimension of SPLIT_SPANS (one bucket, no filter but on that dimension): the visitors of each group
     # come from the spans of each visitor's sessions of that group (the caller checked the rollup is current).
     split_spans: bool = False
-    # The highest visitor number (VISITOR_NUMBERS) where the visitors of the one bucket are counted as bitmaps of the
-    # visitors' numbers from DAY_VISITORS, and retention's visitors found by number (the warehouse keeps them, and no
-    # split's spans answer); 0 where not.
+    # The visitors read by number from DAY_VISITORS (visitor_numbers_answer), and over one bucket retention's visitors
+    # found by number too (the warehouse keeps them, and no split's spans answer).
+    visitor_numbers: bool = False
+    # With visitor_numbers, the highest visitor number (VISITOR_NUMBERS) where each bucket's and group's visitors are a
+    # bitmap of their numbers (within MAX_VISITOR_BITMAPS_BYTES); 0: a distinct count of their numbers.
     visitor_bits: int = 0
     # The warehouse keeps the whole shop's visitors' spans (VISITOR_SPANS; where it does not keep them numbered).
     whole_spans: bool = False
@@ -490,7 +492,7 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     metrics."""
     measures, sources = plan.measures, plan.sources
     ctes = _ctes(plan, segment)
-    if plan.visitor_bits:
+    if plan.visitor_numbers:
         # The same names, answered from the visitors by number (whose dimensions come first, where read).
         ctes = _combinations_cte(plan, segment) | ctes | _number_ctes(plan, segment)
     elif _whole_shop(plan, segment):
@@ -530,7 +532,7 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
             expressions = [
                 f"{MEASURES[m].traffic or 'null'} as {m}"
                 if from_traffic
-                else f"{_aggregate(m, facts_name, plan.visitor_bits)} as {m}"
+                else f"{_aggregate(m, facts_name, plan)} as {m}"
                 for m in own
             ]
             if from_traffic:
@@ -638,13 +640,15 @@ FUNNEL_STEPS = ("page_view", "click", "add_to_cart", "begin_checkout", "purchase
 SESSION_EVENTS = "rollup_session_events"
 # DAY_VISITORS (by default): one row per session with its day, the hash of its ROLLUP_DIMENSIONS (raw values,
 # dimensions_hash) and its visitor's number (VISITOR_NUMBERS): the visitors of the whole shop or any split by those
-# dimensions and filter on them, over one bucket, are a bitmap of numbers per group, whose set bits are counted (a year
-# of 10 M sessions by campaign: 0.1-0.2 s, where a distinct count of the sessions' visitor ids takes about 1 s);
-# retention's visitors are found by number. A warehouse keeps it unless it chooses not to
-# (metrics.rollups.keeps_visitor_numbers, `shopkpi rollups --visitor-numbers off`); it then keeps VISITOR_SPANS instead.
-# The dimensions are a hash rather than their four texts: the rows of a first load of 10 M sessions took 2.0–2.2 s
-# with the texts, 1.1–1.2 s with the hash. A hash is read back as its dimensions from the sessions' rollup, which
-# holds every combination of every day (_combinations_cte): a year by medium 0.06 → 0.10 s, by campaign 0.13 → 0.17 s.
+# dimensions and filter on them, per bucket, are a bitmap of numbers per bucket and group, whose set bits are counted
+# (a year of 10 M sessions by campaign: 0.1-0.2 s, where a distinct count of the sessions' visitor ids takes about a
+# second), or where the bitmaps would not fit MAX_VISITOR_BITMAPS_BYTES the numbers counted distinct (a daily series
+# of a year by source 0.69 s instead of 1.16 s); over one bucket, retention's visitors are found by number. A warehouse
+# keeps it unless it chooses not to (metrics.rollups.keeps_visitor_numbers, `shopkpi rollups --visitor-numbers off`);
+# it then keeps VISITOR_SPANS instead. The dimensions are a hash rather than their four texts: the rows of a first
+# load of 10 M sessions took 2.0–2.2 s with the texts, 1.1–1.2 s with the hash. A hash is read back as its dimensions
+# from the sessions' rollup, which holds every combination of every day (_combinations_cte): a year by medium 0.06 →
+# 0.10 s, by campaign 0.13 → 0.17 s.
 
 
 def dimensions_hash(alias: str = "") -> str:
@@ -673,7 +677,7 @@ SPLIT_SPANS = {
 }
 DEFAULT_VISITOR_SPLITS: tuple[str, ...] = ()
 # Where a source's other (non-additive) measures are read from when its additive ones come from a rollup: the
-# visitors of the period's sessions need no events or orders (and, over one bucket, come from the visitor numbers or
+# visitors of the period's sessions need no events or orders (and come from the visitor numbers, or over one bucket
 # the spans).
 NARROW_FACTS = {"sessions": "period_sessions"}
 _ROLLUP_GROUP = DimensionSql(
@@ -688,7 +692,7 @@ def _facts_of(plan: Plan, segment: Segment, source: str) -> str:
     # The facts a source's measures are read from: narrower when its additive ones come from a rollup.
     if not plan.rollups:
         return SOURCE_FACTS[source]
-    if source == "sessions" and (_whole_shop(plan, segment) or plan.split_spans or plan.visitor_bits):
+    if source == "sessions" and (_whole_shop(plan, segment) or plan.split_spans or plan.visitor_numbers):
         return "period_visitors"
     return NARROW_FACTS.get(source, SOURCE_FACTS[source])
 
@@ -698,21 +702,23 @@ def _whole_shop(plan: Plan, segment: Segment) -> bool:
     return (
         plan.rollups
         and plan.whole_spans
-        and not plan.visitor_bits
+        and not plan.visitor_numbers
         and plan.grain is None
         and plan.by is None
         and not segment.dimensions
     )
 
 
-def _aggregate(measure: str, facts_name: str, visitor_bits: int = 0) -> str:
+def _aggregate(measure: str, facts_name: str, plan: Plan) -> str:
     # period_visitors holds each visitor once, so a distinct count of its ids is a count: the same number without
-    # a hash table of millions of ids. From DAY_VISITORS (`visitor_bits`, the highest number) it holds a visitor's
-    # number per session: each group's numbers set bits of one bitmap, whose set bits are counted.
+    # a hash table of millions of ids. From DAY_VISITORS (Plan.visitor_numbers) it holds a visitor's number per
+    # session: each group's numbers set bits of one bitmap, whose set bits are counted (Plan.visitor_bits, the highest
+    # number), or they are counted distinct (integers, where the raw facts hash text ids).
     aggregate = MEASURES[measure].aggregate
-    if facts_name == "period_visitors" and visitor_bits:
-        bits = f"bit_count(bitstring_agg(visitor_no, 1, {int(visitor_bits)}))"
-        return re.sub(r"^count\(distinct (\w+)\)$", bits, aggregate)
+    if facts_name == "period_visitors" and plan.visitor_numbers:
+        bits = f"bit_count(bitstring_agg(visitor_no, 1, {int(plan.visitor_bits)}))"
+        counted = bits if plan.visitor_bits else "count(distinct visitor_no)"
+        return re.sub(r"^count\(distinct (\w+)\)$", counted, aggregate)
     if facts_name == "period_visitors":
         return re.sub(r"^count\(distinct (\w+)\)$", r"count(\1)", aggregate)
     return aggregate
@@ -874,10 +880,11 @@ def _combinations_cte(plan: Plan, segment: Segment) -> dict[str, str]:
 
 
 def _number_ctes(plan: Plan, segment: Segment) -> dict[str, str]:
-    """The visitor CTEs read from DAY_VISITORS, for a plan of one bucket: the period's visitors, a visitor's number
-    per session (the aggregate sets its bit in its group's bitmap, _aggregate), and the visitors retention looks up,
-    by number (integers where the raw CTEs hash millions of ids), in the same columns as the raw CTEs. A split or a
-    filter reads the rows' dimensions from dimension_combinations (_combinations_cte)."""
+    """The visitor CTEs read from DAY_VISITORS: the period's visitors, a visitor's number per session and bucket (the
+    aggregate sets its bit in its group's bitmap or counts the numbers distinct, _aggregate), and for a plan of one
+    bucket the visitors retention looks up, by number (integers where the raw CTEs hash millions of ids), in the same
+    columns as the raw CTEs (a series' retention, over the bucket before each, reads the sessions). A split or a filter
+    reads the rows' dimensions from dimension_combinations (_combinations_cte)."""
     group = NO_GROUP if plan.by is None else f"nullif(c.{plan.by}, '')"
     filters = "".join(f" and c.{d} = {dialect.param(d)}" for d in segment.dimensions)
     grouped = filtered = f"{DAY_VISITORS} d"
@@ -889,12 +896,15 @@ def _number_ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     def days(start: str, end: str) -> str:  # the sessions of timestamps `start` to `end` (midnights; excluded)
         return f"d.day >= cast({start} as date) and d.day < cast({end} as date){filters}"
 
-    return {
-        "period_visitors": f"""
-        -- one row per session of the period: its group and its visitor's number
-        select $first_day as bucket, {group} as grp, d.visitor_no
+    period_visitors = f"""
+        -- one row per session of the period: its bucket, its group and its visitor's number
+        select {plan.bucket("d.day")} as bucket, {group} as grp, d.visitor_no
         from {grouped}
-        where d.day >= $first_day and d.day <= $last_day{filters}""",
+        where d.day >= $first_day and d.day <= $last_day{filters}"""
+    if plan.grain is not None:
+        return {"period_visitors": period_visitors}
+    return {
+        "period_visitors": period_visitors,
         "previous_visitors": f"""
         -- one row per visitor (its number) of the previous period and group
         select distinct $first_day as bucket, {group} as grp, d.visitor_no as visitor_id
@@ -919,25 +929,33 @@ def _number_ctes(plan: Plan, segment: Segment) -> dict[str, str]:
     }
 
 
-def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> int:
-    """The highest visitor number where compute_kpis counts the visitors of one bucket split by `by` (None: the
-    whole shop) on `segment` as bitmaps from DAY_VISITORS: the warehouse keeps it, the rollups carry the split and
-    the filter, the bitmaps of every group the split can have fit MAX_VISITOR_BITMAPS_BYTES, and no two combinations
-    of the dimensions share a hash (where the split or the filter reads them); else 0."""
+def visitor_numbers_answer(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> bool:
+    """Whether compute_kpis reads the visitors of a split by `by` (None: the whole shop) on `segment` by number from
+    DAY_VISITORS: the warehouse keeps it, the rollups carry the split and the filter, and no two combinations of the
+    dimensions share a hash where the split or the filter reads them (their rows could not be told apart)."""
     if not rollups_carry(by, segment) or not day_visitors_current(con):
+        return False
+    if by is None and not segment.dimensions:
+        return True
+    clash = con.sql(
+        f"""
+        select count(distinct ({", ".join(ROLLUP_DIMENSIONS)})) <> count(distinct {dimensions_hash()})
+        from {ROLLUP_TABLES["sessions"]}"""
+    )
+    return not clash.fetchall()[0][0]
+
+
+def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL, buckets: int = 1) -> int:
+    """The highest visitor number where compute_kpis counts the visitors of `buckets` buckets split by `by` (None:
+    the whole shop) on `segment` as bitmaps from DAY_VISITORS: the numbers answer (visitor_numbers_answer) and the
+    bitmaps of every bucket and group the split can have fit MAX_VISITOR_BITMAPS_BYTES; else 0."""
+    if not visitor_numbers_answer(con, by, segment):
         return 0
     highest = con.sql(f"select coalesce(max(visitor_no), 0) from {VISITOR_NUMBERS}").fetchall()[0][0]
-    # From the sessions' small rollup: every value the split has on any day (and none), and whether two
-    # combinations of the dimensions share a hash (their rows could not be told apart).
-    groups, clash = con.sql(
-        f"""
-        select count(distinct nullif({by or "null"}, '')) + 1,
-            count(distinct ({", ".join(ROLLUP_DIMENSIONS)})) <> count(distinct {dimensions_hash()})
-        from {ROLLUP_TABLES["sessions"]}"""
-    ).fetchall()[0]
-    if clash and (by is not None or segment.dimensions):
-        return 0
-    return int(highest) if highest and groups * (highest // 8 + 1) <= MAX_VISITOR_BITMAPS_BYTES else 0
+    # Every value the split has on any day (and none), from the sessions' small rollup.
+    groups = con.sql(f"select count(distinct nullif({by or 'null'}, '')) + 1 from {ROLLUP_TABLES['sessions']}")
+    bitmaps = buckets * groups.fetchall()[0][0]
+    return int(highest) if highest and bitmaps * (highest // 8 + 1) <= MAX_VISITOR_BITMAPS_BYTES else 0
 
 
 def visitors_without_scan(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segment = ALL) -> bool:
@@ -1127,6 +1145,16 @@ def _bucket_start(grain: str, day: date) -> date:
     return day.replace(day=1)
 
 
+def _buckets(period: Period, grain: str | None) -> int:
+    """How many buckets of `grain` (None: the whole period) the period has."""
+    if grain is None:
+        return 1
+    count, start = 0, _bucket_start(grain, period.start)
+    while start <= period.end:
+        count, start = count + 1, _shift(grain, start, 1)
+    return count
+
+
 def _shift(grain: str, day: date, count: int) -> date:
     if grain == "day":
         return day + timedelta(days=count)
@@ -1157,12 +1185,13 @@ def _run(
     embedded = isinstance(con, duckdb.DuckDBPyConnection)
     if use_rollups and embedded and not convert and rollups_answer(plan, segment) and rollups_current(con):
         plan = replace(plan, rollups=True)
-    if plan.rollups and plan.grain is None:  # the visitors: as the Traffic page asks (visitors_without_scan)
-        if visitors_from_spans(con, plan.by, segment):
+    if plan.rollups:  # the visitors (over one bucket as the Traffic page asks: visitors_without_scan)
+        if plan.grain is None and visitors_from_spans(con, plan.by, segment):
             plan = replace(plan, split_spans=True)
-        elif bits := visitor_bits(con, plan.by, segment):
-            plan = replace(plan, visitor_bits=bits)
-        else:
+        elif visitor_numbers_answer(con, plan.by, segment):
+            bits = visitor_bits(con, plan.by, segment, _buckets(period, plan.grain))
+            plan = replace(plan, visitor_numbers=True, visitor_bits=bits)
+        elif plan.grain is None:
             plan = replace(plan, whole_spans=recorded_current(con, VISITOR_SPANS, visitor_spans_query()))
     if use_rollups and (segment.source is not None or segment.device is not None) and order_rows_current(con):
         plan = replace(plan, order_rows=True)

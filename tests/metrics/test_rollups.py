@@ -331,6 +331,31 @@ def test_visitors_of_every_split_and_filter_from_the_visitor_numbers(seed, perio
     assert [bool(plan.visitor_bits) for plan in plans] == [True], "the numbers answered"
 
 
+@SETTINGS
+@given(
+    seed=st.integers(min_value=1, max_value=3),
+    period=periods,
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS]),
+    grain=st.sampled_from(["day", "week", "month"]),
+    segment=segments,
+    bitmaps=st.booleans(),
+)
+def test_visitor_series_of_every_split_and_filter_from_the_visitor_numbers(seed, period, by, grain, segment, bitmaps):
+    # Each bucket's visitors by number: a bitmap per bucket and group where they fit the budget, else a distinct count
+    # of the numbers (the budget made 0); retention, over each bucket before, from the sessions.
+    con = numbered_shop(seed)
+    names = ["visitors", "sessions", "retention_rate"]
+    plans, real_sql, budget = [], compute.kpi_sql, compute.MAX_VISITOR_BITMAPS_BYTES
+    try:
+        compute.kpi_sql = lambda plan, *rest: plans.append(plan) or real_sql(plan, *rest)
+        compute.MAX_VISITOR_BITMAPS_BYTES = budget if bitmaps else 0
+        ours = kpi_series(con, period, grain=grain, by=by, metrics=names, segment=segment)
+    finally:
+        compute.kpi_sql, compute.MAX_VISITOR_BITMAPS_BYTES = real_sql, budget
+    assert ours.equals(kpi_series(con, period, grain=grain, by=by, metrics=names, segment=segment, rollups=False))
+    assert [(plan.visitor_numbers, bool(plan.visitor_bits)) for plan in plans] == [(True, bitmaps)], plans
+
+
 def test_visitor_numbers_beyond_the_bitmaps_budget_count_the_sessions(monkeypatch):
     con = numbered_shop(1)
     period = Period(FIRST, END)
