@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from metrics import dialect
-from metrics.compute import DIMENSION_SQL, FUNNEL_STEPS, NO_GROUP, ROLLUP_DIMENSIONS, SESSION_EVENTS, funnel_step
+from metrics.compute import (
+    DIMENSION_SQL,
+    FUNNEL_STEPS,
+    NO_GROUP,
+    ROLLUP_DIMENSIONS,
+    SESSION_EVENTS,
+    funnel_step,
+    session_events_current,
+)
 from metrics.facts import facts, parameters, query, recorded_current
 from metrics.periods import Period
 from metrics.registry import DIMENSIONS, SOURCE_DIMENSIONS
@@ -70,9 +78,10 @@ _FURTHEST = "greatest(1, case when od.loaded then least({events}, 4) else {event
 
 
 @lru_cache(maxsize=128)
-def funnel_sql(by: str | None, segment: Segment = ALL, rollup: bool = False) -> str:
+def funnel_sql(by: str | None, segment: Segment = ALL, rollup: bool = False, rolled_steps: bool = False) -> str:
     """The funnel query on a segment: one row per group and step; from the funnel's rollup with `rollup` (which
-    carries the ROLLUP_DIMENSIONS only)."""
+    carries the ROLLUP_DIMENSIONS only), else from the sessions, with each session's furthest event step read from
+    SESSION_EVENTS where `rolled_steps` (a year's 49 M events are 10 M sessions' rows there)."""
     if by is not None and by not in FUNNEL_DIMENSIONS:
         raise ValueError(f"the funnel splits by a session dimension ({', '.join(FUNNEL_DIMENSIONS)}), not {by!r}")
     steps = ", ".join(f"({number}, '{step}')" for number, step in enumerate(STEPS, start=1))
@@ -99,6 +108,8 @@ def funnel_sql(by: str | None, segment: Segment = ALL, rollup: bool = False) -> 
             from segment_sessions s
             where s.started_at >= $start_ts and s.started_at < $end_ts"""
         _session_steps(ctes)
+        if rolled_steps:
+            ctes["event_steps"] = _ROLLED_STEPS
         furthest = _FURTHEST.format(events="coalesce(es.step, 0)", orders="coalesce(os.step, 0)")
         ctes["furthest"] = f"""
             -- one row per session of the period: its furthest step
@@ -128,6 +139,14 @@ def funnel_sql(by: str | None, segment: Segment = ALL, rollup: bool = False) -> 
     return query(ctes, "select * from counts\norder by grp nulls last, step_number")
 
 
+# Each session's furthest event step from SESSION_EVENTS (the same steps the raw CTE gives the sessions it joins).
+_ROLLED_STEPS = f"""
+        -- one row per such session with events: the furthest step they reach (from their rollup)
+        select store, session_id, event_step as step
+        from {SESSION_EVENTS}
+        where day >= $first_day and day <= $last_day"""
+
+
 def funnel_rollup_query() -> str:
     """The rows of the funnel's rollup for the days $start_ts to $end_ts (columns day, the ROLLUP_DIMENSIONS'
     raw values, event_step, order_step, sessions)."""
@@ -139,11 +158,7 @@ def funnel_rollup_query() -> str:
         from segment_sessions s
         where s.started_at >= $start_ts and s.started_at < $end_ts"""
     _session_steps(ctes)
-    ctes["event_steps"] = f"""
-        -- one row per such session with events: the furthest step they reach (from their rollup)
-        select store, session_id, event_step as step
-        from {SESSION_EVENTS}
-        where day >= $first_day and day <= $last_day"""
+    ctes["event_steps"] = _ROLLED_STEPS
     ctes["rollup"] = f"""
         -- one row per day, combination of the rollup's dimensions and pair of steps: how many sessions
         select
@@ -185,7 +200,8 @@ def funnel(
     period = start if isinstance(start, Period) else Period(start, end)
     carried = set(ROLLUP_DIMENSIONS)
     rollup = rollups and (by is None or by in carried) and set(segment.dimensions) <= carried
-    sql = funnel_sql(by, segment, rollup=rollup and funnel_rollup_current(con))
+    rollup = rollup and funnel_rollup_current(con)
+    sql = funnel_sql(by, segment, rollup=rollup, rolled_steps=rollups and not rollup and session_events_current(con))
     values = {"start_ts": period.start_ts, "end_ts": period.end_ts, "first_day": period.start, "last_day": period.end}
     frame = con.sql(sql, params=parameters(sql, values, segment)).pl()
     frame = frame.rename({"grp": "group"}).with_columns(pl.col("sessions", "ended_here").cast(pl.Int64))

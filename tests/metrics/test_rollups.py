@@ -97,7 +97,7 @@ segments = st.sampled_from([ALL, Segment(source="paid_search"), Segment(device="
 @given(
     seed=st.integers(min_value=1, max_value=3),
     period=periods,
-    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region"]),
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region", "landing_page"]),
     grain=st.sampled_from([None, "day", "week", "month"]),
     segment=segments,
     shop=st.sampled_from([rolled_shop, spans_shop]),
@@ -119,13 +119,44 @@ def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment, shop):
 @given(
     seed=st.integers(min_value=1, max_value=3),
     period=periods,
-    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region"]),
+    by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "landing_page"]),
     segment=segments,
 )
 def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment):
     con = rolled_shop(seed)
     ours = funnel(con, period, by=by, segment=segment)
     assert ours.equals(funnel(con, period, by=by, segment=segment, rollups=False)), ours
+
+
+def test_a_split_the_rollups_do_not_carry_reads_each_sessions_events_summed():
+    # Split by landing page or region (not in the rollups), the sessions' page views and add-to-carts (bounce rate,
+    # cart sessions) and the funnel's event steps come from each session's events summed once (SESSION_EVENTS), the
+    # same numbers as the events give; taking a session's add-to-cart out of that table changes them (it is read).
+    con = rolled_shop(1)
+    period = Period(FIRST, END)
+    names = ["sessions", "bounce_rate", "cart_conversion_rate", "engaged_bounce_rate", "ctr"]
+    plans, real_sql = [], compute.kpi_sql
+    try:
+        compute.kpi_sql = lambda plan, *rest: plans.append(plan) or real_sql(plan, *rest)
+        for by in ("landing_page", "region"):
+            ours = compute_kpis(con, period, by=by, metrics=names, segment=Segment(device="mobile"))
+            assert ours.equals(
+                compute_kpis(con, period, by=by, metrics=names, segment=Segment(device="mobile"), rollups=False)
+            ), by
+    finally:
+        compute.kpi_sql = real_sql
+    assert [plan.session_events_rolled for plan in plans] == [True, False] * 2, "ours from it, then the raw"
+    steps = funnel(con, period, by="landing_page")
+    assert steps.equals(funnel(con, period, by="landing_page", rollups=False))
+    carted = con.sql(f"select count(*) from {SESSION_EVENTS} where added_to_cart = 1 and day >= ?", params=[FIRST])
+    assert carted.fetchall()[0][0] > 0, "sessions that added to cart, to take out"
+    con.execute(f"update {SESSION_EVENTS} set added_to_cart = 0, event_step = least(event_step, 2)")
+    try:
+        after = compute_kpis(con, period, by="landing_page", metrics=["cart_conversion_rate"])
+        assert after["cart_conversion_rate"].null_count() == after.height, "no session added to cart: no rate"
+        assert not funnel(con, period, by="landing_page").equals(steps)
+    finally:
+        rolled_shop.cache_clear()  # the shop is changed: later tests get it afresh
 
 
 # The filters of the dashboard's sidebar and more: a source and a device together, a value no session has.
