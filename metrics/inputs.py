@@ -49,6 +49,18 @@ INPUTS: dict[str, Input] = {
     for i in (
         Input("orders", "exists (select 1 from orders)", "no orders loaded", "尚未导入订单"),
         Input(
+            "order_values",
+            "exists (select 1 from order_items) or exists (select 1 from orders where subtotal is not null)",
+            "no order values loaded (order_items, or orders.subtotal for exports without line items)",
+            "尚未导入订单金额（order_items，或无商品明细导出的 orders.subtotal）",
+        ),
+        Input(
+            "order_lines",
+            "exists (select 1 from order_items)",
+            "no order lines loaded (order_items)",
+            "尚未导入订单商品明细（order_items）",
+        ),
+        Input(
             "customer_ids",
             "exists (select 1 from orders where nullif(trim(customer_id), '') is not null)",
             "no order carries a customer id (guest checkouts only)",

@@ -323,8 +323,8 @@ MEASURES: dict[str, Measure] = {
         Measure("refunds", "orders", "sum(refund_amount)", True),
         Measure("shipping_income", "orders", "sum(shipping_fee)", True),
         Measure("fulfilment_cost", "orders", "sum(fulfilment_cost)", True),
-        Measure("units", "items", "sum(quantity)", True),
-        Measure("gross_sales", "items", "sum(line_sales)", True),
+        Measure("units", "items", "sum(quantity)", True, needs=("order_lines",)),
+        Measure("gross_sales", "items", "sum(line_sales)", True, needs=("order_values",)),
         Measure("cogs", "items", "sum(line_cost)", True, needs=("unit_costs",)),
         Measure(
             "costable_sales",
@@ -332,6 +332,7 @@ MEASURES: dict[str, Measure] = {
             "sum(costable_sales)",
             True,
             "sales of the lines whose goods were not returned (orders without lines: their subtotal)",
+            needs=("order_values",),
         ),
         Measure(
             "costed_sales",

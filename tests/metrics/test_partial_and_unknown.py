@@ -113,6 +113,29 @@ def test_unknown_cost_is_not_zero_cost_and_partly_known_cost_says_its_coverage()
     }
 
 
+def test_orders_without_lines_or_subtotals_have_unknown_sales_not_negative_ones():
+    # small_shop's orders before their lines are loaded: their values are unknown, so are the sales and every figure
+    # built on them (the discounts and refunds alone would make revenue negative); the count of orders is known.
+    con = small_shop()
+    con.execute("delete from order_items")
+    con.execute("update orders set discount = 5, refund_amount = 10 where order_id = 'o1'")
+    march = row(con, MARCH)
+    assert march["orders"] == 2 and march["discounts"] == pytest.approx(5)
+    for name in ("gross_sales", "net_sales", "total_revenue", "aov", "units", "cost_coverage"):
+        assert march[name] is None, name
+    reasons = unknown(["total_revenue", "units"], missing_inputs(con))
+    assert reasons == {
+        "total_revenue": "no order values loaded (order_items, or orders.subtotal for exports without line items)",
+        "units": "no order lines loaded (order_items)",
+    }
+    # An export without line items that gives each order's subtotal (o1 120, o2 80): the sales are its subtotals; the
+    # units are still unknown (no lines anywhere).
+    con.execute("update orders set subtotal = case order_id when 'o1' then 120 when 'o2' then 80 else 50 end")
+    march = row(con, MARCH)
+    assert march["gross_sales"] == pytest.approx(200) and march["net_sales"] == pytest.approx(200 - 5 - 10)
+    assert march["units"] is None and unknown(["units"], missing_inputs(con))
+
+
 def test_no_ad_spend_loaded_is_unknown_and_a_day_without_ads_once_loaded_is_zero():
     con = small_shop()
     march = row(con, MARCH)
