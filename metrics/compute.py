@@ -954,8 +954,12 @@ def visitor_bits(con: duckdb.DuckDBPyConnection, by: str | None, segment: Segmen
     """The highest visitor number where compute_kpis counts the visitors of `buckets` buckets split by `by` (None:
     the whole shop) on `segment` as bitmaps from DAY_VISITORS: the numbers answer (visitor_numbers_answer) and the
     bitmaps of every bucket and group the split can have fit MAX_VISITOR_BITMAPS_BYTES; else 0."""
-    if not visitor_numbers_answer(con, by, segment):
-        return 0
+    return _fitting_bits(con, by, buckets) if visitor_numbers_answer(con, by, segment) else 0
+
+
+def _fitting_bits(con: duckdb.DuckDBPyConnection, by: str | None, buckets: int) -> int:
+    """The highest visitor number where the bitmaps of `buckets` buckets of every group of a split by `by` fit
+    MAX_VISITOR_BITMAPS_BYTES; else 0 (the caller has checked that the numbers answer)."""
     highest = con.sql(f"select coalesce(max(visitor_no), 0) from {VISITOR_NUMBERS}").fetchall()[0][0]
     # Every value the split has on any day (and none), from the sessions' small rollup.
     groups = con.sql(f"select count(distinct nullif({by or 'null'}, '')) + 1 from {ROLLUP_TABLES['sessions']}")
@@ -1209,7 +1213,7 @@ def _run(
         if plan.grain is None and visitors_from_spans(con, plan.by, segment):
             plan = replace(plan, split_spans=True)
         elif visitor_numbers_answer(con, plan.by, segment):
-            bits = visitor_bits(con, plan.by, segment, _buckets(period, plan.grain))
+            bits = _fitting_bits(con, plan.by, _buckets(period, plan.grain))
             plan = replace(plan, visitor_numbers=True, visitor_bits=bits)
         elif plan.grain is None:
             plan = replace(plan, whole_spans=recorded_current(con, VISITOR_SPANS, visitor_spans_query()))
