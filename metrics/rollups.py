@@ -1,8 +1,9 @@
-"""The rollups: the registry's additive measures pre-aggregated per day × source × medium × campaign × device, so
-that a period's KPIs sum a few thousand daily rows instead of scanning millions of sessions and events.
+"""The rollups: the registry's additive measures pre-aggregated per day × source × medium × campaign × device × store,
+so that a period's KPIs sum a few thousand daily rows instead of scanning millions of sessions and events.
 
 Grain: one row per day and combination of `ROLLUP_DIMENSIONS` (raw session values; events, orders and order lines take
-their session's) in each of `ROLLUP_TABLES` (sessions by start day, events by their day, valid orders and their lines
+their session's; the store is each row's own) in each of `ROLLUP_TABLES` (sessions by start day, events by their day,
+valid orders and their lines
 by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
 (`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
 (buyers) and retention do not add up across days and are read from the raw tables. Visitors come from each visitor's

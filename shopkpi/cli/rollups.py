@@ -41,9 +41,10 @@ VisitorNumbersOption = Annotated[
         "--visitor-numbers",
         help=(
             "on (the default): keep every visitor numbered and a rollup of the visitors by day, dimensions and "
-            "number, from which the visitors of the whole shop and of any split by source, medium, campaign or device "
-            "under any filter on them are counted in a tenth of a second for a year (3.6 s of a first load of 10 M "
-            "sessions); off: keep the whole shop's visitors' spans instead (1.2 s), splits counted over the sessions."
+            "number, from which the visitors of the whole shop and of any split by source, medium, campaign, device "
+            "or store under any filter on them are counted in a tenth of a second for a year (3.6 s of a first load "
+            "of 10 M sessions); off: keep the whole shop's visitors' spans instead (1.2 s), splits counted over the "
+            "sessions."
         ),
     ),
 ]

@@ -44,7 +44,7 @@ from metrics.rollups import (
 )
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
-from tests.support.shops import random_shop
+from tests.support.shops import move_to_second_store, random_shop
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
@@ -74,6 +74,15 @@ def rolled_shop(seed: int) -> duckdb.DuckDBPyConnection:
 
 
 @cache
+def stores_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """rolled_shop's shop with about half of it in a second store, b (move_to_second_store), and the default rollups."""
+    con = move_to_second_store(random_shop(seed, sessions=400, days=DAYS, end=END))
+    build_rollups(con)
+    assert rollups_current(con) and funnel_rollup_current(con) and order_rows_current(con)
+    return con
+
+
+@cache
 def spans_shop(seed: int) -> duckdb.DuckDBPyConnection:
     """rolled_shop's shop keeping visitors' spans instead of visitor numbers: the whole shop's and the source's."""
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
@@ -90,7 +99,11 @@ periods = st.builds(
     st.integers(min_value=-10, max_value=DAYS - 1),
     st.integers(min_value=1, max_value=130),
 )
-segments = st.sampled_from([ALL, Segment(source="paid_search"), Segment(device="mobile")])
+# The store filters select stores_shop's second store, or its first (main, every other shop's only store) with a
+# device.
+segments = st.sampled_from(
+    [ALL, Segment(source="paid_search"), Segment(device="mobile"), Segment(store="b"), Segment("direct", store="main")]
+)
 
 
 @SETTINGS
@@ -100,11 +113,11 @@ segments = st.sampled_from([ALL, Segment(source="paid_search"), Segment(device="
     by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region", "landing_page"]),
     grain=st.sampled_from([None, "day", "week", "month"]),
     segment=segments,
-    shop=st.sampled_from([rolled_shop, spans_shop]),
+    shop=st.sampled_from([rolled_shop, stores_shop, spans_shop]),
 )
 def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment, shop):
     # Periods cut weeks and months at both ends and run past the data; `region` is not in the rollups (raw answer).
-    # With the visitors numbered (the default) and with the visitors' spans.
+    # With the visitors numbered (the default), in two stores, and with the visitors' spans.
     con = shop(seed)
     if grain is None:
         ours = compute_kpis(con, period, by=by, segment=segment)
@@ -121,11 +134,42 @@ def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment, shop):
     period=periods,
     by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "landing_page"]),
     segment=segments,
+    shop=st.sampled_from([rolled_shop, stores_shop]),
 )
-def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment):
-    con = rolled_shop(seed)
+def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment, shop):
+    con = shop(seed)
     ours = funnel(con, period, by=by, segment=segment)
     assert ours.equals(funnel(con, period, by=by, segment=segment, rollups=False)), ours
+
+
+def test_several_stores_are_split_and_filtered_from_the_rollups():
+    # Each row counts in its own store, one whose session is not stored too (as the raw facts filter it): two of the
+    # three impressions of the session that is not stored are store b's, 24 of the 37 orders without a stored session.
+    # The rollups answer (a spy on the plans).
+    con = stores_shop(1)
+    period = Period(FIRST, END)
+    orphans = con.sql("select store, count(*) from events where session_id = 'S-missing' group by 1 order by 1")
+    assert orphans.fetchall() == [("b", 2), ("main", 1)]
+    sessionless = "session_id is null or session_id not in (select session_id from sessions)"
+    assert con.sql(f"select count(*) from orders where store = 'b' and ({sessionless})").fetchall() == [(24,)]
+    plans, real_sql = [], compute.kpi_sql
+    try:
+        compute.kpi_sql = lambda plan, *rest: plans.append(plan) or real_sql(plan, *rest)
+        by_store = compute_kpis(con, period, by="store")
+        filtered = [compute_kpis(con, period, segment=Segment(store=name)) for name in ("b", "main")]
+        series = kpi_series(con, period, grain="month", by="source", segment=Segment(store="b"))
+    finally:
+        compute.kpi_sql = real_sql
+    assert [plan.rollups for plan in plans] == [True] * 4
+    assert by_store.equals(compute_kpis(con, period, by="store", rollups=False)), by_store
+    for name, ours in zip(("b", "main"), filtered, strict=True):
+        assert ours.equals(compute_kpis(con, period, segment=Segment(store=name), rollups=False)), name
+        row = by_store.filter(pl.col("group") == name).drop("group")
+        assert row.equals(ours.drop("group")), "the split's row is the filter's"
+    assert series.equals(kpi_series(con, period, grain="month", by="source", segment=Segment(store="b"), rollups=False))
+    for name in ("b", "main"):
+        ours = funnel(con, period, by="device", segment=Segment(store=name))
+        assert ours.equals(funnel(con, period, by="device", segment=Segment(store=name), rollups=False))
 
 
 def test_a_split_the_rollups_do_not_carry_reads_each_sessions_events_summed():
@@ -332,8 +376,8 @@ def test_visitors_by_each_split_from_its_spans_where_the_warehouse_keeps_them(se
 
 @cache
 def numbered_shop(seed: int) -> duckdb.DuckDBPyConnection:
-    """rolled_shop's shop, chosen to keep its visitors numbered (as by default)."""
-    con = random_shop(seed, sessions=400, days=DAYS, end=END)
+    """stores_shop's shop (two stores), chosen to keep its visitors numbered (as by default)."""
+    con = move_to_second_store(random_shop(seed, sessions=400, days=DAYS, end=END))
     con.execute(LEDGER_DDL)
     choose_visitor_numbers(con, True)
     build_rollups(con)

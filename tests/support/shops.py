@@ -318,3 +318,24 @@ def random_shop(seed: int, sessions: int = 600, days: int = 120, end: date = dat
     ]
     _insert(con, "expenses", pl.DataFrame(expenses, schema=["month", "category", "amount"], orient="row"))
     return con
+
+
+def move_to_second_store(con: duckdb.DuckDBPyConnection, store: str = "b") -> duckdb.DuckDBPyConnection:
+    """Moves about half of a random shop's sessions to a second store of the same currency (kept ids: ids are a
+    store's own), with the events and orders that name them, and about half of the events and orders that name no
+    stored session (each row has its own store); order lines follow their orders. Ad spend and expenses stay."""
+    con.execute("update sessions set store = $store where hash(session_id) % 2 = 1", {"store": store})
+    for table, key in (("events", "event_id"), ("orders", "order_id")):
+        con.execute(
+            f"""
+            update {table} set store = $store
+            where session_id in (select session_id from sessions where store = $store)
+                or (session_id is null or session_id not in (select session_id from sessions)) and hash({key}) % 2 = 1
+            """,
+            {"store": store},
+        )
+    con.execute(
+        "update order_items set store = $store where order_id in (select order_id from orders where store = $store)",
+        {"store": store},
+    )
+    return con

@@ -129,7 +129,7 @@ def test_the_rollups_say_the_visitors_are_counted_from_their_numbers(
     assert shown.loc["rollup_day_visitors", "rows"] == sessions == 2, "a row per session"
     assert "rollup_visitors" not in shown.index and "rollup_visitor_sources" not in shown.index
     captions = "\n".join(c.value for c in at.caption)
-    assert "any split by source, medium, campaign, device under any filter on them" in captions
+    assert "any split by source, medium, campaign, device, store under any filter on them" in captions
 
 
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
