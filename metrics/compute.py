@@ -532,22 +532,27 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
     stacked = []
     for source in sources:
         own = [m for m in measures if MEASURES[m].source == source]
-        rolled = [m for m in own if m in rollup_measures(source)] if plan.rollups else []
+        reported = traffic and source == "sessions"  # some stores' session measures come from their traffic report
+        # The rollups hold the logged stores' sessions only: where every store in view has a report instead, none.
+        rolls = plan.rollups and not (reported and not plan.mixed)
+        rolled = [m for m in own if m in rollup_measures(source)] if rolls else []
+        logged = []  # the source's measures from its rows (not from a report): (columns, CTE) of each
         if rolled:
             ctes[f"{source}_rollup_measures"] = _rollup_measures(plan, segment, source, rolled)
-            columns = ", ".join(m if m in rolled else f"null as {m}" for m in measures)
-            stacked.append(f"select bucket, grp, {columns} from {source}_rollup_measures")
-        own = [m for m in own if m not in rolled]
-        if not own:
-            continue
+            logged.append(
+                (", ".join(m if m in rolled else f"null as {m}" for m in measures), f"{source}_rollup_measures")
+            )
+        rest = [m for m in own if m not in rolled]
         facts_name = _facts_of(plan, segment, source)
-        parts = [False] if not (traffic and source == "sessions") else ([False, True] if plan.mixed else [True])
-        for from_traffic in parts:
+        for from_traffic in [False] if not reported else ([False, True] if plan.mixed else [True]):
+            asked = own if from_traffic else rest  # a report gives every session measure it can
+            if not asked:
+                continue
             expressions = [
                 f"{MEASURES[m].traffic or 'null'} as {m}"
                 if from_traffic
                 else f"{_aggregate(m, facts_name, plan)} as {m}"
-                for m in own
+                for m in asked
             ]
             if from_traffic:
                 expressions.append("max(cut) as cut_traffic")
@@ -561,14 +566,30 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
             {aggregates}
         from {"traffic_facts" if from_traffic else facts_name}
         group by bucket, grp"""
-            columns = ", ".join(m if m in own else f"null as {m}" for m in measures)
-            if not traffic:
-                flag = ""
-            elif from_traffic:
-                flag = ", cut_traffic"
+            columns = ", ".join(m if m in asked else f"null as {m}" for m in measures)
+            if from_traffic:
+                stacked.append(f"select bucket, grp, {columns}, cut_traffic from {name}")
             else:
-                flag = ", 0 as cut_traffic" if source == "sessions" else ", null as cut_traffic"
-            stacked.append(f"select bucket, grp, {columns}{flag} from {name}")
+                logged.append((columns, name))
+        if reported and len(logged) > 1:
+            # One row per bucket and group of the logged stores' session measures, whether summed from the rollup or
+            # counted: a session row missing a measure is a store that does not give it (total below).
+            union = "\n            union all\n            ".join(f"select bucket, grp, {c} from {n}" for c, n in logged)
+            sums = ",\n            ".join(f"sum({m}) as {m}" for m in own)
+            ctes["logged_session_measures"] = f"""
+        -- one row per bucket and group: the measures of the logged stores' sessions, from the rollup and the rows
+        select
+            bucket, grp,
+            {sums}
+        from (
+            {union}
+        )
+        group by bucket, grp"""
+            logged = [(", ".join(m if m in own else f"null as {m}" for m in measures), "logged_session_measures")]
+        flag = ""  # which stacked rows are session rows (0), where some are a report's (cut or not)
+        if traffic:
+            flag = ", 0 as cut_traffic" if source == "sessions" else ", null as cut_traffic"
+        stacked.extend(f"select bucket, grp, {columns}{flag} from {name}" for columns, name in logged)
     if plan.by is None:
         stacked.append(
             "select bucket, grp"
@@ -1106,8 +1127,9 @@ def rollups_carry(by: str | None, segment: Segment) -> bool:
 
 
 def rollups_answer(plan: Plan, segment: Segment) -> bool:
-    """Whether the rollups carry what the plan splits and filters by (else it reads the raw facts only)."""
-    return not plan.traffic and rollups_carry(plan.by, segment)
+    """Whether the rollups carry what the plan splits and filters by (else it reads the raw facts only). Stores
+    with only a traffic report have their session measures from it (the rollups hold the logged stores' sessions)."""
+    return rollups_carry(plan.by, segment)
 
 
 def rollups_current(con: duckdb.DuckDBPyConnection) -> bool:

@@ -44,7 +44,7 @@ from metrics.rollups import (
 )
 from metrics.segments import ALL, Segment
 from pipelines.ingest import ingest_file
-from tests.support.shops import move_to_second_store, random_shop
+from tests.support.shops import add_report_store, move_to_second_store, random_shop
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
@@ -83,6 +83,14 @@ def stores_shop(seed: int) -> duckdb.DuckDBPyConnection:
 
 
 @cache
+def report_shop(seed: int) -> duckdb.DuckDBPyConnection:
+    """stores_shop's two stores with session logs and a third, r, with only a traffic report (add_report_store)."""
+    con = add_report_store(move_to_second_store(random_shop(seed, sessions=400, days=DAYS, end=END)), seed)
+    build_rollups(con)
+    return con
+
+
+@cache
 def spans_shop(seed: int) -> duckdb.DuckDBPyConnection:
     """rolled_shop's shop keeping visitors' spans instead of visitor numbers: the whole shop's and the source's."""
     con = random_shop(seed, sessions=400, days=DAYS, end=END)
@@ -113,11 +121,12 @@ segments = st.sampled_from(
     by=st.sampled_from([None, *ROLLUP_DIMENSIONS, "region", "landing_page"]),
     grain=st.sampled_from([None, "day", "week", "month"]),
     segment=segments,
-    shop=st.sampled_from([rolled_shop, stores_shop, spans_shop]),
+    shop=st.sampled_from([rolled_shop, stores_shop, report_shop, spans_shop]),
 )
 def test_rollups_give_the_raw_numbers(seed, period, by, grain, segment, shop):
     # Periods cut weeks and months at both ends and run past the data; `region` is not in the rollups (raw answer).
-    # With the visitors numbered (the default), in two stores, and with the visitors' spans.
+    # With the visitors numbered (the default), in two stores, with a third store's traffic report, and with the
+    # visitors' spans.
     con = shop(seed)
     if grain is None:
         ours = compute_kpis(con, period, by=by, segment=segment)
@@ -142,6 +151,21 @@ def test_the_funnel_from_its_rollup_is_the_raw_funnel(seed, period, by, segment,
     assert ours.equals(funnel(con, period, by=by, segment=segment, rollups=False)), ours
 
 
+def _with_plans(call):
+    """call()'s result and the plans its queries were made for (a spy on kpi_sql)."""
+    plans, real_sql = [], compute.kpi_sql
+
+    def spy(plan, *rest):
+        plans.append(plan)
+        return real_sql(plan, *rest)
+
+    compute.kpi_sql = spy
+    try:
+        return call(), plans
+    finally:
+        compute.kpi_sql = real_sql
+
+
 def test_several_stores_are_split_and_filtered_from_the_rollups():
     # Each row counts in its own store, one whose session is not stored too (as the raw facts filter it): two of the
     # three impressions of the session that is not stored are store b's, 24 of the 37 orders without a stored session.
@@ -152,14 +176,13 @@ def test_several_stores_are_split_and_filtered_from_the_rollups():
     assert orphans.fetchall() == [("b", 2), ("main", 1)]
     sessionless = "session_id is null or session_id not in (select session_id from sessions)"
     assert con.sql(f"select count(*) from orders where store = 'b' and ({sessionless})").fetchall() == [(24,)]
-    plans, real_sql = [], compute.kpi_sql
-    try:
-        compute.kpi_sql = lambda plan, *rest: plans.append(plan) or real_sql(plan, *rest)
-        by_store = compute_kpis(con, period, by="store")
-        filtered = [compute_kpis(con, period, segment=Segment(store=name)) for name in ("b", "main")]
-        series = kpi_series(con, period, grain="month", by="source", segment=Segment(store="b"))
-    finally:
-        compute.kpi_sql = real_sql
+    (by_store, filtered, series), plans = _with_plans(
+        lambda: (
+            compute_kpis(con, period, by="store"),
+            [compute_kpis(con, period, segment=Segment(store=name)) for name in ("b", "main")],
+            kpi_series(con, period, grain="month", by="source", segment=Segment(store="b")),
+        )
+    )
     assert [plan.rollups for plan in plans] == [True] * 4
     assert by_store.equals(compute_kpis(con, period, by="store", rollups=False)), by_store
     for name, ours in zip(("b", "main"), filtered, strict=True):
@@ -170,6 +193,35 @@ def test_several_stores_are_split_and_filtered_from_the_rollups():
     for name in ("b", "main"):
         ours = funnel(con, period, by="device", segment=Segment(store=name))
         assert ours.equals(funnel(con, period, by="device", segment=Segment(store=name), rollups=False))
+
+
+@pytest.mark.parametrize("grain", [None, "week"])
+def test_a_store_with_only_a_traffic_report_is_added_to_the_logged_stores_rollups(grain):
+    # Store r's session figures come from its report (every count it gives, null where a row leaves one out, a week's
+    # row cut by a bucket), the logged stores' from the rollups: the same numbers as raw, and the rollups answer.
+    con = report_shop(1)
+    period = Period(FIRST + timedelta(days=3), END - timedelta(days=2))
+    cases = [(by, ALL) for by in (None, "source", "device", "store")]
+    cases += [(None, Segment(store="r")), ("source", Segment(store="main")), ("device", Segment(source="social"))]
+    for by, segment in cases:
+
+        def figures(rollups: bool = True, by=by, segment=segment):
+            if grain:
+                return kpi_series(con, period, grain=grain, by=by, segment=segment, rollups=rollups)
+            return compute_kpis(con, period, by=by, segment=segment, rollups=rollups)
+
+        ours, plans = _with_plans(figures)
+        # Under store main's filter only its logs are in view (its report row is never counted).
+        assert [(plan.rollups, plan.traffic) for plan in plans] == [(True, segment.store != "main")], (by, segment)
+        raw = figures(rollups=False)
+        assert ours.equals(raw), (by, segment, ours, raw)
+    # The report's figures count: over a period no row runs past, store r's sessions are its report's (none left out)
+    # and the shop's are those plus the logged stores' sessions.
+    around = Period(FIRST - timedelta(days=10), END + timedelta(days=10))
+    reported = con.sql("select sum(sessions) from traffic where store = 'r'").fetchall()[0][0]
+    logged = con.sql("select count(*) from sessions").fetchall()[0][0]
+    assert compute_kpis(con, around, segment=Segment(store="r"), metrics=["sessions"])["sessions"][0] == reported
+    assert compute_kpis(con, around, metrics=["sessions"])["sessions"][0] == reported + logged
 
 
 def test_a_split_the_rollups_do_not_carry_reads_each_sessions_events_summed():

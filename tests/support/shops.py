@@ -339,3 +339,42 @@ def move_to_second_store(con: duckdb.DuckDBPyConnection, store: str = "b") -> du
         {"store": store},
     )
     return con
+
+
+def add_report_store(con: duckdb.DuckDBPyConnection, seed: int, store: str = "r") -> duckdb.DuckDBPyConnection:
+    """Adds to a random shop a store with only a platform's traffic report (no session logs) and orders of its own,
+    issue 13's kind: per day and source a row of counts the platform may leave out (null), some rows of a week (which
+    a bucket may cut) and a row for a store with logs (its logs win: never counted). The shop's days are those of its
+    sessions."""
+    rng = np.random.default_rng(seed + 7)
+    first, last = con.sql("select min(started_at)::date, max(started_at)::date from sessions").fetchall()[0]
+    rows = []
+    day = first
+    while day <= last:
+        for source in ("organic_search", "paid_search", "social"):
+            if rng.random() < 0.2:
+                continue
+            sessions = int(rng.integers(0, 40))
+            counts = [None if rng.random() < 0.1 else int(rng.integers(0, sessions + 1)) for _ in range(5)]
+            week = source == "social" and rng.random() < 0.3
+            end = day + timedelta(days=6 if week else 0)
+            campaign, device = "spring" if rng.random() < 0.5 else "", str(rng.choice(DEVICES))
+            revenue = round(float(rng.uniform(0, 900)), 2)
+            rows.append((store, day, end, source, MEDIUMS[source], campaign, device, sessions, *counts, revenue))
+        day += timedelta(days=1)
+    rows.append(("main", first, first, "organic_search", "organic", "", "mobile", 999, 1, 2, 3, 4, 5, 6.0))
+    columns = "store, date, end_date, source, medium, campaign, device, sessions, visitors, bounced_sessions, "
+    columns += "engaged_sessions, cart_sessions, orders, revenue"
+    con.executemany(f"insert into traffic ({columns}) values ({', '.join('?' * 14)})", rows)
+    orders = [
+        (store, f"R{k}", datetime.combine(first + timedelta(days=int(rng.integers(0, (last - first).days + 1))),
+         datetime.min.time()) + timedelta(hours=12), str(rng.choice(["paid", "delivered", "cancelled"])),
+         round(float(rng.uniform(20, 300)), 2))
+        for k in range(30)
+    ]  # fmt: skip
+    con.executemany(
+        "insert into orders (store, order_id, ordered_at, status, subtotal, discount, shipping_fee, refund_amount) "
+        "values (?, ?, ?, ?, ?, 0, 0, 0)",
+        orders,
+    )
+    return con
