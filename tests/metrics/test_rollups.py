@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from bench.kpis import reference_kpis, same_numbers
 from metrics import compute
@@ -30,6 +32,7 @@ from metrics.compute import (
     kpi_series,
     rollups_current,
 )
+from metrics.currency import Rates
 from metrics.customers import lifetime_value, repeat_interval, rfm_scores, segment_changes
 from metrics.facts import ORDER_ROWS, order_rows_current
 from metrics.funnel import FUNNEL_ROLLUP, funnel, funnel_rollup_current
@@ -48,7 +51,7 @@ from tests.support.shops import add_report_store, move_to_second_store, random_s
 from warehouse import rollups as rollups_module
 from warehouse import store, writing
 from warehouse.rollups import day_runs, every_key, refresh_rollups, touched_days
-from warehouse.schema import DAY_VISITORS, KEY_FILTERS, LEDGER_DDL, VISITOR_NUMBERS
+from warehouse.schema import DAY_VISITORS, KEY_FILTERS, LEDGER_DDL, STORES_DDL, VISITOR_NUMBERS
 
 END = date(2024, 6, 30)
 DAYS = 120
@@ -222,6 +225,37 @@ def test_a_store_with_only_a_traffic_report_is_added_to_the_logged_stores_rollup
     logged = con.sql("select count(*) from sessions").fetchall()[0][0]
     assert compute_kpis(con, around, segment=Segment(store="r"), metrics=["sessions"])["sessions"][0] == reported
     assert compute_kpis(con, around, metrics=["sessions"])["sessions"][0] == reported + logged
+
+
+@pytest.mark.parametrize("grain", [None, "month"])
+def test_money_of_stores_in_two_currencies_is_converted_from_the_rollups(grain):
+    # Store b sells in USD at 7 CNY: each store's daily sums times its rate are the raw figures, which convert each
+    # order and line (up to the rounding of the floating-point products: the same to 1e-9), and the rollups answer;
+    # cogs, a line's own cost or else the catalog's (the warehouse's currency), is counted.
+    con = move_to_second_store(random_shop(2, sessions=400, days=DAYS, end=END))
+    con.execute(LEDGER_DDL)
+    con.execute(STORES_DDL)
+    con.execute("insert into stores values ('main', 'own site', 'CNY'), ('b', 'shopify', 'USD')")
+    con.execute("insert into shopkpi_meta values ('currency', 'CNY')")
+    build_rollups(con)
+    rates = Rates("CNY", {"USD": Decimal(7)})
+    period = Period(FIRST + timedelta(days=5), END)
+    for by, segment in ((None, ALL), ("source", ALL), ("store", ALL), ("device", Segment(source="paid_search"))):
+
+        def figures(rollups: bool = True, by=by, segment=segment):
+            if grain:
+                return kpi_series(con, period, grain=grain, by=by, segment=segment, rates=rates, rollups=rollups)
+            return compute_kpis(con, period, by=by, segment=segment, rates=rates, rollups=rollups)
+
+        ours, plans = _with_plans(figures)
+        assert [(plan.rollups, plan.converted) for plan in plans] == [(True, by != "store")], (by, segment)
+        assert_frame_equal(ours, figures(rollups=False), check_exact=False, rel_tol=1e-9)
+        assert ours["gross_sales"].drop_nulls().len() > 0 and ours["cogs"].drop_nulls().len() > 0
+    # The conversion is what is summed: b's sales in CNY are 7 times its own, main's its own.
+    by_store = compute_kpis(con, period, by="store", metrics=["gross_sales"])
+    together = compute_kpis(con, period, metrics=["gross_sales"], rates=rates)["gross_sales"][0]
+    own = dict(by_store.iter_rows())
+    assert together == pytest.approx(own["main"] + 7 * own["b"], rel=1e-12)
 
 
 def test_a_split_the_rollups_do_not_carry_reads_each_sessions_events_summed():
