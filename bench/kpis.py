@@ -66,6 +66,7 @@ order_totals as (
         coalesce(sum(case when l.order_id is null and o.status <> 'returned' then coalesce(o.subtotal, 0)
             else l.costable end), 0) as costable,
         coalesce(sum(l.costed), 0) as costed,
+        count(*) filter (where l.order_id is null and o.subtotal is null) as unvalued,
         coalesce(sum(coalesce(o.shipping_cost, 0) + coalesce(o.payment_fee, 0)), 0) as fulfilment_cost
     from period_orders o
     left join order_lines l on l.order_id = o.order_id
@@ -200,6 +201,7 @@ select
     returning_buyers / nullif(buyers, 0) as returning_customer_rate,
     cogs,
     costed / nullif(costable, 0) as cost_coverage,
+    (orders - unvalued) / nullif(orders, 0) as order_value_coverage,
     gross_profit,
     gross_profit / nullif(gross_sales - discounts - refunds, 0) as gross_margin,
     fulfilment_cost,
@@ -243,6 +245,7 @@ NEEDS = {
     "returning_customer_rate": {"orders", "customer_ids"},
     "cogs": {"orders", "unit_costs"},
     "cost_coverage": {"orders"},
+    "order_value_coverage": {"orders"},
     "gross_profit": {"orders", "unit_costs"},
     "gross_margin": {"orders", "unit_costs"},
     "fulfilment_cost": {"orders"},

@@ -341,6 +341,14 @@ MEASURES: dict[str, Measure] = {
             True,
             "of those, sales of the lines with a known unit cost",
         ),
+        Measure(
+            "unvalued_orders",
+            "items",
+            "coalesce(sum(unvalued), 0)",
+            True,
+            "valid orders with neither lines nor a subtotal: their sales are not known",
+            needs=("order_values",),
+        ),
         Measure("ad_spend", "ads", "sum(cost)", True),
         Measure("ad_clicks", "ads", "sum(clicks)", True, "Σ ad_spend.clicks with date in the period"),
         Measure("ad_impressions", "ads", "sum(impressions)", True, "Σ ad_spend.impressions with date in the period"),
@@ -686,6 +694,21 @@ METRICS: dict[str, Metric] = {
                 " leave out the rest"
             ),
             description_zh="未退货商品销售额中已知单位成本的部分所占比例：销售成本及其下的利润不含其余部分",
+        ),
+        Metric(
+            name="order_value_coverage",
+            label_en="Order value coverage",
+            label_zh="订单金额覆盖率",
+            kind="ratio",
+            numerator="orders - unvalued_orders",
+            denominator="orders",
+            unit="rate",
+            direction="higher",
+            description=(
+                "share of the valid orders whose sales are known (they have lines or a subtotal): sales, revenue and"
+                " the profits leave out the rest"
+            ),
+            description_zh="有效订单中金额已知（有商品明细或小计）的比例：销售额、收入及利润不含其余订单",
         ),
         Metric(
             name="gross_profit",

@@ -1,7 +1,7 @@
 """Overview (operations): the headline KPIs against their targets and the comparison periods, what changed in
 revenue and why, and what needs attention now."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 import streamlit as st
@@ -36,7 +36,8 @@ HEADLINE = tuple(
 )
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red", "above": "green", "below": "green"}
 CARDS_PER_ROW = 5
-COVERAGE = ("cost_coverage",)  # how much of the cost figures is known
+# How much of the inputs of the figures is known (SPEC §4): the unit costs, the orders' values.
+COVERAGE = ("cost_coverage", "order_value_coverage")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class OverviewData:
     movers: pl.DataFrame | None  # the sources whose revenue moved most; None under a source filter
     cover: pl.DataFrame | None  # days of cover per product at forecast demand (whole shop), for the reorder alert;
     # None while it is computed in the background (seconds, once per warehouse file): the page does not wait for it
-    cost_coverage: float | None = None  # share of sales with a known unit cost (shown beside cost figures below 1)
+    # COVERAGE's figures for the period (each shown beside the figures of its input where below 1): the share of sales
+    # with a known unit cost, of valid orders with a known value.
+    coverage: dict[str, float | None] = field(default_factory=dict)
 
 
 def data(view: ui.View, role: str | None) -> OverviewData:
@@ -65,9 +68,9 @@ def data(view: ui.View, role: str | None) -> OverviewData:
         movers=ui.load(source_movers, period, compared, segment=segment) if segment.source is None else None,
         # The Products & stock page's plan (forecast demand), so both pages name the same products.
         cover=later.load(forecast_cover, view.latest, DEFAULT_WINDOW_DAYS, ui.replenish_buffer(), ui.calendar()),
-        cost_coverage=ui.load(compute_kpis, period, None, None, ("cost_coverage",), segment=segment)["cost_coverage"][
-            0
-        ],
+        coverage=ui.load(compute_kpis, period, None, None, COVERAGE, segment=segment)
+        .select(COVERAGE)
+        .row(0, named=True),
     )
 
 
@@ -76,7 +79,7 @@ def card_value(name: str, value: float | None) -> str:
 
 
 def card(
-    column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View, cost_coverage: float | None = None
+    column, row: dict, series: pl.DataFrame, targets: dict, current: ui.View, coverage: dict | None = None
 ) -> None:
     name = row["metric"]
     entry = METRICS[name]
@@ -97,13 +100,22 @@ def card(
             help_lines.append(target.note_in(current.lang))
     if row["value"] is None:
         help_lines.append(ui.null_reason(name, current))
-    partly_costed = cost_coverage is not None and cost_coverage < 1 and "unit_costs" in inputs_of(name)
-    if partly_costed and row["value"] is not None:
-        known = RATE.text(cost_coverage, style="whole")
+    partly = _partly_known(name, coverage or {}) if row["value"] is not None else {}
+    if "unit_costs" in partly:
         help_lines.append(
             current.t(
-                f"Unit cost is known for {known} of sales; the rest is left out of COGS, so this figure reads high.",
-                f"仅 {known} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
+                f"Unit cost is known for {partly['unit_costs']} of sales; the rest is left out of COGS, so this figure"
+                " reads high.",
+                f"仅 {partly['unit_costs']} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
+            )
+        )
+    if "order_values" in partly:
+        help_lines.append(
+            current.t(
+                f"The value is known for {partly['order_values']} of the valid orders (the others have neither lines "
+                "nor a subtotal); their sales are left out, so this figure reads low.",
+                f"仅 {partly['order_values']} 的有效订单金额已知（其余既无商品明细也无小计）；"
+                "其销售额未计入，此数值偏低。",
             )
         )
     label = ui.label(name)
@@ -121,10 +133,15 @@ def card(
             chart_data=series.get_column(name).fill_null(0).to_list() if series.height > 1 else None,
             chart_type="area" if entry.unit in ("money", "count") else "line",
         )
-        if partly_costed and row["value"] is not None:
+        if "unit_costs" in partly:
             badge += current.t(
-                f":orange-badge[cost known for {RATE.text(cost_coverage, style='whole')} of sales] ",
-                f":orange-badge[成本覆盖 {RATE.text(cost_coverage, style='whole')}] ",
+                f":orange-badge[cost known for {partly['unit_costs']} of sales] ",
+                f":orange-badge[成本覆盖 {partly['unit_costs']}] ",
+            )
+        if "order_values" in partly:
+            badge += current.t(
+                f":orange-badge[value known for {partly['order_values']} of orders] ",
+                f":orange-badge[订单金额覆盖 {partly['order_values']}] ",
             )
         st.caption(
             badge
@@ -133,6 +150,19 @@ def card(
                 f"{names[other]}：{card_value(name, row[other])}（{change_text(row[f'{other}_change'])}）",
             )
         )
+
+
+# Each coverage figure of COVERAGE and the input whose coverage it is (metrics/inputs.py).
+COVERED_INPUT = {"cost_coverage": "unit_costs", "order_value_coverage": "order_values"}
+
+
+def _partly_known(name: str, coverage: dict) -> dict[str, str]:
+    """The inputs of metric `name` that are only partly known in the period, with the share known as text."""
+    return {
+        COVERED_INPUT[figure]: RATE.text(share, style="whole")
+        for figure, share in coverage.items()
+        if share is not None and share < 1 and COVERED_INPUT[figure] in inputs_of(name)
+    }
 
 
 def cards_section(current: ui.View, loaded: OverviewData, targets: dict) -> dict:
@@ -147,7 +177,7 @@ def cards_section(current: ui.View, loaded: OverviewData, targets: dict) -> dict
     for start in range(0, len(headline), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
         for column, name in zip(columns, headline[start : start + CARDS_PER_ROW], strict=False):
-            card(column, rows[name], series, targets, current, loaded.cost_coverage)
+            card(column, rows[name], series, targets, current, loaded.coverage)
     if all(rows[n]["value"] in (None, 0) for n in ("orders", "sessions")):
         ui.empty(
             current.t(

@@ -54,3 +54,17 @@ def test_cost_figures_say_how_much_of_the_cost_is_known(demo_copy, monkeypatch) 
     no_failure(at)
     captions = " ".join(c.value for c in at.caption)
     assert "cost known for" in captions and "of sales" in captions
+
+
+def test_sales_figures_say_how_much_of_the_orders_value_is_known(demo_copy, monkeypatch) -> None:
+    # Take out the lines and the subtotal of every tenth order: their sales are not known any more (SPEC §4).
+    with warehouse.writing(demo_copy) as con:
+        unvalued = "select order_id from orders where hash(order_id) % 10 = 0"
+        con.execute(f"delete from order_items where order_id in ({unvalued})")
+        con.execute(f"update orders set subtotal = null where order_id in ({unvalued})")
+    at = open_app(demo_copy, monkeypatch)
+    no_failure(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "value known for 9" in captions and "% of orders" in captions  # about 90 %
+    helps = " ".join(m.help or "" for m in at.metric)
+    assert "their sales are left out, so this figure reads low" in helps
