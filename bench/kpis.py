@@ -67,6 +67,7 @@ order_totals as (
             else l.costable end), 0) as costable,
         coalesce(sum(l.costed), 0) as costed,
         count(*) filter (where l.order_id is null and o.subtotal is null) as unvalued,
+        count(*) filter (where l.order_id is null) as unlined,
         coalesce(sum(coalesce(o.shipping_cost, 0) + coalesce(o.payment_fee, 0)), 0) as fulfilment_cost
     from period_orders o
     left join order_lines l on l.order_id = o.order_id
@@ -202,6 +203,7 @@ select
     cogs,
     costed / nullif(costable, 0) as cost_coverage,
     (orders - unvalued) / nullif(orders, 0) as order_value_coverage,
+    (orders - unlined) / nullif(orders, 0) as order_line_coverage,
     gross_profit,
     gross_profit / nullif(gross_sales - discounts - refunds, 0) as gross_margin,
     fulfilment_cost,
@@ -246,6 +248,7 @@ NEEDS = {
     "cogs": {"orders", "unit_costs"},
     "cost_coverage": {"orders"},
     "order_value_coverage": {"orders"},
+    "order_line_coverage": {"orders"},
     "gross_profit": {"orders", "unit_costs"},
     "gross_margin": {"orders", "unit_costs"},
     "fulfilment_cost": {"orders"},

@@ -287,11 +287,11 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
         from period_orders po"""
     ctes["period_lines"] = order_lines("order_facts", ("bucket", "grp"), plan.converted)
     ctes["line_facts"] = f"""
-        -- one row per line of a valid order placed in the period, plus one per such order without lines (`unvalued`
-        -- where it has no subtotal either: its sales are not known)
+        -- one row per line of a valid order placed in the period, plus one per such order without lines (`unlined`:
+        -- its units are not known; `unvalued` where it has no subtotal either: nor are its sales)
         select
             l.bucket, {line_grp} as grp, l.quantity, l.line_sales, l.line_cost, l.costable_sales, l.costed_sales,
-            0 as unvalued
+            0 as unvalued, 0 as unlined
         from period_lines l
         union all
         select
@@ -302,7 +302,8 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
             null as line_cost,
             case when f.status <> 'returned' then coalesce(f.subtotal, 0) end as costable_sales,
             null as costed_sales,
-            case when f.subtotal is null then 1 else 0 end as unvalued
+            case when f.subtotal is null then 1 else 0 end as unvalued,
+            1 as unlined
         from order_facts f
         where not exists (select 1 from order_items i where i.store = f.store and i.order_id = f.order_id)"""
     ctes["period_sessions"] = f"""

@@ -349,6 +349,14 @@ MEASURES: dict[str, Measure] = {
             "valid orders with neither lines nor a subtotal: their sales are not known",
             needs=("order_values",),
         ),
+        Measure(
+            "unlined_orders",
+            "items",
+            "coalesce(sum(unlined), 0)",
+            True,
+            "valid orders without lines: their units are not known",
+            needs=("order_lines",),
+        ),
         Measure("ad_spend", "ads", "sum(cost)", True),
         Measure("ad_clicks", "ads", "sum(clicks)", True, "Σ ad_spend.clicks with date in the period"),
         Measure("ad_impressions", "ads", "sum(impressions)", True, "Σ ad_spend.impressions with date in the period"),
@@ -709,6 +717,18 @@ METRICS: dict[str, Metric] = {
                 " the profits leave out the rest"
             ),
             description_zh="有效订单中金额已知（有商品明细或小计）的比例：销售额、收入及利润不含其余订单",
+        ),
+        Metric(
+            name="order_line_coverage",
+            label_en="Order line coverage",
+            label_zh="订单明细覆盖率",
+            kind="ratio",
+            numerator="orders - unlined_orders",
+            denominator="orders",
+            unit="rate",
+            direction="higher",
+            description="share of the valid orders whose lines are loaded: units leave out the rest",
+            description_zh="有效订单中已导入商品明细的比例：商品件数不含其余订单",
         ),
         Metric(
             name="gross_profit",

@@ -36,8 +36,8 @@ HEADLINE = tuple(
 )
 STATUS_COLORS = {"on": "green", "near": "orange", "off": "red", "above": "green", "below": "green"}
 CARDS_PER_ROW = 5
-# How much of the inputs of the figures is known (SPEC §4): the unit costs, the orders' values.
-COVERAGE = ("cost_coverage", "order_value_coverage")
+# How much of the inputs of the figures is known (SPEC §4): the unit costs, the orders' values and lines.
+COVERAGE = ("cost_coverage", "order_value_coverage", "order_line_coverage")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,14 @@ def card(
                 f"仅 {partly['unit_costs']} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
             )
         )
+    if "order_lines" in partly:
+        help_lines.append(
+            current.t(
+                f"Lines are loaded for {partly['order_lines']} of the valid orders; the others' units are left out, so"
+                " this figure reads low.",
+                f"仅 {partly['order_lines']} 的有效订单已导入商品明细；其余订单的件数未计入，此数值偏低。",
+            )
+        )
     if "order_values" in partly:
         help_lines.append(
             current.t(
@@ -138,6 +146,11 @@ def card(
                 f":orange-badge[cost known for {partly['unit_costs']} of sales] ",
                 f":orange-badge[成本覆盖 {partly['unit_costs']}] ",
             )
+        if "order_lines" in partly:
+            badge += current.t(
+                f":orange-badge[lines known for {partly['order_lines']} of orders] ",
+                f":orange-badge[订单明细覆盖 {partly['order_lines']}] ",
+            )
         if "order_values" in partly:
             badge += current.t(
                 f":orange-badge[value known for {partly['order_values']} of orders] ",
@@ -153,7 +166,11 @@ def card(
 
 
 # Each coverage figure of COVERAGE and the input whose coverage it is (metrics/inputs.py).
-COVERED_INPUT = {"cost_coverage": "unit_costs", "order_value_coverage": "order_values"}
+COVERED_INPUT = {
+    "cost_coverage": "unit_costs",
+    "order_value_coverage": "order_values",
+    "order_line_coverage": "order_lines",
+}
 
 
 def _partly_known(name: str, coverage: dict) -> dict[str, str]:

@@ -140,15 +140,18 @@ def test_orders_without_lines_or_subtotals_have_unknown_sales_not_negative_ones(
 def test_orders_whose_value_is_partly_known_say_how_much_of_the_sales_is_covered():
     # SPEC §4: an input partly known says how much of it is covered. small_shop's March: o1 with its line (2 × 50),
     # o2 (1 × 100) with its line taken out and no subtotal: its sales are not known. Gross sales are o1's 100, and the
-    # coverage 1 of the 2 valid orders; with o2's subtotal 80 given, 180 and all of them.
+    # coverage 1 of the 2 valid orders; with o2's subtotal 80 given, 180 and all of them. Its units stay unknown: the
+    # units are o1's 2, their line coverage 1 of 2.
     con = small_shop()
     con.execute("delete from order_items where order_id = 'o2'")
     march = row(con, MARCH)
     assert march["orders"] == 2 and march["gross_sales"] == pytest.approx(100)
     assert march["order_value_coverage"] == pytest.approx(1 / 2)
+    assert march["units"] == 2 and march["order_line_coverage"] == pytest.approx(1 / 2)
     con.execute("update orders set subtotal = 80 where order_id = 'o2'")
     march = row(con, MARCH)
     assert march["gross_sales"] == pytest.approx(180) and march["order_value_coverage"] == 1
+    assert march["units"] == 2 and march["order_line_coverage"] == pytest.approx(1 / 2)
 
 
 def test_no_ad_spend_loaded_is_unknown_and_a_day_without_ads_once_loaded_is_zero():
