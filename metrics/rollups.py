@@ -129,6 +129,12 @@ def _rollups(splits: Iterable[str], numbers: bool) -> dict[str, tuple[str, str]]
     }
 
 
+def expected_queries(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The query this code builds each rollup the warehouse chooses to keep with, by table: a rollup whose recorded
+    query differs (another version of shopkpi built it) is not read until a load or `shopkpi upgrade` rebuilds it."""
+    return {table: sql for table, (sql, _) in _rollups(visitor_splits(con), keeps_visitor_numbers(con)).items()}
+
+
 def _all_current(con: duckdb.DuckDBPyConnection) -> bool:
     # Every rollup current, and no spans kept that the warehouse no longer chooses (the loads would keep them).
     splits, numbers = visitor_splits(con), keeps_visitor_numbers(con)
@@ -207,6 +213,7 @@ __all__ = [
     "choose_visitor_numbers",
     "choose_visitor_splits",
     "ensure_rollups",
+    "expected_queries",
     "keeps_visitor_numbers",
     "visitor_splits",
 ]

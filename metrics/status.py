@@ -10,6 +10,7 @@ import re
 import duckdb
 import polars as pl
 
+from metrics.rollups import expected_queries
 from warehouse import TABLES
 
 # The column each table's date range is measured on, and how it is read: a timestamp is cut to its local date,
@@ -181,17 +182,21 @@ select * from final
 
 def rollup_overview(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per rollup the warehouse keeps (the ledger of metrics/rollups.py), by name: what one of its rows is per
-    (`keyed_by`: day, session_id or visitor_id) and its row count. No rows where the warehouse has no rollups."""
+    (`keyed_by`: day, session_id or visitor_id), its row count and whether it is `current` (built by this code's
+    query: read; else not read until a load or `shopkpi upgrade` rebuilds it). No rows where the warehouse has no
+    rollups."""
     ledger = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
-    rows = con.sql("select table_name, keyed_by from rollup_queries order by 1").fetchall() if ledger else []
+    rows = con.sql("select table_name, keyed_by, query from rollup_queries order by 1").fetchall() if ledger else []
     if not rows:
-        return pl.DataFrame(schema={"table": pl.String, "keyed_by": pl.String, "rows": pl.Int64})
-    for table, _ in rows:  # identifiers cannot be parameters: only a rollup's name is read
+        return pl.DataFrame(schema={"table": pl.String, "keyed_by": pl.String, "rows": pl.Int64, "current": pl.Boolean})
+    for table, _, _ in rows:  # identifiers cannot be parameters: only a rollup's name is read
         if not re.fullmatch(r"rollup_[a-z_]+", table):
             raise ValueError(f"not a rollup table: {table!r}")
+    expected = expected_queries(con)
     counts = "\nunion all\n".join(
-        f"select '{table}' as \"table\", '{keyed_by}' as keyed_by, count(*) as \"rows\" from {table}"
-        for table, keyed_by in rows
+        f"select '{table}' as \"table\", '{keyed_by}' as keyed_by, count(*) as \"rows\", "
+        f"{str(expected.get(table) == query).lower()} as current from {table}"
+        for table, keyed_by, query in rows
     )
     return con.sql(f"select * from ({counts}) order by 1").pl()
 

@@ -139,16 +139,27 @@ def rollup_columns() -> dict[str, Any]:
         "keyed_by": st.column_config.TextColumn(
             t("One row per", "每行对应"),
             help=t(
-                "`day`: a day and combination of source, medium, campaign and device (in `rollup_day_visitors`, a "
-                "session of that day with its dimensions' hash and its visitor's number); `session_id`: a session; "
+                "`day`: a day and combination of source, medium, campaign, device and store (in "
+                "`rollup_day_visitors`, a session of that day with its dimensions' hash and its visitor's number); "
+                "`session_id`: a session; "
                 "`visitor_id`: a visitor (and a value of its split), with the first and last day of its sessions.",
-                "`day`：一天及来源、媒介、活动、设备的一种组合"
+                "`day`：一天及来源、媒介、活动、设备、店铺的一种组合"
                 "（`rollup_day_visitors` 中为当天的一次访问及其维度哈希和访客编号）；`session_id`：一次访问；"
                 "`visitor_id`：一位访客（及其拆分维度的一个取值），记录其访问的首末日期。",
             ),
         ),
         "rows": st.column_config.NumberColumn(
             t("Rows", "行数"), format=COUNT.column, help=t("Rows in the rollup now.", "汇总表中当前的行数。")
+        ),
+        "current": st.column_config.CheckboxColumn(
+            t("Up to date", "最新"),
+            help=t(
+                "Built by this version of shopkpi, so its rows are read. One built by another version is not read (the "
+                "figures come from the raw tables, slower at scale) until the next load or `shopkpi upgrade` rebuilds "
+                "it.",
+                "由当前版本建立，因此会被读取。由其他版本建立的汇总表不会被读取（数字改读原始表，数据量大时较慢），"
+                "直到下一次导入或 `shopkpi upgrade` 重建它。",
+            ),
         ),
     }
 
@@ -306,6 +317,18 @@ def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...], numbered: bo
         hide_index=True,
         height=38 + 35 * rollups.height,  # every row shown
     )
+    stale = rollups.filter(~pl.col("current"))["table"].to_list()
+    if stale:
+        st.warning(
+            ui.t(
+                f"Built by another version of shopkpi, so not read: {', '.join(stale)}. The figures they answer come "
+                "from the raw tables (the same numbers, slower at scale) until the next load or `shopkpi upgrade` "
+                "rebuilds them.",
+                f"由其他版本建立，因此未被读取：{'、'.join(stale)}。相关数字改读原始表（数字相同，数据量大时较慢），"
+                "直到下一次导入或 `shopkpi upgrade` 重建它们。",
+            ),
+            icon=":material/update:",
+        )
     if numbered:
         names = ", ".join(ui.dim_label(dimension).lower() for dimension in ROLLUP_DIMENSIONS)
         names_zh = "、".join(ui.dim_label(dimension) for dimension in ROLLUP_DIMENSIONS)
