@@ -668,7 +668,8 @@ def kpi_sql(plan: Plan, segment: Segment = ALL) -> str:
 # summed too (10 M sessions, a year: the KPI set under a store filter 2.88 → 0.29 s, split by store 5.20 → 0.31 s).
 ROLLUP_DIMENSIONS = ("source", "medium", "campaign", "device", "store")
 # The rolled-up measures whose daily sums one rate cannot convert: a line's cost is the line's own (its store's
-# currency) or else the catalog's (the warehouse's), so a store's cogs mixes the two. Converted, they are counted.
+# currency) or else the catalog's (the warehouse's), so a store's cogs mixes the two: converted, they are counted from
+# the lines.
 UNCONVERTIBLE = frozenset({"cogs"})
 # The table holding each rolled-up source's rows.
 ROLLUP_TABLES = {

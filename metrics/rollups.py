@@ -3,22 +3,20 @@ so that a period's KPIs sum a few thousand daily rows instead of scanning millio
 
 Grain: one row per day and combination of `ROLLUP_DIMENSIONS` (raw session values; events, orders and order lines take
 their session's; the store is each row's own) in each of `ROLLUP_TABLES` (sessions by start day, events by their day,
-valid orders and their lines
-by order day). Each row's measures are the registry's own aggregates over the same facts a raw query reads
-(`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL). Distinct counts
-(buyers) and retention do not add up across days and are read from the raw tables. Visitors come from each visitor's
-number (`visitor_numbers`) per session with its day and its dimensions' hash (`rollup_day_visitors`): a bitmap of
-numbers per bucket and group, whose set bits are counted (or, beyond their memory budget, the numbers counted
-distinct), for any split and filter the rollups carry; over one bucket, retention's visitors are found by number too.
-A warehouse may keep instead (`shopkpi rollups --visitor-numbers off`) each visitor's first and last day
+valid orders and their lines by order day). Each row's measures are the registry's own aggregates over the same facts a
+raw query reads (`metrics.compute.rollup_query`), so a sum of daily rows is the raw figure exactly (money is DECIMAL).
+Distinct counts (buyers) and retention do not add up across days and are read from the raw tables. Visitors come from
+each visitor's number (`visitor_numbers`) per session with its day and its dimensions' hash (`rollup_day_visitors`): a
+bitmap of numbers per bucket and group, whose set bits are counted (or, beyond their memory budget, the numbers counted
+distinct), for any split and filter the rollups carry; over one bucket, retention's visitors are found by number too. A
+warehouse may keep instead (`shopkpi rollups --visitor-numbers off`) each visitor's first and last day
 (`rollup_visitors`), which settles for most visitors whether they came in a period of the whole shop. Three more: each
-session's events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and
-the funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`,
-metrics/funnel.py), and each order with its session's dimensions, customer and net sales (`rollup_order_rows`,
-metrics/facts.py), which filtered queries read instead of the sessions and the customer figures instead of the order
-lines. And, where the warehouse chooses (`visitor_splits`, set by `shopkpi rollups --visitor-splits`; none by
-default), each visitor's first and last day per value of a dimension (`rollup_visitor_sources` for the source), from
-which a split by it counts its visitors.
+session's events summed once (`rollup_session_events`, per session by its start day), which the sessions' rollup and the
+funnel's read instead of the events, the funnel's steps per day and dimensions (`rollup_funnel`, metrics/funnel.py), and
+each order with its session's dimensions, customer and net sales (`rollup_order_rows`, metrics/facts.py), which filtered
+queries read instead of the sessions and the customer figures instead of the order lines. And, where the warehouse
+chooses (`visitor_splits`, set by `shopkpi rollups --visitor-splits`; none by default), each visitor's first and last
+day per value of a dimension (`rollup_visitor_sources` for the source), from which a split by it counts its visitors.
 
 `build_rollups` makes them for a whole warehouse (`shopkpi upgrade`, the demo) and records their queries; from then
 on every load reruns the queries for the days (the sessions, the visitors) it touched (warehouse/rollups.py).

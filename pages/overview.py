@@ -52,7 +52,7 @@ class OverviewData:
     cover: pl.DataFrame | None  # days of cover per product at forecast demand (whole shop), for the reorder alert;
     # None while it is computed in the background (seconds, once per warehouse file): the page does not wait for it
     # COVERAGE's figures for the period (each shown beside the figures of its input where below 1): the share of sales
-    # with a known unit cost, of valid orders with a known value.
+    # with a known unit cost, of valid orders with a known value, with lines.
     coverage: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -101,31 +101,8 @@ def card(
     if row["value"] is None:
         help_lines.append(ui.null_reason(name, current))
     partly = _partly_known(name, coverage or {}) if row["value"] is not None else {}
-    if "unit_costs" in partly:
-        help_lines.append(
-            current.t(
-                f"Unit cost is known for {partly['unit_costs']} of sales; the rest is left out of COGS, so this figure"
-                " reads high.",
-                f"仅 {partly['unit_costs']} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
-            )
-        )
-    if "order_lines" in partly:
-        help_lines.append(
-            current.t(
-                f"Lines are loaded for {partly['order_lines']} of the valid orders; the others' units are left out, so"
-                " this figure reads low.",
-                f"仅 {partly['order_lines']} 的有效订单已导入商品明细；其余订单的件数未计入，此数值偏低。",
-            )
-        )
-    if "order_values" in partly:
-        help_lines.append(
-            current.t(
-                f"The value is known for {partly['order_values']} of the valid orders (the others have neither lines "
-                "nor a subtotal); their sales are left out, so this figure reads low.",
-                f"仅 {partly['order_values']} 的有效订单金额已知（其余既无商品明细也无小计）；"
-                "其销售额未计入，此数值偏低。",
-            )
-        )
+    for needed, known in partly.items():
+        help_lines.append(current.t(*(text.format(known=known) for text in PARTLY_KNOWN[needed][:2])))
     label = ui.label(name)
     badge = f":{STATUS_COLORS[status]}-badge[{verdict_text(status, current.lang)}] " if status else ""
     with column.container(border=True):
@@ -141,21 +118,8 @@ def card(
             chart_data=series.get_column(name).fill_null(0).to_list() if series.height > 1 else None,
             chart_type="area" if entry.unit in ("money", "count") else "line",
         )
-        if "unit_costs" in partly:
-            badge += current.t(
-                f":orange-badge[cost known for {partly['unit_costs']} of sales] ",
-                f":orange-badge[成本覆盖 {partly['unit_costs']}] ",
-            )
-        if "order_lines" in partly:
-            badge += current.t(
-                f":orange-badge[lines known for {partly['order_lines']} of orders] ",
-                f":orange-badge[订单明细覆盖 {partly['order_lines']}] ",
-            )
-        if "order_values" in partly:
-            badge += current.t(
-                f":orange-badge[value known for {partly['order_values']} of orders] ",
-                f":orange-badge[订单金额覆盖 {partly['order_values']}] ",
-            )
+        for needed, known in partly.items():
+            badge += current.t(*(f":orange-badge[{text.format(known=known)}] " for text in PARTLY_KNOWN[needed][2:]))
         st.caption(
             badge
             + current.t(
@@ -170,6 +134,28 @@ COVERED_INPUT = {
     "cost_coverage": "unit_costs",
     "order_value_coverage": "order_values",
     "order_line_coverage": "order_lines",
+}
+# What a card built on a partly known input says, `known` its share: in its tooltip (English, Chinese), then its badge.
+PARTLY_KNOWN = {
+    "unit_costs": (
+        "Unit cost is known for {known} of sales; the rest is left out of COGS, so this figure reads high.",
+        "仅 {known} 的销售额有单位成本；其余未计入销售成本，此数值偏高。",
+        "cost known for {known} of sales",
+        "成本覆盖 {known}",
+    ),
+    "order_lines": (
+        "Lines are loaded for {known} of the valid orders; the others' units are left out, so this figure reads low.",
+        "仅 {known} 的有效订单已导入商品明细；其余订单的件数未计入，此数值偏低。",
+        "lines known for {known} of orders",
+        "订单明细覆盖 {known}",
+    ),
+    "order_values": (
+        "The value is known for {known} of the valid orders (the others have neither lines nor a subtotal); their "
+        "sales are left out, so this figure reads low.",
+        "仅 {known} 的有效订单金额已知（其余既无商品明细也无小计）；其销售额未计入，此数值偏低。",
+        "value known for {known} of orders",
+        "订单金额覆盖 {known}",
+    ),
 }
 
 
