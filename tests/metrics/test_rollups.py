@@ -1293,9 +1293,9 @@ order_rows = st.lists(
 @given(
     loads=st.lists(
         st.one_of(
-            session_rows.map(lambda r: ("sessions", r)),
-            event_rows.map(lambda r: ("events", r)),
-            order_rows.map(lambda r: ("orders", r)),
+            st.tuples(st.just("sessions"), session_rows, st.sampled_from(["main", "b"])),
+            st.tuples(st.just("events"), event_rows, st.sampled_from(["main", "b"])),
+            st.tuples(st.just("orders"), order_rows, st.sampled_from(["main", "b"])),
         ),
         min_size=1,
         max_size=4,
@@ -1304,7 +1304,8 @@ order_rows = st.lists(
 def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_rebuild(loads):
     """Sessions, events and orders of a few ids loaded in any order (events and orders before their sessions,
     sessions moved between days and visitors, events and orders moved between sessions, rows loaded again as they
-    are), through the A/B pair: the rollups are a full rebuild's."""
+    are), each file into one of two stores (the same ids in both are different rows; an event or order of store b may
+    name a session only store main has), through the A/B pair: the rollups are a full rebuild's."""
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "PAIR_FROM_BYTES", 0)
         db = Path(folder) / "w.duckdb"
@@ -1312,16 +1313,16 @@ def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_re
         ingest_file(db, "events", _csv(Path(folder) / "e0.csv", EVENTS, "e1,S1,2024-03-01 10:01:00,page_view"))
         with writing(db) as con:
             build_rollups(con)
-        for n, (table, rows) in enumerate(loads):
+        for n, (table, rows, shop) in enumerate(loads):
             if table == "sessions":
                 lines = [f"{s},{v},2024-03-0{d} 10:00:00,src{d},mobile" for s, v, d in rows]
-                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", SESSIONS, *lines))
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", SESSIONS, *lines), store=shop)
             elif table == "events":
                 lines = [f"{e},{s},2024-03-0{d} 12:00:00,{kind}" for e, s, d, kind in rows]
-                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", EVENTS, *lines))
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", EVENTS, *lines), store=shop)
             else:
                 lines = [f"{o},2024-03-0{d} 13:00:00,{status},{s}" for o, s, d, status in rows]
-                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", ORDERS, *lines))
+                ingest_file(db, table, _csv(Path(folder) / f"{n}.csv", ORDERS, *lines), store=shop)
         _assert_as_rebuilt(db)
 
 
