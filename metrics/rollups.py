@@ -129,7 +129,7 @@ def _rollups(splits: Iterable[str], numbers: bool) -> dict[str, tuple[str, str]]
 
 def expected_queries(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The query this code builds each rollup the warehouse chooses to keep with, by table: a rollup whose recorded
-    query differs (another version of shopkpi built it) is not read until a load or `shopkpi upgrade` rebuilds it."""
+    query differs (another version of shopkpi built it) is not read until a load or `shopkpi rollups` rebuilds it."""
     return {table: sql for table, (sql, _) in _rollups(visitor_splits(con), keeps_visitor_numbers(con)).items()}
 
 

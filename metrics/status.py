@@ -183,7 +183,7 @@ select * from final
 def rollup_overview(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per rollup the warehouse keeps (the ledger of metrics/rollups.py), by name: what one of its rows is per
     (`keyed_by`: day, session_id or visitor_id), its row count and whether it is `current` (built by this code's
-    query: read; else not read until a load or `shopkpi upgrade` rebuilds it). No rows where the warehouse has no
+    query: read; else not read until a load or `shopkpi rollups` rebuilds it). No rows where the warehouse has no
     rollups."""
     ledger = con.sql("select count(*) from duckdb_tables() where table_name = 'rollup_queries'").fetchall()[0][0]
     rows = con.sql("select table_name, keyed_by, query from rollup_queries order by 1").fetchall() if ledger else []

@@ -155,10 +155,10 @@ def rollup_columns() -> dict[str, Any]:
             t("Up to date", "最新"),
             help=t(
                 "Built by this version of shopkpi, so its rows are read. One built by another version is not read (the "
-                "figures come from the raw tables, slower at scale) until the next load or `shopkpi upgrade` rebuilds "
+                "figures come from the raw tables, slower at scale) until the next load or `shopkpi rollups` rebuilds "
                 "it.",
                 "由当前版本建立，因此会被读取。由其他版本建立的汇总表不会被读取（数字改读原始表，数据量大时较慢），"
-                "直到下一次导入或 `shopkpi upgrade` 重建它。",
+                "直到下一次导入或 `shopkpi rollups` 重建它。",
             ),
         ),
     }
@@ -322,10 +322,10 @@ def rollups_section(rollups: pl.DataFrame, splits: tuple[str, ...], numbered: bo
         st.warning(
             ui.t(
                 f"Built by another version of shopkpi, so not read: {', '.join(stale)}. The figures they answer come "
-                "from the raw tables (the same numbers, slower at scale) until the next load or `shopkpi upgrade` "
+                "from the raw tables (the same numbers, slower at scale) until the next load or `shopkpi rollups` "
                 "rebuilds them.",
                 f"由其他版本建立，因此未被读取：{'、'.join(stale)}。相关数字改读原始表（数字相同，数据量大时较慢），"
-                "直到下一次导入或 `shopkpi upgrade` 重建它们。",
+                "直到下一次导入或 `shopkpi rollups` 重建它们。",
             ),
             icon=":material/update:",
         )

@@ -134,7 +134,7 @@ def test_the_rollups_say_the_visitors_are_counted_from_their_numbers(
 
 def test_rollups_another_version_built_are_named_as_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A warehouse whose items' rollup another version of shopkpi built (its recorded query differs from this code's):
-    # the page says it is not read until the next load or `shopkpi upgrade`, and marks it in the table.
+    # the page says it is not read until the next load or `shopkpi rollups`, and marks it in the table.
     from metrics.rollups import build_rollups
 
     db = tmp_path / "shop.duckdb"
@@ -152,7 +152,7 @@ def test_rollups_another_version_built_are_named_as_not_read(tmp_path: Path, mon
     assert not shown.loc["rollup_items", "current"] and shown.drop("rollup_items")["current"].all()
     warned = " ".join(w.value for w in at.warning)
     assert "Built by another version of shopkpi, so not read: rollup_items." in warned
-    assert "until the next load or `shopkpi upgrade` rebuilds them" in warned
+    assert "until the next load or `shopkpi rollups` rebuilds them" in warned
 
 
 def test_rerun_after_an_ingest_in_another_process_shows_the_new_rows(
