@@ -414,13 +414,15 @@ def _ctes(plan: Plan, segment: Segment, group: DimensionSql | None = None) -> di
     ctes["traffic_facts"] = f"""
         -- one row per traffic aggregate (counted by the platform) and bucket it overlaps; `cut` when its date range
         -- runs past the bucket's days in the period: its counts cannot be split by day, so that bucket and group have
-        -- no session figures (never a pro-rata){logless_note}
+        -- no session figures (never a pro-rata){logless_note}{" (sales: reporting currency)" if rate else ""}
         select
             b.bucket,
             {_group(dim.traffic)} as grp,
-            t.sessions, t.visitors, t.engaged_sessions, t.bounced_sessions, t.cart_sessions, t.orders, t.revenue,
+            t.sessions, t.visitors, t.engaged_sessions, t.bounced_sessions, t.cart_sessions, t.orders,
+            t.revenue{rate} as revenue,
             case when t.date < b.first_day or t.end_date > b.last_day then 1 else 0 end as cut
         from segment_traffic t
+        {"join store_rates r on r.store = t.store" if rate else ""}
         join (
             select {plan.bucket("day")} as bucket, min(day) as first_day, max(day) as last_day
             from period_days

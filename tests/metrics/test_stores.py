@@ -276,3 +276,30 @@ def test_a_report_range_the_window_cuts_blanks_its_store_and_the_stores_together
         assert traffic_cut(con, JUNE, Segment(store="shopify")) is None
     # A window that covers it counts it whole: 30 May – 2 June, 3 + 40 + 100.
     assert june(db, Period(date(2024, 5, 30), date(2024, 6, 2)))[None]["sessions"] == 143
+
+
+def test_a_rate_table_converts_the_sales_each_platform_report_gives(tmp_path):
+    # Two stores with only their platforms' reports, 1 June 2024: shopify in USD (80 of sales, 1 order), tmall in CNY
+    # (50, 2 orders). At 7 CNY per USD the reported sales are 80 × 7 + 50 = 610 and their average order value 610 / 3;
+    # without a rate table they are unknown (stores in different currencies), never 80 + 50.
+    db = tmp_path / "w.duckdb"
+    with writing(db, store_timezone="UTC") as con:
+        con.executemany(
+            "insert into stores values (?, ?, ?)", [("shopify", "shopify", "USD"), ("tmall", "tmall", "CNY")]
+        )
+        con.executemany(
+            "insert into traffic (store, date, end_date, source, medium, campaign, device, sessions, orders, revenue) "
+            "values (?, ?, ?, ?, '', '', 'unknown', ?, ?, ?)",
+            [
+                ("shopify", date(2024, 6, 1), date(2024, 6, 1), "organic_search", 10, 1, 80),
+                ("tmall", date(2024, 6, 1), date(2024, 6, 1), "organic_search", 20, 2, 50),
+            ],
+        )
+    day = Period(date(2024, 6, 1), date(2024, 6, 1))
+    with open_read_only(db) as con:
+        converted = compute_kpis(con, day, metrics=["reported_sales", "reported_aov"], rates=Rates("CNY", {"USD": 7}))
+        unconverted = compute_kpis(con, day, metrics=["reported_sales", "reported_aov"])
+    assert converted["reported_sales"][0] == pytest.approx(610) and converted["reported_aov"][0] == pytest.approx(
+        610 / 3
+    )
+    assert unconverted["reported_sales"][0] is None and unconverted["reported_aov"][0] is None
