@@ -83,8 +83,9 @@ def rollups(db: DbOption = None, splits: VisitorSplitsOption = None, numbers: Vi
         out.print(f"rollups brought in step in {seconds:.1f} s" if existed else f"made {settings.db_path}")
     with open_read_only(settings.db_path, brief=True) as con:
         kept, numbered, overview = visitor_splits(con), keeps_visitor_numbers(con), rollup_overview(con)
-    for table, _, rows in overview.iter_rows():
-        out.print(f"{table:<28} {rows:>14,} rows")
+    for row in overview.iter_rows(named=True):
+        stale = "" if row["current"] else "  (built by another version of shopkpi: not read until rebuilt)"
+        out.print(f"{row['table']:<28} {row['rows']:>14,} rows{stale}", soft_wrap=True)
     if overview.is_empty():
         out.print("no rollups yet: the first load builds them")
     out.print(f"visitors' spans kept for: {', '.join(kept) or 'none'} (--visitor-splits changes it)", soft_wrap=True)
