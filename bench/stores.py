@@ -16,7 +16,6 @@ warehouse's currency per USD) its money is converted; without one the stores' mo
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from metrics.compute import compute_kpis, rollups_current
 from metrics.currency import Rates
@@ -72,15 +72,10 @@ def add_report_store(con: duckdb.DuckDBPyConnection, first, last, currency: str 
 
 def same(ours: pl.DataFrame, raw: pl.DataFrame) -> bool:
     """Whether two KPI frames hold the same figures: counts exactly, floats to 1e-9."""
-    if ours.columns != raw.columns or ours.height != raw.height:
+    try:
+        assert_frame_equal(ours, raw, check_exact=False, rel_tol=1e-9, abs_tol=1e-6)
+    except AssertionError:
         return False
-    for left, right in zip(ours.iter_rows(), raw.iter_rows(), strict=True):
-        for a, b in zip(left, right, strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6):
-                    return False
-            elif a != b:
-                return False
     return True
 
 
