@@ -7,7 +7,7 @@ session or without lines, sessions an order names but that are missing, null cos
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -162,8 +162,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
 def random_shop(seed: int, sessions: int = 600, days: int = 120, end: date = date(2024, 6, 30)):
     """An in-memory warehouse of a random shop over `days` days ending on `end`.
 
-    Every session's clicks are at most its impressions and every ad row's clicks at most its impressions, as in
-    real data, so that click-through rates are shares.
+    Every session's clicks are at most its impressions, on its own day, and every ad row's clicks at most its
+    impressions, as in real data, so that click-through rates are shares.
     """
     rng = np.random.default_rng(seed)
     con = empty_shop()
@@ -218,6 +218,9 @@ def random_shop(seed: int, sessions: int = 600, days: int = 120, end: date = dat
     rows = []
     for i in range(n):
         at = started[i]
+        # A session's events stay on its day (the last ones at its last second), so that a period's clicks are at
+        # most its impressions whichever days it cuts.
+        last_moment = datetime.combine(at.date(), time(23, 59, 59))
         impressions = int(rng.integers(0, 4))
         counts = {
             "page_view": int(rng.integers(0, 4)),
@@ -229,7 +232,7 @@ def random_shop(seed: int, sessions: int = 600, days: int = 120, end: date = dat
         }
         for kind, count in counts.items():
             for _ in range(count):
-                at = at + timedelta(seconds=int(rng.integers(1, 900)))
+                at = min(at + timedelta(seconds=int(rng.integers(1, 900))), last_moment)
                 rows.append((f"E{len(rows)}", f"S{i}", at, kind))
     # Orphan events whose session is not in the warehouse (they fall in group null when split).
     rows += [(f"E{len(rows) + k}", "S-missing", first + timedelta(days=k), "impression") for k in range(3)]
