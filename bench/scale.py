@@ -4,6 +4,7 @@
     python -m bench.scale --sessions 10000000  # the mid-size shop of issue 14 (~49 M events)
     python -m bench.scale --keep /tmp/scale    # keep the files and the warehouses
     python -m bench.scale --csv                # … and load every table once more as one CSV file
+    python -m bench.scale --no-monthly         # not as monthly files
     python -m bench.scale --timezone Asia/Shanghai  # every load into warehouses of a store in that time zone
     python -m bench.scale --baseline /work/main  # incremental loads also with another checkout's code (the before)
     python -m bench.scale --baseline /work/main --baseline-loads  # … and every file with it too
@@ -16,7 +17,11 @@ from wait4):
    also as one file per month;
 2. the floors: DuckDB alone, `create table … as select * from read_parquet(…)` per file into a fresh file (the
    file's own types), and the same rows inserted into the canonical table (`warehouse.table_ddl`: its types, e.g.
-   text session ids where the generator writes numbers);
+   text session ids where the generator writes numbers); and, for a table loaded as one file, what issue 14 asks a
+   load to do beyond that insert at the least: the same insert into a copy of the warehouse as the load finds it,
+   then the rollups that read the table computed whole by their own queries (or all of them built, where the
+   warehouse has none yet), as one transaction, timed inside the process (no validation, no repeated keys, no
+   journal, no A/B pair);
 3. `shopkpi ingest TABLE FILE` per table, one process each, in the order a shop loads them: one file per table, then
    (into a second warehouse) the big tables as monthly files, and with `--csv` (into a third) one CSV file per table,
    the same rows, against DuckDB's `read_csv` of them;
@@ -68,6 +73,31 @@ else:
     con.execute(f"create table t as {rows}")
 con.execute("checkpoint")
 """
+# The least a load of issue 14 does, timed inside the process and printed: the file's rows inserted into the
+# canonical table of a copy of the warehouse (as FLOOR_SCRIPT's typed load), then the rollups that read the table
+# computed whole, or every rollup built where the warehouse has none (as a first load builds them), committed.
+FLOOR_ROLLUPS_SCRIPT = """
+import duckdb, sys, time
+from metrics.rollups import build_rollups
+from warehouse import TABLES, table_ddl
+from warehouse.rollups import WHOLE, has_rollups, reading, refresh_rollups
+db, source, table = sys.argv[1:4]
+started = time.perf_counter()
+con = duckdb.connect(db)
+reader = "read_csv" if source.endswith(".csv") else "read_parquet"
+for canonical in TABLES.values():  # a fresh file: the rollups read every canonical table
+    con.execute(table_ddl(canonical))
+con.execute("begin")
+con.execute(f"insert into {table} by name select * from {reader}('{source}')")
+if has_rollups(con):
+    refresh_rollups(con, {name: WHOLE for name in reading(con, table)})
+else:
+    build_rollups(con)
+con.execute("commit")
+con.execute("checkpoint")
+con.close()
+print(time.perf_counter() - started)
+"""
 # One SQL statement run by a child process, printing its rows' first column: the bench writes the monthly and CSV
 # files this way, so that its own memory stays small (a child's peak as wait4 reports it starts from its parent's at
 # the fork: writing the events' CSV in this process took it to 2.4 GB, and every later load "peaked" there).
@@ -115,6 +145,18 @@ def floor(source: Path, work: Path, table: str | None = None) -> float:
     seconds = run_child([sys.executable, "-c", FLOOR_SCRIPT, str(target), str(source), *typed])[0]
     target.unlink(missing_ok=True)
     return seconds
+
+
+def floor_with_rollups(source: Path, table: str, db: Path, work: Path) -> float:
+    """FLOOR_ROLLUPS_SCRIPT on a copy of the warehouse at `db` as it is before the load of `source` (a fresh file if
+    there is none yet), in seconds."""
+    target = work / "rolled.duckdb"
+    target.unlink(missing_ok=True)
+    if db.exists():
+        shutil.copyfile(db, target)
+    output = run_child([sys.executable, "-c", FLOOR_ROLLUPS_SCRIPT, str(target), str(source), table])[2]
+    target.unlink(missing_ok=True)
+    return float(output.split()[-1])
 
 
 def monthly_files(source: Path, column: str, folder: Path) -> list[Path]:
@@ -189,32 +231,48 @@ def load_all(
                 choose_visitor_numbers(con, numbers)
                 label += f" (visitors numbered: {'on' if numbers else 'off'})"
     print(
-        f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'shopkpi s':>10} "
-        f"{'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'peak MB':>8}"
+        f"\n{label}\n{'table':<12} {'files':>5} {'rows':>12} {'DuckDB s':>9} {'typed s':>8} {'+rollups s':>10} "
+        f"{'shopkpi s':>10} {'ratio':>6} {'rows/s':>11} {'% floor':>8} {'% typed':>8} {'% +rollups':>10} "
+        f"{'peak MB':>8}"
     )
     floor_total = typed_total = ours_total = 0.0
+    rolled_total: float | None = 0.0
     total_rows = 0
     for table, sources in files.items():
         rows = sum(rows_of(source) for source in sources)
         base = typed = ours = peak = 0.0
+        # Only for one file: recomputing the rollups whole for each of 12 monthly files is no floor of their loads.
+        rolled = floor_with_rollups(sources[0], table, db, work) if len(sources) == 1 else None
         for source in sources:
             base += floor(source, work)
             typed += floor(source, work, table)
             seconds, memory = ingest(table, source, db, code)
             ours, peak = ours + seconds, max(peak, memory)
         floor_total, typed_total = floor_total + base, typed_total + typed
+        rolled_total = None if rolled is None or rolled_total is None else rolled_total + rolled
         ours_total, total_rows = ours_total + ours, total_rows + rows
         print(
-            f"{table:<12} {len(sources):>5} {rows:>12,} {base:>9.2f} {typed:>8.2f} {ours:>10.2f} {ours / base:>6.1f} "
-            f"{rows / ours:>11,.0f} {100 * base / ours:>7.0f}% {100 * typed / ours:>7.0f}% {peak:>8.0f}"
+            f"{table:<12} {len(sources):>5} {rows:>12,} {base:>9.2f} {typed:>8.2f} {_seconds(rolled):>10} "
+            f"{ours:>10.2f} {ours / base:>6.1f} {rows / ours:>11,.0f} {100 * base / ours:>7.0f}% "
+            f"{100 * typed / ours:>7.0f}% {_share(rolled, ours):>10} {peak:>8.0f}"
         )
     print(
-        f"{'all':<12} {'':>5} {total_rows:>12,} {floor_total:>9.2f} {typed_total:>8.2f} {ours_total:>10.2f} "
-        f"{ours_total / floor_total:>6.1f} {total_rows / ours_total:>11,.0f} {100 * floor_total / ours_total:>7.0f}% "
-        f"{100 * typed_total / ours_total:>7.0f}%"
+        f"{'all':<12} {'':>5} {total_rows:>12,} {floor_total:>9.2f} {typed_total:>8.2f} {_seconds(rolled_total):>10} "
+        f"{ours_total:>10.2f} {ours_total / floor_total:>6.1f} {total_rows / ours_total:>11,.0f} "
+        f"{100 * floor_total / ours_total:>7.0f}% {100 * typed_total / ours_total:>7.0f}% "
+        f"{_share(rolled_total, ours_total):>10}"
     )
     live, extra = disk_gb(db)
     print(f"warehouse: {live:.2f} GB (+ {extra:.2f} GB idle copy and journal)")
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _share(floor_seconds: float | None, ours: float) -> str:
+    """The floor's time as a share of ours (its speed as a share of the floor's), or — where it was not measured."""
+    return "—" if floor_seconds is None else f"{100 * floor_seconds / ours:.0f}%"
 
 
 def incremental(db: Path, work: Path, day: date, count: int, code: Path = REPO, label: str = "shopkpi") -> None:
@@ -344,6 +402,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout whose code makes the incremental loads (the before)")
     parser.add_argument("--baseline-loads", action="store_true", help="the baseline also loads every file")
     parser.add_argument("--no-kpis", action="store_true", help="skip the KPI set timings")
+    parser.add_argument("--no-monthly", action="store_true", help="skip the monthly files' loads")
     parser.add_argument(
         "--csv", action="store_true", help="also load one CSV file per table (the same rows) into a third warehouse"
     )
@@ -414,16 +473,17 @@ def main() -> int:
         incremental(db, work, busiest_end(db), 2, args.baseline, label="baseline")
     next_days(db, work, [("shopkpi", REPO)] + ([("baseline", args.baseline)] if args.baseline else []), 2)
 
-    monthly = {
-        t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
-        if t in MONTHLY
-        else [files / f"{t}.parquet"]
-        for t in tables
-    }
-    months_db = work / "monthly.duckdb"
-    load_all(monthly, months_db, work, label="big tables as monthly files", splits=splits, numbers=numbers)
-    print()
-    incremental(months_db, work, busiest_end(months_db), 2)
+    if not args.no_monthly:
+        monthly = {
+            t: monthly_files(files / f"{t}.parquet", MONTHLY[t], files / "monthly")
+            if t in MONTHLY
+            else [files / f"{t}.parquet"]
+            for t in tables
+        }
+        months_db = work / "monthly.duckdb"
+        load_all(monthly, months_db, work, label="big tables as monthly files", splits=splits, numbers=numbers)
+        print()
+        incremental(months_db, work, busiest_end(months_db), 2)
     if args.csv:
         csv_db = work / "csv.duckdb"
         csv = csv_files(one_file, files / "csv")

@@ -231,6 +231,14 @@ def _ledger(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, set[str
     return [(table, sql, keyed_by, tables(table)) for table, sql, keyed_by in ordered]
 
 
+def reading(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The rollups that read `table` (also through the rollups they read), in the order a refresh recomputes them;
+    none in a warehouse without rollups."""
+    if not has_rollups(con):
+        return []
+    return [name for name, _, _, read in _ledger(con) if table in read]
+
+
 def touched_days(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -539,6 +547,7 @@ __all__ = [
     "every_key",
     "has_rollups",
     "range_parameters",
+    "reading",
     "reads",
     "rebuild",
     "refresh_rollups",
