@@ -183,6 +183,26 @@ _NEW_VISITORS = f"""
 # skips the other days' row groups. Not DAY_VISITORS': its 10 M rows of a year took 1.2 s to sort, and its reads took
 # as long either way (its rows come out of the sessions' join roughly in their order).
 _ORDER = {"day": "day", "session_id": "day", "visitor_id": "last_day"}
+# Day-keyed rollups whose rows count each session once, on the day it started, by these columns: every other column a
+# sum of what each session adds (the sessions' measures, the funnel's steps), `sessions` their count. A load that
+# changes what few of the sessions of its days add (a year's orders name 3 % of the sessions of every day; their
+# conversion changes) takes those sessions' old contributions out of the rows and puts their new ones in
+# (_prepare_deltas before it writes, _apply_delta after), rather than recompute every session of those days. A row
+# whose sessions all leave it (`sessions` sums to 0: a funnel's pair of steps no session reaches any more) goes.
+PER_SESSION = {
+    "rollup_sessions": ("day", "source", "medium", "campaign", "device", "store"),
+    "rollup_funnel": ("day", "source", "medium", "campaign", "device", "store", "event_step", "order_step"),
+}
+# A load takes the difference where the days it touches hold at least DELTA_FROM sessions and the sessions it changes
+# are at most DELTA_SHARE of them: below, recomputing the days costs about as much.
+DELTA_FROM = 250_000
+DELTA_SHARE = 0.25
+# The sessions (store, session_id) whose contributions a load changes, their rows of the sessions table (which a load
+# of another table leaves as they are) and, per rollup, their contributions before the load wrote.
+_DELTA_SESSIONS = "_delta_sessions"
+_DELTA_SESSION_ROWS = "_delta_session_rows"
+_OLD_CONTRIBUTIONS = "_old_{table}"
+_NEW_CONTRIBUTIONS = "_new_{table}"
 
 
 def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
@@ -272,7 +292,11 @@ def touched_days(
         # Those that count the rows through their sessions (an order's conversion) have nothing to recompute where no
         # row names a session, as in a platform's order export.
         unnamed = "session_id" in names and not _names_sessions(con, staged)
-        return {name: WHOLE for name, sql in rollups.items() if not (unnamed and sql == _SESSIONS_OF_CHANGED)}
+        whole = {name: WHOLE for name, sql in rollups.items() if not (unnamed and sql == _SESSIONS_OF_CHANGED)}
+        if not unnamed:  # a year's orders into an empty table name a few sessions of every day
+            sessions = f"select store, session_id from {staged} where _error is null and session_id is not null"
+            whole |= _prepare_deltas(con, table, rollups, sessions, ALL_DAYS, staged)
+        return whole
     by_session = any(keyed_by == "session_id" for _, _, keyed_by in ledger)
     spans = [sql for _, sql, keyed_by in ledger if keyed_by == "visitor_id"]
     key = f"store, {_KEY[table]}" if "store" in names else _KEY[table]  # keys are per store (products are shared)
@@ -331,6 +355,11 @@ def touched_days(
         for name in rollups:
             if rollups[name] == sql:
                 touched[name] |= found
+    days = set().union(*(touched[name] for name in rollups if rollups[name] == _SESSIONS_OF_CHANGED))
+    if days:
+        changed_sessions = f"select store, session_id from {_TOUCHED_SESSIONS if by_session else 'changed'}"
+        runs = day_runs(days)
+        touched |= _prepare_deltas(con, table, rollups, changed_sessions, (runs[0][0], runs[-1][1]))
     con.execute("drop table changed")
     return {name: found for name, found in touched.items() if found}
 
@@ -361,6 +390,127 @@ def _fills_empty(con: duckdb.DuckDBPyConnection, table: str, staged: str) -> boo
     return con.sql(f"select count(*) from {staged}").fetchall()[0][0] > store.JOURNAL_MAX_ROWS
 
 
+def _prepare_deltas(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rollups: Mapping[str, str],
+    sessions: str,
+    span: tuple[date, date],
+    staged: str | None = None,
+) -> dict[str, set[date]]:
+    """Before a load of `table` (not of sessions) writes: for each PER_SESSION rollup that counts the table's rows
+    through their sessions, where the difference is worth taking (DELTA_FROM, DELTA_SHARE), the contributions of the
+    sessions the load changes as they are now (`sessions`, a query of (store, session_id) rows; they started on the
+    days first to last of `span`), which _apply_delta takes out after the write. Returns those rollups with the days
+    of those sessions. `staged`: the load's staged rows where `sessions` reads them, each row naming one session at
+    most (a file of far more rows than sessions is not looked at)."""
+    names = [name for name, sql in rollups.items() if name in PER_SESSION and sql == _SESSIONS_OF_CHANGED]
+    if table == "sessions" or not names:
+        return {}
+    start, end = (datetime.combine(day, time()) for day in (span[0], span[1] + timedelta(days=1)))
+    in_span = "started_at >= $start and started_at < $end"
+    on_days = con.sql(f"select count(*) from sessions where {in_span}", params={"start": start, "end": end})
+    day_sessions = on_days.fetchall()[0][0]
+    if day_sessions < DELTA_FROM:
+        return {}
+    if staged is not None:
+        rows = con.sql(f"select count(*) from {staged} where _error is null").fetchall()[0][0]
+        if rows > DELTA_SHARE * day_sessions:
+            return {}
+    con.execute(f"create or replace temp table {_DELTA_SESSIONS} as select distinct * from ({sessions})")
+    if con.sql(f"select count(*) from {_DELTA_SESSIONS}").fetchall()[0][0] > DELTA_SHARE * day_sessions:
+        con.execute(f"drop table {_DELTA_SESSIONS}")
+        return {}
+    # Only the columns the rollups' queries name, of the sessions that started on those days.
+    ledger = {name: sql for name, sql, _, _ in _ledger(con)}
+    listed = [c.name for c in TABLES["sessions"].columns]
+    columns = ", ".join(n for n in listed if any(re.search(rf"\b{n}\b", ledger[name]) for name in names))
+    con.execute(
+        f"""
+        create or replace temp table {_DELTA_SESSION_ROWS} as
+        select {columns} from sessions
+        where {in_span} and (store, session_id) in (select store, session_id from {_DELTA_SESSIONS})""",
+        {"start": start, "end": end},
+    )
+    _contributions(con, {name: ledger[name] for name in names}, _OLD_CONTRIBUTIONS)
+    prepared: dict[str, set[date]] = {}
+    for name in names:
+        old = f"select distinct day from {_OLD_CONTRIBUTIONS.format(table=name)}"
+        prepared[name] = {row[0] for row in con.sql(old).fetchall()}
+    return prepared
+
+
+def _contributions(con: duckdb.DuckDBPyConnection, queries: Mapping[str, str], target: str) -> None:
+    """PER_SESSION rollups' queries (by table) run for the sessions of _DELTA_SESSIONS alone, each into the temporary
+    table `target` names for it: each table they read that holds sessions' rows is shadowed, for these queries only,
+    by a temporary view of those sessions' rows (an unqualified name finds the temporary one first): the sessions by
+    their rows taken before the load wrote, the others by the warehouse's rows of those sessions as they are now, taken
+    once for all the queries."""
+    catalog = con.sql("select current_database()").fetchall()[0][0]
+    tables = set().union(*(reads(sql) | set(re.findall(r"\brollup_[a-z_]+\b", sql)) for sql in queries.values()))
+    keyed = con.sql(
+        """
+        select table_name from duckdb_columns()
+        where database_name = ? and schema_name = 'main' and list_contains(?, table_name)
+            and column_name in ('store', 'session_id')
+        group by table_name having count(*) = 2""",
+        params=[catalog, sorted(tables)],
+    )
+    shadowed = [row[0] for row in keyed.fetchall()]
+    sessions = f"(store, session_id) in (select store, session_id from {_DELTA_SESSIONS})"
+    others = [name for name in shadowed if name != "sessions"]
+    for name in others:
+        con.execute(
+            f'create or replace temp table _delta_rows_{name} as select * from "{catalog}".main.{name} where {sessions}'
+        )
+    try:
+        for name in shadowed:
+            rows = _DELTA_SESSION_ROWS if name == "sessions" else f"_delta_rows_{name}"
+            con.execute(f"create or replace temp view {name} as select * from {rows}")
+        for table, sql in queries.items():
+            rows = f"create or replace temp table {target.format(table=table)} as select * from ({sql})"
+            con.execute(rows, range_parameters(sql, *ALL_DAYS))
+    finally:
+        for name in shadowed:
+            con.execute(f"drop view if exists temp.main.{name}")
+        for name in others:
+            con.execute(f"drop table if exists _delta_rows_{name}")
+
+
+def _apply_delta(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Takes the old contributions _prepare_deltas kept out of a PER_SESSION rollup's rows of their days and puts the
+    new ones in, in _rollup_rows: the rows of those days, summed again, without those whose sessions all left. Deletes
+    the table's rows of those days (noted for the A/B pair); the caller inserts _rollup_rows."""
+    old, new = _OLD_CONTRIBUTIONS.format(table=table), _NEW_CONTRIBUTIONS.format(table=table)
+    groups = PER_SESSION[table]
+    columns = [row[0] for row in con.sql(f"select * from {table} limit 0").description]
+    measures = [name for name in columns if name not in groups]
+    con.execute(
+        f"""
+        create or replace temp table _delta_days as
+        select day from {old} union select day from {new}"""
+    )
+    listed = ", ".join(groups)
+    con.execute(
+        f"""
+        create or replace temp table _rollup_rows as
+        select {listed}, {", ".join(f"sum({m}) as {m}" for m in measures)}
+        from (
+            select {listed}, {", ".join(measures)} from {table} where day in (select day from _delta_days)
+            union all
+            select {listed}, {", ".join(measures)} from {new}
+            union all
+            select {listed}, {", ".join(f"-{m}" for m in measures)} from {old}
+        )
+        group by {listed}
+        having sum(sessions) <> 0"""
+    )
+    con.execute(f"delete from {table} where day in (select day from _delta_days)")
+    note_change(con, table, "select day from _delta_days", key="day", insert=False)
+    for temporary in (old, new, "_delta_days"):
+        con.execute(f"drop table {temporary}")
+
+
 def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     """The days as runs of consecutive days (first, last); more than MAX_RUNS become one run."""
     ordered = sorted(set(days))
@@ -387,9 +537,22 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
     them instead, _merge_spans), and notes the removed keys and the new rows for the A/B pair: its replay copies them
     rather than rerunning the queries on the idle copy. Nothing without rollups."""
     if not any(days.values()) or not has_rollups(con):
+        _drop_temporaries(con)
         return
-    for table, sql, keyed_by, _ in _ledger(con):
+    ledger = _ledger(con)
+    for table, sql, keyed_by, _ in ledger:
         touched = days.get(table, ())
+        if touched and _exists(con, _OLD_CONTRIBUTIONS.format(table=table)):
+            if not _exists(con, _NEW_CONTRIBUTIONS.format(table=table)):
+                # Every such rollup's at once, at the first one's turn: they read no rollup refreshed after it.
+                prepared = {
+                    name: query for name, query, _, _ in ledger if _exists(con, _OLD_CONTRIBUTIONS.format(table=name))
+                }
+                _contributions(con, prepared, _NEW_CONTRIBUTIONS)
+            _apply_delta(con, table)
+            con.execute(f"insert into {table} by name select * from _rollup_rows")
+            note_change(con, table, "select * from _rollup_rows")
+            continue
         if touched is WHOLE:
             rebuild(con, table, sql, keyed_by)
             continue
@@ -414,7 +577,15 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
                 )
             con.execute(f"insert into {table} by name select * from _rollup_rows")
             note_change(con, table, "select * from _rollup_rows")
-    for temporary in ("_rollup_rows", _TOUCHED_VISITORS, _TOUCHED_SESSIONS, _ADDED_SESSIONS, SESSION_KEYS):
+    _drop_temporaries(con)
+
+
+def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
+    """Drops what touched_days and a refresh kept between them (contributions of sessions none of which is stored
+    included: nothing to refresh)."""
+    olds = [name.format(table=table) for table in PER_SESSION for name in (_OLD_CONTRIBUTIONS, _NEW_CONTRIBUTIONS)]
+    temporaries = [_TOUCHED_VISITORS, _TOUCHED_SESSIONS, _ADDED_SESSIONS, SESSION_KEYS, _DELTA_SESSIONS]
+    for temporary in ["_rollup_rows", *temporaries, _DELTA_SESSION_ROWS, *olds]:
         con.execute(f"drop table if exists {temporary}")
 
 

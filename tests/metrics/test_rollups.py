@@ -1077,14 +1077,16 @@ def test_a_file_too_large_to_journal_into_an_empty_table_rebuilds_its_rollups_wh
     _assert_as_rebuilt(db)
 
 
-@pytest.mark.parametrize("named", [True, False])
+@pytest.mark.parametrize("named, delta", [(True, False), (False, False), (True, True), (False, True)])
 def test_a_large_first_load_of_orders_recomputes_the_sessions_rollups_only_if_its_orders_name_sessions(
-    tmp_path: Path, monkeypatch, named
+    tmp_path: Path, monkeypatch, named, delta
 ):
     """Orders fill an empty table with more rows than a journal keeps: the orders' rollups are recomputed whole, and
-    the sessions' and funnel rollups (conversion) too where an order names a session; a platform's export, whose
-    orders name none, leaves them as they are. Either way every rollup is what a full rebuild makes."""
+    the sessions' and funnel rollups (conversion) too where an order names a session, or, where those sessions are
+    few among the stored ones (`delta`), those sessions' contributions are replaced (_apply_delta); a platform's
+    export, whose orders name none, leaves them as they are. Either way every rollup is what a full rebuild makes."""
     monkeypatch.setattr(store, "JOURNAL_MAX_ROWS", 2)  # the three orders below are a large file
+    applied = _force_deltas(monkeypatch) if delta else []
     db = tmp_path / "w.duckdb"
     ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
         "S1,V1,2024-03-01 10:00:00,google,mobile",
@@ -1100,11 +1102,97 @@ def test_a_large_first_load_of_orders_recomputes_the_sessions_rollups_only_if_it
         "O3,2024-03-02 13:00:00,cancelled,C3,,70",
     ))  # fmt: skip
     orders_rollups = {ROLLUP_TABLES["orders"], ROLLUP_TABLES["items"], ORDER_ROWS}
-    assert set(rebuilt) == orders_rollups | ({ROLLUP_TABLES["sessions"], FUNNEL_ROLLUP} if named else set())
+    per_session = {ROLLUP_TABLES["sessions"], FUNNEL_ROLLUP} if named else set()
+    assert set(rebuilt) == orders_rollups | (set() if delta else per_session)
+    assert set(applied) == (per_session if delta else set())
     _assert_as_rebuilt(db)
     with duckdb.connect(str(db), read_only=True) as con:
         converted = con.sql(f"select sum(converted_sessions) from {ROLLUP_TABLES['sessions']}").fetchall()
     assert converted == [(1 if named else 0,)]
+
+
+def _force_deltas(monkeypatch) -> list:
+    """Makes every load replace the contributions of the sessions it changes in the PER_SESSION rollups wherever it
+    may, however few sessions its days hold; returns the tables _apply_delta is called for from now on."""
+    monkeypatch.setattr(rollups_module, "DELTA_FROM", 0)
+    monkeypatch.setattr(rollups_module, "DELTA_SHARE", float("inf"))
+    return _second_arguments(monkeypatch, rollups_module, "_apply_delta")
+
+
+def test_orders_naming_sessions_of_several_days_replace_those_sessions_contributions(tmp_path: Path, monkeypatch):
+    """A load of orders changes the conversion of the sessions they name: the sessions' and funnel rollups take out
+    what those sessions added before the load and add what they add now, on their days only, counted by hand below;
+    the other sessions of those days keep their share, a funnel row no session reaches any more goes, and an order
+    naming no stored session changes nothing. Every rollup is what a full rebuild makes."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile",
+        "S2,V2,2024-03-02 11:00:00,direct,desktop",
+        "S3,V1,2024-03-09 09:00:00,google,desktop",
+        "S4,V3,2024-03-09 10:00:00,google,desktop",
+    ))  # fmt: skip
+    ingest_file(db, "events", _csv(tmp_path / "e.csv", EVENTS,
+        "e1,S1,2024-03-01 10:01:00,page_view", "e2,S3,2024-03-09 09:01:00,add_to_cart"
+    ))  # fmt: skip
+    orders = "order_id,ordered_at,status,customer_id,session_id,subtotal"
+    ingest_file(db, "orders", _csv(tmp_path / "o1.csv", orders,
+        "O1,2024-03-02 12:00:00,placed,C1,S2,100", "O2,2024-03-09 10:00:00,paid,C1,S3,50"
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    applied = _force_deltas(monkeypatch)
+    recomputed = _second_arguments(monkeypatch, rollups_module, "_remove_days")
+    # O1 is paid now, O3 (10 March) names S1 of 1 March, O4 a session no file gave.
+    ingest_file(db, "orders", _csv(tmp_path / "o2.csv", orders,
+        "O1,2024-03-02 12:00:00,paid,C1,S2,100",
+        "O3,2024-03-10 08:00:00,shipped,C2,S1,70",
+        "O4,2024-03-10 09:00:00,paid,C3,SX,20",
+    ))  # fmt: skip
+    assert sorted(applied) == sorted([ROLLUP_TABLES["sessions"], FUNNEL_ROLLUP])
+    assert not {ROLLUP_TABLES["sessions"], FUNNEL_ROLLUP} & set(recomputed)
+    _assert_as_rebuilt(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        converted = con.sql(
+            f"select day, device, converted_sessions, sessions from {ROLLUP_TABLES['sessions']} order by all"
+        ).fetchall()
+        steps = con.sql(f"select day, event_step, order_step, sessions from {FUNNEL_ROLLUP} order by all").fetchall()
+    # S1 (1 March) converts by O3, S2 by O1 now paid, S3 by O2 as before; S4 shares S3's row and does not convert.
+    assert converted == [
+        (date(2024, 3, 1), "mobile", 1, 1),
+        (date(2024, 3, 2), "desktop", 1, 1),
+        (date(2024, 3, 9), "desktop", 1, 2),
+    ]
+    # S2's pair of steps moved from (no event, checkout) to (no event, purchase): the first row is gone.
+    assert steps == [
+        (date(2024, 3, 1), 1, 5, 1),
+        (date(2024, 3, 2), 0, 5, 1),
+        (date(2024, 3, 9), 0, 0, 1),
+        (date(2024, 3, 9), 3, 5, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "delta_from, named, expected",
+    [(8, ["S1"], True), (8, ["S1", "S2"], True), (8, ["S1", "S2", "S3"], False), (9, ["S1"], False)],
+)
+def test_the_contributions_are_replaced_where_the_load_changes_few_of_its_days_sessions(
+    tmp_path: Path, monkeypatch, delta_from, named, expected
+):
+    """With eight sessions on the day of the sessions an orders file names: the difference is taken where that day
+    holds at least DELTA_FROM sessions and the file names at most DELTA_SHARE (a quarter) of them, else the day is
+    recomputed; either way the rollups are a full rebuild's."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS, *(
+        f"S{n},V{n},2024-03-01 1{n}:00:00,google,mobile" for n in range(1, 9)
+    )))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    monkeypatch.setattr(rollups_module, "DELTA_FROM", delta_from)
+    applied = _second_arguments(monkeypatch, rollups_module, "_apply_delta")
+    lines = [f"O{n},2024-03-03 12:00:00,paid,{session}" for n, session in enumerate(named)]
+    ingest_file(db, "orders", _csv(tmp_path / "o.csv", ORDERS, *lines))
+    assert bool(applied) is expected
+    _assert_as_rebuilt(db)
 
 
 def test_each_sessions_events_summed_whole_and_for_the_sessions_a_load_changes(tmp_path: Path):
@@ -1301,13 +1389,17 @@ order_rows = st.lists(
         max_size=4,
     )
 )
-def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_rebuild(loads):
+@pytest.mark.parametrize("delta", [False, True])
+def test_random_loads_of_sessions_and_events_keep_the_rollups_equal_to_a_full_rebuild(loads, delta):
     """Sessions, events and orders of a few ids loaded in any order (events and orders before their sessions,
     sessions moved between days and visitors, events and orders moved between sessions, rows loaded again as they
     are), each file into one of two stores (the same ids in both are different rows; an event or order of store b may
-    name a session only store main has), through the A/B pair: the rollups are a full rebuild's."""
+    name a session only store main has), through the A/B pair, also with the contributions of the sessions each load
+    of events or orders changes replaced wherever they may be (`delta`): the rollups are a full rebuild's."""
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "PAIR_FROM_BYTES", 0)
+        if delta:
+            _force_deltas(patch)
         db = Path(folder) / "w.duckdb"
         ingest_file(db, "sessions", _csv(Path(folder) / "s0.csv", SESSIONS, "S1,V1,2024-03-01 10:00:00,google,mobile"))
         ingest_file(db, "events", _csv(Path(folder) / "e0.csv", EVENTS, "e1,S1,2024-03-01 10:01:00,page_view"))
