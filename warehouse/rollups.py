@@ -440,12 +440,14 @@ def _prepare_deltas(
     return prepared
 
 
-def _contributions(con: duckdb.DuckDBPyConnection, queries: Mapping[str, str], target: str) -> None:
+def _contributions(
+    con: duckdb.DuckDBPyConnection, queries: Mapping[str, str], target: str, kept: Iterable[str] = ()
+) -> None:
     """PER_SESSION rollups' queries (by table) run for the sessions of _DELTA_SESSIONS alone, each into the temporary
     table `target` names for it: each table they read that holds sessions' rows is shadowed, for these queries only,
     by a temporary view of those sessions' rows (an unqualified name finds the temporary one first): the sessions by
-    their rows taken before the load wrote, the others by the warehouse's rows of those sessions as they are now, taken
-    once for all the queries."""
+    their rows taken before the load wrote, the others by the warehouse's rows of those sessions as they are now
+    (_delta_rows_TABLE), taken once for all the queries, but for those `kept` (unchanged since they were taken)."""
     catalog = con.sql("select current_database()").fetchall()[0][0]
     tables = set().union(*(reads(sql) | set(re.findall(r"\brollup_[a-z_]+\b", sql)) for sql in queries.values()))
     keyed = con.sql(
@@ -458,8 +460,7 @@ def _contributions(con: duckdb.DuckDBPyConnection, queries: Mapping[str, str], t
     )
     shadowed = [row[0] for row in keyed.fetchall()]
     sessions = f"(store, session_id) in (select store, session_id from {_DELTA_SESSIONS})"
-    others = [name for name in shadowed if name != "sessions"]
-    for name in others:
+    for name in set(shadowed) - {"sessions", *kept}:
         con.execute(
             f'create or replace temp table _delta_rows_{name} as select * from "{catalog}".main.{name} where {sessions}'
         )
@@ -473,8 +474,6 @@ def _contributions(con: duckdb.DuckDBPyConnection, queries: Mapping[str, str], t
     finally:
         for name in shadowed:
             con.execute(f"drop view if exists temp.main.{name}")
-        for name in others:
-            con.execute(f"drop table if exists _delta_rows_{name}")
 
 
 def _apply_delta(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -548,7 +547,9 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
                 prepared = {
                     name: query for name, query, _, _ in ledger if _exists(con, _OLD_CONTRIBUTIONS.format(table=name))
                 }
-                _contributions(con, prepared, _NEW_CONTRIBUTIONS)
+                # The rows taken before the write of a rollup this load leaves as it is are still those it holds.
+                kept = [name for name, _, _, _ in ledger if not days.get(name)]
+                _contributions(con, prepared, _NEW_CONTRIBUTIONS, kept)
             _apply_delta(con, table)
             con.execute(f"insert into {table} by name select * from _rollup_rows")
             note_change(con, table, "select * from _rollup_rows")
@@ -585,7 +586,16 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
     included: nothing to refresh)."""
     olds = [name.format(table=table) for table in PER_SESSION for name in (_OLD_CONTRIBUTIONS, _NEW_CONTRIBUTIONS)]
     temporaries = [_TOUCHED_VISITORS, _TOUCHED_SESSIONS, _ADDED_SESSIONS, SESSION_KEYS, _DELTA_SESSIONS]
-    for temporary in ["_rollup_rows", *temporaries, _DELTA_SESSION_ROWS, *olds]:
+    shadows = con.sql(
+        "select table_name from duckdb_tables() where temporary and starts_with(table_name, '_delta_rows_')"
+    )
+    for temporary in [
+        "_rollup_rows",
+        *temporaries,
+        _DELTA_SESSION_ROWS,
+        *olds,
+        *(row[0] for row in shadows.fetchall()),
+    ]:
         con.execute(f"drop table if exists {temporary}")
 
 
