@@ -147,15 +147,16 @@ def floor(source: Path, work: Path, table: str | None = None) -> float:
     return seconds
 
 
-def floor_with_rollups(source: Path, table: str, db: Path, work: Path) -> float:
+def floor_with_rollups(source: Path, table: str, db: Path, work: Path, keep: bool = False) -> float:
     """FLOOR_ROLLUPS_SCRIPT on a copy of the warehouse at `db` as it is before the load of `source` (a fresh file if
-    there is none yet), in seconds."""
+    there is none yet), in seconds. The copy is work/rolled.duckdb, removed unless `keep`."""
     target = work / "rolled.duckdb"
     target.unlink(missing_ok=True)
     if db.exists():
         shutil.copyfile(db, target)
     output = run_child([sys.executable, "-c", FLOOR_ROLLUPS_SCRIPT, str(target), str(source), table])[2]
-    target.unlink(missing_ok=True)
+    if not keep:
+        target.unlink(missing_ok=True)
     return float(output.split()[-1])
 
 
