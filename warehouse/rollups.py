@@ -404,7 +404,11 @@ def _prepare_deltas(
     days first to last of `span`), which _apply_delta takes out after the write. Returns those rollups with the days
     of those sessions. `staged`: the load's staged rows where `sessions` reads them, each row naming one session at
     most (a file of far more rows than sessions is not looked at)."""
-    names = [name for name, sql in rollups.items() if name in PER_SESSION and sql == _SESSIONS_OF_CHANGED]
+    names = [
+        name
+        for name, sql in rollups.items()
+        if name in PER_SESSION and sql == _SESSIONS_OF_CHANGED and _only_numbers_beside_groups(con, name)
+    ]
     if table == "sessions" or not names:
         return {}
     start, end = (datetime.combine(day, time()) for day in (span[0], span[1] + timedelta(days=1)))
@@ -438,6 +442,17 @@ def _prepare_deltas(
         old = f"select distinct day from {_OLD_CONTRIBUTIONS.format(table=name)}"
         prepared[name] = {row[0] for row in con.sql(old).fetchall()}
     return prepared
+
+
+def _only_numbers_beside_groups(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether every column of a PER_SESSION rollup but those it groups by is a number (a sum): a rollup that gained
+    another dimension than PER_SESSION lists is recomputed by days rather than have its text summed."""
+    types = con.sql(f"select * from {table} limit 0").types
+    columns = con.sql(f"select * from {table} limit 0").columns
+    numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+    return all(
+        name in PER_SESSION[table] or str(kind).startswith(numeric) for name, kind in zip(columns, types, strict=True)
+    )
 
 
 def _contributions(

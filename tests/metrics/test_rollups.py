@@ -1195,6 +1195,23 @@ def test_the_contributions_are_replaced_where_the_load_changes_few_of_its_days_s
     _assert_as_rebuilt(db)
 
 
+def test_a_per_session_rollup_with_a_dimension_it_does_not_list_is_recomputed_by_days(tmp_path: Path, monkeypatch):
+    """Were the sessions' rollup to group by a text column PER_SESSION does not list (here the device, left out of its
+    list), its rows would not be summable: it is recomputed on its days, the funnel's contributions still replaced."""
+    db = tmp_path / "w.duckdb"
+    ingest_file(db, "sessions", _csv(tmp_path / "s.csv", SESSIONS,
+        "S1,V1,2024-03-01 10:00:00,google,mobile", "S2,V2,2024-03-02 11:00:00,direct,desktop"
+    ))  # fmt: skip
+    with writing(db) as con:
+        build_rollups(con)
+    applied = _force_deltas(monkeypatch)
+    groups = tuple(name for name in rollups_module.PER_SESSION["rollup_sessions"] if name != "device")
+    monkeypatch.setitem(rollups_module.PER_SESSION, "rollup_sessions", groups)
+    ingest_file(db, "orders", _csv(tmp_path / "o.csv", ORDERS, "O1,2024-03-02 12:00:00,paid,S2"))
+    assert applied == [FUNNEL_ROLLUP]
+    _assert_as_rebuilt(db)
+
+
 def test_each_sessions_events_summed_whole_and_for_the_sessions_a_load_changes(tmp_path: Path):
     """The session events' rollup, counted by hand: a row per stored session with events, on the day it started
     (an event after midnight included), built whole (every_key's query) and refreshed for the sessions a load of
