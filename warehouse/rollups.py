@@ -5,9 +5,10 @@ range of days (or for the visitors or sessions named in a temporary table) come 
 wrote into `rollup_queries` when it built the rollups. A load finds, for each rollup, the days its rows touch, and
 the visitors and sessions whose rows it changes (`touched_days`, before it writes), and reruns the stored queries
 for those (`refresh_rollups`, after it writes, in the same transaction), so the warehouse never holds rollups that
-disagree with its tables. The refresh journals the rows it removed and wrote like any other change
-(warehouse/store.py), so the A/B pair's replay copies them instead of rerunning the queries. A warehouse without
-rollups is left as it is: the metrics read its raw tables.
+disagree with its tables. Where a load changes few of the sessions of its days, the rollups whose rows sum what each
+session adds (PER_SESSION) take out those sessions' old contributions and add their new ones instead. The refresh
+journals the rows it removed and wrote like any other change (warehouse/store.py), so the A/B pair's replay copies
+them instead of rerunning the queries. A warehouse without rollups is left as it is: the metrics read its raw tables.
 """
 
 from __future__ import annotations
@@ -599,18 +600,18 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, days: Mapping[str, Iterable[
 def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
     """Drops what touched_days and a refresh kept between them (contributions of sessions none of which is stored
     included: nothing to refresh)."""
-    olds = [name.format(table=table) for table in PER_SESSION for name in (_OLD_CONTRIBUTIONS, _NEW_CONTRIBUTIONS)]
-    temporaries = [_TOUCHED_VISITORS, _TOUCHED_SESSIONS, _ADDED_SESSIONS, SESSION_KEYS, _DELTA_SESSIONS]
-    shadows = con.sql(
-        "select table_name from duckdb_tables() where temporary and starts_with(table_name, '_delta_rows_')"
-    )
-    for temporary in [
-        "_rollup_rows",
-        *temporaries,
+    contributions = [
+        name.format(table=table) for table in PER_SESSION for name in (_OLD_CONTRIBUTIONS, _NEW_CONTRIBUTIONS)
+    ]
+    shadows = "select table_name from duckdb_tables() where temporary and starts_with(table_name, '_delta_rows_')"
+    temporaries = ["_rollup_rows", _TOUCHED_VISITORS, _TOUCHED_SESSIONS, _ADDED_SESSIONS, SESSION_KEYS]
+    temporaries += [
+        _DELTA_SESSIONS,
         _DELTA_SESSION_ROWS,
-        *olds,
-        *(row[0] for row in shadows.fetchall()),
-    ]:
+        *contributions,
+        *(row[0] for row in con.sql(shadows).fetchall()),
+    ]
+    for temporary in temporaries:
         con.execute(f"drop table if exists {temporary}")
 
 
