@@ -22,6 +22,7 @@ import pytest
 from bench.ingest import write_events_csv
 from metrics.rollups import build_rollups
 from pipelines.ingest import IngestError, ingest_file
+from pipelines.ingest import load as load_module
 from pipelines.ingest.common import scratch_folder
 from pipelines.ingest.validate import _naive_time, steady_since
 from tests.support.warehouse_rows import query
@@ -202,7 +203,14 @@ def test_updates_and_duplicates_are_counted_the_same_in_a_warehouse_with_rollups
     ]
 
 
-def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
+# Large files find their repeated keys with numpy (REPEATS_IN_NUMPY_FROM valid rows or more), small ones with DuckDB:
+# both ways on these small files.
+BOTH_WAYS_OF_FINDING_REPEATS = pytest.mark.parametrize("numpy_from", [load_module.REPEATS_IN_NUMPY_FROM, 0])
+
+
+@BOTH_WAYS_OF_FINDING_REPEATS
+def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path, monkeypatch, numpy_from):
+    monkeypatch.setattr(load_module, "REPEATS_IN_NUMPY_FROM", numpy_from)
     csv = write(
         tmp_path / "orders.csv",
         ORDERS_HEADER + "o1,2024-06-18,paid,c1,0\no1,2024-06-18,paid,c1,0\no1,2024-06-18,shipped,c1,0\n",
@@ -213,8 +221,12 @@ def test_repeated_key_within_one_file_keeps_the_last_row(db, tmp_path):
     assert query(db, "select status from orders") == [("shipped",)]
 
 
-def test_a_first_load_with_some_repeated_keys_counts_and_keeps_every_row_as_one_by_one(db, tmp_path):
+@BOTH_WAYS_OF_FINDING_REPEATS
+def test_a_first_load_with_some_repeated_keys_counts_and_keeps_every_row_as_one_by_one(
+    db, tmp_path, monkeypatch, numpy_from
+):
     # Into an empty table the rows of unrepeated keys are written straight; o1 and o2 repeat and are compared.
+    monkeypatch.setattr(load_module, "REPEATS_IN_NUMPY_FROM", numpy_from)
     csv = write(
         tmp_path / "orders.csv",
         ORDERS_HEADER
