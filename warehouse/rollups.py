@@ -286,6 +286,7 @@ def touched_days(
     every_day = " union ".join(f"({sql})" for sql in listed.values())
     ledger = [(name, sql, keyed_by) for name, sql, keyed_by, read in _ledger(con) if table in read]
     rollups = {name: listed.get(name, every_day) for name, _, _ in ledger}
+    queries = {name: sql for name, sql, _ in ledger}
     if not rollups:
         return {}
     names = [c.name for c in TABLES[table].columns]
@@ -296,7 +297,7 @@ def touched_days(
         whole = {name: WHOLE for name, sql in rollups.items() if not (unnamed and sql == _SESSIONS_OF_CHANGED)}
         if not unnamed:  # a year's orders into an empty table name a few sessions of every day
             sessions = f"select store, session_id from {staged} where _error is null and session_id is not null"
-            whole |= _prepare_deltas(con, table, rollups, sessions, ALL_DAYS, staged)
+            whole |= _prepare_deltas(con, table, rollups, queries, sessions, ALL_DAYS, staged)
         return whole
     by_session = any(keyed_by == "session_id" for _, _, keyed_by in ledger)
     spans = [sql for _, sql, keyed_by in ledger if keyed_by == "visitor_id"]
@@ -360,7 +361,7 @@ def touched_days(
     if days:
         changed_sessions = f"select store, session_id from {_TOUCHED_SESSIONS if by_session else 'changed'}"
         runs = day_runs(days)
-        touched |= _prepare_deltas(con, table, rollups, changed_sessions, (runs[0][0], runs[-1][1]))
+        touched |= _prepare_deltas(con, table, rollups, queries, changed_sessions, (runs[0][0], runs[-1][1]))
     con.execute("drop table changed")
     return {name: found for name, found in touched.items() if found}
 
@@ -395,6 +396,7 @@ def _prepare_deltas(
     con: duckdb.DuckDBPyConnection,
     table: str,
     rollups: Mapping[str, str],
+    queries: Mapping[str, str],
     sessions: str,
     span: tuple[date, date],
     staged: str | None = None,
@@ -402,7 +404,8 @@ def _prepare_deltas(
     """Before a load of `table` (not of sessions) writes: for each PER_SESSION rollup that counts the table's rows
     through their sessions, where the difference is worth taking (DELTA_FROM, DELTA_SHARE), the contributions of the
     sessions the load changes as they are now (`sessions`, a query of (store, session_id) rows; they started on the
-    days first to last of `span`), which _apply_delta takes out after the write. Returns those rollups with the days
+    days first to last of `span`), which _apply_delta takes out after the write. `rollups`: the touched_days SQL of
+    each rollup that reads the table, `queries` its recorded query. Returns those rollups with the days
     of those sessions. `staged`: the load's staged rows where `sessions` reads them, each row naming one session at
     most (a file of far more rows than sessions is not looked at)."""
     names = [
@@ -427,9 +430,8 @@ def _prepare_deltas(
         con.execute(f"drop table {_DELTA_SESSIONS}")
         return {}
     # Only the columns the rollups' queries name, of the sessions that started on those days.
-    ledger = {name: sql for name, sql, _, _ in _ledger(con)}
     listed = [c.name for c in TABLES["sessions"].columns]
-    columns = ", ".join(n for n in listed if any(re.search(rf"\b{n}\b", ledger[name]) for name in names))
+    columns = ", ".join(n for n in listed if any(re.search(rf"\b{n}\b", queries[name]) for name in names))
     con.execute(
         f"""
         create or replace temp table {_DELTA_SESSION_ROWS} as
@@ -437,7 +439,7 @@ def _prepare_deltas(
         where {in_span} and (store, session_id) in (select store, session_id from {_DELTA_SESSIONS})""",
         {"start": start, "end": end},
     )
-    _contributions(con, {name: ledger[name] for name in names}, _OLD_CONTRIBUTIONS)
+    _contributions(con, {name: queries[name] for name in names}, _OLD_CONTRIBUTIONS)
     prepared: dict[str, set[date]] = {}
     for name in names:
         old = f"select distinct day from {_OLD_CONTRIBUTIONS.format(table=name)}"
@@ -448,8 +450,8 @@ def _prepare_deltas(
 def _only_numbers_beside_groups(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether every column of a PER_SESSION rollup but those it groups by is a number (a sum): a rollup that gained
     another dimension than PER_SESSION lists is recomputed by days rather than have its text summed."""
-    types = con.sql(f"select * from {table} limit 0").types
-    columns = con.sql(f"select * from {table} limit 0").columns
+    empty = con.sql(f"select * from {table} limit 0")
+    types, columns = empty.types, empty.columns
     numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
     return all(
         name in PER_SESSION[table] or str(kind).startswith(numeric) for name, kind in zip(columns, types, strict=True)
