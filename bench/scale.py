@@ -39,6 +39,8 @@ Ratios are against the floor measured in the same run.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -99,12 +101,30 @@ con.close()
 print(time.perf_counter() - started)
 """
 # One SQL statement run by a child process, printing its rows' first column: the bench writes the monthly and CSV
-# files this way, so that its own memory stays small (a child's peak as wait4 reports it starts from its parent's at
-# the fork: writing the events' CSV in this process took it to 2.4 GB, and every later load "peaked" there).
+# files this way, so that its own memory stays small.
 SQL_SCRIPT = """
 import duckdb, sys
 for row in duckdb.connect().execute(sys.argv[1]).fetchall():
     print(row[0])
+"""
+# Starts each child the bench times and reports how it went, one JSON line per request read on stdin: a child's peak
+# as wait4 reports it starts from its parent's resident set at the fork (Linux keeps the high-water mark across exec),
+# so the children are forked by this small process rather than by the bench, whose own memory grows (to 3.3 GB after
+# the KPI set: every one-order load then "peaked" at 3.3 GB).
+LAUNCHER_SCRIPT = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    request = json.loads(line)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        request["command"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=request["env"],
+        cwd=request["cwd"],
+    )
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_kb": usage.ru_maxrss, "code": code, "output": output}), flush=True)
 """
 LOAD_ORDER = ("products", "sessions", "events", "orders", "order_items", "ad_spend", "inventory", "expenses")
 MONTHLY = {"sessions": "started_at", "events": "occurred_at"}  # tables also loaded as monthly files, by this column
@@ -113,17 +133,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_child(command: list[str], code: Path = REPO) -> tuple[float, float, str]:
     """Run a process in `code` (so `python -m` imports that checkout's code); its wall time in seconds, its peak
-    resident memory in MB, and its output (stdout + stderr)."""
+    resident memory in MB, and its output (stdout + stderr). The launcher starts it (see LAUNCHER_SCRIPT)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=code)
-    output = child.stdout.read() if child.stdout else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({child.returncode}):\n{output}")
-    return elapsed, usage.ru_maxrss / 1024, output
+    launcher = _launcher()
+    assert launcher.stdin is not None and launcher.stdout is not None
+    launcher.stdin.write(json.dumps({"command": command, "env": env, "cwd": str(code)}) + "\n")
+    launcher.stdin.flush()
+    answer = json.loads(launcher.stdout.readline())
+    if answer["code"] != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({answer['code']}):\n{answer['output']}")
+    return answer["seconds"], answer["peak_kb"] / 1024, answer["output"]
+
+
+@functools.cache
+def _launcher() -> subprocess.Popen:
+    """The small process that starts every child. It is small whenever it starts: it forks from this process, but
+    its exec of a new Python leaves that copy behind."""
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
 
 
 def ingest(table: str, source: Path, db: Path, code: Path = REPO) -> tuple[float, float]:
