@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import duckdb
@@ -659,6 +660,66 @@ def every_key(sql: str, keyed_by: str) -> str:
     return sql.replace(KEY_FILTERS[keyed_by], "true")
 
 
+@dataclass(frozen=True)
+class RollupCheck:
+    """One rollup's stored rows against its recorded query computed whole (check_rollups)."""
+
+    table: str
+    rows: int
+    stored_only: int  # stored rows the query does not give (counted with their repeats)
+    computed_only: int  # rows the query gives that are not stored
+
+    @property
+    def same(self) -> bool:
+        return self.stored_only == self.computed_only == 0
+
+
+def check_rollups(con: duckdb.DuckDBPyConnection) -> list[RollupCheck]:
+    """Every rollup recorded in the ledger against its query computed whole, as a rebuild would make it: the rows
+    each has that the other has not, counted with their repeats (EXCEPT ALL both ways). Floating-point columns are
+    compared rounded to 6 decimals (a sum's last bits depend on the order it adds in). Then VISITOR_NUMBERS, where
+    the warehouse keeps it, whose numbers are whatever the loads gave: each stored visitor is to have exactly one,
+    no number two visitors (stored_only: numbers given twice, visitors numbered twice and numbers of no stored
+    visitor; computed_only: visitors without one). Read-only apart from one temporary table."""
+    checks = []
+    ledger = "select table_name, query, keyed_by from rollup_queries order by table_name"
+    for table, sql, keyed_by in con.sql(ledger).fetchall():
+        whole = every_key(sql, keyed_by)
+        con.execute(f"create or replace temp table _rollup_check as {whole}", range_parameters(whole, *ALL_DAYS))
+        described = con.sql("select column_name, data_type from duckdb_columns() where table_name = ?", params=[table])
+        columns = ", ".join(
+            f"round({name}, 6)" if kind in ("DOUBLE", "FLOAT") else name for name, kind in described.fetchall()
+        )
+        stored, computed = f"select {columns} from {table}", f"select {columns} from temp._rollup_check"
+        counted = con.sql(
+            f"""
+            select
+                (select count(*) from {table}),
+                (select count(*) from ({stored} except all {computed})),
+                (select count(*) from ({computed} except all {stored}))
+            """
+        ).fetchall()[0]
+        checks.append(RollupCheck(table, *counted))
+        con.execute("drop table temp._rollup_check")
+    if _exists(con, VISITOR_NUMBERS):
+        counted = con.sql(
+            f"""
+            with visitors as (select distinct store, visitor_id from sessions),
+            twice as (
+                select 2 * count(*) - count(distinct visitor_no) - count(distinct (store, visitor_id)) as rows
+                from {VISITOR_NUMBERS}
+            )
+            select
+                (select count(*) from {VISITOR_NUMBERS}),
+                (select rows from twice)
+                    + (select count(*) from {VISITOR_NUMBERS} n anti join visitors v using (store, visitor_id)),
+                (select count(*) from visitors v anti join {VISITOR_NUMBERS} n using (store, visitor_id))
+            """
+        ).fetchall()[0]
+        checks.append(RollupCheck(VISITOR_NUMBERS, *counted))
+    return checks
+
+
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return con.sql("select count(*) from duckdb_tables() where table_name = ?", params=[table]).fetchall()[0][0] > 0
 
@@ -741,8 +802,10 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
 __all__ = [
     "ALL_DAYS",
     "EVENT_NARROWING",
+    "RollupCheck",
     "REPLACED",
     "day_runs",
+    "check_rollups",
     "every_key",
     "has_rollups",
     "range_parameters",

@@ -165,6 +165,55 @@ def test_the_rollups_command_lists_the_rollups_and_chooses_the_splits_whose_visi
     assert re.search(r"^rollup_visitor_devices +2 rows$", listed, re.M) and "rollup_visitor_sources" not in listed
 
 
+def test_the_rollups_command_checks_the_rollups_against_a_rebuild_and_rebuilds_them(tmp_path):
+    db = tmp_path / "shopkpi.duckdb"
+    sessions = tmp_path / "s.csv"
+    sessions.write_text(
+        "session_id,visitor_id,started_at,source\n"
+        "s1,v1,2024-06-18 10:00:00,google\ns2,v2,2024-06-18 11:00:00,direct\ns3,v1,2024-06-19 09:00:00,google\n"
+    )
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,ordered_at,status,session_id\no1,2024-06-18 10:30:00,paid,s1\n")
+    for table, path in (("sessions", sessions), ("orders", orders)):
+        assert shopkpi("ingest", table, str(path), "--db", str(db)).returncode == 0
+    run = shopkpi("rollups", "--check", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    # 18 June google and direct, 19 June google.
+    assert re.search(r"^rollup_sessions +3 rows  same as a rebuild$", run.stdout, re.M), run.stdout
+    assert re.search(r"^visitor_numbers +2 rows  one number per stored visitor$", run.stdout, re.M), run.stdout
+    assert re.search(r"^all \d+ rollups agree with the tables", run.stdout, re.M), run.stdout
+    # A stored row that is not what the tables give: one row a rebuild would not keep, and its right one missing.
+    with duckdb.connect(str(db)) as con:
+        con.execute("update rollup_sessions set sessions = sessions + 1 where day = date '2024-06-19'")
+    run = shopkpi("rollups", "--check", "--db", str(db))
+    assert run.returncode == 1
+    differing = re.findall(r"^(\w+) .* DIFFERS: (.*)$", run.stdout, re.M)
+    assert differing == [("rollup_sessions", "1 stored rows a rebuild would not keep, 1 it would add")], run.stdout
+    assert "1 of " in run.stderr and "(rollup_sessions)" in run.stderr and "shopkpi rollups --rebuild" in run.stderr
+    run = shopkpi("rollups", "--rebuild", "--check", "--db", str(db))
+    assert run.returncode == 0 and "every rollup rebuilt in" in run.stdout and "DIFFERS" not in run.stdout, run.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("select sessions from rollup_sessions where day = date '2024-06-19'").fetchall() == [(1,)]
+    # A visitor without a number (v2): the numbers say so, and the visitors' rollup made from them differs.
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from visitor_numbers where visitor_id = 'v2'")
+    run = shopkpi("rollups", "--check", "--db", str(db))
+    assert run.returncode == 1
+    differing = dict(re.findall(r"^(\w+) .* DIFFERS: (.*)$", run.stdout, re.M))
+    expected = "0 numbers given twice, to a visitor numbered twice or to no stored visitor, 1 visitors without one"
+    assert differing["visitor_numbers"] == expected
+    assert sorted(differing) == ["rollup_day_visitors", "visitor_numbers"], run.stdout
+    # And v1 numbered twice (1 and 99): one number too many.
+    with duckdb.connect(str(db)) as con:
+        numbered = "select store, visitor_id, 99 as visitor_no from visitor_numbers"
+        con.execute(f"insert into visitor_numbers by name {numbered}")
+    run = shopkpi("rollups", "--check", "--db", str(db))
+    differing = dict(re.findall(r"^(\w+) .* DIFFERS: (.*)$", run.stdout, re.M))
+    assert differing["visitor_numbers"].startswith("1 numbers given twice,"), run.stdout
+    missing = shopkpi("rollups", "--check", "--db", str(tmp_path / "none.duckdb"))
+    assert missing.returncode == 1 and "no warehouse at" in missing.stderr
+
+
 def test_the_rollups_command_keeps_the_visitors_numbered_or_not(tmp_path):
     db = tmp_path / "shopkpi.duckdb"
     header = "session_id,visitor_id,started_at,source,campaign\n"
