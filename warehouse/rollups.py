@@ -451,12 +451,15 @@ def _prepare_deltas(
 def _only_numbers_beside_groups(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether every column of a PER_SESSION rollup but those it groups by is a number (a sum): a rollup that gained
     another dimension than PER_SESSION lists is recomputed by days rather than have its text summed."""
-    empty = con.sql(f"select * from {table} limit 0")
-    types, columns = empty.types, empty.columns
     numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
-    return all(
-        name in PER_SESSION[table] or str(kind).startswith(numeric) for name, kind in zip(columns, types, strict=True)
-    )
+    return all(name in PER_SESSION[table] or kind.startswith(numeric) for name, kind in _described(con, table))
+
+
+def _described(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """A table's columns and their types (as DuckDB names them), in order: of an empty relation over it, which finds
+    the table as its queries do."""
+    empty = con.sql(f"select * from {table} limit 0")
+    return [(name, str(kind)) for name, kind in zip(empty.columns, empty.types, strict=True)]
 
 
 def _contributions(
@@ -501,8 +504,7 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, table: str) -> None:
     the table's rows of those days (noted for the A/B pair); the caller inserts _rollup_rows."""
     old, new = _OLD_CONTRIBUTIONS.format(table=table), _NEW_CONTRIBUTIONS.format(table=table)
     groups = PER_SESSION[table]
-    columns = [row[0] for row in con.sql(f"select * from {table} limit 0").description]
-    measures = [name for name in columns if name not in groups]
+    measures = [name for name, _ in _described(con, table) if name not in groups]
     con.execute(
         f"""
         create or replace temp table _delta_days as
@@ -686,9 +688,8 @@ def check_rollups(con: duckdb.DuckDBPyConnection) -> list[RollupCheck]:
     for table, sql, keyed_by in con.sql(ledger).fetchall():
         whole = every_key(sql, keyed_by)
         con.execute(f"create or replace temp table _rollup_check as {whole}", range_parameters(whole, *ALL_DAYS))
-        described = con.sql("select column_name, data_type from duckdb_columns() where table_name = ?", params=[table])
         columns = ", ".join(
-            f"round({name}, 6)" if kind in ("DOUBLE", "FLOAT") else name for name, kind in described.fetchall()
+            f"round({name}, 6)" if kind in ("DOUBLE", "FLOAT") else name for name, kind in _described(con, table)
         )
         stored, computed = f"select {columns} from {table}", f"select {columns} from temp._rollup_check"
         counted = con.sql(

@@ -84,7 +84,7 @@ def rollups(
     them with a rebuild, --rebuild rebuilds them."""
     settings = load_settings(db)
     existed = settings.db_path.exists()
-    if not existed and (splits is None and numbers is None or check or rebuild):
+    if not existed and ((splits is None and numbers is None) or check or rebuild):
         raise fail(f"no warehouse at {settings.db_path}")
     if numbers is not None and numbers.lower() not in ("on", "off"):
         raise typer.BadParameter(f"{numbers!r}: choose on or off", param_hint="--visitor-numbers")
