@@ -803,10 +803,10 @@ def range_parameters(sql: str, first: date, last: date) -> dict[str, object]:
 __all__ = [
     "ALL_DAYS",
     "EVENT_NARROWING",
-    "RollupCheck",
     "REPLACED",
-    "day_runs",
+    "RollupCheck",
     "check_rollups",
+    "day_runs",
     "every_key",
     "has_rollups",
     "range_parameters",
